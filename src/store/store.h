@@ -1,0 +1,106 @@
+// The store: events and everything derived from them, behind one interface. SQLite is the
+// embedded default (one file, WAL); PostgreSQL comes later behind the same interface.
+//
+// Thread safety: a Store object is used from one thread at a time (the daemon gives each worker
+// its own). Several processes may open the same SQLite file; SQLite's locking serialises writers.
+//
+// Durability: when AppendEvents returns OK, the batch is on disk (synchronous=FULL) and survives
+// kill -9 and power loss; a batch interrupted before that is absent as a whole, never half there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/event.h"
+#include "core/status.h"
+
+namespace certcast {
+
+struct StoreOptions {
+  // Create the file (and schema) when missing. Commands that only read set this false, so a typo
+  // in --db is an error instead of an empty new database.
+  bool create_if_missing = true;
+  // Page cache per connection. Large enough that ingest does not re-read index pages it just
+  // wrote; SQLite's default (2 MB) halves ingest throughput past a few million events.
+  int64_t cache_bytes = 256ll << 20;
+};
+
+struct AppendResult {
+  int64_t inserted = 0;    // new events stored
+  int64_t duplicates = 0;  // events already stored (same canonical form), not stored again
+};
+
+struct EventFilter {
+  // Only events whose subject (see EventSubject) is one of these; empty = all.
+  std::vector<std::string> subjects;
+  std::optional<EventType> type;
+  std::optional<absl::Time> since;  // ts >= since
+  std::optional<absl::Time> until;  // ts < until
+};
+
+// A trained model as stored: the serialized model file and its metadata (JSON).
+struct StoredModel {
+  int64_t id = 0;
+  absl::Time created;
+  std::string name;
+  std::string metadata_json;
+  std::string blob;
+};
+
+// One record of the hash-chained audit log.
+struct AuditRecord {
+  int64_t seq = 0;
+  absl::Time at;
+  std::string kind;         // "decision", "action", ...
+  std::string record_json;  // what happened, why, which model and features
+  std::string prev_hash;    // hex SHA-256 of the previous record ("" for the first)
+  std::string hash;         // hex SHA-256 over prev_hash, at, kind, record_json
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens (and migrates) the SQLite store at `path`. Refuses a store whose schema is newer than
+  // this binary with FailedPrecondition naming both versions.
+  static StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
+                                                     const StoreOptions& options = {});
+
+  // Schema version the store is at.
+  virtual int SchemaVersion() const = 0;
+
+  // Stores `events` in one transaction. An event whose canonical JSON is already stored is
+  // counted as a duplicate and not stored twice.
+  virtual StatusOr<AppendResult> AppendEvents(std::span<const Event> events) = 0;
+
+  // Calls `fn` for each stored event matching `filter`, in (ts, insertion) order. Stops and
+  // returns fn's error if it returns one.
+  virtual Status ScanEvents(const EventFilter& filter,
+                            const std::function<Status(const Event&)>& fn) = 0;
+
+  // All matching events in ts order.
+  StatusOr<std::vector<Event>> LoadEvents(const EventFilter& filter = {});
+
+  virtual StatusOr<int64_t> CountEvents() = 0;
+
+  // Models.
+  virtual StatusOr<int64_t> PutModel(const StoredModel& model) = 0;
+  virtual StatusOr<std::optional<StoredModel>> LatestModel(const std::string& name) = 0;
+
+  // Audit log: Append computes prev_hash/hash and seq; records are never updated or deleted.
+  virtual StatusOr<AuditRecord> AppendAudit(absl::Time at, const std::string& kind,
+                                            const std::string& record_json) = 0;
+  virtual Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
+
+  // Small key/value state for coordinators (e.g. the daemon's last run, a lineage's lock owner).
+  virtual Status PutState(const std::string& key, const std::string& value) = 0;
+  virtual StatusOr<std::optional<std::string>> GetState(const std::string& key) = 0;
+};
+
+}  // namespace certcast
