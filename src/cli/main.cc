@@ -73,6 +73,14 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < commands.size(); ++i) {
     CLI::App* sub = app.add_subcommand(commands[i].name, commands[i].summary);
     actions[i] = commands[i].setup(*sub);
+    // CLI11 shows a subcommand's description both in the top-level list and atop its own help.
+    // Keep the one-line summary for the list, and move the command's longer text into its help
+    // footer, before the example.
+    const std::string details = sub->get_description();
+    if (details != commands[i].summary) {
+      sub->description(commands[i].summary);
+      sub->footer(details + (sub->get_footer().empty() ? "" : "\n\n" + sub->get_footer()));
+    }
     subs.push_back(sub);
   }
   try {

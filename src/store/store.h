@@ -63,6 +63,10 @@ struct AuditRecord {
   std::string hash;         // hex SHA-256 over prev_hash, at, kind, record_json
 };
 
+// The hash of an audit record as stored (hex SHA-256 over its fields and prev_hash). Exposed so
+// `audit --verify` recomputes the chain with the same function that wrote it.
+std::string AuditHash(const AuditRecord& r);
+
 class Store {
  public:
   virtual ~Store() = default;

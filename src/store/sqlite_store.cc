@@ -1,0 +1,492 @@
+// SQLite implementation of Store. sqlite3 is wrapped here and nowhere else.
+#include <sqlite3.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+
+#include <openssl/sha.h>
+
+#include "core/event_json.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "store/store.h"
+
+#define XXH_INLINE_ALL
+#include "xxhash.h"
+
+namespace certcast {
+namespace {
+
+// Numbered schema migrations. Migration i (1-based) takes the schema from version i-1 to i.
+// Append only: a released migration is never edited, because stores in the field are already
+// at its version.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: events and the derived records later steps fill in.
+    R"sql(
+    -- id is a 64-bit hash of the event's canonical JSON: duplicate detection costs no extra index.
+    -- On the (rare) collision of two different events the second is stored at the next free id.
+    CREATE TABLE events (
+      id      INTEGER PRIMARY KEY,
+      ts      INTEGER NOT NULL,      -- microseconds since the Unix epoch, UTC
+      type    INTEGER NOT NULL,      -- certcast::EventType
+      subject TEXT    NOT NULL,      -- certcast::EventSubject
+      json    TEXT    NOT NULL       -- canonical events-v1 line
+    );
+    CREATE INDEX events_by_ts ON events (ts);
+    CREATE INDEX events_by_subject ON events (subject, ts);
+
+    CREATE TABLE models (
+      id        INTEGER PRIMARY KEY AUTOINCREMENT,
+      created   INTEGER NOT NULL,
+      name      TEXT    NOT NULL,
+      metadata  TEXT    NOT NULL,
+      blob      BLOB    NOT NULL
+    );
+    CREATE INDEX models_by_name ON models (name, id);
+
+    CREATE TABLE forecasts (
+      cert     TEXT    NOT NULL,
+      at       INTEGER NOT NULL,
+      model_id INTEGER,
+      risk     REAL    NOT NULL,
+      reasons  TEXT    NOT NULL,       -- JSON
+      PRIMARY KEY (cert, at)
+    );
+
+    CREATE TABLE decisions (
+      id      INTEGER PRIMARY KEY AUTOINCREMENT,
+      at      INTEGER NOT NULL,
+      cert    TEXT    NOT NULL,
+      action  TEXT    NOT NULL,
+      reason  TEXT    NOT NULL,
+      risk    REAL    NOT NULL,
+      detail  TEXT    NOT NULL        -- JSON
+    );
+
+    CREATE TABLE actions (
+      id          INTEGER PRIMARY KEY AUTOINCREMENT,
+      decision_id INTEGER REFERENCES decisions(id),
+      started     INTEGER NOT NULL,
+      finished    INTEGER,
+      status      TEXT    NOT NULL,
+      output      TEXT    NOT NULL
+    );
+
+    -- Append-only, hash-chained: each record's hash covers the previous record's hash.
+    CREATE TABLE audit (
+      seq         INTEGER PRIMARY KEY,
+      at          INTEGER NOT NULL,
+      kind        TEXT    NOT NULL,
+      record      TEXT    NOT NULL,
+      prev_hash   TEXT    NOT NULL,
+      hash        TEXT    NOT NULL
+    );
+
+    CREATE TABLE state (
+      key   TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+    )sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+// RAII for a prepared statement; Step/Bind return Status with SQLite's message.
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Stmt& operator=(Stmt&& o) noexcept {
+    std::swap(db_, o.db_);
+    std::swap(stmt_, o.stmt_);
+    return *this;
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+
+  static StatusOr<Stmt> Prepare(sqlite3* db, std::string_view sql) {
+    Stmt s;
+    s.db_ = db;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &s.stmt_, nullptr) != SQLITE_OK) {
+      return InternalError(StrCat("sqlite prepare: ", sqlite3_errmsg(db), " in: ", sql));
+    }
+    return s;
+  }
+
+  void BindInt(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void BindDouble(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  void BindText(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void BindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+
+  // Returns true while a row is available, false when done.
+  StatusOr<bool> Step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Error(rc);
+  }
+  Status Run() {
+    auto r = Step();
+    if (!r.ok()) return r.status();
+    return OkStatus();
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string_view Text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string_view(p, sqlite3_column_bytes(stmt_, col)) : std::string_view();
+  }
+  std::string_view Blob(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string_view(p, sqlite3_column_bytes(stmt_, col)) : std::string_view();
+  }
+
+ private:
+  Status Error(int rc) const {
+    std::string msg = StrCat("sqlite: ", sqlite3_errmsg(db_));
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return UnavailableError(msg);
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DataLossError(msg);
+    return InternalError(msg);
+  }
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string HexSha256(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * sizeof digest);
+  for (unsigned char c : digest) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override {
+    // Statements must be finalized before the connection closes.
+    insert_event_ = Stmt();
+    select_event_json_ = Stmt();
+    sqlite3_close_v2(db_);
+  }
+
+  Status Init(const std::string& path, const StoreOptions& options) {
+    sqlite3_busy_timeout(db_, 10000);
+    RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+    // FULL: a batch reported committed survives power loss, not only kill -9.
+    RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
+    RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
+    RETURN_IF_ERROR(Exec(StrCat("PRAGMA cache_size=-", options.cache_bytes / 1024)));
+    RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
+    ASSIGN_OR_RETURN(int version, UserVersion());
+    if (version > kSchemaVersion) {
+      return FailedPreconditionError(StrCat(
+          path, ": store schema is version ", version, " but this certcast knows only up to ",
+          kSchemaVersion, "; upgrade certcast (the store was written by a newer version)"));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+      // Re-read inside the write lock: another process may have migrated meanwhile.
+      ASSIGN_OR_RETURN(int now, UserVersion());
+      if (now > v) {
+        RETURN_IF_ERROR(Exec("COMMIT"));
+        v = now - 1;
+        continue;
+      }
+      Status s = Exec(kMigrations[v]);
+      if (s.ok()) s = Exec(StrCat("PRAGMA user_version=", v + 1));
+      if (!s.ok()) {
+        Exec("ROLLBACK").IgnoreError();
+        return s.WithPrefix(StrCat(path, ": migration to schema ", v + 1));
+      }
+      RETURN_IF_ERROR(Exec("COMMIT"));
+    }
+    ASSIGN_OR_RETURN(version_, UserVersion());
+    ASSIGN_OR_RETURN(insert_event_,
+                     Stmt::Prepare(db_, "INSERT OR IGNORE INTO events (id, ts, type, subject, json) "
+                                        "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    ASSIGN_OR_RETURN(select_event_json_,
+                     Stmt::Prepare(db_, "SELECT json FROM events WHERE id = ?1"));
+    return OkStatus();
+  }
+
+  int SchemaVersion() const override { return version_; }
+
+  StatusOr<AppendResult> AppendEvents(std::span<const Event> events) override {
+    AppendResult result;
+    if (events.empty()) return result;
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status s = AppendInTransaction(events, result);
+    if (!s.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    RETURN_IF_ERROR(Exec("COMMIT"));
+    return result;
+  }
+
+  Status ScanEvents(const EventFilter& filter,
+                    const std::function<Status(const Event&)>& fn) override {
+    std::string sql = "SELECT json FROM events WHERE 1";
+    if (!filter.subjects.empty()) {
+      sql += " AND subject IN (";
+      for (size_t i = 0; i < filter.subjects.size(); ++i) sql += i ? ",?" : "?";
+      sql += ")";
+    }
+    if (filter.type) sql += " AND type = ?";
+    if (filter.since) sql += " AND ts >= ?";
+    if (filter.until) sql += " AND ts < ?";
+    sql += " ORDER BY ts, id";
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, sql));
+    int i = 1;
+    for (const auto& subject : filter.subjects) stmt.BindText(i++, subject);
+    if (filter.type) stmt.BindInt(i++, static_cast<int>(*filter.type));
+    if (filter.since) stmt.BindInt(i++, absl::ToUnixMicros(*filter.since));
+    if (filter.until) stmt.BindInt(i++, absl::ToUnixMicros(*filter.until));
+    EventParser parser;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      auto event = parser.Parse(stmt.Text(0));
+      if (!event.ok()) {
+        return DataLossError(StrCat("stored event unreadable: ", event.status().message()));
+      }
+      RETURN_IF_ERROR(fn(*event));
+    }
+    return OkStatus();
+  }
+
+  StatusOr<int64_t> CountEvents() override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT count(*) FROM events"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? stmt.Int(0) : 0;
+  }
+
+  StatusOr<int64_t> PutModel(const StoredModel& model) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO models (created, name, metadata, "
+                                                   "blob) VALUES (?1, ?2, ?3, ?4)"));
+    stmt.BindInt(1, absl::ToUnixMicros(model.created));
+    stmt.BindText(2, model.name);
+    stmt.BindText(3, model.metadata_json);
+    stmt.BindBlob(4, model.blob);
+    RETURN_IF_ERROR(stmt.Run());
+    return sqlite3_last_insert_rowid(db_);
+  }
+
+  StatusOr<std::optional<StoredModel>> LatestModel(const std::string& name) override {
+    ASSIGN_OR_RETURN(Stmt stmt,
+                     Stmt::Prepare(db_, "SELECT id, created, name, metadata, blob FROM models "
+                                        "WHERE name = ?1 ORDER BY id DESC LIMIT 1"));
+    stmt.BindText(1, name);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<StoredModel>();
+    StoredModel m;
+    m.id = stmt.Int(0);
+    m.created = absl::FromUnixMicros(stmt.Int(1));
+    m.name = stmt.Text(2);
+    m.metadata_json = stmt.Text(3);
+    m.blob = stmt.Blob(4);
+    return std::optional<StoredModel>(std::move(m));
+  }
+
+  StatusOr<AuditRecord> AppendAudit(absl::Time at, const std::string& kind,
+                                    const std::string& record_json) override {
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    auto result = AppendAuditInTransaction(at, kind, record_json);
+    if (!result.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return result.status();
+    }
+    RETURN_IF_ERROR(Exec("COMMIT"));
+    return result;
+  }
+
+  Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT seq, at, kind, record, prev_hash, "
+                                                   "hash FROM audit ORDER BY seq"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      AuditRecord r;
+      r.seq = stmt.Int(0);
+      r.at = absl::FromUnixMicros(stmt.Int(1));
+      r.kind = stmt.Text(2);
+      r.record_json = stmt.Text(3);
+      r.prev_hash = stmt.Text(4);
+      r.hash = stmt.Text(5);
+      RETURN_IF_ERROR(fn(r));
+    }
+    return OkStatus();
+  }
+
+  Status PutState(const std::string& key, const std::string& value) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO state (key, value) VALUES (?1, ?2) "
+                                                   "ON CONFLICT(key) DO UPDATE SET value = ?2"));
+    stmt.BindText(1, key);
+    stmt.BindText(2, value);
+    return stmt.Run();
+  }
+
+  StatusOr<std::optional<std::string>> GetState(const std::string& key) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT value FROM state WHERE key = ?1"));
+    stmt.BindText(1, key);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(stmt.Text(0)));
+  }
+
+ private:
+  Status Exec(std::string_view sql) {
+    char* err = nullptr;
+    const std::string owned(sql);
+    if (sqlite3_exec(db_, owned.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errmsg(db_);
+      sqlite3_free(err);
+      const int rc = sqlite3_errcode(db_);
+      if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return UnavailableError("sqlite: " + msg);
+      if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DataLossError("sqlite: " + msg);
+      return InternalError("sqlite: " + msg);
+    }
+    return OkStatus();
+  }
+
+  StatusOr<int> UserVersion() {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? static_cast<int>(stmt.Int(0)) : 0;
+  }
+
+  Status AppendInTransaction(std::span<const Event> events, AppendResult& result) {
+    std::string json;
+    for (const Event& e : events) {
+      json.clear();
+      AppendEventJson(e, json);
+      int64_t id = static_cast<int64_t>(XXH3_64bits(json.data(), json.size()));
+      // Linear probing on hash collision; terminates because each step either inserts, finds
+      // the identical event, or moves to the next id.
+      while (true) {
+        insert_event_.Reset();
+        insert_event_.BindInt(1, id);
+        insert_event_.BindInt(2, absl::ToUnixMicros(e.ts));
+        insert_event_.BindInt(3, static_cast<int>(e.type()));
+        insert_event_.BindText(4, EventSubject(e));
+        insert_event_.BindText(5, json);
+        RETURN_IF_ERROR(insert_event_.Run());
+        if (sqlite3_changes(db_) == 1) {
+          ++result.inserted;
+          break;
+        }
+        select_event_json_.Reset();
+        select_event_json_.BindInt(1, id);
+        ASSIGN_OR_RETURN(bool row, select_event_json_.Step());
+        if (row && select_event_json_.Text(0) == json) {
+          ++result.duplicates;
+          break;
+        }
+        ++id;
+      }
+    }
+    insert_event_.Reset();
+    select_event_json_.Reset();
+    return OkStatus();
+  }
+
+  StatusOr<AuditRecord> AppendAuditInTransaction(absl::Time at, const std::string& kind,
+                                                 const std::string& record_json) {
+    AuditRecord r;
+    r.at = at;
+    r.kind = kind;
+    r.record_json = record_json;
+    {
+      ASSIGN_OR_RETURN(Stmt last, Stmt::Prepare(db_, "SELECT seq, hash FROM audit ORDER BY seq "
+                                                     "DESC LIMIT 1"));
+      ASSIGN_OR_RETURN(bool row, last.Step());
+      r.seq = row ? last.Int(0) + 1 : 1;
+      r.prev_hash = row ? std::string(last.Text(1)) : std::string();
+    }
+    r.hash = AuditHash(r);
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO audit (seq, at, kind, record, "
+                                                   "prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6)"));
+    stmt.BindInt(1, r.seq);
+    stmt.BindInt(2, absl::ToUnixMicros(r.at));
+    stmt.BindText(3, r.kind);
+    stmt.BindText(4, r.record_json);
+    stmt.BindText(5, r.prev_hash);
+    stmt.BindText(6, r.hash);
+    RETURN_IF_ERROR(stmt.Run());
+    return r;
+  }
+
+  sqlite3* db_;
+  int version_ = 0;
+  Stmt insert_event_;
+  Stmt select_event_json_;
+};
+
+}  // namespace
+
+std::string AuditHash(const AuditRecord& r) {
+  // Length-prefixed fields so no two different records serialize to the same bytes.
+  std::string material = StrCat(r.prev_hash.size(), ":", r.prev_hash, "|", r.seq, "|",
+                                absl::ToUnixMicros(r.at), "|", r.kind.size(), ":", r.kind, "|",
+                                r.record_json.size(), ":", r.record_json);
+  return HexSha256(material);
+}
+
+StatusOr<std::vector<Event>> Store::LoadEvents(const EventFilter& filter) {
+  std::vector<Event> events;
+  RETURN_IF_ERROR(ScanEvents(filter, [&](const Event& e) {
+    events.push_back(e);
+    return OkStatus();
+  }));
+  return events;
+}
+
+StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
+                                                   const StoreOptions& options) {
+  if (path.empty()) return InvalidArgumentError("store path is empty");
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path, ec);
+  if (!exists && !options.create_if_missing) {
+    return NotFoundError(StrCat(path, ": no such store (run `certcast ingest --db ", path,
+                                " FILE` first)"));
+  }
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return UnavailableError(StrCat(path, ": cannot open store: ", msg));
+  }
+  auto store = std::make_unique<SqliteStore>(db);
+  Status s = store->Init(path, options);
+  if (!s.ok()) {
+    if (s.code() == StatusCode::kDataLoss &&
+        s.message().find("not a database") != std::string::npos) {
+      return DataLossError(StrCat(path, ": not a certcast store (file is not a SQLite database)"));
+    }
+    if (s.message().rfind(path, 0) != 0) return s.WithPrefix(path);
+    return s;
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace certcast

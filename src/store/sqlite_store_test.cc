@@ -1,0 +1,172 @@
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/event_json.h"
+#include "core/time.h"
+#include "gtest/gtest.h"
+#include "store/store.h"
+
+namespace certcast {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("certcast-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "test.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static Event Ev(const char* line) {
+    auto e = ParseEventLine(line);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return *e;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+const char* kConfig =
+    R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","ca":"https://acme.example/dir","challenge":"http-01","ari":false})";
+const char* kDns =
+    R"({"ts":"2026-11-02T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"NOERROR","values":["203.0.113.9"]})";
+const char* kRenewal =
+    R"({"ts":"2026-10-30T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"timeout"})";
+
+TEST_F(StoreTest, CreatesMigratesAndReopens) {
+  {
+    auto store = Store::OpenSqlite(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ((*store)->SchemaVersion(), 1);
+  }
+  auto again = Store::OpenSqlite(path_, {.create_if_missing = false});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->SchemaVersion(), 1);
+}
+
+TEST_F(StoreTest, MissingStoreIsNotCreatedWhenReading) {
+  auto store = Store::OpenSqlite(path_, {.create_if_missing = false});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store.status().message(),
+            path_ + ": no such store (run `certcast ingest --db " + path_ + " FILE` first)");
+  EXPECT_FALSE(std::filesystem::exists(path_));
+}
+
+TEST_F(StoreTest, RefusesASchemaNewerThanThisBinary) {
+  { ASSERT_TRUE(Store::OpenSqlite(path_).ok()); }
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store.status().message(),
+            path_ + ": store schema is version 99 but this certcast knows only up to 1; upgrade "
+                    "certcast (the store was written by a newer version)");
+}
+
+TEST_F(StoreTest, RefusesAFileThatIsNotADatabase) {
+  std::ofstream(path_) << "this is a text file, not a store\n";
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(store.status().message(),
+            path_ + ": not a certcast store (file is not a SQLite database)");
+}
+
+TEST_F(StoreTest, StoresExactDuplicatesOnceAndScansInTimeOrder) {
+  auto store = *Store::OpenSqlite(path_);
+  std::vector<Event> batch = {Ev(kConfig), Ev(kDns), Ev(kRenewal), Ev(kConfig)};
+  auto r = store->AppendEvents(batch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 3);
+  EXPECT_EQ(r->duplicates, 1);
+  auto r2 = store->AppendEvents(batch);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->inserted, 0);
+  EXPECT_EQ(r2->duplicates, 4);
+  EXPECT_EQ(*store->CountEvents(), 3);
+
+  auto all = store->LoadEvents();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].type(), EventType::kRenewal);  // 10-30 first: out-of-order input is fine
+  EXPECT_EQ((*all)[1].type(), EventType::kConfig);
+  EXPECT_EQ((*all)[2].type(), EventType::kDns);
+}
+
+TEST_F(StoreTest, FiltersBySubjectTypeAndTime) {
+  auto store = *Store::OpenSqlite(path_);
+  std::vector<Event> batch = {Ev(kConfig), Ev(kDns), Ev(kRenewal)};
+  ASSERT_TRUE(store->AppendEvents(batch).ok());
+  struct Case {
+    const char* name;
+    EventFilter filter;
+    size_t want;
+  } cases[] = {
+      {"all", {}, 3},
+      {"by cert", {.subjects = {"shop"}}, 2},
+      {"by name", {.subjects = {"shop.example.com"}}, 1},
+      {"by both", {.subjects = {"shop", "shop.example.com"}}, 3},
+      {"by type", {.type = EventType::kDns}, 1},
+      {"since", {.since = *ParseRfc3339("2026-11-01T00:00:00Z")}, 2},
+      {"until is exclusive", {.until = *ParseRfc3339("2026-11-01T00:00:00Z")}, 1},
+  };
+  for (const auto& c : cases) {
+    auto events = store->LoadEvents(c.filter);
+    ASSERT_TRUE(events.ok()) << c.name;
+    EXPECT_EQ(events->size(), c.want) << c.name;
+  }
+}
+
+TEST_F(StoreTest, AuditRecordsAreHashChained) {
+  auto store = *Store::OpenSqlite(path_);
+  const absl::Time t = *ParseRfc3339("2026-11-01T00:00:00Z");
+  auto a = store->AppendAudit(t, "decision", R"({"cert":"shop"})");
+  auto b = store->AppendAudit(t + absl::Hours(1), "action", R"({"cert":"shop","ok":true})");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->seq, 1);
+  EXPECT_EQ(a->prev_hash, "");
+  EXPECT_EQ(b->seq, 2);
+  EXPECT_EQ(b->prev_hash, a->hash);
+  EXPECT_EQ(a->hash.size(), 64u);
+  std::vector<AuditRecord> records;
+  ASSERT_TRUE(store->ScanAudit([&](const AuditRecord& r) {
+                     records.push_back(r);
+                     return OkStatus();
+                   }).ok());
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) EXPECT_EQ(AuditHash(r), r.hash);
+  records[1].record_json = R"({"cert":"shop","ok":false})";
+  EXPECT_NE(AuditHash(records[1]), records[1].hash);
+}
+
+TEST_F(StoreTest, ModelsAndState) {
+  auto store = *Store::OpenSqlite(path_);
+  EXPECT_FALSE(store->LatestModel("risk")->has_value());
+  StoredModel m{.created = absl::FromUnixSeconds(1), .name = "risk", .metadata_json = "{}",
+                .blob = std::string("\0\1\2", 3)};
+  ASSERT_TRUE(store->PutModel(m).ok());
+  m.blob = "second";
+  ASSERT_TRUE(store->PutModel(m).ok());
+  auto latest = store->LatestModel("risk");
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->blob, "second");
+
+  EXPECT_FALSE(store->GetState("k")->has_value());
+  ASSERT_TRUE(store->PutState("k", "1").ok());
+  ASSERT_TRUE(store->PutState("k", "2").ok());
+  EXPECT_EQ(**store->GetState("k"), "2");
+}
+
+}  // namespace
+}  // namespace certcast
