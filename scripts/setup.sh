@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what certcast needs from Debian 12 and builds build/certcast.
+#   scripts/setup.sh            build dependencies + release build
+#   scripts/setup.sh --test     also the packages the test suite uses (real peers, clang fuzzers)
+# Idempotent: packages already installed are not touched, and apt is not called at all when
+# nothing is missing. Needs root (or sudo) only when something must be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[[ "${1:-}" == "--test" ]] && want_tests=1
+
+BUILD_PKGS=(
+  g++ cmake ninja-build ccache pkg-config git
+  libabsl-dev libsimdjson-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
+  libsqlite3-dev sqlite3 libpq-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libpsl-dev publicsuffix libxxhash-dev libxgboost-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# The suite fuzzes with clang's libFuzzer and compares the ingest benchmark with Python's json +
+# sqlite3. Real peers (pebble, certbot, lego, nginx, PostgreSQL) join this list with the tests that
+# start them.
+TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl)
+
+pkgs=("${BUILD_PKGS[@]}")
+((want_tests)) && pkgs+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+build_type="${CERTCAST_BUILD_TYPE:-RelWithDebInfo}"
+if [[ ! -f build/build.ninja ]]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+fi
+# Build only the binary here; the test script builds the tests.
+mkdir -p build
+if ! ninja -C build certcast >build/setup-build.log 2>&1; then
+  tail -n 60 build/setup-build.log >&2
+  echo "setup: build failed (full log: build/setup-build.log)" >&2
+  exit 1
+fi
+echo "setup: ready: build/certcast" >&2
