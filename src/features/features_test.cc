@@ -1,0 +1,288 @@
+#include "features/features.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "core/strings.h"
+
+#include "core/event_json.h"
+#include "core/time.h"
+#include "features/fleet_state.h"
+#include "features/labels.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace certcast {
+namespace {
+
+absl::Time T(const char* text) { return *ParseRfc3339(text); }
+
+std::vector<Event> Parse(const std::vector<std::string>& lines) {
+  std::vector<Event> out;
+  for (const std::string& l : lines) {
+    auto e = ParseEventLine(l);
+    EXPECT_TRUE(e.ok()) << l << ": " << e.status();
+    if (e.ok()) out.push_back(*e);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Event& a, const Event& b) { return a.ts < b.ts; });
+  return out;
+}
+
+const std::vector<std::string> kShopBase = {
+    R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","ca":"https://acme-v02.api.letsencrypt.org/directory","challenge":"http-01","ari":false,"renew_rule":"days_left:30"})",
+    R"({"ts":"2026-11-01T00:00:00Z","type":"issued","cert":"shop","serial":"04ab","not_before":"2026-10-31T23:00:00Z","not_after":"2027-01-29T23:00:00Z","ca":"https://acme-v02.api.letsencrypt.org/directory"})",
+};
+
+std::vector<float> FeaturesAt(std::span<const Event> events, absl::Time at, const std::string& cert) {
+  FleetState state;
+  size_t cursor = 0;
+  EXPECT_TRUE(state.AdvanceTo(events, at, &cursor).ok());
+  auto fx = FeatureExtractor::Create(state, at);
+  EXPECT_TRUE(fx.ok());
+  std::vector<float> out(kFeatureCount);
+  fx->Extract(*state.IndexOf(cert), out.data());
+  return out;
+}
+
+TEST(FeatureCatalogue, NamesAreUniqueAndSchemaIdIsStable) {
+  std::set<std::string_view> names;
+  for (const FeatureSpec& f : FeatureCatalogue()) EXPECT_TRUE(names.insert(f.name).second) << f.name;
+  EXPECT_EQ(FeatureSchemaId(), FeatureSchemaId());
+  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/64/"));
+}
+
+struct ProbeCase {
+  const char* name;
+  std::vector<std::string> extra;
+  const char* at;
+  int feature;
+  float expected;
+};
+
+class FeatureValues : public testing::TestWithParam<ProbeCase> {};
+
+TEST_P(FeatureValues, MatchHandComputedValue) {
+  std::vector<std::string> lines = kShopBase;
+  lines.insert(lines.end(), GetParam().extra.begin(), GetParam().extra.end());
+  auto events = Parse(lines);
+  auto f = FeaturesAt(events, T(GetParam().at), "shop");
+  if (std::isnan(GetParam().expected)) {
+    EXPECT_TRUE(std::isnan(f[GetParam().feature])) << FeatureCatalogue()[GetParam().feature].name;
+  } else {
+    EXPECT_NEAR(f[GetParam().feature], GetParam().expected, 1e-3) << FeatureCatalogue()[GetParam().feature].name;
+  }
+}
+
+const std::string kProbeFail1 = R"({"ts":"2026-11-20T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})";
+const std::string kProbeFail2 = R"({"ts":"2026-11-21T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})";
+const std::string kProbeOk3 = R"({"ts":"2026-11-22T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"ok"})";
+const std::string kProbeFail4 = R"({"ts":"2026-11-23T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})";
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, FeatureValues,
+    testing::Values(
+        ProbeCase{"http01_failed_3_of_last_4_days", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-24T00:00:00Z", kHttp01FailDays4, 3},
+        ProbeCase{"challenge_probe_follows_http01", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-24T00:00:00Z", kChallengeProbeFailDays4, 3},
+        ProbeCase{"old_failure_leaves_the_4_day_window", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-25T00:00:00Z", kHttp01FailDays4, 2},
+        ProbeCase{"consecutive_failures_reset_by_ok", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 1},
+        ProbeCase{"no_probe_is_missing_not_zero", {}, "2026-11-24T00:00:00Z", kHttp01FailDays4, NAN},
+        ProbeCase{"days_to_expiry", {}, "2026-11-29T23:00:00Z", kDaysToExpiry, 61},
+        ProbeCase{"days_to_due_under_days_left_30", {}, "2026-11-29T23:00:00Z", kDaysToDue, 31},
+        ProbeCase{"caa_without_the_ca_forbids",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"sectigo.com\""]})"},
+                  "2026-11-24T00:00:00Z", kCaaForbidsCa, 1},
+        ProbeCase{"caa_naming_the_ca_permits",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"letsencrypt.org\""]})"},
+                  "2026-11-24T00:00:00Z", kCaaForbidsCa, 0},
+        ProbeCase{"address_moved_off_the_host",
+                  {R"({"ts":"2026-10-31T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"NOERROR","values":["203.0.113.9"]})",
+                   R"({"ts":"2026-11-02T00:00:00Z","type":"renewal","cert":"shop","outcome":"success"})",
+                   R"({"ts":"2026-11-20T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"NOERROR","values":["198.51.100.7"]})"},
+                  "2026-11-24T00:00:00Z", kAddressForeignFraction, 1},
+        ProbeCase{"address_change_age",
+                  {R"({"ts":"2026-10-31T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"NOERROR","values":["203.0.113.9"]})",
+                   R"({"ts":"2026-11-20T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"NOERROR","values":["198.51.100.7"]})"},
+                  "2026-11-24T00:00:00Z", kAddressChangeDays, 4},
+        ProbeCase{"served_serial_lags_issued",
+                  {R"({"ts":"2026-11-02T00:00:00Z","type":"issued","cert":"shop","serial":"05cd","not_before":"2026-11-02T00:00:00Z","not_after":"2027-01-31T00:00:00Z","ca":"https://acme-v02.api.letsencrypt.org/directory"})",
+                   R"({"ts":"2026-11-05T00:00:00Z","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"04ab"})"},
+                  "2026-11-06T00:00:00Z", kServedStaleDays, 4},
+        ProbeCase{"credential_expiring_before_next_attempt",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"dns_api_token","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
+                  "2026-11-24T00:00:00Z", kCredentialMarginDays, -10},
+        ProbeCase{"rate_limit_name_set_counts_7_days",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"issued","cert":"shop","serial":"a1","not_before":"2026-11-20T00:00:00Z","not_after":"2027-02-18T00:00:00Z","ca":"x"})",
+                   R"({"ts":"2026-11-21T00:00:00Z","type":"issued","cert":"shop","serial":"a2","not_before":"2026-11-21T00:00:00Z","not_after":"2027-02-19T00:00:00Z","ca":"x"})"},
+                  "2026-11-24T00:00:00Z", kIssued7dNameSet, 2}),
+    [](const testing::TestParamInfo<ProbeCase>& info) { return std::string(info.param.name); });
+
+// Features at T must not change when events at or after T exist: build a rich history, then
+// append future events of every kind that would move each feature, and compare bit for bit.
+TEST(NoFutureLeak, FeaturesAtTIgnoreEventsAtOrAfterT) {
+  std::vector<std::string> history = kShopBase;
+  history.insert(history.end(), {kProbeFail1, kProbeFail2, kProbeOk3});
+  const std::vector<std::string> future = {
+      R"({"ts":"2026-11-23T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:connection"})",
+      R"({"ts":"2026-11-23T00:00:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})",
+      R"({"ts":"2026-11-23T00:00:01Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"SERVFAIL","values":[]})",
+      R"({"ts":"2026-11-24T00:00:00Z","type":"issued","cert":"shop","serial":"99","not_before":"2026-11-24T00:00:00Z","not_after":"2027-02-22T00:00:00Z","ca":"x"})",
+      R"({"ts":"2026-11-25T00:00:00Z","type":"config","cert":"shop","host":"web2","names":["shop.example.com"],"client":"lego","ca":"x","challenge":"dns-01","ari":true})",
+      R"({"ts":"2026-11-25T00:00:00Z","type":"clock","host":"web1","offset_ms":90000,"synced":false})",
+      R"({"ts":"2026-11-25T00:00:00Z","type":"host","host":"web1","disk_free_bytes":1,"disk_total_bytes":100,"event":"upgrade"})",
+      R"({"ts":"2026-11-25T00:00:00Z","type":"ca_probe","ca":"https://acme-v02.api.letsencrypt.org/directory","outcome":"error"})",
+      R"({"ts":"2026-11-25T00:00:00Z","type":"domain","name":"example.com","expires":"2026-11-26T00:00:00Z","status":"clientHold"})",
+      R"({"ts":"2026-11-25T00:00:00Z","type":"ari","cert":"shop","ca":"x","window_start":"2026-11-25T00:00:00Z","window_end":"2026-11-26T00:00:00Z"})",
+  };
+  const absl::Time at = T("2026-11-23T00:00:00Z");
+  auto past = Parse(history);
+  std::vector<std::string> all = history;
+  all.insert(all.end(), future.begin(), future.end());
+  auto everything = Parse(all);
+  ASSERT_GT(everything.size(), past.size());
+  auto a = FeaturesAt(past, at, "shop");
+  auto b = FeaturesAt(everything, at, "shop");
+  ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  // And the future really would move features (the test is not vacuous).
+  auto c = FeaturesAt(everything, T("2026-11-26T00:00:00Z"), "shop");
+  EXPECT_NE(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(float)));
+}
+
+TEST(NoFutureLeak, ExtractorRefusesAStateThatSawT) {
+  auto events = Parse(kShopBase);
+  FleetState state;
+  for (const Event& e : events) ASSERT_TRUE(state.Apply(e).ok());
+  auto fx = FeatureExtractor::Create(state, T("2026-11-01T00:00:00Z"));
+  ASSERT_FALSE(fx.ok());
+  EXPECT_EQ(fx.status().message(),
+            "features at 2026-11-01T00:00:00Z asked of a state that has seen 2026-11-01T00:00:00Z: that "
+            "would read the future");
+}
+
+TEST(FleetState, RefusesOutOfOrderEvents) {
+  auto events = Parse(kShopBase);
+  FleetState state;
+  ASSERT_TRUE(state.Apply(events[1]).ok());
+  Event older = events[0];
+  older.ts -= absl::Hours(1);
+  Status s = state.Apply(older);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "event at 2026-10-31T23:00:00Z is older than 2026-11-01T00:00:00Z: feed events in ts order");
+}
+
+struct LabelCase {
+  const char* name;
+  std::vector<std::string> lines;
+  std::vector<std::pair<const char*, const char*>> episodes;  // onset, end ("" = ongoing)
+};
+
+class Labels : public testing::TestWithParam<LabelCase> {};
+
+TEST_P(Labels, EpisodesFollowEventsV1) {
+  auto events = Parse(GetParam().lines);
+  auto episodes = ComputeEpisodes(events);
+  const auto& list = episodes["shop"];
+  ASSERT_EQ(list.size(), GetParam().episodes.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    EXPECT_EQ(list[i].onset, T(GetParam().episodes[i].first));
+    const char* end = GetParam().episodes[i].second;
+    EXPECT_EQ(list[i].end, *end ? T(end) : absl::InfiniteFuture());
+  }
+}
+
+const char* kFail1 = R"({"ts":"2026-12-01T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"timeout"})";
+const char* kFail2 = R"({"ts":"2026-12-01T12:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"timeout"})";
+const char* kOk = R"({"ts":"2026-12-02T00:00:00Z","type":"renewal","cert":"shop","outcome":"success"})";
+const char* kDryFail = R"({"ts":"2026-11-30T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure","dry_run":true})";
+const char* kIssue = R"({"ts":"2026-12-03T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2026-12-03T00:00:00Z","not_after":"2027-03-03T00:00:00Z","ca":"x"})";
+const char* kFail3 = R"({"ts":"2026-12-02T12:00:00Z","type":"renewal","cert":"shop","outcome":"failure"})";
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Labels,
+    testing::Values(
+        LabelCase{"first_failure_is_the_onset_later_ones_are_not", {kFail1, kFail2}, {{"2026-12-01T00:00:00Z", ""}}},
+        LabelCase{"success_ends_the_episode", {kFail1, kFail2, kOk}, {{"2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"}}},
+        LabelCase{"dry_run_failure_is_never_an_onset", {kDryFail}, {}},
+        LabelCase{"issuance_ends_the_episode_and_a_new_one_can_start",
+                  {kFail1, kFail3, kIssue, R"({"ts":"2026-12-04T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure"})"},
+                  {{"2026-12-01T00:00:00Z", "2026-12-03T00:00:00Z"}, {"2026-12-04T00:00:00Z", ""}}}),
+    [](const testing::TestParamInfo<LabelCase>& info) { return std::string(info.param.name); });
+
+TEST(Labels, InEpisodeAndOnsetWindows) {
+  auto episodes = ComputeEpisodes(Parse({kFail1, kFail2, kOk}))["shop"];
+  EXPECT_FALSE(InEpisodeAt(episodes, T("2026-11-30T00:00:00Z")));
+  EXPECT_TRUE(InEpisodeAt(episodes, T("2026-12-01T00:00:00Z")));  // failure at D counts (at or before)
+  EXPECT_FALSE(InEpisodeAt(episodes, T("2026-12-02T00:00:00Z")));
+  EXPECT_NE(OnsetIn(episodes, T("2026-11-24T00:00:00Z"), T("2026-12-01T00:00:00Z")), nullptr);
+  EXPECT_EQ(OnsetIn(episodes, T("2026-12-01T00:00:00Z"), T("2026-12-08T00:00:00Z")), nullptr);  // (from, to]
+  EXPECT_EQ(ErrorCause("urn:ietf:params:acme:error:connection"), "connection");
+  EXPECT_EQ(ErrorCause(""), "unknown");
+}
+
+struct DueCase {
+  const char* name;
+  const char* config;
+  const char* expected_due;
+};
+
+class RenewalDue : public testing::TestWithParam<DueCase> {};
+
+TEST_P(RenewalDue, FollowsClientRule) {
+  auto events = Parse({GetParam().config,
+                       R"({"ts":"2026-11-01T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2026-11-01T00:00:00Z","not_after":"2027-01-30T00:00:00Z","ca":"x"})"});
+  FleetState state;
+  for (const Event& e : events) ASSERT_TRUE(state.Apply(e).ok());
+  auto due = RenewalDueTime(*state.Find("shop"));
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(*due, T(GetParam().expected_due));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RenewalDue,
+    testing::Values(
+        DueCase{"certbot_default_two_thirds", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"certbot","ca":"x","challenge":"http-01","ari":false})", "2026-12-31T00:00:00Z"},
+        DueCase{"lego_v4_thirty_days_left", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"lego","client_version":"4.20.1","ca":"x","challenge":"http-01","ari":false})", "2026-12-31T00:00:00Z"},
+        DueCase{"acme_sh_new_default_29_days", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"acme.sh","client_version":"3.1.4","ca":"x","challenge":"http-01","ari":false})", "2026-11-30T00:00:00Z"},
+        DueCase{"acme_sh_old_default_59_days", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"acme.sh","client_version":"3.0.7","ca":"x","challenge":"http-01","ari":false})", "2026-12-30T00:00:00Z"},
+        DueCase{"explicit_rule_wins", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"certbot","ca":"x","challenge":"http-01","ari":false,"renew_rule":"after_issue_days:10"})", "2026-11-11T00:00:00Z"}),
+    [](const testing::TestParamInfo<DueCase>& info) { return std::string(info.param.name); });
+
+TEST(NextAttempt, CertManagerBacksOffExponentially) {
+  std::vector<std::string> lines = {
+      R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"cert-manager","ca":"x","challenge":"http-01","ari":false})",
+      R"({"ts":"2026-11-01T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2026-09-01T00:00:00Z","not_after":"2026-11-30T00:00:00Z","ca":"x"})"};
+  for (int i = 0; i < 3; ++i) {
+    lines.push_back(StrCat(R"({"ts":"2026-11-02T0)", i, R"(:00:00Z","type":"renewal","cert":"shop","outcome":"failure"})"));
+  }
+  auto events = Parse(lines);
+  FleetState state;
+  for (const Event& e : events) ASSERT_TRUE(state.Apply(e).ok());
+  // Three failures: backoff 1h * 2^2 = 4h after the last failure at 02:00.
+  EXPECT_EQ(*NextScheduledAttempt(*state.Find("shop"), T("2026-11-02T03:00:00Z")), T("2026-11-02T06:00:00Z"));
+}
+
+TEST(Caa, PermitsTable) {
+  const std::string le = "https://acme-v02.api.letsencrypt.org/directory";
+  EXPECT_TRUE(CaaPermits({}, le, false));
+  EXPECT_TRUE(CaaPermits({"0 iodef \"mailto:a@b.c\""}, le, false));
+  EXPECT_TRUE(CaaPermits({"0 issue \"letsencrypt.org\""}, le, false));
+  EXPECT_TRUE(CaaPermits({"0 issue \"letsencrypt.org; validationmethods=dns-01\""}, le, false));
+  EXPECT_FALSE(CaaPermits({"0 issue \"sectigo.com\""}, le, false));
+  EXPECT_FALSE(CaaPermits({"0 issue \";\""}, le, false));
+  EXPECT_FALSE(CaaPermits({"0 issue \"letsencrypt.org\"", "0 issuewild \"sectigo.com\""}, le, true));
+  EXPECT_TRUE(CaaPermits({"0 issue \"sectigo.com\"", "0 issuewild \"letsencrypt.org\""}, le, true));
+}
+
+TEST(RegistrableDomain, UsesThePublicSuffixList) {
+  EXPECT_EQ(RegistrableDomain("www.shop.example.co.uk"), "example.co.uk");
+  EXPECT_EQ(RegistrableDomain("*.api.example.com"), "example.com");
+  EXPECT_EQ(UrlHost("https://Acme.Example:14000/dir"), "acme.example");
+}
+
+}  // namespace
+}  // namespace certcast

@@ -1,0 +1,542 @@
+// FleetState: folds events (in ts order) into lineage states and per-name/host/CA telemetry.
+#include "features/fleet_state.h"
+
+#include <libpsl.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/strings.h"
+#include "core/time.h"
+
+namespace certcast {
+
+namespace {
+
+constexpr double kHttp01Tau = 3.0;
+constexpr double kCaTau = 2.0;
+constexpr double kFleetTau = 3.0;
+constexpr double kFailureTau = 14.0;
+constexpr double kDryRunTau = 7.0;
+
+const psl_ctx_t* Psl() {
+  // psl_latest picks the newest of the built-in list and the system's publicsuffix package; it
+  // is loaded once and never freed (process lifetime).
+  static const psl_ctx_t* psl = [] {
+    const psl_ctx_t* p = psl_latest(nullptr);
+    return p ? p : psl_builtin();
+  }();
+  return psl;
+}
+
+std::string_view ProbeName(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  return name;
+}
+
+bool BadRcode(Rcode r) { return r != Rcode::kNoError; }
+
+// Validation errors: the CA could not validate control of the name. These are the failures whose
+// precursors (DNS, HTTP-01, CAA) are visible ahead of time.
+bool IsValidationError(std::string_view error) {
+  for (std::string_view v : {"connection", "unauthorized", "dns", "caa", "incorrectResponse",
+                             "tls", "rejectedIdentifier"}) {
+    if (error.ends_with(StrCat(":", v)) || error == v) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string RegistrableDomain(std::string_view name) {
+  name = ProbeName(name);
+  std::string text(name);
+  const psl_ctx_t* psl = Psl();
+  if (psl != nullptr) {
+    if (const char* r = psl_registrable_domain(psl, text.c_str()); r != nullptr) return r;
+  }
+  return text;
+}
+
+std::string UrlHost(std::string_view url) {
+  if (size_t p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  if (!url.empty() && url.front() == '[') {
+    url = url.substr(1, url.find(']') == std::string_view::npos ? url.size() - 1 : url.find(']') - 1);
+  } else if (size_t colon = url.rfind(':'); colon != std::string_view::npos) {
+    url = url.substr(0, colon);
+  }
+  std::string host(url);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
+}
+
+bool CaaPermits(const std::vector<std::string>& caa_values, std::string_view ca_url, bool wildcard) {
+  // Parse `flags tag value`; value may be quoted. Issuer domain = value before ';', trimmed.
+  std::vector<std::string> issue, issuewild;
+  for (const std::string& rr : caa_values) {
+    std::string_view v = rr;
+    size_t sp1 = v.find(' ');
+    if (sp1 == std::string_view::npos) continue;
+    std::string_view rest = v.substr(sp1 + 1);
+    size_t sp2 = rest.find(' ');
+    std::string_view tag = rest.substr(0, sp2);
+    std::string_view value = sp2 == std::string_view::npos ? "" : rest.substr(sp2 + 1);
+    if (!value.empty() && value.front() == '"') value.remove_prefix(1);
+    if (!value.empty() && value.back() == '"') value.remove_suffix(1);
+    value = value.substr(0, value.find(';'));
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    std::string lower(value);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string tag_lower(tag);
+    for (char& c : tag_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (tag_lower == "issue") issue.push_back(lower);
+    if (tag_lower == "issuewild") issuewild.push_back(lower);
+  }
+  const std::vector<std::string>& relevant = (wildcard && !issuewild.empty()) ? issuewild : issue;
+  if (relevant.empty()) return wildcard ? issue.empty() || !issuewild.empty() : true;
+  const std::string host = UrlHost(ca_url);
+  const std::string host_domain = RegistrableDomain(host);
+  for (const std::string& issuer : relevant) {
+    if (issuer.empty()) continue;  // `issue ";"` forbids every CA
+    if (issuer == host || host.ends_with(StrCat(".", issuer)) || issuer == host_domain ||
+        RegistrableDomain(issuer) == host_domain) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool InEpisode(const LineageState& state) { return state.episode_onset.has_value(); }
+
+namespace {
+
+// Major.minor.patch prefix of a version string, as integers (missing parts are 0).
+std::array<int, 3> ParseVersion(std::string_view v) {
+  std::array<int, 3> out{0, 0, 0};
+  if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
+  for (int i = 0; i < 3 && !v.empty(); ++i) {
+    int n = 0;
+    size_t k = 0;
+    while (k < v.size() && std::isdigit(static_cast<unsigned char>(v[k]))) n = n * 10 + (v[k++] - '0');
+    out[i] = n;
+    v.remove_prefix(k);
+    if (v.empty() || v.front() != '.') break;
+    v.remove_prefix(1);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<absl::Time> RenewalDueTime(const LineageState& state) {
+  if (!state.issued) return std::nullopt;
+  const absl::Time nb = state.issued->not_before, na = state.issued->not_after;
+  const absl::Duration lifetime = na - nb;
+  const bool short_lived = lifetime < absl::Hours(24 * 10);
+  absl::Time due = nb + lifetime * (short_lived ? 0.5 : 2.0 / 3.0);
+  std::optional<RenewRule> rule;
+  if (state.config && state.config->renew_rule) rule = ParseRenewRule(*state.config->renew_rule);
+  if (rule) {
+    switch (rule->kind) {
+      case RenewRule::Kind::kFraction: due = nb + lifetime * rule->value; break;
+      case RenewRule::Kind::kDaysLeft: due = na - absl::Hours(24) * rule->value; break;
+      case RenewRule::Kind::kAfterIssueDays: due = nb + absl::Hours(24) * rule->value; break;
+    }
+  } else if (state.config) {
+    const std::string version = state.config->client_version.value_or("");
+    switch (state.config->client) {
+      case Client::kLego:
+        if (!version.empty() && ParseVersion(version)[0] == 4) due = na - absl::Hours(24 * 30);
+        break;
+      case Client::kAcmeSh: {
+        auto v = ParseVersion(version);
+        const bool old = !version.empty() && (v[0] < 3 || (v[0] == 3 && (v[1] < 1 || (v[1] == 1 && v[2] <= 3))));
+        due = nb + absl::Hours(24) * (old ? 59 : 29);
+        break;
+      }
+      default: break;
+    }
+  }
+  if (state.config && state.config->ari && state.ari && state.ari->window_end > state.ari->window_start &&
+      state.ari->window_start < due) {
+    due = state.ari->window_start;
+  }
+  return due;
+}
+
+std::optional<absl::Time> NextScheduledAttempt(const LineageState& state, absl::Time at) {
+  std::optional<absl::Time> due = RenewalDueTime(state);
+  if (!due) return std::nullopt;
+  absl::Time next = std::max(*due, at);
+  const Client client = state.config ? state.config->client : Client::kOther;
+  if (state.consecutive_failures > 0 && state.last_failure) {
+    absl::Duration backoff;
+    switch (client) {
+      case Client::kCertManager: {
+        const int n = std::min(state.consecutive_failures, 7);
+        backoff = std::min(absl::Hours(1) * (1 << (n - 1)), absl::Hours(32));
+        break;
+      }
+      case Client::kCertbot: backoff = absl::Hours(12); break;
+      case Client::kCaddy: backoff = absl::Minutes(10); break;
+      default: backoff = absl::Hours(24); break;
+    }
+    next = std::max(next, state.last_failure->ts + backoff);
+  }
+  return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+FleetStateImpl::FleetStateImpl() = default;
+
+size_t FleetStateImpl::LineageFor(const std::string& cert) {
+  auto [it, inserted] = lineage_index.try_emplace(cert, lineages.size());
+  if (inserted) {
+    lineages.emplace_back().cert = cert;
+    extras.emplace_back();
+  }
+  return it->second;
+}
+
+size_t FleetStateImpl::NameFor(std::string_view name) {
+  name = ProbeName(name);
+  auto it = name_index.find(std::string(name));
+  if (it != name_index.end()) return it->second;
+  name_index.emplace(std::string(name), names.size());
+  names.emplace_back().name = std::string(name);
+  return names.size() - 1;
+}
+
+size_t FleetStateImpl::HostFor(const std::string& host) {
+  auto [it, inserted] = host_index.try_emplace(host, hosts.size());
+  if (inserted) hosts.emplace_back().name = host;
+  return it->second;
+}
+
+size_t FleetStateImpl::CaFor(const std::string& url) {
+  auto [it, inserted] = ca_index.try_emplace(url, cas.size());
+  if (inserted) {
+    CaTelemetry& ca = cas.emplace_back();
+    ca.url = url;
+    ca.host = UrlHost(url);
+    ca.caa_identity = RegistrableDomain(ca.host);
+  }
+  return it->second;
+}
+
+size_t FleetStateImpl::RegisteredDomainFor(const std::string& domain_name) {
+  auto [it, inserted] = registered_domain_index.try_emplace(domain_name, registered_domains.size());
+  if (inserted) registered_domains.emplace_back().name = domain_name;
+  return it->second;
+}
+
+void FleetStateImpl::ApplyConfig(absl::Time ts, const ConfigEvent& e) {
+  const size_t li = LineageFor(e.cert);
+  LineageState& s = lineages[li];
+  LineageExtra& x = extras[li];
+  const double t = ToDays(ts);
+  if (s.config && (s.config->client != e.client || s.config->client_version != e.client_version)) {
+    x.config_client_change_days = t;
+  }
+  if (!s.config) s.first_config_ts = ts;
+  // Re-index names and host only when they change (configs are re-emitted unchanged often).
+  const bool names_changed = !s.config || s.config->names != e.names;
+  const bool host_changed = !s.config || s.config->host != e.host;
+  if (host_changed) {
+    if (x.host != SIZE_MAX) std::erase(hosts[x.host].lineages, li);
+    x.host = HostFor(e.host);
+    hosts[x.host].lineages.push_back(li);
+  }
+  x.ca = CaFor(e.ca);
+  if (names_changed) {
+    if (s.config) {
+      for (const std::string& n : s.config->names) std::erase(lineages_by_name[std::string(ProbeName(n))], li);
+    }
+    x.names.clear();
+    x.registered_domains.clear();
+    for (const std::string& n : e.names) {
+      x.names.push_back(NameFor(n));
+      lineages_by_name[std::string(ProbeName(n))].push_back(li);
+      const size_t rd = RegisteredDomainFor(RegistrableDomain(n));
+      if (std::find(x.registered_domains.begin(), x.registered_domains.end(), rd) == x.registered_domains.end()) {
+        x.registered_domains.push_back(rd);
+      }
+    }
+    std::vector<std::string> sorted = e.names;
+    std::sort(sorted.begin(), sorted.end());
+    auto [it, inserted] = name_set_index.try_emplace(StrJoin(sorted, ","), name_sets.size());
+    if (inserted) name_sets.emplace_back();
+    x.name_set = it->second;
+  }
+  s.config = e;
+  s.config_ts = ts;
+}
+
+void FleetStateImpl::RememberHostAddresses(size_t li) {
+  const LineageExtra& x = extras[li];
+  if (x.host == SIZE_MAX) return;
+  HostTelemetry& h = hosts[x.host];
+  for (size_t ni : x.names) {
+    for (const std::string& a : names[ni].a_values) h.known_addresses.insert(a);
+    for (const std::string& a : names[ni].aaaa_values) h.known_addresses.insert(a);
+  }
+}
+
+void FleetStateImpl::ApplyIssued(absl::Time ts, const IssuedEvent& e) {
+  const size_t li = LineageFor(e.cert);
+  LineageState& s = lineages[li];
+  LineageExtra& x = extras[li];
+  s.issued = e;
+  s.issued_ts = ts;
+  ++s.issued_count;
+  s.episode_onset.reset();
+  s.consecutive_failures = 0;
+  const double t = ToDays(ts);
+  for (size_t rd : x.registered_domains) {
+    auto& q = registered_domains[rd].issued_days;
+    q.push_back(t);
+    while (!q.empty() && q.front() < t - 7) q.pop_front();
+  }
+  if (x.name_set != SIZE_MAX) {
+    auto& q = name_sets[x.name_set].issued_days;
+    q.push_back(t);
+    while (!q.empty() && q.front() < t - 7) q.pop_front();
+  }
+  RememberHostAddresses(li);
+}
+
+void FleetStateImpl::ApplyRenewal(absl::Time ts, const RenewalEvent& e) {
+  const size_t li = LineageFor(e.cert);
+  LineageState& s = lineages[li];
+  LineageExtra& x = extras[li];
+  const double t = ToDays(ts);
+  AttemptRecord rec{ts, e.outcome, e.error.value_or(""), e.dry_run, e.challenge,
+                    e.ca.value_or(s.config ? s.config->ca : "")};
+  if (s.recent_attempts.size() == LineageState::kRecentAttempts) s.recent_attempts.erase(s.recent_attempts.begin());
+  s.recent_attempts.push_back(rec);
+  x.attempts.Add(t, 1, 1.0);
+  const bool failed = e.outcome == Outcome::kFailure;
+  if (failed) {
+    (IsValidationError(rec.error) ? x.validation_failures : x.other_failures).Add(t, 1, kFailureTau);
+  }
+  if (e.dry_run) {
+    s.last_dry_run = rec;
+    if (failed) x.dry_run_failures.Add(t, 1, kDryRunTau);
+    return;
+  }
+  const std::string& ca_url = rec.ca;
+  if (!ca_url.empty()) cas[CaFor(ca_url)].fleet_renewals.Add(t, failed, kFleetTau);
+  if (failed) {
+    s.last_failure = rec;
+    ++s.consecutive_failures;
+    if (!s.episode_onset) {
+      s.episode_onset = ts;
+      ++s.episodes;
+      x.last_episode_onset_days = t;
+    }
+  } else {
+    s.last_success = rec;
+    s.consecutive_failures = 0;
+    s.episode_onset.reset();
+    RememberHostAddresses(li);
+  }
+}
+
+void FleetStateImpl::ApplyTlsProbe(absl::Time ts, const TlsProbeEvent& e) {
+  const int64_t day = DayIndex(ts);
+  const bool error = e.outcome == ProbeOutcome::kError;
+  NameTelemetry& n = names[NameFor(e.sni)];
+  n.tls_error_days.Add(day, error);
+  auto update = [&](size_t li) {
+    LineageState& s = lineages[li];
+    if (e.serial) {
+      s.served_serial = e.serial;
+      s.served_not_after = e.not_after;
+      s.served_ts = ts;
+    }
+  };
+  if (e.cert) {
+    update(LineageFor(*e.cert));
+  } else if (auto it = lineages_by_name.find(std::string(ProbeName(e.sni))); it != lineages_by_name.end()) {
+    for (size_t li : it->second) update(li);
+  }
+}
+
+void FleetStateImpl::ApplyDns(absl::Time ts, const DnsEvent& e) {
+  NameTelemetry& n = names[NameFor(e.name)];
+  const double t = ToDays(ts);
+  const int64_t day = DayIndex(ts);
+  if (e.dnssec) n.dnssec_bogus_days.Add(day, e.dnssec == Dnssec::kBogus);
+  if (e.rrsig_expires) n.rrsig_expires_days = ToDays(*e.rrsig_expires);
+  switch (e.rtype) {
+    case RecordType::kA:
+    case RecordType::kAAAA: {
+      const bool bad = BadRcode(e.rcode);
+      n.address_error_days.Add(day, bad);
+      n.last_address_rcode_bad = bad;
+      if (bad) break;  // a failed lookup says nothing about where the name points
+      auto& values = e.rtype == RecordType::kA ? n.a_values : n.aaaa_values;
+      bool& seen = e.rtype == RecordType::kA ? n.a_seen : n.aaaa_seen;
+      if (seen && values != e.values) n.address_change_days = t;
+      values = e.values;
+      seen = true;
+      break;
+    }
+    case RecordType::kNS: {
+      if (BadRcode(e.rcode)) break;
+      std::string key = StrJoin(e.values, ",");
+      if (!n.ns_key.empty() && n.ns_key != key) n.ns_change_days = t;
+      n.ns_key = std::move(key);
+      break;
+    }
+    case RecordType::kCAA: {
+      if (e.rcode == Rcode::kServFail || e.rcode == Rcode::kTimeout || e.rcode == Rcode::kRefused) {
+        // A CAA lookup that fails makes the CA refuse issuance (RFC 8659 section 3).
+        n.address_error_days.Add(day, true);
+        break;
+      }
+      if (n.caa_seen && n.caa_values != e.values) n.caa_change_days = t;
+      n.caa_values = e.values;
+      n.caa_seen = true;
+      break;
+    }
+    default: break;
+  }
+}
+
+Status FleetStateImpl::Apply(const Event& event) {
+  if (event.ts < watermark) {
+    return InvalidArgumentError(StrCat("event at ", FormatRfc3339(event.ts), " is older than ",
+                                       FormatRfc3339(watermark), ": feed events in ts order"));
+  }
+  watermark = event.ts;
+  const absl::Time ts = event.ts;
+  const double t = ToDays(ts);
+  const int64_t day = DayIndex(ts);
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, ConfigEvent>) {
+          ApplyConfig(ts, e);
+        } else if constexpr (std::is_same_v<T, IssuedEvent>) {
+          ApplyIssued(ts, e);
+        } else if constexpr (std::is_same_v<T, RenewalEvent>) {
+          ApplyRenewal(ts, e);
+        } else if constexpr (std::is_same_v<T, DeployEvent>) {
+          const size_t li = LineageFor(e.cert);
+          lineages[li].last_deploy = e;
+          lineages[li].last_deploy_ts = ts;
+          if (e.outcome == Outcome::kFailure) extras[li].deploy_failed_days = t;
+        } else if constexpr (std::is_same_v<T, TlsProbeEvent>) {
+          ApplyTlsProbe(ts, e);
+        } else if constexpr (std::is_same_v<T, DnsEvent>) {
+          ApplyDns(ts, e);
+        } else if constexpr (std::is_same_v<T, Http01ProbeEvent>) {
+          NameTelemetry& n = names[NameFor(e.name)];
+          const bool failed = e.outcome == ProbeOutcome::kError;
+          n.http01_days.Add(day, failed);
+          n.http01_rate.Add(t, failed, kHttp01Tau);
+          n.http01_consecutive_failures = failed ? n.http01_consecutive_failures + 1 : 0;
+          if (failed) n.http01_last_error = e.error ? std::string(ToString(*e.error)) : "error";
+        } else if constexpr (std::is_same_v<T, Dns01CheckEvent>) {
+          NameTelemetry& n = names[NameFor(e.name)];
+          const bool failed = e.outcome == ProbeOutcome::kError;
+          n.dns01_days.Add(day, failed);
+          n.dns01_rate.Add(t, failed, kHttp01Tau);
+          n.dns01_consecutive_failures = failed ? n.dns01_consecutive_failures + 1 : 0;
+          if (e.propagation_ms) n.dns01_propagation.Add(t, *e.propagation_ms);
+        } else if constexpr (std::is_same_v<T, CaProbeEvent>) {
+          CaTelemetry& ca = cas[CaFor(e.ca)];
+          ca.probe_rate.Add(t, e.outcome == ProbeOutcome::kError, kCaTau);
+          if (e.latency_ms) ca.latency.Add(t, *e.latency_ms);
+        } else if constexpr (std::is_same_v<T, AriEvent>) {
+          const size_t li = LineageFor(e.cert);
+          lineages[li].ari = e;
+          lineages[li].ari_ts = ts;
+        } else if constexpr (std::is_same_v<T, ClockEvent>) {
+          HostTelemetry& h = hosts[HostFor(e.host)];
+          h.has_clock = true;
+          h.clock_offset_ms = e.offset_ms;
+          h.clock_trend.Add(t, e.offset_ms / 1000.0, 3.0);
+          if (e.synced) h.clock_synced = e.synced;
+        } else if constexpr (std::is_same_v<T, HostEvent>) {
+          HostTelemetry& h = hosts[HostFor(e.host)];
+          if (e.disk_free_bytes && e.disk_total_bytes && *e.disk_total_bytes > 0) {
+            h.has_disk = true;
+            h.disk_free_fraction = static_cast<double>(*e.disk_free_bytes) / *e.disk_total_bytes;
+            h.disk_trend.Add(t, h.disk_free_fraction, 7.0);
+          }
+          if (e.scheduler_last_run) h.scheduler_last_run_days = ToDays(*e.scheduler_last_run);
+          if (e.client_version) {
+            if (!h.client_version.empty() && h.client_version != *e.client_version) h.client_version_change_days = t;
+            h.client_version = *e.client_version;
+          }
+          if (e.event) h.host_events.Add(t, 1, 3.0);
+        } else if constexpr (std::is_same_v<T, CredentialEvent>) {
+          const double expires = e.expires ? ToDays(*e.expires) : 1e300;
+          const bool missing = e.present.has_value() && !*e.present;
+          // The newest report of a credential replaces the previous one (a rotated token).
+          if (e.cert) {
+            LineageExtra& x = extras[LineageFor(*e.cert)];
+            x.credential_expires_days = expires;
+            x.credential_missing = missing;
+          } else if (e.host) {
+            HostTelemetry& h = hosts[HostFor(*e.host)];
+            h.credential_expires_days = expires;
+            h.credential_missing = missing;
+          }
+        } else if constexpr (std::is_same_v<T, DomainEvent>) {
+          RegisteredDomainTelemetry& d = registered_domains[RegisteredDomainFor(e.name)];
+          if (e.expires) d.expires_days = ToDays(*e.expires);
+          if (e.status) {
+            std::string s = *e.status;
+            for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            d.status_bad = s.find("hold") != std::string::npos || s.find("expired") != std::string::npos ||
+                           s.find("redemption") != std::string::npos || s.find("pending") != std::string::npos ||
+                           s.find("inactive") != std::string::npos;
+          }
+        }
+      },
+      event.body);
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+FleetState::FleetState() : impl_(std::make_unique<FleetStateImpl>()) {}
+FleetState::~FleetState() = default;
+FleetState::FleetState(FleetState&&) noexcept = default;
+FleetState& FleetState::operator=(FleetState&&) noexcept = default;
+
+Status FleetState::Apply(const Event& event) { return impl_->Apply(event); }
+
+Status FleetState::AdvanceTo(std::span<const Event> events, absl::Time at, size_t* cursor) {
+  size_t i = *cursor;
+  for (; i < events.size() && events[i].ts < at; ++i) {
+    Status s = impl_->Apply(events[i]);
+    if (!s.ok()) {
+      *cursor = i;
+      return s;
+    }
+  }
+  *cursor = i;
+  return OkStatus();
+}
+
+absl::Time FleetState::watermark() const { return impl_->watermark; }
+size_t FleetState::lineage_count() const { return impl_->lineages.size(); }
+const LineageState& FleetState::lineage(size_t index) const { return impl_->lineages[index]; }
+const LineageState* FleetState::Find(std::string_view cert) const {
+  auto it = impl_->lineage_index.find(std::string(cert));
+  return it == impl_->lineage_index.end() ? nullptr : &impl_->lineages[it->second];
+}
+std::optional<size_t> FleetState::IndexOf(std::string_view cert) const {
+  auto it = impl_->lineage_index.find(std::string(cert));
+  if (it == impl_->lineage_index.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace certcast

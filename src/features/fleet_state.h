@@ -1,0 +1,158 @@
+// Internals of FleetState (lineage_state.h): telemetry folded per DNS name, host, CA, registered
+// domain and exact name set, plus the indices that tie lineages to them. Read by the feature
+// extractor; callers outside src/features should use lineage_state.h.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "features/accumulators.h"
+#include "features/lineage_state.h"
+
+namespace certcast {
+
+// Telemetry about one DNS name (wildcards stored without "*.", as probes use the base name).
+struct NameTelemetry {
+  std::string name;
+  // HTTP-01 reachability.
+  DayBitmap http01_days;
+  DecayedRate http01_rate;
+  int http01_consecutive_failures = 0;
+  std::string http01_last_error;
+  // DNS-01 automation.
+  DayBitmap dns01_days;
+  DecayedRate dns01_rate;
+  int dns01_consecutive_failures = 0;
+  LevelRatio dns01_propagation;
+  // A/AAAA answers: current values per type, when they last changed, failed lookups.
+  std::vector<std::string> a_values, aaaa_values;
+  bool a_seen = false, aaaa_seen = false;
+  double address_change_days = -1e300;
+  DayBitmap address_error_days;  // SERVFAIL/NXDOMAIN/REFUSED/TIMEOUT on A/AAAA
+  bool last_address_rcode_bad = false;
+  // NS set (the DNS provider, for fleet context) and when it changed.
+  std::string ns_key;
+  double ns_change_days = -1e300;
+  // CAA.
+  bool caa_seen = false;
+  std::vector<std::string> caa_values;
+  double caa_change_days = -1e300;
+  // DNSSEC.
+  DayBitmap dnssec_bogus_days;
+  double rrsig_expires_days = 1e300;
+  // TLS probes for this SNI.
+  DayBitmap tls_error_days;
+};
+
+struct HostTelemetry {
+  std::string name;
+  std::vector<size_t> lineages;
+  // Addresses this host answered on when its lineages renewed successfully: a DNS change to an
+  // address outside this set is the "domain no longer points at the host" precursor.
+  absl::flat_hash_set<std::string> known_addresses;
+  bool has_clock = false;
+  double clock_offset_ms = 0;
+  DecayedTrend clock_trend;  // offset in seconds over days
+  std::optional<bool> clock_synced;
+  bool has_disk = false;
+  double disk_free_fraction = 1;
+  DecayedTrend disk_trend;  // free fraction over days
+  double scheduler_last_run_days = -1e300;
+  DecayedSum host_events;  // upgrade/restart/redeploy/other, tau 3 days
+  std::string client_version;
+  double client_version_change_days = -1e300;
+  double credential_expires_days = 1e300;
+  bool credential_missing = false;
+};
+
+struct CaTelemetry {
+  std::string url;
+  DecayedRate probe_rate;   // ca_probe errors, tau 2 days
+  LevelRatio latency;       // ca_probe latency
+  DecayedRate fleet_renewals;  // non-dry-run renewal outcomes of all lineages on this CA, tau 3 days
+  std::string caa_identity;    // registrable domain of the directory host (for CAA)
+  std::string host;            // directory URL host
+};
+
+struct RegisteredDomainTelemetry {
+  std::string name;
+  double expires_days = 1e300;
+  bool status_bad = false;
+  std::deque<double> issued_days;  // issuance times (days), pruned to 7 days on add
+};
+
+struct NameSetTelemetry {
+  std::deque<double> issued_days;
+};
+
+// Per-lineage indices and accumulators that are not part of the public LineageState.
+struct LineageExtra {
+  std::vector<size_t> names;             // NameTelemetry indices of the config's names
+  std::vector<size_t> registered_domains;
+  size_t name_set = SIZE_MAX;
+  size_t host = SIZE_MAX;
+  size_t ca = SIZE_MAX;
+  DecayedSum validation_failures;  // tau 14 days, incl. dry runs: past trouble with validation
+  DecayedSum other_failures;
+  DecayedSum dry_run_failures;     // tau 7 days
+  DecayedSum attempts;             // tau 1 day: attempt rate (retry loops burn rate limits)
+  double last_episode_onset_days = -1e300;
+  double credential_expires_days = 1e300;
+  bool credential_missing = false;
+  bool client_version_changed = false;
+  double config_client_change_days = -1e300;
+  double deploy_failed_days = -1e300;
+};
+
+class FleetStateImpl {
+ public:
+  FleetStateImpl();
+  Status Apply(const Event& event);
+
+  absl::Time watermark = absl::InfinitePast();
+  std::vector<LineageState> lineages;
+  std::vector<LineageExtra> extras;
+  absl::flat_hash_map<std::string, size_t> lineage_index;
+  std::vector<NameTelemetry> names;
+  absl::flat_hash_map<std::string, size_t> name_index;
+  absl::flat_hash_map<std::string, std::vector<size_t>> lineages_by_name;  // name -> lineages
+  std::vector<HostTelemetry> hosts;
+  absl::flat_hash_map<std::string, size_t> host_index;
+  std::vector<CaTelemetry> cas;
+  absl::flat_hash_map<std::string, size_t> ca_index;
+  std::vector<RegisteredDomainTelemetry> registered_domains;
+  absl::flat_hash_map<std::string, size_t> registered_domain_index;
+  std::vector<NameSetTelemetry> name_sets;
+  absl::flat_hash_map<std::string, size_t> name_set_index;
+
+  size_t LineageFor(const std::string& cert);
+  size_t NameFor(std::string_view name);
+  size_t HostFor(const std::string& host);
+  size_t CaFor(const std::string& url);
+  size_t RegisteredDomainFor(const std::string& domain_name);
+
+ private:
+  void ApplyConfig(absl::Time ts, const ConfigEvent& e);
+  void ApplyIssued(absl::Time ts, const IssuedEvent& e);
+  void ApplyRenewal(absl::Time ts, const RenewalEvent& e);
+  void ApplyTlsProbe(absl::Time ts, const TlsProbeEvent& e);
+  void ApplyDns(absl::Time ts, const DnsEvent& e);
+  void RememberHostAddresses(size_t lineage);
+};
+
+// Registrable domain (eTLD+1) of a DNS name by the public suffix list (libpsl's built-in list);
+// the name itself when the list has no answer (e.g. a bare public suffix or a private test TLD).
+std::string RegistrableDomain(std::string_view name);
+
+// Whether a CAA RRset (presentation-format values like `0 issue "letsencrypt.org"`) permits the
+// CA whose directory is `ca_url` to issue for a name (`wildcard` selects issuewild, RFC 8659
+// section 4.3). An RRset with no issue/issuewild property permits every CA.
+bool CaaPermits(const std::vector<std::string>& caa_values, std::string_view ca_url, bool wildcard);
+
+// Lower-cased host part of a URL ("https://acme.example:14000/dir" -> "acme.example").
+std::string UrlHost(std::string_view url);
+
+}  // namespace certcast
