@@ -1,0 +1,227 @@
+#include "collect/clients/lego_output.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "absl/time/civil_time.h"
+#include "core/strings.h"
+
+namespace certcast::clients {
+namespace {
+
+struct Record {
+  size_t line = 0;
+  absl::Time ts;
+  std::string_view level;    // "INFO", "WARN" or empty (log.Print/log.Fatal)
+  std::string_view domains;  // inside the first "[...]" after the level, may be empty
+  std::string_view message;  // after the level and domain tags
+  std::string_view raw;      // everything after the timestamp
+  std::vector<std::string_view> continuation;
+};
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+int ToInt(std::string_view s) {
+  int v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+enum class HeadResult { kNotAHead, kHead, kBadTime };
+
+// "YYYY/MM/DD HH:MM:SS " (Go's log.LstdFlags).
+HeadResult ParseHead(const Line& line, absl::Duration utc_offset, Record& r) {
+  const std::string_view t = line.text;
+  if (t.size() < 20 || t[4] != '/' || t[7] != '/' || t[10] != ' ' || t[13] != ':' ||
+      t[16] != ':' || t[19] != ' ') {
+    return HeadResult::kNotAHead;
+  }
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    if (t[i] < '0' || t[i] > '9') return HeadResult::kNotAHead;
+  }
+  const int year = ToInt(t.substr(0, 4)), month = ToInt(t.substr(5, 2)),
+            day = ToInt(t.substr(8, 2)), hour = ToInt(t.substr(11, 2)),
+            minute = ToInt(t.substr(14, 2)), second = ToInt(t.substr(17, 2));
+  const absl::CivilSecond civil(year, month, day, hour, minute, second);
+  if (civil.year() != year || civil.month() != month || civil.day() != day ||
+      civil.hour() != hour || civil.minute() != minute || civil.second() != second) {
+    return HeadResult::kBadTime;
+  }
+  r.line = line.number;
+  r.ts = absl::FromCivil(civil, absl::UTCTimeZone()) - utc_offset;
+  r.raw = t.substr(20);
+  std::string_view rest = r.raw;
+  r.level = {};
+  for (std::string_view level : {"[INFO] ", "[WARN] "}) {
+    if (StartsWith(rest, level)) {
+      r.level = rest.substr(1, 4);
+      rest.remove_prefix(level.size());
+    }
+  }
+  r.domains = {};
+  if (StartsWith(rest, "[")) {
+    const size_t close = rest.find("] ");
+    if (close != std::string_view::npos) {
+      r.domains = rest.substr(1, close - 1);
+      rest.remove_prefix(close + 2);
+    }
+  }
+  r.message = rest;
+  r.continuation.clear();
+  return HeadResult::kHead;
+}
+
+std::string_view FirstDomain(std::string_view domains) {
+  return Trim(domains.substr(0, domains.find(',')));
+}
+
+struct Attempt {
+  bool open = false;
+  size_t line = 0;
+  absl::Time start;
+  std::string cert;
+  bool obtaining = false;  // lego got as far as ordering
+  std::optional<Challenge> challenge;
+};
+
+class LegoParser {
+ public:
+  LegoParser(const LegoOutputOptions& options, ParseOutput& out) : options_(options), out_(out) {}
+
+  void Feed(const Record& r) {
+    if (!a_.open) {
+      a_ = Attempt();
+      a_.open = true;
+      a_.line = r.line;
+      a_.start = r.ts;
+    }
+    const std::string_view m = r.message;
+    if (r.level == "INFO" || r.level == "WARN") {
+      if (a_.cert.empty() && !r.domains.empty() &&
+          (StartsWith(m, "acme: Obtaining bundled SAN certificate") ||
+           StartsWith(m, "acme: Trying renewal with") ||
+           StartsWith(m, "acme: Obtaining SAN certificate given a CSR"))) {
+        a_.cert = std::string(FirstDomain(r.domains));
+      }
+      if (StartsWith(m, "acme: Obtaining")) a_.obtaining = true;
+      // "acme: use http-01 solver", "acme: use dns-01 solver", "acme: use tls-alpn-01 solver"
+      if (!a_.challenge && StartsWith(m, "acme: use ") && m.ends_with(" solver")) {
+        a_.challenge = ChallengeFromString(m.substr(10, m.size() - 10 - 7));
+      }
+      if (r.level == "INFO" && StartsWith(m, "Server responded with a certificate")) {
+        if (a_.cert.empty()) a_.cert = std::string(FirstDomain(r.domains));
+        Emit(r, Outcome::kSuccess, {});
+      }
+      return;
+    }
+    // Plain records: lego's notices or the fatal error.
+    if (StartsWith(m, "The certificate expires in") && m.ends_with(": no renewal.")) {
+      a_.open = false;  // renew decided it is not due: no attempt
+      return;
+    }
+    if (StartsWith(r.raw, "No key found for account") || StartsWith(r.raw, "Saved key to")) {
+      return;
+    }
+    Emit(r, Outcome::kFailure, r.raw);
+  }
+
+  void End() {
+    if (a_.open && a_.obtaining) {
+      out_.issues.push_back({a_.line, StrCat("lego attempt for ", a_.cert.empty() ? "?" : a_.cert,
+                                             " has no outcome (the output ends first)")});
+    }
+    a_.open = false;
+  }
+
+ private:
+  void Emit(const Record& r, Outcome outcome, std::string_view fatal) {
+    a_.open = false;
+    std::string cert = a_.cert;
+    if (cert.empty()) cert = options_.fallback_cert.value_or("");
+    if (cert.empty()) {
+      out_.issues.push_back(
+          {a_.line, "lego attempt names no domain before it ended; pass --cert NAME"});
+      return;
+    }
+    RenewalEvent e;
+    e.cert = ToValidUtf8(cert);
+    e.outcome = outcome;
+    e.challenge = a_.challenge;
+    e.ca = options_.ca;
+    if (outcome == Outcome::kFailure) {
+      // The whole error: the fatal line and the lines lego printed under it.
+      std::string text(fatal);
+      for (auto l : r.continuation) StrAppendLine(text, l);
+      if (auto p = FindAcmeProblem(text, ProblemStyle::kLego)) {
+        e.error = ToValidUtf8(p->type);
+        if (!p->detail.empty()) e.detail = p->detail;
+      } else {
+        e.error = ClassifyClientError(text);
+        // "error: one or more domains had a problem:" introduces the list; the first problem is
+        // the informative part.
+        std::string_view detail = fatal;
+        if (Trim(fatal).ends_with(":") && !r.continuation.empty()) detail = r.continuation[0];
+        e.detail = CleanDetail(detail);
+      }
+      // "Could not create client: get directory at 'https://ca.example/dir': ..."
+      static constexpr std::string_view kDirectory = "get directory at '";
+      if (const size_t at = text.find(kDirectory); at != std::string::npos) {
+        const size_t end = text.find('\'', at + kDirectory.size());
+        if (end != std::string::npos) {
+          e.ca = ToValidUtf8(text.substr(at + kDirectory.size(), end - at - kDirectory.size()));
+        }
+      }
+    }
+    if (r.ts >= a_.start) e.duration_ms = absl::ToDoubleMilliseconds(r.ts - a_.start);
+    Finish(Event{a_.start, std::move(e)}, a_.line, out_);
+  }
+
+  static void StrAppendLine(std::string& text, std::string_view line) {
+    text.push_back('\n');
+    text.append(line);
+  }
+
+  const LegoOutputOptions& options_;
+  ParseOutput& out_;
+  Attempt a_;
+};
+
+}  // namespace
+
+ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& options) {
+  ParseOutput out;
+  if (text.size() > kMaxLogBytes) {
+    out.issues.push_back({0, StrCat("output larger than ", kMaxLogBytes, " bytes")});
+    return out;
+  }
+  LegoParser parser(options, out);
+  std::optional<Record> record;
+  for (const Line& line : SplitLines(text)) {
+    if (line.text.size() > kMaxLogLineBytes) {
+      out.issues.push_back({line.number, StrCat("line longer than ", kMaxLogLineBytes, " bytes")});
+      continue;
+    }
+    Record next;
+    switch (ParseHead(line, options.utc_offset, next)) {
+      case HeadResult::kHead:
+        if (record) parser.Feed(*record);
+        record = std::move(next);
+        break;
+      case HeadResult::kBadTime:
+        out.issues.push_back({line.number, "record has an impossible timestamp"});
+        break;
+      case HeadResult::kNotAHead:
+        // Lines before the first record (a banner, a shell's own output) and blank lines carry
+        // nothing lego logged: continuation text only matters after a record.
+        if (record) record->continuation.push_back(line.text);
+        break;
+    }
+  }
+  if (record) parser.Feed(*record);
+  parser.End();
+  return out;
+}
+
+}  // namespace certcast::clients

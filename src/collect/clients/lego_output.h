@@ -1,0 +1,45 @@
+// lego's console output (what `lego run|renew` writes to stderr, captured by cron or systemd)
+// -> `renewal` events, one per attempt.
+//
+// Format (lego 4.x, log/logger.go): Go's standard logger with log.LstdFlags, so every record
+// starts "2026/11/28 02:51:34 " in the host's LOCAL time, seconds resolution; Infof adds
+// "[INFO] ", Warnf "[WARN] ", and the CLI ends a failed run with log.Fatal, whose message has no
+// level tag. Messages about a domain carry "[domain] " (several: "[a.example, *.a.example] ").
+// Lines without the timestamp continue the record before them (the list after "error: one or
+// more domains had a problem:", the tab-indented error after "Could not obtain certificates:").
+//
+// Attempts, in lego 4.9's words:
+//  * one attempt per run; it starts with the run's first record;
+//  * "[INFO] [D] acme: Obtaining bundled SAN certificate" names its domains (the first is lego's
+//    main domain, the lineage); "[D] The certificate expires in N days, the number of days
+//    defined to perform the renewal is M: no renewal." means no attempt (no event);
+//  * "[INFO] [D] Server responded with a certificate." is a success;
+//  * a record without a level tag that is not one of lego's plain notices ("No key found for
+//    account", "Saved key to") is the fatal error that ended the run: a failure. Its ACME problem
+//    ("acme: error: 403 :: urn:ietf:params:acme:error:unauthorized :: detail") gives `error` and
+//    `detail`; otherwise ClassifyClientError maps the message to a client code;
+//  * challenge from "acme: use http-01 solver"; ca from "get directory at 'URL'" (lego prints
+//    the directory only when it fails to fetch it; otherwise the caller's default is used).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "collect/clients/common.h"
+
+namespace certcast::clients {
+
+struct LegoOutputOptions {
+  // The host's UTC offset when lego ran: UTC = logged local time - utc_offset.
+  absl::Duration utc_offset = absl::ZeroDuration();
+  // Lineage for an attempt that failed before lego printed a domain (registration, directory).
+  std::optional<std::string> fallback_cert;
+  // ACME directory for attempts whose output does not name it (lego's --server).
+  std::optional<std::string> ca;
+};
+
+ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& options);
+
+}  // namespace certcast::clients
