@@ -1,0 +1,162 @@
+// What the policy knows about one certificate lineage at an instant: its configuration, current
+// certificate, what its servers serve, its recent renewal attempts, and the environmental evidence
+// (DNS, HTTP-01 and DNS-01 probes, CA health, host clock and disk, credentials, domain
+// registration) that bears on whether its next renewal will work.
+//
+// Built by FleetViewBuilder from events in ts order; only events with ts < the `as_of` instant are
+// used, so a view never reads the future. Pure: no clock, no I/O.
+//
+// Thread safety: a builder is used from one thread; the views it returns are plain values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "core/event.h"
+
+namespace certcast::policy {
+
+// One renewal attempt as the policy needs it.
+struct Attempt {
+  absl::Time at;
+  Outcome outcome = Outcome::kSuccess;
+  std::string error;   // ACME problem URN (prefix stripped: "connection") or client code; "" = none
+  std::string detail;
+  std::optional<Challenge> challenge;
+  std::optional<std::string> ca;
+  bool dry_run = false;
+  std::string trigger;
+};
+
+// What one endpoint served at its latest probe.
+struct Served {
+  std::string endpoint;  // "host:port"
+  std::string host;      // the lineage host the endpoint belongs to; "" when unknown
+  absl::Time probed_at;
+  bool ok = true;
+  std::optional<TlsError> error;
+  std::string serial;
+  std::optional<absl::Time> not_after;
+};
+
+struct Credential {
+  CredentialKind kind = CredentialKind::kAccountKey;
+  std::optional<absl::Time> expires;
+  std::optional<bool> present;
+  absl::Time seen;
+};
+
+// A run of probe failures: consecutive error results of the latest probes of a kind.
+struct FailureStreak {
+  int count = 0;                     // consecutive failures up to the latest probe (0 = latest ok)
+  std::optional<absl::Time> since;   // first failure of the streak
+  absl::Time last;                   // latest probe
+  std::string error;                 // latest error text
+  std::string subject;               // the name / CA probed
+};
+
+// Environmental evidence joined from name, host, CA and domain events.
+struct Evidence {
+  FailureStreak http01;                 // worst name of the lineage
+  FailureStreak dns01;
+  FailureStreak ca;                     // the lineage's effective CA
+  std::map<std::string, FailureStreak> alt_ca;  // health of each alternative CA
+  // DNS
+  std::string nxdomain_name;            // a name whose A lookup says NXDOMAIN ("" = none)
+  std::string address_changed_name;     // A/AAAA values changed after the last issuance
+  std::optional<absl::Time> address_changed_at;
+  std::string address_before, address_after;
+  std::string caa_name;                 // a name whose CAA answer is relevant
+  std::vector<std::string> caa_values;  // latest non-empty CAA answer found for the names
+  bool caa_servfail = false;
+  bool dnssec_bogus = false;
+  std::optional<absl::Time> rrsig_expires;  // earliest over the names
+  std::optional<absl::Time> ns_changed_at;
+  // Host
+  std::optional<double> clock_offset_ms;
+  std::optional<double> clock_drift_ms_per_day;  // from the earliest and latest of the last 14 d
+  std::optional<bool> clock_synced;
+  std::optional<int64_t> disk_free_bytes, disk_total_bytes;
+  std::optional<double> disk_free_bytes_per_day;  // slope over the last 14 d (negative = filling)
+  std::optional<absl::Time> scheduler_last_run;
+  std::optional<absl::Time> host_changed_at;      // upgrade, restart, redeploy
+  std::string host_change;
+  // Credentials (for the lineage or its host), latest per kind.
+  std::vector<Credential> credentials;
+  // Registration of the registered domain(s).
+  std::string domain_name;
+  std::optional<absl::Time> domain_expires;
+  std::string domain_status;
+};
+
+struct LineageView {
+  std::string cert;
+  ConfigEvent config;
+  absl::Time config_at;
+  std::vector<std::string> hosts;  // every host a config event named for this lineage
+
+  // Newest certificate (largest not_after) and when it was recorded.
+  std::optional<IssuedEvent> current;
+  absl::Time current_recorded_at;
+  // not_before of earlier certificates, newest first (at most 6): how the client renews in practice.
+  std::vector<std::pair<absl::Time, absl::Time>> previous;  // (not_before, not_after)
+  int issued_last_7d = 0;  // certificates issued for this lineage in the 7 d before as_of
+
+  // Attempts (dry runs excluded unless named).
+  std::optional<Attempt> last_attempt;
+  std::optional<Attempt> last_success;
+  std::optional<Attempt> last_failure;
+  std::optional<Attempt> last_dry_run;
+  // Episode: failures after the last success or issuance.
+  std::optional<absl::Time> episode_onset;
+  int episode_failures = 0;
+  int failures_last_hour = 0;
+  std::map<std::string, int> episode_errors;  // error -> count in the episode
+
+  std::vector<Served> served;  // latest probe per endpoint
+  struct Deploy {
+    std::string host;
+    absl::Time at;
+    Outcome outcome = Outcome::kSuccess;
+    std::string detail;
+  };
+  std::vector<Deploy> deploys;  // latest per host
+
+  std::optional<AriEvent> ari;  // latest ARI answer
+  absl::Time ari_at;
+
+  Evidence evidence;
+};
+
+// Registered domain (eTLD+1, public suffix list) of a DNS name; the name itself when the list has
+// no answer. A wildcard's "*." is dropped first.
+std::string RegisteredDomain(std::string_view name);
+
+// Accumulates events and produces views. Feed events in ts order (the store returns them so).
+class FleetViewBuilder {
+ public:
+  FleetViewBuilder();
+  ~FleetViewBuilder();
+  FleetViewBuilder(FleetViewBuilder&&) noexcept;
+  FleetViewBuilder& operator=(FleetViewBuilder&&) noexcept;
+
+  // Adds one event. Events at or after the `as_of` of a later Build are ignored by that Build only
+  // if they were never added: callers pass events with ts < as_of.
+  void Add(const Event& event);
+
+  // Views of every lineage that has a config event, sorted by cert, as of `as_of`.
+  std::vector<LineageView> Build(absl::Time as_of) const;
+
+  int64_t events_added() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace certcast::policy

@@ -1,0 +1,357 @@
+#include "policy/planner.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/strings.h"
+#include "core/time.h"
+#if CERTCAST_HAVE_MODEL
+#include "model/forecaster.h"
+#endif
+#include "nlohmann/json.hpp"
+#include "store/store.h"
+
+namespace certcast::policy {
+namespace {
+
+// Alert keys older than this are forgotten: every key names a certificate serial, an episode
+// onset or a hazard instant, all of which are long gone by then.
+constexpr absl::Duration kAlertMemory = absl::Hours(24 * 400);
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+std::string MemoryToJson(const FleetMemory& memory) {
+  nlohmann::ordered_json lineages = nlohmann::ordered_json::object();
+  std::vector<const std::string*> certs;
+  for (const auto& [cert, m] : memory) certs.push_back(&cert);
+  std::sort(certs.begin(), certs.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (const std::string* cert : certs) {
+    const LineageMemory& m = memory.at(*cert);
+    nlohmann::ordered_json j;
+    if (m.last_renew_at) j["last_renew_at"] = Micros(*m.last_renew_at);
+    if (!m.last_renew_serial.empty()) j["last_renew_serial"] = m.last_renew_serial;
+    if (m.renewals_for_serial) j["renewals_for_serial"] = m.renewals_for_serial;
+    if (m.last_dry_run_at) j["last_dry_run_at"] = Micros(*m.last_dry_run_at);
+    if (m.last_reload_at) j["last_reload_at"] = Micros(*m.last_reload_at);
+    if (!m.last_reload_serial.empty()) j["last_reload_serial"] = m.last_reload_serial;
+    if (m.switched_challenge) j["switched_challenge"] = std::string(ToString(*m.switched_challenge));
+    if (m.switched_ca) j["switched_ca"] = *m.switched_ca;
+    if (m.switched_at) j["switched_at"] = Micros(*m.switched_at);
+    if (!m.alerted.empty()) {
+      nlohmann::ordered_json alerted = nlohmann::ordered_json::array();
+      for (const auto& [key, at] : m.alerted) alerted.push_back({key, Micros(at)});
+      j["alerted"] = std::move(alerted);
+    }
+    lineages[*cert] = std::move(j);
+  }
+  nlohmann::ordered_json doc;
+  doc["version"] = 1;
+  doc["lineages"] = std::move(lineages);
+  return doc.dump();
+}
+
+StatusOr<FleetMemory> MemoryFromJson(std::string_view text) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return DataLossError("policy memory: invalid JSON");
+  if (doc.value("version", 0) != 1) return DataLossError("policy memory: unknown version");
+  FleetMemory memory;
+  auto lineages = doc.find("lineages");
+  if (lineages == doc.end() || !lineages->is_object()) return memory;
+  try {
+    for (auto it = lineages->begin(); it != lineages->end(); ++it) {
+      const nlohmann::json& j = it.value();
+      LineageMemory m;
+      if (j.contains("last_renew_at")) m.last_renew_at = FromMicros(j["last_renew_at"].get<int64_t>());
+      m.last_renew_serial = j.value("last_renew_serial", "");
+      m.renewals_for_serial = j.value("renewals_for_serial", 0);
+      if (j.contains("last_dry_run_at")) m.last_dry_run_at = FromMicros(j["last_dry_run_at"].get<int64_t>());
+      if (j.contains("last_reload_at")) m.last_reload_at = FromMicros(j["last_reload_at"].get<int64_t>());
+      m.last_reload_serial = j.value("last_reload_serial", "");
+      if (j.contains("switched_challenge")) {
+        m.switched_challenge = ChallengeFromString(j["switched_challenge"].get<std::string>());
+      }
+      if (j.contains("switched_ca")) m.switched_ca = j["switched_ca"].get<std::string>();
+      if (j.contains("switched_at")) m.switched_at = FromMicros(j["switched_at"].get<int64_t>());
+      if (j.contains("alerted")) {
+        for (const auto& entry : j["alerted"]) {
+          m.alerted.emplace_back(entry.at(0).get<std::string>(), FromMicros(entry.at(1).get<int64_t>()));
+        }
+      }
+      memory.emplace(it.key(), std::move(m));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return DataLossError(StrCat("policy memory: ", e.what()));
+  }
+  return memory;
+}
+
+PlanResult PlanFleet(const std::vector<LineageView>& lineages,
+                     const absl::flat_hash_map<std::string, ForecastView>& forecasts,
+                     FleetMemory& memory, const PolicyConfig& config, absl::Time now) {
+  PlanResult result;
+  result.lineages = static_cast<int64_t>(lineages.size());
+  // Issuance per registered domain over 7 d, for the new-order budget.
+  absl::flat_hash_map<std::string, int> per_domain;
+  for (const LineageView& v : lineages) {
+    if (v.issued_last_7d > 0 && !v.config.names.empty()) {
+      per_domain[RegisteredDomain(v.config.names.front())] += v.issued_last_7d;
+    }
+  }
+  FleetBudget budget{&per_domain};
+  static const ForecastView kNoForecast;
+  static const LineageMemory kNoMemory;
+
+  std::vector<PlannedItem> renewals, alerts;
+  for (const LineageView& v : lineages) {
+    auto f = forecasts.find(v.cert);
+    const ForecastView& forecast = f == forecasts.end() ? kNoForecast : f->second;
+    auto mem = memory.find(v.cert);
+    const LineageMemory& m = mem == memory.end() ? kNoMemory : mem->second;
+    PolicyInput input{v, forecast, m, config, budget, now};
+    Decision d = Decide(input);
+    for (Held& h : d.held) result.held.push_back({v.cert, std::move(h)});
+    for (Proposal& p : d.actions) {
+      PlannedItem item;
+      item.action.cert = v.cert;
+      item.action.kind = p.kind;
+      item.action.challenge = p.challenge;
+      item.action.ca = p.ca;
+      item.action.host = p.host;
+      item.action.reason = ReasonText(p);
+      item.action.risk = std::clamp(forecast.risk, 0.0, 1.0);
+      item.reason = p.reason;
+      item.diagnosis = d.diagnosis;
+      item.forecast = &forecast;
+      item.alert_key = p.alert_key;
+      item.urgency = p.urgency;
+      item.safety_net = p.safety_net;
+      (p.track == Track::kAlert ? alerts : renewals).push_back(std::move(item));
+    }
+  }
+  // Safety net first, then most urgent (closest to expiry); ties by cert for determinism.
+  std::stable_sort(renewals.begin(), renewals.end(), [](const PlannedItem& a, const PlannedItem& b) {
+    if (a.safety_net != b.safety_net) return a.safety_net;
+    if (a.urgency != b.urgency) return a.urgency > b.urgency;
+    return a.action.cert < b.action.cert;
+  });
+  int limited_count = 0;
+  for (PlannedItem& item : renewals) {
+    // Renewals and dry runs load the CA and the hosts; reloads do not count.
+    const bool limited =
+        item.action.kind == ActionKind::kRenew || item.action.kind == ActionKind::kDryRun;
+    if (limited && !item.safety_net && config.max_concurrent_renewals > 0 &&
+        limited_count >= config.max_concurrent_renewals) {
+      Proposal p;
+      p.kind = item.action.kind;
+      p.reason = item.reason;
+      p.message = item.action.reason;
+      result.held.push_back({item.action.cert,
+                             Held{p, kHeldConcurrency,
+                                  StrCat("more than ", config.max_concurrent_renewals,
+                                         " renewals and dry runs in this run")}});
+      continue;
+    }
+    if (limited) ++limited_count;
+    result.items.push_back(std::move(item));
+  }
+  for (PlannedItem& item : alerts) result.items.push_back(std::move(item));
+
+  // Remember what was planned.
+  absl::flat_hash_map<std::string_view, const LineageView*> by_cert;
+  for (const LineageView& v : lineages) by_cert[v.cert] = &v;
+  for (const PlannedItem& item : result.items) {
+    LineageMemory& m = memory[item.action.cert];
+    const LineageView* v = by_cert[item.action.cert];
+    const std::string serial = v && v->current ? v->current->serial : "";
+    switch (item.action.kind) {
+      case ActionKind::kRenew:
+        if (m.last_renew_serial != serial) m.renewals_for_serial = 0;
+        m.last_renew_at = now;
+        m.last_renew_serial = serial;
+        ++m.renewals_for_serial;
+        if (item.action.challenge || item.action.ca) {
+          if (item.action.challenge) m.switched_challenge = item.action.challenge;
+          if (item.action.ca) m.switched_ca = item.action.ca;
+          m.switched_at = now;
+        }
+        break;
+      case ActionKind::kDryRun:
+        m.last_dry_run_at = now;
+        break;
+      case ActionKind::kReload:
+        m.last_reload_at = now;
+        m.last_reload_serial = serial;
+        break;
+      case ActionKind::kAlert:
+        m.alerted.emplace_back(item.alert_key, now);
+        break;
+    }
+  }
+  for (auto& [cert, m] : memory) {
+    std::erase_if(m.alerted, [&](const auto& entry) { return now - entry.second > kAlertMemory; });
+  }
+  return result;
+}
+
+}  // namespace certcast::policy
+
+namespace certcast::policy {
+
+std::string DecisionAuditJson(const PlannedItem& item, absl::Time at,
+                              const std::string& model_version) {
+  nlohmann::ordered_json j;
+  j["cert"] = item.action.cert;
+  j["action"] = std::string(ToString(item.action.kind));
+  if (item.action.challenge) j["challenge"] = std::string(ToString(*item.action.challenge));
+  if (item.action.ca) j["ca"] = *item.action.ca;
+  if (item.action.host) j["host"] = *item.action.host;
+  j["reason_code"] = std::string(item.reason);
+  j["reason"] = item.action.reason;
+  j["risk"] = item.action.risk;
+  j["at"] = FormatRfc3339(at);
+  j["cause"] = std::string(ToString(item.diagnosis.cause));
+  j["model"] = model_version;
+  nlohmann::ordered_json features = nlohmann::ordered_json::array();
+  if (item.forecast) {
+    for (const auto& [name, contribution] : item.forecast->top_features) {
+      features.push_back({{"feature", name}, {"contribution", contribution}});
+    }
+  }
+  j["top_features"] = std::move(features);
+  if (!item.alert_key.empty()) j["alert_key"] = item.alert_key;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,
+                                const RunPlanOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  RunPlanOutput out;
+  const auto t0 = Clock::now();
+  FleetMemory memory;
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, store.GetState(kMemoryStateKey));
+  if (stored) {
+    ASSIGN_OR_RETURN(memory, MemoryFromJson(*stored));
+  }
+  // Config and issued events may be a certificate lifetime old (or older); everything else only
+  // matters recently. Both lists come back in ts order and the old part ends before the recent
+  // part starts, so concatenation keeps ts order.
+  const absl::Time recent = at - options.lookback;
+  std::vector<Event> events;
+  {
+    std::vector<Event> old_config, old_issued;
+    EventFilter f;
+    f.until = recent;
+    f.type = EventType::kConfig;
+    ASSIGN_OR_RETURN(old_config, store.LoadEvents(f));
+    f.type = EventType::kIssued;
+    ASSIGN_OR_RETURN(old_issued, store.LoadEvents(f));
+    events.reserve(old_config.size() + old_issued.size());
+    std::merge(std::make_move_iterator(old_config.begin()), std::make_move_iterator(old_config.end()),
+               std::make_move_iterator(old_issued.begin()), std::make_move_iterator(old_issued.end()),
+               std::back_inserter(events),
+               [](const Event& a, const Event& b) { return a.ts < b.ts; });
+    EventFilter r;
+    r.since = recent;
+    r.until = at;
+    RETURN_IF_ERROR(store.ScanEvents(r, [&](const Event& e) {
+      events.push_back(e);
+      return OkStatus();
+    }));
+  }
+  const auto t1 = Clock::now();
+#if CERTCAST_HAVE_MODEL
+  if (forecaster) {
+    ScoreOptions score_options;
+    score_options.max_reasons = 3;
+    ASSIGN_OR_RETURN(std::vector<LineageForecast> scored,
+                     forecaster->ScoreAll(events, at, score_options));
+    for (LineageForecast& f : scored) {
+      ForecastView view;
+      view.risk = f.risk;
+      view.in_episode = f.in_episode;
+      for (Reason& r : f.reasons) {
+        view.reasons.push_back(std::move(r.sentence));
+        view.top_features.emplace_back(std::move(r.feature), r.contribution);
+      }
+      out.forecasts.emplace(std::move(f.cert), std::move(view));
+    }
+    const ModelInfo& info = forecaster->info();
+    out.model_version = StrCat(info.algorithm, " ", info.schema_id, " trained until ",
+                               FormatRfc3339(info.train_until));
+  } else {
+    out.model_version = "none";
+  }
+#else
+  if (forecaster) return FailedPreconditionError("this build has no forecaster (src/model)");
+  out.model_version = "none";
+#endif
+  const auto t2 = Clock::now();
+  FleetViewBuilder builder;
+  for (const Event& e : events) builder.Add(e);
+  const std::vector<LineageView> views = builder.Build(at);
+  out.result = PlanFleet(views, out.forecasts, memory, options.config, at);
+  const auto t3 = Clock::now();
+  out.load_seconds = Seconds(t0, t1);
+  out.score_seconds = Seconds(t1, t2);
+  out.decide_seconds = Seconds(t2, t3);
+  // Items point into out.forecasts, which moved into `out` before PlanFleet ran: still valid.
+  if (options.remember) {
+    RETURN_IF_ERROR(store.PutState(kMemoryStateKey, MemoryToJson(memory)));
+  }
+  if (options.audit) {
+    for (const PlannedItem& item : out.result.items) {
+      ASSIGN_OR_RETURN(AuditRecord unused,
+                       store.AppendAudit(at, "decision", DecisionAuditJson(item, at, out.model_version)));
+      (void)unused;
+    }
+    nlohmann::ordered_json summary;
+    summary["at"] = FormatRfc3339(at);
+    summary["lineages"] = out.result.lineages;
+    summary["actions"] = out.result.items.size();
+    nlohmann::ordered_json held = nlohmann::ordered_json::object();
+    for (const HeldItem& h : out.result.held) {
+      const std::string why(h.held.why);
+      held[why] = held.value(why, 0) + 1;
+    }
+    summary["held"] = std::move(held);
+    summary["model"] = out.model_version;
+    ASSIGN_OR_RETURN(AuditRecord unused, store.AppendAudit(at, "plan", summary.dump()));
+    (void)unused;
+  }
+  return out;
+}
+
+StatusOr<AuditVerification> VerifyAudit(Store& store) {
+  AuditVerification v;
+  std::string previous_hash;
+  int64_t expected_seq = -1;
+  RETURN_IF_ERROR(store.ScanAudit([&](const AuditRecord& r) {
+    ++v.records;
+    if (!v.ok) return OkStatus();
+    auto fail = [&](std::string problem) {
+      v.ok = false;
+      v.first_bad_seq = r.seq;
+      v.problem = std::move(problem);
+    };
+    if (expected_seq >= 0 && r.seq != expected_seq) {
+      fail(StrCat("record ", r.seq, " follows ", expected_seq - 1, ": a record is missing"));
+    } else if (r.prev_hash != previous_hash) {
+      fail(StrCat("record ", r.seq, " does not link to the previous record's hash"));
+    } else if (AuditHash(r) != r.hash) {
+      fail(StrCat("record ", r.seq, " was modified: its hash does not match its content"));
+    }
+    expected_seq = r.seq + 1;
+    previous_hash = r.hash;
+    return OkStatus();
+  }));
+  return v;
+}
+
+}  // namespace certcast::policy

@@ -1,0 +1,101 @@
+// The planner: applies the decision chain (policy.h) to a fleet, with memory of what certcast
+// already did kept between calls, a cap on concurrent renewals, and the audit trail.
+//
+// `certcast plan` is called once per (simulated) day and must be stateless between calls except
+// through the store: memory (alerts sent, renewals / dry runs / reloads planned, challenge or CA
+// switches in force) is one JSON document under the store state key kMemoryStateKey, so a second
+// call at the same instant repeats nothing.
+//
+// PlanFleet is pure (memory in, memory out). RunPlan is the coordinator: it reads the store, scores
+// with the forecaster, plans, writes memory and audit records.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "core/action.h"
+#include "core/status.h"
+#include "policy/lineage_view.h"
+#include "policy/policy.h"
+
+namespace certcast {
+class Store;
+class Forecaster;
+}  // namespace certcast
+
+namespace certcast::policy {
+
+inline constexpr char kMemoryStateKey[] = "policy.memory.v1";
+
+using FleetMemory = absl::flat_hash_map<std::string, LineageMemory>;
+
+// JSON round trip of the fleet memory. Unknown fields are ignored; a malformed document is
+// DataLoss (the caller decides whether to start over).
+std::string MemoryToJson(const FleetMemory& memory);
+StatusOr<FleetMemory> MemoryFromJson(std::string_view json);
+
+struct PlannedItem {
+  PlannedAction action;       // exactly what `plan` prints
+  std::string_view reason;    // kReason* constant (also the prefix of action.reason)
+  Diagnosis diagnosis;
+  const ForecastView* forecast = nullptr;  // points into the forecasts map passed in
+  std::string alert_key;   // alerts: what memory deduplicates on
+  double urgency = 0;
+  bool safety_net = false;
+};
+
+struct HeldItem {
+  std::string cert;
+  Held held;
+};
+
+struct PlanResult {
+  std::vector<PlannedItem> items;  // renewal-track actions first (by urgency), then alerts
+  std::vector<HeldItem> held;
+  int64_t lineages = 0;
+};
+
+// Decides for every lineage and updates `memory` with what was planned. Lineages without a
+// forecast get risk 0 (the chain's fact-based checks still apply).
+PlanResult PlanFleet(const std::vector<LineageView>& lineages,
+                     const absl::flat_hash_map<std::string, ForecastView>& forecasts,
+                     FleetMemory& memory, const PolicyConfig& config, absl::Time now);
+
+struct RunPlanOptions {
+  PolicyConfig config;
+  // Record decisions in the audit log (one record per planned action plus one per run).
+  bool audit = true;
+  // Persist memory (a dry-run of the planner itself leaves no trace when false).
+  bool remember = true;
+  // Events older than this before `at` are not read, except config and issued events (which may
+  // be a certificate lifetime old). Bounds the work of a daily plan on a store with years in it.
+  absl::Duration lookback = absl::Hours(24 * 120);
+};
+
+struct RunPlanOutput {
+  PlanResult result;
+  absl::flat_hash_map<std::string, ForecastView> forecasts;
+  std::string model_version;
+  double load_seconds = 0, score_seconds = 0, decide_seconds = 0;
+};
+
+// Loads events before `at`, scores them with `forecaster` (may be null: risk 0 everywhere), plans,
+// and stores memory and audit records.
+StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,
+                                const RunPlanOptions& options);
+
+// Audit helpers shared by plan, the executors and `certcast audit`.
+std::string DecisionAuditJson(const PlannedItem& item, absl::Time at, const std::string& model_version);
+
+struct AuditVerification {
+  int64_t records = 0;
+  bool ok = true;
+  int64_t first_bad_seq = 0;
+  std::string problem;
+};
+// Recomputes every record's hash and checks the chain links; reports the first broken record.
+StatusOr<AuditVerification> VerifyAudit(Store& store);
+
+}  // namespace certcast::policy

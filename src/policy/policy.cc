@@ -1,0 +1,1122 @@
+#include "policy/policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/strings.h"
+#include "core/time.h"
+
+namespace certcast::policy {
+namespace {
+
+constexpr absl::Duration kDay = absl::Hours(24);
+
+std::string Ts(absl::Time t) { return FormatRfc3339(t); }
+
+// "3.5 d" / "14 h": spans as a person reads them in a reason.
+std::string Span(absl::Duration d) {
+  if (d < absl::ZeroDuration()) return StrCat("-", Span(-d));
+  if (d >= absl::Hours(48)) return StrCat(std::round(absl::ToDoubleHours(d) / 2.4) / 10, " d");
+  if (d >= absl::Hours(1)) return StrCat(std::round(absl::ToDoubleHours(d) * 10) / 10, " h");
+  return StrCat(static_cast<int64_t>(absl::ToDoubleMinutes(d)), " min");
+}
+
+bool HasWildcard(const LineageView& v) {
+  return std::any_of(v.config.names.begin(), v.config.names.end(),
+                     [](const std::string& n) { return n.rfind("*.", 0) == 0; });
+}
+
+bool Contains(const std::vector<Challenge>& list, Challenge c) {
+  return std::find(list.begin(), list.end(), c) != list.end();
+}
+
+std::string HostOfUrl(std::string_view url) {
+  if (auto p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
+  url = url.substr(0, url.find_first_of("/:?#"));
+  return std::string(url);
+}
+
+// RFC 8659: the "issue" properties of the relevant CAA RRset list the CAs allowed to issue; an
+// RRset without "issue" allows any CA; `0 issue ";"` allows none. The CA is identified by a domain
+// we compare with the ACME directory URL's host (or its registered domain), which is how CAs
+// publish their identifiers (letsencrypt.org for acme-v02.api.letsencrypt.org).
+bool CaaPermits(const std::vector<std::string>& values, const std::string& ca_url) {
+  const std::string host = HostOfUrl(ca_url);
+  const std::string registered = RegisteredDomain(host);
+  bool any_issue = false;
+  for (const std::string& value : values) {
+    // Presentation format: flags tag "value"
+    const size_t tag_start = value.find(' ');
+    if (tag_start == std::string::npos) continue;
+    const size_t tag_end = value.find(' ', tag_start + 1);
+    if (tag_end == std::string::npos) continue;
+    const std::string tag = value.substr(tag_start + 1, tag_end - tag_start - 1);
+    if (tag != "issue") continue;
+    any_issue = true;
+    std::string issuer = value.substr(tag_end + 1);
+    issuer.erase(std::remove(issuer.begin(), issuer.end(), '"'), issuer.end());
+    issuer = issuer.substr(0, issuer.find(';'));
+    while (!issuer.empty() && issuer.back() == ' ') issuer.pop_back();
+    while (!issuer.empty() && issuer.front() == ' ') issuer.erase(0, 1);
+    if (issuer.empty()) continue;
+    if (issuer == host || issuer == registered ||
+        (host.size() > issuer.size() && host.ends_with("." + issuer))) {
+      return true;
+    }
+  }
+  return !any_issue;
+}
+
+absl::Duration Lifetime(const IssuedEvent& c) { return c.not_after - c.not_before; }
+
+// The renewal point of `rule` for a certificate.
+absl::Time RuleDue(const RenewRule& rule, const IssuedEvent& c) {
+  switch (rule.kind) {
+    case RenewRule::Kind::kFraction:
+      return c.not_before + Lifetime(c) * rule.value;
+    case RenewRule::Kind::kDaysLeft:
+      return std::max(c.not_before, c.not_after - absl::Hours(24 * rule.value));
+    case RenewRule::Kind::kAfterIssueDays:
+      return c.not_before + absl::Hours(24 * rule.value);
+  }
+  return c.not_after;
+}
+
+int MajorVersion(const std::optional<std::string>& version) {
+  if (!version || version->empty()) return -1;
+  std::string_view v = *version;
+  if (v.front() == 'v') v.remove_prefix(1);
+  int major = 0;
+  size_t i = 0;
+  for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i) major = major * 10 + (v[i] - '0');
+  return i == 0 ? -1 : major;
+}
+
+// acme.sh changed its default from issuance + 59 d to + 29 d in 3.1.4 (grounding.md section 5).
+bool AcmeShBefore314(const std::string& version) {
+  int parts[3] = {0, 0, 0};
+  int index = 0;
+  for (char ch : version) {
+    if (ch >= '0' && ch <= '9') parts[index] = parts[index] * 10 + (ch - '0');
+    else if (ch == '.' && index < 2) ++index;
+    else if (ch != 'v') break;
+  }
+  return std::make_tuple(parts[0], parts[1], parts[2]) < std::make_tuple(3, 1, 4);
+}
+
+// The client's default renewal point(s) (grounding.md section 5); the latest of the candidates
+// when the version does not tell which applies, so that "the client is late" is never claimed
+// for a client that is merely on another default.
+absl::Time DefaultDue(const ConfigEvent& config, const IssuedEvent& c) {
+  const absl::Duration life = Lifetime(c);
+  const bool short_lived = life < absl::Hours(24 * 10);
+  const absl::Time two_thirds = c.not_before + life * (short_lived ? 0.5 : 2.0 / 3.0);
+  const absl::Time thirty_left = std::max(c.not_before, c.not_after - absl::Hours(24 * 30));
+  const int major = MajorVersion(config.client_version);
+  switch (config.client) {
+    case Client::kCertbot:
+      if (major >= 4) return two_thirds;
+      if (major >= 0) return thirty_left;
+      return std::max(two_thirds, thirty_left);
+    case Client::kLego:
+      if (major >= 5) return two_thirds;
+      if (major >= 0) return thirty_left;
+      return std::max(two_thirds, thirty_left);
+    case Client::kAcmeSh: {
+      const absl::Time new_default = c.not_before + absl::Hours(24 * 29);
+      if (config.client_version && !AcmeShBefore314(*config.client_version)) return new_default;
+      if (config.client_version) return c.not_before + absl::Hours(24 * 59);
+      return new_default;
+    }
+    case Client::kCertManager:
+    case Client::kCaddy:
+    case Client::kOther:
+      return two_thirds;
+  }
+  return two_thirds;
+}
+
+bool AriWindowIsCurrent(const LineageView& v) {
+  return v.ari && v.current && v.ari_at >= v.current_recorded_at &&
+         v.ari->window_end > v.ari->window_start;
+}
+
+// ---- Diagnosis ----
+
+Diagnosis Make(Cause cause, Confidence confidence, std::string evidence, bool transient = false) {
+  Diagnosis d;
+  d.cause = cause;
+  d.confidence = confidence;
+  d.evidence = std::move(evidence);
+  d.transient = transient;
+  switch (cause) {
+    case Cause::kNone: break;
+    case Cause::kDnsPointing:
+      d.fix = "point the name's A/AAAA records back at the host (or move the ACME client), or "
+              "switch to dns-01";
+      break;
+    case Cause::kHttp01Unreachable:
+      d.fix = "open port 80 to the CA's validation servers (all vantage points), fix the redirect "
+              "or webroot, or switch to dns-01 / tls-alpn-01";
+      break;
+    case Cause::kDns01Automation:
+      d.fix = "rotate the DNS API credential, restore the _acme-challenge delegation or raise the "
+              "propagation wait, or switch to http-01";
+      break;
+    case Cause::kLocalClient:
+      d.fix = "re-enable the client's timer/cron, free disk space, fix permissions or the client "
+              "runtime, and persist its state";
+      break;
+    case Cause::kNotServed:
+      d.fix = "reload or redeploy the server and fix the client's deploy hook";
+      break;
+    case Cause::kRateLimited:
+      d.fix = "stop the retry or redeploy loop and wait for the limit to refill; use ARI "
+              "renewals (exempt) and keep the identifier set";
+      break;
+    case Cause::kCaaDnssec:
+      d.fix = "fix the CAA records to allow the CA (or switch to a permitted CA), or fix DNSSEC "
+              "signing";
+      break;
+    case Cause::kCaSide:
+      d.fix = "retry later or fail over to another ACME CA; upgrade or reconfigure the client if "
+              "the CA changed profiles or lifetimes";
+      break;
+    case Cause::kAccount:
+      d.fix = "re-register the ACME account or obtain a new EAB credential";
+      break;
+    case Cause::kClock:
+      d.fix = "fix time synchronisation (NTP) on the host";
+      break;
+    case Cause::kUnknown:
+      d.fix = "read the client's log for the failing attempt";
+      break;
+  }
+  return d;
+}
+
+bool ClockHarmful(const Evidence& e, const PolicyConfig& config) {
+  return e.clock_offset_ms && std::abs(*e.clock_offset_ms) > config.clock_harm_ms;
+}
+
+bool CaaForbids(const LineageView& v, const std::string& ca) {
+  return !v.evidence.caa_values.empty() && !CaaPermits(v.evidence.caa_values, ca);
+}
+
+// Cause of a failed attempt, from its error and the evidence around it.
+Diagnosis FromAttempt(const Attempt& a, const LineageView& v, Challenge challenge,
+                      const std::string& ca, const PolicyConfig& config, std::string prefix) {
+  const Evidence& e = v.evidence;
+  const std::string& err = a.error;
+  std::string detail = a.detail.empty() ? "" : StrCat(" (", a.detail.substr(0, 160), ")");
+  const std::string what = StrCat(prefix, " with ", err.empty() ? "no error code" : err, " via ",
+                                  ToString(a.challenge.value_or(challenge)), detail);
+  std::string lower = a.detail;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  const Challenge used = a.challenge.value_or(challenge);
+  auto with = [&](Cause cause, std::string extra = "", bool transient = false) {
+    return Make(cause, Confidence::kConfirmed, what + extra, transient);
+  };
+  if (err == "rateLimited") return with(Cause::kRateLimited);
+  if (err == "caa") {
+    return with(Cause::kCaaDnssec, CaaForbids(v, a.ca.value_or(ca))
+                                       ? StrCat("; CAA of ", e.caa_name, " does not allow this CA")
+                                       : "");
+  }
+  if (err == "accountDoesNotExist" || err == "externalAccountRequired" ||
+      lower.find("external account") != std::string::npos ||
+      lower.find("account key") != std::string::npos) {
+    return with(Cause::kAccount);
+  }
+  if (ClockHarmful(e, config) && (err == "tls" || err == "malformed" || err == "network" ||
+                                  err == "badNonce" || err == "unauthorized" || err == "timeout")) {
+    return with(Cause::kClock, StrCat("; host clock is off by ", *e.clock_offset_ms / 1000, " s"));
+  }
+  if (err == "dns_api") return with(Cause::kDns01Automation);
+  if (err == "local" || err == "hook" || err == "badPublicKey" || err == "badSignatureAlgorithm") {
+    return with(Cause::kLocalClient);
+  }
+  if (err == "serverInternal" || err == "badNonce" || err == "timeout" || err == "network") {
+    std::string extra;
+    if (e.ca.count > 0) extra = StrCat("; CA probes failing since ", Ts(*e.ca.since));
+    return with(Cause::kCaSide, extra, /*transient=*/true);
+  }
+  if (err == "invalidProfile" || err == "malformed" || err == "badCSR") {
+    return with(Cause::kCaSide, "; the CA refuses the client's request options");
+  }
+  if (err == "dns" || err == "connection" || err == "unauthorized" || err == "incorrectResponse" ||
+      err == "tls") {
+    if (!e.nxdomain_name.empty()) {
+      return with(Cause::kDnsPointing, StrCat("; ", e.nxdomain_name, " is NXDOMAIN"));
+    }
+    if (e.dnssec_bogus || e.caa_servfail) {
+      return with(Cause::kCaaDnssec, "; DNSSEC validation / CAA lookup fails (SERVFAIL)");
+    }
+    if (used == Challenge::kDns01) {
+      std::string extra;
+      if (e.dns01.count > 0) extra = StrCat("; DNS-01 check failing since ", Ts(*e.dns01.since));
+      return with(Cause::kDns01Automation, extra);
+    }
+    if (!e.address_changed_name.empty()) {
+      return with(Cause::kDnsPointing,
+                  StrCat("; ", e.address_changed_name, " moved from ", e.address_before, " to ",
+                         e.address_after, " at ", Ts(*e.address_changed_at)));
+    }
+    std::string extra;
+    if (e.http01.count > 0) {
+      extra = StrCat("; HTTP-01 probe of ", e.http01.subject, " failing since ",
+                     Ts(*e.http01.since), " (", e.http01.error, ")");
+    }
+    return with(Cause::kHttp01Unreachable, extra);
+  }
+  if (ClockHarmful(e, config)) {
+    return with(Cause::kClock, StrCat("; host clock is off by ", *e.clock_offset_ms / 1000, " s"));
+  }
+  return with(Cause::kUnknown);
+}
+
+bool Persistent(const FailureStreak& s) {
+  return s.count >= 2 && s.since && s.last - *s.since >= absl::Hours(12);
+}
+
+}  // namespace
+
+std::string_view ToString(Cause c) {
+  switch (c) {
+    case Cause::kNone: return "none";
+    case Cause::kDnsPointing: return "dns_pointing";
+    case Cause::kHttp01Unreachable: return "http01_unreachable";
+    case Cause::kDns01Automation: return "dns01_automation";
+    case Cause::kLocalClient: return "local_client";
+    case Cause::kNotServed: return "not_served";
+    case Cause::kRateLimited: return "rate_limited";
+    case Cause::kCaaDnssec: return "caa_dnssec";
+    case Cause::kCaSide: return "ca_side";
+    case Cause::kAccount: return "account";
+    case Cause::kClock: return "clock";
+    case Cause::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+Challenge EffectiveChallenge(const LineageView& v, const LineageMemory& m) {
+  if (m.switched_challenge && (!m.switched_at || *m.switched_at >= v.config_at)) {
+    return *m.switched_challenge;
+  }
+  return v.config.challenge;
+}
+
+std::string EffectiveCa(const LineageView& v, const LineageMemory& m) {
+  if (m.switched_ca && (!m.switched_at || *m.switched_at >= v.config_at)) return *m.switched_ca;
+  return v.config.ca;
+}
+
+Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyConfig& config,
+                   absl::Time now) {
+  const Challenge challenge = EffectiveChallenge(v, m);
+  const std::string ca = EffectiveCa(v, m);
+  const Evidence& e = v.evidence;
+  // 1. A failing episode is the strongest evidence there is.
+  if (v.episode_onset && v.last_failure) {
+    return FromAttempt(*v.last_failure, v, challenge, ca, config,
+                       StrCat("renewal failed ", v.episode_failures, " time(s) since ",
+                              Ts(*v.episode_onset)));
+  }
+  // 2. A failed dry run after the last success or issuance.
+  absl::Time settled = v.current ? v.current_recorded_at : absl::InfinitePast();
+  if (v.last_success) settled = std::max(settled, v.last_success->at);
+  if (v.last_dry_run && v.last_dry_run->outcome == Outcome::kFailure &&
+      v.last_dry_run->at > settled) {
+    return FromAttempt(*v.last_dry_run, v, challenge, ca, config,
+                       StrCat("staging dry run failed at ", Ts(v.last_dry_run->at)));
+  }
+  // 3. Precursors, hard facts first.
+  for (const Credential& c : e.credentials) {
+    const bool missing = c.present.has_value() && !*c.present;
+    const bool expired = c.expires && *c.expires <= now;
+    if (!missing && !expired) continue;
+    const std::string state =
+        missing ? "is missing" : StrCat("expired at ", Ts(*c.expires));
+    if (c.kind == CredentialKind::kDnsApiToken) {
+      if (challenge != Challenge::kDns01) continue;
+      return Make(Cause::kDns01Automation, Confidence::kPersistent,
+                  StrCat("the DNS API token ", state));
+    }
+    return Make(Cause::kAccount, Confidence::kPersistent,
+                StrCat("the ", ToString(c.kind), " credential ", state));
+  }
+  if (e.domain_expires && *e.domain_expires <= now) {
+    return Make(Cause::kDnsPointing, Confidence::kPersistent,
+                StrCat("registration of ", e.domain_name, " expired at ", Ts(*e.domain_expires)));
+  }
+  if (!e.nxdomain_name.empty()) {
+    return Make(Cause::kDnsPointing, Confidence::kPersistent,
+                StrCat(e.nxdomain_name, " does not resolve (NXDOMAIN)"));
+  }
+  if (CaaForbids(v, ca)) {
+    return Make(Cause::kCaaDnssec, Confidence::kPersistent,
+                StrCat("CAA of ", e.caa_name, " (", StrJoin(e.caa_values, ", "),
+                       ") does not allow ", ca));
+  }
+  if (e.dnssec_bogus || e.caa_servfail) {
+    return Make(Cause::kCaaDnssec, Confidence::kPersistent,
+                e.dnssec_bogus ? "DNSSEC validation of the names fails (bogus)"
+                               : "CAA lookup answers SERVFAIL");
+  }
+  if (ClockHarmful(e, config)) {
+    return Make(Cause::kClock, Confidence::kPersistent,
+                StrCat("host ", v.config.host, " clock is off by ", *e.clock_offset_ms / 1000, " s"));
+  }
+  if (e.disk_free_bytes && *e.disk_free_bytes < config.disk_min_free_bytes) {
+    return Make(Cause::kLocalClient, Confidence::kPersistent,
+                StrCat("host ", v.config.host, " has only ", *e.disk_free_bytes >> 20,
+                       " MiB of disk free"));
+  }
+  if (challenge != Challenge::kDns01 && e.http01.count > 0) {
+    const Confidence c = Persistent(e.http01) ? Confidence::kPersistent : Confidence::kSuspected;
+    if (!e.address_changed_name.empty()) {
+      return Make(Cause::kDnsPointing, c,
+                  StrCat(e.address_changed_name, " moved from ", e.address_before, " to ",
+                         e.address_after, " at ", Ts(*e.address_changed_at),
+                         " and its HTTP-01 probe fails since ", Ts(*e.http01.since), " (",
+                         e.http01.error, ")"));
+    }
+    return Make(Cause::kHttp01Unreachable, c,
+                StrCat("HTTP-01 probe of ", e.http01.subject, " failing ", e.http01.count,
+                       " time(s) since ", Ts(*e.http01.since), " (", e.http01.error, ")"));
+  }
+  if (challenge == Challenge::kDns01 && e.dns01.count > 0) {
+    const Confidence c = Persistent(e.dns01) ? Confidence::kPersistent : Confidence::kSuspected;
+    return Make(Cause::kDns01Automation, c,
+                StrCat("DNS-01 check of ", e.dns01.subject, " failing ", e.dns01.count,
+                       " time(s) since ", Ts(*e.dns01.since), " (", e.dns01.error, ")"));
+  }
+  if (e.ca.count >= 2 && e.ca.since) {
+    const bool long_outage = e.ca.last - *e.ca.since >= absl::Hours(6);
+    return Make(Cause::kCaSide, long_outage ? Confidence::kPersistent : Confidence::kSuspected,
+                StrCat("CA ", ca, " probes failing since ", Ts(*e.ca.since), " (", e.ca.error, ")"),
+                /*transient=*/true);
+  }
+  if (!e.address_changed_name.empty() && challenge != Challenge::kDns01) {
+    return Make(Cause::kDnsPointing, Confidence::kSuspected,
+                StrCat(e.address_changed_name, " moved from ", e.address_before, " to ",
+                       e.address_after, " at ", Ts(*e.address_changed_at),
+                       " since the last issuance"));
+  }
+  if (challenge == Challenge::kDns01 && e.ns_changed_at && v.current &&
+      *e.ns_changed_at > v.current_recorded_at) {
+    return Make(Cause::kDns01Automation, Confidence::kSuspected,
+                StrCat("the NS set changed at ", Ts(*e.ns_changed_at), " since the last issuance"));
+  }
+  return Diagnosis{};
+}
+
+std::optional<absl::Time> ClientRenewalDue(const LineageView& v) {
+  if (!v.current) return std::nullopt;
+  const IssuedEvent& c = *v.current;
+  absl::Time due;
+  std::optional<RenewRule> rule;
+  if (v.config.renew_rule) rule = ParseRenewRule(*v.config.renew_rule);
+  due = rule ? RuleDue(*rule, c) : DefaultDue(v.config, c);
+  // What the lineage's history shows: the median point (fraction of lifetime) at which the next
+  // certificate appeared. Failures make some renewals late; the median ignores a few of those.
+  std::vector<double> fractions;
+  absl::Time newer_not_before = c.not_before;
+  for (const auto& [not_before, not_after] : v.previous) {
+    const absl::Duration life = not_after - not_before;
+    if (life > absl::ZeroDuration() && newer_not_before > not_before) {
+      fractions.push_back(std::min(1.0, absl::FDivDuration(newer_not_before - not_before, life)));
+    }
+    newer_not_before = not_before;
+  }
+  if (!fractions.empty()) {
+    std::sort(fractions.begin(), fractions.end());
+    const absl::Time learned = c.not_before + Lifetime(c) * fractions[fractions.size() / 2];
+    due = std::max(due, learned);
+  }
+  due = std::min(due, c.not_after);
+  if (v.config.ari && AriWindowIsCurrent(v)) due = std::min(due, v.ari->window_start);
+  return due;
+}
+
+absl::Duration ClientRetryInterval(Client client, int failures_so_far) {
+  switch (client) {
+    case Client::kCertbot:
+      return absl::Hours(12);  // snap/systemd timer twice a day, no backoff
+    case Client::kCertManager: {
+      // 1h * 2^(n-1), capped at 32h.
+      const int n = std::max(1, failures_so_far);
+      return n >= 6 ? absl::Hours(32) : absl::Hours(1 << (n - 1));
+    }
+    case Client::kCaddy:
+      return absl::Hours(6);  // certmagic's retry ladder tops out at hours, not days
+    case Client::kLego:
+    case Client::kAcmeSh:
+    case Client::kOther:
+      return absl::Hours(24);  // daily cron
+  }
+  return absl::Hours(24);
+}
+
+int AttemptsLeftBeforeExpiry(const LineageView& v, absl::Time now) {
+  if (!v.current) return 0;
+  const absl::Time expiry = v.current->not_after;
+  std::optional<absl::Time> due = ClientRenewalDue(v);
+  int failures = v.episode_failures;
+  absl::Time t = std::max(now, due.value_or(now));
+  if (v.episode_onset && v.last_attempt) {
+    t = std::max(now, v.last_attempt->at + ClientRetryInterval(v.config.client, failures));
+  }
+  int attempts = 0;
+  while (t < expiry && attempts < 1000) {
+    ++attempts;
+    ++failures;
+    t += ClientRetryInterval(v.config.client, failures);
+  }
+  return attempts;
+}
+
+std::optional<Switch> SwitchAvoiding(const LineageView& v, const LineageMemory& m,
+                                     const Diagnosis& d) {
+  const Challenge challenge = EffectiveChallenge(v, m);
+  const std::string ca = EffectiveCa(v, m);
+  // What already failed in this trouble, so a switch is not repeated.
+  std::set<Challenge> failed_challenges = {challenge};
+  std::set<std::string> failed_cas = {ca};
+  for (const std::optional<Attempt>* a : {&v.last_failure, &v.last_dry_run}) {
+    if (!*a || (*a)->outcome != Outcome::kFailure) continue;
+    if (v.current && (*a)->at < v.current_recorded_at) continue;
+    if ((*a)->challenge) failed_challenges.insert(*(*a)->challenge);
+    if ((*a)->ca) failed_cas.insert(*(*a)->ca);
+  }
+  auto pick_challenge = [&](std::initializer_list<Challenge> order) -> std::optional<Switch> {
+    for (Challenge c : order) {
+      if (failed_challenges.count(c) || !Contains(v.config.alt_challenges, c)) continue;
+      if (HasWildcard(v) && c != Challenge::kDns01) continue;  // wildcards need dns-01
+      return Switch{c, std::nullopt};
+    }
+    return std::nullopt;
+  };
+  auto pick_ca = [&]() -> std::optional<Switch> {
+    for (const std::string& alt : v.config.alt_cas) {
+      if (failed_cas.count(alt) || CaaForbids(v, alt)) continue;
+      auto health = v.evidence.alt_ca.find(alt);
+      if (health != v.evidence.alt_ca.end() && health->second.count > 0) continue;
+      return Switch{std::nullopt, alt};
+    }
+    return std::nullopt;
+  };
+  // A lapsed registration breaks every challenge and every CA.
+  const bool domain_lapsed = d.evidence.find("registration of") != std::string::npos;
+  switch (d.cause) {
+    case Cause::kHttp01Unreachable:
+      if (challenge == Challenge::kDns01) return std::nullopt;
+      return pick_challenge({Challenge::kDns01, Challenge::kTlsAlpn01, Challenge::kHttp01});
+    case Cause::kDnsPointing:
+      // dns-01 proves control of the zone, not of the address: it works when the name no longer
+      // points here, unless the registration itself lapsed.
+      if (challenge == Challenge::kDns01 || domain_lapsed) return std::nullopt;
+      return pick_challenge({Challenge::kDns01});
+    case Cause::kDns01Automation:
+      if (challenge != Challenge::kDns01 || !v.evidence.address_changed_name.empty() ||
+          !v.evidence.nxdomain_name.empty()) {
+        return std::nullopt;
+      }
+      return pick_challenge({Challenge::kHttp01, Challenge::kTlsAlpn01});
+    case Cause::kCaaDnssec:
+      // Every CA checks CAA, so only a CA that the CAA set allows helps; DNSSEC trouble hits all.
+      if (!CaaForbids(v, ca)) return std::nullopt;
+      return pick_ca();
+    case Cause::kCaSide:
+    case Cause::kAccount:
+      return pick_ca();
+    default:
+      return std::nullopt;
+  }
+}
+
+bool InMaintenanceWindow(const std::vector<MaintenanceWindow>& windows, absl::Time now) {
+  if (windows.empty()) return true;
+  const absl::CivilSecond civil = absl::ToCivilSecond(now, absl::UTCTimeZone());
+  const int weekday = static_cast<int>(absl::GetWeekday(absl::CivilDay(civil)));
+  // absl::Weekday: monday = 0 ... sunday = 6; the mask uses Sunday = bit 0.
+  const int sunday_first = (weekday + 1) % 7;
+  const int previous_day = (sunday_first + 6) % 7;
+  const int minute = civil.hour() * 60 + civil.minute();
+  for (const MaintenanceWindow& w : windows) {
+    if (w.start_minute <= w.end_minute) {
+      if ((w.weekday_mask >> sunday_first & 1) && minute >= w.start_minute &&
+          minute < w.end_minute) {
+        return true;
+      }
+    } else {  // across midnight: the part after midnight belongs to the previous day's window
+      if ((w.weekday_mask >> sunday_first & 1) && minute >= w.start_minute) return true;
+      if ((w.weekday_mask >> previous_day & 1) && minute < w.end_minute) return true;
+    }
+  }
+  return false;
+}
+
+std::string ReasonText(const Proposal& p) { return StrCat(p.reason, ": ", p.message); }
+
+namespace {
+
+struct Hazard {
+  std::string kind;  // credential:dns_api_token, rrsig, domain, disk, clock
+  absl::Time at;
+  std::string description;
+  std::string fix;
+};
+
+// Hazards that will break renewal at a known instant unless someone acts.
+std::vector<Hazard> Hazards(const LineageView& v, const LineageMemory& m, const PolicyConfig& cfg,
+                            absl::Time now) {
+  std::vector<Hazard> out;
+  const Evidence& e = v.evidence;
+  const Challenge challenge = EffectiveChallenge(v, m);
+  for (const Credential& c : e.credentials) {
+    if (!c.expires || *c.expires <= now) continue;
+    if (c.kind == CredentialKind::kDnsApiToken && challenge != Challenge::kDns01) continue;
+    out.push_back({StrCat("credential:", ToString(c.kind)), *c.expires,
+                   StrCat("the ", ToString(c.kind), " credential expires at ", Ts(*c.expires)),
+                   c.kind == CredentialKind::kDnsApiToken ? "rotate the DNS API token"
+                                                          : "renew the ACME account credential"});
+  }
+  if (e.rrsig_expires && *e.rrsig_expires > now) {
+    out.push_back({"rrsig", *e.rrsig_expires,
+                   StrCat("DNSSEC signatures (RRSIG) of the zone expire at ",
+                          Ts(*e.rrsig_expires), "; validation (and CAA checks) will then fail"),
+                   "re-sign the zone or fix the signer"});
+  }
+  if (e.domain_expires && *e.domain_expires > now) {
+    out.push_back({"domain", *e.domain_expires,
+                   StrCat("registration of ", e.domain_name, " expires at ", Ts(*e.domain_expires)),
+                   "renew the domain registration"});
+  }
+  if (e.disk_free_bytes && e.disk_free_bytes_per_day && *e.disk_free_bytes_per_day < 0 &&
+      *e.disk_free_bytes > cfg.disk_min_free_bytes) {
+    const double days = static_cast<double>(*e.disk_free_bytes - cfg.disk_min_free_bytes) /
+                        -*e.disk_free_bytes_per_day;
+    if (days < 3650) {
+      const absl::Time at = now + absl::Seconds(days * 86400);
+      out.push_back({"disk", at,
+                     StrCat("disk of ", v.config.host, " fills (", *e.disk_free_bytes >> 20,
+                            " MiB free, ", std::round(-*e.disk_free_bytes_per_day / (1 << 20)),
+                            " MiB/day) by about ", Ts(at)),
+                     "free disk space or rotate logs on the host"});
+    }
+  }
+  if (e.clock_offset_ms && e.clock_drift_ms_per_day &&
+      std::abs(*e.clock_offset_ms) < cfg.clock_harm_ms &&
+      (*e.clock_drift_ms_per_day) * (*e.clock_offset_ms) > 0 &&
+      std::abs(*e.clock_drift_ms_per_day) > 1000) {
+    const double days = (cfg.clock_harm_ms - std::abs(*e.clock_offset_ms)) /
+                        std::abs(*e.clock_drift_ms_per_day);
+    const absl::Time at = now + absl::Seconds(days * 86400);
+    out.push_back({"clock", at,
+                   StrCat("clock of ", v.config.host, " drifts ",
+                          std::round(*e.clock_drift_ms_per_day / 1000), " s/day (now ",
+                          std::round(*e.clock_offset_ms / 1000), " s) and reaches ",
+                          cfg.clock_harm_ms / 1000, " s by about ", Ts(at)),
+                   "fix NTP on the host"});
+  }
+  std::sort(out.begin(), out.end(), [](const Hazard& a, const Hazard& b) { return a.at < b.at; });
+  return out;
+}
+
+struct Context {
+  const PolicyInput& in;
+  const LineageView& v;
+  const PolicyConfig& cfg;
+  absl::Time now;
+  Diagnosis diagnosis;
+  std::optional<Switch> fix_switch;
+  std::optional<absl::Time> due;
+  std::vector<Hazard> hazards;
+  bool episode = false;
+  Challenge challenge;
+  std::string ca;
+};
+
+absl::Duration SafetyWindow(const Context& x) {
+  return std::min(x.cfg.safety_net_max, Lifetime(*x.v.current) * x.cfg.safety_net_fraction);
+}
+
+bool SafetyNetFires(const Context& x) {
+  if (!x.v.current) return false;
+  const absl::Duration left = x.v.current->not_after - x.now;
+  const absl::Duration window = SafetyWindow(x);
+  if (left > window) return false;
+  // A client whose own rule renews late (days_left:7) gets half a day past its due time first;
+  // in the last quarter of the window nothing waits.
+  return !x.due || x.now >= *x.due + absl::Hours(12) || left <= window / 4;
+}
+
+std::string CauseSuffix(const Context& x) {
+  if (x.diagnosis.cause == Cause::kNone) return "";
+  return StrCat("; cause: ", ToString(x.diagnosis.cause), " (", x.diagnosis.evidence, ")");
+}
+
+std::string FixSuffix(const Context& x) {
+  if (x.diagnosis.fix.empty()) return "";
+  return StrCat("; fix: ", x.diagnosis.fix);
+}
+
+Proposal Renew(const Context& x, std::string_view reason, std::string message) {
+  Proposal p;
+  p.track = Track::kRenewal;
+  p.kind = ActionKind::kRenew;
+  p.reason = reason;
+  p.message = std::move(message);
+  if (x.v.current) {
+    const double days = std::max(0.05, absl::ToDoubleHours(x.v.current->not_after - x.now) / 24);
+    p.urgency = 1.0 / days;
+  }
+  return p;
+}
+
+void ApplySwitch(const Context& x, Proposal& p) {
+  if (!x.fix_switch) return;
+  p.challenge = x.fix_switch->challenge;
+  p.ca = x.fix_switch->ca;
+  if (p.challenge) p.message += StrCat("; switching to ", ToString(*p.challenge));
+  if (p.ca) p.message += StrCat("; switching to CA ", *p.ca);
+}
+
+bool SwitchWorthy(const Context& x) {
+  const Diagnosis& d = x.diagnosis;
+  if (!x.fix_switch) return false;
+  if (d.confidence < Confidence::kPersistent) return false;
+  // CA blips clear on their own; fail over only when the trouble lasts.
+  if (d.transient && x.v.episode_failures < 2 &&
+      !(x.v.evidence.ca.since && x.v.evidence.ca.last - *x.v.evidence.ca.since >= absl::Hours(6))) {
+    return false;
+  }
+  return true;
+}
+
+// ---- Renewal-track checks, in order ----
+
+std::optional<Proposal> CheckExpiryImminent(const Context& x) {
+  if (!SafetyNetFires(x)) return std::nullopt;
+  Proposal p = Renew(x, kReasonExpiryImminent,
+                     StrCat("certificate ", x.v.current->serial, " expires at ",
+                            Ts(x.v.current->not_after), " (in ", Span(x.v.current->not_after - x.now),
+                            ") and has not been renewed", CauseSuffix(x)));
+  if (x.diagnosis.confidence >= Confidence::kPersistent) ApplySwitch(x, p);
+  p.safety_net = true;
+  return p;
+}
+
+std::optional<Proposal> CheckAriWindowPassed(const Context& x) {
+  if (!x.v.current || !AriWindowIsCurrent(x.v)) return std::nullopt;
+  const IssuedEvent& c = *x.v.current;
+  const AriEvent& ari = *x.v.ari;
+  // The CA moved the window before any normal renewal point: it wants the certificate replaced
+  // early (RFC 9773 section 4.2, e.g. ahead of a revocation).
+  if (ari.window_end > x.now || ari.window_end >= c.not_before + Lifetime(c) * 0.6) {
+    return std::nullopt;
+  }
+  Proposal p = Renew(x, kReasonAriWindowPassed,
+                     StrCat("the CA's renewal window for ", c.serial, " ended at ",
+                            Ts(ari.window_end), ", well before the normal renewal point",
+                            ari.explanation_url ? StrCat(" (", *ari.explanation_url, ")") : "",
+                            "; renewing now, inside ARI (exempt from rate limits)"));
+  p.urgency += 10;
+  return p;
+}
+
+std::optional<Proposal> CheckClientNotRenewing(const Context& x) {
+  if (!x.v.current || !x.due) return std::nullopt;
+  if (x.now < *x.due + x.cfg.overdue_grace) return std::nullopt;
+  if (x.v.last_attempt && x.v.last_attempt->at >= *x.due) return std::nullopt;
+  Proposal p = Renew(x, kReasonClientNotRenewing,
+                     StrCat(ToString(x.v.config.client), " on ", x.v.config.host,
+                            " should have renewed from ", Ts(*x.due), " but made no attempt since",
+                            x.v.last_attempt ? StrCat(" (last attempt ", Ts(x.v.last_attempt->at), ")")
+                                             : "",
+                            "; its scheduler or runtime is probably broken; renewing now"));
+  if (SwitchWorthy(x)) ApplySwitch(x, p);
+  return p;
+}
+
+std::optional<Proposal> CheckSwitch(const Context& x) {
+  if (!SwitchWorthy(x)) return std::nullopt;
+  // Switch when a renewal is happening anyway (an episode, or the client's due time is near), so
+  // the switch replaces the client's renewal instead of adding one.
+  const bool needed = x.episode || (x.due && x.now >= *x.due - x.cfg.forecast_renew_lead);
+  if (!needed) return std::nullopt;
+  const bool challenge_switch = x.fix_switch->challenge.has_value();
+  Proposal p = Renew(x, challenge_switch ? kReasonSwitchChallenge : kReasonSwitchCa,
+                     StrCat(ToString(x.diagnosis.cause), ": ", x.diagnosis.evidence));
+  ApplySwitch(x, p);
+  return p;
+}
+
+// A hazard that breaks renewal before the client's own next attempt and is close.
+const Hazard* HazardBeforeDue(const Context& x) {
+  for (const Hazard& h : x.hazards) {
+    if (h.at - x.now > x.cfg.hazard_renew_horizon) break;
+    if (x.due && h.at <= *x.due) return &h;
+  }
+  return nullptr;
+}
+
+std::optional<Proposal> CheckHazardEarlyRenewal(const Context& x) {
+  if (!x.v.current || x.episode || x.diagnosis.confidence >= Confidence::kPersistent) {
+    return std::nullopt;
+  }
+  const Hazard* h = HazardBeforeDue(x);
+  if (!h) return std::nullopt;
+  return Renew(x, kReasonHazardEarlyRenewal,
+               StrCat(h->description, ", before the client's next renewal at ", Ts(*x.due),
+                      "; renewing now while renewal still works"));
+}
+
+std::optional<Proposal> CheckForecastEarlyRenewal(const Context& x) {
+  if (!x.v.current || x.episode || !x.due) return std::nullopt;
+  if (x.in.forecast.risk < x.cfg.early_renew_risk) return std::nullopt;
+  if (x.now >= *x.due || x.now < *x.due - x.cfg.forecast_renew_lead) return std::nullopt;
+  // A diagnosed cause that blocks this configuration would make the renewal fail too.
+  if (x.diagnosis.confidence >= Confidence::kPersistent) return std::nullopt;
+  return Renew(x, kReasonForecastEarlyRenewal,
+               StrCat("forecast risk ", std::round(x.in.forecast.risk * 100), "% of a failure",
+                      x.in.forecast.reasons.empty() ? "" : StrCat(" (", x.in.forecast.reasons[0], ")"),
+                      "; the client's renewal is due at ", Ts(*x.due),
+                      "; renewing now while renewal still works"));
+}
+
+std::optional<Proposal> CheckSuspectedCauseDryRun(const Context& x) {
+  if (!x.v.current || x.episode || x.diagnosis.confidence == Confidence::kConfirmed) {
+    return std::nullopt;
+  }
+  const Cause c = x.diagnosis.cause;
+  if (c == Cause::kNotServed || c == Cause::kRateLimited) return std::nullopt;
+  const bool suspected = x.diagnosis.confidence >= Confidence::kSuspected;
+  if (!suspected && x.in.forecast.risk < x.cfg.dry_run_risk) return std::nullopt;
+  if (x.v.last_dry_run && x.now - x.v.last_dry_run->at < x.cfg.dry_run_interval) {
+    return std::nullopt;
+  }
+  Proposal p;
+  p.track = Track::kRenewal;
+  p.kind = ActionKind::kDryRun;
+  p.reason = kReasonSuspectedCauseDryRun;
+  p.message = suspected ? StrCat("suspected ", ToString(c), ": ", x.diagnosis.evidence,
+                                 "; validating against staging to confirm")
+                        : StrCat("forecast risk ", std::round(x.in.forecast.risk * 100), "%",
+                                 x.in.forecast.reasons.empty()
+                                     ? ""
+                                     : StrCat(" (", x.in.forecast.reasons[0], ")"),
+                                 "; validating against staging to find out");
+  p.urgency = 0;
+  return p;
+}
+
+// ---- Alert-track checks, in order ----
+
+Proposal Alert(const Context& x, std::string_view reason, std::string message, std::string key) {
+  Proposal p;
+  p.track = Track::kAlert;
+  p.kind = ActionKind::kAlert;
+  p.reason = reason;
+  p.message = std::move(message);
+  p.alert_key = std::move(key);
+  return p;
+}
+
+std::optional<Proposal> AlertExpiryImminent(const Context& x) {
+  if (!SafetyNetFires(x)) return std::nullopt;
+  return Alert(x, kReasonExpiryImminent,
+               StrCat("certificate ", x.v.current->serial, " of ", x.v.cert, " expires at ",
+                      Ts(x.v.current->not_after), " (in ", Span(x.v.current->not_after - x.now),
+                      ") and has not been renewed", CauseSuffix(x), FixSuffix(x)),
+               StrCat("expiry:", x.v.current->serial));
+}
+
+std::optional<Proposal> AlertFewAttemptsLeft(const Context& x) {
+  if (!x.episode || !x.v.current) return std::nullopt;
+  const int left = AttemptsLeftBeforeExpiry(x.v, x.now);
+  if (left >= x.cfg.min_attempts_left) return std::nullopt;
+  return Alert(x, kReasonFewAttemptsLeft,
+               StrCat(ToString(x.v.config.client), " has ", left,
+                      " scheduled attempt(s) left before ", Ts(x.v.current->not_after),
+                      CauseSuffix(x), FixSuffix(x)),
+               StrCat("attempts:", x.v.current->serial));
+}
+
+bool WorthAPerson(const Context& x) {
+  const LineageView& v = x.v;
+  if (v.episode_failures >= x.cfg.alert_after_failures) {
+    // Transient CA trouble is worth a person only when it lasts.
+    if (x.diagnosis.transient) {
+      return v.episode_failures >= 2 * x.cfg.alert_after_failures ||
+             x.now - *v.episode_onset >= 2 * x.cfg.failing_alert_after;
+    }
+    return true;
+  }
+  if (x.now - *v.episode_onset >= x.cfg.failing_alert_after && !x.diagnosis.transient) return true;
+  // One failure that a precursor already explained is enough.
+  const Evidence& e = v.evidence;
+  return !x.diagnosis.transient &&
+         (Persistent(e.http01) || Persistent(e.dns01) || !e.nxdomain_name.empty() ||
+          !e.address_changed_name.empty() || e.dnssec_bogus || CaaForbids(v, x.ca));
+}
+
+std::optional<Proposal> AlertRenewalFailing(const Context& x) {
+  if (!x.episode || !x.v.current) return std::nullopt;
+  if (SwitchWorthy(x)) return std::nullopt;  // certcast fixes this itself first
+  if (!WorthAPerson(x)) return std::nullopt;
+  return Alert(x, kReasonRenewalFailing,
+               StrCat(ToString(x.diagnosis.cause), ": ", x.diagnosis.evidence,
+                      x.fix_switch ? "" : "; certcast cannot fix this itself", FixSuffix(x)),
+               StrCat("episode:", Ts(*x.v.episode_onset)));
+}
+
+std::optional<Proposal> AlertReloadNotEffective(const Context& x, const std::vector<Served>& stale) {
+  const LineageMemory& m = x.in.memory;
+  if (stale.empty() || !m.last_reload_at || m.last_reload_serial != x.v.current->serial) {
+    return std::nullopt;
+  }
+  for (const Served& s : stale) {
+    if (s.probed_at > *m.last_reload_at + absl::Hours(1)) {
+      return Alert(x, kReasonReloadNotEffective,
+                   StrCat(s.endpoint, " still serves ", s.serial.empty() ? "an older certificate" : s.serial,
+                          " after certcast's reload at ", Ts(*m.last_reload_at), "; newest is ",
+                          x.v.current->serial,
+                          "; fix: check the reload command, the deploy hook and every node behind "
+                          "the load balancer"),
+                   StrCat("stale:", x.v.current->serial));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Proposal> AlertClientNotRenewing(const Context& x) {
+  if (!CheckClientNotRenewing(x)) return std::nullopt;
+  return Alert(x, kReasonClientNotRenewing,
+               StrCat(ToString(x.v.config.client), " on ", x.v.config.host,
+                      " made no renewal attempt since it was due at ", Ts(*x.due),
+                      "; certcast renews this time; fix: re-enable the client's timer/cron or its "
+                      "runtime"),
+               StrCat("overdue:", x.v.current->serial));
+}
+
+std::optional<Proposal> AlertHazardAhead(const Context& x) {
+  for (const Hazard& h : x.hazards) {
+    if (h.at - x.now > x.cfg.hazard_alert_horizon) break;
+    return Alert(x, kReasonHazardAhead, StrCat(h.description, "; fix: ", h.fix),
+                 StrCat("hazard:", h.kind, ":", Ts(h.at)));
+  }
+  return std::nullopt;
+}
+
+std::optional<Proposal> AlertPredictedFailure(const Context& x) {
+  if (x.episode || !x.v.current) return std::nullopt;
+  const Diagnosis& d = x.diagnosis;
+  if (d.confidence < Confidence::kPersistent) return std::nullopt;
+  if (x.fix_switch && SwitchWorthy(x)) return std::nullopt;  // fixed by a switch at due time
+  // A cause that certcast cannot fix is worth a person when a dry run confirmed it, or when the
+  // forecast agrees with a persistent precursor (precursors alone have look-alikes).
+  const bool confirmed = d.confidence == Confidence::kConfirmed;
+  if (!confirmed && x.in.forecast.risk < x.cfg.alert_risk && d.transient) return std::nullopt;
+  if (!confirmed && x.in.forecast.risk < x.cfg.alert_risk &&
+      !(d.cause == Cause::kAccount || d.cause == Cause::kCaaDnssec || d.cause == Cause::kClock ||
+        d.cause == Cause::kDnsPointing)) {
+    return std::nullopt;
+  }
+  return Alert(x, kReasonPredictedFailure,
+               StrCat("the next renewal (due ", x.due ? Ts(*x.due) : "unknown",
+                      ") is expected to fail: ", ToString(d.cause), ": ", d.evidence, FixSuffix(x)),
+               StrCat("predicted:", ToString(d.cause), ":", x.v.current->serial));
+}
+
+std::optional<Proposal> AlertRenewRuleTooLate(const Context& x) {
+  if (!x.v.current || !x.v.config.renew_rule) return std::nullopt;
+  std::optional<RenewRule> rule = ParseRenewRule(*x.v.config.renew_rule);
+  if (!rule) return std::nullopt;
+  const absl::Time due = RuleDue(*rule, *x.v.current);
+  if (due < x.v.current->not_after - absl::Hours(24)) return std::nullopt;
+  return Alert(x, kReasonRenewRuleTooLate,
+               StrCat("renew_rule ", *x.v.config.renew_rule, " renews at ", Ts(due),
+                      ", after or just before the certificate's expiry at ",
+                      Ts(x.v.current->not_after), " (lifetime ", Span(Lifetime(*x.v.current)),
+                      "); fix: use a fraction of the lifetime or enable ARI"),
+               StrCat("rule:", x.v.current->serial));
+}
+
+bool AlreadyAlerted(const LineageMemory& m, const std::string& key) {
+  return std::any_of(m.alerted.begin(), m.alerted.end(),
+                     [&](const auto& entry) { return entry.first == key; });
+}
+
+std::vector<Served> StaleServers(const Context& x) {
+  std::vector<Served> out;
+  if (!x.v.current) return out;
+  const IssuedEvent& c = *x.v.current;
+  if (c.not_after <= x.now) return out;  // the newest one is expired too: reload cannot help
+  for (const Served& s : x.v.served) {
+    if (s.probed_at < x.v.current_recorded_at) continue;  // probed before the newest existed
+    const bool old_serial = !s.serial.empty() && s.serial != c.serial &&
+                            (!s.not_after || *s.not_after < c.not_after);
+    const bool expired = s.error == TlsError::kExpired || (s.not_after && *s.not_after <= x.now);
+    if (!old_serial && !(expired && s.serial != c.serial)) continue;
+    const bool urgent = expired || (s.not_after && *s.not_after - x.now < absl::Hours(48));
+    if (!urgent && s.probed_at < x.v.current_recorded_at + x.cfg.reload_grace) continue;
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+Decision Decide(const PolicyInput& in) {
+  Decision decision;
+  const LineageView& v = in.lineage;
+  Context x{in, v, in.config, in.now};
+  x.challenge = EffectiveChallenge(v, in.memory);
+  x.ca = EffectiveCa(v, in.memory);
+  x.diagnosis = Diagnose(v, in.memory, in.config, in.now);
+  x.fix_switch = SwitchAvoiding(v, in.memory, x.diagnosis);
+  x.due = ClientRenewalDue(v);
+  x.hazards = Hazards(v, in.memory, in.config, in.now);
+  x.episode = v.episode_onset.has_value();
+  decision.diagnosis = x.diagnosis;
+  if (!v.current) return decision;  // nothing issued yet: nothing to renew, reload or expire
+
+  // Renewal track: the first check that fires.
+  using RenewalCheck = std::optional<Proposal> (*)(const Context&);
+  static constexpr RenewalCheck kRenewalChain[] = {
+      CheckExpiryImminent,   CheckAriWindowPassed,      CheckClientNotRenewing,
+      CheckSwitch,           CheckHazardEarlyRenewal,   CheckForecastEarlyRenewal,
+      CheckSuspectedCauseDryRun,
+  };
+  std::optional<Proposal> renewal;
+  for (RenewalCheck check : kRenewalChain) {
+    if ((renewal = check(x))) break;
+  }
+
+  // Deploy: reload every host that serves an older certificate (independent of renewals: a reload
+  // costs no issuance).
+  const std::vector<Served> stale = StaleServers(x);
+  std::vector<Proposal> reloads;
+  std::set<std::string> reload_hosts;
+  for (const Served& s : stale) {
+    if (!reload_hosts.insert(s.host).second) continue;
+    Proposal p;
+    p.track = Track::kRenewal;
+    p.kind = ActionKind::kReload;
+    if (!s.host.empty()) p.host = s.host;
+    p.reason = kReasonServedStale;
+    p.message = StrCat(s.endpoint, " serves ",
+                       s.serial.empty() ? std::string("an expired certificate") : s.serial,
+                       s.not_after ? StrCat(" (expires ", Ts(*s.not_after), ")") : "",
+                       " but ", v.current->serial, " was issued at ", Ts(v.current_recorded_at),
+                       "; reloading ", s.host.empty() ? "every host" : s.host);
+    const bool urgent = s.not_after && *s.not_after - in.now < absl::Hours(48);
+    p.urgency = urgent ? 100 : 1;
+    p.safety_net = urgent;
+    reloads.push_back(std::move(p));
+  }
+
+  // Alert track: the first check that fires.
+  std::optional<Proposal> alert;
+  using AlertCheck = std::optional<Proposal> (*)(const Context&);
+  static constexpr AlertCheck kAlertChainHead[] = {AlertExpiryImminent, AlertFewAttemptsLeft,
+                                                   AlertRenewalFailing};
+  for (AlertCheck check : kAlertChainHead) {
+    if ((alert = check(x))) break;
+  }
+  if (!alert) alert = AlertReloadNotEffective(x, stale);
+  static constexpr AlertCheck kAlertChainTail[] = {AlertClientNotRenewing, AlertPredictedFailure,
+                                                   AlertHazardAhead, AlertRenewRuleTooLate};
+  if (!alert) {
+    for (AlertCheck check : kAlertChainTail) {
+      if ((alert = check(x))) break;
+    }
+  }
+
+  // ---- Gates ----
+  const LineageMemory& m = in.memory;
+  const PolicyConfig& cfg = in.config;
+  const bool in_window = InMaintenanceWindow(cfg.maintenance_windows, in.now);
+  auto hold = [&](Proposal p, std::string_view why, std::string detail) {
+    decision.held.push_back(Held{std::move(p), why, std::move(detail)});
+  };
+  if (renewal) {
+    Proposal& p = *renewal;
+    bool held = false;
+    if (p.kind == ActionKind::kRenew) {
+      const bool same_serial = m.last_renew_serial == v.current->serial;
+      const bool ari_exempt = v.config.ari && AriWindowIsCurrent(v) &&
+                              in.now >= v.ari->window_start && in.now <= v.ari->window_end;
+      if (same_serial && m.last_renew_at && in.now - *m.last_renew_at < cfg.renew_retry_interval) {
+        hold(p, kHeldAlreadyDone, StrCat("certcast planned a renewal at ", Ts(*m.last_renew_at)));
+        held = true;
+      } else if (same_serial && !p.safety_net &&
+                 m.renewals_for_serial >= cfg.max_renewals_per_certificate) {
+        hold(p, kHeldAlreadyDone,
+             StrCat(m.renewals_for_serial, " certcast renewals already tried for this certificate"));
+        held = true;
+      } else if (!ari_exempt &&
+                 v.issued_last_7d >= cfg.exact_set_limit - cfg.exact_set_reserve) {
+        hold(p, kHeldRateLimit,
+             StrCat(v.issued_last_7d, " certificates for this name set in 7 d (limit ",
+                    cfg.exact_set_limit, ", ", cfg.exact_set_reserve, " kept for the client)"));
+        held = true;
+      } else if (!ari_exempt && v.failures_last_hour >= cfg.failed_authorizations_per_hour - 1) {
+        hold(p, kHeldRateLimit,
+             StrCat(v.failures_last_hour, " failed attempts in the last hour (limit ",
+                    cfg.failed_authorizations_per_hour, " failed authorizations per hour)"));
+        held = true;
+      } else if (!ari_exempt && in.budget.per_registered_domain && !v.config.names.empty() &&
+                 v.current->names != v.config.names && !v.current->names.empty()) {
+        // A changed name set is a new order, not a renewal: the per-registered-domain limit counts.
+        const std::string domain = RegisteredDomain(v.config.names.front());
+        auto it = in.budget.per_registered_domain->find(domain);
+        if (it != in.budget.per_registered_domain->end() &&
+            it->second >= cfg.registered_domain_limit - 1) {
+          hold(p, kHeldRateLimit, StrCat(it->second, " certificates for ", domain, " in 7 d"));
+          held = true;
+        }
+      }
+      if (held && decision.held.back().why == kHeldRateLimit && p.safety_net && !alert) {
+        alert = Alert(x, kReasonRateLimitBudget,
+                      StrCat("certificate expires at ", Ts(v.current->not_after),
+                             " but renewing now would hit a rate limit: ",
+                             decision.held.back().detail, CauseSuffix(x)),
+                      StrCat("ratelimit:", v.current->serial));
+      }
+    } else if (p.kind == ActionKind::kDryRun) {
+      if (m.last_dry_run_at && in.now - *m.last_dry_run_at < cfg.dry_run_interval) {
+        hold(p, kHeldAlreadyDone, StrCat("certcast planned a dry run at ", Ts(*m.last_dry_run_at)));
+        held = true;
+      }
+    }
+    if (!held && !in_window && !p.safety_net) {
+      hold(p, kHeldMaintenanceWindow, "outside every maintenance window");
+      held = true;
+    }
+    if (!held) decision.actions.push_back(std::move(p));
+  }
+  for (Proposal& p : reloads) {
+    if (m.last_reload_serial == v.current->serial && m.last_reload_at &&
+        in.now - *m.last_reload_at < cfg.reload_retry_interval) {
+      hold(p, kHeldAlreadyDone, StrCat("certcast planned a reload at ", Ts(*m.last_reload_at)));
+    } else if (!in_window && !p.safety_net) {
+      hold(p, kHeldMaintenanceWindow, "outside every maintenance window");
+    } else {
+      decision.actions.push_back(std::move(p));
+    }
+  }
+  if (alert) {
+    if (AlreadyAlerted(m, alert->alert_key)) {
+      hold(*alert, kHeldAlreadyDone, StrCat("alert ", alert->alert_key, " already sent"));
+    } else {
+      decision.actions.push_back(std::move(*alert));
+    }
+  }
+  return decision;
+}
+
+}  // namespace certcast::policy

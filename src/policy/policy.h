@@ -1,0 +1,241 @@
+// The decision chain: lineage state + forecast + diagnosis + memory + clock in, actions with a
+// named reason out. Pure: no clock, no I/O, no randomness; the same inputs give the same decision.
+//
+// Shape (after cert-manager's policy chain and certmagic's layered renewal decision): two ordered
+// lists of checks, one for the renewal track (renew / dry_run / reload) and one for the alert
+// track. Each check is a pure function returning a Proposal or nothing; the first that fires on a
+// track wins. Then the gates (memory of what was already done, rate-limit budget, maintenance
+// windows) may hold a renewal back; the safety net passes every gate except a rate limit, because
+// an attempt that the CA refuses helps nobody. The forecast can move a renewal earlier or cause a
+// dry run or an alert; it can never suppress the expiry-based renewal.
+//
+// Reasons are the named constants below; they appear in `plan` output ("Reason: message"), in the
+// audit log and in tests alike.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/action.h"
+#include "core/event.h"
+#include "policy/lineage_view.h"
+
+namespace certcast::policy {
+
+// ---- Reasons (renewal track) ----
+inline constexpr std::string_view kReasonExpiryImminent = "ExpiryImminent";
+inline constexpr std::string_view kReasonServedStale = "ServedStale";
+inline constexpr std::string_view kReasonAriWindowPassed = "AriWindowPassed";
+inline constexpr std::string_view kReasonClientNotRenewing = "ClientNotRenewing";
+inline constexpr std::string_view kReasonSwitchChallenge = "SwitchChallenge";
+inline constexpr std::string_view kReasonSwitchCa = "SwitchCa";
+inline constexpr std::string_view kReasonHazardEarlyRenewal = "HazardEarlyRenewal";
+inline constexpr std::string_view kReasonForecastEarlyRenewal = "ForecastEarlyRenewal";
+inline constexpr std::string_view kReasonSuspectedCauseDryRun = "SuspectedCauseDryRun";
+// ---- Reasons (alert track) ----
+inline constexpr std::string_view kReasonFewAttemptsLeft = "FewAttemptsLeft";
+inline constexpr std::string_view kReasonRenewalFailing = "RenewalFailing";
+inline constexpr std::string_view kReasonReloadNotEffective = "ReloadNotEffective";
+inline constexpr std::string_view kReasonHazardAhead = "HazardAhead";
+inline constexpr std::string_view kReasonPredictedFailure = "PredictedFailure";
+inline constexpr std::string_view kReasonRenewRuleTooLate = "RenewRuleTooLate";
+inline constexpr std::string_view kReasonRateLimitBudget = "RateLimitBudget";
+// ---- Reasons a proposal was held back (audit only; nothing is printed) ----
+inline constexpr std::string_view kHeldAlreadyDone = "HeldAlreadyDone";
+inline constexpr std::string_view kHeldRateLimit = "HeldRateLimit";
+inline constexpr std::string_view kHeldMaintenanceWindow = "HeldMaintenanceWindow";
+inline constexpr std::string_view kHeldConcurrency = "HeldConcurrency";
+
+// The failure causes of grounding.md section 7.
+enum class Cause : uint8_t {
+  kNone,
+  kDnsPointing,       // DNS no longer points at the host (moved, deleted, NXDOMAIN, lapsed)
+  kHttp01Unreachable, // port 80 / proxy / redirect / webroot
+  kDns01Automation,   // DNS API token, delegation, propagation
+  kLocalClient,       // scheduler, disk, permissions, runtime
+  kNotServed,         // renewed but the server still serves the old certificate
+  kRateLimited,
+  kCaaDnssec,         // CAA forbids the CA, SERVFAIL, bogus DNSSEC
+  kCaSide,            // CA outage or incident
+  kAccount,           // account key / EAB
+  kClock,
+  kUnknown,
+};
+std::string_view ToString(Cause c);
+
+enum class Confidence : uint8_t {
+  kNone,
+  kSuspected,  // one precursor observation, or a forecast with no observed precursor
+  kPersistent, // a precursor seen repeatedly (>= 2 observations over >= 12 h) or a hard fact
+  kConfirmed,  // a real or dry-run attempt failed with an error this cause explains
+};
+
+struct Diagnosis {
+  Cause cause = Cause::kNone;
+  Confidence confidence = Confidence::kNone;
+  std::string evidence;  // a sentence: what was observed
+  std::string fix;       // a sentence: what a person should do
+  bool transient = false;  // the error class usually clears on its own (CA blips, bad nonce)
+};
+
+// What the forecast says about a lineage (from model/; policy does not depend on how it is made).
+struct ForecastView {
+  double risk = 0;                    // P(episode onset within the horizon)
+  std::vector<std::string> reasons;   // sentences, most important first
+  std::vector<std::pair<std::string, double>> top_features;  // name, contribution
+  bool in_episode = false;
+};
+
+// Maintenance window: renewals and reloads are planned only inside one (UTC), unless none is
+// configured or the safety net fires.
+struct MaintenanceWindow {
+  int weekday_mask = 0x7f;  // bit 0 = Sunday ... bit 6 = Saturday
+  int start_minute = 0;     // minutes after 00:00 UTC
+  int end_minute = 1440;    // exclusive; may be < start_minute for a window across midnight
+};
+
+struct PolicyConfig {
+  // Reload a host that serves an older serial than the newest issued one after this long: multi-
+  // node fleets lag a little after issuance (grounding.md section 7: "a day after issuance").
+  absl::Duration reload_grace = absl::Hours(20);
+  // The safety net fires when less than min(safety_net_max, safety_net_fraction * lifetime) is
+  // left on the current certificate and it has not been replaced.
+  absl::Duration safety_net_max = absl::Hours(24 * 7);
+  double safety_net_fraction = 0.2;
+  // Alert when the client's own schedule has fewer attempts left before expiry than this.
+  int min_attempts_left = 4;
+  // The client is "not renewing" when its renewal was due this long ago and no attempt appeared.
+  absl::Duration overdue_grace = absl::Hours(48);
+  // Forecast operating points.
+  double dry_run_risk = 0.4;
+  double alert_risk = 0.6;
+  double early_renew_risk = 0.8;
+  // Early renewal on forecast only this close to the client's own due time, so it moves a renewal
+  // a little earlier instead of adding one.
+  absl::Duration forecast_renew_lead = absl::Hours(24 * 5);
+  // Hazards (credential, RRSIG, domain expiry, disk, clock): alert this far ahead; renew early
+  // when the hazard arrives before the client's next due time and is this close.
+  absl::Duration hazard_alert_horizon = absl::Hours(24 * 21);
+  absl::Duration hazard_renew_horizon = absl::Hours(24 * 10);
+  // A renewal failure episode is worth a person's time after this many failures, or sooner when a
+  // precursor corroborates it, or when it has lasted failing_alert_after.
+  int alert_after_failures = 2;
+  absl::Duration failing_alert_after = absl::Hours(20);
+  // Repeats.
+  absl::Duration renew_retry_interval = absl::Hours(20);
+  absl::Duration dry_run_interval = absl::Hours(24 * 3);
+  absl::Duration reload_retry_interval = absl::Hours(20);
+  int max_renewals_per_certificate = 3;  // certcast-started renewals per current serial
+  // Host environment thresholds.
+  double clock_harm_ms = 5 * 60 * 1000;       // beyond this, JWS/TLS to the CA fail
+  int64_t disk_min_free_bytes = 64ll << 20;   // below this the client cannot write its state
+  // Let's Encrypt rate limits (grounding.md section 2), with a reserve kept for the client itself.
+  int exact_set_limit = 5;          // certificates per exact identifier set per 7 d
+  int exact_set_reserve = 1;
+  int failed_authorizations_per_hour = 5;
+  int registered_domain_limit = 50; // certificates per registered domain per 7 d (new orders)
+  // Operations.
+  int max_concurrent_renewals = 200;  // renewals + dry runs planned per run; 0 = unlimited
+  std::vector<MaintenanceWindow> maintenance_windows;
+};
+
+// What certcast did before for a lineage, kept in the store between `plan` calls.
+struct LineageMemory {
+  std::optional<absl::Time> last_renew_at;
+  std::string last_renew_serial;  // current serial when certcast last planned a renewal
+  int renewals_for_serial = 0;
+  std::optional<absl::Time> last_dry_run_at;
+  std::optional<absl::Time> last_reload_at;
+  std::string last_reload_serial;  // newest serial when certcast last planned a reload
+  std::optional<Challenge> switched_challenge;  // a switch stays in force
+  std::optional<std::string> switched_ca;
+  std::optional<absl::Time> switched_at;
+  // Alert keys already sent (cause + episode / serial / hazard instant) and when.
+  std::vector<std::pair<std::string, absl::Time>> alerted;
+  bool operator==(const LineageMemory&) const = default;
+};
+
+// The rate-limit picture across the fleet at planning time.
+struct FleetBudget {
+  // Certificates issued in the last 7 d per registered domain (all lineages).
+  const absl::flat_hash_map<std::string, int>* per_registered_domain = nullptr;
+};
+
+struct PolicyInput {
+  const LineageView& lineage;
+  const ForecastView& forecast;
+  const LineageMemory& memory;
+  const PolicyConfig& config;
+  const FleetBudget& budget;
+  absl::Time now;
+};
+
+enum class Track : uint8_t { kRenewal, kAlert };
+
+struct Proposal {
+  Track track = Track::kRenewal;
+  ActionKind kind = ActionKind::kRenew;
+  std::optional<Challenge> challenge;
+  std::optional<std::string> ca;
+  std::optional<std::string> host;
+  std::string_view reason;  // one of the kReason* constants
+  std::string message;
+  std::string alert_key;    // alerts: sent once per key
+  bool safety_net = false;  // passes memory, maintenance and concurrency gates
+  double urgency = 0;       // larger first when concurrency limits renewals: 1 / days to expiry
+};
+
+// A held-back proposal and why.
+struct Held {
+  Proposal proposal;
+  std::string_view why;  // kHeld*
+  std::string detail;
+};
+
+struct Decision {
+  std::vector<Proposal> actions;  // at most one renewal-track action per host, one alert
+  std::vector<Held> held;
+  Diagnosis diagnosis;
+};
+
+// ---- Building blocks, exposed for tests and for the explanation in `plan --format table` ----
+
+// Cause of the trouble a lineage is in or heading for, from attempts and evidence.
+Diagnosis Diagnose(const LineageView& lineage, const LineageMemory& memory,
+                   const PolicyConfig& config, absl::Time now);
+
+// The challenge and CA the lineage renews with now (a certcast switch stays in force).
+Challenge EffectiveChallenge(const LineageView& lineage, const LineageMemory& memory);
+std::string EffectiveCa(const LineageView& lineage, const LineageMemory& memory);
+
+// When the lineage's own client will first try to renew the current certificate: the renew_rule,
+// else the client's default (grounding.md section 5), never earlier than the latest point the
+// lineage's own history shows; an ARI window start wins when the client uses ARI.
+std::optional<absl::Time> ClientRenewalDue(const LineageView& lineage);
+// How often the client retries after a failure, given failures so far.
+absl::Duration ClientRetryInterval(Client client, int failures_so_far);
+// Attempts the client's own schedule still has between now and expiry.
+int AttemptsLeftBeforeExpiry(const LineageView& lineage, absl::Time now);
+
+// A switch (challenge or CA) from the lineage's alt_* lists that avoids `diagnosis`; nullopt when
+// none does or every candidate already failed in this episode.
+struct Switch {
+  std::optional<Challenge> challenge;
+  std::optional<std::string> ca;
+};
+std::optional<Switch> SwitchAvoiding(const LineageView& lineage, const LineageMemory& memory,
+                                     const Diagnosis& diagnosis);
+
+// Whether `now` is inside a maintenance window (true when none is configured).
+bool InMaintenanceWindow(const std::vector<MaintenanceWindow>& windows, absl::Time now);
+
+// The whole chain for one lineage.
+Decision Decide(const PolicyInput& input);
+
+// "Reason: message" as printed in `plan` output.
+std::string ReasonText(const Proposal& p);
+
+}  // namespace certcast::policy

@@ -1,0 +1,328 @@
+// Decision chain tests: each case is a small event history, an instant and what certcast must do.
+#include "policy/policy.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/event_json.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "policy/lineage_view.h"
+#include "policy/planner.h"
+
+namespace certcast::policy {
+namespace {
+
+absl::Time T(const char* text) { return *ParseRfc3339(text); }
+
+const char* kConfigHttp =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","client_version":"4.1.0","ca":"https://acme.example/dir","challenge":"http-01","alt_challenges":["dns-01"],"ari":false})";
+const char* kConfigHttpNoAlt =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","client_version":"4.1.0","ca":"https://acme.example/dir","challenge":"http-01","ari":false})";
+const char* kConfigDns =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"lego","client_version":"4.20.0","ca":"https://acme.example/dir","challenge":"dns-01","ari":false})";
+const char* kConfigAltCa =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","client_version":"4.1.0","ca":"https://acme.example/dir","challenge":"http-01","alt_cas":["https://other.example/dir"],"ari":false})";
+// 90-day certificate issued 2026-09-01: certbot 4 renews at 2/3 = 2026-10-31, expiry 2026-11-30.
+const char* kIssued =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"shop","serial":"0a","not_before":"2026-09-01T00:00:00Z","not_after":"2026-11-30T00:00:00Z","ca":"https://acme.example/dir"})";
+
+struct Expected {
+  ActionKind kind;
+  std::string_view reason;
+  std::optional<Challenge> challenge = std::nullopt;
+  std::optional<std::string> ca = std::nullopt;
+  std::optional<std::string> host = std::nullopt;
+};
+
+struct Case {
+  std::string name;
+  std::vector<std::string> events;
+  const char* now;
+  std::vector<Expected> expected;
+  double risk = 0;
+  std::function<void(LineageMemory&)> memory = nullptr;
+  std::function<void(PolicyConfig&)> config = nullptr;
+  std::vector<std::string_view> held = {};  // kHeld* reasons expected among held proposals
+};
+
+std::string ToString(const Expected& e) {
+  return StrCat(ToString(e.kind), " ", e.reason, e.challenge ? StrCat(" challenge=", ToString(*e.challenge)) : "",
+                e.ca ? " ca=" + *e.ca : "", e.host ? " host=" + *e.host : "");
+}
+
+class DecideTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DecideTest, ProposesExactlyTheExpectedActions) {
+  const Case& c = GetParam();
+  FleetViewBuilder builder;
+  for (const std::string& line : c.events) {
+    auto e = ParseEventLine(line);
+    ASSERT_TRUE(e.ok()) << e.status() << " in " << line;
+    builder.Add(*e);
+  }
+  const absl::Time now = T(c.now);
+  std::vector<LineageView> views = builder.Build(now);
+  ASSERT_EQ(views.size(), 1u);
+  ForecastView forecast;
+  forecast.risk = c.risk;
+  LineageMemory memory;
+  if (c.memory) c.memory(memory);
+  PolicyConfig config;
+  if (c.config) c.config(config);
+  absl::flat_hash_map<std::string, int> per_domain;
+  FleetBudget budget{&per_domain};
+  Decision d = Decide(PolicyInput{views[0], forecast, memory, config, budget, now});
+  std::vector<std::string> got, want;
+  for (const Proposal& p : d.actions) {
+    got.push_back(ToString(Expected{p.kind, p.reason, p.challenge, p.ca, p.host}));
+    EXPECT_THAT(ReasonText(p), ::testing::StartsWith(StrCat(p.reason, ": ")));
+  }
+  for (const Expected& e : c.expected) want.push_back(ToString(e));
+  EXPECT_EQ(got, want) << "diagnosis: " << ToString(d.diagnosis.cause) << " "
+                       << d.diagnosis.evidence;
+  std::vector<std::string_view> held;
+  for (const Held& h : d.held) held.push_back(h.why);
+  for (std::string_view why : c.held) EXPECT_THAT(held, ::testing::Contains(why));
+}
+
+std::string Renewal(const char* ts, const char* outcome, const char* error = nullptr,
+                    const char* challenge = "http-01", bool dry_run = false) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"renewal","cert":"shop","outcome":")", outcome, "\"",
+                error ? StrCat(R"(,"error":"urn:ietf:params:acme:error:)", error, "\"") : "",
+                R"(,"challenge":")", challenge, "\"", dry_run ? R"(,"dry_run":true)" : "", "}");
+}
+
+std::string Http01(const char* ts, bool ok) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":")",
+                ok ? "ok\"" : R"(error","error":"timeout")", "}");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Chain, DecideTest,
+    ::testing::Values(
+        Case{"AHealthyLineageMidLifeGetsNoAction", {kConfigHttp, kIssued}, "2026-10-01T00:00:00Z", {}},
+        Case{"ACertificateTwoDaysFromExpiryThatWasNeverRenewedGetsARenewalAndAnAlert",
+             {kConfigHttp, kIssued, Renewal("2026-11-01T00:00:00Z", "success")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        Case{"TheSafetyNetIgnoresALowForecastAndTheMaintenanceWindow",
+             {kConfigHttp, kIssued, Renewal("2026-11-01T00:00:00Z", "success")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}},
+             0.0, nullptr,
+             [](PolicyConfig& c) { c.maintenance_windows = {{0x01, 60, 120}}; }},
+        Case{"AHostServingThePreviousSerialADayAfterIssuanceIsReloaded",
+             {kConfigHttp, kIssued,
+              R"({"ts":"2026-10-31T00:00:00Z","type":"issued","cert":"shop","serial":"0b","not_before":"2026-10-31T00:00:00Z","not_after":"2027-01-29T00:00:00Z","ca":"https://acme.example/dir"})",
+              R"({"ts":"2026-11-02T00:00:00Z","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"0a","not_after":"2026-11-30T00:00:00Z"})"},
+             "2026-11-02T12:00:00Z",
+             {{ActionKind::kReload, kReasonServedStale, std::nullopt, std::nullopt, "web1"}}},
+        Case{"AStaleServerInsideTheGracePeriodIsLeftAlone",
+             {kConfigHttp, kIssued,
+              R"({"ts":"2026-10-31T00:00:00Z","type":"issued","cert":"shop","serial":"0b","not_before":"2026-10-31T00:00:00Z","not_after":"2027-01-29T00:00:00Z","ca":"https://acme.example/dir"})",
+              R"({"ts":"2026-10-31T06:00:00Z","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"0a","not_after":"2026-11-30T00:00:00Z"})"},
+             "2026-10-31T12:00:00Z", {}},
+        Case{"AReloadThatDidNotHelpIsReportedToAPerson",
+             {kConfigHttp, kIssued,
+              R"({"ts":"2026-10-31T00:00:00Z","type":"issued","cert":"shop","serial":"0b","not_before":"2026-10-31T00:00:00Z","not_after":"2027-01-29T00:00:00Z","ca":"https://acme.example/dir"})",
+              R"({"ts":"2026-11-03T06:00:00Z","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"0a","not_after":"2026-11-30T00:00:00Z"})"},
+             "2026-11-03T12:00:00Z",
+             {{ActionKind::kReload, kReasonServedStale, std::nullopt, std::nullopt, "web1"},
+              {ActionKind::kAlert, kReasonReloadNotEffective}},
+             0.0,
+             [](LineageMemory& m) {
+               m.last_reload_at = T("2026-11-02T12:00:00Z");
+               m.last_reload_serial = "0b";
+             }},
+        Case{"Http01FailuresWithDns01AvailableSwitchTheChallengeInsteadOfAlerting",
+             {kConfigHttp, kIssued, Http01("2026-10-30T00:00:00Z", false),
+              Http01("2026-10-30T18:00:00Z", false),
+              Renewal("2026-10-31T06:00:00Z", "failure", "connection")},
+             "2026-10-31T23:59:59Z",
+             {{ActionKind::kRenew, kReasonSwitchChallenge, Challenge::kDns01}}},
+        Case{"Http01FailuresWithNoAlternativeAlertAPersonWithCauseAndFix",
+             {kConfigHttpNoAlt, kIssued, Http01("2026-10-30T00:00:00Z", false),
+              Http01("2026-10-30T18:00:00Z", false),
+              Renewal("2026-10-31T06:00:00Z", "failure", "connection")},
+             "2026-10-31T23:59:59Z",
+             {{ActionKind::kAlert, kReasonRenewalFailing}}},
+        Case{"ASingleTransientCaErrorIsLeftToTheClientsOwnRetry",
+             {kConfigHttp, kIssued, Renewal("2026-10-31T06:00:00Z", "failure", "serverInternal")},
+             "2026-10-31T23:59:59Z", {}},
+        Case{"AnAlertAlreadySentForThisEpisodeIsNotRepeated",
+             {kConfigHttpNoAlt, kIssued, Renewal("2026-10-31T06:00:00Z", "failure", "unauthorized"),
+              Renewal("2026-10-31T18:00:00Z", "failure", "unauthorized")},
+             "2026-11-01T23:59:59Z",
+             {},
+             0.0,
+             [](LineageMemory& m) {
+               m.alerted.push_back({"episode:2026-10-31T06:00:00Z", T("2026-10-31T23:59:59Z")});
+             },
+             nullptr,
+             {kHeldAlreadyDone}},
+        Case{"AClientThatMadeNoAttemptTwoDaysAfterItsDueTimeIsRenewedAndReported",
+             {kConfigHttp, kIssued}, "2026-11-03T00:00:00Z",
+             {{ActionKind::kRenew, kReasonClientNotRenewing},
+              {ActionKind::kAlert, kReasonClientNotRenewing}}},
+        Case{"ADnsApiTokenExpiringBeforeTheNextRenewalTriggersEarlyRenewalAndAnAlert",
+             {kConfigDns, kIssued,
+              R"({"ts":"2026-10-01T00:00:00Z","type":"credential","kind":"dns_api_token","host":"web1","expires":"2026-10-10T00:00:00Z"})"},
+             "2026-10-02T00:00:00Z",
+             {{ActionKind::kRenew, kReasonHazardEarlyRenewal},
+              {ActionKind::kAlert, kReasonHazardAhead}}},
+        Case{"ADnsApiTokenIsNoHazardForAnHttp01Lineage",
+             {kConfigHttp, kIssued,
+              R"({"ts":"2026-10-01T00:00:00Z","type":"credential","kind":"dns_api_token","host":"web1","expires":"2026-10-10T00:00:00Z"})"},
+             "2026-10-02T00:00:00Z", {}},
+        Case{"ARenewalIsHeldWhenTheNameSetAlmostExhaustedItsWeeklyLimit",
+             {kConfigHttp,
+              R"({"ts":"2026-11-26T00:00:00Z","type":"issued","cert":"shop","serial":"01","not_before":"2026-11-26T00:00:00Z","not_after":"2026-11-28T00:00:00Z","ca":"https://acme.example/dir"})",
+              R"({"ts":"2026-11-27T00:00:00Z","type":"issued","cert":"shop","serial":"02","not_before":"2026-11-27T00:00:00Z","not_after":"2026-11-29T00:00:00Z","ca":"https://acme.example/dir"})",
+              R"({"ts":"2026-11-28T00:00:00Z","type":"issued","cert":"shop","serial":"03","not_before":"2026-11-28T00:00:00Z","not_after":"2026-11-30T00:00:00Z","ca":"https://acme.example/dir"})",
+              R"({"ts":"2026-11-29T00:00:00Z","type":"issued","cert":"shop","serial":"04","not_before":"2026-11-29T00:00:00Z","not_after":"2026-12-01T00:00:00Z","ca":"https://acme.example/dir"})"},
+             "2026-11-30T18:00:00Z",
+             {{ActionKind::kAlert, kReasonExpiryImminent}},
+             0.0, nullptr, nullptr, {kHeldRateLimit}},
+        Case{"OutsideTheMaintenanceWindowANonUrgentRenewalIsHeld",
+             {kConfigHttp, kIssued}, "2026-11-03T00:00:00Z",
+             {{ActionKind::kAlert, kReasonClientNotRenewing}},
+             0.0, nullptr,
+             [](PolicyConfig& c) { c.maintenance_windows = {{0x7f, 120, 240}}; },
+             {kHeldMaintenanceWindow}},
+        Case{"ASuspectedCauseLeadsToAStagingDryRun",
+             {kConfigHttp, kIssued, Http01("2026-10-20T00:00:00Z", false)},
+             "2026-10-20T12:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
+        Case{"AHighForecastWithoutEvidenceAlsoLeadsToADryRunNotAnAlert",
+             {kConfigHttp, kIssued}, "2026-10-10T00:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}, 0.55},
+        Case{"AFailedDryRunWithNoSwitchAlertsBeforeTheRenewalIsDue",
+             {kConfigHttpNoAlt, kIssued,
+              Renewal("2026-10-20T06:00:00Z", "failure", "unauthorized", "http-01", true)},
+             "2026-10-20T12:00:00Z",
+             {{ActionKind::kAlert, kReasonPredictedFailure}}},
+        Case{"CaaThatForbidsTheCaFarFromTheRenewalIsConfirmedByADryRunFirst",
+             {kConfigAltCa, kIssued,
+              R"({"ts":"2026-10-15T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"other.example\""]})"},
+             "2026-10-16T00:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
+        Case{"CaaThatForbidsTheCaSwitchesCaWhenTheRenewalIsNear",
+             {kConfigAltCa, kIssued,
+              R"({"ts":"2026-10-28T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"other.example\""]})"},
+             "2026-10-29T00:00:00Z",
+             {{ActionKind::kRenew, kReasonSwitchCa, std::nullopt, "https://other.example/dir"}}},
+        Case{"AnAriWindowMovedIntoThePastRenewsNow",
+             {kConfigHttp, kIssued,
+              R"({"ts":"2026-09-20T00:00:00Z","type":"ari","cert":"shop","ca":"https://acme.example/dir","window_start":"2026-09-19T00:00:00Z","window_end":"2026-09-19T12:00:00Z"})"},
+             "2026-09-20T06:00:00Z",
+             {{ActionKind::kRenew, kReasonAriWindowPassed}}},
+        Case{"ARenewRuleThatRenewsAfterExpiryIsReported",
+             {R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"acme.sh","ca":"https://acme.example/dir","challenge":"http-01","ari":false,"renew_rule":"after_issue_days:59"})",
+              R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"shop","serial":"0a","not_before":"2026-09-01T00:00:00Z","not_after":"2026-10-16T00:00:00Z","ca":"https://acme.example/dir"})"},
+             "2026-09-02T00:00:00Z",
+             {{ActionKind::kAlert, kReasonRenewRuleTooLate}}},
+        Case{"NearExpiryTheSafetyNetFiresEvenForATransientError",
+             {kConfigHttp, kIssued, Renewal("2026-11-27T12:00:00Z", "failure", "serverInternal")},
+             "2026-11-27T13:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}}),
+    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+TEST(PlanFleetTest, ASecondPlanAtTheSameInstantRepeatsNothing) {
+  FleetViewBuilder builder;
+  for (const char* line : {kConfigHttp, kIssued}) builder.Add(*ParseEventLine(line));
+  const absl::Time now = T("2026-11-28T00:00:00Z");
+  std::vector<LineageView> views = builder.Build(now);
+  absl::flat_hash_map<std::string, ForecastView> forecasts;
+  FleetMemory memory;
+  PolicyConfig config;
+  PlanResult first = PlanFleet(views, forecasts, memory, config, now);
+  ASSERT_EQ(first.items.size(), 2u);
+  EXPECT_EQ(first.items[0].action.kind, ActionKind::kRenew);
+  EXPECT_EQ(first.items[1].action.kind, ActionKind::kAlert);
+  PlanResult second = PlanFleet(views, forecasts, memory, config, now + absl::Hours(1));
+  EXPECT_TRUE(second.items.empty());
+  // A day later the renewal (still not done) is tried again; the alert is not repeated.
+  PlanResult third = PlanFleet(views, forecasts, memory, config, now + absl::Hours(24));
+  ASSERT_EQ(third.items.size(), 1u);
+  EXPECT_EQ(third.items[0].action.kind, ActionKind::kRenew);
+}
+
+TEST(PlanFleetTest, MaxConcurrentRenewalsKeepsTheMostUrgent) {
+  FleetViewBuilder builder;
+  for (int i = 0; i < 3; ++i) {
+    builder.Add(*ParseEventLine(StrCat(
+        R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"c)", i,
+        R"(","host":"web1","names":["c)", i,
+        R"(.example.com"],"client":"certbot","ca":"https://acme.example/dir","challenge":"http-01","ari":false})")));
+    builder.Add(*ParseEventLine(StrCat(
+        R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"c)", i,
+        R"(","serial":"0)", i, R"(","not_before":"2026-09-01T00:00:00Z","not_after":"2026-11-30T0)", i,
+        R"(:00:00Z","ca":"https://acme.example/dir"})")));
+  }
+  const absl::Time now = T("2026-11-05T00:00:00Z");  // all three overdue, none near expiry
+  absl::flat_hash_map<std::string, ForecastView> forecasts;
+  FleetMemory memory;
+  PolicyConfig config;
+  config.max_concurrent_renewals = 2;
+  PlanResult r = PlanFleet(builder.Build(now), forecasts, memory, config, now);
+  std::vector<std::string> renewed;
+  for (const auto& item : r.items) {
+    if (item.action.kind == ActionKind::kRenew) renewed.push_back(item.action.cert);
+  }
+  EXPECT_THAT(renewed, ::testing::ElementsAre("c0", "c1"));
+  ASSERT_EQ(r.held.size(), 1u);
+  EXPECT_EQ(r.held[0].cert, "c2");
+  EXPECT_EQ(r.held[0].held.why, kHeldConcurrency);
+}
+
+TEST(MemoryJsonTest, RoundTripsEveryField) {
+  FleetMemory memory;
+  LineageMemory& m = memory["shop"];
+  m.last_renew_at = T("2026-11-01T00:00:00Z");
+  m.last_renew_serial = "0a";
+  m.renewals_for_serial = 2;
+  m.last_dry_run_at = T("2026-11-02T00:00:00Z");
+  m.last_reload_at = T("2026-11-03T00:00:00Z");
+  m.last_reload_serial = "0b";
+  m.switched_challenge = Challenge::kDns01;
+  m.switched_ca = "https://other.example/dir";
+  m.switched_at = T("2026-11-01T00:00:00Z");
+  m.alerted = {{"episode:x", T("2026-11-04T00:00:00Z")}};
+  auto back = MemoryFromJson(MemoryToJson(memory));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->at("shop"), m);
+}
+
+TEST(MemoryJsonTest, RefusesMalformedDocuments) {
+  EXPECT_EQ(MemoryFromJson("{").status(), DataLossError("policy memory: invalid JSON"));
+  EXPECT_EQ(MemoryFromJson(R"({"version":7})").status(),
+            DataLossError("policy memory: unknown version"));
+  EXPECT_EQ(MemoryFromJson(R"({"version":1,"lineages":{"a":{"last_renew_at":"x"}}})").status().code(),
+            StatusCode::kDataLoss);
+}
+
+TEST(ClientScheduleTest, CertManagerBacksOffExponentiallyUpTo32Hours) {
+  EXPECT_EQ(ClientRetryInterval(Client::kCertManager, 1), absl::Hours(1));
+  EXPECT_EQ(ClientRetryInterval(Client::kCertManager, 3), absl::Hours(4));
+  EXPECT_EQ(ClientRetryInterval(Client::kCertManager, 9), absl::Hours(32));
+  EXPECT_EQ(ClientRetryInterval(Client::kCertbot, 5), absl::Hours(12));
+}
+
+TEST(MaintenanceWindowTest, AWindowAcrossMidnightBelongsToItsStartDay) {
+  // Saturday 23:00 - 02:00; 2026-11-29 is a Sunday.
+  std::vector<MaintenanceWindow> w = {{1 << 6, 23 * 60, 120}};
+  EXPECT_TRUE(InMaintenanceWindow(w, T("2026-11-28T23:30:00Z")));
+  EXPECT_TRUE(InMaintenanceWindow(w, T("2026-11-29T01:30:00Z")));
+  EXPECT_FALSE(InMaintenanceWindow(w, T("2026-11-29T23:30:00Z")));
+  EXPECT_TRUE(InMaintenanceWindow({}, T("2026-11-29T23:30:00Z")));
+}
+
+}  // namespace
+}  // namespace certcast::policy
