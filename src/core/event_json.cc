@@ -507,6 +507,20 @@ Status ParseDomain(const Reader& r, DomainEvent& e) {
 
 void AppendJsonString(std::string_view s, std::string& out) {
   out.push_back('"');
+  // Fast path: most strings need no escaping and are copied in one append.
+  bool plain = true;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out.append(s);
+    out.push_back('"');
+    return;
+  }
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
@@ -533,9 +547,11 @@ class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
   void Key(std::string_view k) {
-    out_ += ",\"";
-    out_ += k;
-    out_ += "\":";
+    out_.push_back(',');
+    out_.push_back('"');
+    out_.append(k);
+    out_.push_back('"');
+    out_.push_back(':');
   }
   void Str(std::string_view k, std::string_view v) {
     Key(k);
@@ -573,7 +589,9 @@ class Writer {
   void Int(std::string_view k, const std::optional<int64_t>& i) {
     if (!i) return;
     Key(k);
-    out_ += std::to_string(*i);
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *i);
+    out_.append(buf, end);
   }
   void List(std::string_view k, const std::vector<std::string>& v) {
     Key(k);

@@ -24,17 +24,20 @@ namespace {
 constexpr std::array<const char*, 1> kMigrations = {
     // 1: events and the derived records later steps fill in.
     R"sql(
-    -- id is a 64-bit hash of the event's canonical JSON: duplicate detection costs no extra index.
-    -- On the (rare) collision of two different events the second is stored at the next free id.
+    -- Keyed by (ts, hash of the canonical JSON). Exact duplicates share both, so the primary
+    -- key is the duplicate check and no extra index is needed; and because telemetry arrives
+    -- roughly in time order, inserts land at the end of the b-tree instead of all over it (a
+    -- hash-only key rewrote most of the table's pages on every batch: 37k events/s). On the
+    -- (astronomically rare) collision of two different events at the same ts, the second is
+    -- stored at the next free hash value.
     CREATE TABLE events (
-      id      INTEGER PRIMARY KEY,
       ts      INTEGER NOT NULL,      -- microseconds since the Unix epoch, UTC
+      hash    INTEGER NOT NULL,      -- XXH3-64 of json
       type    INTEGER NOT NULL,      -- certcast::EventType
       subject TEXT    NOT NULL,      -- certcast::EventSubject
-      json    TEXT    NOT NULL       -- canonical events-v1 line
-    );
-    CREATE INDEX events_by_ts ON events (ts);
-    CREATE INDEX events_by_subject ON events (subject, ts);
+      json    TEXT    NOT NULL,      -- canonical events-v1 line
+      PRIMARY KEY (ts, hash)
+    ) WITHOUT ROWID;
 
     CREATE TABLE models (
       id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -189,6 +192,9 @@ class SqliteStore final : public Store {
 
   Status Init(const std::string& path, const StoreOptions& options) {
     sqlite3_busy_timeout(db_, 10000);
+    // 16 KiB pages: event rows (~200-400 bytes) sit inside the primary-key b-tree, and bigger
+    // pages keep it shallow. Takes effect only on a new file.
+    RETURN_IF_ERROR(Exec("PRAGMA page_size=16384"));
     RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
     // FULL: a batch reported committed survives power loss, not only kill -9.
     RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
@@ -220,10 +226,10 @@ class SqliteStore final : public Store {
     }
     ASSIGN_OR_RETURN(version_, UserVersion());
     ASSIGN_OR_RETURN(insert_event_,
-                     Stmt::Prepare(db_, "INSERT OR IGNORE INTO events (id, ts, type, subject, json) "
+                     Stmt::Prepare(db_, "INSERT OR IGNORE INTO events (hash, ts, type, subject, json) "
                                         "VALUES (?1, ?2, ?3, ?4, ?5)"));
     ASSIGN_OR_RETURN(select_event_json_,
-                     Stmt::Prepare(db_, "SELECT json FROM events WHERE id = ?1"));
+                     Stmt::Prepare(db_, "SELECT json FROM events WHERE ts = ?2 AND hash = ?1"));
     return OkStatus();
   }
 
@@ -253,7 +259,7 @@ class SqliteStore final : public Store {
     if (filter.type) sql += " AND type = ?";
     if (filter.since) sql += " AND ts >= ?";
     if (filter.until) sql += " AND ts < ?";
-    sql += " ORDER BY ts, id";
+    sql += " ORDER BY ts, hash";
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, sql));
     int i = 1;
     for (const auto& subject : filter.subjects) stmt.BindText(i++, subject);
@@ -395,6 +401,7 @@ class SqliteStore final : public Store {
         }
         select_event_json_.Reset();
         select_event_json_.BindInt(1, id);
+        select_event_json_.BindInt(2, absl::ToUnixMicros(e.ts));
         ASSIGN_OR_RETURN(bool row, select_event_json_.Step());
         if (row && select_event_json_.Text(0) == json) {
           ++result.duplicates;
