@@ -156,7 +156,7 @@ class Reader {
   }
   Status OptBool(int slot, std::optional<bool>& out) const {
     if (!Has(slot)) return OkStatus();
-    bool b;
+    bool b = false;
     RETURN_IF_ERROR(Bool(slot, b));
     out = b;
     return OkStatus();
@@ -176,7 +176,7 @@ class Reader {
   }
   Status OptDouble(int slot, std::optional<double>& out, bool non_negative = true) const {
     if (!Has(slot)) return OkStatus();
-    double d;
+    double d = 0;
     RETURN_IF_ERROR(Double(slot, d, non_negative));
     out = d;
     return OkStatus();
@@ -184,7 +184,7 @@ class Reader {
   Status OptInt(int slot, std::optional<int64_t>& out) const {
     if (!Has(slot)) return OkStatus();
     const element& e = slots_[slot];
-    int64_t i;
+    int64_t i = 0;
     if (e.get_int64().get(i) == simdjson::SUCCESS) {
       // fine
     } else {
@@ -221,7 +221,7 @@ class Reader {
   Status OptEnum(int slot, std::optional<E>& out,
                        const std::array<std::string_view, N>& names) const {
     if (!Has(slot)) return OkStatus();
-    E e;
+    E e{};
     RETURN_IF_ERROR(Enum(slot, e, names));
     out = e;
     return OkStatus();
