@@ -1,0 +1,55 @@
+// Backtest (evaluation.md section 1): one row per lineage per day D (00:00Z) in [from, to) for
+// every lineage with a config event before D, risk from events with ts < D only, scored against
+// the episode onsets in all the events given, beside simple rules computed on the same data.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/event.h"
+#include "core/status.h"
+#include "model/forecaster.h"
+#include "model/metrics.h"
+
+namespace certcast {
+
+struct BacktestOptions {
+  absl::Time from;
+  absl::Time to;
+  absl::Duration horizon = absl::Hours(24 * 7);
+  int threads = 2;
+  // Optional ground truth: cert -> (onset -> cause), e.g. from the simulator's truth file; used
+  // for recall per cause instead of the onset's ACME error.
+  const std::map<std::string, std::map<absl::Time, std::string>>* causes = nullptr;
+  std::function<void(const std::string&)> progress;
+};
+
+struct BacktestResult {
+  ForecastMetrics model;
+  // Simple rules on the same rows: name -> metrics.
+  std::vector<std::pair<std::string, ForecastMetrics>> baselines;
+  int64_t rows = 0;
+  int64_t lineages = 0;
+  double threshold = 0;
+  double seconds_features_and_scoring = 0;
+};
+
+// Writes the CSV (header `day,cert,risk,alert`) to `csv` and returns the metrics.
+StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<const Event> events_in_ts_order,
+                                     const BacktestOptions& options, std::ostream& csv);
+
+// A self-contained HTML page (inline SVG, no scripts or external files): PR curves, calibration,
+// lead-time histogram, recall per cause, and the metrics table.
+std::string RenderBacktestReport(const BacktestResult& result, const BacktestOptions& options,
+                                 const ModelInfo& info);
+
+// Parses a ground-truth file: JSON Lines with "cert", "onset" (or "ts") and "cause" fields;
+// lines without them are skipped.
+StatusOr<std::map<std::string, std::map<absl::Time, std::string>>> ReadCauses(const std::string& path);
+
+}  // namespace certcast

@@ -1,0 +1,494 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "features/fleet_state.h"
+#include "model/scoring.h"
+#include "model/xgb.h"
+#include "nlohmann/json.hpp"
+
+namespace certcast {
+
+namespace {
+
+constexpr std::string_view kMagic = "certcast-model 1\n";
+constexpr size_t kMaxMetadataBytes = 64 << 20;
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+}  // namespace
+
+std::string ModelSchemaId() { return StrCat(FeatureSchemaId(), "+anomaly_score:1"); }
+
+std::vector<std::string> ModelFeatureNames() {
+  std::vector<std::string> names;
+  for (const FeatureSpec& f : FeatureCatalogue()) names.emplace_back(f.name);
+  names.emplace_back("anomaly_score");
+  return names;
+}
+
+std::span<const int> AnomalyColumns() {
+  static const int kColumns[] = {
+      kChallengeProbeFailRate, kChallengeProbeFailDays4, kHttp01FailRate, kDns01FailRate,
+      kDns01PropagationRatio, kAddressForeignFraction, kDnsErrorDays4, kCaaForbidsCa,
+      kDnssecBogusDays4, kRrsigMarginDays, kServedStaleDays, kTlsErrorDays4, kCaProbeErrorRate,
+      kCaLatencyRatio, kCaFleetFailureRate, kClockOffsetAbsSeconds, kClockSlopeAbsSecondsPerDay,
+      kDiskFreeFraction, kDiskDaysToFull, kSchedulerStaleDays, kHostEventsRecent,
+      kCredentialMarginDays, kDomainMarginDays, kIssued7dNameSet, kAttemptsPerDay, kWarningSignals};
+  return kColumns;
+}
+
+// ---------------------------------------------------------------------------------------------
+double Calibration::Apply(double margin, double anomaly) const {
+  return Sigmoid(a * margin + b + c * (std::isfinite(anomaly) ? anomaly : 0));
+}
+
+Calibration Calibration::Fit(const std::vector<float>& margins, const std::vector<float>& anomalies,
+                             const std::vector<uint8_t>& labels) {
+  // Newton's method on the logistic log-likelihood with a small ridge (keeps it finite when the
+  // validation slice separates perfectly), first with the anomaly term, then without it if its
+  // weight comes out negative: an anomaly may raise risk, history says nothing about lowering it.
+  auto fit = [&](bool with_anomaly) {
+    double w[3] = {1, 0, 0};
+    const int k = with_anomaly ? 3 : 2;
+    for (int iter = 0; iter < 50; ++iter) {
+      double g[3] = {0, 0, 0}, h[3][3] = {{0}};
+      for (size_t i = 0; i < margins.size(); ++i) {
+        const double x[3] = {margins[i], 1.0, std::isfinite(anomalies[i]) ? anomalies[i] : 0.0};
+        double z = 0;
+        for (int j = 0; j < k; ++j) z += w[j] * x[j];
+        const double p = Sigmoid(z);
+        const double r = p - labels[i];
+        const double s = std::max(p * (1 - p), 1e-9);
+        for (int j = 0; j < k; ++j) {
+          g[j] += r * x[j];
+          for (int l = 0; l < k; ++l) h[j][l] += s * x[j] * x[l];
+        }
+      }
+      for (int j = 0; j < k; ++j) {
+        g[j] += 1e-3 * (w[j] - (j == 0 ? 1 : 0));
+        h[j][j] += 1e-3;
+      }
+      // Solve h * d = g (k <= 3) by Gaussian elimination.
+      double m[3][4];
+      for (int j = 0; j < k; ++j) {
+        for (int l = 0; l < k; ++l) m[j][l] = h[j][l];
+        m[j][k] = g[j];
+      }
+      for (int col = 0; col < k; ++col) {
+        int pivot = col;
+        for (int r = col + 1; r < k; ++r) if (std::abs(m[r][col]) > std::abs(m[pivot][col])) pivot = r;
+        for (int l = 0; l <= k; ++l) std::swap(m[col][l], m[pivot][l]);
+        if (std::abs(m[col][col]) < 1e-12) return Calibration{};
+        for (int r = 0; r < k; ++r) {
+          if (r == col) continue;
+          const double f = m[r][col] / m[col][col];
+          for (int l = col; l <= k; ++l) m[r][l] -= f * m[col][l];
+        }
+      }
+      double step = 0;
+      for (int j = 0; j < k; ++j) {
+        const double d = m[j][k] / m[j][j];
+        w[j] -= d;
+        step = std::max(step, std::abs(d));
+      }
+      if (step < 1e-7) break;
+    }
+    return Calibration{w[0], w[1], with_anomaly ? w[2] : 0};
+  };
+  if (margins.empty()) return Calibration{};
+  Calibration c = fit(true);
+  if (c.c < 0 || !std::isfinite(c.c)) c = fit(false);
+  if (!std::isfinite(c.a) || !std::isfinite(c.b)) return Calibration{};
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
+  nlohmann::json meta;
+  const ModelInfo& info = bundle.info;
+  meta["schema_id"] = info.schema_id;
+  meta["feature_names"] = info.feature_names;
+  meta["train_from"] = FormatRfc3339(info.train_from);
+  meta["train_until"] = FormatRfc3339(info.train_until);
+  meta["horizon_seconds"] = absl::ToInt64Seconds(info.horizon);
+  meta["algorithm"] = info.algorithm;
+  meta["alert_threshold"] = info.alert_threshold;
+  meta["metrics"] = nlohmann::json::parse(info.metrics_json.empty() ? "{}" : info.metrics_json);
+  meta["calibration"] = {bundle.calibration.a, bundle.calibration.b, bundle.calibration.c};
+  meta["anomaly"] = nlohmann::json::parse(bundle.anomaly.ToJson());
+  meta["blobs"] = {{{"name", "classifier"}, {"bytes", bundle.classifier_ubj.size()}},
+                   {{"name", "survival"}, {"bytes", bundle.survival_ubj.size()}}};
+  const std::string text = meta.dump();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return NotFoundError(StrCat("cannot write model file ", tmp));
+    out << kMagic << text.size() << "\n" << text << bundle.classifier_ubj << bundle.survival_ubj;
+    out.flush();
+    if (!out) return UnavailableError(StrCat("writing model file ", tmp, " failed"));
+  }
+  // Rename so a reader never sees half a model.
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return UnavailableError(StrCat("cannot rename ", tmp, " to ", path));
+  return OkStatus();
+}
+
+StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError(StrCat("model file ", path, " not found (train one with `certcast train`)"));
+  std::string magic(kMagic.size(), '\0');
+  in.read(magic.data(), magic.size());
+  if (!in || magic != kMagic) return FailedPreconditionError(StrCat(path, " is not a certcast model file"));
+  std::string length_line;
+  std::getline(in, length_line);
+  size_t length = 0;
+  try {
+    length = std::stoull(length_line);
+  } catch (...) {
+    return DataLossError(StrCat(path, ": corrupt model header"));
+  }
+  if (length > kMaxMetadataBytes) return DataLossError(StrCat(path, ": model metadata too large"));
+  std::string text(length, '\0');
+  in.read(text.data(), length);
+  if (!in) return DataLossError(StrCat(path, ": truncated model file"));
+  ModelBundle b;
+  try {
+    auto meta = nlohmann::json::parse(text);
+    b.info.schema_id = meta.at("schema_id").get<std::string>();
+    if (b.info.schema_id != ModelSchemaId()) {
+      return FailedPreconditionError(StrCat("model ", path, " was trained with feature schema ", b.info.schema_id,
+                                            " but this certcast computes ", ModelSchemaId(),
+                                            ": retrain it with `certcast train`"));
+    }
+    b.info.feature_names = meta.at("feature_names").get<std::vector<std::string>>();
+    ASSIGN_OR_RETURN(b.info.train_from, ParseRfc3339(meta.at("train_from").get<std::string>()));
+    ASSIGN_OR_RETURN(b.info.train_until, ParseRfc3339(meta.at("train_until").get<std::string>()));
+    b.info.horizon = absl::Seconds(meta.at("horizon_seconds").get<int64_t>());
+    b.info.algorithm = meta.at("algorithm").get<std::string>();
+    b.info.alert_threshold = meta.at("alert_threshold").get<double>();
+    b.info.metrics_json = meta.at("metrics").dump();
+    auto cal = meta.at("calibration");
+    b.calibration = Calibration{cal.at(0).get<double>(), cal.at(1).get<double>(), cal.at(2).get<double>()};
+    ASSIGN_OR_RETURN(b.anomaly, IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth));
+    for (const auto& blob : meta.at("blobs")) {
+      const size_t bytes = blob.at("bytes").get<size_t>();
+      if (bytes > (size_t{1} << 32)) return DataLossError(StrCat(path, ": blob too large"));
+      std::string data(bytes, '\0');
+      in.read(data.data(), bytes);
+      if (!in && bytes > 0) return DataLossError(StrCat(path, ": truncated model file"));
+      const std::string name = blob.at("name").get<std::string>();
+      if (name == "classifier") b.classifier_ubj = std::move(data);
+      if (name == "survival") b.survival_ubj = std::move(data);
+    }
+  } catch (const std::exception& e) {
+    return DataLossError(StrCat(path, ": corrupt model metadata: ", e.what()));
+  }
+  if (b.info.feature_names != ModelFeatureNames()) {
+    return FailedPreconditionError(StrCat("model ", path, " lists other feature names than this certcast"));
+  }
+  if (b.classifier_ubj.empty()) return DataLossError(StrCat(path, ": model has no classifier"));
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time until, const TrainOptions& options) {
+  // Only events before `until` exist for training, for features and labels alike.
+  const size_t end = std::lower_bound(events.begin(), events.end(), until,
+                                      [](const Event& e, absl::Time t) { return e.ts < t; }) - events.begin();
+  events = events.subspan(0, end);
+  if (events.empty()) return FailedPreconditionError(StrCat("no events before ", FormatRfc3339(until), " to train on"));
+  auto episodes_by_cert = ComputeEpisodes(events);
+  TrainingSet set;
+  set.until = until;
+  set.first_day = FloorToDay(events.front().ts) + absl::Hours(24);
+  set.last_day = FloorToDay(until - options.horizon);
+  if (set.last_day < set.first_day) {
+    return FailedPreconditionError(StrCat("training window ", FormatRfc3339(events.front().ts), " .. ",
+                                          FormatRfc3339(until), " is shorter than the horizon plus a day"));
+  }
+  FleetState state;
+  size_t cursor = 0;
+  std::vector<float> row(kFeatureCount);
+  const int64_t total_days = (set.last_day - set.first_day) / absl::Hours(24) + 1;
+  int64_t day_number = 0;
+  for (absl::Time day = set.first_day; day <= set.last_day; day += absl::Hours(24), ++day_number) {
+    RETURN_IF_ERROR(state.AdvanceTo(events, day, &cursor));
+    ASSIGN_OR_RETURN(FeatureExtractor fx, FeatureExtractor::Create(state, day));
+    while (set.certs.size() < state.lineage_count()) {
+      const std::string& cert = state.lineage(set.certs.size()).cert;
+      set.certs.push_back(cert);
+      auto it = episodes_by_cert.find(cert);
+      set.episodes.push_back(it == episodes_by_cert.end() ? std::vector<Episode>{} : it->second);
+    }
+    for (size_t li = 0; li < state.lineage_count(); ++li) {
+      if (!fx.HasConfig(li)) continue;
+      const auto& eps = set.episodes[li];
+      if (InEpisodeAt(eps, day)) continue;
+      fx.Extract(li, row.data());
+      set.x.insert(set.x.end(), row.begin(), row.end());
+      set.x.push_back(kMissing);  // anomaly column, filled once the detector is fitted
+      set.y.push_back(OnsetIn(eps, day, day + options.horizon) != nullptr ? 1 : 0);
+      const Episode* next = OnsetIn(eps, day, absl::InfiniteFuture());
+      if (next != nullptr) {
+        const float t = static_cast<float>(std::max(absl::ToDoubleHours(next->onset - day) / 24.0, 0.04));
+        set.time_lower.push_back(t);
+        set.time_upper.push_back(t);
+      } else {
+        set.time_lower.push_back(static_cast<float>(std::max(absl::ToDoubleHours(until - day) / 24.0, 0.04)));
+        set.time_upper.push_back(std::numeric_limits<float>::infinity());
+      }
+      set.rows.push_back(ScoredDay{static_cast<uint32_t>(li), day, 0, false});
+    }
+    if (options.progress && (day_number % 30 == 29 || day_number + 1 == total_days)) {
+      options.progress(StrCat("features: day ", day_number + 1, "/", total_days, ", ", set.size(), " cert-days"));
+    }
+  }
+  if (set.size() > options.max_rows) {
+    // Keep every positive and a random share of negatives; the weights restore the balance.
+    std::mt19937_64 rng(options.seed);
+    const double positives = std::accumulate(set.y.begin(), set.y.end(), 0.0);
+    const double keep = std::clamp((options.max_rows - positives) / (set.size() - positives), 0.01, 1.0);
+    TrainingSet kept;
+    kept.certs = std::move(set.certs);
+    kept.episodes = std::move(set.episodes);
+    kept.first_day = set.first_day;
+    kept.last_day = set.last_day;
+    kept.until = set.until;
+    std::uniform_real_distribution<double> u(0, 1);
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (set.y[i] == 0 && u(rng) > keep) continue;
+      kept.x.insert(kept.x.end(), set.x.begin() + i * kModelWidth, set.x.begin() + (i + 1) * kModelWidth);
+      kept.y.push_back(set.y[i]);
+      kept.time_lower.push_back(set.time_lower[i]);
+      kept.time_upper.push_back(set.time_upper[i]);
+      kept.rows.push_back(set.rows[i]);
+    }
+    if (options.progress) options.progress(StrCat("subsampled negatives to ", keep * 100, "%: ", kept.size(), " rows"));
+    return kept;
+  }
+  return set;
+}
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+std::vector<float> Gather(const std::vector<float>& v, const std::vector<size_t>& idx, size_t width) {
+  std::vector<float> out;
+  out.reserve(idx.size() * width);
+  for (size_t i : idx) out.insert(out.end(), v.begin() + i * width, v.begin() + (i + 1) * width);
+  return out;
+}
+
+double ParseEval(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  return colon == std::string::npos ? std::nan("") : std::atof(text.c_str() + colon + 1);
+}
+
+}  // namespace
+
+StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  TrainReport report;
+  const double positives = std::accumulate(set.y.begin(), set.y.end(), 0.0);
+  if (positives < 1) {
+    return FailedPreconditionError("no episode onsets before --until: there is no failure to learn from");
+  }
+  // Time-ordered split. Training rows whose label window reaches into the validation period are
+  // purged, otherwise the validation onsets would leak into training labels.
+  const int64_t days = (set.last_day - set.first_day) / absl::Hours(24) + 1;
+  const int64_t valid_days = std::max<int64_t>(1, std::llround(days * options.validation_fraction));
+  const absl::Time split = set.last_day - absl::Hours(24) * (valid_days - 1);
+  std::vector<size_t> train_idx, valid_idx;
+  for (size_t i = 0; i < set.size(); ++i) {
+    if (set.rows[i].day >= split) valid_idx.push_back(i);
+    else if (set.rows[i].day + options.horizon <= split) train_idx.push_back(i);
+  }
+  double train_pos = 0, valid_pos = 0;
+  for (size_t i : train_idx) train_pos += set.y[i];
+  for (size_t i : valid_idx) valid_pos += set.y[i];
+  if (train_pos < 1 || valid_pos < 1) {
+    // Too few onsets to hold some out: fit and calibrate on everything, and say so in the metrics.
+    if (options.progress) options.progress("too few onsets for a time-ordered hold-out: validating in-sample");
+    train_idx.clear();
+    valid_idx.clear();
+    for (size_t i = 0; i < set.size(); ++i) { train_idx.push_back(i); valid_idx.push_back(i); }
+    train_pos = valid_pos = positives;
+  }
+  if (options.progress) {
+    options.progress(StrCat("training on ", train_idx.size(), " cert-days (", train_pos, " positive), validating on ",
+                            valid_idx.size(), " (", valid_pos, " positive) from ", FormatRfc3339(split)));
+  }
+
+  // Anomaly detector on training rows only.
+  {
+    std::vector<float> sample;
+    std::mt19937_64 rng(options.seed);
+    const size_t want = std::min<size_t>(train_idx.size(), 50000);
+    std::vector<size_t> pick = train_idx;
+    std::shuffle(pick.begin(), pick.end(), rng);
+    pick.resize(want);
+    sample = Gather(set.x, pick, kModelWidth);
+    report.bundle.anomaly = IsolationForest::Fit(sample, kModelWidth, AnomalyColumns(), {.trees = 100, .sample_size = 256, .seed = options.seed});
+    FillAnomalyColumn(report.bundle.anomaly, set.x.data(), set.size(), options.threads);
+  }
+
+  std::vector<float> x_train = Gather(set.x, train_idx, kModelWidth);
+  std::vector<float> x_valid = Gather(set.x, valid_idx, kModelWidth);
+  std::vector<float> y_train, y_valid;
+  for (size_t i : train_idx) y_train.push_back(set.y[i]);
+  for (size_t i : valid_idx) y_valid.push_back(set.y[i]);
+  ASSIGN_OR_RETURN(xgb::DMatrix d_train, xgb::DMatrix::Dense(x_train, train_idx.size(), kModelWidth, options.threads));
+  ASSIGN_OR_RETURN(xgb::DMatrix d_valid, xgb::DMatrix::Dense(x_valid, valid_idx.size(), kModelWidth, options.threads));
+  RETURN_IF_ERROR(d_train.SetFloat("label", y_train));
+  RETURN_IF_ERROR(d_valid.SetFloat("label", y_valid));
+
+  // Class imbalance: up-weight positives by sqrt of the imbalance (the full ratio over-fits rare
+  // onsets); calibration afterwards maps scores back to probabilities.
+  const double neg = train_idx.size() - train_pos;
+  const double pos_weight = std::clamp(std::sqrt(neg / std::max(1.0, train_pos)), 1.0, 30.0);
+  const double base_score = std::clamp(train_pos * pos_weight / (train_pos * pos_weight + neg), 1e-4, 0.5);
+  const xgb::DMatrix* cache[] = {&d_train, &d_valid};
+  ASSIGN_OR_RETURN(xgb::Booster booster, xgb::Booster::Create(cache));
+  const bool rf = options.algorithm == "rf";
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"objective", "binary:logistic"}, {"tree_method", "hist"}, {"nthread", std::to_string(options.threads)},
+      {"base_score", std::to_string(base_score)}, {"scale_pos_weight", std::to_string(pos_weight)},
+      {"eval_metric", "aucpr"}, {"seed", std::to_string(options.seed)}, {"max_bin", "128"},
+      {"verbosity", "0"}};
+  if (rf) {
+    params.insert(params.end(), {{"num_parallel_tree", "100"}, {"eta", "1"}, {"subsample", "0.632"},
+                                 {"colsample_bynode", "0.6"}, {"max_depth", "10"}, {"min_child_weight", "2"},
+                                 {"lambda", "1e-5"}});
+  } else {
+    params.insert(params.end(), {{"eta", "0.08"}, {"max_depth", "5"}, {"min_child_weight", "2"},
+                                 {"subsample", "0.8"}, {"colsample_bytree", "0.8"}, {"lambda", "2"}});
+  }
+  for (const auto& [k, v] : params) RETURN_IF_ERROR(booster.SetParam(k, v));
+  double xgb_seconds = 0;
+  int best_round = 0;
+  double best_score = -1;
+  const int max_rounds = rf ? 1 : options.max_rounds;
+  for (int round = 0; round < max_rounds; ++round) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(booster.UpdateOneIter(round, d_train));
+    ASSIGN_OR_RETURN(std::string eval, booster.Eval(round, d_valid, "valid"));
+    xgb_seconds += Seconds(t0);
+    const double score = ParseEval(eval);
+    if (score > best_score + 1e-5) {
+      best_score = score;
+      best_round = round;
+    }
+    if (options.progress && round % 50 == 49) options.progress(StrCat("round ", round + 1, ": ", eval));
+    if (round - best_round >= options.early_stopping_rounds) break;
+  }
+  report.rounds = best_round + 1;
+  ASSIGN_OR_RETURN(xgb::Booster final_booster, booster.Slice(report.rounds));
+  RETURN_IF_ERROR(final_booster.SetParam("nthread", std::to_string(options.threads)));
+  ASSIGN_OR_RETURN(report.bundle.classifier_ubj, final_booster.SaveUbj());
+
+  // Calibrate on the validation slice.
+  ASSIGN_OR_RETURN(std::vector<float> margins, final_booster.Predict(d_valid, 1));
+  std::vector<float> anomalies;
+  std::vector<uint8_t> labels;
+  for (size_t k = 0; k < valid_idx.size(); ++k) {
+    anomalies.push_back(x_valid[k * kModelWidth + kAnomalyColumn]);
+    labels.push_back(y_valid[k] > 0.5f);
+  }
+  report.bundle.calibration = Calibration::Fit(margins, anomalies, labels);
+
+  // Operating point: the threshold that maximises F1 of episode recall and de-duplicated alert
+  // precision on the validation slice, the same scoring the backtest reports.
+  std::vector<ScoredDay> valid_rows;
+  std::vector<float> risks;
+  for (size_t k = 0; k < valid_idx.size(); ++k) {
+    ScoredDay r = set.rows[valid_idx[k]];
+    r.risk = static_cast<float>(report.bundle.calibration.Apply(margins[k], anomalies[k]));
+    risks.push_back(r.risk);
+    valid_rows.push_back(r);
+  }
+  std::vector<const std::vector<Episode>*> eps;
+  for (const auto& e : set.episodes) eps.push_back(&e);
+  const absl::Time valid_from = valid_rows.empty() ? split : std::min_element(valid_rows.begin(), valid_rows.end(), [](auto& a, auto& b) { return a.day < b.day; })->day;
+  const absl::Time valid_to = set.last_day + absl::Hours(24);
+  std::vector<float> candidates = risks;
+  std::sort(candidates.begin(), candidates.end(), std::greater<>());
+  std::vector<float> thresholds;
+  for (double q : {0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.15, 0.2}) {
+    if (!candidates.empty()) thresholds.push_back(candidates[std::min(candidates.size() - 1, static_cast<size_t>(q * candidates.size()))]);
+  }
+  for (float t : {0.05f, 0.1f, 0.2f, 0.3f, 0.5f}) thresholds.push_back(t);
+  double best_f1 = -1;
+  double threshold = 0.5;
+  for (float t : thresholds) {
+    for (auto& r : valid_rows) r.alert = r.risk >= t;
+    ForecastMetrics m = Evaluate(valid_rows, eps, valid_from, valid_to, options.horizon);
+    if (m.f1 > best_f1 + 1e-9) {
+      best_f1 = m.f1;
+      threshold = t;
+      report.validation = std::move(m);
+    }
+  }
+  if (options.progress) {
+    options.progress(StrCat("validation: PR-AUC ", report.validation.pr_auc, ", Brier ", report.validation.brier,
+                            ", recall ", report.validation.recall, ", precision ", report.validation.precision,
+                            " at threshold ", threshold));
+  }
+
+  // Survival (AFT): time to the next onset, right-censored at --until.
+  if (options.survival) {
+    std::vector<float> lower, upper;
+    for (size_t i : train_idx) { lower.push_back(set.time_lower[i]); upper.push_back(set.time_upper[i]); }
+    RETURN_IF_ERROR(d_train.SetFloat("label_lower_bound", lower));
+    RETURN_IF_ERROR(d_train.SetFloat("label_upper_bound", upper));
+    const xgb::DMatrix* survival_cache[] = {&d_train};
+    ASSIGN_OR_RETURN(xgb::Booster aft, xgb::Booster::Create(survival_cache));
+    std::vector<float> observed;
+    for (size_t k = 0; k < lower.size(); ++k) if (std::isfinite(upper[k])) observed.push_back(lower[k]);
+    std::nth_element(observed.begin(), observed.begin() + observed.size() / 2, observed.end());
+    const double typical = observed.empty() ? 30.0 : std::max(0.5f, observed[observed.size() / 2]);
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+             {"objective", "survival:aft"}, {"eval_metric", "aft-nloglik"}, {"aft_loss_distribution", "logistic"},
+             {"aft_loss_distribution_scale", "1.0"}, {"tree_method", "hist"}, {"max_depth", "4"}, {"eta", "0.1"},
+             {"nthread", std::to_string(options.threads)}, {"base_score", std::to_string(typical)},
+             {"max_bin", "128"}, {"verbosity", "0"}, {"seed", std::to_string(options.seed)}}) {
+      RETURN_IF_ERROR(aft.SetParam(k, v));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int round = 0; round < 60; ++round) RETURN_IF_ERROR(aft.UpdateOneIter(round, d_train));
+    xgb_seconds += Seconds(t0);
+    ASSIGN_OR_RETURN(report.bundle.survival_ubj, aft.SaveUbj());
+  }
+
+  ModelInfo& info = report.bundle.info;
+  info.schema_id = ModelSchemaId();
+  info.feature_names = ModelFeatureNames();
+  info.train_from = set.first_day;
+  info.train_until = set.until;
+  info.horizon = options.horizon;
+  info.algorithm = rf ? "rf" : "gbtree";
+  info.alert_threshold = threshold;
+  info.metrics_json = StrCat("{\"validation\":", MetricsToJson(report.validation), ",\"validation_from\":\"",
+                             FormatRfc3339(valid_from), "\",\"rounds\":", report.rounds, ",\"train_rows\":",
+                             train_idx.size(), ",\"valid_rows\":", valid_idx.size(), ",\"scale_pos_weight\":",
+                             pos_weight, ",\"base_score\":", base_score, ",\"calibration\":[",
+                             report.bundle.calibration.a, ",", report.bundle.calibration.b, ",",
+                             report.bundle.calibration.c, "]}");
+  report.xgboost_seconds = xgb_seconds;
+  report.total_seconds = Seconds(start);
+  return report;
+}
+
+}  // namespace certcast

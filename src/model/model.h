@@ -1,0 +1,100 @@
+// Training and the model file. The forecaster (forecaster.h) is the serving side.
+//
+// Model file layout (one file, read back only by this code):
+//   "certcast-model 1\n" <decimal length of metadata JSON> "\n" <metadata JSON> <blobs...>
+// metadata JSON names each blob and its byte length (classifier and survival boosters as UBJ).
+// The metadata carries the feature schema id; Load refuses a file whose id differs from this
+// binary's, naming both.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/event.h"
+#include "core/status.h"
+#include "features/features.h"
+#include "features/labels.h"
+#include "model/anomaly.h"
+#include "model/forecaster.h"
+#include "model/metrics.h"
+
+namespace certcast {
+
+// Columns of the model matrix: the feature catalogue, then the anomaly score.
+inline constexpr int kAnomalyColumn = kFeatureCount;
+inline constexpr int kModelWidth = kFeatureCount + 1;
+std::string ModelSchemaId();
+std::vector<std::string> ModelFeatureNames();
+// Catalogue columns the anomaly detector looks at: telemetry, not timing (timing is ordinary by
+// construction and would drown the signal).
+std::span<const int> AnomalyColumns();
+
+// p = sigmoid(a * margin + b + c * anomaly): Platt scaling on a time-ordered validation slice,
+// with the anomaly score as a second input so that "never seen before" raises the risk by as much
+// as the validation data supports (c >= 0).
+struct Calibration {
+  double a = 1, b = 0, c = 0;
+  double Apply(double margin, double anomaly) const;
+  static Calibration Fit(const std::vector<float>& margins, const std::vector<float>& anomalies,
+                         const std::vector<uint8_t>& labels);
+};
+
+struct ModelBundle {
+  ModelInfo info;
+  std::string classifier_ubj;
+  std::string survival_ubj;  // empty: no survival model
+  IsolationForest anomaly;
+  Calibration calibration;
+};
+
+Status WriteModelFile(const std::string& path, const ModelBundle& bundle);
+StatusOr<ModelBundle> ReadModelFile(const std::string& path);
+
+struct TrainOptions {
+  absl::Duration horizon = absl::Hours(24 * 7);
+  std::string algorithm = "gbtree";  // or "rf" (random-forest mode)
+  int threads = 2;
+  // Share of the most recent training days held out (time-ordered) for early stopping,
+  // calibration and the alert threshold.
+  double validation_fraction = 0.25;
+  int max_rounds = 400;
+  int early_stopping_rounds = 40;
+  bool survival = true;
+  // Above this many rows, negatives are subsampled (weights keep the class balance honest).
+  size_t max_rows = 3'000'000;
+  uint64_t seed = 1;
+  std::function<void(const std::string&)> progress;  // stderr lines for long work
+};
+
+// Daily cert-day rows (D at 00:00Z) with features from events before D and labels from events
+// before `until`. In-episode days and days whose label window is not fully observed are left out.
+struct TrainingSet {
+  std::vector<float> x;             // rows x kModelWidth (anomaly column filled later)
+  std::vector<float> y;             // 1 = onset in (D, D + horizon]
+  std::vector<float> time_lower;    // AFT: days from D to the next onset (or censoring)
+  std::vector<float> time_upper;    // +inf when censored
+  std::vector<ScoredDay> rows;      // lineage index and day per row
+  std::vector<std::string> certs;   // lineage index -> cert
+  std::vector<std::vector<Episode>> episodes;  // lineage index -> episodes before `until`
+  absl::Time first_day, last_day;   // first and last D
+  absl::Time until;
+  size_t size() const { return y.size(); }
+};
+
+StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events_in_ts_order, absl::Time until,
+                                       const TrainOptions& options);
+
+struct TrainReport {
+  ModelBundle bundle;
+  ForecastMetrics validation;
+  int rounds = 0;
+  double xgboost_seconds = 0;  // time inside XGBoost training calls
+  double total_seconds = 0;
+};
+
+StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options);
+
+}  // namespace certcast

@@ -1,0 +1,45 @@
+// Scoring helpers shared by training (validation), the forecaster and the benchmark.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "features/features.h"
+#include "model/anomaly.h"
+
+namespace certcast {
+
+// Fills column kAnomalyColumn of a rows x kModelWidth matrix with the detector's score.
+void FillAnomalyColumn(const IsolationForest& forest, float* x, size_t rows, int threads);
+
+// Model matrix (rows x kModelWidth) for `lineages`, features from `fx`, anomaly column NaN.
+// Splits the work over `threads` (0 = hardware concurrency).
+std::vector<float> ExtractModelRows(const FeatureExtractor& fx, const std::vector<size_t>& lineages, int threads);
+
+// Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks.
+template <typename Fn>
+void ParallelChunks(size_t n, int threads, Fn fn);
+
+}  // namespace certcast
+
+#include <algorithm>
+#include <thread>
+
+namespace certcast {
+template <typename Fn>
+void ParallelChunks(size_t n, int threads, Fn fn) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 1 || n < 4096) {
+    fn(size_t{0}, n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  const size_t chunk = (n + threads - 1) / threads;
+  for (int t = 0; t < threads; ++t) {
+    const size_t b = t * chunk, e = std::min(n, b + chunk);
+    if (b >= e) break;
+    pool.emplace_back([&fn, b, e] { fn(b, e); });
+  }
+  for (auto& th : pool) th.join();
+}
+}  // namespace certcast
