@@ -1,0 +1,311 @@
+// `certcast parse certbot|lego|acme.sh FILE...`: ACME client logs and state -> events-v1 lines.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "collect/clients/acme_sh.h"
+#include "collect/clients/certbot_log.h"
+#include "collect/clients/certbot_renewal_conf.h"
+#include "collect/clients/certificate.h"
+#include "collect/clients/common.h"
+#include "collect/clients/discover.h"
+#include "collect/clients/lego_output.h"
+#include "collect/clients/lego_state.h"
+#include "core/event_json.h"
+#include "core/strings.h"
+
+namespace certcast::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using clients::ParseOutput;
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+struct ParseFlags {
+  std::string client;
+  std::vector<std::string> files;
+  std::optional<std::string> cert;
+  std::optional<std::string> ca;
+  std::optional<std::string> challenge;
+  std::string tz_offset = "+00:00";
+  std::string host;
+};
+
+// Reads FILE or stdin ("-"), bounded like the parsers.
+StatusOr<std::string> ReadInput(const std::string& file, size_t max_bytes) {
+  if (file != "-") return clients::ReadFileBounded(file, max_bytes);
+  std::string data;
+  char buffer[1 << 16];
+  while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+    data.append(buffer, static_cast<size_t>(std::cin.gcount()));
+    if (data.size() > max_bytes) {
+      return ResourceExhaustedError(StrCat("input larger than ", max_bytes, " bytes"));
+    }
+  }
+  return data;
+}
+
+bool HasExtension(const std::string& file, std::initializer_list<std::string_view> extensions) {
+  const std::string ext = fs::path(file).extension().string();
+  for (auto e : extensions) {
+    if (ext == e) return true;
+  }
+  return false;
+}
+
+class ParseRun {
+ public:
+  explicit ParseRun(const ParseFlags& flags) : flags_(flags) {}
+
+  int Run() {
+    auto offset = clients::ParseUtcOffset(flags_.tz_offset);
+    if (!offset.ok()) return Fail(offset.status());
+    offset_ = *offset;
+    if (flags_.challenge) {
+      challenge_ = ChallengeFromString(*flags_.challenge);
+      if (!challenge_) {
+        return Fail(InvalidArgumentError(
+            StrCat("--challenge \"", *flags_.challenge, "\" is not http-01, dns-01 or tls-alpn-01")));
+      }
+    }
+    for (const std::string& file : flags_.files) File(file);
+    std::cout << std::flush;
+    if (unreadable_) return kExitFailure;
+    return rejected_ ? kExitRejected : kExitOk;
+  }
+
+ private:
+  void File(const std::string& file) {
+    const std::string& c = flags_.client;
+    if (c == "certbot" && HasExtension(file, {".conf"})) return CertbotConf(file);
+    if (c == "acme.sh" && HasExtension(file, {".conf"})) return AcmeShConf(file);
+    if (HasExtension(file, {".pem", ".crt", ".cer", ".der"})) return Certificate(file);
+    if (c == "lego" && HasExtension(file, {".json"})) return LegoJson(file);
+    auto text = Read(file, clients::kMaxLogBytes);
+    if (!text) return;
+    ParseOutput out;
+    if (c == "certbot") {
+      clients::CertbotLogOptions options;
+      options.utc_offset = offset_;
+      options.fallback_cert = flags_.cert;
+      out = clients::ParseCertbotLog(*text, options);
+    } else if (c == "lego") {
+      clients::LegoOutputOptions options;
+      options.utc_offset = offset_;
+      options.fallback_cert = flags_.cert;
+      options.ca = flags_.ca;
+      out = clients::ParseLegoOutput(*text, options);
+    } else {
+      out.issues.push_back({0, "acme.sh logs are not parsed (only DOMAIN.conf and DOMAIN.cer)"});
+    }
+    Print(file, out);
+  }
+
+  void CertbotConf(const std::string& file) {
+    auto text = Read(file, clients::kMaxRenewalConfBytes);
+    if (!text) return;
+    auto conf = clients::ParseCertbotRenewalConf(*text);
+    if (!conf.ok()) return Reject(file, conf.status().message());
+    clients::CertbotConfigInputs inputs;
+    inputs.lineage = flags_.cert.value_or(fs::path(file).stem().string());
+    inputs.host = flags_.host;
+    inputs.ts = Mtime(file);
+    // names: from the lineage's certificate, found where the conf says ("cert = ...") or, for
+    // a tree copied elsewhere, in certbot's layout (renewal/../live/NAME/cert.pem).
+    const fs::path layout_path =
+        fs::path(file).parent_path() / ".." / "live" / inputs.lineage / "cert.pem";
+    std::optional<clients::CertificateFacts> facts;
+    for (const fs::path& cert_path :
+         {conf->cert_path ? fs::path(*conf->cert_path) : layout_path, layout_path}) {
+      if (auto data = clients::ReadFileBounded(cert_path, clients::kMaxCertificateFileBytes);
+          data.ok()) {
+        if (auto f = clients::ParseCertificate(*data); f.ok()) {
+          facts = *f;
+          break;
+        }
+      }
+    }
+    inputs.names = facts ? facts->names : conf->webroot_domains;
+    if (inputs.names.empty()) {
+      return Reject(file, StrCat("no names: ", layout_path.lexically_normal().string(),
+                                 " is unreadable and webroot_map is empty"));
+    }
+    auto event = clients::CertbotConfigEvent(*conf, inputs);
+    if (!event.ok()) return Reject(file, event.status().message());
+    Emit(*event);
+  }
+
+  void AcmeShConf(const std::string& file) {
+    auto text = Read(file, clients::kMaxAcmeShConfBytes);
+    if (!text) return;
+    auto conf = clients::ParseAcmeShDomainConf(*text);
+    if (!conf.ok()) return Reject(file, conf.status().message());
+    auto event = clients::AcmeShConfigEvent(*conf, flags_.host, Mtime(file));
+    if (!event.ok()) return Reject(file, event.status().message());
+    Emit(*event);
+  }
+
+  // A certificate alone: the lineage from --cert or the client's layout, the CA from --ca.
+  void Certificate(const std::string& file) {
+    auto data = Read(file, clients::kMaxCertificateFileBytes);
+    if (!data) return;
+    auto facts = clients::ParseCertificate(*data);
+    if (!facts.ok()) return Reject(file, facts.status().message());
+    std::string cert;
+    if (flags_.cert) {
+      cert = *flags_.cert;
+    } else if (flags_.client == "certbot") {
+      cert = fs::path(file).parent_path().filename().string();  // live/NAME/cert.pem
+    } else {
+      cert = fs::path(file).stem().string();  // lego DOMAIN.crt, acme.sh DOMAIN.cer
+      if (cert.starts_with("_.")) cert.replace(0, 1, "*");  // lego stores "*." as "_."
+    }
+    std::optional<std::string> ca = flags_.ca;
+    if (!ca && flags_.client == "certbot") {
+      // live/NAME/cert.pem: the lineage's renewal/NAME.conf names the server.
+      const fs::path conf_path =
+          fs::path(file).parent_path() / ".." / ".." / "renewal" / (cert + ".conf");
+      if (auto text = clients::ReadFileBounded(conf_path, clients::kMaxRenewalConfBytes);
+          text.ok()) {
+        if (auto conf = clients::ParseCertbotRenewalConf(*text); conf.ok()) {
+          ca = conf->server.value_or("https://acme-v02.api.letsencrypt.org/directory");
+        }
+      }
+    }
+    if (!ca) return Reject(file, "a certificate alone does not name its CA: pass --ca URL");
+    IssuedEvent e{cert, facts->serial, facts->not_before, facts->not_after, *ca, facts->names};
+    Emit(Event{facts->not_before, std::move(e)}, file);
+  }
+
+  void LegoJson(const std::string& file) {
+    auto text = Read(file, clients::kMaxLegoResourceBytes);
+    if (!text) return;
+    auto resource = clients::ParseLegoResource(*text);
+    if (!resource.ok()) return Reject(file, resource.status().message());
+    fs::path crt = file;
+    crt.replace_extension(".crt");
+    auto data = clients::ReadFileBounded(crt, clients::kMaxCertificateFileBytes);
+    if (!data.ok()) return Reject(file, StrCat(crt.string(), ": ", data.status().message()));
+    auto facts = clients::ParseCertificate(*data);
+    if (!facts.ok()) return Reject(crt.string(), facts.status().message());
+    const std::string ca = clients::LegoCa(*resource, flags_.ca);
+    auto issued = clients::LegoIssuedEvent(*resource, *facts, ca);
+    if (!issued.ok()) return Reject(file, issued.status().message());
+    Emit(*issued);
+    if (challenge_) {
+      clients::LegoConfigInputs inputs{flags_.host, *challenge_, std::nullopt, Mtime(file)};
+      auto config = clients::LegoConfigEvent(*resource, *facts, ca, inputs);
+      if (!config.ok()) return Reject(file, config.status().message());
+      Emit(*config);
+    }
+  }
+
+  std::optional<std::string> Read(const std::string& file, size_t max_bytes) {
+    auto text = ReadInput(file, max_bytes);
+    if (!text.ok()) {
+      std::cerr << file << ": " << text.status().message() << "\n";
+      if (text.status().code() == StatusCode::kResourceExhausted) {
+        rejected_ = true;  // a bounded input refused: the input's fault, not ours
+      } else {
+        unreadable_ = true;
+      }
+      return std::nullopt;
+    }
+    return std::move(*text);
+  }
+
+  static absl::Time Mtime(const std::string& file) {
+    std::error_code ec;
+    const auto t = fs::last_write_time(file, ec);
+    if (ec) return absl::UnixEpoch();
+    const auto sys = std::chrono::file_clock::to_sys(t);
+    return absl::FromTimeT(std::chrono::system_clock::to_time_t(
+        std::chrono::time_point_cast<std::chrono::system_clock::duration>(sys)));
+  }
+
+  void Reject(const std::string& file, std::string_view reason) {
+    std::cerr << file << ": " << reason << "\n";
+    rejected_ = true;
+  }
+
+  // Events built here (not by a parser) go through the same check as the parsers' own.
+  void Emit(Event event, const std::string& file = "") {
+    ParseOutput out;
+    clients::Finish(std::move(event), 0, out);
+    Print(file, out);
+  }
+
+  void Print(const std::string& file, const ParseOutput& out) {
+    for (const Event& e : out.events) std::cout << EventToJson(e) << "\n";
+    for (const auto& issue : out.issues) {
+      std::cerr << file;
+      if (issue.line > 0) std::cerr << ":" << issue.line;
+      std::cerr << ": " << issue.reason << "\n";
+      rejected_ = true;
+    }
+  }
+
+  const ParseFlags& flags_;
+  absl::Duration offset_;
+  std::optional<Challenge> challenge_;
+  bool rejected_ = false;
+  bool unreadable_ = false;
+};
+
+const bool kRegistered = RegisterCommand(Command{
+    "parse",
+    "Read certbot, lego or acme.sh logs and state files; print events-v1 lines",
+    40,
+    [](CLI::App& sub) -> std::function<int()> {
+      auto flags = std::make_shared<ParseFlags>();
+      flags->host = HostName();
+      sub.description(
+          "Turns an ACME client's logs and state into events-v1 lines on stdout: attempts in a "
+          "log become `renewal` events, a renewal/DOMAIN configuration a `config` event, a "
+          "certificate an `issued` event. What each FILE is follows from its name: certbot "
+          "*.conf (renewal/NAME.conf), lego *.json (certificates/DOMAIN.json, with DOMAIN.crt "
+          "beside it), acme.sh *.conf (DOMAIN/DOMAIN.conf), *.pem/*.crt/*.cer/*.der a "
+          "certificate; anything else is a log: certbot's letsencrypt.log or lego's captured "
+          "output. Each input line or file that cannot be used is reported on stderr as "
+          "FILE:LINE: reason (exit 1); other events are still printed.\n\n"
+          "Log timestamps are the host's local time and carry no zone: they are read as UTC "
+          "unless --tz-offset gives the host's offset.");
+      sub.add_option("client", flags->client, "certbot, lego or acme.sh")
+          ->required()
+          ->check(CLI::IsMember({"certbot", "lego", "acme.sh"}));
+      sub.add_option("files", flags->files, "Files to read; - reads stdin")->required();
+      sub.add_option("--cert", flags->cert,
+                     "Lineage for attempts whose log names none (lego failing before it prints "
+                     "a domain, certbot without --cert-name/-d), and for a lone certificate");
+      sub.add_option("--ca", flags->ca,
+                     "ACME directory URL for lego output and lone certificates (lego prints it "
+                     "only when it cannot fetch it)");
+      sub.add_option("--challenge", flags->challenge,
+                     "lego: also emit a config event with this challenge (http-01, dns-01, "
+                     "tls-alpn-01) for a certificates/DOMAIN.json");
+      sub.add_option("--tz-offset", flags->tz_offset,
+                     "UTC offset of the host that wrote the log, e.g. +01:00")
+          ->capture_default_str();
+      sub.add_option("--host", flags->host, "host of config events")->capture_default_str();
+      sub.footer(
+          "Examples:\n"
+          "  certcast parse certbot /var/log/letsencrypt/letsencrypt.log --tz-offset +01:00\n"
+          "  certcast parse certbot /etc/letsencrypt/renewal/shop.conf\n"
+          "  journalctl -u lego-renew -o cat | certcast parse lego - --cert shop.example.com\n"
+          "  certcast parse lego ~/.lego/certificates/shop.example.com.json --challenge http-01");
+      return [flags] { return ParseRun(*flags).Run(); };
+    }});
+
+}  // namespace
+}  // namespace certcast::cli
