@@ -1,0 +1,29 @@
+// Fuzzes certbot's letsencrypt.log parser: any bytes must give events that are valid events-v1
+// lines (they re-parse to themselves) and issues whose line numbers exist in the input.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "collect/clients/certbot_log.h"
+#include "core/event_json.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  certcast::clients::CertbotLogOptions options;
+  // Half the inputs with a fallback lineage and an offset, so that those paths run too.
+  if (size > 0 && data[0] % 2 == 1) {
+    options.fallback_cert = "fuzz";
+    options.utc_offset = absl::Hours(-5);
+  }
+  const auto out = certcast::clients::ParseCertbotLog(text, options);
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  for (const auto& issue : out.issues) {
+    if (issue.line > lines || issue.reason.empty()) std::abort();
+  }
+  for (const auto& event : out.events) {
+    auto again = certcast::ParseEventLine(certcast::EventToJson(event));
+    if (!again.ok() || !(*again == event)) std::abort();
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+// Fuzzes lego's console-output parser: events must be valid events-v1 lines, issues must point
+// at lines of the input.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "collect/clients/lego_output.h"
+#include "core/event_json.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  certcast::clients::LegoOutputOptions options;
+  if (size > 0 && data[0] % 2 == 1) {
+    options.fallback_cert = "fuzz.example";
+    options.ca = "https://ca.example/dir";
+    options.utc_offset = absl::Hours(9);
+  }
+  const auto out = certcast::clients::ParseLegoOutput(text, options);
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  for (const auto& issue : out.issues) {
+    if (issue.line > lines || issue.reason.empty()) std::abort();
+  }
+  for (const auto& event : out.events) {
+    auto again = certcast::ParseEventLine(certcast::EventToJson(event));
+    if (!again.ok() || !(*again == event)) std::abort();
+  }
+  return 0;
+}
