@@ -134,10 +134,11 @@ StatusOr<Event> AcmeShConfigEvent(const AcmeShDomainConf& conf, std::string_view
         StrCat("Le_Webroot \"", conf.webroot, "\" names no known challenge mode"));
   }
   e.challenge = *challenge;
-  if (conf.renewal_days) {
-    e.renew_rule = StrCat("after_issue_days:", *conf.renewal_days);
-  } else if (conf.cert_create_time && conf.next_renew_time &&
-             *conf.next_renew_time > *conf.cert_create_time) {
+  // The schedule acme.sh will follow, whatever produced it: versions differ in how they turn
+  // Le_RenewalDays/DEFAULT_RENEW into Le_NextRenewTime (some subtract a day), so the two stored
+  // times are the only reliable source. Without them there is no rule to report.
+  if (conf.cert_create_time && conf.next_renew_time &&
+      *conf.next_renew_time > *conf.cert_create_time) {
     const double days = static_cast<double>(*conf.next_renew_time - *conf.cert_create_time) / 86400;
     e.renew_rule = StrCat("after_issue_days:", static_cast<int64_t>(std::floor(days)));
   }

@@ -32,7 +32,7 @@ struct AcmeShDomainConf {
   std::optional<std::string> api;         // Le_API
   std::optional<int64_t> cert_create_time;
   std::optional<int64_t> next_renew_time;
-  std::optional<int64_t> renewal_days;
+  std::optional<int64_t> renewal_days;     // parsed for callers; not used for the rule (see below)
 };
 
 // Errors name the line ("line 3: \"Le_CertCreateTime\" is not a number") or the missing key.
@@ -45,8 +45,10 @@ std::optional<Challenge> AcmeShChallenge(std::string_view webroot);
 
 // config event: names = Le_Domain + Le_Alt (lower case); ca = Le_API (acme.sh's default CA has
 // been ZeroSSL since 3.0, but the conf always records the one used); renew_rule
-// after_issue_days:N with N = Le_RenewalDays, else the whole days between Le_CertCreateTime and
-// Le_NextRenewTime (what acme.sh will actually do); ari false.
+// after_issue_days:N, N the whole days between Le_CertCreateTime and Le_NextRenewTime (what
+// acme.sh will actually do; Le_RenewalDays is interpreted differently across versions); ari
+// false: the conf does not record whether acme.sh consulted ARI (recent versions do when the CA
+// offers it), so this under-reports.
 StatusOr<Event> AcmeShConfigEvent(const AcmeShDomainConf& conf, std::string_view host,
                                   absl::Time ts);
 
