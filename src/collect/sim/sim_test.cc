@@ -1,0 +1,3 @@
+#include "collect/sim/simulator.h"
+#include "gtest/gtest.h"
+TEST(Sim, Placeholder) {}
