@@ -62,47 +62,66 @@ struct GoldenCase {
   const char* ca;               // --ca (lego), or nullptr
 };
 
-// The lego cases name --cert and --ca as the lab's command lines did (lego's output does not
-// print the domain when it fails before ordering, nor the directory unless fetching it fails).
+// Every client log of the acme-lab run. The lego cases name --cert and --ca as the lab's command
+// lines did (lego's output does not print the domain when it fails before ordering, nor the
+// directory unless fetching it fails; ACME_DIR in the lab selects pebble's port).
 const GoldenCase kGoldenCases[] = {
-    {"certbot-ok-issue-http01.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-ok-issue-dns01.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-ok-renew-http01.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-ok-renew-not-due.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-http01-nothing-listening.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-http01-404-webroot.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-http01-port-in-use.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-account-key-mismatch.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-account-lost.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-acme-server-hang.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-bad-nonce.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ca-down.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-caa-forbids-ca.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-clock-minus1y.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-clock-plus6y.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-clock-plus70d-due.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-dns-no-a-record.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-dns-servfail-a.letsencrypt.log", "certbot", nullptr, nullptr},
     {"certbot-dns01-txt-missing.letsencrypt.log", "certbot", nullptr, nullptr},
     {"certbot-dns01-txt-servfail.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-rejected-identifier.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-bad-nonce.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-dns01-txt-wrong.letsencrypt.log", "certbot", nullptr, nullptr},
     {"certbot-eab-required.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-ca-down.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-acme-server-hang.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-http01-404-webroot.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-http01-nothing-listening.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-http01-port-in-use.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-http01-timeout.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-http01-wrong-ip.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ok-eab.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ok-issue-dns01.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ok-issue-http01.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ok-renew-dns01.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ok-renew-http01.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-ok-renew-not-due.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"certbot-rejected-identifier.letsencrypt.log", "certbot", nullptr, nullptr},
     {"certbot-untrusted-ca-tls.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-account-lost.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-account-key-mismatch.letsencrypt.log", "certbot", nullptr, nullptr},
-    {"certbot-clock-minus1y.letsencrypt.log", "certbot", nullptr, nullptr},
+    {"lego-account-key-mismatch.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-account-lost.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-acme-server-hang.out", "lego", "hang.acmelab.test", "https://127.0.0.1:14300/dir"},
+    {"lego-bad-nonce.out", "lego", "nonce.acmelab.test", "https://127.0.0.1:14100/dir"},
+    {"lego-ca-down.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-caa-forbids-ca.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-clock-plus70d-ignored.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-dns-no-a-record.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-dns-servfail-a.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-dns01-propagation-timeout.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-dns01-txt-missing.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-dns01-txt-servfail.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-dns01-txt-wrong.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-eab-required.out", "lego", "eab.acmelab.test", "https://127.0.0.1:14200/dir"},
+    {"lego-http01-404-webroot.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-http01-nothing-listening.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-http01-port-in-use.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-http01-timeout.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-http01-wrong-ip.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-ok-eab.out", "lego", "eab.acmelab.test", "https://127.0.0.1:14200/dir"},
+    {"lego-ok-issue-dns01.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
     {"lego-ok-issue-http01.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
     {"lego-ok-issue-tlsalpn01.out", "lego", "l-alpn.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-ok-renew-http01.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
     {"lego-ok-renew-dns01.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
+    {"lego-ok-renew-http01.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
     {"lego-ok-renew-not-due.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-http01-nothing-listening.out", "lego", "l-http.acmelab.test",
-     "https://127.0.0.1:14000/dir"},
-    {"lego-http01-port-in-use.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-http01-404-webroot.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-dns01-txt-missing.out", "lego", "l-dns.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-dns01-propagation-timeout.out", "lego", "l-dns.acmelab.test",
-     "https://127.0.0.1:14000/dir"},
-    {"lego-rejected-identifier.out", "lego", "blocked.acmelab.test",
-     "https://127.0.0.1:14000/dir"},
-    {"lego-bad-nonce.out", "lego", "nonce.acmelab.test", "https://127.0.0.1:14100/dir"},
-    {"lego-eab-required.out", "lego", "eab.acmelab.test", "https://127.0.0.1:14200/dir"},
-    {"lego-ca-down.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-acme-server-hang.out", "lego", "hang.acmelab.test", "https://127.0.0.1:14300/dir"},
+    {"lego-rejected-identifier.out", "lego", "blocked.acmelab.test", "https://127.0.0.1:14000/dir"},
     {"lego-untrusted-ca-tls.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
-    {"lego-account-lost.out", "lego", "l-http.acmelab.test", "https://127.0.0.1:14000/dir"},
 };
 
 ParseOutput ParseCase(const GoldenCase& c) {
@@ -193,6 +212,60 @@ TEST(ClientLogGolden, OutcomesMatchTheLabSummary) {
     EXPECT_EQ(ToString(r->outcome), x.outcome);
     EXPECT_EQ(r->error.value_or(""), x.error);
   }
+}
+
+// The lab's own verdicts (summary.tsv: client, scenario, expected outcome, ACME error types seen
+// in the output) checked against the events, independently of the golden files: an expected
+// success has only success events (none when the client said the certificate was not due), an
+// expected failure ends in a failure whose error is the ACME type the lab saw, or a client-side
+// code when the lab saw none (the EAB case maps to its RFC 8555 type; docs/collectors.md).
+TEST(ClientLogGolden, EventsAgreeWithTheLabSummary) {
+  const std::string summary = ReadAll(kData / "summary.tsv");
+  size_t checked = 0;
+  for (const Line& line : SplitLines(summary)) {
+    if (line.number == 1 || line.text.empty()) continue;  // header
+    std::vector<std::string_view> columns;
+    std::string_view rest = line.text;
+    for (size_t at; (at = rest.find('\t')) != std::string_view::npos; rest.remove_prefix(at + 1)) {
+      columns.push_back(rest.substr(0, at));
+    }
+    columns.push_back(rest);
+    ASSERT_GE(columns.size(), 7u) << line.text;
+    const std::string client(columns[0]), scenario(columns[1]), expect(columns[2]);
+    const std::string_view types = columns[5], key_line = columns[6];
+    const std::string file = client == "certbot" ? StrCat("certbot-", scenario, ".letsencrypt.log")
+                                                 : StrCat("lego-", scenario, ".out");
+    SCOPED_TRACE(file);
+    const GoldenCase* c = nullptr;
+    for (const auto& g : kGoldenCases) {
+      if (file == g.file) c = &g;
+    }
+    ASSERT_NE(c, nullptr) << "no golden case for " << file;
+    const ParseOutput out = ParseCase(*c);
+    ++checked;
+    if (expect == "ok") {
+      const bool not_due = key_line.find("not yet due") != std::string_view::npos ||
+                           key_line.find("no renewal") != std::string_view::npos;
+      EXPECT_EQ(out.events.empty(), not_due);
+      for (const Event& e : out.events) EXPECT_EQ(e.As<RenewalEvent>()->outcome, Outcome::kSuccess);
+      continue;
+    }
+    ASSERT_FALSE(out.events.empty());
+    const RenewalEvent& last = *out.events.back().As<RenewalEvent>();
+    EXPECT_EQ(last.outcome, Outcome::kFailure);
+    if (types != "-") {
+      // "acme:connection" -> the URN; the lab lists the first type it saw.
+      const std::string_view first = types.substr(0, types.find(','));
+      EXPECT_EQ(last.error, StrCat("urn:ietf:params:acme:error:", first.substr(5)));
+    } else {
+      const std::string error = last.error.value_or("");
+      EXPECT_TRUE(error == "timeout" || error == "network" || error == "local" ||
+                  error == "hook" || error == "dns_api" || error == "unknown" ||
+                  error == "urn:ietf:params:acme:error:externalAccountRequired")
+          << error;
+    }
+  }
+  EXPECT_EQ(checked, std::size(kGoldenCases));
 }
 
 // certbot 2.1 hides the order error behind "AttributeError: can't set attribute"; the type must
