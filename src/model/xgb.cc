@@ -79,7 +79,7 @@ StatusOr<std::vector<float>> Booster::PredictDense(std::span<const float> values
                                    R"(,true],"shape":[)", rows, ",", cols,
                                    R"(],"strides":null,"typestr":"<f4","version":3})");
   const std::string config = StrCat(R"({"type":)", margin ? 1 : 0,
-                                    R"(,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"missing":NaN})");
+                                    R"(,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})");
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
