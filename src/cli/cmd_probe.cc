@@ -1,0 +1,194 @@
+// certcast probe tls|dns|http01|ca: one probe now, its events-v1 lines on stdout.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "cli/command.h"
+#include "collect/probe/acme_probe.h"
+#include "collect/probe/dns_probe.h"
+#include "collect/probe/http01_probe.h"
+#include "collect/probe/tls_probe.h"
+#include "core/clock.h"
+#include "core/event_json.h"
+#include "core/strings.h"
+#include "core/time.h"
+
+namespace certcast::cli {
+namespace {
+
+struct ProbeFlags {
+  std::string target;
+  std::string sni, ca_file, cert, type = "A", resolver, token = "certcast-probe", expect, address, vantage,
+      host, ari_cert;
+  int port = 80;
+  std::string timeout = "10s";
+};
+
+void Print(const Event& e) {
+  std::string line;
+  AppendEventJson(e, line);
+  line.push_back('\n');
+  std::cout << line << std::flush;
+}
+
+StatusOr<absl::Duration> Timeout(const ProbeFlags& flags) {
+  auto d = ParseDurationFlag(flags.timeout);
+  if (!d.ok()) return d.status().WithPrefix("--timeout");
+  return *d;
+}
+
+int RunTls(const ProbeFlags& flags) {
+  probe::TlsProbeOptions options;
+  options.sni = flags.sni;
+  options.ca_file = flags.ca_file;
+  options.cert = flags.cert;
+  auto timeout = Timeout(flags);
+  if (!timeout.ok()) return Fail(timeout.status());
+  options.timeout = *timeout;
+  auto event = probe::ProbeTls(flags.target, options, SystemClock::Get());
+  if (!event.ok()) return Fail(event.status());
+  Print(*event);
+  return kExitOk;
+}
+
+int RunDns(const ProbeFlags& flags) {
+  probe::DnsProbeOptions options;
+  options.resolver = flags.resolver;
+  auto timeout = Timeout(flags);
+  if (!timeout.ok()) return Fail(timeout.status());
+  options.timeout = *timeout;
+  static const std::pair<const char*, RecordType> kTypes[] = {
+      {"A", RecordType::kA},     {"AAAA", RecordType::kAAAA}, {"CNAME", RecordType::kCNAME},
+      {"CAA", RecordType::kCAA}, {"NS", RecordType::kNS},     {"TXT", RecordType::kTXT}};
+  for (const auto& [text, type] : kTypes) {
+    if (flags.type != text) continue;
+    auto event = type == RecordType::kCAA ? probe::ProbeCaa(flags.target, options, SystemClock::Get())
+                                          : probe::ProbeDns(flags.target, type, options, SystemClock::Get());
+    if (!event.ok()) return Fail(event.status());
+    Print(*event);
+    return kExitOk;
+  }
+  std::cerr << "certcast: --type " << flags.type << " is not one of A, AAAA, CNAME, CAA, NS, TXT\n";
+  return kExitUsage;
+}
+
+int RunHttp01(const ProbeFlags& flags) {
+  probe::Http01ProbeOptions options;
+  options.port = flags.port;
+  options.token = flags.token;
+  options.expect = flags.expect;
+  options.address = flags.address;
+  options.vantage = flags.vantage;
+  auto timeout = Timeout(flags);
+  if (!timeout.ok()) return Fail(timeout.status());
+  options.timeout = *timeout;
+  auto event = probe::ProbeHttp01(flags.target, options, SystemClock::Get());
+  if (!event.ok()) return Fail(event.status());
+  Print(*event);
+  return kExitOk;
+}
+
+int RunCa(const ProbeFlags& flags) {
+  probe::CaProbeOptions options;
+  options.ca_file = flags.ca_file;
+  options.host = flags.host;
+  auto timeout = Timeout(flags);
+  if (!timeout.ok()) return Fail(timeout.status());
+  options.timeout = *timeout;
+  if (flags.ari_cert.empty() != flags.cert.empty()) {
+    std::cerr << "certcast: --ari-cert and --cert go together\n";
+    return kExitUsage;
+  }
+  std::string pem;
+  if (!flags.ari_cert.empty()) {
+    std::ifstream in(flags.ari_cert, std::ios::binary);
+    if (!in) return Fail(NotFoundError(StrCat("--ari-cert ", flags.ari_cert, ": cannot open")));
+    pem.resize(64 * 1024);  // a PEM chain is a few KiB; more is not a certificate file
+    in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
+    pem.resize(static_cast<size_t>(in.gcount()));
+  }
+  auto result = probe::ProbeCa(flags.target, options, SystemClock::Get());
+  if (!result.ok()) return Fail(result.status());
+  for (const Event& e : result->events) Print(e);
+  if (!pem.empty()) {
+    if (!result->directory) {
+      std::cerr << "certcast: no ARI query: the directory could not be read\n";
+      return kExitFailure;
+    }
+    auto ari = probe::ProbeAri(flags.target, *result->directory, flags.cert, pem, options, SystemClock::Get());
+    if (!ari.ok()) return Fail(ari.status());
+    Print(*ari);
+  }
+  return kExitOk;
+}
+
+const bool registered = RegisterCommand({
+    .name = "probe",
+    .summary = "Probe one TLS endpoint, DNS name, HTTP-01 path or ACME CA; print events-v1 lines",
+    .order = 5,
+    .setup =
+        [](CLI::App& sub) {
+          auto flags = std::make_shared<ProbeFlags>();
+          sub.description(
+              "Runs one probe now and prints its events-v1 lines on stdout (pipe them into "
+              "`certcast ingest --db FILE -`). A probe that ran prints its event even when the "
+              "outcome is an error: the error is the observation. See docs/probes.md.");
+          sub.require_subcommand(1);
+          auto add_timeout = [flags](CLI::App* app) {
+            app->add_option("--timeout", flags->timeout, "Whole-probe timeout (e.g. 5s, 1m)")->capture_default_str();
+          };
+          CLI::App* tls = sub.add_subcommand("tls", "TLS endpoint: served certificate, trust, version, cipher");
+          tls->add_option("endpoint", flags->target, "HOST:PORT or [V6]:PORT")->required();
+          tls->add_option("--sni", flags->sni, "Server name to send and check (default: HOST)");
+          tls->add_option("--ca-file", flags->ca_file, "PEM bundle to trust (default: system store)");
+          tls->add_option("--cert", flags->cert, "Lineage name to put in the event");
+          add_timeout(tls);
+          tls->footer("Example:\n  certcast probe tls shop.example.com:443 --cert shop");
+          CLI::App* dns = sub.add_subcommand("dns", "One DNS question (CAA: with the RFC 8659 tree climb)");
+          dns->add_option("name", flags->target, "DNS name (a *. prefix is dropped)")->required();
+          dns->add_option("--type", flags->type, "A, AAAA, CNAME, CAA, NS or TXT")->capture_default_str();
+          dns->add_option("--resolver", flags->resolver,
+                          "ADDR[:PORT] or [V6]:PORT (default: first nameserver in /etc/resolv.conf)");
+          add_timeout(dns);
+          dns->footer("Example:\n  certcast probe dns shop.example.com --type CAA --resolver 9.9.9.9");
+          CLI::App* http01 = sub.add_subcommand("http01", "HTTP-01 reachability as the CA's validator sees it");
+          http01->add_option("name", flags->target, "DNS name")->required();
+          http01->add_option("--port", flags->port, "Port (the CA uses 80; others for tests)")
+              ->capture_default_str()->check(CLI::Range(1, 65535));
+          http01->add_option("--token", flags->token, "Path component after /.well-known/acme-challenge/")
+              ->capture_default_str();
+          http01->add_option("--expect", flags->expect, "Required body (default: 200 or 404 counts as reachable)");
+          http01->add_option("--address", flags->address, "Connect to this IP for NAME instead of resolving it");
+          http01->add_option("--vantage", flags->vantage, "Where this probe runs, copied into the event");
+          add_timeout(http01);
+          http01->footer("Example:\n  certcast probe http01 shop.example.com");
+          CLI::App* ca = sub.add_subcommand("ca", "ACME CA health (directory, newNonce), clock offset, ARI");
+          ca->add_option("directory", flags->target, "ACME directory URL")->required();
+          ca->add_option("--ca-file", flags->ca_file, "PEM bundle to trust for the CA's HTTPS");
+          ca->add_option("--host", flags->host, "Host name for the clock event (default: this host's name)");
+          ca->add_option("--ari-cert", flags->ari_cert, "PEM certificate to ask renewalInfo (RFC 9773) about");
+          ca->add_option("--cert", flags->cert, "Lineage of --ari-cert, for the ari event");
+          add_timeout(ca);
+          ca->footer(
+              "Example:\n  certcast probe ca https://acme-v02.api.letsencrypt.org/directory \\\n"
+              "    --ari-cert /etc/letsencrypt/live/shop/cert.pem --cert shop");
+          sub.footer(
+              "Exit: 0 the probe ran and its events were printed (whatever their outcome); 2 bad "
+              "arguments; 3 no event could be produced (e.g. unreadable CA file, malformed DNS "
+              "response, ARI unavailable).\n\nExample:\n  certcast probe tls 127.0.0.1:8443 --sni "
+              "shop.test --ca-file ca.pem");
+          return [flags, tls, dns, http01, ca] {
+            // A peer closing mid-write must not kill the process; the write error is handled.
+            std::signal(SIGPIPE, SIG_IGN);
+            if (tls->parsed()) return RunTls(*flags);
+            if (dns->parsed()) return RunDns(*flags);
+            if (http01->parsed()) return RunHttp01(*flags);
+            if (ca->parsed()) return RunCa(*flags);
+            return kExitUsage;
+          };
+        },
+});
+
+}  // namespace
+}  // namespace certcast::cli
