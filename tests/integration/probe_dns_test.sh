@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# certcast probe dns against pebble-challtestsrv's mock DNS on 127.0.0.1, records set through its
+# management API: A (set and default), AAAA, CAA (at the name and at an ancestor: the RFC 8659
+# tree climb), TXT, SERVFAIL (plain and in the middle of a CAA climb), a resolver that does not
+# answer (TIMEOUT), and `certcast scan` with dns targets.
+CERTCAST="$1"; ROOT="$2"
+source "$ROOT/tests/integration/probe_lib.sh"
+command -v pebble-challtestsrv >/dev/null || fail "pebble-challtestsrv not installed (Debian package pebble)"
+
+dns=$(free_udp_port); mgmt=$(free_port)
+# TCP and UDP on the same port: challtestsrv serves both.
+start challtestsrv pebble-challtestsrv -dns01 "127.0.0.1:$dns" -management "127.0.0.1:$mgmt" \
+  -http01 "" -https01 "" -tlsalpn01 "" -defaultIPv4 127.0.0.9 -defaultIPv6 ""
+wait_tcp "$mgmt"
+ctl() {  # POST to the management API (python3 rather than curl: one package fewer)
+  python3 -c 'import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST"), timeout=5)' \
+    "http://127.0.0.1:$mgmt/$1" "$2" || fail "challtestsrv $1 $2"
+}
+ctl add-a '{"host":"shop.example.test.","addresses":["203.0.113.9","203.0.113.7"]}'
+ctl add-aaaa '{"host":"shop.example.test.","addresses":["2001:db8::1"]}'
+ctl set-txt '{"host":"_acme-challenge.shop.example.test.","value":"tXt \"quoted\" value"}'
+ctl add-caa '{"host":"example.test.","policies":[{"tag":"issue","value":"letsencrypt.org"},{"tag":"issuewild","value":";"}]}'
+ctl add-caa '{"host":"own.example.test.","policies":[{"tag":"issue","value":"other-ca.example"}]}'
+ctl set-servfail '{"host":"broken.example.test."}'
+ctl set-servfail '{"host":"mid.example.test."}'
+
+cd "$work"
+q() { "$CERTCAST" probe dns "$1" --resolver "127.0.0.1:$dns" "${@:2}"; }
+line=$(q shop.example.test)
+expect "$line" type dns; expect "$line" rtype A A; expect "$line" rcode NOERROR A
+expect "$line" values "203.0.113.7|203.0.113.9" "A sorted"
+[[ -n $(field "$line" latency_ms) ]] || fail "no latency: $line"
+line=$(q unknown.example.test);                 expect "$line" values 127.0.0.9 "default A"
+line=$(q shop.example.test --type AAAA);        expect "$line" values 2001:db8::1 AAAA
+line=$(q unknown.example.test --type AAAA);     expect "$line" rcode NOERROR "empty AAAA"; expect "$line" values "" "empty AAAA"
+line=$(q _acme-challenge.shop.example.test --type TXT)
+expect "$line" values '"tXt \"quoted\" value"' TXT
+line=$(q broken.example.test);                  expect "$line" rcode SERVFAIL servfail; expect "$line" values "" servfail
+# CAA: at the name itself, found at the parent (climb), wildcard prefix dropped, none anywhere.
+line=$(q own.example.test --type CAA);          expect "$line" values '0 issue "other-ca.example"' "CAA at name"
+line=$(q a.b.shop.example.test --type CAA)
+expect "$line" name a.b.shop.example.test "climb"
+expect "$line" values '0 issue "letsencrypt.org"|0 issuewild ";"' "CAA from ancestor"
+line=$(q '*.shop.example.test' --type CAA);     expect "$line" name shop.example.test wildcard
+expect "$line" values '0 issue "letsencrypt.org"|0 issuewild ";"' wildcard
+line=$(q www.other.test --type CAA);            expect "$line" rcode NOERROR "no CAA"; expect "$line" values "" "no CAA"
+# SERVFAIL on the way up ends the climb: a CA must not issue, and the event says why.
+line=$(q x.mid.example.test --type CAA);        expect "$line" rcode SERVFAIL "climb servfail"; expect "$line" values "" "climb servfail"
+ctl clear-servfail '{"host":"mid.example.test."}'
+line=$(q x.mid.example.test --type CAA);        expect "$line" rcode NOERROR "cleared"; expect "$line" values '0 issue "letsencrypt.org"|0 issuewild ";"' cleared
+# Nobody answers on this port: TIMEOUT within the timeout.
+silent=$(free_udp_port)
+line=$("$CERTCAST" probe dns shop.example.test --resolver "127.0.0.1:$silent" --timeout 1s)
+expect "$line" rcode TIMEOUT silent
+set +e; "$CERTCAST" probe dns shop.example.test --type MX >/dev/null 2>err; rc=$?; set -e
+[[ $rc -eq 2 ]] && grep -q "is not one of A, AAAA, CNAME, CAA, NS, TXT" err || fail "--type MX: exit $rc $(cat err)"
+set +e; "$CERTCAST" probe dns shop.example.test --resolver dns.example >/dev/null 2>err; rc=$?; set -e
+[[ $rc -eq 2 ]] && grep -q 'is not an IP address' err || fail "--resolver name: exit $rc $(cat err)"
+
+# All lines are valid events-v1.
+for n in shop.example.test broken.example.test; do q "$n"; done >dns.jsonl
+"$CERTCAST" ingest --db "$work/dns.db" dns.jsonl 2>/dev/null || fail "ingest refused dns lines"
+
+cat >scan.toml <<TOML
+[scan]
+resolver = "127.0.0.1:$dns"
+concurrency = 4
+[[dns]]
+name = "shop.example.test"
+types = ["A", "AAAA", "CAA", "TXT"]
+[[dns]]
+name = "broken.example.test"
+types = ["A"]
+TOML
+"$CERTCAST" scan --config scan.toml >scan.jsonl 2>scan.err || fail "scan: $(cat scan.err)"
+mapfile -t lines <scan.jsonl
+[[ ${#lines[@]} -eq 5 ]] || fail "scan wrote ${#lines[@]} lines, want 5"
+expect "${lines[0]}" rtype A; expect "${lines[1]}" rtype AAAA; expect "${lines[2]}" rtype CAA
+expect "${lines[2]}" values '0 issue "letsencrypt.org"|0 issuewild ";"' "scan CAA"
+expect "${lines[3]}" rtype TXT; expect "${lines[3]}" values "" "no TXT at the name itself"
+expect "${lines[4]}" rcode SERVFAIL "scan servfail"
+echo "probe_dns: ok"

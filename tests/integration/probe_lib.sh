@@ -1,0 +1,55 @@
+# Shared helpers of the probe_* integration tests (sourced). Every server they start listens on
+# 127.0.0.1 only, on a free port, and is stopped by its own PID in the EXIT trap.
+set -euo pipefail
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A port nothing listens on right now (the kernel's choice for port 0). A race with another
+# process is possible but harmless: the server start then fails and the test says so.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_udp_port() {
+  python3 -c 'import socket
+while True:
+    t=socket.socket(); t.bind(("127.0.0.1",0)); p=t.getsockname()[1]
+    u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try: u.bind(("127.0.0.1",p)); break
+    except OSError: t.close()
+print(p)'
+}
+
+wait_tcp() {  # port: until something accepts on 127.0.0.1:port (10 s)
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  fail "nothing listens on 127.0.0.1:$1"
+}
+
+# start NAME CMD...: runs CMD in the background, output in $work/NAME.log, PID recorded.
+start() {
+  local name=$1; shift
+  "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+# field LINE KEY: the JSON value of KEY in one event line ("" when absent); lists joined by '|'.
+field() {
+  python3 -c 'import json,sys
+v=json.loads(sys.argv[1]).get(sys.argv[2])
+print("" if v is None else ("|".join(v) if isinstance(v,list) else (str(v).lower() if isinstance(v,bool) else v)))' "$1" "$2"
+}
+
+# expect LINE KEY WANT [what]
+expect() {
+  local got; got=$(field "$1" "$2")
+  [[ "$got" == "$3" ]] || fail "${4:-}: $2 = '$got', want '$3' in: $1"
+}
