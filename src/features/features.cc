@@ -69,7 +69,7 @@ constexpr FeatureSpec kCatalogue[] = {
     {"scheduler_stale_days", "days since the host's renewal scheduler last ran", 1},
     {"host_events_recent", "host upgrades/restarts/redeploys, 3-day decay", 1},
     {"client_change_days", "days since the ACME client or its version changed", 1},
-    {"credential_margin_days", "days from the next attempt to the earliest credential expiry", 1},
+    {"credential_margin_days", "days from the next attempt to the earliest expiry of a credential the lineage needs (EAB, account key; DNS API token for DNS-01), own host or sibling hosts", 2},
     {"credential_missing", "1 when a credential renewal needs is reported missing", 1},
     {"domain_margin_days", "days from the next attempt to the registered domain's expiry", 1},
     {"domain_status_bad", "1 when the registered domain's status is hold/expired/redemption/pending", 1},
@@ -293,8 +293,9 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   }
 
   // Host.
-  double credential_expiry = x.credential_expires_days;
-  bool credential_missing = x.credential_missing;
+  const bool needs_dns_api = has_config && s.config->challenge == Challenge::kDns01;
+  double credential_expiry = x.credentials.Earliest(needs_dns_api);
+  bool credential_missing = x.credentials.AnyMissing(needs_dns_api);
   if (host != nullptr) {
     if (host->has_clock) {
       out[kClockOffsetAbsSeconds] = static_cast<float>(std::abs(host->clock_offset_ms) / 1000.0);
@@ -311,8 +312,9 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
     out[kSchedulerStaleDays] = DaysSince(a, host->scheduler_last_run_days);
     out[kHostEventsRecent] = static_cast<float>(host->host_events.At(a, 3.0));
     out[kClientChangeDays] = DaysSince(a, std::max(host->client_version_change_days, x.config_client_change_days));
-    credential_expiry = std::min(credential_expiry, host->credential_expires_days);
-    credential_missing = credential_missing || host->credential_missing;
+    const CredentialSet& org = f.organisations[host->organisation];
+    credential_expiry = std::min({credential_expiry, host->credentials.Earliest(needs_dns_api), org.Earliest(needs_dns_api)});
+    credential_missing = credential_missing || host->credentials.AnyMissing(needs_dns_api) || org.AnyMissing(needs_dns_api);
     out[kHostLineages] = static_cast<float>(host->lineages.size());
     if (host->lineages.size() > 1) {
       const uint32_t others = host_in_episode_[x.host] - (InEpisode(s) ? 1 : 0);

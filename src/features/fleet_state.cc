@@ -213,7 +213,15 @@ size_t FleetStateImpl::NameFor(std::string_view name) {
 
 size_t FleetStateImpl::HostFor(const std::string& host) {
   auto [it, inserted] = host_index.try_emplace(host, hosts.size());
-  if (inserted) hosts.emplace_back().name = host;
+  if (inserted) {
+    HostTelemetry& h = hosts.emplace_back();
+    h.name = host;
+    // A bare host name ("web1") is its own organisation.
+    const std::string org = host.find('.') == std::string::npos ? host : RegistrableDomain(host);
+    auto [oit, new_org] = organisation_index.try_emplace(org, organisations.size());
+    if (new_org) organisations.emplace_back();
+    h.organisation = oit->second;
+  }
   return it->second;
 }
 
@@ -479,15 +487,12 @@ Status FleetStateImpl::Apply(const Event& event) {
         } else if constexpr (std::is_same_v<T, CredentialEvent>) {
           const double expires = e.expires ? ToDays(*e.expires) : 1e300;
           const bool missing = e.present.has_value() && !*e.present;
-          // The newest report of a credential replaces the previous one (a rotated token).
           if (e.cert) {
-            LineageExtra& x = extras[LineageFor(*e.cert)];
-            x.credential_expires_days = expires;
-            x.credential_missing = missing;
+            extras[LineageFor(*e.cert)].credentials.Set(e.kind, expires, missing);
           } else if (e.host) {
-            HostTelemetry& h = hosts[HostFor(*e.host)];
-            h.credential_expires_days = expires;
-            h.credential_missing = missing;
+            const size_t hi = HostFor(*e.host);
+            hosts[hi].credentials.Set(e.kind, expires, missing);
+            organisations[hosts[hi].organisation].Set(e.kind, expires, missing);
           }
         } else if constexpr (std::is_same_v<T, DomainEvent>) {
           RegisteredDomainTelemetry& d = registered_domains[RegisteredDomainFor(e.name)];

@@ -3,6 +3,7 @@
 // extractor; callers outside src/features should use lineage_state.h.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <vector>
@@ -13,6 +14,23 @@
 #include "features/lineage_state.h"
 
 namespace certcast {
+
+// The newest report of each credential kind (a rotated token replaces the old one).
+struct CredentialSet {
+  double expires_days[3] = {1e300, 1e300, 1e300};  // by CredentialKind
+  bool missing[3] = {false, false, false};
+  void Set(CredentialKind kind, double expires, bool is_missing) {
+    expires_days[static_cast<int>(kind)] = expires;
+    missing[static_cast<int>(kind)] = is_missing;
+  }
+  // Earliest expiry / any missing among the kinds a lineage needs: the DNS API token only matters
+  // to DNS-01 lineages.
+  double Earliest(bool needs_dns_api) const {
+    double e = std::min(expires_days[1], expires_days[2]);
+    return needs_dns_api ? std::min(e, expires_days[0]) : e;
+  }
+  bool AnyMissing(bool needs_dns_api) const { return missing[1] || missing[2] || (needs_dns_api && missing[0]); }
+};
 
 // Telemetry about one DNS name (wildcards stored without "*.", as probes use the base name).
 struct NameTelemetry {
@@ -64,8 +82,10 @@ struct HostTelemetry {
   DecayedSum host_events;  // upgrade/restart/redeploy/other, tau 3 days
   std::string client_version;
   double client_version_change_days = -1e300;
-  double credential_expires_days = 1e300;
-  bool credential_missing = false;
+  CredentialSet credentials;
+  // Organisation: the registrable domain of the host's name (web3.acme.example -> acme.example),
+  // so that an account-wide credential reported by one host applies to its sibling hosts.
+  size_t organisation = SIZE_MAX;
 };
 
 struct CaTelemetry {
@@ -100,8 +120,7 @@ struct LineageExtra {
   DecayedSum dry_run_failures;     // tau 7 days
   DecayedSum attempts;             // tau 1 day: attempt rate (retry loops burn rate limits)
   double last_episode_onset_days = -1e300;
-  double credential_expires_days = 1e300;
-  bool credential_missing = false;
+  CredentialSet credentials;
   bool client_version_changed = false;
   double config_client_change_days = -1e300;
   double deploy_failed_days = -1e300;
@@ -126,6 +145,8 @@ class FleetStateImpl {
   std::vector<RegisteredDomainTelemetry> registered_domains;
   absl::flat_hash_map<std::string, size_t> registered_domain_index;
   std::vector<NameSetTelemetry> name_sets;
+  std::vector<CredentialSet> organisations;
+  absl::flat_hash_map<std::string, size_t> organisation_index;
   absl::flat_hash_map<std::string, size_t> name_set_index;
 
   size_t LineageFor(const std::string& cert);

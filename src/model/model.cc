@@ -61,13 +61,22 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
   // Newton's method on the logistic log-likelihood with a small ridge (keeps it finite when the
   // validation slice separates perfectly), first with the anomaly term, then without it if its
   // weight comes out negative: an anomaly may raise risk, history says nothing about lowering it.
+  // The anomaly input is centred and scaled so that a near-constant anomaly score does not make
+  // the Hessian singular (it would be collinear with the intercept).
+  double mean = 0, var = 0;
+  size_t finite = 0;
+  for (float z : anomalies) if (std::isfinite(z)) { mean += z; ++finite; }
+  mean = finite ? mean / finite : 0;
+  for (float z : anomalies) if (std::isfinite(z)) var += (z - mean) * (z - mean);
+  const double scale = finite > 1 && var > 0 ? std::sqrt(var / (finite - 1)) : 1.0;
+  const double ridge = 1e-3 + 1e-6 * margins.size();
   auto fit = [&](bool with_anomaly) {
     double w[3] = {1, 0, 0};
     const int k = with_anomaly ? 3 : 2;
     for (int iter = 0; iter < 50; ++iter) {
       double g[3] = {0, 0, 0}, h[3][3] = {{0}};
       for (size_t i = 0; i < margins.size(); ++i) {
-        const double x[3] = {margins[i], 1.0, std::isfinite(anomalies[i]) ? anomalies[i] : 0.0};
+        const double x[3] = {margins[i], 1.0, std::isfinite(anomalies[i]) ? (anomalies[i] - mean) / scale : 0.0};
         double z = 0;
         for (int j = 0; j < k; ++j) z += w[j] * x[j];
         const double p = Sigmoid(z);
@@ -79,8 +88,8 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
         }
       }
       for (int j = 0; j < k; ++j) {
-        g[j] += 1e-3 * (w[j] - (j == 0 ? 1 : 0));
-        h[j][j] += 1e-3;
+        g[j] += ridge * (w[j] - (j == 0 ? 1 : 0));
+        h[j][j] += ridge;
       }
       // Solve h * d = g (k <= 3) by Gaussian elimination.
       double m[3][4];
@@ -101,13 +110,16 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
       }
       double step = 0;
       for (int j = 0; j < k; ++j) {
-        const double d = m[j][k] / m[j][j];
+        // Damped: a Newton step far from the optimum can overshoot on saturated scores.
+        const double d = std::clamp(m[j][k] / m[j][j], -2.0, 2.0);
         w[j] -= d;
         step = std::max(step, std::abs(d));
       }
       if (step < 1e-7) break;
     }
-    return Calibration{w[0], w[1], with_anomaly ? w[2] : 0};
+    // Back to the raw anomaly scale: c * (z - mean) / scale = (c / scale) z - c mean / scale.
+    const double c = with_anomaly ? w[2] / scale : 0;
+    return Calibration{w[0], w[1] - c * mean, c};
   };
   if (margins.empty()) return Calibration{};
   Calibration c = fit(true);

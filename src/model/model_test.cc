@@ -1,0 +1,227 @@
+#include "model/model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "core/event_json.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/forecaster.h"
+#include "model/metrics.h"
+
+namespace certcast {
+namespace {
+
+absl::Time T(const char* text) { return *ParseRfc3339(text); }
+absl::Time Day(int d) { return T("2026-01-01T00:00:00Z") + absl::Hours(24) * d; }
+
+TEST(Metrics, EpisodeRecallLeadTimeAndDeduplicatedPrecision) {
+  // Lineage 0: onset on day 10 at noon; alerts on days 5, 6 (same alert, de-duplicated) and 20.
+  // Lineage 1: no onset; one alert on day 3.
+  std::vector<Episode> e0 = {Episode{Day(10) + absl::Hours(12), Day(12), "urn:ietf:params:acme:error:connection"}};
+  std::vector<Episode> e1;
+  std::vector<ScoredDay> rows;
+  for (int d = 0; d < 30; ++d) {
+    rows.push_back({0, Day(d), d == 5 || d == 6 || d == 20 ? 0.9f : 0.1f, d == 5 || d == 6 || d == 20});
+    rows.push_back({1, Day(d), d == 3 ? 0.8f : 0.05f, d == 3});
+  }
+  ForecastMetrics m = Evaluate(rows, {&e0, &e1}, Day(0), Day(30), absl::Hours(24 * 7));
+  EXPECT_EQ(m.episodes, 1);
+  EXPECT_EQ(m.caught, 1);
+  EXPECT_NEAR(m.lead_days.at(0), 5.5, 1e-9);  // first alert in [onset - 7d, onset - 1d] is day 5
+  EXPECT_EQ(m.alerts, 3);                      // day 5 (6 is a repeat), day 20, lineage 1's day 3
+  EXPECT_EQ(m.true_alerts, 1);
+  EXPECT_EQ(m.by_cause["connection"].caught, 1);
+  // Only day 11 is inside the episode (onset day 10 noon, success at day 12 00:00).
+  EXPECT_EQ(m.scored_days, 60 - 1);
+}
+
+TEST(Metrics, AveragePrecisionOfAPerfectAndARandomRanking) {
+  EXPECT_DOUBLE_EQ(AveragePrecision({0.9f, 0.8f, 0.1f, 0.0f}, {1, 1, 0, 0}), 1.0);
+  EXPECT_NEAR(AveragePrecision({0.0f, 0.1f, 0.8f, 0.9f}, {1, 1, 0, 0}), (1.0 / 3 + 2.0 / 4) / 2, 1e-9);
+}
+
+TEST(Calibration, RecoversAKnownLogisticMapping) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> n(0, 2);
+  std::vector<float> margins, anomalies;
+  std::vector<uint8_t> labels;
+  for (int i = 0; i < 20000; ++i) {
+    const double m = n(rng);
+    margins.push_back(static_cast<float>(m));
+    anomalies.push_back(0.5f);
+    const double p = 1 / (1 + std::exp(-(0.5 * m - 2)));
+    labels.push_back(std::uniform_real_distribution<double>(0, 1)(rng) < p);
+  }
+  Calibration c = Calibration::Fit(margins, anomalies, labels);
+  EXPECT_NEAR(c.a, 0.5, 0.08);
+  EXPECT_NEAR(c.b + 0.5 * c.c, -2, 0.15);
+}
+
+TEST(IsolationForest, ScoresAnOutlierAboveOrdinaryRows) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> n(0, 1);
+  const size_t cols = 3;
+  std::vector<float> rows;
+  for (int i = 0; i < 2000; ++i) for (size_t c = 0; c < cols; ++c) rows.push_back(n(rng));
+  const int columns[] = {0, 1, 2};
+  IsolationForest forest = IsolationForest::Fit(rows, cols, columns, {});
+  const float ordinary[] = {0.1f, -0.2f, 0.0f};
+  const float outlier[] = {8.0f, -7.0f, 9.0f};
+  EXPECT_GT(forest.Score(outlier), 0.65);
+  EXPECT_LT(forest.Score(ordinary), 0.5);
+  auto back = IsolationForest::FromJson(forest.ToJson(), cols);
+  ASSERT_TRUE(back.ok());
+  EXPECT_DOUBLE_EQ(back->Score(outlier), forest.Score(outlier));
+  auto bad = IsolationForest::FromJson(forest.ToJson(), 2);  // column 2 outside a 2-wide row
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+}
+
+// A small fleet where lineages whose HTTP-01 probe starts failing fail their next renewal.
+std::vector<Event> SyntheticFleet(int lineages, int days, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> lines;
+  auto ts = [](absl::Time t) { return FormatRfc3339(t); };
+  for (int l = 0; l < lineages; ++l) {
+    const std::string cert = StrCat("c", l), name = StrCat("c", l, ".example.com");
+    lines.push_back(StrCat(R"({"ts":")", ts(Day(0)), R"(","type":"config","cert":")", cert, R"(","host":"h)", l,
+                           R"(","names":[")", name, R"("],"client":"certbot","ca":"https://ca.example/dir","challenge":"http-01","ari":false,"renew_rule":"days_left:30"})"));
+    // Certificates issued at staggered times; renewal 30 days before expiry, daily retries.
+    absl::Time not_before = Day(0) - absl::Hours(24) * static_cast<int>(rng() % 60);
+    const bool breaks = rng() % 3 == 0;
+    const int break_day = 5 + static_cast<int>(rng() % (days - 10));
+    lines.push_back(StrCat(R"({"ts":")", ts(Day(0)), R"(","type":"issued","cert":")", cert, R"(","serial":"s0","not_before":")",
+                           ts(not_before), R"(","not_after":")", ts(not_before + absl::Hours(24 * 90)), R"(","ca":"x"})"));
+    for (int d = 0; d < days; ++d) {
+      const bool broken = breaks && d >= break_day && d < break_day + 12;
+      lines.push_back(StrCat(R"({"ts":")", ts(Day(d) + absl::Hours(1)), R"(","type":"http01_probe","name":")", name,
+                             R"(","outcome":")", broken ? "error" : "ok", R"("})"));
+      const absl::Time due = not_before + absl::Hours(24 * 60);
+      if (Day(d) + absl::Hours(6) >= due) {
+        if (broken) {
+          lines.push_back(StrCat(R"({"ts":")", ts(Day(d) + absl::Hours(6)), R"(","type":"renewal","cert":")", cert,
+                                 R"(","outcome":"failure","error":"urn:ietf:params:acme:error:connection"})"));
+        } else {
+          lines.push_back(StrCat(R"({"ts":")", ts(Day(d) + absl::Hours(6)), R"(","type":"renewal","cert":")", cert, R"(","outcome":"success"})"));
+          not_before = Day(d) + absl::Hours(6);
+          lines.push_back(StrCat(R"({"ts":")", ts(not_before), R"(","type":"issued","cert":")", cert, R"(","serial":"s)", d,
+                                 R"(","not_before":")", ts(not_before), R"(","not_after":")", ts(not_before + absl::Hours(24 * 90)), R"(","ca":"x"})"));
+        }
+      }
+    }
+  }
+  std::vector<Event> events;
+  for (const std::string& l : lines) {
+    auto e = ParseEventLine(l);
+    EXPECT_TRUE(e.ok()) << l << " " << e.status();
+    if (e.ok()) events.push_back(*e);
+  }
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.ts < b.ts; });
+  return events;
+}
+
+class TrainedModel : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    events_ = new std::vector<Event>(SyntheticFleet(150, 120, 7));
+    TrainOptions options;
+    options.threads = 1;
+    options.max_rounds = 60;
+    auto set = BuildTrainingSet(*events_, Day(120), options);
+    ASSERT_TRUE(set.ok()) << set.status();
+    auto report = TrainModel(*set, options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    path_ = new std::string(testing::TempDir() + "/certcast_model_test.model");
+    ASSERT_TRUE(WriteModelFile(*path_, report->bundle).ok());
+  }
+  static std::vector<Event>* events_;
+  static std::string* path_;
+};
+std::vector<Event>* TrainedModel::events_ = nullptr;
+std::string* TrainedModel::path_ = nullptr;
+
+TEST_F(TrainedModel, RanksFailingLineagesOnAFreshFleetAndSaysWhy) {
+  auto forecaster = Forecaster::Load(*path_);
+  ASSERT_TRUE(forecaster.ok()) << forecaster.status();
+  // A fresh fleet (another seed), scored day by day against its own onsets.
+  auto fleet = SyntheticFleet(80, 60, 11);
+  auto episodes = ComputeEpisodes(fleet);
+  std::vector<float> risks;
+  std::vector<uint8_t> labels;
+  std::vector<std::pair<double, bool>> risk_and_http01_reason;
+  for (int d = 10; d < 50; ++d) {
+    auto forecasts = forecaster->ScoreAll(fleet, Day(d));
+    ASSERT_TRUE(forecasts.ok()) << forecasts.status();
+    for (const LineageForecast& f : *forecasts) {
+      EXPECT_GE(f.risk, 0.0);
+      EXPECT_LE(f.risk, 1.0);
+      const auto& eps = episodes[f.cert];
+      if (InEpisodeAt(eps, Day(d))) continue;
+      risks.push_back(static_cast<float>(f.risk));
+      labels.push_back(OnsetIn(eps, Day(d), Day(d) + absl::Hours(24 * 7)) != nullptr);
+      bool http01 = false;
+      for (const Reason& r : f.reasons) http01 = http01 || r.sentence.find("HTTP-01") != std::string::npos;
+      risk_and_http01_reason.emplace_back(f.risk, http01);
+    }
+  }
+  const double base_rate = std::accumulate(labels.begin(), labels.end(), 0.0) / labels.size();
+  const double ap = AveragePrecision(risks, labels);
+  EXPECT_GT(ap, 3 * base_rate);
+  // The riskiest cert-days are explained by the one cause this fleet has.
+  std::sort(risk_and_http01_reason.begin(), risk_and_http01_reason.end(), std::greater<>());
+  int explained = 0;
+  for (size_t i = 0; i < 20; ++i) explained += risk_and_http01_reason[i].second;
+  EXPECT_GE(explained, 10);
+}
+
+TEST_F(TrainedModel, RefusesAFileWithAnotherSchema) {
+  std::ifstream in(*path_, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  const std::string id = ModelSchemaId();
+  const size_t at = text.find(id);
+  ASSERT_NE(at, std::string::npos);
+  std::string other = id;
+  other[other.size() - 3] = other[other.size() - 3] == 'x' ? 'y' : 'x';
+  text.replace(at, id.size(), other);
+  const std::string bad = testing::TempDir() + "/certcast_model_test_other_schema.model";
+  std::ofstream(bad, std::ios::binary) << text;
+  auto loaded = Forecaster::Load(bad);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(loaded.status().message(), StrCat("model ", bad, " was trained with feature schema ", other,
+                                              " but this certcast computes ", id, ": retrain it with `certcast train`"));
+}
+
+TEST_F(TrainedModel, RefusesFilesThatAreNotModels) {
+  const std::string bad = testing::TempDir() + "/certcast_not_a_model";
+  std::ofstream(bad) << "hello\n";
+  EXPECT_EQ(Forecaster::Load(bad).status().message(), StrCat(bad, " is not a certcast model file"));
+  EXPECT_EQ(Forecaster::Load(bad + ".missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(TrainedModel, ScoresIgnoreEventsAtOrAfterAt) {
+  auto forecaster = Forecaster::Load(*path_);
+  ASSERT_TRUE(forecaster.ok());
+  const absl::Time at = Day(40);
+  std::vector<Event> past;
+  for (const Event& e : *events_) if (e.ts < at) past.push_back(e);
+  auto a = forecaster->ScoreAll(past, at);
+  auto b = forecaster->ScoreAll(*events_, at);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].cert, (*b)[i].cert);
+    EXPECT_EQ((*a)[i].risk, (*b)[i].risk);
+  }
+}
+
+}  // namespace
+}  // namespace certcast
