@@ -1,3 +1,430 @@
+// Tests of the fleet simulator: determinism, the events-v1 contract, client rules, causes and
+// the closed loop. Each test builds a small fleet whose configuration isolates what it checks.
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "collect/sim/simulator.h"
+#include "core/event_json.h"
+#include "core/time.h"
 #include "gtest/gtest.h"
-TEST(Sim, Placeholder) {}
+
+namespace certcast::sim {
+namespace {
+
+// Keeps every event and its canonical line.
+class MemorySink : public EventSink {
+ public:
+  Status Consume(std::span<const Event> events) override {
+    for (const Event& e : events) {
+      events_.push_back(e);
+      text_ += EventToJson(e);
+      text_ += '\n';
+    }
+    return OkStatus();
+  }
+  std::vector<Event> events_;
+  std::string text_;
+};
+
+// A fleet with nothing going wrong and no randomisation, to switch single things on.
+SimConfig QuietConfig(int64_t lineages, int days) {
+  SimConfig c;
+  c.lineages = lineages;
+  c.days = days;
+  c.randomize = false;
+  for (auto& v : c.variants) v.rate = 0;
+  for (auto& r : c.lookalike_rates) r = 0;
+  c.transient_failure = 0;
+  c.probe_flake = 0;
+  c.legacy_profile_share = 0;
+  return c;
+}
+
+void OnlyClient(SimConfig& c, double SimConfig::*weight) {
+  for (double SimConfig::*w :
+       {&SimConfig::w_certbot, &SimConfig::w_certbot_old, &SimConfig::w_lego, &SimConfig::w_lego_v5,
+        &SimConfig::w_acmesh, &SimConfig::w_acmesh_old, &SimConfig::w_cert_manager,
+        &SimConfig::w_caddy, &SimConfig::w_other}) {
+    c.*w = 0;
+  }
+  c.*weight = 1;
+}
+
+int VariantIndex(std::string_view name) {
+  for (int i = 0; i < kVariantCount; ++i)
+    if (VariantName(Variant(i)) == name) return i;
+  ADD_FAILURE() << "no variant " << name;
+  return 0;
+}
+
+RunResult MustRun(const SimConfig& c, MemorySink* sink, Policy* policy = nullptr) {
+  auto r = policy ? RunClosedLoop(c, *policy, sink) : RunOpenLoop(c, sink);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return std::move(*r);
+}
+
+TEST(SimulatorTest, SameSeedGivesIdenticalBytesAndAnotherSeedDiffers) {
+  SimConfig c;
+  c.lineages = 150;
+  c.days = 60;
+  c.seed = 42;
+  MemorySink a, b, d;
+  RunResult ra = MustRun(c, &a);
+  RunResult rb = MustRun(c, &b);
+  ASSERT_FALSE(a.text_.empty());
+  EXPECT_EQ(a.text_, b.text_);
+  std::string ta, tb;
+  WriteTruthJsonl(c, ra.truth, ta);
+  WriteTruthJsonl(c, rb.truth, tb);
+  EXPECT_EQ(ta, tb);
+  c.seed = 43;
+  MustRun(c, &d);
+  EXPECT_NE(a.text_, d.text_);
+}
+
+TEST(SimulatorTest, EveryLineParsesEveryTypeAppearsAndEventsAreInOrder) {
+  SimConfig c;  // defaults: every cause and look-alike possible
+  c.lineages = 600;
+  c.days = 200;
+  c.seed = 7;
+  MemorySink sink;
+  RunResult r = MustRun(c, &sink);
+  std::set<EventType> types;
+  size_t start = 0, lines = 0;
+  absl::Time previous = absl::InfinitePast();
+  while (start < sink.text_.size()) {
+    const size_t end = sink.text_.find('\n', start);
+    const std::string_view line(sink.text_.data() + start, end - start);
+    auto e = ParseEventLine(line);
+    ASSERT_TRUE(e.ok()) << e.status() << " in " << line;
+    EXPECT_EQ(EventToJson(*e), line);  // canonical already
+    EXPECT_GE(e->ts, previous) << line;
+    previous = e->ts;
+    types.insert(e->type());
+    start = end + 1;
+    ++lines;
+  }
+  EXPECT_EQ(int64_t(lines), r.metrics.events);
+  EXPECT_EQ(int(types.size()), kEventTypeCount);
+  EXPECT_GT(r.truth.episodes.size(), 10u);
+  EXPECT_GT(r.truth.lookalikes.size(), 10u);
+}
+
+TEST(SimulatorTest, LabelledEpisodeOnsetIsAFailedNonDryRunRenewalAfterTheLastSuccess) {
+  SimConfig c;
+  c.lineages = 400;
+  c.days = 150;
+  c.seed = 3;
+  MemorySink sink;
+  RunResult r = MustRun(c, &sink);
+  // Per cert: renewal events in order.
+  absl::flat_hash_map<std::string, std::vector<const RenewalEvent*>> renewals;
+  absl::flat_hash_map<std::string, std::vector<absl::Time>> times;
+  for (const Event& e : sink.events_)
+    if (auto* rn = e.As<RenewalEvent>(); rn && !rn->dry_run) {
+      renewals[rn->cert].push_back(rn);
+      times[rn->cert].push_back(e.ts);
+    }
+  int checked = 0;
+  for (const Episode& ep : r.truth.episodes) {
+    if (!ep.labelled) continue;
+    const auto& ts = times[ep.cert];
+    auto it = std::find(ts.begin(), ts.end(), ep.onset);
+    ASSERT_NE(it, ts.end()) << ep.cert << " " << FormatRfc3339(ep.onset);
+    const size_t i = size_t(it - ts.begin());
+    EXPECT_EQ(renewals[ep.cert][i]->outcome, Outcome::kFailure);
+    if (i > 0) EXPECT_EQ(renewals[ep.cert][i - 1]->outcome, Outcome::kSuccess) << ep.cert;
+    ++checked;
+  }
+  EXPECT_GT(checked, 20);
+}
+
+TEST(SimulatorTest, CertbotWithDaysLeft30AttemptsOnTheDayThirtyDaysBeforeExpiry) {
+  SimConfig c = QuietConfig(200, 120);
+  OnlyClient(c, &SimConfig::w_certbot_old);  // days_left:30, twice-daily timer, no ARI
+  c.ca_zerossl_share = c.ca_google_share = 0;
+  c.profile_tlsserver_share = 0;
+  MemorySink sink;
+  MustRun(c, &sink);
+  absl::flat_hash_map<std::string, absl::Time> not_after;
+  int checked = 0;
+  for (const Event& e : sink.events_) {
+    if (auto* cfg = e.As<ConfigEvent>()) EXPECT_EQ(cfg->renew_rule.value_or(""), "days_left:30");
+    if (auto* is = e.As<IssuedEvent>()) not_after.try_emplace(is->cert, is->not_after);
+    if (auto* rn = e.As<RenewalEvent>()) {
+      auto it = not_after.find(rn->cert);
+      if (it == not_after.end() || it->second == absl::InfinitePast()) continue;
+      const absl::Time due = it->second - absl::Hours(24 * 30);
+      // The first attempt is the first timer run at or after the due time: within 12 h + 8 min.
+      EXPECT_GE(e.ts, due) << rn->cert;
+      EXPECT_LE(e.ts, due + absl::Hours(24) + absl::Minutes(8)) << rn->cert;
+      EXPECT_EQ(rn->trigger.value_or(""), "schedule");
+      it->second = absl::InfinitePast();  // only the first attempt per certificate
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(SimulatorTest, AriLineageRenewsInsideItsWindow) {
+  SimConfig c = QuietConfig(200, 120);
+  OnlyClient(c, &SimConfig::w_caddy);  // checks every 10 minutes, ARI on
+  c.ari_share = 1;
+  c.ca_zerossl_share = c.ca_google_share = 0;
+  MemorySink sink;
+  MustRun(c, &sink);
+  absl::flat_hash_map<std::string, std::pair<absl::Time, absl::Time>> window;
+  int checked = 0;
+  for (const Event& e : sink.events_) {
+    if (auto* a = e.As<AriEvent>()) window[a->cert] = {a->window_start, a->window_end};
+    if (auto* rn = e.As<RenewalEvent>()) {
+      auto it = window.find(rn->cert);
+      ASSERT_NE(it, window.end());
+      EXPECT_EQ(rn->trigger.value_or(""), "ari");
+      EXPECT_GE(e.ts, it->second.first) << rn->cert;
+      EXPECT_LE(e.ts, it->second.second + absl::Minutes(10)) << rn->cert;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(SimulatorTest, RedeployBurstOverTheExactSetLimitIsRefusedWithRateLimited) {
+  SimConfig c = QuietConfig(200, 60);
+  OnlyClient(c, &SimConfig::w_certbot);
+  c.ari_share = 0;  // ARI renewals are exempt; here every issuance counts
+  c.ca_zerossl_share = c.ca_google_share = 0;
+  c.variants[VariantIndex("ratelimit_redeploy_loop")] = {3.0, 0, 0, 0};  // loops last
+  MemorySink sink;
+  RunResult r = MustRun(c, &sink);
+  // Replay LE's "certificates per exact set" token bucket independently: 5, refilling one per
+  // 34 h, starting full. A refusal must find it empty; an issuance must find a token.
+  struct Replay {
+    double tokens = 5;
+    absl::Time last;
+  };
+  absl::flat_hash_map<std::string, Replay> buckets;
+  auto refill = [&](Replay& b, absl::Time t) {
+    if (b.last == absl::Time()) b.last = c.start;
+    b.tokens = std::min(5.0, b.tokens + absl::ToDoubleHours(t - b.last) / 34.0);
+    b.last = t;
+  };
+  int refused = 0, issued = 0;
+  for (const Event& e : sink.events_) {
+    auto* rn = e.As<RenewalEvent>();
+    if (!rn || rn->dry_run) continue;
+    // The order is placed (and the token taken) when the attempt starts.
+    Replay& b = buckets[rn->cert];
+    refill(b, e.ts);
+    if (rn->outcome == Outcome::kSuccess) {
+      EXPECT_GE(b.tokens, 1.0 - 1e-6) << rn->cert << " at " << FormatRfc3339(e.ts);
+      b.tokens -= 1;
+      ++issued;
+    } else if (rn->error.value_or("") == "urn:ietf:params:acme:error:rateLimited") {
+      EXPECT_LT(b.tokens, 1.0) << rn->cert << " at " << FormatRfc3339(e.ts);
+      EXPECT_NE(rn->detail.value_or("").find("exact set of identifiers"), std::string::npos);
+      ++refused;
+    }
+  }
+  EXPECT_GT(issued, 50);
+  EXPECT_GT(refused, 10);
+  EXPECT_GT(r.metrics.rate_limited_attempts, 10);
+  EXPECT_GT(r.metrics.by_cause["rate_limit"].episodes, 5);
+}
+
+TEST(SimulatorTest, CaaCauseYieldsCaaErrorsAndACaaAnswerThatExcludesTheCa) {
+  SimConfig c = QuietConfig(300, 150);
+  c.ca_zerossl_share = c.ca_google_share = 0;  // every lineage uses Let's Encrypt
+  c.alt_ca_share = 0;
+  c.variants[VariantIndex("caa_restrictive")] = {1.0, 0, 0, 0};
+  MemorySink sink;
+  RunResult r = MustRun(c, &sink);
+  absl::flat_hash_map<std::string, std::vector<std::string>> last_caa;  // domain -> values
+  absl::flat_hash_map<std::string, std::vector<std::string>> names;     // cert -> names
+  int checked = 0;
+  for (const Event& e : sink.events_) {
+    if (auto* cfg = e.As<ConfigEvent>()) names[cfg->cert] = cfg->names;
+    if (auto* d = e.As<DnsEvent>(); d && d->rtype == RecordType::kCAA) last_caa[d->name] = d->values;
+    auto* rn = e.As<RenewalEvent>();
+    if (!rn || rn->error.value_or("") != "urn:ietf:params:acme:error:caa") continue;
+    // The CAA answer of a parent of the cert's name (its registered domain) lacks letsencrypt.org.
+    bool found = false;
+    for (const auto& [domain, values] : last_caa) {
+      const std::string& n = names[rn->cert][0];
+      if (n.size() < domain.size() || n.compare(n.size() - domain.size(), domain.size(), domain) != 0) continue;
+      found = true;
+      ASSERT_FALSE(values.empty());
+      for (const std::string& v : values) EXPECT_EQ(v.find("letsencrypt.org"), std::string::npos) << v;
+    }
+    EXPECT_TRUE(found) << rn->cert;
+    ++checked;
+  }
+  EXPECT_GT(checked, 5);
+  EXPECT_GT(r.metrics.by_cause["caa_dnssec"].episodes, 3);
+}
+
+TEST(SimulatorTest, StaleDeployServesASerialThatDiffersFromTheIssuedOne) {
+  SimConfig c = QuietConfig(200, 150);
+  c.variants[VariantIndex("stale_hook_missing")] = {2.0, 0, 0, 0};
+  MemorySink sink;
+  RunResult r = MustRun(c, &sink);
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> newest;
+  std::set<std::string> stale_certs;
+  for (const Episode& ep : r.truth.episodes)
+    if (ep.cause == "stale_deploy") stale_certs.insert(ep.cert);
+  ASSERT_FALSE(stale_certs.empty());
+  int mismatches = 0;
+  for (const Event& e : sink.events_) {
+    if (auto* is = e.As<IssuedEvent>()) newest[is->cert] = {is->serial, e.ts};
+    auto* p = e.As<TlsProbeEvent>();
+    if (!p || !p->serial || !stale_certs.count(*p->cert)) continue;
+    const auto& [serial, at] = newest[*p->cert];
+    if (e.ts - at > absl::Hours(24) && *p->serial != serial) ++mismatches;
+  }
+  EXPECT_GT(mismatches, 10);
+  EXPECT_GT(r.metrics.by_cause["stale_deploy"].episodes_with_outage, 0);
+}
+
+// Reloads every lineage whose served serial differs from its newest issued serial for a day.
+class ReloadStalePolicy : public Policy {
+ public:
+  std::string name() const override { return "reload-stale"; }
+  std::vector<PlannedAction> Decide(absl::Time, std::span<const Event> events) override {
+    std::vector<PlannedAction> out;
+    for (const Event& e : events) {
+      if (auto* is = e.As<IssuedEvent>()) newest_[is->cert] = {is->serial, e.ts};
+      auto* p = e.As<TlsProbeEvent>();
+      if (!p || !p->serial) continue;
+      auto it = newest_.find(*p->cert);
+      if (it == newest_.end() || it->second.first == *p->serial) continue;
+      if (e.ts - it->second.second < absl::Hours(24)) continue;
+      PlannedAction a;
+      a.cert = *p->cert;
+      a.kind = ActionKind::kReload;
+      a.reason = "served serial differs from the newest issued serial";
+      a.risk = 0.9;
+      out.push_back(a);
+    }
+    return out;
+  }
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> newest_;
+};
+
+TEST(ClosedLoopTest, ReloadEndsAStaleDeployOutage) {
+  SimConfig c = QuietConfig(200, 200);
+  c.variants[VariantIndex("stale_hook_missing")] = {2.0, 0, 0, 0};
+  auto none = MakeBaselinePolicy("none");
+  ASSERT_TRUE(none.ok());
+  RunResult base = MustRun(c, nullptr, none->get());
+  ReloadStalePolicy reload;
+  RunResult with = MustRun(c, nullptr, &reload);
+  ASSERT_GT(base.metrics.by_cause["stale_deploy"].outage_hours, 24);
+  EXPECT_GT(with.metrics.reloads, 0);
+  EXPECT_EQ(with.metrics.by_cause["stale_deploy"].outage_hours, 0);
+  EXPECT_LT(with.metrics.outage_hours, base.metrics.outage_hours);
+}
+
+// Switches a lineage to DNS-01 after a failed HTTP-01 renewal.
+class SwitchChallengePolicy : public Policy {
+ public:
+  std::string name() const override { return "switch-to-dns01"; }
+  std::vector<PlannedAction> Decide(absl::Time, std::span<const Event> events) override {
+    std::vector<PlannedAction> out;
+    for (const Event& e : events) {
+      auto* rn = e.As<RenewalEvent>();
+      if (!rn || rn->outcome != Outcome::kFailure || rn->challenge != Challenge::kHttp01) continue;
+      PlannedAction a;
+      a.cert = rn->cert;
+      a.kind = ActionKind::kRenew;
+      a.challenge = Challenge::kDns01;
+      a.reason = "HTTP-01 validation failed; DNS-01 is configured as an alternative";
+      a.risk = 0.8;
+      out.push_back(a);
+    }
+    return out;
+  }
+};
+
+TEST(ClosedLoopTest, RenewWithAltChallengeAvoidsAnHttp01Cause) {
+  SimConfig c = QuietConfig(200, 200);
+  c.dns01_share = 0;
+  c.tlsalpn_share = 0;
+  c.alt_challenge_share = 1;  // every lineage lists dns-01
+  c.variants[VariantIndex("http01_firewall")] = {1.5, 0, 0, 0};
+  auto none = MakeBaselinePolicy("none");
+  RunResult base = MustRun(c, nullptr, none->get());
+  SwitchChallengePolicy policy;
+  MemorySink sink;
+  RunResult with = MustRun(c, &sink, &policy);
+  ASSERT_GT(base.metrics.by_cause["http01_unreachable"].outage_hours, 24);
+  EXPECT_GT(with.metrics.switches, 0);
+  EXPECT_LT(with.metrics.by_cause["http01_unreachable"].outage_hours,
+            base.metrics.by_cause["http01_unreachable"].outage_hours / 4);
+  // The switch stays in force: a config with dns-01 is emitted and later renewals use dns-01.
+  std::set<std::string> switched;
+  int later_dns01 = 0;
+  for (const Event& e : sink.events_) {
+    if (auto* cfg = e.As<ConfigEvent>(); cfg && e.ts > c.start && cfg->challenge == Challenge::kDns01) {
+      switched.insert(cfg->cert);
+      EXPECT_EQ(cfg->alt_challenges, std::vector<Challenge>{Challenge::kHttp01});
+    }
+    if (auto* rn = e.As<RenewalEvent>(); rn && switched.count(rn->cert) && rn->trigger == "schedule") {
+      EXPECT_EQ(rn->challenge, Challenge::kDns01);
+      ++later_dns01;
+    }
+  }
+  EXPECT_FALSE(switched.empty());
+  EXPECT_GT(later_dns01, 0);
+}
+
+TEST(ClosedLoopTest, BaselinesAlertAndTheirPrecisionIsCounted) {
+  SimConfig c;
+  c.lineages = 400;
+  c.days = 180;
+  auto on_failure = MakeBaselinePolicy("alert-on-failure");
+  auto expiry = MakeBaselinePolicy("expiry-alert", 7);
+  ASSERT_TRUE(on_failure.ok() && expiry.ok());
+  RunResult a = MustRun(c, nullptr, on_failure->get());
+  RunResult b = MustRun(c, nullptr, expiry->get());
+  EXPECT_GT(a.metrics.alerts, 0);
+  EXPECT_GT(a.metrics.alerts_true, 0);
+  EXPECT_LE(a.metrics.alerts_true, a.metrics.alerts);
+  EXPECT_GT(b.metrics.alerts, 0);
+  EXPECT_EQ((*expiry)->name(), "expiry-alert:7");
+  EXPECT_FALSE(MakeBaselinePolicy("sometimes").ok());
+}
+
+TEST(ConfigTest, PresetsAndTomlOverrides) {
+  for (std::string_view p : {"small", "hosting", "k8s"}) EXPECT_TRUE(PresetConfig(p).ok()) << p;
+  EXPECT_EQ(PresetConfig("huge").status().message(), "unknown preset \"huge\" (small, hosting, k8s)");
+  SimConfig c;
+  ASSERT_TRUE(ApplyToml("dns01_share = 0.4\nseed = 9\n[variants.caa_restrictive]\nrate = 0.5\n"
+                        "[lookalikes]\ncdn_ip_churn_unused = 1\n",
+                        c)
+                  .message()
+                  .find("unknown look-alike") != std::string::npos);
+  SimConfig d;
+  ASSERT_TRUE(ApplyToml("dns01_share = 0.4\nseed = 9\n[variants.caa_restrictive]\nrate = 0.5\n"
+                        "[lookalikes]\nwaf_blocks_probe = 0.1\n",
+                        d)
+                  .ok());
+  EXPECT_EQ(d.dns01_share, 0.4);
+  EXPECT_EQ(d.seed, 9u);
+  EXPECT_EQ(d.variants[VariantIndex("caa_restrictive")].rate, 0.5);
+  SimConfig e;
+  EXPECT_EQ(ApplyToml("dns01_share = 2\n", e).message(), "dns01_share: 2 is out of range 0..1");
+  EXPECT_EQ(ApplyToml("colour = 1\n", e).message(), "unknown key \"colour\"");
+  EXPECT_EQ(ApplyToml("[variants.caa_restrictive]\nspeed = 1\n", e).message(),
+            "variants.caa_restrictive: unknown key \"speed\" (rate, silent, heal, heal_hours)");
+  EXPECT_NE(ApplyToml("= nonsense", e).message().find("TOML line 1"), std::string::npos);
+  SimConfig f;
+  f.lineages = 0;
+  EXPECT_EQ(ValidateConfig(f).message(), "lineages must be 1..2000000");
+}
+
+}  // namespace
+}  // namespace certcast::sim

@@ -183,7 +183,7 @@ struct Lineage {
 // Moments of a day, popped in time order; seq breaks ties deterministically.
 enum class MomentKind : uint8_t {
   kCaProbe, kHostDaily, kDomainDaily, kOrgWeekly, kLineageProbe, kHostRun, kLineageAttempt,
-  kHumanFix, kRestart, kBurst, kRevocation
+  kHumanFix, kRestart, kBurst, kRevocation, kDeployLag
 };
 struct Moment {
   Sec t;
@@ -288,6 +288,7 @@ class World {
     return e;
   }
   void EmitConfig(int32_t l, Sec t);
+  void EmitAri(int32_t l, Sec t);
   void EmitRenewal(const Lineage& L, Sec t, bool ok, const char* error, std::string detail,
                    const char* trigger, bool dry_run, double duration_ms);
   void EmitDns(const std::string& name, RecordType rtype, Rcode rcode,
@@ -665,8 +666,10 @@ Sec World::DueTime(const Lineage& L) const {
     default: due = L.not_before + Sec(L.rule.value * kDay); break;
   }
   if (L.ari && kCas[L.ca].ari) {
-    // acme.sh lets the ARI window override its rule; certbot, lego and caddy take the earlier.
-    if (hosts_[L.host].client == ClientKind::kAcmeSh) due = L.ari_pick;
+    // acme.sh and Caddy (certmagic) follow the ARI window when they have one; certbot and lego
+    // renew at whichever comes first, the ARI time or their own rule (grounding §5).
+    const ClientKind k = hosts_[L.host].client;
+    if (k == ClientKind::kAcmeSh || k == ClientKind::kCaddy) due = L.ari_pick;
     else due = std::min(due, L.ari_pick);
   }
   return due;
@@ -708,6 +711,20 @@ void World::Issue(int32_t l, Sec t, bool initial) {
   b.ca = kCas[L.ca].url;
   b.names = L.names;
   if (!initial) ++m_.issuances;
+  // Clients fetch renewalInfo right after issuance (RFC 9773 §4.3); the agent records it.
+  if (L.ari && kCas[L.ca].ari) EmitAri(l, initial ? start_ : t + 5);
+}
+
+void World::EmitAri(int32_t l, Sec t) {
+  const Lineage& L = lineages_[l];
+  Event& e = NewEvent(t);
+  auto& b = e.body.emplace<AriEvent>();
+  b.cert = L.cert;
+  b.ca = kCas[L.ca].url;
+  b.window_start = T(L.ari_start);
+  b.window_end = T(L.ari_end);
+  b.retry_after_s = int64_t(21600 * (0.8 + 0.4 * U(uint64_t(l), uint64_t(t), kPAriPick + 1)));
+  if (L.ari_emergency) b.explanation_url = "https://letsencrypt.org/2026/incident/revocation";
 }
 
 void World::ServeNewest(int32_t l, Sec t, const char* detail) {
@@ -986,6 +1003,7 @@ Sec World::Attempt(int32_t l, Sec t, const char* trigger, bool dry_run) {
       const Look& lk = looks_[k];
       if (lk.kind == LookAlike::k_deploy_lag && lk.start <= done && done < lk.end) {
         L.deploy_at = done + Sec((2 + U(uint64_t(l), uint64_t(done), kPDeployLag) * 18) * kHour);
+        Push(L.deploy_at, MomentKind::kDeployLag, l);  // dropped at day end if later; re-pushed then
         EndEpisode(l, done);
         return done;
       }
@@ -1162,7 +1180,9 @@ void World::EmitDns(const std::string& name, RecordType rtype, Rcode rcode,
   b.values = std::move(values);
   b.dnssec = dnssec;
   if (rrsig) b.rrsig_expires = T(*rrsig);
-  b.latency_ms = std::round(Jitter(std::hash<std::string>{}(name), uint64_t(t), kPLatency, 18, 0.6));
+  // Latency only on slow answers: that is what a watcher keeps, and it keeps the stream small.
+  const double latency = Jitter(std::hash<std::string>{}(name), uint64_t(t), kPLatency, 18, 0.6);
+  if (latency > 100) b.latency_ms = std::round(latency);
 }
 
 void World::EmitConfig(int32_t l, Sec t) {
@@ -1275,7 +1295,7 @@ void World::OnHostDaily(int32_t h, Sec t) {
     Event& e = NewEvent(t);
     auto& b = e.body.emplace<ClockEvent>();
     b.host = H.name;
-    b.offset_ms = std::round(offset * 10) / 10;
+    b.offset_ms = std::round(offset * 10) / 10 + 0.0;  // + 0.0 turns -0 into 0
     b.synced = synced;
     b.source = "ntp";
   }
@@ -1329,12 +1349,15 @@ void World::OnDomainDaily(int32_t d, Sec t) {
   if (D.caa) {
     for (int ca = 0; ca < kCaCount; ++ca) caa.push_back(StrCat("0 issue \"", kCas[ca].caa_issuer, "\""));
   }
+  int permitted = -2;  // -2: no restrictive CAA; -1: permits no CA; else the one CA permitted
   for (int32_t fi : D.faults) {
     Fault& f = faults_[fi];
     if (f.variant == Variant::k_caa_restrictive && f.Active(t) && !f.silent) {
+      // Two restrictive changes at once permit only what both permit.
+      permitted = permitted == -2 || permitted == f.permitted_ca ? f.permitted_ca : -1;
       caa.clear();
-      caa.push_back(f.permitted_ca >= 0 ? StrCat("0 issue \"", kCas[f.permitted_ca].caa_issuer, "\"")
-                                        : std::string("0 issue \";\""));
+      caa.push_back(permitted >= 0 ? StrCat("0 issue \"", kCas[permitted].caa_issuer, "\"")
+                                   : std::string("0 issue \";\""));
       caa.push_back(StrCat("0 iodef \"mailto:security@", D.name, "\""));
       Visible(fi, t);
     }
@@ -1437,7 +1460,6 @@ void World::OnLineageProbe(int32_t l, Sec t) {
   Lineage& L = lineages_[l];
   if (L.retired) return;
   const Host& H = hosts_[L.host];
-  if (L.deploy_at <= t) ServeNewest(l, L.deploy_at, "reload hook ran (node sync)");
   if (L.served_not_after <= t) NoteOutageStart(l, t);
   // TLS probe from the host's agent: endpoint is the server, SNI the first name.
   {
@@ -1461,8 +1483,6 @@ void World::OnLineageProbe(int32_t l, Sec t) {
       b.not_after = T(L.served_not_after);
       b.latency_ms = std::round(Jitter(uint64_t(l), uint64_t(t), kPLatency, 35, 0.5));
       b.tls_version = "TLSv1.3";
-      b.cipher = "TLS_AES_256_GCM_SHA384";
-      b.ocsp_stapled = false;
       b.sct_count = 2;
     }
     // A stale deploy shows as a served serial that differs from the newest issued one.
@@ -1518,9 +1538,10 @@ void World::OnLineageProbe(int32_t l, Sec t) {
     }
   }
   // Challenge reachability as the agent sees it.
-  for (const std::string& raw : L.names) {
-    const std::string& name = raw[0] == '*' ? L.probe_name : raw;
-    if (raw[0] == '*' && L.names.size() > 1 && L.names[1] == L.probe_name) continue;
+  // One name per lineage: the faults modelled here act on the whole lineage, so probing every
+  // name would repeat the same answer (and double the output).
+  {
+    const std::string& name = L.probe_name;
     if (L.challenge == Challenge::kHttp01) {
       Event& e = NewEvent(t + 1);
       auto& b = e.body.emplace<Http01ProbeEvent>();
@@ -1592,16 +1613,7 @@ void World::OnLineageProbe(int32_t l, Sec t) {
             gone ? std::vector<std::string>{} : std::vector<std::string>{StrCat(L.probe_name, ".acme-dns.example")}, t + 2);
   }
   // ARI as the CA publishes it for the current certificate.
-  if (L.ari && kCas[L.ca].ari && L.not_after > t) {
-    Event& e = NewEvent(t + 3);
-    auto& b = e.body.emplace<AriEvent>();
-    b.cert = L.cert;
-    b.ca = kCas[L.ca].url;
-    b.window_start = T(L.ari_start);
-    b.window_end = T(L.ari_end);
-    b.retry_after_s = int64_t(21600 * (0.8 + 0.4 * U(uint64_t(l), uint64_t(t), kPAriPick + 1)));
-    if (L.ari_emergency) b.explanation_url = "https://letsencrypt.org/2026/incident/revocation";
-  }
+  if (L.ari && kCas[L.ca].ari && L.not_after > t) EmitAri(l, t + 3);
 }
 
 void World::OnHostRun(int32_t h, Sec t) {
@@ -1646,6 +1658,13 @@ void World::OnHumanFix(int32_t l, Sec t) {
         L.profile = 0;  // reconfigured to a profile the CA still offers
         EmitConfig(l, t);
       }
+  }
+  if (L.rule.kind == RenewRule::Kind::kAfterIssueDays && DueTime(L) >= L.not_after) {
+    // The person who found the expired certificate upgrades the client to the current default.
+    L.rule_text = "after_issue_days:29";
+    L.rule = *ParseRenewRule(L.rule_text);
+    hosts_[L.host].upgraded = true;
+    EmitConfig(l, t);
   }
   if (L.episode < 0 && L.served_serial == L.serial && L.served_not_after > t) return;
   ServeNewest(l, t, "manual reload");
@@ -1714,6 +1733,7 @@ void World::ScheduleLineage(int32_t l, Sec day_start, Sec day_end) {
   if (L.retired) return;
   Push(day_start + L.probe_second, MomentKind::kLineageProbe, l);
   if (L.human_fix_at >= day_start && L.human_fix_at < day_end) Push(L.human_fix_at, MomentKind::kHumanFix, l);
+  if (L.deploy_at >= day_start && L.deploy_at < day_end) Push(L.deploy_at, MomentKind::kDeployLag, l);
   const ClientKind k = hosts_[L.host].client;
   if (k == ClientKind::kCertManager || k == ClientKind::kCaddy) {
     Sec at = std::max(DueTime(L), L.next_retry);
@@ -1729,6 +1749,7 @@ void World::ScheduleLineage(int32_t l, Sec day_start, Sec day_end) {
       const Sec at = day_start + Sec(U(uint64_t(l), uint64_t(day_start), kPRestart + 1 + r) * kDay);
       if (f.Active(at)) Push(at, MomentKind::kRestart, l);
     }
+    break;  // one restart schedule per container, however many loop faults overlap
   }
 }
 
@@ -1799,6 +1820,10 @@ void World::StepDay(int day) {
       case MomentKind::kRestart: OnRestart(mo.id, mo.t); break;
       case MomentKind::kBurst: OnBurst(mo.id, mo.t); break;
       case MomentKind::kRevocation: OnRevocation(mo.id, mo.t); break;
+      case MomentKind::kDeployLag:
+        // The last node of a multi-node set-up picks the new certificate up.
+        if (lineages_[mo.id].deploy_at == mo.t) ServeNewest(mo.id, mo.t, "reload hook ran (node sync)");
+        break;
     }
   }
   // Moments left for later days (human fixes scheduled far ahead) are re-pushed by
