@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "collect/clients/acme_sh.h"
+#include "collect/clients/acme_sh_log.h"
 #include "collect/clients/certbot_log.h"
 #include "collect/clients/certbot_renewal_conf.h"
 #include "collect/clients/certificate.h"
@@ -107,7 +108,9 @@ class ParseRun {
       options.ca = flags_.ca;
       out = clients::ParseLegoOutput(*text, options);
     } else {
-      out.issues.push_back({0, "acme.sh logs are not parsed (only DOMAIN.conf and DOMAIN.cer)"});
+      clients::AcmeShLogOptions options;
+      options.utc_offset = offset_;
+      out = clients::ParseAcmeShLog(*text, options);
     }
     Print(file, out);
   }
@@ -276,8 +279,8 @@ const bool kRegistered = RegisterCommand(Command{
           "certificate an `issued` event. What each FILE is follows from its name: certbot "
           "*.conf (renewal/NAME.conf), lego *.json (certificates/DOMAIN.json, with DOMAIN.crt "
           "beside it), acme.sh *.conf (DOMAIN/DOMAIN.conf), *.pem/*.crt/*.cer/*.der a "
-          "certificate; anything else is a log: certbot's letsencrypt.log or lego's captured "
-          "output. Each input line or file that cannot be used is reported on stderr as "
+          "certificate; anything else is a log: certbot's letsencrypt.log, lego's captured "
+          "output or acme.sh's acme.sh.log. Each input line or file that cannot be used is reported on stderr as "
           "FILE:LINE: reason (exit 1); other events are still printed.\n\n"
           "Log timestamps are the host's local time and carry no zone: they are read as UTC "
           "unless --tz-offset gives the host's offset.");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "collect/clients/acme_sh.h"
+#include "collect/clients/acme_sh_log.h"
 #include "collect/clients/certbot_log.h"
 #include "collect/clients/certbot_renewal_conf.h"
 #include "collect/clients/certificate.h"
@@ -666,6 +667,66 @@ TEST(AcmeSh, BadInputs) {
   EXPECT_EQ(AcmeShChallenge("/var/www/html"), Challenge::kHttp01);
   EXPECT_EQ(AcmeShChallenge("alpn"), Challenge::kTlsAlpn01);
   EXPECT_EQ(AcmeShChallenge("dns,dns"), Challenge::kDns01);
+}
+
+// acme.sh log: no real capture exists in acme-lab; this log is assembled from the messages of
+// acme.sh 3.x's renew(), renewAll() and issue() (see acme_sh_log.h), in two locales' `date`.
+TEST(AcmeShLog, RenewalsFromACronRun) {
+  const std::string log =
+      "[Sat Nov 28 00:00:01 UTC 2026] ===Starting cron===\n"
+      "[Sat Nov 28 00:00:01 UTC 2026] Renew: shop.example.com\n"
+      "[Sat Nov 28 00:00:01 UTC 2026] Renewing: 'shop.example.com'\n"
+      "[Sat Nov 28 00:00:01 UTC 2026] Renewing using Le_API=https://acme-v02.api.letsencrypt.org/directory\n"
+      "[Sat Nov 28 00:00:01 UTC 2026] Skipping. Next renewal time is: 2027-01-26T02:31:31Z\n"
+      "[Sat Nov 28 00:00:01 UTC 2026] Add '--force' to force renewal.\n"
+      "[Sat Nov 28 00:00:02 UTC 2026] Renewing: 'api.example.com'\n"
+      "[Sat Nov 28 00:00:02 UTC 2026] Renewing using Le_API=https://acme-v02.api.letsencrypt.org/directory\n"
+      "[Sat Nov 28 00:00:05 UTC 2026] Adding TXT value: abc for domain: _acme-challenge.api.example.com\n"
+      "[Sat Nov 28 00:00:33 UTC 2026] error='\"error\":{\"type\":\"urn:ietf:params:acme:error:unauthorized\",\"detail\":\"No TXT records found for DNS challenge\",\"status\":403'\n"
+      "[Sat Nov 28 00:00:33 UTC 2026] api.example.com: Invalid status. Verification error details: No TXT records found for DNS challenge\n"
+      "[Sat Nov 28 00:00:34 UTC 2026] Error renewing api.example.com.\n"
+      "[Sat 28 Nov 2026 12:01:00 AM UTC] Renewing: 'www.example.com'\n"
+      "[Sat 28 Nov 2026 12:01:01 AM UTC] Standalone mode server\n"
+      "[Sat 28 Nov 2026 12:01:15 AM UTC] Cert success.\n"
+      "-----BEGIN CERTIFICATE-----\n"
+      "[Sat Nov 28 01:00:00 CET 2026] Renewing: 'old.example.com'\n"
+      "[Sat Nov 28 01:00:30 CET 2026] Please refer to https://curl.se/libcurl/c/libcurl-errors.html for error code: 28\n";
+  AcmeShLogOptions options;
+  options.utc_offset = absl::Hours(1);  // CET: the only line not in UTC
+  const ParseOutput out = ParseAcmeShLog(log, options);
+  EXPECT_THAT(out.issues, testing::IsEmpty());
+  EXPECT_EQ(Lines(out.events),
+            R"({"ts":"2026-11-28T00:00:02Z","type":"renewal","cert":"api.example.com","outcome":"failure","error":"urn:ietf:params:acme:error:unauthorized","detail":"No TXT records found for DNS challenge","challenge":"dns-01","ca":"https://acme-v02.api.letsencrypt.org/directory","duration_ms":32000})"
+            "\n"
+            R"({"ts":"2026-11-28T00:01:00Z","type":"renewal","cert":"www.example.com","outcome":"success","challenge":"http-01","duration_ms":15000})"
+            "\n"
+            R"({"ts":"2026-11-28T00:00:00Z","type":"renewal","cert":"old.example.com","outcome":"failure","error":"timeout","detail":"Please refer to https://curl.se/libcurl/c/libcurl-errors.html for error code: 28","duration_ms":30000})"
+            "\n");
+}
+
+TEST(AcmeShLog, BadInputs) {
+  const BadLog cases[] = {
+      {"a date in another language", "[sam. 28 nov. 2026 00:00:01 UTC] Renewing: 'a.example'\n",
+       {{1, "date \"sam. 28 nov. 2026 00:00:01 UTC\" has no English month, day, year and HH:MM:SS"}},
+       0},
+      {"an impossible date", "[Sat Feb 30 00:00:01 UTC 2026] x\n",
+       {{1, "date \"Sat Feb 30 00:00:01 UTC 2026\" is not a real time"}}, 0},
+      {"attempt cut short", "[Sat Nov 28 00:00:01 UTC 2026] Renewing: 'a.example'\n",
+       {{1, "acme.sh attempt for a.example has no outcome (the log ends first)"}}, 0},
+      {"attempt followed by another without an outcome",
+       "[Sat Nov 28 00:00:01 UTC 2026] Renewing: 'a.example'\n"
+       "[Sat Nov 28 00:00:02 UTC 2026] Renewing: 'b.example'\n"
+       "[Sat Nov 28 00:00:03 UTC 2026] Cert success.\n",
+       {{1, "acme.sh attempt for a.example has no outcome"}}, 1},
+  };
+  for (const BadLog& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ParseOutput out = ParseAcmeShLog(c.text, {});
+    EXPECT_EQ(out.issues, c.issues);
+    EXPECT_EQ(out.events.size(), c.events);
+  }
+  EXPECT_EQ(*ParseAcmeShDate("Sunday, May 03, 2026 AM11:13:11 HKT", absl::Hours(8)),
+            T("2026-05-03T03:13:11Z"));
 }
 
 // ---- discover ----
