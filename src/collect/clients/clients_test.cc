@@ -282,6 +282,24 @@ TEST(CertbotLog, MaskedOrderErrorKeepsTheAcmeProblem) {
                       "\"blocked.acmelab.test\"");
 }
 
+// Regression: the first version named a certonly attempt after "Requesting a certificate for
+// X" even when --cert-name said otherwise, so `certbot certonly -d c-http.example --cert-name
+// c-http` and the later `certbot renew` of lineage c-http looked like two lineages.
+TEST(CertbotLog, CertNameArgumentWinsOverTheRequestedDomain) {
+  const std::string log =
+      "2026-11-28 10:00:00,000:DEBUG:certbot._internal.main:certbot version: 2.1.0\n"
+      "2026-11-28 10:00:00,001:DEBUG:certbot._internal.main:Arguments: ['-d', 'a.example', "
+      "'--cert-name', 'shop']\n"
+      "2026-11-28 10:00:01,000:DEBUG:certbot._internal.display.obj:Notifying user: Requesting a "
+      "certificate for a.example\n"
+      "2026-11-28 10:00:02,000:DEBUG:certbot._internal.display.obj:Notifying user: \n"
+      "Successfully received certificate.\n";
+  const ParseOutput out = ParseCertbotLog(log, {});
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].As<RenewalEvent>()->cert, "shop");
+  EXPECT_EQ(out.events[0].As<RenewalEvent>()->duration_ms, 2000);
+}
+
 TEST(CertbotLog, TzOffsetShiftsLocalTimestampsToUtc) {
   const std::string text = ReadAll(kData / "certbot-ok-renew-http01.letsencrypt.log");
   CertbotLogOptions utc;
