@@ -4,6 +4,7 @@
 #include <deque>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "libpsl.h"
 
 namespace certcast::policy {
@@ -83,6 +84,9 @@ std::optional<double> SlopePerDay(const std::deque<Sample>& samples) {
 
 struct AddressState {
   std::vector<std::string> values;
+  // Every address this name ever answered with: a CDN pool rotates among known addresses, a real
+  // move goes to one never seen before.
+  std::set<std::string> known;
   std::vector<std::string> previous;
   std::optional<absl::Time> changed_at;
   bool seen = false;
@@ -124,6 +128,9 @@ struct CertState {
   std::optional<IssuedEvent> current;
   absl::Time current_recorded_at;
   std::vector<std::pair<absl::Time, absl::Time>> previous;
+  // Every serial issued to this lineage: a probe of a shared name that answers with a serial
+  // outside this set is another lineage's certificate, not a stale one of ours.
+  absl::flat_hash_set<std::string> serials;
   std::deque<absl::Time> issue_times;  // for the 7-day count
   std::optional<Attempt> last_attempt, last_success, last_failure, last_dry_run;
   std::optional<absl::Time> episode_onset;
@@ -166,6 +173,7 @@ struct FleetViewBuilder::State {
 
   void AddIssued(CertState& c, absl::Time ts, const IssuedEvent& e) {
     if (c.current && c.current->serial == e.serial) return;
+    c.serials.insert(e.serial);
     if (!c.current || e.not_after >= c.current->not_after) {
       if (c.current) {
         c.previous.insert(c.previous.begin(), {c.current->not_before, c.current->not_after});
@@ -265,9 +273,15 @@ struct FleetViewBuilder::State {
         auto address = [&](AddressState& s) {
           if (e.rcode != Rcode::kNoError) return;
           if (s.seen && s.values != e.values) {
-            s.previous = s.values;
-            s.changed_at = ts;
+            const bool novel = std::none_of(e.values.begin(), e.values.end(), [&](const std::string& v) {
+              return s.known.count(v) > 0;
+            });
+            if (novel) {
+              s.previous = s.values;
+              s.changed_at = ts;
+            }
           }
+          s.known.insert(e.values.begin(), e.values.end());
           s.values = e.values;
           s.seen = true;
         };
@@ -445,6 +459,7 @@ struct FleetViewBuilder::State {
       }
     }
     for (auto& [endpoint, s] : served) {
+      if (!s.serial.empty() && !c.serials.contains(s.serial)) continue;
       s.host = host_of(endpoint);
       v.served.push_back(s);
     }

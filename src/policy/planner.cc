@@ -270,8 +270,16 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   if (forecaster) {
     ScoreOptions score_options;
     score_options.max_reasons = 3;
-    ASSIGN_OR_RETURN(std::vector<LineageForecast> scored,
-                     forecaster->ScoreAll(events, at, score_options));
+    StatusOr<std::vector<LineageForecast>> scored_or =
+        forecaster->ScoreAll(events, at, score_options);
+    // A forecaster failure must not stop the fact-based checks (safety net, stale servers,
+    // failing renewals): certificates would expire while the model is being fixed.
+    std::vector<LineageForecast> scored;
+    if (scored_or.ok()) {
+      scored = std::move(*scored_or);
+    } else {
+      out.forecast_error = scored_or.status().message();
+    }
     for (LineageForecast& f : scored) {
       ForecastView view;
       view.risk = f.risk;
@@ -285,6 +293,7 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
     const ModelInfo& info = forecaster->info();
     out.model_version = StrCat(info.algorithm, " ", info.schema_id, " trained until ",
                                FormatRfc3339(info.train_until));
+    if (!out.forecast_error.empty()) out.model_version += " (scoring failed: facts only)";
   } else {
     out.model_version = "none";
   }

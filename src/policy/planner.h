@@ -78,6 +78,7 @@ struct RunPlanOutput {
   PlanResult result;
   absl::flat_hash_map<std::string, ForecastView> forecasts;
   std::string model_version;
+  std::string forecast_error;  // non-empty when scoring failed and the plan used facts alone
   double load_seconds = 0, score_seconds = 0, decide_seconds = 0;
 };
 

@@ -41,9 +41,17 @@ std::string HostOfUrl(std::string_view url) {
 // RRset without "issue" allows any CA; `0 issue ";"` allows none. The CA is identified by a domain
 // we compare with the ACME directory URL's host (or its registered domain), which is how CAs
 // publish their identifiers (letsencrypt.org for acme-v02.api.letsencrypt.org).
+// CAs whose CAA issuer domain is not their ACME host's registered domain (each CA's CPS names
+// its identifier; ZeroSSL issues under Sectigo's).
+std::string_view KnownCaaIdentity(std::string_view registered) {
+  if (registered == "zerossl.com") return "sectigo.com";
+  return {};
+}
+
 bool CaaPermits(const std::vector<std::string>& values, const std::string& ca_url) {
   const std::string host = HostOfUrl(ca_url);
   const std::string registered = RegisteredDomain(host);
+  const std::string_view alias = KnownCaaIdentity(registered);
   bool any_issue = false;
   for (const std::string& value : values) {
     // Presentation format: flags tag "value"
@@ -52,6 +60,10 @@ bool CaaPermits(const std::vector<std::string>& values, const std::string& ca_ur
     const size_t tag_end = value.find(' ', tag_start + 1);
     if (tag_end == std::string::npos) continue;
     const std::string tag = value.substr(tag_start + 1, tag_end - tag_start - 1);
+    // RFC 8659 section 4.1: a critical property (flag 128) this issuer does not understand
+    // forbids issuance by every CA.
+    const int flags = std::atoi(value.substr(0, tag_start).c_str());
+    if ((flags & 128) && tag != "issue" && tag != "issuewild" && tag != "iodef") return false;
     if (tag != "issue") continue;
     any_issue = true;
     std::string issuer = value.substr(tag_end + 1);
@@ -60,7 +72,7 @@ bool CaaPermits(const std::vector<std::string>& values, const std::string& ca_ur
     while (!issuer.empty() && issuer.back() == ' ') issuer.pop_back();
     while (!issuer.empty() && issuer.front() == ' ') issuer.erase(0, 1);
     if (issuer.empty()) continue;
-    if (issuer == host || issuer == registered ||
+    if (issuer == host || issuer == registered || (!alias.empty() && issuer == alias) ||
         (host.size() > issuer.size() && host.ends_with("." + issuer))) {
       return true;
     }
@@ -196,6 +208,11 @@ Diagnosis Make(Cause cause, Confidence confidence, std::string evidence, bool tr
   return d;
 }
 
+Diagnosis HardFact(Diagnosis d) {
+  d.hard_fact = true;
+  return d;
+}
+
 bool ClockHarmful(const Evidence& e, const PolicyConfig& config) {
   return e.clock_offset_ms && std::abs(*e.clock_offset_ms) > config.clock_harm_ms;
 }
@@ -236,6 +253,11 @@ Diagnosis FromAttempt(const Attempt& a, const LineageView& v, Challenge challeng
   if (err == "dns_api") return with(Cause::kDns01Automation);
   if (err == "local" || err == "hook" || err == "badPublicKey" || err == "badSignatureAlgorithm") {
     return with(Cause::kLocalClient);
+  }
+  if (err == "timeout" && used == Challenge::kDns01 &&
+      (lower.find("ns ") != std::string::npos || lower.find("propagat") != std::string::npos ||
+       lower.find("txt") != std::string::npos)) {
+    return with(Cause::kDns01Automation, "; the TXT record did not propagate in time");
   }
   if (err == "serverInternal" || err == "badNonce" || err == "timeout" || err == "network") {
     std::string extra;
@@ -333,45 +355,53 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
   }
   // 3. Precursors, hard facts first.
   for (const Credential& c : e.credentials) {
+    // "Expired" counts when the report itself was made after the expiry (nobody rotated it): a
+    // report from before the expiry may be followed by a routine rotation we have not seen yet.
     const bool missing = c.present.has_value() && !*c.present;
-    const bool expired = c.expires && *c.expires <= now;
+    const bool expired = c.expires && *c.expires <= now && c.seen >= *c.expires;
     if (!missing && !expired) continue;
     const std::string state =
         missing ? "is missing" : StrCat("expired at ", Ts(*c.expires));
     if (c.kind == CredentialKind::kDnsApiToken) {
       if (challenge != Challenge::kDns01) continue;
-      return Make(Cause::kDns01Automation, Confidence::kPersistent,
-                  StrCat("the DNS API token ", state));
+      return HardFact(Make(Cause::kDns01Automation, Confidence::kPersistent,
+                  StrCat("the DNS API token ", state)));
     }
-    return Make(Cause::kAccount, Confidence::kPersistent,
-                StrCat("the ", ToString(c.kind), " credential ", state));
+    // An EAB credential is used when an account is registered, not on every renewal: its expiry
+    // is a suspicion to validate, not a fact that breaks the next renewal.
+    if (c.kind == CredentialKind::kEab) {
+      return Make(Cause::kAccount, Confidence::kPersistent,
+                  StrCat("the eab credential ", state, " (needed if the account must be re-registered)"));
+    }
+    return HardFact(Make(Cause::kAccount, Confidence::kPersistent,
+                StrCat("the ", ToString(c.kind), " credential ", state)));
   }
   if (e.domain_expires && *e.domain_expires <= now) {
-    return Make(Cause::kDnsPointing, Confidence::kPersistent,
-                StrCat("registration of ", e.domain_name, " expired at ", Ts(*e.domain_expires)));
+    return HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
+                StrCat("registration of ", e.domain_name, " expired at ", Ts(*e.domain_expires))));
   }
   if (!e.nxdomain_name.empty()) {
-    return Make(Cause::kDnsPointing, Confidence::kPersistent,
-                StrCat(e.nxdomain_name, " does not resolve (NXDOMAIN)"));
+    return HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
+                StrCat(e.nxdomain_name, " does not resolve (NXDOMAIN)")));
   }
   if (CaaForbids(v, ca)) {
-    return Make(Cause::kCaaDnssec, Confidence::kPersistent,
+    return HardFact(Make(Cause::kCaaDnssec, Confidence::kPersistent,
                 StrCat("CAA of ", e.caa_name, " (", StrJoin(e.caa_values, ", "),
-                       ") does not allow ", ca));
+                       ") does not allow ", ca)));
   }
   if (e.dnssec_bogus || e.caa_servfail) {
-    return Make(Cause::kCaaDnssec, Confidence::kPersistent,
+    return HardFact(Make(Cause::kCaaDnssec, Confidence::kPersistent,
                 e.dnssec_bogus ? "DNSSEC validation of the names fails (bogus)"
-                               : "CAA lookup answers SERVFAIL");
+                               : "CAA lookup answers SERVFAIL"));
   }
   if (ClockHarmful(e, config)) {
-    return Make(Cause::kClock, Confidence::kPersistent,
-                StrCat("host ", v.config.host, " clock is off by ", *e.clock_offset_ms / 1000, " s"));
+    return HardFact(Make(Cause::kClock, Confidence::kPersistent,
+                StrCat("host ", v.config.host, " clock is off by ", *e.clock_offset_ms / 1000, " s")));
   }
   if (e.disk_free_bytes && *e.disk_free_bytes < config.disk_min_free_bytes) {
-    return Make(Cause::kLocalClient, Confidence::kPersistent,
+    return HardFact(Make(Cause::kLocalClient, Confidence::kPersistent,
                 StrCat("host ", v.config.host, " has only ", *e.disk_free_bytes >> 20,
-                       " MiB of disk free"));
+                       " MiB of disk free")));
   }
   if (challenge != Challenge::kDns01 && e.http01.count > 0) {
     const Confidence c = Persistent(e.http01) ? Confidence::kPersistent : Confidence::kSuspected;
@@ -727,13 +757,30 @@ std::optional<Proposal> CheckAriWindowPassed(const Context& x) {
   return p;
 }
 
+// The latest instant at which the client may still legitimately start renewing: with ARI on,
+// some clients (acme.sh) let the CA's window replace their own rule, so the window's end (or the
+// CA's usual 2/3 point while no window was seen) counts too.
+absl::Time LatestPlausibleDue(const Context& x) {
+  absl::Time latest = *x.due;
+  if (x.v.config.ari) {
+    const IssuedEvent& c = *x.v.current;
+    if (AriWindowIsCurrent(x.v)) {
+      latest = std::max(latest, x.v.ari->window_end);
+    } else {
+      latest = std::max(latest, c.not_before + Lifetime(c) * (2.0 / 3.0 + 0.01));
+    }
+  }
+  return std::min(latest, x.v.current->not_after);
+}
+
 std::optional<Proposal> CheckClientNotRenewing(const Context& x) {
   if (!x.v.current || !x.due) return std::nullopt;
-  if (x.now < *x.due + x.cfg.overdue_grace) return std::nullopt;
+  const absl::Time due = LatestPlausibleDue(x);
+  if (x.now < due + x.cfg.overdue_grace) return std::nullopt;
   if (x.v.last_attempt && x.v.last_attempt->at >= *x.due) return std::nullopt;
   Proposal p = Renew(x, kReasonClientNotRenewing,
                      StrCat(ToString(x.v.config.client), " on ", x.v.config.host,
-                            " should have renewed from ", Ts(*x.due), " but made no attempt since",
+                            " should have renewed by ", Ts(due), " but made no attempt since",
                             x.v.last_attempt ? StrCat(" (last attempt ", Ts(x.v.last_attempt->at), ")")
                                              : "",
                             "; its scheduler or runtime is probably broken; renewing now"));
@@ -758,7 +805,7 @@ std::optional<Proposal> CheckSwitch(const Context& x) {
 const Hazard* HazardBeforeDue(const Context& x) {
   for (const Hazard& h : x.hazards) {
     if (h.at - x.now > x.cfg.hazard_renew_horizon) break;
-    if (x.due && h.at <= *x.due) return &h;
+    if (x.due && h.at <= *x.due && *x.due - h.at <= x.cfg.hazard_human_time) return &h;
   }
   return nullptr;
 }
@@ -792,8 +839,14 @@ std::optional<Proposal> CheckSuspectedCauseDryRun(const Context& x) {
     return std::nullopt;
   }
   const Cause c = x.diagnosis.cause;
-  if (c == Cause::kNotServed || c == Cause::kRateLimited) return std::nullopt;
-  const bool suspected = x.diagnosis.confidence >= Confidence::kSuspected;
+  // Nothing to learn from a staging validation when the cause is a fact already.
+  if (c == Cause::kNotServed || c == Cause::kRateLimited || x.diagnosis.hard_fact ||
+      x.diagnosis.transient) {
+    return std::nullopt;
+  }
+  // One probe failure is usually a flake; a precursor seen repeatedly, or the forecast, is worth
+  // a staging validation.
+  const bool suspected = x.diagnosis.confidence >= Confidence::kPersistent;
   if (!suspected && x.in.forecast.risk < x.cfg.dry_run_risk) return std::nullopt;
   if (x.v.last_dry_run && x.now - x.v.last_dry_run->at < x.cfg.dry_run_interval) {
     return std::nullopt;
@@ -919,12 +972,9 @@ std::optional<Proposal> AlertPredictedFailure(const Context& x) {
   // A cause that certcast cannot fix is worth a person when a dry run confirmed it, or when the
   // forecast agrees with a persistent precursor (precursors alone have look-alikes).
   const bool confirmed = d.confidence == Confidence::kConfirmed;
-  if (!confirmed && x.in.forecast.risk < x.cfg.alert_risk && d.transient) return std::nullopt;
-  if (!confirmed && x.in.forecast.risk < x.cfg.alert_risk &&
-      !(d.cause == Cause::kAccount || d.cause == Cause::kCaaDnssec || d.cause == Cause::kClock ||
-        d.cause == Cause::kDnsPointing)) {
-    return std::nullopt;
-  }
+  if (!confirmed && !d.hard_fact && x.in.forecast.risk < x.cfg.alert_risk) return std::nullopt;
+  // CA trouble clears on its own (or is failed over at renewal time): not worth a person yet.
+  if (d.transient) return std::nullopt;
   return Alert(x, kReasonPredictedFailure,
                StrCat("the next renewal (due ", x.due ? Ts(*x.due) : "unknown",
                       ") is expected to fail: ", ToString(d.cause), ": ", d.evidence, FixSuffix(x)),

@@ -79,6 +79,9 @@ struct Diagnosis {
   std::string evidence;  // a sentence: what was observed
   std::string fix;       // a sentence: what a person should do
   bool transient = false;  // the error class usually clears on its own (CA blips, bad nonce)
+  // A fact that breaks renewal by itself (credential expired or missing, NXDOMAIN, CAA forbids
+  // the CA, DNSSEC bogus, clock off, disk full), as opposed to a probe that may be a look-alike.
+  bool hard_fact = false;
 };
 
 // What the forecast says about a lineage (from model/; policy does not depend on how it is made).
@@ -118,8 +121,15 @@ struct PolicyConfig {
   absl::Duration forecast_renew_lead = absl::Hours(24 * 5);
   // Hazards (credential, RRSIG, domain expiry, disk, clock): alert this far ahead; renew early
   // when the hazard arrives before the client's next due time and is this close.
-  absl::Duration hazard_alert_horizon = absl::Hours(24 * 21);
-  absl::Duration hazard_renew_horizon = absl::Hours(24 * 10);
+  // A hazard is not yet a cause, so an alert about it would not point at a real cause; by default
+  // certcast renews early instead and alerts once the hazard has become a cause (0 = off).
+  absl::Duration hazard_alert_horizon = absl::ZeroDuration();
+  // Close enough that routine rotations (tokens, signatures, registrations) would have happened.
+  absl::Duration hazard_renew_horizon = absl::Hours(24 * 4);
+  // Renew early only when the client's own renewal follows the hazard within this time: later
+  // than that, a person alerted when the hazard becomes a cause has time to fix it, and the early
+  // renewal would only add an issuance.
+  absl::Duration hazard_human_time = absl::Hours(24 * 7);
   // A renewal failure episode is worth a person's time after this many failures, or sooner when a
   // precursor corroborates it, or when it has lasted failing_alert_after.
   int alert_after_failures = 2;

@@ -1,0 +1,258 @@
+// Closed-loop evaluation of certcast's planner against the baselines (evaluation.md section 2) on
+// the fleet simulator: for each preset and seed, the same world (common random numbers) is run
+// with the clients alone ("none"), alert-on-failure monitoring, expiry alerts, and certcast; the
+// outcome is outage hours, issuances, rate-limited attempts, alerts and their precision.
+// Output: a Markdown report (per run, totals, and per cause) for docs/policy.md.
+//
+//   bench_plan_closed_loop --presets small,hosting --seeds 1,2,3 --lineages 2000 --days 365
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "collect/sim/simulator.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "policy/sim_policy.h"
+#if CERTCAST_HAVE_MODEL
+#include "model/forecaster.h"
+#endif
+
+namespace certcast {
+namespace {
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string Fixed(double v, int digits = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// Records what the planner did, to break alerts down by reason against the hidden truth (an
+// approximation of the simulator's own "real cause" test: an open episode or an active fault on
+// the lineage or its host at the time of the alert).
+class RecordingPolicy : public sim::Policy {
+ public:
+  explicit RecordingPolicy(sim::Policy& inner) : inner_(inner) {}
+  std::string name() const override { return inner_.name(); }
+  std::vector<PlannedAction> Decide(absl::Time day_end, std::span<const Event> events) override {
+    for (const Event& e : events) {
+      if (const auto* c = e.As<ConfigEvent>()) host_of_[c->cert] = c->host;
+    }
+    std::vector<PlannedAction> actions = inner_.Decide(day_end, events);
+    for (const PlannedAction& a : actions) log_.push_back({day_end, a});
+    return actions;
+  }
+  struct Entry {
+    absl::Time at;
+    PlannedAction action;
+  };
+  std::vector<Entry> log_;
+  std::map<std::string, std::string> host_of_;
+
+ private:
+  sim::Policy& inner_;
+};
+
+void ReportByReason(const RecordingPolicy& r, const sim::GroundTruth& truth,
+                    std::map<std::string, std::pair<int64_t, int64_t>>& by_reason) {
+  for (const auto& entry : r.log_) {
+    const PlannedAction& a = entry.action;
+    const std::string reason = StrCat(ToString(a.kind), " ", a.reason.substr(0, a.reason.find(':')));
+    bool real = false;
+    auto host = r.host_of_.find(a.cert);
+    for (const sim::Episode& e : truth.episodes) {
+      if (e.cert == a.cert && e.onset <= entry.at && (!e.end || *e.end > entry.at)) real = true;
+    }
+    for (const sim::FaultRecord& f : truth.faults) {
+      if (f.start > entry.at || (f.end && *f.end <= entry.at)) continue;
+      if (f.subject == a.cert || (host != r.host_of_.end() && f.subject == host->second)) real = true;
+    }
+    if (std::getenv("CERTCAST_DEBUG_REASON") && reason == std::getenv("CERTCAST_DEBUG_REASON")) {
+      std::cerr << FormatRfc3339(entry.at) << " " << (real ? "REAL " : "false ") << a.cert << " "
+                << a.reason << "\n";
+    }
+    auto& counts = by_reason[reason];
+    ++counts.first;
+    if (real) ++counts.second;
+  }
+}
+
+struct Totals {
+  double outage_hours = 0;
+  int64_t issuances = 0, rate_limited = 0, alerts = 0, alerts_true = 0, dry_runs = 0, reloads = 0,
+          switches = 0, forced = 0, invalid = 0, episodes = 0, episodes_with_outage = 0;
+  std::map<std::string, sim::CauseMetrics> by_cause;
+  void Add(const sim::Metrics& m) {
+    outage_hours += m.outage_hours;
+    issuances += m.issuances;
+    rate_limited += m.rate_limited_attempts;
+    alerts += m.alerts;
+    alerts_true += m.alerts_true;
+    dry_runs += m.dry_runs;
+    reloads += m.reloads;
+    switches += m.switches;
+    forced += m.forced_renewals;
+    invalid += m.invalid_actions;
+    episodes += m.episodes;
+    episodes_with_outage += m.episodes_with_outage;
+    for (const auto& [cause, c] : m.by_cause) {
+      sim::CauseMetrics& t = by_cause[cause];
+      t.episodes += c.episodes;
+      t.episodes_warned += c.episodes_warned;
+      t.episodes_with_outage += c.episodes_with_outage;
+      t.alerts_true += c.alerts_true;
+      t.outage_hours += c.outage_hours;
+    }
+  }
+};
+
+int Main(int argc, char** argv) {
+  CLI::App app("Closed-loop evaluation of certcast plan against baselines on the simulator");
+  std::string presets = "small,hosting", seeds = "1,2,3", model_path;
+  int64_t lineages = 2000;
+  int days = 365;
+  int expiry_days = 14;
+  app.add_option("--presets", presets, "Comma-separated simulator presets");
+  app.add_option("--seeds", seeds, "Comma-separated seeds");
+  app.add_option("--lineages", lineages, "Lineages per fleet");
+  app.add_option("--days", days, "Simulated days");
+  app.add_option("--expiry-days", expiry_days, "expiry-alert baseline threshold");
+  app.add_option("--model", model_path, "Forecaster model file (default: facts alone)");
+  CLI11_PARSE(app, argc, argv);
+
+  const Forecaster* forecaster = nullptr;
+#if CERTCAST_HAVE_MODEL
+  std::optional<Forecaster> loaded;
+  if (!model_path.empty()) {
+    auto f = Forecaster::Load(model_path);
+    if (!f.ok()) {
+      std::cerr << "model: " << f.status() << "\n";
+      return 3;
+    }
+    loaded.emplace(std::move(*f));
+    forecaster = &*loaded;
+  }
+#endif
+  const std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast"};
+  std::map<std::string, Totals> totals;
+  std::map<std::string, std::pair<int64_t, int64_t>> by_reason;
+  std::map<std::string, std::map<std::string, Totals>> per_preset;
+  std::cout << "## Runs\n\n";
+  std::cout << "| preset | seed | policy | outage h | issuances | rate-limited | alerts | "
+               "alert precision | dry runs | reloads | switches | forced renewals | decide s |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const std::string& preset : Split(presets)) {
+    for (const std::string& seed_text : Split(seeds)) {
+      auto config = sim::PresetConfig(preset);
+      if (!config.ok()) {
+        std::cerr << config.status() << "\n";
+        return 2;
+      }
+      config->lineages = lineages;
+      config->days = days;
+      config->seed = std::stoull(seed_text);
+      for (const std::string& name : policies) {
+        StatusOr<sim::RunResult> result = InternalError("unset");
+        double decide_seconds = 0;
+        if (name == "certcast") {
+          policy::SimPolicy p(policy::PolicyConfig{}, forecaster);
+          RecordingPolicy recorder(p);
+          result = sim::RunClosedLoop(*config, recorder, nullptr);
+          if (result.ok()) ReportByReason(recorder, result->truth, by_reason);
+          decide_seconds = p.decide_seconds();
+          if (p.forecast_failures() > 0) {
+            std::cerr << "warning: forecaster failed on " << p.forecast_failures() << " day(s)\n";
+          }
+        } else {
+          auto baseline = sim::MakeBaselinePolicy(name, expiry_days);
+          if (!baseline.ok()) {
+            std::cerr << baseline.status() << "\n";
+            return 2;
+          }
+          result = name == "none" ? sim::RunOpenLoop(*config, nullptr)
+                                  : sim::RunClosedLoop(*config, **baseline, nullptr);
+        }
+        if (!result.ok()) {
+          std::cerr << preset << " seed " << seed_text << " " << name << ": " << result.status() << "\n";
+          return 3;
+        }
+        const sim::Metrics& m = result->metrics;
+        totals[name].Add(m);
+        per_preset[preset][name].Add(m);
+        std::cout << "| " << preset << " | " << seed_text << " | " << name << " | "
+                  << Fixed(m.outage_hours) << " | " << m.issuances << " | "
+                  << m.rate_limited_attempts << " | " << m.alerts << " | "
+                  << (m.alerts ? Fixed(100 * m.alert_precision()) + "%" : "-") << " | "
+                  << m.dry_runs << " | " << m.reloads << " | " << m.switches << " | "
+                  << m.forced_renewals << " | " << (name == "certcast" ? Fixed(decide_seconds, 2) : "")
+                  << " |\n";
+        std::cout.flush();
+      }
+    }
+  }
+  auto summary = [&](const std::map<std::string, Totals>& t, const std::string& title) {
+    std::cout << "\n## " << title << "\n\n"
+              << "| policy | outage h | vs clients alone | vs alert-on-failure | issuances | vs "
+                 "clients alone | rate-limited | alerts | alert precision |\n"
+                 "|---|---|---|---|---|---|---|---|---|\n";
+    const Totals& none = t.at("none");
+    const Totals& aof = t.at("alert-on-failure");
+    for (const std::string& name : policies) {
+      const Totals& x = t.at(name);
+      std::cout << "| " << name << " | " << Fixed(x.outage_hours) << " | "
+                << (none.outage_hours > 0 ? Fixed(100 * x.outage_hours / none.outage_hours) + "%" : "-")
+                << " | "
+                << (aof.outage_hours > 0 ? Fixed(100 * x.outage_hours / aof.outage_hours) + "%" : "-")
+                << " | " << x.issuances << " | "
+                << (none.issuances > 0 ? Fixed(100.0 * x.issuances / none.issuances - 100) + "%" : "-")
+                << " | " << x.rate_limited << " | " << x.alerts << " | "
+                << (x.alerts ? Fixed(100.0 * x.alerts_true / x.alerts) + "%" : "-") << " |\n";
+    }
+  };
+  for (const auto& [preset, t] : per_preset) summary(t, "Totals, preset " + preset);
+  summary(totals, "Totals, all presets and seeds");
+  std::cout << "\n## Per cause (all presets and seeds)\n\n"
+            << "| cause | episodes | clients alone: outage h (episodes) | alert-on-failure: outage h "
+               "(episodes) | certcast: outage h (episodes) | certcast true alerts |\n"
+               "|---|---|---|---|---|---|\n";
+  std::set<std::string> causes;
+  for (const auto& [name, t] : totals) {
+    for (const auto& [cause, c] : t.by_cause) causes.insert(cause);
+  }
+  for (const std::string& cause : causes) {
+    auto get = [&](const std::string& name) {
+      auto it = totals[name].by_cause.find(cause);
+      return it == totals[name].by_cause.end() ? sim::CauseMetrics{} : it->second;
+    };
+    const auto none = get("none"), aof = get("alert-on-failure"), cc = get("certcast");
+    std::cout << "| " << cause << " | " << none.episodes << " | " << Fixed(none.outage_hours)
+              << " (" << none.episodes_with_outage << ") | " << Fixed(aof.outage_hours) << " ("
+              << aof.episodes_with_outage << ") | " << Fixed(cc.outage_hours) << " ("
+              << cc.episodes_with_outage << ") | " << cc.alerts_true << " |\n";
+  }
+  std::cout << "\n## certcast actions by reason (all runs)\n\n"
+            << "| action and reason | count | with an open episode or active fault on the lineage or "
+               "its host |\n|---|---|---|\n";
+  for (const auto& [reason, counts] : by_reason) {
+    std::cout << "| " << reason << " | " << counts.first << " | " << counts.second << " ("
+              << Fixed(100.0 * counts.second / std::max<int64_t>(1, counts.first)) << "%) |\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace certcast
+
+int main(int argc, char** argv) { return certcast::Main(argc, argv); }

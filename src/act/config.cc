@@ -1,0 +1,298 @@
+#include "act/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "toml++/toml.h"
+
+namespace certcast::act {
+namespace {
+
+// Reads typed values out of one TOML table and remembers which keys were read, so unknown keys
+// (typos) are reported.
+class Table {
+ public:
+  Table(const toml::table* table, std::string path) : table_(table), path_(std::move(path)) {}
+
+  std::string Key(std::string_view key) const {
+    return path_.empty() ? std::string(key) : StrCat(path_, ".", key);
+  }
+
+  template <typename T>
+  Status Get(std::string_view key, T& out) {
+    read_.insert(std::string(key));
+    if (!table_) return OkStatus();
+    const toml::node* node = table_->get(key);
+    if (!node) return OkStatus();
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!node->is_string()) return InvalidArgumentError(StrCat(Key(key), ": expected a string"));
+      out = node->value<std::string>().value();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!node->is_boolean()) return InvalidArgumentError(StrCat(Key(key), ": expected true or false"));
+      out = node->value<bool>().value();
+    } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+      if (!node->is_integer()) return InvalidArgumentError(StrCat(Key(key), ": expected an integer"));
+      out = static_cast<T>(node->value<int64_t>().value());
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (!node->is_number()) return InvalidArgumentError(StrCat(Key(key), ": expected a number"));
+      out = node->value<double>().value();
+    } else if constexpr (std::is_same_v<T, absl::Duration>) {
+      if (!node->is_string()) {
+        return InvalidArgumentError(StrCat(Key(key), ": expected a duration string like \"36h\""));
+      }
+      auto d = ParseDurationFlag(node->value<std::string>().value());
+      if (!d.ok()) return InvalidArgumentError(StrCat(Key(key), ": ", d.status().message()));
+      out = *d;
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      const toml::array* array = node->as_array();
+      if (!array) return InvalidArgumentError(StrCat(Key(key), ": expected an array of strings"));
+      out.clear();
+      for (const toml::node& item : *array) {
+        if (!item.is_string()) {
+          return InvalidArgumentError(StrCat(Key(key), ": expected an array of strings"));
+        }
+        out.push_back(item.value<std::string>().value());
+      }
+    }
+    return OkStatus();
+  }
+
+  Status Probability(std::string_view key, double& out) {
+    RETURN_IF_ERROR(Get(key, out));
+    if (!(out >= 0 && out <= 1)) {
+      return InvalidArgumentError(StrCat(Key(key), ": expected a number in [0, 1]"));
+    }
+    return OkStatus();
+  }
+
+  Status NonNegative(std::string_view key, int& out) {
+    RETURN_IF_ERROR(Get(key, out));
+    if (out < 0) return InvalidArgumentError(StrCat(Key(key), ": must not be negative"));
+    return OkStatus();
+  }
+
+  void MarkRead(std::string_view key) { read_.insert(std::string(key)); }
+
+  Status CheckUnknown() const {
+    if (!table_) return OkStatus();
+    for (const auto& [key, node] : *table_) {
+      if (!read_.count(std::string(key.str()))) {
+        return InvalidArgumentError(StrCat(Key(key.str()), ": unknown key"));
+      }
+    }
+    return OkStatus();
+  }
+
+ private:
+  const toml::table* table_;
+  std::string path_;
+  std::set<std::string> read_;
+};
+
+StatusOr<int> ParseClock(std::string_view key, const std::string& text) {
+  // "HH:MM" in UTC.
+  if (text.size() != 5 || text[2] != ':') {
+    return InvalidArgumentError(StrCat(key, ": expected HH:MM, got \"", text, "\""));
+  }
+  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+  if (hours < 0 || hours > 24 || minutes < 0 || minutes > 59 || (hours == 24 && minutes != 0)) {
+    return InvalidArgumentError(StrCat(key, ": expected HH:MM, got \"", text, "\""));
+  }
+  return hours * 60 + minutes;
+}
+
+Status ParsePolicy(const toml::table* node, policy::PolicyConfig& p) {
+  Table t(node, "policy");
+  RETURN_IF_ERROR(t.Get("reload_grace", p.reload_grace));
+  RETURN_IF_ERROR(t.Get("safety_net_max", p.safety_net_max));
+  RETURN_IF_ERROR(t.Probability("safety_net_fraction", p.safety_net_fraction));
+  RETURN_IF_ERROR(t.NonNegative("min_attempts_left", p.min_attempts_left));
+  RETURN_IF_ERROR(t.Get("overdue_grace", p.overdue_grace));
+  RETURN_IF_ERROR(t.Probability("dry_run_risk", p.dry_run_risk));
+  RETURN_IF_ERROR(t.Probability("alert_risk", p.alert_risk));
+  RETURN_IF_ERROR(t.Probability("early_renew_risk", p.early_renew_risk));
+  RETURN_IF_ERROR(t.Get("forecast_renew_lead", p.forecast_renew_lead));
+  RETURN_IF_ERROR(t.Get("hazard_alert_horizon", p.hazard_alert_horizon));
+  RETURN_IF_ERROR(t.Get("hazard_renew_horizon", p.hazard_renew_horizon));
+  RETURN_IF_ERROR(t.NonNegative("alert_after_failures", p.alert_after_failures));
+  RETURN_IF_ERROR(t.Get("failing_alert_after", p.failing_alert_after));
+  RETURN_IF_ERROR(t.Get("renew_retry_interval", p.renew_retry_interval));
+  RETURN_IF_ERROR(t.Get("dry_run_interval", p.dry_run_interval));
+  RETURN_IF_ERROR(t.Get("reload_retry_interval", p.reload_retry_interval));
+  RETURN_IF_ERROR(t.NonNegative("max_renewals_per_certificate", p.max_renewals_per_certificate));
+  RETURN_IF_ERROR(t.Get("clock_harm_ms", p.clock_harm_ms));
+  RETURN_IF_ERROR(t.Get("disk_min_free_bytes", p.disk_min_free_bytes));
+  RETURN_IF_ERROR(t.NonNegative("exact_set_limit", p.exact_set_limit));
+  RETURN_IF_ERROR(t.NonNegative("exact_set_reserve", p.exact_set_reserve));
+  RETURN_IF_ERROR(t.NonNegative("failed_authorizations_per_hour", p.failed_authorizations_per_hour));
+  RETURN_IF_ERROR(t.NonNegative("registered_domain_limit", p.registered_domain_limit));
+  RETURN_IF_ERROR(t.NonNegative("max_concurrent_renewals", p.max_concurrent_renewals));
+  t.MarkRead("maintenance_window");
+  if (node) {
+    if (const toml::node* windows = node->get("maintenance_window")) {
+      const toml::array* array = windows->as_array();
+      if (!array) return InvalidArgumentError("policy.maintenance_window: expected [[policy.maintenance_window]] tables");
+      int index = 0;
+      for (const toml::node& item : *array) {
+        const std::string path = StrCat("policy.maintenance_window[", index++, "]");
+        if (!item.is_table()) return InvalidArgumentError(StrCat(path, ": expected a table"));
+        Table w(item.as_table(), path);
+        std::vector<std::string> days;
+        std::string start = "00:00", end = "24:00";
+        RETURN_IF_ERROR(w.Get("days", days));
+        RETURN_IF_ERROR(w.Get("start", start));
+        RETURN_IF_ERROR(w.Get("end", end));
+        RETURN_IF_ERROR(w.CheckUnknown());
+        policy::MaintenanceWindow mw;
+        if (!days.empty()) {
+          static constexpr std::string_view kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+          mw.weekday_mask = 0;
+          for (const std::string& d : days) {
+            int bit = -1;
+            for (int i = 0; i < 7; ++i) {
+              if (d == kDays[i]) bit = i;
+            }
+            if (bit < 0) {
+              return InvalidArgumentError(
+                  StrCat(path, ".days: \"", d, "\" is not one of sun, mon, tue, wed, thu, fri, sat"));
+            }
+            mw.weekday_mask |= 1 << bit;
+          }
+        }
+        ASSIGN_OR_RETURN(mw.start_minute, ParseClock(path + ".start", start));
+        ASSIGN_OR_RETURN(mw.end_minute, ParseClock(path + ".end", end));
+        p.maintenance_windows.push_back(mw);
+      }
+    }
+  }
+  return t.CheckUnknown();
+}
+
+Status ParseClient(const toml::table* node, const std::string& path, ClientSettings& c) {
+  Table t(node, path);
+  RETURN_IF_ERROR(t.Get("kind", c.kind));
+  if (c.kind != "certbot" && c.kind != "lego" && c.kind != "acme.sh") {
+    return InvalidArgumentError(StrCat(path, ".kind: \"", c.kind, "\" is not one of certbot, lego, acme.sh"));
+  }
+  RETURN_IF_ERROR(t.Get("path", c.path));
+  RETURN_IF_ERROR(t.Get("timeout", c.timeout));
+  RETURN_IF_ERROR(t.Get("extra_args", c.extra_args));
+  RETURN_IF_ERROR(t.Get("staging_server", c.staging_server));
+  RETURN_IF_ERROR(t.Get("webroot", c.webroot));
+  RETURN_IF_ERROR(t.Get("dns_provider", c.dns_provider));
+  RETURN_IF_ERROR(t.Get("email", c.email));
+  RETURN_IF_ERROR(t.Get("lego_path", c.lego_path));
+  t.MarkRead("cert");
+  return t.CheckUnknown();
+}
+
+Status ParseCommand(const toml::table* node, const std::string& path, CommandSettings& c) {
+  Table t(node, path);
+  RETURN_IF_ERROR(t.Get("command", c.argv));
+  RETURN_IF_ERROR(t.Get("timeout", c.timeout));
+  t.MarkRead("host");
+  if (c.argv.empty()) return InvalidArgumentError(StrCat(path, ".command: must name a program"));
+  return t.CheckUnknown();
+}
+
+}  // namespace
+
+StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    return InvalidArgumentError(StrCat("line ", static_cast<int64_t>(e.source().begin.line), ": ",
+                                       std::string(e.description())));
+  }
+  DaemonConfig c;
+  Table t(&root, "");
+  RETURN_IF_ERROR(t.Get("db", c.db));
+  RETURN_IF_ERROR(t.Get("model", c.model));
+  RETURN_IF_ERROR(t.Get("interval", c.interval));
+  if (c.interval < absl::Seconds(10)) return InvalidArgumentError("interval: at least 10s");
+  RETURN_IF_ERROR(t.Get("dry_run", c.dry_run));
+  RETURN_IF_ERROR(t.Get("lock_dir", c.lock_dir));
+  for (const char* key : {"policy", "client", "lineage", "reload", "alert", "collector"}) t.MarkRead(key);
+  RETURN_IF_ERROR(t.CheckUnknown());
+  if (const toml::node* n = root.get("policy")) {
+    if (!n->is_table()) return InvalidArgumentError("policy: expected a table");
+    RETURN_IF_ERROR(ParsePolicy(n->as_table(), c.policy));
+  }
+  if (const toml::node* n = root.get("client")) {
+    if (!n->is_table()) return InvalidArgumentError("client: expected a table");
+    RETURN_IF_ERROR(ParseClient(n->as_table(), "client", c.client));
+  }
+  auto tables = [&](const char* key) -> StatusOr<std::vector<const toml::table*>> {
+    std::vector<const toml::table*> out;
+    const toml::node* n = root.get(key);
+    if (!n) return out;
+    const toml::array* array = n->as_array();
+    if (!array) return InvalidArgumentError(StrCat(key, ": expected [[", key, "]] tables"));
+    for (const toml::node& item : *array) {
+      if (!item.is_table()) return InvalidArgumentError(StrCat(key, ": expected [[", key, "]] tables"));
+      out.push_back(item.as_table());
+    }
+    return out;
+  };
+  ASSIGN_OR_RETURN(auto lineage_tables, tables("lineage"));
+  for (size_t i = 0; i < lineage_tables.size(); ++i) {
+    const std::string path = StrCat("lineage[", i, "]");
+    auto cert = lineage_tables[i]->get("cert");
+    if (!cert || !cert->is_string()) return InvalidArgumentError(StrCat(path, ".cert: required string"));
+    ClientSettings settings = c.client;
+    RETURN_IF_ERROR(ParseClient(lineage_tables[i], path, settings));
+    c.lineages[cert->value<std::string>().value()] = settings;
+  }
+  ASSIGN_OR_RETURN(auto reload_tables, tables("reload"));
+  for (size_t i = 0; i < reload_tables.size(); ++i) {
+    const std::string path = StrCat("reload[", i, "]");
+    std::string host = "*";
+    if (auto h = reload_tables[i]->get("host")) {
+      if (!h->is_string()) return InvalidArgumentError(StrCat(path, ".host: expected a string"));
+      host = h->value<std::string>().value();
+    }
+    CommandSettings command;
+    RETURN_IF_ERROR(ParseCommand(reload_tables[i], path, command));
+    c.reload[host] = command;
+  }
+  if (const toml::node* n = root.get("alert")) {
+    if (!n->is_table()) return InvalidArgumentError("alert: expected a table");
+    Table a(n->as_table(), "alert");
+    RETURN_IF_ERROR(a.Get("webhook", c.alert.webhook));
+    RETURN_IF_ERROR(a.Get("command", c.alert.command));
+    RETURN_IF_ERROR(a.Get("timeout", c.alert.timeout));
+    RETURN_IF_ERROR(a.CheckUnknown());
+  }
+  ASSIGN_OR_RETURN(auto collector_tables, tables("collector"));
+  for (size_t i = 0; i < collector_tables.size(); ++i) {
+    const std::string path = StrCat("collector[", i, "]");
+    Table ct(collector_tables[i], path);
+    CollectorSettings s;
+    RETURN_IF_ERROR(ct.Get("name", s.name));
+    RETURN_IF_ERROR(ct.Get("command", s.argv));
+    RETURN_IF_ERROR(ct.Get("every", s.every));
+    RETURN_IF_ERROR(ct.Get("timeout", s.timeout));
+    RETURN_IF_ERROR(ct.CheckUnknown());
+    if (s.argv.empty()) return InvalidArgumentError(StrCat(path, ".command: must name a program"));
+    if (s.name.empty()) s.name = s.argv.front();
+    c.collectors.push_back(std::move(s));
+  }
+  return c;
+}
+
+StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFoundError(StrCat(path, ": cannot open"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto config = ParseDaemonConfig(buffer.str());
+  if (!config.ok()) return config.status().WithPrefix(path);
+  return config;
+}
+
+}  // namespace certcast::act

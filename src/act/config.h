@@ -1,0 +1,68 @@
+// The daemon's configuration file (TOML), also read by `plan --config` for its [policy] table.
+// Every field has a working default; unknown keys are errors (a typo in a safety setting must not
+// pass silently). Example: docs/policy.md, "Configuration".
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/status.h"
+#include "policy/policy.h"
+
+namespace certcast::act {
+
+// How to run one ACME client. Names and paths are passed as argv elements, never through a shell.
+struct ClientSettings {
+  std::string kind = "certbot";  // certbot | lego | acme.sh
+  std::string path;              // executable; default: the kind's name, looked up in PATH
+  absl::Duration timeout = absl::Minutes(10);
+  std::vector<std::string> extra_args;
+  // Staging directory used for dry runs by lego and acme.sh (certbot has --dry-run).
+  std::string staging_server = "https://acme-staging-v02.api.letsencrypt.org/directory";
+  // Challenge plumbing a switch needs.
+  std::string webroot;       // http-01 with a webroot (certbot --webroot-path, lego --http.webroot)
+  std::string dns_provider;  // dns-01 plugin: certbot "dns-cloudflare", lego "cloudflare", acme.sh "dns_cf"
+  std::string email;         // lego needs it
+  std::string lego_path;     // lego --path (its state directory)
+};
+
+struct CommandSettings {
+  std::vector<std::string> argv;
+  absl::Duration timeout = absl::Minutes(1);
+};
+
+struct CollectorSettings {
+  std::string name;
+  std::vector<std::string> argv;  // prints events-v1 lines on stdout
+  absl::Duration every = absl::Hours(1);
+  absl::Duration timeout = absl::Minutes(2);
+};
+
+struct AlertSettings {
+  std::string webhook;  // JSON POST; "" = none
+  std::vector<std::string> command;  // gets the alert JSON on stdin; empty = none
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+struct DaemonConfig {
+  std::string db = "certcast.db";
+  std::string model;  // "" = decide on facts alone (risk 0)
+  absl::Duration interval = absl::Hours(1);  // one collect-ingest-score-plan-act cycle
+  bool dry_run = false;                      // log what would run; run nothing
+  std::string lock_dir = "/tmp/certcast-locks";
+  policy::PolicyConfig policy;
+  ClientSettings client;                              // default for every lineage
+  std::map<std::string, ClientSettings> lineages;     // per-cert overrides
+  std::map<std::string, CommandSettings> reload;      // per host; "*" = any host
+  AlertSettings alert;
+  std::vector<CollectorSettings> collectors;
+};
+
+// Parses TOML text; errors name the key ("policy.dry_run_risk: expected a number in [0, 1]").
+StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text);
+StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path);
+
+}  // namespace certcast::act

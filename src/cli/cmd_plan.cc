@@ -1,0 +1,165 @@
+// certcast plan: what certcast would do now, one action per line (evaluation.md section 2).
+#include <cstdio>
+#include <iostream>
+
+#include "act/config.h"
+#include "cli/command.h"
+#include "core/clock.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "policy/planner.h"
+#include "store/store.h"
+#if CERTCAST_HAVE_MODEL
+#include "model/forecaster.h"
+#endif
+
+namespace certcast::cli {
+namespace {
+
+struct PlanFlags {
+  std::string db;
+  std::string model;
+  std::string at;
+  std::string format = "jsonl";
+  std::string config;
+  int max_concurrent = -1;
+  bool no_remember = false;
+  bool explain = false;
+};
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() > width) return s.substr(0, width - 1) + "~";
+  s.resize(width, ' ');
+  return s;
+}
+
+void PrintTable(const policy::RunPlanOutput& out) {
+  std::cout << Pad("CERT", 28) << Pad("ACTION", 9) << Pad("TARGET", 28) << Pad("RISK", 7)
+            << "REASON\n";
+  for (const policy::PlannedItem& item : out.result.items) {
+    const PlannedAction& a = item.action;
+    std::string target;
+    if (a.challenge) target = StrCat("challenge ", ToString(*a.challenge));
+    if (a.ca) target = StrCat("ca ", *a.ca);
+    if (a.host) target = StrCat("host ", *a.host);
+    char risk[16];
+    std::snprintf(risk, sizeof risk, "%.3f", a.risk);
+    std::cout << Pad(a.cert, 28) << Pad(std::string(ToString(a.kind)), 9) << Pad(target, 28)
+              << Pad(risk, 7) << a.reason << "\n";
+  }
+  std::cout << out.result.items.size() << " action(s) for " << out.result.lineages
+            << " lineage(s); " << out.result.held.size() << " held back\n";
+}
+
+int RunPlanCommand(const PlanFlags& flags) {
+  absl::Time at = SystemClock::Get().Now();
+  if (!flags.at.empty()) {
+    auto parsed = ParseRfc3339(flags.at);
+    if (!parsed.ok()) return Fail(parsed.status());
+    at = *parsed;
+  }
+  policy::RunPlanOptions options;
+  if (!flags.config.empty()) {
+    auto config = act::LoadDaemonConfig(flags.config);
+    if (!config.ok()) return Fail(config.status());
+    options.config = config->policy;
+  }
+  if (flags.max_concurrent >= 0) options.config.max_concurrent_renewals = flags.max_concurrent;
+  options.remember = !flags.no_remember;
+  options.audit = !flags.no_remember;
+
+  StoreOptions store_options;
+  store_options.create_if_missing = false;
+  auto store = Store::OpenSqlite(flags.db, store_options);
+  if (!store.ok()) return Fail(store.status());
+
+  const Forecaster* forecaster = nullptr;
+#if CERTCAST_HAVE_MODEL
+  std::optional<Forecaster> loaded;
+  if (!flags.model.empty()) {
+    auto model = Forecaster::Load(flags.model);
+    if (!model.ok()) {
+      // The fact-based checks (safety net, stale servers, failing renewals) do not need a model;
+      // refusing to plan at all would leave certificates to expire. Say so loudly instead.
+      std::cerr << "certcast: warning: model not used (" << model.status().message()
+                << "); planning on facts alone, risk 0\n";
+    } else {
+      loaded.emplace(std::move(*model));
+      forecaster = &*loaded;
+    }
+  }
+#else
+  if (!flags.model.empty()) {
+    std::cerr << "certcast: warning: this build has no forecaster; planning on facts alone\n";
+  }
+#endif
+  auto out = policy::RunPlan(**store, forecaster, at, options);
+  if (!out.ok()) return Fail(out.status());
+  if (!out->forecast_error.empty()) {
+    std::cerr << "certcast: warning: scoring failed (" << out->forecast_error.substr(0, 300)
+              << "); planned on facts alone, risk 0\n";
+  }
+  if (flags.format == "table") {
+    PrintTable(*out);
+  } else {
+    std::string buffer;
+    for (const policy::PlannedItem& item : out->result.items) {
+      buffer += ActionToJson(item.action);
+      buffer += '\n';
+    }
+    std::fwrite(buffer.data(), 1, buffer.size(), stdout);
+  }
+  if (flags.explain) {
+    for (const policy::HeldItem& h : out->result.held) {
+      std::cerr << "held " << h.cert << " " << ToString(h.held.proposal.kind) << " "
+                << h.held.proposal.reason << ": " << h.held.why << " (" << h.held.detail << ")\n";
+    }
+    std::cerr << StrCat("plan: ", out->result.lineages, " lineages, load ", out->load_seconds,
+                        " s, score ", out->score_seconds, " s, decide ", out->decide_seconds,
+                        " s, model ", out->model_version, "\n");
+  }
+  return kExitOk;
+}
+
+const bool registered = RegisterCommand({
+    .name = "plan",
+    .summary = "Decide what to do now: renew, dry_run, alert or reload, one JSON object per line",
+    .order = 60,
+    .setup =
+        [](CLI::App& sub) {
+          auto flags = std::make_shared<PlanFlags>();
+          sub.description(
+              "Runs the decision chain (docs/policy.md) over every lineage in the store as of "
+              "--at and prints the actions, one JSON object per line on stdout: "
+              "{\"cert\",\"action\",\"challenge\"?,\"ca\"?,\"host\"?,\"reason\",\"risk\"}. The "
+              "reason starts with its named constant (e.g. \"ExpiryImminent: ...\"). What was "
+              "planned is remembered in the store, so calling plan again (the next day, or twice "
+              "at once) does not repeat an alert or renew twice; every planned action is written "
+              "to the hash-chained audit log (certcast audit).");
+          sub.add_option("--db", flags->db, "Store file (SQLite)")->required();
+          sub.add_option("--model", flags->model,
+                         "Model file from `certcast train` (default: none; facts alone, risk 0)");
+          sub.add_option("--at", flags->at, "Plan as of this instant, RFC 3339 UTC (default: now)")
+              ->check(RequireTimestamp());
+          sub.add_option("--format", flags->format, "jsonl (default) or table")
+              ->check(CLI::IsMember({"jsonl", "table"}));
+          sub.add_option("--config", flags->config,
+                         "TOML file whose [policy] table sets thresholds, windows and limits "
+                         "(default: built-in defaults, docs/policy.md)");
+          sub.add_option("--max-concurrent", flags->max_concurrent,
+                         "Renewals + dry runs planned per call (default 200; 0 = unlimited)")
+              ->check(CLI::Range(0, 100000000));
+          sub.add_flag("--no-remember", flags->no_remember,
+                       "Do not store memory or audit records (a what-if run)");
+          sub.add_flag("--explain", flags->explain,
+                       "Also print held-back proposals and timings on stderr");
+          sub.footer(
+              "Exit: 0 planned (possibly nothing); 2 bad flags; 3 the store failed.\n\nExample:\n"
+              "  certcast plan --db fleet.db --model model.ubj --at 2026-11-28T23:59:59Z\n"
+              "  certcast plan --db fleet.db --model model.ubj --format table --explain");
+          return [flags] { return RunPlanCommand(*flags); };
+        },
+});
+
+}  // namespace
+}  // namespace certcast::cli
