@@ -223,7 +223,10 @@ class CertbotLogParser {
         return;
       }
       if (!current) return;
-      if (StartsWith(note, "Certificate not yet due for renewal")) {
+      // certbot 2.x: "Certificate not yet due for renewal"; certbot 0.x/1.x: "Cert not yet due
+      // for renewal".
+      if (StartsWith(note, "Certificate not yet due for renewal") ||
+          StartsWith(note, "Cert not yet due for renewal")) {
         current->not_due = true;
         return;
       }
