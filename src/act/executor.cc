@@ -1,0 +1,383 @@
+#include "act/executor.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "act/process.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "curl/curl.h"
+#include "nlohmann/json.hpp"
+
+namespace certcast::act {
+namespace {
+
+// flock-based lock held for the lifetime of the object.
+class LineageLock {
+ public:
+  static StatusOr<std::unique_ptr<LineageLock>> TryAcquire(const std::string& dir,
+                                                           std::string_view cert) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return UnavailableError(StrCat("lock directory ", dir, ": ", std::strerror(errno)));
+    }
+    const std::string path = StrCat(dir, "/", LockFileName(cert));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return std::unique_ptr<LineageLock>();  // held elsewhere
+    }
+    return std::unique_ptr<LineageLock>(new LineageLock(fd));
+  }
+  ~LineageLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  explicit LineageLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+std::string ProgramOf(const ClientSettings& c) {
+  if (!c.path.empty()) return c.path;
+  return c.kind;
+}
+
+std::string MainName(const ConfigEvent& config) {
+  return config.names.empty() ? config.cert : config.names.front();
+}
+
+}  // namespace
+
+RetryPolicy RetryFor(ActionKind kind) {
+  switch (kind) {
+    case ActionKind::kRenew:
+    case ActionKind::kDryRun:
+      return RetryPolicy{1, {}};
+    case ActionKind::kReload:
+      return RetryPolicy{3, {absl::Seconds(5), absl::Seconds(30)}};
+    case ActionKind::kAlert:
+      return kWebhookRetry;
+  }
+  return RetryPolicy{};
+}
+
+std::string LockFileName(std::string_view cert) {
+  std::string out;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char ch : cert) {
+    if (std::isalnum(ch) || ch == '.' || ch == '_' || ch == '-') {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[ch >> 4]);
+      out.push_back(kHex[ch & 15]);
+    }
+  }
+  if (out.empty() || out[0] == '.') out.insert(0, "%");  // never "." or ".."
+  return out + ".lock";
+}
+
+StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
+                                              const ConfigEvent& config,
+                                              const PlannedAction& action) {
+  const bool dry_run = action.kind == ActionKind::kDryRun;
+  const Challenge challenge = action.challenge.value_or(config.challenge);
+  const bool switching = action.challenge.has_value();
+  std::vector<std::string> argv = {ProgramOf(client)};
+  if (client.kind == "certbot") {
+    argv.insert(argv.end(), {"renew", "--cert-name", config.cert, "--non-interactive"});
+    // --dry-run validates against staging and saves nothing; --force-renewal renews now even
+    // though certbot's own rule says "not yet".
+    argv.push_back(dry_run ? "--dry-run" : "--force-renewal");
+    if (switching) {
+      argv.insert(argv.end(), {"--preferred-challenges", std::string(ToString(challenge))});
+      if (challenge == Challenge::kDns01) {
+        if (client.dns_provider.empty()) {
+          return InvalidArgumentError(
+              StrCat(config.cert, ": switching to dns-01 needs client.dns_provider (a certbot DNS "
+                                  "plugin such as dns-cloudflare)"));
+        }
+        argv.push_back(StrCat("--", client.dns_provider));
+      } else if (challenge == Challenge::kHttp01 && !client.webroot.empty()) {
+        argv.insert(argv.end(), {"--webroot", "--webroot-path", client.webroot});
+      }
+    }
+    if (action.ca) argv.insert(argv.end(), {"--server", *action.ca});
+  } else if (client.kind == "lego") {
+    argv.insert(argv.end(), {"--accept-tos"});
+    if (!client.email.empty()) argv.insert(argv.end(), {"--email", client.email});
+    if (!client.lego_path.empty()) {
+      // Staging state lives apart from production state, so a dry run never touches real certs.
+      argv.insert(argv.end(), {"--path", dry_run ? client.lego_path + "/staging" : client.lego_path});
+    }
+    const std::string server = dry_run ? client.staging_server : action.ca.value_or(config.ca);
+    argv.insert(argv.end(), {"--server", server});
+    for (const std::string& name : config.names) argv.insert(argv.end(), {"--domains", name});
+    switch (challenge) {
+      case Challenge::kHttp01:
+        argv.push_back("--http");
+        if (!client.webroot.empty()) argv.insert(argv.end(), {"--http.webroot", client.webroot});
+        break;
+      case Challenge::kDns01:
+        if (client.dns_provider.empty()) {
+          return InvalidArgumentError(
+              StrCat(config.cert, ": dns-01 with lego needs client.dns_provider (e.g. cloudflare)"));
+        }
+        argv.insert(argv.end(), {"--dns", client.dns_provider});
+        break;
+      case Challenge::kTlsAlpn01:
+        argv.push_back("--tls");
+        break;
+    }
+    if (dry_run) {
+      argv.push_back("run");  // a staging issuance: validation end to end, nothing trusted issued
+    } else {
+      // lego renews when fewer than --days remain; a lifetime longer than any certificate forces it.
+      argv.insert(argv.end(), {"renew", "--days", "100000", "--no-random-sleep"});
+    }
+  } else if (client.kind == "acme.sh") {
+    if (dry_run) {
+      argv.insert(argv.end(), {"--issue", "--staging", "--force"});
+      for (const std::string& name : config.names) argv.insert(argv.end(), {"-d", name});
+    } else {
+      argv.insert(argv.end(), {"--renew", "-d", MainName(config), "--force"});
+      if (action.ca) argv.insert(argv.end(), {"--server", *action.ca});
+    }
+    if (switching || dry_run) {
+      switch (challenge) {
+        case Challenge::kHttp01:
+          if (!client.webroot.empty()) argv.insert(argv.end(), {"-w", client.webroot});
+          else argv.push_back("--standalone");
+          break;
+        case Challenge::kDns01:
+          if (client.dns_provider.empty()) {
+            return InvalidArgumentError(
+                StrCat(config.cert, ": dns-01 with acme.sh needs client.dns_provider (e.g. dns_cf)"));
+          }
+          argv.insert(argv.end(), {"--dns", client.dns_provider});
+          break;
+        case Challenge::kTlsAlpn01:
+          argv.push_back("--alpn");
+          break;
+      }
+    }
+  } else {
+    return InvalidArgumentError(StrCat("unknown client kind \"", client.kind, "\""));
+  }
+  argv.insert(argv.end(), client.extra_args.begin(), client.extra_args.end());
+  return argv;
+}
+
+Executor::Executor(DaemonConfig config, Clock& clock, std::function<void(absl::Duration)> sleep)
+    : config_(std::move(config)), clock_(clock), sleep_(std::move(sleep)) {
+  if (!sleep_) {
+    sleep_ = [](absl::Duration d) { std::this_thread::sleep_for(absl::ToChronoNanoseconds(d)); };
+  }
+}
+
+ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
+                                       absl::Duration timeout, const RetryPolicy& retry,
+                                       const std::string& stdin_text) {
+  ExecutionReport report;
+  for (int attempt = 0; attempt < retry.attempts; ++attempt) {
+    if (attempt > 0) sleep_(retry.waits[std::min<size_t>(attempt - 1, retry.waits.size() - 1)]);
+    report.commands.push_back(argv);
+    ++report.attempts;
+    ProcessOptions options;
+    options.timeout = timeout;
+    options.stdin_text = stdin_text;
+    auto result = RunProcess(argv, options);
+    if (!result.ok()) {
+      report.detail = result.status().message();
+      continue;  // not startable: retrying may help if it was a transient exec failure
+    }
+    if (result->ok()) {
+      report.success = true;
+      report.detail = StrCat("exit 0 in ", absl::FormatDuration(result->duration));
+      return report;
+    }
+    report.detail = result->timed_out
+                        ? StrCat("timed out after ", absl::FormatDuration(timeout))
+                        : StrCat("exit ", result->exit_code,
+                                 result->signal ? StrCat(" (signal ", result->signal, ")") : "",
+                                 ": ", LastLine(result->stderr_text.empty() ? result->stdout_text
+                                                                            : result->stderr_text));
+    if (result->timed_out) report.detail += " [timeout]";
+  }
+  return report;
+}
+
+ExecutionReport Executor::SendAlert(const PlannedAction& action) {
+  ExecutionReport report;
+  nlohmann::ordered_json body;
+  body["cert"] = action.cert;
+  body["reason"] = action.reason;
+  body["risk"] = action.risk;
+  body["at"] = FormatRfc3339(clock_.Now());
+  body["source"] = "certcast";
+  const std::string json = body.dump();
+  bool any = false, all_ok = true;
+  std::vector<std::string> details;
+  if (!config_.alert.webhook.empty()) {
+    any = true;
+    report.commands.push_back({"POST", config_.alert.webhook});
+    if (config_.dry_run) {
+      details.push_back("would POST");
+    } else {
+      HttpResult last;
+      for (int attempt = 0; attempt < kWebhookRetry.attempts; ++attempt) {
+        if (attempt > 0) sleep_(kWebhookRetry.waits[attempt - 1]);
+        ++report.attempts;
+        last = PostJson(config_.alert.webhook, json, config_.alert.timeout);
+        const bool retryable = last.status == 0 || last.status == 429 || last.status >= 500;
+        if ((last.status >= 200 && last.status < 300) || !retryable) break;
+      }
+      const bool ok = last.status >= 200 && last.status < 300;
+      all_ok &= ok;
+      details.push_back(last.status ? StrCat("webhook HTTP ", last.status)
+                                    : StrCat("webhook failed: ", last.error));
+    }
+  }
+  if (!config_.alert.command.empty()) {
+    any = true;
+    if (config_.dry_run) {
+      report.commands.push_back(config_.alert.command);
+      details.push_back("would run the alert command");
+    } else {
+      ExecutionReport r = RunWithRetry(config_.alert.command, config_.alert.timeout,
+                                       kAlertCommandRetry, json + "\n");
+      report.commands.insert(report.commands.end(), r.commands.begin(), r.commands.end());
+      report.attempts += r.attempts;
+      all_ok &= r.success;
+      details.push_back(StrCat("alert command: ", r.detail));
+    }
+  }
+  if (!any) {
+    report.detail = "no alert channel configured (alert.webhook / alert.command)";
+    report.success = false;
+    return report;
+  }
+  report.skipped = config_.dry_run;
+  report.success = config_.dry_run || all_ok;
+  report.detail = StrJoin(details, "; ");
+  return report;
+}
+
+StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const ConfigEvent& lineage) {
+  if (action.kind == ActionKind::kAlert) return SendAlert(action);
+  ASSIGN_OR_RETURN(std::unique_ptr<LineageLock> lock,
+                   LineageLock::TryAcquire(config_.lock_dir, action.cert));
+  ExecutionReport report;
+  if (!lock) {
+    report.skipped = true;
+    report.detail = "another certcast run holds this lineage's lock";
+    return report;
+  }
+  const absl::Time started = clock_.Now();
+  if (action.kind == ActionKind::kReload) {
+    const std::string host = action.host.value_or(lineage.host);
+    auto it = config_.reload.find(host);
+    if (it == config_.reload.end()) it = config_.reload.find("*");
+    if (it == config_.reload.end()) {
+      report.detail = StrCat("no reload command configured for host ", host);
+      return report;
+    }
+    if (config_.dry_run) {
+      report.commands.push_back(it->second.argv);
+      report.skipped = true;
+      report.detail = "dry run";
+      return report;
+    }
+    report = RunWithRetry(it->second.argv, it->second.timeout, RetryFor(ActionKind::kReload), "");
+    Event e;
+    e.ts = clock_.Now();
+    DeployEvent d;
+    d.cert = action.cert;
+    d.host = host;
+    d.outcome = report.success ? Outcome::kSuccess : Outcome::kFailure;
+    d.detail = StrCat("reload by certcast: ", report.detail);
+    e.body = std::move(d);
+    report.events.push_back(std::move(e));
+    return report;
+  }
+  // renew / dry_run
+  ClientSettings client = config_.client;
+  if (auto it = config_.lineages.find(action.cert); it != config_.lineages.end()) client = it->second;
+  auto argv = ClientArgv(client, lineage, action);
+  if (!argv.ok()) {
+    report.detail = argv.status().message();
+    return report;
+  }
+  if (config_.dry_run) {
+    report.commands.push_back(*argv);
+    report.skipped = true;
+    report.detail = "dry run";
+    return report;
+  }
+  report = RunWithRetry(*argv, client.timeout, RetryFor(action.kind), "");
+  Event e;
+  e.ts = clock_.Now();
+  RenewalEvent r;
+  r.cert = action.cert;
+  r.outcome = report.success ? Outcome::kSuccess : Outcome::kFailure;
+  if (!report.success) {
+    // events-v1 client-side codes: a timeout is "timeout"; anything else certcast cannot classify
+    // from an exit code is "unknown" (the client's own log parser adds the ACME problem type).
+    r.error = report.detail.find("[timeout]") != std::string::npos ? "timeout" : "unknown";
+    r.detail = report.detail.substr(0, 500);
+  }
+  r.challenge = action.challenge.value_or(lineage.challenge);
+  r.ca = action.ca.value_or(lineage.ca);
+  r.duration_ms = absl::ToDoubleMilliseconds(clock_.Now() - started);
+  r.dry_run = action.kind == ActionKind::kDryRun;
+  r.trigger = "forced";
+  e.body = std::move(r);
+  report.events.push_back(std::move(e));
+  return report;
+}
+
+HttpResult PostJson(const std::string& url, const std::string& json, absl::Duration timeout) {
+  static const bool initialised = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+  HttpResult result;
+  if (!initialised) {
+    result.error = "libcurl initialisation failed";
+    return result;
+  }
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    result.error = "curl_easy_init failed";
+    return result;
+  }
+  struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  // Only http(s): a webhook URL from a config file must not reach file:// or other schemes.
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+                   +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
+  const CURLcode code = curl_easy_perform(curl);
+  if (code == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  } else {
+    result.error = error[0] ? error : curl_easy_strerror(code);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+}  // namespace certcast::act

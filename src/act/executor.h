@@ -1,0 +1,95 @@
+// Executors: carry a PlannedAction out for real and record what happened.
+//
+//   renew / dry_run -> the lineage's ACME client (certbot, lego, acme.sh) with argv built here;
+//                      result recorded as a `renewal` event (trigger "forced", dry_run as planned)
+//   reload          -> the reload command configured for the host; result as a `deploy` event
+//   alert           -> webhook (JSON POST) and/or command (alert JSON on stdin); audit only
+//
+// Every execution holds a per-lineage lock (flock on LOCK_DIR/<cert>.lock, so two certcast
+// processes never run the client for the same lineage at once), has a timeout, and follows the
+// retry table below. With dry_run set nothing runs: the report lists the argv that would run.
+//
+// Retry table (attempts, waits between them, what is retried):
+//   renew      1 attempt   never retried: the client has its own retry schedule, and every
+//                          failed validation counts against Let's Encrypt's 5 failed
+//                          authorizations per identifier per hour
+//   dry_run    1 attempt   never retried (staging limits; the plan repeats it days later)
+//   reload     3 attempts  5 s, 30 s     on a non-zero exit or a timeout
+//   webhook    4 attempts  2 s, 10 s, 60 s  on a network error, HTTP 429 or 5xx; other 4xx are
+//                          final (the request itself is wrong)
+//   alert cmd  2 attempts  10 s          on a non-zero exit or a timeout
+//
+// Thread safety: an Executor may be used from one thread at a time.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "act/config.h"
+#include "core/action.h"
+#include "core/clock.h"
+#include "core/event.h"
+#include "core/status.h"
+
+namespace certcast::act {
+
+struct RetryPolicy {
+  int attempts = 1;
+  std::vector<absl::Duration> waits;  // waits[i] before attempt i + 2
+};
+RetryPolicy RetryFor(ActionKind kind);
+inline const RetryPolicy kWebhookRetry{4, {absl::Seconds(2), absl::Seconds(10), absl::Seconds(60)}};
+inline const RetryPolicy kAlertCommandRetry{2, {absl::Seconds(10)}};
+
+// The argv that renews (or dry-runs) `action` for a lineage configured as `config` with client
+// settings `client`. InvalidArgument when the action asks for something the settings cannot do
+// (a dns-01 switch without a dns_provider for lego/acme.sh).
+StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
+                                              const ConfigEvent& config,
+                                              const PlannedAction& action);
+
+struct ExecutionReport {
+  std::vector<std::vector<std::string>> commands;  // argv of each attempt (or that would run)
+  int attempts = 0;
+  bool success = false;
+  bool skipped = false;        // lock held by another run, or dry-run mode
+  std::string detail;          // what happened, one line
+  std::vector<Event> events;   // renewal / deploy events to store
+};
+
+class Executor {
+ public:
+  // `sleep` waits between retries (tests pass a recorder instead of sleeping).
+  Executor(DaemonConfig config, Clock& clock,
+           std::function<void(absl::Duration)> sleep = nullptr);
+
+  // Carries out `action` for the lineage whose latest config is `lineage`. Errors are about
+  // certcast itself (cannot create the lock directory); a failing client is a report with
+  // success false.
+  StatusOr<ExecutionReport> Execute(const PlannedAction& action, const ConfigEvent& lineage);
+
+  // Sends an alert through the configured webhook and command. Exposed for tests.
+  ExecutionReport SendAlert(const PlannedAction& action);
+
+ private:
+  ExecutionReport RunWithRetry(const std::vector<std::string>& argv, absl::Duration timeout,
+                               const RetryPolicy& retry, const std::string& stdin_text);
+  DaemonConfig config_;
+  Clock& clock_;
+  std::function<void(absl::Duration)> sleep_;
+};
+
+// POSTs `json` to `url`. Returns the HTTP status (0 with a message on a network error).
+struct HttpResult {
+  long status = 0;
+  std::string error;
+};
+HttpResult PostJson(const std::string& url, const std::string& json, absl::Duration timeout);
+
+// Lock file name for a lineage: characters outside [A-Za-z0-9._-] become %XX, so a cert-manager
+// "namespace/name" cannot escape the lock directory.
+std::string LockFileName(std::string_view cert);
+
+}  // namespace certcast::act

@@ -1,0 +1,383 @@
+// Executor tests with small fake clients (shell scripts that record their argv), so nothing here
+// needs certbot, lego or a CA. Real clients against pebble are tested separately.
+#include "act/executor.h"
+
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "act/config.h"
+#include "act/process.h"
+#include "core/strings.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace certcast::act {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/certcast-act-XXXXXX";
+    path_ = ::mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fake program: records each argument on its own line in DIR/argv (appending a "--" line per
+// call), copies stdin to DIR/stdin, fails with a message when DIR/fail exists, sleeps when
+// DIR/sleep exists.
+std::string FakeProgram(const TempDir& dir, const std::string& name) {
+  const std::string path = dir.path() + "/" + name;
+  std::ofstream out(path);
+  out << "#!/bin/sh\n"
+      << "d='" << dir.path() << "'\n"
+      << "for a in \"$@\"; do printf '%s\\n' \"$a\" >> \"$d/argv\"; done\n"
+      << "echo -- >> \"$d/argv\"\n"
+      << "cat > \"$d/stdin\"\n"
+      << "if [ -f \"$d/sleep\" ]; then sleep 10; fi\n"
+      << "if [ -f \"$d/fail\" ]; then echo 'some progress'; echo 'Challenge failed: connection refused' >&2; exit 1; fi\n"
+      << "exit 0\n";
+  out.close();
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path;
+}
+
+ConfigEvent Lineage(std::string cert = "shop") {
+  ConfigEvent c;
+  c.cert = std::move(cert);
+  c.host = "web1";
+  c.names = {"shop.example.com", "www.shop.example.com"};
+  c.client = Client::kCertbot;
+  c.ca = "https://acme.example/dir";
+  c.challenge = Challenge::kHttp01;
+  c.alt_challenges = {Challenge::kDns01};
+  return c;
+}
+
+PlannedAction Action(ActionKind kind, std::string cert = "shop") {
+  PlannedAction a;
+  a.cert = std::move(cert);
+  a.kind = kind;
+  a.reason = "SwitchChallenge: test";
+  a.risk = 0.5;
+  return a;
+}
+
+struct ArgvCase {
+  std::string name;
+  std::string kind;
+  ActionKind action;
+  std::optional<Challenge> challenge;
+  std::optional<std::string> ca;
+  std::vector<std::string> want;
+};
+
+class ClientArgvTest : public ::testing::TestWithParam<ArgvCase> {};
+
+TEST_P(ClientArgvTest, BuildsTheExpectedCommandLine) {
+  const ArgvCase& c = GetParam();
+  ClientSettings s;
+  s.kind = c.kind;
+  s.path = c.kind;
+  s.dns_provider = c.kind == "certbot" ? "dns-cloudflare" : c.kind == "lego" ? "cloudflare" : "dns_cf";
+  s.email = "ops@example.com";
+  PlannedAction a = Action(c.action);
+  a.challenge = c.challenge;
+  a.ca = c.ca;
+  auto argv = ClientArgv(s, Lineage(), a);
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_EQ(*argv, c.want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Clients, ClientArgvTest,
+    ::testing::Values(
+        ArgvCase{"CertbotRenewsOneLineageByName", "certbot", ActionKind::kRenew, std::nullopt, std::nullopt,
+                 {"certbot", "renew", "--cert-name", "shop", "--non-interactive", "--force-renewal"}},
+        ArgvCase{"CertbotSwitchesToDns01WithItsPlugin", "certbot", ActionKind::kRenew, Challenge::kDns01,
+                 std::nullopt,
+                 {"certbot", "renew", "--cert-name", "shop", "--non-interactive", "--force-renewal",
+                  "--preferred-challenges", "dns-01", "--dns-cloudflare"}},
+        ArgvCase{"CertbotSwitchesCaWithServer", "certbot", ActionKind::kRenew, std::nullopt,
+                 "https://other.example/dir",
+                 {"certbot", "renew", "--cert-name", "shop", "--non-interactive", "--force-renewal",
+                  "--server", "https://other.example/dir"}},
+        ArgvCase{"CertbotDryRunUsesStagingThroughDryRun", "certbot", ActionKind::kDryRun, std::nullopt,
+                 std::nullopt,
+                 {"certbot", "renew", "--cert-name", "shop", "--non-interactive", "--dry-run"}},
+        ArgvCase{"LegoRenewsEveryNameAndForcesWithDays", "lego", ActionKind::kRenew, std::nullopt,
+                 std::nullopt,
+                 {"lego", "--accept-tos", "--email", "ops@example.com", "--server",
+                  "https://acme.example/dir", "--domains", "shop.example.com", "--domains",
+                  "www.shop.example.com", "--http", "renew", "--days", "100000", "--no-random-sleep"}},
+        ArgvCase{"LegoDryRunIssuesAgainstStaging", "lego", ActionKind::kDryRun, Challenge::kDns01,
+                 std::nullopt,
+                 {"lego", "--accept-tos", "--email", "ops@example.com", "--server",
+                  "https://acme-staging-v02.api.letsencrypt.org/directory", "--domains",
+                  "shop.example.com", "--domains", "www.shop.example.com", "--dns", "cloudflare", "run"}},
+        ArgvCase{"AcmeShRenewsByMainNameWithANewCa", "acme.sh", ActionKind::kRenew, std::nullopt,
+                 "https://other.example/dir",
+                 {"acme.sh", "--renew", "-d", "shop.example.com", "--force", "--server",
+                  "https://other.example/dir"}},
+        ArgvCase{"AcmeShSwitchesToDns01WithItsHook", "acme.sh", ActionKind::kRenew, Challenge::kDns01,
+                 std::nullopt,
+                 {"acme.sh", "--renew", "-d", "shop.example.com", "--force", "--dns", "dns_cf"}}),
+    [](const ::testing::TestParamInfo<ArgvCase>& info) { return info.param.name; });
+
+TEST(ClientArgvTest, ADns01SwitchWithoutAProviderIsRefusedWithTheSettingToAdd) {
+  ClientSettings s;
+  s.kind = "lego";
+  PlannedAction a = Action(ActionKind::kRenew);
+  a.challenge = Challenge::kDns01;
+  EXPECT_EQ(ClientArgv(s, Lineage(), a).status(),
+            InvalidArgumentError("shop: dns-01 with lego needs client.dns_provider (e.g. cloudflare)"));
+}
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  DaemonConfig Config() {
+    DaemonConfig c;
+    c.client.kind = "certbot";
+    c.client.path = FakeProgram(dir_, "certbot");
+    c.client.timeout = absl::Seconds(5);
+    c.lock_dir = dir_.path() + "/locks";
+    return c;
+  }
+  std::vector<std::string> RecordedArgv() {
+    std::vector<std::string> lines;
+    std::stringstream in(Read(dir_.path() + "/argv"));
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+    return lines;
+  }
+  void Touch(const std::string& name) { std::ofstream(dir_.path() + "/" + name) << ""; }
+
+  TempDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
+  std::vector<absl::Duration> slept_;
+  std::function<void(absl::Duration)> sleep_ = [this](absl::Duration d) { slept_.push_back(d); };
+};
+
+TEST_F(ExecutorTest, ANameWithShellSyntaxReachesTheClientAsOneArgument) {
+  Executor executor(Config(), clock_, sleep_);
+  const std::string cert = "shop; touch /tmp/certcast-pwned $(id)";
+  auto report = executor.Execute(Action(ActionKind::kRenew, cert), Lineage(cert));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->success) << report->detail;
+  EXPECT_THAT(RecordedArgv(), ElementsAre("renew", "--cert-name", cert, "--non-interactive",
+                                          "--force-renewal", "--"));
+  EXPECT_FALSE(std::filesystem::exists("/tmp/certcast-pwned"));
+}
+
+TEST_F(ExecutorTest, ASuccessfulRenewalIsRecordedAsAForcedRenewalEvent) {
+  Executor executor(Config(), clock_, sleep_);
+  PlannedAction a = Action(ActionKind::kRenew);
+  a.ca = "https://other.example/dir";
+  auto report = executor.Execute(a, Lineage());
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->events.size(), 1u);
+  const auto* r = report->events[0].As<RenewalEvent>();
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->outcome, Outcome::kSuccess);
+  EXPECT_EQ(r->trigger, "forced");
+  EXPECT_EQ(r->ca, "https://other.example/dir");
+  EXPECT_EQ(r->challenge, Challenge::kHttp01);
+  EXPECT_FALSE(r->dry_run);
+}
+
+TEST_F(ExecutorTest, AFailingClientIsRecordedWithItsLastErrorLineAndNotRetried) {
+  Touch("fail");
+  Executor executor(Config(), clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kDryRun), Lineage());
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->success);
+  EXPECT_EQ(report->attempts, 1);
+  const auto* r = report->events.at(0).As<RenewalEvent>();
+  EXPECT_EQ(r->outcome, Outcome::kFailure);
+  EXPECT_EQ(r->error, "unknown");
+  EXPECT_EQ(r->detail, "exit 1: Challenge failed: connection refused");
+  EXPECT_TRUE(r->dry_run);
+}
+
+TEST_F(ExecutorTest, AHangingClientIsKilledAtItsTimeoutAndRecordedAsTimeout) {
+  Touch("sleep");
+  DaemonConfig c = Config();
+  c.client.timeout = absl::Milliseconds(300);
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->success);
+  EXPECT_EQ(report->events.at(0).As<RenewalEvent>()->error, "timeout");
+}
+
+TEST_F(ExecutorTest, AFailingReloadIsRetriedTwiceWithTheDocumentedWaits) {
+  Touch("fail");
+  DaemonConfig c = Config();
+  c.reload["web1"] = CommandSettings{{FakeProgram(dir_, "reload"), "nginx"}, absl::Seconds(5)};
+  Executor executor(c, clock_, sleep_);
+  PlannedAction a = Action(ActionKind::kReload);
+  a.host = "web1";
+  auto report = executor.Execute(a, Lineage());
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->attempts, 3);
+  EXPECT_THAT(slept_, ElementsAre(absl::Seconds(5), absl::Seconds(30)));
+  const auto* d = report->events.at(0).As<DeployEvent>();
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->host, "web1");
+  EXPECT_EQ(d->outcome, Outcome::kFailure);
+}
+
+TEST_F(ExecutorTest, ALineageLockedByAnotherRunIsSkipped) {
+  DaemonConfig c = Config();
+  std::filesystem::create_directories(c.lock_dir);
+  const std::string lock = c.lock_dir + "/" + LockFileName("shop");
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  ::close(fd);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->skipped);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/argv"));
+}
+
+TEST_F(ExecutorTest, DryRunModeShowsTheCommandAndRunsNothing) {
+  DaemonConfig c = Config();
+  c.dry_run = true;
+  Executor executor(c, clock_, sleep_);
+  PlannedAction a = Action(ActionKind::kRenew);
+  a.challenge = Challenge::kDns01;
+  c.client.dns_provider = "dns-cloudflare";
+  Executor with_provider(c, clock_, sleep_);
+  auto report = with_provider.Execute(a, Lineage());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->skipped);
+  ASSERT_EQ(report->commands.size(), 1u);
+  EXPECT_THAT(report->commands[0], ::testing::Contains("--dns-cloudflare"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/argv"));
+}
+
+TEST_F(ExecutorTest, AnAlertCommandGetsTheAlertAsJsonOnStdin) {
+  DaemonConfig c = Config();
+  c.alert.command = {FakeProgram(dir_, "page"), "--team", "web"};
+  Executor executor(c, clock_, sleep_);
+  PlannedAction a = Action(ActionKind::kAlert);
+  a.reason = "RenewalFailing: http01_unreachable: port 80 closed";
+  auto report = executor.Execute(a, Lineage());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->success) << report->detail;
+  EXPECT_THAT(Read(dir_.path() + "/stdin"), HasSubstr(R"("reason":"RenewalFailing: http01_unreachable: port 80 closed")"));
+  EXPECT_THAT(RecordedArgv(), ElementsAre("--team", "web", "--"));
+}
+
+TEST_F(ExecutorTest, AnUnreachableWebhookIsRetriedFourTimesThenReported) {
+  DaemonConfig c = Config();
+  c.alert.webhook = "http://127.0.0.1:9/certcast";  // discard port: nothing listens
+  c.alert.timeout = absl::Seconds(2);
+  Executor executor(c, clock_, sleep_);
+  ExecutionReport report = executor.SendAlert(Action(ActionKind::kAlert));
+  EXPECT_FALSE(report.success);
+  EXPECT_EQ(report.attempts, 4);
+  EXPECT_THAT(slept_, ElementsAre(absl::Seconds(2), absl::Seconds(10), absl::Seconds(60)));
+  EXPECT_THAT(report.detail, HasSubstr("webhook failed"));
+}
+
+TEST(LockFileNameTest, ACertManagerNameCannotLeaveTheLockDirectory) {
+  EXPECT_EQ(LockFileName("default/shop-tls"), "default%2Fshop-tls.lock");
+  EXPECT_EQ(LockFileName(".."), "%...lock");
+  EXPECT_EQ(LockFileName("shop.example.com"), "shop.example.com.lock");
+}
+
+TEST(ProcessTest, AProgramThatDoesNotExistIsNotFound) {
+  auto r = RunProcess({"/nonexistent/certbot"}, {});
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+struct ConfigCase {
+  std::string name;
+  std::string toml;
+  std::string error;  // "" = valid
+};
+
+class DaemonConfigTest : public ::testing::TestWithParam<ConfigCase> {};
+
+TEST_P(DaemonConfigTest, ParsesOrNamesTheBadKey) {
+  auto c = ParseDaemonConfig(GetParam().toml);
+  if (GetParam().error.empty()) {
+    EXPECT_TRUE(c.ok()) << c.status();
+  } else {
+    EXPECT_EQ(c.status().message(), GetParam().error);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Config, DaemonConfigTest,
+    ::testing::Values(
+        ConfigCase{"AnEmptyFileGivesTheDefaults", "", ""},
+        ConfigCase{"AFullFileParses", R"(
+db = "/var/lib/certcast/fleet.db"
+model = "/var/lib/certcast/model.ubj"
+interval = "30m"
+lock_dir = "/run/certcast"
+[policy]
+max_concurrent_renewals = 20
+dry_run_risk = 0.5
+[[policy.maintenance_window]]
+days = ["sat", "sun"]
+start = "02:00"
+end = "05:00"
+[client]
+kind = "lego"
+email = "ops@example.com"
+dns_provider = "cloudflare"
+[[lineage]]
+cert = "shop"
+kind = "certbot"
+[[reload]]
+host = "web1"
+command = ["systemctl", "reload", "nginx"]
+[alert]
+webhook = "https://hooks.example/certcast"
+[[collector]]
+name = "certbot-log"
+command = ["certcast", "parse", "certbot", "/var/log/letsencrypt/letsencrypt.log"]
+every = "1h"
+)", ""},
+        ConfigCase{"ATypoInAPolicyKeyIsAnError", "[policy]\nmax_concurent_renewals = 3\n",
+                   "policy.max_concurent_renewals: unknown key"},
+        ConfigCase{"AProbabilityOutsideZeroToOneIsAnError", "[policy]\nalert_risk = 1.5\n",
+                   "policy.alert_risk: expected a number in [0, 1]"},
+        ConfigCase{"ADurationWithoutUnitIsAnError", "interval = \"30\"\n",
+                   "interval: bad duration \"30\": want numbers with units d, h, m, s (e.g. 7d, 1d12h)"},
+        ConfigCase{"AnUnknownWeekdayIsAnError",
+                   "[[policy.maintenance_window]]\ndays = [\"funday\"]\n",
+                   "policy.maintenance_window[0].days: \"funday\" is not one of sun, mon, tue, wed, "
+                   "thu, fri, sat"},
+        ConfigCase{"AnUnknownClientIsAnError", "[client]\nkind = \"win-acme\"\n",
+                   "client.kind: \"win-acme\" is not one of certbot, lego, acme.sh"},
+        ConfigCase{"AReloadWithoutACommandIsAnError", "[[reload]]\nhost = \"web1\"\n",
+                   "reload[0].command: must name a program"}),
+    [](const ::testing::TestParamInfo<ConfigCase>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace certcast::act

@@ -1,0 +1,180 @@
+#include "act/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/strings.h"
+
+extern char** environ;
+
+namespace certcast::act {
+namespace {
+
+// Closes a file descriptor on scope exit.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { Close(); }
+  void Close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+Status MakePipe(Fd& read_end, Fd& write_end) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return InternalError(StrCat("pipe: ", std::strerror(errno)));
+  read_end.fd = fds[0];
+  write_end.fd = fds[1];
+  return OkStatus();
+}
+
+}  // namespace
+
+std::string LastLine(std::string_view text, size_t max) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  const size_t newline = text.rfind('\n');
+  std::string_view line = newline == std::string_view::npos ? text : text.substr(newline + 1);
+  if (line.size() > max) line = line.substr(line.size() - max);
+  return std::string(line);
+}
+
+StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+                                   const ProcessOptions& options) {
+  if (argv.empty()) return InvalidArgumentError("empty command");
+  Fd in_read, in_write, out_read, out_write, err_read, err_write;
+  RETURN_IF_ERROR(MakePipe(in_read, in_write));
+  RETURN_IF_ERROR(MakePipe(out_read, out_write));
+  RETURN_IF_ERROR(MakePipe(err_read, err_write));
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_read.fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_write.fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_write.fd, 2);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // Own process group, so a timeout kills the client and everything it started (hooks, plugins).
+  posix_spawnattr_setpgroup(&attributes, 0);
+  short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  sigset_t empty, defaults;
+  sigemptyset(&empty);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGINT);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, flags);
+
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) {
+    return NotFoundError(StrCat("cannot run ", argv[0], ": ", std::strerror(spawned)));
+  }
+  in_read.Close();
+  out_write.Close();
+  err_write.Close();
+
+  // Feed stdin (small: an alert body) and close it so the child sees EOF.
+  size_t written = 0;
+  ::fcntl(in_write.fd, F_SETFL, O_NONBLOCK);
+  ProcessResult result;
+  const auto deadline = start + std::chrono::microseconds(absl::ToInt64Microseconds(options.timeout));
+  bool term_sent = false;
+  std::chrono::steady_clock::time_point kill_at;
+  int status = 0;
+  bool exited = false;
+  char buffer[8192];
+  while (true) {
+    std::vector<pollfd> fds;
+    if (out_read.fd >= 0) fds.push_back({out_read.fd, POLLIN, 0});
+    if (err_read.fd >= 0) fds.push_back({err_read.fd, POLLIN, 0});
+    if (in_write.fd >= 0) {
+      if (written >= options.stdin_text.size()) in_write.Close();
+      else fds.push_back({in_write.fd, POLLOUT, 0});
+    }
+    if (fds.empty()) break;  // both outputs closed: the child is done (or closed them)
+    const auto now = std::chrono::steady_clock::now();
+    if (!term_sent && now >= deadline) {
+      result.timed_out = true;
+      ::kill(-pid, SIGTERM);
+      term_sent = true;
+      kill_at = now + std::chrono::seconds(2);
+    }
+    if (term_sent && now >= kill_at) {
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    const auto until = term_sent ? kill_at : deadline;
+    const int wait_ms = static_cast<int>(std::max<int64_t>(
+        1, std::min<int64_t>(200, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count())));
+    const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+    if (ready < 0 && errno != EINTR) break;
+    for (const pollfd& p : fds) {
+      if (!(p.revents & (POLLIN | POLLHUP | POLLERR | POLLOUT))) continue;
+      if (p.fd == in_write.fd) {
+        const ssize_t n = ::write(in_write.fd, options.stdin_text.data() + written,
+                                  options.stdin_text.size() - written);
+        if (n > 0) written += static_cast<size_t>(n);
+        else if (n < 0 && errno != EAGAIN) in_write.Close();
+        continue;
+      }
+      Fd& source = p.fd == out_read.fd ? out_read : err_read;
+      std::string& sink = p.fd == out_read.fd ? result.stdout_text : result.stderr_text;
+      const ssize_t n = ::read(source.fd, buffer, sizeof buffer);
+      if (n <= 0) {
+        if (n == 0 || errno != EINTR) source.Close();
+        continue;
+      }
+      const size_t room = options.max_output_bytes > sink.size() ? options.max_output_bytes - sink.size() : 0;
+      sink.append(buffer, std::min(room, static_cast<size_t>(n)));
+    }
+  }
+  // Reap the child; it may still be running if it closed its outputs early.
+  while (!exited) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      exited = true;
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (!term_sent && now >= deadline) {
+      result.timed_out = true;
+      ::kill(-pid, SIGTERM);
+      term_sent = true;
+      kill_at = now + std::chrono::seconds(2);
+    } else if (term_sent && now >= kill_at) {
+      ::kill(-pid, SIGKILL);
+    }
+    ::usleep(10000);
+  }
+  result.duration = absl::FromChrono(std::chrono::steady_clock::now() - start);
+  if (exited) {
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+}  // namespace certcast::act
