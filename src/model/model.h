@@ -60,8 +60,7 @@ struct TrainOptions {
   // Share of the most recent training days held out (time-ordered) for early stopping,
   // calibration and the alert threshold.
   double validation_fraction = 0.25;
-  int max_rounds = 400;
-  int early_stopping_rounds = 40;
+  int max_rounds = 150;
   bool survival = true;
   // Above this many rows, negatives are subsampled (weights keep the class balance honest).
   size_t max_rows = 3'000'000;
