@@ -240,7 +240,10 @@ StatusOr<Event> ProbeAri(std::string_view directory_url, const AcmeDirectory& di
   if (response.status != 200) {
     return UnavailableError(StrCat("renewalInfo ", request.url, ": HTTP ", response.status, retry_text));
   }
-  ASSIGN_OR_RETURN(RenewalInfo info, ParseRenewalInfo(response.body));
+  // A malformed answer is the CA's fault, not the caller's: report it as the peer being unusable.
+  auto parsed = ParseRenewalInfo(response.body);
+  if (!parsed.ok()) return UnavailableError(StrCat(request.url, ": ", parsed.status().message(), retry_text));
+  const RenewalInfo& info = *parsed;
   Event event{now, AriEvent{}};
   AriEvent& ari = std::get<AriEvent>(event.body);
   ari.cert = std::string(cert);

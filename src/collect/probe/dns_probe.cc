@@ -198,13 +198,14 @@ StatusOr<Answer> Ask(std::string_view name, uint16_t type, const DnsProbeOptions
   Answer answer;
   if (raw.empty()) return answer;  // TIMEOUT
   auto response = ParseDnsResponse({reinterpret_cast<const uint8_t*>(raw.data()), raw.size()});
-  if (!response.ok()) return response.status().WithPrefix(StrCat("resolver ", options.resolver));
+  // A malformed response is the resolver's fault: Unavailable, not a bad argument.
+  if (!response.ok()) return UnavailableError(StrCat("resolver ", options.resolver, ": ", response.status().message()));
   if (response->truncated) {
     ASSIGN_OR_RETURN(raw, ExchangeTcp(to, query, deadline));
     if (raw.empty()) return answer;
     response = ParseDnsResponse({reinterpret_cast<const uint8_t*>(raw.data()), raw.size()});
-    if (!response.ok()) return response.status().WithPrefix(StrCat("resolver ", options.resolver, " (TCP)"));
-    if (response->id != id) return InvalidArgumentError("TCP response ID does not match the query");
+    if (!response.ok()) return UnavailableError(StrCat("resolver ", options.resolver, " (TCP): ", response.status().message()));
+    if (response->id != id) return UnavailableError("TCP response ID does not match the query");
   }
   answer.rcode = MapRcode(response->rcode);
   for (const DnsRecord& record : response->answers) {
