@@ -112,6 +112,10 @@ int Run(const Flags& f) {
   } else {
     result = sim::RunOpenLoop(config, sink.get(), options);
   }
+  if (sink) {
+    Status closed = sink->Close();  // waits for the writer thread
+    if (!closed.ok() && result.ok()) result = closed.WithPrefix(f.out);
+  }
   if (out && out != stdout && std::fclose(out) != 0) {
     return Fail(UnavailableError(StrCat("write failed: ", f.out)));
   }

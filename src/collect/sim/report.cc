@@ -46,24 +46,76 @@ void JsonNumber(double v, std::string& out) {
 
 }  // namespace
 
-Status JsonLinesSink::Consume(std::span<const Event> events) {
-  buffer_.clear();
+JsonLinesSink::JsonLinesSink(std::FILE* out) : out_(out) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+JsonLinesSink::~JsonLinesSink() { Close().IgnoreError(); }
+
+Status JsonLinesSink::Write(std::span<const Event> events, std::string& buffer) {
+  buffer.clear();
   for (const Event& e : events) {
-    AppendEventJson(e, buffer_);
-    buffer_ += '\n';
-    if (buffer_.size() > (1 << 20)) {
-      if (std::fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size()) {
+    AppendEventJson(e, buffer);
+    buffer += '\n';
+    if (buffer.size() > (1 << 20) || &e == &events.back()) {
+      if (std::fwrite(buffer.data(), 1, buffer.size(), out_) != buffer.size()) {
         return UnavailableError(StrCat("write failed: ", std::strerror(errno)));
       }
-      bytes_ += int64_t(buffer_.size());
-      buffer_.clear();
+      bytes_ += int64_t(buffer.size());
+      buffer.clear();
     }
   }
-  if (std::fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size()) {
-    return UnavailableError(StrCat("write failed: ", std::strerror(errno)));
-  }
-  bytes_ += int64_t(buffer_.size());
   return OkStatus();
+}
+
+Status JsonLinesSink::Consume(std::span<const Event> events) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !has_pending_; });  // keep the file in order
+  if (!error_.ok()) return error_;
+  std::string buffer;
+  return Write(events, buffer);
+}
+
+Status JsonLinesSink::ConsumeDay(std::vector<Event>& events) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !has_pending_; });
+  if (!error_.ok()) return error_;
+  // pending_ is empty (the writer cleared it) but keeps its capacity: the caller gets it back.
+  std::swap(pending_, events);
+  has_pending_ = true;
+  cv_.notify_all();
+  return OkStatus();
+}
+
+void JsonLinesSink::WriterLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return has_pending_ || closing_; });
+      if (!has_pending_) return;
+    }
+    // The producer does not touch pending_ while has_pending_ is set.
+    Status s = Write(pending_, buffer_);
+    pending_.clear();  // destroying the events here also moves their frees off the producer
+    {
+      std::lock_guard lock(mu_);
+      if (!s.ok() && error_.ok()) error_ = s;
+      has_pending_ = false;
+    }
+    cv_.notify_all();
+  }
+}
+
+Status JsonLinesSink::Close() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !has_pending_; });
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard lock(mu_);
+  return error_;
 }
 
 void WriteTruthJsonl(const SimConfig& c, const GroundTruth& truth, std::string& out) {

@@ -86,6 +86,28 @@ TEST(SimulatorTest, SameSeedGivesIdenticalBytesAndAnotherSeedDiffers) {
   EXPECT_NE(a.text_, d.text_);
 }
 
+TEST(SimulatorTest, ThreadedFileSinkWritesTheSameBytesAsTheEventsInOrder) {
+  SimConfig c;
+  c.lineages = 120;
+  c.days = 40;
+  MemorySink memory;
+  MustRun(c, &memory);
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  {
+    JsonLinesSink sink(file);
+    auto r = RunOpenLoop(c, &sink);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(sink.Close().ok());
+    EXPECT_EQ(sink.bytes(), int64_t(memory.text_.size()));
+  }
+  std::rewind(file);
+  std::string text(memory.text_.size() + 1, '\0');
+  text.resize(std::fread(text.data(), 1, text.size(), file));
+  std::fclose(file);
+  EXPECT_EQ(text, memory.text_);
+}
+
 TEST(SimulatorTest, EveryLineParsesEveryTypeAppearsAndEventsAreInOrder) {
   SimConfig c;  // defaults: every cause and look-alike possible
   c.lineages = 600;

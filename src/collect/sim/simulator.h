@@ -14,14 +14,19 @@
 //  - Not thread-safe; a run uses one thread.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -276,19 +281,44 @@ class EventSink {
   virtual ~EventSink() = default;
   // `events` is valid only during the call. A non-OK status stops the run and is returned.
   virtual Status Consume(std::span<const Event> events) = 0;
+  // The simulator's entry point: the sink may take the day's vector (to work on it in another
+  // thread) and must leave `events` empty. By default it calls Consume and clears.
+  virtual Status ConsumeDay(std::vector<Event>& events) {
+    Status s = Consume(events);
+    events.clear();
+    return s;
+  }
 };
 
-// Writes events-v1 JSON Lines to a FILE* through one reusable buffer.
+// Writes events-v1 JSON Lines to a FILE*. ConsumeDay hands the day to a writer thread that
+// serializes and writes while the simulator computes the next day (two days in flight at most),
+// so generation and output overlap; Consume writes synchronously. Close() (or the destructor)
+// waits for the writer and returns the first write error. Not for concurrent callers.
 class JsonLinesSink : public EventSink {
  public:
-  explicit JsonLinesSink(std::FILE* out) : out_(out) {}
+  explicit JsonLinesSink(std::FILE* out);
+  ~JsonLinesSink() override;
+  JsonLinesSink(const JsonLinesSink&) = delete;
+  JsonLinesSink& operator=(const JsonLinesSink&) = delete;
   Status Consume(std::span<const Event> events) override;
+  Status ConsumeDay(std::vector<Event>& events) override;
+  Status Close();
   int64_t bytes() const { return bytes_; }
 
  private:
+  Status Write(std::span<const Event> events, std::string& buffer);
+  void WriterLoop();
+
   std::FILE* out_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Event> pending_;  // owned by the writer while has_pending_
+  bool has_pending_ = false;
+  bool closing_ = false;
+  Status error_;
   std::string buffer_;
-  int64_t bytes_ = 0;
+  std::atomic<int64_t> bytes_{0};
+  std::thread writer_;
 };
 
 // The closed-loop contract: once per simulated day, after that day's events, the policy is asked

@@ -1964,10 +1964,10 @@ StatusOr<RunResult> World::Run(EventSink* sink, const RunOptions& options) {
     StepDay(day);
     SortNearlySorted(out_);
     m_.events += int64_t(out_.size());
-    if (sink) RETURN_IF_ERROR(sink->Consume(out_));
     const Sec day_end = start_ + Sec(day + 1) * kDay;
     std::vector<PlannedAction> actions;
     if (policy_) actions = policy_->Decide(T(day_end), out_);
+    if (sink) RETURN_IF_ERROR(sink->ConsumeDay(out_));
     out_.clear();
     Sec t = day_end;
     for (const PlannedAction& a : actions) {
@@ -1980,7 +1980,7 @@ StatusOr<RunResult> World::Run(EventSink* sink, const RunOptions& options) {
     // Events of actions taken at the very end belong to the day after the run.
     SortNearlySorted(out_);
     m_.events += int64_t(out_.size());
-    if (sink) RETURN_IF_ERROR(sink->Consume(out_));
+    if (sink) RETURN_IF_ERROR(sink->ConsumeDay(out_));
     out_.clear();
   }
   // Close the books at the end of the run.
