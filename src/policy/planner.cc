@@ -306,6 +306,12 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   for (const Event& e : events) builder.Add(e);
   const std::vector<LineageView> views = builder.Build(at);
   out.result = PlanFleet(views, out.forecasts, memory, options.config, at);
+  for (const PlannedItem& item : out.result.items) {
+    // Views are sorted by cert (FleetViewBuilder::Build).
+    auto it = std::lower_bound(views.begin(), views.end(), item.action.cert,
+                               [](const LineageView& v, const std::string& c) { return v.cert < c; });
+    if (it != views.end() && it->cert == item.action.cert) out.configs.emplace(it->cert, it->config);
+  }
   const auto t3 = Clock::now();
   out.load_seconds = Seconds(t0, t1);
   out.score_seconds = Seconds(t1, t2);

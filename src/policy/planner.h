@@ -79,6 +79,8 @@ struct RunPlanOutput {
   absl::flat_hash_map<std::string, ForecastView> forecasts;
   std::string model_version;
   std::string forecast_error;  // non-empty when scoring failed and the plan used facts alone
+  // Latest config of every lineage, for executors that need the names, client and challenge.
+  absl::flat_hash_map<std::string, ConfigEvent> configs;
   double load_seconds = 0, score_seconds = 0, decide_seconds = 0;
 };
 

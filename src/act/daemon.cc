@@ -1,0 +1,184 @@
+#include "act/daemon.h"
+
+#include <sstream>
+
+#include "act/process.h"
+#include "core/event_json.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "nlohmann/json.hpp"
+#include "policy/planner.h"
+#include "store/store.h"
+
+namespace certcast::act {
+
+Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, Clock& clock,
+               std::ostream& log, std::function<void(absl::Duration)> sleep)
+    : config_(std::move(config)),
+      store_(store),
+      forecaster_(forecaster),
+      clock_(clock),
+      log_(log),
+      executor_(config_, clock, std::move(sleep)) {}
+
+void Daemon::Log(std::string_view level, std::string_view msg,
+                 const std::vector<std::pair<std::string, std::string>>& fields) {
+  nlohmann::ordered_json j;
+  j["ts"] = FormatRfc3339(clock_.Now());
+  j["level"] = std::string(level);
+  j["msg"] = std::string(msg);
+  for (const auto& [key, value] : fields) j[key] = value;
+  log_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  log_.flush();
+}
+
+StatusOr<CycleReport> Daemon::RunCycle() {
+  CycleReport report;
+  const absl::Time now = clock_.Now();
+  // 1. Collect.
+  for (const CollectorSettings& c : config_.collectors) {
+    if (stopping()) break;
+    auto last = collector_last_run_.find(c.name);
+    if (last != collector_last_run_.end() && now - last->second < c.every) continue;
+    collector_last_run_[c.name] = now;
+    ++report.collectors_run;
+    ProcessOptions options;
+    options.timeout = c.timeout;
+    // Collector output is the one large stream here; 64 MiB bounds a runaway collector.
+    options.max_output_bytes = 64 << 20;
+    auto result = RunProcess(c.argv, options);
+    if (!result.ok() || !result->ok()) {
+      ++report.collectors_failed;
+      Log("warn", "collector failed",
+          {{"collector", c.name},
+           {"error", !result.ok() ? result.status().message()
+                                  : result->timed_out ? "timeout"
+                                                      : StrCat("exit ", result->exit_code, ": ",
+                                                               LastLine(result->stderr_text))}});
+      if (!result.ok() || result->stdout_text.empty()) continue;
+      // A collector that failed part-way may still have printed valid events: keep them.
+    }
+    std::vector<Event> events;
+    EventParser parser;
+    std::istringstream lines(result->stdout_text);
+    std::string line;
+    int64_t number = 0;
+    while (std::getline(lines, line)) {
+      ++number;
+      if (line.empty()) continue;
+      auto e = parser.Parse(line);
+      if (!e.ok()) {
+        ++report.events_rejected;
+        if (report.events_rejected <= 10) {
+          Log("warn", "collector line rejected",
+              {{"collector", c.name}, {"line", std::to_string(number)}, {"error", e.status().message()}});
+        }
+        continue;
+      }
+      events.push_back(std::move(*e));
+    }
+    auto stored = store_.AppendEvents(events);
+    if (!stored.ok()) {
+      Log("error", "storing collected events failed",
+          {{"collector", c.name}, {"error", stored.status().message()}});
+      continue;
+    }
+    report.events_stored += stored->inserted;
+  }
+  if (stopping()) return report;
+
+  // 2. Plan.
+  policy::RunPlanOptions plan_options;
+  plan_options.config = config_.policy;
+  auto plan = policy::RunPlan(store_, forecaster_, now, plan_options);
+  if (!plan.ok()) {
+    Log("error", "plan failed", {{"error", plan.status().message()}});
+    return plan.status();
+  }
+  if (!plan->forecast_error.empty()) {
+    Log("warn", "scoring failed; planned on facts alone", {{"error", plan->forecast_error.substr(0, 300)}});
+  }
+  report.actions_planned = static_cast<int>(plan->result.items.size());
+
+  // 3. Act.
+  for (const policy::PlannedItem& item : plan->result.items) {
+    if (stopping()) break;
+    const PlannedAction& action = item.action;
+    auto config = plan->configs.find(action.cert);
+    ConfigEvent lineage;
+    if (config != plan->configs.end()) lineage = config->second;
+    else lineage.cert = action.cert;
+    auto executed = executor_.Execute(action, lineage);
+    nlohmann::ordered_json audit;
+    audit["cert"] = action.cert;
+    audit["action"] = std::string(ToString(action.kind));
+    audit["reason_code"] = std::string(item.reason);
+    audit["risk"] = action.risk;
+    audit["dry_run"] = config_.dry_run;
+    if (!executed.ok()) {
+      ++report.actions_failed;
+      audit["outcome"] = "error";
+      audit["detail"] = executed.status().message();
+      Log("error", "executor failed", {{"cert", action.cert}, {"error", executed.status().message()}});
+    } else {
+      const ExecutionReport& r = *executed;
+      if (r.skipped) ++report.actions_skipped;
+      else if (r.success) ++report.actions_succeeded;
+      else ++report.actions_failed;
+      audit["outcome"] = r.skipped ? "skipped" : r.success ? "success" : "failure";
+      audit["attempts"] = r.attempts;
+      audit["detail"] = r.detail;
+      audit["commands"] = r.commands;
+      if (!r.events.empty()) {
+        auto stored = store_.AppendEvents(r.events);
+        if (!stored.ok()) {
+          Log("error", "storing action results failed", {{"cert", action.cert}, {"error", stored.status().message()}});
+        }
+      }
+      std::string argv;
+      for (const auto& command : r.commands) argv = StrJoin(command, " ");
+      Log(r.success || r.skipped ? "info" : "warn",
+          r.skipped ? "action skipped" : r.success ? "action done" : "action failed",
+          {{"cert", action.cert},
+           {"action", std::string(ToString(action.kind))},
+           {"reason", std::string(item.reason)},
+           {"detail", r.detail},
+           {"command", argv}});
+    }
+    auto appended = store_.AppendAudit(clock_.Now(), "action",
+                                       audit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (!appended.ok()) {
+      Log("error", "audit append failed", {{"cert", action.cert}, {"error", appended.status().message()}});
+    }
+  }
+  Log("info", "cycle done",
+      {{"collectors", std::to_string(report.collectors_run)},
+       {"collectors_failed", std::to_string(report.collectors_failed)},
+       {"events", std::to_string(report.events_stored)},
+       {"actions", std::to_string(report.actions_planned)},
+       {"succeeded", std::to_string(report.actions_succeeded)},
+       {"failed", std::to_string(report.actions_failed)},
+       {"skipped", std::to_string(report.actions_skipped)}});
+  return report;
+}
+
+Status Daemon::Run(const std::function<void(absl::Duration)>& wait) {
+  Log("info", "daemon started", {{"db", config_.db}, {"interval", absl::FormatDuration(config_.interval)},
+                                 {"dry_run", config_.dry_run ? "true" : "false"}});
+  while (!stopping()) {
+    const absl::Time started = clock_.Now();
+    auto cycle = RunCycle();
+    if (!cycle.ok()) {
+      // A failed cycle (store busy, disk full) is retried at the next interval, not fatal: a
+      // daemon that exits stops protecting every certificate.
+      Log("error", "cycle failed", {{"error", cycle.status().message()}});
+    }
+    if (stopping()) break;
+    const absl::Duration elapsed = clock_.Now() - started;
+    if (elapsed < config_.interval) wait(config_.interval - elapsed);
+  }
+  Log("info", "daemon stopped");
+  return OkStatus();
+}
+
+}  // namespace certcast::act
