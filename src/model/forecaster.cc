@@ -121,6 +121,9 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
         if (v > 1e-3) ranked.emplace_back(v, k);
       }
       std::sort(ranked.begin(), ranked.end(), std::greater<>());
+      // Concrete reasons first: "unlike the training history" says nothing a person can act on,
+      // so it only follows the named causes (it still counts towards the risk).
+      std::stable_partition(ranked.begin(), ranked.end(), [](const auto& r) { return r.second != kAnomalyColumn; });
       for (const auto& [value, k] : ranked) {
         if (out[i].reasons.size() >= options.max_reasons) break;
         std::string sentence;
