@@ -50,7 +50,7 @@ int RunScanCommand(const ScanFlags& flags) {
   }
   for (const std::string& error : result.errors) std::cerr << "certcast: scan: " << error << "\n";
   std::cerr << "scan: " << plan->targets.size() << " targets, " << result.events.size() << " events, "
-            << result.errors.size() << " without an event\n";
+            << result.errors.size() << " with errors\n";
   return result.errors.empty() ? kExitOk : kExitRejected;
 }
 
@@ -69,8 +69,8 @@ const bool registered = RegisterCommand({
           sub.add_option("--config", flags->config, "TOML file listing the targets")->required();
           sub.add_option("--out", flags->out, "Output file (default: stdout); replaced atomically");
           sub.footer(
-              "Exit: 0 every target produced its events; 1 some targets produced none (each "
-              "reported on stderr; the others are written); 2 bad config; 3 output failed.\n\n"
+              "Exit: 0 every target produced its events; 1 some targets produced fewer (each "
+              "reported on stderr; everything produced is written); 2 bad config; 3 output failed.\n\n"
               "Example:\n  certcast scan --config fleet-probes.toml --out probes.jsonl");
           return [flags] { return RunScanCommand(*flags); };
         },

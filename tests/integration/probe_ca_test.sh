@@ -102,4 +102,26 @@ set +e; "$CERTCAST" probe ca "http://127.0.0.1:$ari_port/dir" --ari-cert localho
 [[ $rc -eq 3 ]] || fail "invalid window: exit $rc, want 3 (the CA answered badly)"
 grep -q '"type":"ari"' out && fail "invalid window produced an ari event"
 grep -q "renewalInfo: suggestedWindow end is not after start" err || fail "invalid window: $(cat err)"
+# scan: a ca target whose ARI answer is invalid keeps its ca_probe and clock events and reports
+# the ARI error; a ca target that is down gives its error event. Exit 1: something was missing.
+cat >scan.toml <<TOML
+[scan]
+host = "lab2"
+[[ca]]
+directory = "http://127.0.0.1:$ari_port/dir"
+ari_cert = "$work/localhost.pem"
+cert = "shop"
+[[ca]]
+directory = "$dir"
+ca_file = "$work/ca.pem"
+timeout = "2s"
+TOML
+set +e; "$CERTCAST" scan --config scan.toml --out scan.jsonl 2>scan.err; rc=$?; set -e
+[[ $rc -eq 1 ]] || fail "scan exit $rc, want 1: $(cat scan.err)"
+mapfile -t lines <scan.jsonl
+[[ ${#lines[@]} -eq 3 ]] || fail "scan wrote ${#lines[@]} lines, want 3: ${lines[*]}"
+expect "${lines[0]}" outcome ok "scan ca"; expect "${lines[1]}" host lab2 "scan clock"
+expect "${lines[2]}" error directory_connect "scan ca down"
+grep -q "certcast: scan: ca http://127.0.0.1:$ari_port/dir: ARI: .*suggestedWindow end is not after start" scan.err \
+  || fail "scan ARI error: $(cat scan.err)"
 echo "probe_ca: ok"

@@ -52,6 +52,10 @@ line=$(q x.mid.example.test --type CAA);        expect "$line" rcode NOERROR "cl
 silent=$(free_udp_port)
 line=$("$CERTCAST" probe dns shop.example.test --resolver "127.0.0.1:$silent" --timeout 1s)
 expect "$line" rcode TIMEOUT silent
+start_s=$(date +%s)
+line=$("$CERTCAST" probe dns a.b.c.d.example.test --type CAA --resolver "127.0.0.1:$silent" --timeout 1s)
+expect "$line" rcode TIMEOUT "silent CAA climb"
+(( $(date +%s) - start_s <= 3 )) || fail "CAA climb with --timeout 1s took $(( $(date +%s) - start_s )) s"
 set +e; "$CERTCAST" probe dns shop.example.test --type MX >/dev/null 2>err; rc=$?; set -e
 [[ $rc -eq 2 ]] && grep -q "is not one of A, AAAA, CNAME, CAA, NS, TXT" err || fail "--type MX: exit $rc $(cat err)"
 set +e; "$CERTCAST" probe dns shop.example.test --resolver dns.example >/dev/null 2>err; rc=$?; set -e

@@ -298,8 +298,17 @@ StatusOr<Event> ProbeCaa(std::string_view name, const DnsProbeOptions& options, 
   const auto start = SteadyClock::now();
   std::string_view current = probed;
   // At most 127 labels; the loop ends at the last label (the TLD) because the root is excluded.
+  // One budget for the whole climb, so a deep name cannot multiply the caller's timeout.
+  const auto deadline = start + absl::ToChronoMilliseconds(options.timeout);
+  DnsProbeOptions step = options;
   while (!current.empty()) {
-    ASSIGN_OR_RETURN(Answer answer, Ask(current, kTypeCAA, options));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) {
+      dns.rcode = Rcode::kTimeout;
+      break;
+    }
+    step.timeout = absl::Milliseconds(left.count());
+    ASSIGN_OR_RETURN(Answer answer, Ask(current, kTypeCAA, step));
     // NXDOMAIN at a level is not an error for the climb: RFC 8659 §3 treats an absent RRset the
     // same whatever the reason, and the parent may still publish CAA.
     if (answer.rcode != Rcode::kNoError && answer.rcode != Rcode::kNxDomain) {

@@ -41,7 +41,7 @@ StatusOr<Event> ProbeDns(std::string_view name, RecordType type, const DnsProbeO
 // included, root excluded) that has one. The event is about `name` (a "*." prefix is dropped, as
 // events-v1 says); values are the relevant RRset, empty when no ancestor has one. A lookup that
 // fails on the way (SERVFAIL, TIMEOUT, ...) ends the climb with that rcode: a CA must not issue
-// then (§3), which is exactly what the event should show.
+// then (§3), which is exactly what the event should show. `options.timeout` bounds the whole climb.
 StatusOr<Event> ProbeCaa(std::string_view name, const DnsProbeOptions& options, const Clock& clock);
 
 }  // namespace certcast::probe

@@ -86,10 +86,14 @@ Status ForEachTable(const toml::table& root, std::string_view key, F&& f) {
   return OkStatus();
 }
 
-std::vector<Event> One(Event e) {
-  std::vector<Event> v;
-  v.push_back(std::move(e));
-  return v;
+TargetOutput One(StatusOr<Event> e) {
+  TargetOutput out;
+  if (e.ok()) {
+    out.events.push_back(std::move(*e));
+  } else {
+    out.status = e.status();
+  }
+  return out;
 }
 
 }  // namespace
@@ -134,10 +138,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     RETURN_IF_ERROR(OptionalString(t, "cert", where, options.cert));
     RETURN_IF_ERROR(OptionalString(t, "ca_file", where, options.ca_file));
     RETURN_IF_ERROR(OptionalDuration(t, "timeout", where, options.timeout));
-    plan.targets.push_back({StrCat("tls ", endpoint), [endpoint, options, &clock]() -> StatusOr<std::vector<Event>> {
-                              ASSIGN_OR_RETURN(Event e, ProbeTls(endpoint, options, clock));
-                              return One(std::move(e));
-                            }});
+    plan.targets.push_back({StrCat("tls ", endpoint), [endpoint, options, &clock] { return One(ProbeTls(endpoint, options, clock)); }});
     return OkStatus();
   }));
 
@@ -163,11 +164,9 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     }
     for (RecordType type : types) {
       plan.targets.push_back({StrCat("dns ", name, " ", ToString(type)),
-                              [name, type, options, &clock]() -> StatusOr<std::vector<Event>> {
-                                auto e = type == RecordType::kCAA ? ProbeCaa(name, options, clock)
-                                                                  : ProbeDns(name, type, options, clock);
-                                if (!e.ok()) return e.status();
-                                return One(std::move(*e));
+                              [name, type, options, &clock] {
+                                return One(type == RecordType::kCAA ? ProbeCaa(name, options, clock)
+                                                                    : ProbeDns(name, type, options, clock));
                               }});
     }
     return OkStatus();
@@ -186,10 +185,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     RETURN_IF_ERROR(OptionalString(t, "address", where, options.address));
     RETURN_IF_ERROR(OptionalString(t, "vantage", where, options.vantage));
     RETURN_IF_ERROR(OptionalDuration(t, "timeout", where, options.timeout));
-    plan.targets.push_back({StrCat("http01 ", name), [name, options, &clock]() -> StatusOr<std::vector<Event>> {
-                              ASSIGN_OR_RETURN(Event e, ProbeHttp01(name, options, clock));
-                              return One(std::move(e));
-                            }});
+    plan.targets.push_back({StrCat("http01 ", name), [name, options, &clock] { return One(ProbeHttp01(name, options, clock)); }});
     return OkStatus();
   }));
 
@@ -210,19 +206,34 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
       return InvalidArgumentError(StrCat(where, ": ari_cert and cert go together"));
     }
     plan.targets.push_back(
-        {StrCat("ca ", directory), [directory, options, ari_cert_file, cert, &clock]() -> StatusOr<std::vector<Event>> {
-           ASSIGN_OR_RETURN(CaProbeResult result, ProbeCa(directory, options, clock));
-           if (!ari_cert_file.empty() && result.directory) {
-             std::ifstream in(ari_cert_file, std::ios::binary);
-             if (!in) return NotFoundError(StrCat("ari_cert ", ari_cert_file, ": cannot open"));
-             std::string pem(64 * 1024, '\0');  // a PEM chain is a few KiB
-             in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
-             pem.resize(static_cast<size_t>(in.gcount()));
-             auto ari = ProbeAri(directory, *result.directory, cert, pem, options, clock);
-             if (!ari.ok()) return ari.status();
-             result.events.push_back(std::move(*ari));
+        {StrCat("ca ", directory), [directory, options, ari_cert_file, cert, &clock] {
+           TargetOutput out;
+           auto result = ProbeCa(directory, options, clock);
+           if (!result.ok()) {
+             out.status = result.status();
+             return out;
            }
-           return std::move(result.events);
+           out.events = std::move(result->events);
+           if (ari_cert_file.empty()) return out;
+           if (!result->directory) {
+             out.status = UnavailableError("no ARI query: the directory could not be read");
+             return out;
+           }
+           std::ifstream in(ari_cert_file, std::ios::binary);
+           if (!in) {
+             out.status = NotFoundError(StrCat("ari_cert ", ari_cert_file, ": cannot open"));
+             return out;
+           }
+           std::string pem(64 * 1024, '\0');  // a PEM chain is a few KiB
+           in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
+           pem.resize(static_cast<size_t>(in.gcount()));
+           auto ari = ProbeAri(directory, *result->directory, cert, pem, options, clock);
+           if (ari.ok()) {
+             out.events.push_back(std::move(*ari));
+           } else {
+             out.status = ari.status().WithPrefix("ARI");
+           }
+           return out;
          }});
     return OkStatus();
   }));
@@ -238,7 +249,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
 
 ScanResult RunScan(const ScanPlan& plan) {
   const size_t n = plan.targets.size();
-  std::vector<StatusOr<std::vector<Event>>> results(n, StatusOr<std::vector<Event>>(std::vector<Event>{}));
+  std::vector<TargetOutput> results(n);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < n; i = next++) {
@@ -251,10 +262,9 @@ ScanResult RunScan(const ScanPlan& plan) {
   for (std::thread& t : pool) t.join();
   ScanResult out;
   for (size_t i = 0; i < n; ++i) {
-    if (results[i].ok()) {
-      for (Event& e : *results[i]) out.events.push_back(std::move(e));
-    } else {
-      out.errors.push_back(StrCat(plan.targets[i].label, ": ", results[i].status().message()));
+    for (Event& e : results[i].events) out.events.push_back(std::move(e));
+    if (!results[i].status.ok()) {
+      out.errors.push_back(StrCat(plan.targets[i].label, ": ", results[i].status.message()));
     }
   }
   return out;

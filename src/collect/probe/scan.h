@@ -16,10 +16,15 @@
 
 namespace certcast::probe {
 
-// One probe to run; `Run` returns the events it produced or why it produced none.
+// What one target produced: its events, and why it produced fewer than it should have (a `ca`
+// target keeps its ca_probe and clock events when only the ARI query fails).
+struct TargetOutput {
+  std::vector<Event> events;
+  Status status;
+};
 struct ScanTarget {
   std::string label;  // "tls 127.0.0.1:8443", for error messages
-  std::function<StatusOr<std::vector<Event>>()> run;
+  std::function<TargetOutput()> run;
 };
 
 struct ScanPlan {
@@ -33,7 +38,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
 
 struct ScanResult {
   std::vector<Event> events;        // config order
-  std::vector<std::string> errors;  // "<label>: <message>", config order
+  std::vector<std::string> errors;  // "<label>: <message>", config order (a target may have both)
 };
 // Runs the plan with `plan.concurrency` worker threads.
 ScanResult RunScan(const ScanPlan& plan);
