@@ -66,6 +66,7 @@ constexpr FeatureSpec kCatalogue[] = {
     {"clock_unsynced", "1 when the host reports its clock unsynchronised", 1},
     {"disk_free_fraction", "free share of the host's disk", 1},
     {"disk_days_to_full", "days until the host's disk is full at the current trend (365 = not shrinking)", 1},
+    {"disk_margin_days", "days the disk lasts at its current trend beyond the next attempt (negative: full before it)", 1},
     {"scheduler_stale_days", "days since the host's renewal scheduler last ran", 1},
     {"host_events_recent", "host upgrades/restarts/redeploys, 3-day decay", 1},
     {"client_change_days", "days since the ACME client or its version changed", 1},
@@ -308,6 +309,9 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
       const double slope = host->disk_trend.Slope();
       out[kDiskDaysToFull] = (std::isfinite(slope) && slope < -1e-9)
                                  ? Cap(host->disk_free_fraction / -slope) : static_cast<float>(kCapDays);
+      // Relative to the next attempt, like the credential margin: what matters is whether the
+      // disk is full when the client runs, whatever the fleet's disk sizes and fill rates.
+      if (next_days < 1e299) out[kDiskMarginDays] = Cap(out[kDiskDaysToFull] - (next_days - a));
     }
     out[kSchedulerStaleDays] = DaysSince(a, host->scheduler_last_run_days);
     out[kHostEventsRecent] = static_cast<float>(host->host_events.At(a, 3.0));
@@ -364,7 +368,7 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   warnings += on(kServedStaleDays, 2);
   warnings += on(kCaProbeErrorRate, 0.2f);
   warnings += on(kClockOffsetAbsSeconds, 30) || on(kClockUnsynced, 1);
-  warnings += below(kDiskFreeFraction, 0.05f) || below(kDiskDaysToFull, 14);
+  warnings += below(kDiskFreeFraction, 0.05f) || below(kDiskDaysToFull, 14) || below(kDiskMarginDays, 1);
   warnings += on(kSchedulerStaleDays, 3);
   warnings += below(kCredentialMarginDays, 1) || on(kCredentialMissing, 1);
   warnings += below(kDomainMarginDays, 1) || on(kDomainStatusBad, 1);
@@ -394,6 +398,17 @@ std::string FirstName(const LineageState& s) {
 
 std::string DescribeFeature(int feature, float value, const FleetState& state, size_t li) {
   if (!std::isfinite(value)) return "";
+  // A count or rate of zero lowers nothing a person could fix: not a reason.
+  switch (feature) {
+    case kChallengeProbeFailDays4: case kChallengeProbeFailRate: case kHttp01FailDays4: case kHttp01FailRate:
+    case kHttp01ConsecutiveFailures: case kDns01FailDays4: case kDns01FailRate: case kDnsErrorDays4:
+    case kDnssecBogusDays4: case kTlsErrorDays4: case kCaProbeErrorRate: case kCaFleetFailureRate:
+    case kCaEpisodeFraction: case kIssued7dRegisteredDomain: case kIssued7dNameSet: case kAttemptsPerDay:
+    case kClockOffsetAbsSeconds: case kClockSlopeAbsSecondsPerDay:
+      if (value <= 0.005f) return "";
+      break;
+    default: break;
+  }
   const FleetStateImpl& f = state.impl();
   const LineageState& s = f.lineages[li];
   const LineageExtra& x = f.extras[li];
@@ -466,6 +481,8 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
     case kClockSlopeAbsSecondsPerDay: return StrCat("the clock of ", host, " drifts ", std::lround(value), " s per day");
     case kClockUnsynced: return value > 0 ? StrCat("the clock of ", host, " is not synchronised (NTP)") : "";
     case kDiskFreeFraction: return StrCat(host, " has ", pct, " disk free");
+    case kDiskMarginDays: return value < 0 ? StrCat("the disk of ", host, " fills up ", Days(value), " before the next renewal attempt")
+                                           : StrCat("the disk of ", host, " fills up ", Days(value), " after the next renewal attempt");
     case kDiskDaysToFull: return value < 365 ? StrCat("the disk of ", host, " fills up in about ", Days(value)) : "";
     case kSchedulerStaleDays: return StrCat("the renewal scheduler on ", host, " last ran ", Days(value), " ago");
     case kHostEventsRecent: return value > 0.1 ? StrCat(host, " was recently upgraded, restarted or redeployed") : "";

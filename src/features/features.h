@@ -81,6 +81,7 @@ enum Feature : int {
   kClockUnsynced,
   kDiskFreeFraction,
   kDiskDaysToFull,
+  kDiskMarginDays,
   kSchedulerStaleDays,
   kHostEventsRecent,
   kClientChangeDays,

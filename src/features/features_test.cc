@@ -50,7 +50,7 @@ TEST(FeatureCatalogue, NamesAreUniqueAndSchemaIdIsStable) {
   std::set<std::string_view> names;
   for (const FeatureSpec& f : FeatureCatalogue()) EXPECT_TRUE(names.insert(f.name).second) << f.name;
   EXPECT_EQ(FeatureSchemaId(), FeatureSchemaId());
-  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/64/"));
+  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/65/"));
 }
 
 struct ProbeCase {

@@ -46,7 +46,7 @@ std::span<const int> AnomalyColumns() {
       kDns01PropagationRatio, kAddressForeignFraction, kDnsErrorDays4, kCaaForbidsCa,
       kDnssecBogusDays4, kRrsigMarginDays, kServedStaleDays, kTlsErrorDays4, kCaProbeErrorRate,
       kCaLatencyRatio, kCaFleetFailureRate, kClockOffsetAbsSeconds, kClockSlopeAbsSecondsPerDay,
-      kDiskFreeFraction, kDiskDaysToFull, kSchedulerStaleDays, kHostEventsRecent,
+      kDiskFreeFraction, kDiskDaysToFull, kDiskMarginDays, kSchedulerStaleDays, kHostEventsRecent,
       kCredentialMarginDays, kDomainMarginDays, kIssued7dNameSet, kAttemptsPerDay, kWarningSignals};
   return kColumns;
 }
