@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # certcast probe tls / http01 against a real nginx on 127.0.0.1 serving certificates made here with
-# openssl: valid, expired, not yet valid, wrong name, untrusted chain; plus connect refused and a
+# openssl: valid, expired, not yet valid, wrong name, untrusted chain, stapled OCSP "good" and
+# "revoked" (responses made with openssl ocsp); plus connect refused and a
 # hung server (timeout). HTTP-01: found, 404, wrong content, 403, redirects (allowed, to a
 # forbidden port, a loop longer than 10), refused and timeout. Then `certcast scan` over a config
 # that lists them all, concurrently.
@@ -45,16 +46,28 @@ leaf expired   ca      shop.test  20200101000000Z 20200301000000Z
 leaf future    ca      shop.test  20340101000000Z 20350101000000Z
 leaf wrongname ca      other.test 20250101000000Z 20350101000000Z
 leaf untrusted otherca shop.test  20250101000000Z 20350101000000Z
+leaf stapled   ca      shop.test  20250101000000Z 20350101000000Z
+leaf revoked   ca      shop.test  20250101000000Z 20350101000000Z
+# OCSP responses for nginx to staple (ssl_stapling_file): "good" for one, "revoked" for the other.
+openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -revoke revoked.pem 2>/dev/null || fail "openssl ca -revoke"
+for k in stapled revoked; do
+  openssl ocsp -index index.txt -rsigner ca.pem -rkey ca.key -CA ca.pem -issuer ca.pem -cert "$k.pem" \
+    -respout "$k.ocsp" -ndays 7 >/dev/null 2>&1 || fail "openssl ocsp $k"
+done
 
 # ---- nginx -------------------------------------------------------------------------------------
 declare -A port
-for k in valid expired future wrongname untrusted http blackhole closed; do port[$k]=$(free_port); done
+for k in valid expired future wrongname untrusted stapled revoked http blackhole closed; do port[$k]=$(free_port); done
 mkdir -p www/.well-known/acme-challenge logs
 printf 'token-content\n' >www/.well-known/acme-challenge/good
 printf 'something else' >www/.well-known/acme-challenge/wrong
 tls_servers=""
 for k in valid expired future wrongname untrusted; do
   tls_servers+="server { listen 127.0.0.1:${port[$k]} ssl; ssl_certificate $work/$k.pem; ssl_certificate_key $work/$k.key; ssl_protocols TLSv1.2 TLSv1.3; return 200 ok; }
+"
+done
+for k in stapled revoked; do
+  tls_servers+="server { listen 127.0.0.1:${port[$k]} ssl; ssl_certificate $work/$k.pem; ssl_certificate_key $work/$k.key; ssl_protocols TLSv1.2 TLSv1.3; ssl_stapling on; ssl_stapling_file $work/$k.ocsp; return 200 ok; }
 "
 done
 H=${port[http]}
@@ -88,7 +101,7 @@ start blackhole python3 -c 'import socket,sys,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held=[]
 while True: held.append(s.accept()[0])' "${port[blackhole]}"
-for k in valid expired future wrongname untrusted http blackhole; do wait_tcp "${port[$k]}"; done
+for k in valid expired future wrongname untrusted stapled revoked http blackhole; do wait_tcp "${port[$k]}"; done
 
 # ---- TLS ---------------------------------------------------------------------------------------
 probe_tls() { "$CERTCAST" probe tls "127.0.0.1:$1" --sni shop.test --ca-file "$work/ca.pem" "${@:2}"; }
@@ -114,6 +127,10 @@ line=$(probe_tls "${port[untrusted]}"); expect "$line" error untrusted untrusted
 [[ -n $(field "$line" serial) ]] || fail "untrusted: served serial must still be reported: $line"
 # Without --ca-file the system store does not know the test CA: untrusted.
 line=$("$CERTCAST" probe tls "127.0.0.1:${port[valid]}" --sni shop.test); expect "$line" error untrusted "system store"
+line=$(probe_tls "${port[stapled]}");   expect "$line" outcome ok stapled; expect "$line" ocsp_stapled true stapled
+line=$(probe_tls "${port[revoked]}");   expect "$line" error revoked revoked; expect "$line" ocsp_stapled true revoked
+line=$("$CERTCAST" probe tls "127.0.0.1:${port[revoked]}" --sni other.test --ca-file "$work/ca.pem")
+expect "$line" error revoked "revoked beats wrong name"
 line=$(probe_tls "${port[closed]}");    expect "$line" error connect closed
 start_s=$(date +%s)
 line=$(probe_tls "${port[blackhole]}" --timeout 1s); expect "$line" error timeout blackhole

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <vector>
 
 #include "collect/probe/openssl_util.h"
@@ -144,19 +145,24 @@ std::optional<std::string> SerialHex(X509* cert) {
 // RFC 6960 status of the leaf in a stapled response; true when it says revoked. A response that
 // cannot be parsed or does not cover the leaf says nothing (false): the staple's presence is
 // reported separately, and an unverifiable staple is not proof of revocation.
-bool StapleSaysRevoked(const unsigned char* der, long length, X509* leaf, STACK_OF(X509)* chain) {
+// The leaf's issuer is looked up in the verified chain first (it holds the trust anchor from the
+// store when the server sends only its leaf), then in what the peer sent.
+bool StapleSaysRevoked(const unsigned char* der, long length, X509* leaf,
+                       std::initializer_list<STACK_OF(X509)*> chains) {
   ossl::OcspResponse response(d2i_OCSP_RESPONSE(nullptr, &der, length));
   if (!response || OCSP_response_status(response.get()) != OCSP_RESPONSE_STATUS_SUCCESSFUL) return false;
   ossl::OcspBasic basic(OCSP_response_get1_basic(response.get()));
-  if (!basic || chain == nullptr) return false;
-  for (int i = 0; i < sk_X509_num(chain); ++i) {
-    X509* issuer = sk_X509_value(chain, i);
-    if (X509_check_issued(issuer, leaf) != X509_V_OK) continue;
-    ossl::OcspCertId id(OCSP_cert_to_id(nullptr, leaf, issuer));
-    if (!id) return false;
-    int status = -1, reason = 0;
-    if (OCSP_resp_find_status(basic.get(), id.get(), &status, &reason, nullptr, nullptr, nullptr) == 1) {
-      return status == V_OCSP_CERTSTATUS_REVOKED;
+  if (!basic) return false;
+  for (STACK_OF(X509)* chain : chains) {
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+      X509* issuer = sk_X509_value(chain, i);
+      if (X509_check_issued(issuer, leaf) != X509_V_OK) continue;
+      ossl::OcspCertId id(OCSP_cert_to_id(nullptr, leaf, issuer));
+      if (!id) return false;
+      int status = -1, reason = 0;
+      if (OCSP_resp_find_status(basic.get(), id.get(), &status, &reason, nullptr, nullptr, nullptr) == 1) {
+        return status == V_OCSP_CERTSTATUS_REVOKED;
+      }
     }
   }
   return false;
@@ -296,7 +302,8 @@ StatusOr<Event> ProbeTls(std::string_view endpoint_text, const TlsProbeOptions& 
   const long staple_length = SSL_get_tlsext_status_ocsp_resp(ssl.get(), &staple);
   probe.ocsp_stapled = staple != nullptr && staple_length > 0;
   if (*probe.ocsp_stapled &&
-      StapleSaysRevoked(staple, staple_length, leaf.get(), SSL_get_peer_cert_chain(ssl.get()))) {
+      StapleSaysRevoked(staple, staple_length, leaf.get(),
+                        {SSL_get0_verified_chain(ssl.get()), SSL_get_peer_cert_chain(ssl.get())})) {
     issues.push_back({0, X509_V_ERR_CERT_REVOKED});
   }
   // All SCTs the peer gave: TLS extension, stapled OCSP and the certificate's embedded list.
