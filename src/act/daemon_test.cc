@@ -98,7 +98,7 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
   // A second cycle an hour later repeats nothing (memory in the store) and skips the collectors.
   clock.Advance(absl::Minutes(30));
   auto again = daemon.RunCycle();
-  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->collectors_run, 0);
   EXPECT_EQ(again->actions_planned, 0);
   store->reset();

@@ -34,7 +34,7 @@ std::string MemoryToJson(const FleetMemory& memory) {
   std::sort(certs.begin(), certs.end(), [](auto* a, auto* b) { return *a < *b; });
   for (const std::string* cert : certs) {
     const LineageMemory& m = memory.at(*cert);
-    nlohmann::ordered_json j;
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
     if (m.last_renew_at) j["last_renew_at"] = Micros(*m.last_renew_at);
     if (!m.last_renew_serial.empty()) j["last_renew_serial"] = m.last_renew_serial;
     if (m.renewals_for_serial) j["renewals_for_serial"] = m.renewals_for_serial;
@@ -67,6 +67,7 @@ StatusOr<FleetMemory> MemoryFromJson(std::string_view text) {
   try {
     for (auto it = lineages->begin(); it != lineages->end(); ++it) {
       const nlohmann::json& j = it.value();
+      if (!j.is_object()) return DataLossError(StrCat("policy memory: lineage \"", it.key(), "\" is not an object"));
       LineageMemory m;
       if (j.contains("last_renew_at")) m.last_renew_at = FromMicros(j["last_renew_at"].get<int64_t>());
       m.last_renew_serial = j.value("last_renew_serial", "");
@@ -161,7 +162,27 @@ PlanResult PlanFleet(const std::vector<LineageView>& lineages,
     if (limited) ++limited_count;
     result.items.push_back(std::move(item));
   }
-  for (PlannedItem& item : alerts) result.items.push_back(std::move(item));
+  // Alerts about a shared cause ("scope:host:web1:local_client") go out once for the fleet; the
+  // fleet's own memory lives under the empty cert name.
+  LineageMemory& fleet = memory[""];
+  for (PlannedItem& item : alerts) {
+    if (item.alert_key.rfind("scope:", 0) == 0) {
+      const bool sent = std::any_of(fleet.alerted.begin(), fleet.alerted.end(),
+                                    [&](const auto& e) { return e.first == item.alert_key; });
+      if (sent) {
+        Proposal p;
+        p.kind = item.action.kind;
+        p.reason = item.reason;
+        p.message = item.action.reason;
+        p.alert_key = item.alert_key;
+        result.held.push_back({item.action.cert, Held{p, kHeldAlreadyDone,
+                                                      StrCat("alert ", item.alert_key, " already sent")}});
+        continue;
+      }
+      fleet.alerted.emplace_back(item.alert_key, now);
+    }
+    result.items.push_back(std::move(item));
+  }
 
   // Remember what was planned.
   absl::flat_hash_map<std::string_view, const LineageView*> by_cert;

@@ -208,8 +208,9 @@ Diagnosis Make(Cause cause, Confidence confidence, std::string evidence, bool tr
   return d;
 }
 
-Diagnosis HardFact(Diagnosis d) {
+Diagnosis HardFact(Diagnosis d, std::string scope = "") {
   d.hard_fact = true;
+  d.scope = std::move(scope);
   return d;
 }
 
@@ -378,7 +379,8 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
   }
   if (e.domain_expires && *e.domain_expires <= now) {
     return HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
-                StrCat("registration of ", e.domain_name, " expired at ", Ts(*e.domain_expires))));
+                StrCat("registration of ", e.domain_name, " expired at ", Ts(*e.domain_expires))),
+                    StrCat("domain:", e.domain_name));
   }
   if (!e.nxdomain_name.empty()) {
     return HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
@@ -396,12 +398,14 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
   }
   if (ClockHarmful(e, config)) {
     return HardFact(Make(Cause::kClock, Confidence::kPersistent,
-                StrCat("host ", v.config.host, " clock is off by ", *e.clock_offset_ms / 1000, " s")));
+                StrCat("host ", v.config.host, " clock is off by ", *e.clock_offset_ms / 1000, " s")),
+                    StrCat("host:", v.config.host));
   }
   if (e.disk_free_bytes && *e.disk_free_bytes < config.disk_min_free_bytes) {
     return HardFact(Make(Cause::kLocalClient, Confidence::kPersistent,
                 StrCat("host ", v.config.host, " has only ", *e.disk_free_bytes >> 20,
-                       " MiB of disk free")));
+                       " MiB of disk free")),
+                    StrCat("host:", v.config.host));
   }
   if (challenge != Challenge::kDns01 && e.http01.count > 0) {
     const Confidence c = Persistent(e.http01) ? Confidence::kPersistent : Confidence::kSuspected;
@@ -975,6 +979,14 @@ std::optional<Proposal> AlertPredictedFailure(const Context& x) {
   if (!confirmed && !d.hard_fact && x.in.forecast.risk < x.cfg.alert_risk) return std::nullopt;
   // CA trouble clears on its own (or is failed over at renewal time): not worth a person yet.
   if (d.transient) return std::nullopt;
+  if (!d.scope.empty()) {
+    // One alert per shared cause: the first lineage found names it for all the others.
+    return Alert(x, kReasonPredictedFailure,
+                 StrCat("renewals on ", d.scope, " are expected to fail (", x.v.cert,
+                        " and every other lineage there): ", ToString(d.cause), ": ", d.evidence,
+                        FixSuffix(x)),
+                 StrCat("scope:", d.scope, ":", ToString(d.cause)));
+  }
   return Alert(x, kReasonPredictedFailure,
                StrCat("the next renewal (due ", x.due ? Ts(*x.due) : "unknown",
                       ") is expected to fail: ", ToString(d.cause), ": ", d.evidence, FixSuffix(x)),
@@ -1103,8 +1115,11 @@ Decision Decide(const PolicyInput& in) {
       if (same_serial && m.last_renew_at && in.now - *m.last_renew_at < cfg.renew_retry_interval) {
         hold(p, kHeldAlreadyDone, StrCat("certcast planned a renewal at ", Ts(*m.last_renew_at)));
         held = true;
-      } else if (same_serial && !p.safety_net &&
+      } else if (same_serial &&
+                 (!p.safety_net || v.current->not_after <= in.now) &&
                  m.renewals_for_serial >= cfg.max_renewals_per_certificate) {
+        // The safety net retries daily until expiry; after it, more forced attempts only burn
+        // failed authorizations: a person has the alert.
         hold(p, kHeldAlreadyDone,
              StrCat(m.renewals_for_serial, " certcast renewals already tried for this certificate"));
         held = true;

@@ -82,6 +82,9 @@ struct Diagnosis {
   // A fact that breaks renewal by itself (credential expired or missing, NXDOMAIN, CAA forbids
   // the CA, DNSSEC bogus, clock off, disk full), as opposed to a probe that may be a look-alike.
   bool hard_fact = false;
+  // Set when the cause is shared by several lineages (a host's disk or clock, a registered
+  // domain's registration or CAA): "host:web1", "domain:example.com". One alert per scope.
+  std::string scope;
 };
 
 // What the forecast says about a lineage (from model/; policy does not depend on how it is made).
