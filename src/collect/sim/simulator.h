@@ -68,8 +68,8 @@ namespace certcast::sim {
   X(caa_restrictive, caa_dnssec, domain, 0.010, 0.10, 0.00, 0)                          \
   X(caa_critical_unknown, caa_dnssec, domain, 0.003, 0.10, 0.00, 0)                     \
   X(dnssec_broken, caa_dnssec, domain, 0.050, 0.20, 0.30, 24)                           \
-  X(ca_outage, ca_side, ca, 3.000, 0.50, 1.00, 6)                                       \
-  X(ca_partial, ca_side, ca, 2.000, 0.50, 1.00, 24)                                     \
+  X(ca_outage, ca_side, ca, 3.000, 0.40, 1.00, 6)                                       \
+  X(ca_partial, ca_side, ca, 1.500, 0.50, 1.00, 24)                                     \
   X(ca_revocation, ca_side, ca, 0.300, 0.00, 1.00, 1)                                   \
   X(ca_profile_removed, ca_side, ca, 0.500, 1.00, 0.00, 0)                              \
   X(account_eab_expired, account_eab, org, 0.200, 0.00, 0.00, 0)                        \
@@ -182,7 +182,7 @@ struct SimConfig {
   VariantParams variants[kVariantCount];
   double lookalike_rates[kLookAlikeCount];
   double abandoned_share = 0.15;    // dns_a_moved faults where the site moved for good: never fixed
-  double transient_failure = 0.008;  // per attempt: badNonce, serverInternal, timeout
+  double transient_failure = 0.004;  // per attempt: badNonce, serverInternal, timeout
   double probe_flake = 0.004;        // per probe: a timeout that means nothing
 
   // --- people ---
