@@ -34,10 +34,10 @@ commonName = supplied
 CNF
 # leaf NAME CA SAN START END: a server certificate with explicit validity (openssl ca can set
 # dates in the past, which `x509 -req` in OpenSSL 3.0 cannot).
-leaf() {
+leaf() {  # ... [EXTRA_EXTENSION_LINE]
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" \
     -subj "/CN=$3" 2>/dev/null
-  printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n' "$3" >"$1.ext"
+  printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n%s\n' "$3" "${6:-}" >"$1.ext"
   openssl ca -batch -notext -config ca.cnf -cert "$2.pem" -keyfile "$2.key" -in "$1.csr" -out "$1.pem" \
     -startdate "$4" -enddate "$5" -extfile "$1.ext" 2>"$1.calog" || { cat "$1.calog"; fail "openssl ca $1"; }
 }
@@ -48,6 +48,17 @@ leaf wrongname ca      other.test 20250101000000Z 20350101000000Z
 leaf untrusted otherca shop.test  20250101000000Z 20350101000000Z
 leaf stapled   ca      shop.test  20250101000000Z 20350101000000Z
 leaf revoked   ca      shop.test  20250101000000Z 20350101000000Z
+# Two embedded SCTs (RFC 6962 SignedCertificateTimestampList in the precert SCT extension), built
+# by hand: 2 x (v1, 32-byte log ID, timestamp, no extensions, ecdsa/sha256, 8-byte signature).
+# OpenSSL parses them without checking the signatures, which is all the count needs.
+scts=$(python3 -c 'import struct
+def sct(i):
+    sig = bytes(range(8))
+    body = bytes([0]) + bytes([i]) * 32 + struct.pack(">Q", 1700000000000) + struct.pack(">H", 0) + bytes([4, 3]) + struct.pack(">H", len(sig)) + sig
+    return struct.pack(">H", len(body)) + body
+lst = sct(1) + sct(2); tls = struct.pack(">H", len(lst)) + lst
+print((bytes([0x04, len(tls)]) + tls).hex())')
+leaf ct        ca      shop.test  20250101000000Z 20350101000000Z "1.3.6.1.4.1.11129.2.4.2=DER:$scts"
 # OCSP responses for nginx to staple (ssl_stapling_file): "good" for one, "revoked" for the other.
 openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -revoke revoked.pem 2>/dev/null || fail "openssl ca -revoke"
 for k in stapled revoked; do
@@ -57,12 +68,12 @@ done
 
 # ---- nginx -------------------------------------------------------------------------------------
 declare -A port
-for k in valid expired future wrongname untrusted stapled revoked http blackhole closed; do port[$k]=$(free_port); done
+for k in valid expired future wrongname untrusted stapled revoked ct http blackhole closed; do port[$k]=$(free_port); done
 mkdir -p www/.well-known/acme-challenge logs
 printf 'token-content\n' >www/.well-known/acme-challenge/good
 printf 'something else' >www/.well-known/acme-challenge/wrong
 tls_servers=""
-for k in valid expired future wrongname untrusted; do
+for k in valid expired future wrongname untrusted ct; do
   tls_servers+="server { listen 127.0.0.1:${port[$k]} ssl; ssl_certificate $work/$k.pem; ssl_certificate_key $work/$k.key; ssl_protocols TLSv1.2 TLSv1.3; return 200 ok; }
 "
 done
@@ -101,7 +112,7 @@ start blackhole python3 -c 'import socket,sys,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held=[]
 while True: held.append(s.accept()[0])' "${port[blackhole]}"
-for k in valid expired future wrongname untrusted stapled revoked http blackhole; do wait_tcp "${port[$k]}"; done
+for k in valid expired future wrongname untrusted stapled revoked ct http blackhole; do wait_tcp "${port[$k]}"; done
 
 # ---- TLS ---------------------------------------------------------------------------------------
 probe_tls() { "$CERTCAST" probe tls "127.0.0.1:$1" --sni shop.test --ca-file "$work/ca.pem" "${@:2}"; }
@@ -131,6 +142,7 @@ line=$(probe_tls "${port[stapled]}");   expect "$line" outcome ok stapled; expec
 line=$(probe_tls "${port[revoked]}");   expect "$line" error revoked revoked; expect "$line" ocsp_stapled true revoked
 line=$("$CERTCAST" probe tls "127.0.0.1:${port[revoked]}" --sni other.test --ca-file "$work/ca.pem")
 expect "$line" error revoked "revoked beats wrong name"
+line=$(probe_tls "${port[ct]}");        expect "$line" outcome ok ct; expect "$line" sct_count 2 "embedded SCTs"
 line=$(probe_tls "${port[closed]}");    expect "$line" error connect closed
 start_s=$(date +%s)
 line=$(probe_tls "${port[blackhole]}" --timeout 1s); expect "$line" error timeout blackhole
