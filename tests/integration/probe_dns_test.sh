@@ -2,7 +2,8 @@
 # certcast probe dns against pebble-challtestsrv's mock DNS on 127.0.0.1, records set through its
 # management API: A (set and default), AAAA, CAA (at the name and at an ancestor: the RFC 8659
 # tree climb), TXT, SERVFAIL (plain and in the middle of a CAA climb), a resolver that does not
-# answer (TIMEOUT), and `certcast scan` with dns targets.
+# answer (TIMEOUT), a truncated UDP answer retried over TCP (small Python server), and
+# `certcast scan` with dns targets.
 CERTCAST="$1"; ROOT="$2"
 source "$ROOT/tests/integration/probe_lib.sh"
 command -v pebble-challtestsrv >/dev/null || fail "pebble-challtestsrv not installed (Debian package pebble)"
@@ -56,6 +57,45 @@ start_s=$(date +%s)
 line=$("$CERTCAST" probe dns a.b.c.d.example.test --type CAA --resolver "127.0.0.1:$silent" --timeout 1s)
 expect "$line" rcode TIMEOUT "silent CAA climb"
 (( $(date +%s) - start_s <= 3 )) || fail "CAA climb with --timeout 1s took $(( $(date +%s) - start_s )) s"
+# Truncation: a server that sets TC over UDP and answers fully over TCP (RFC 7766); the probe must
+# retry over TCP and report the TCP answer.
+tc=$(free_udp_port)
+cat >tc.py <<'PY'
+import socket, struct, sys, threading
+port = int(sys.argv[1])
+def question_end(q):
+    i = 12
+    while q[i]: i += 1 + q[i]
+    return i + 5
+def reply(q, truncated):
+    end = question_end(q)
+    flags = 0x8380 if truncated else 0x8180
+    head = q[:2] + struct.pack(">HHHHH", flags, 1, 0 if truncated else 1, 0, 0)
+    body = q[12:end]
+    if not truncated:
+        body += struct.pack(">HHHIH", 0xc00c, 1, 1, 60, 4) + bytes([192, 0, 2, 1])
+    return head + body
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", port))
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", port)); t.listen(4)
+def udp():
+    while True:
+        q, peer = u.recvfrom(4096); u.sendto(reply(q, True), peer)
+threading.Thread(target=udp, daemon=True).start()
+while True:
+    c, _ = t.accept()
+    try:  # wait_tcp's probe connection closes without a query: ignore it
+        n = struct.unpack(">H", c.recv(2))[0]; q = b""
+        while len(q) < n: q += c.recv(n - len(q))
+        r = reply(q, False); c.sendall(struct.pack(">H", len(r)) + r)
+    except Exception:
+        pass
+    c.close()
+PY
+start tc python3 tc.py "$tc"
+wait_tcp "$tc"
+line=$("$CERTCAST" probe dns big.example.test --resolver "127.0.0.1:$tc" --timeout 3s)
+expect "$line" rcode NOERROR "TCP retry"; expect "$line" values 192.0.2.1 "TCP retry"
+
 set +e; "$CERTCAST" probe dns shop.example.test --type MX >/dev/null 2>err; rc=$?; set -e
 [[ $rc -eq 2 ]] && grep -q "is not one of A, AAAA, CNAME, CAA, NS, TXT" err || fail "--type MX: exit $rc $(cat err)"
 set +e; "$CERTCAST" probe dns shop.example.test --resolver dns.example >/dev/null 2>err; rc=$?; set -e
