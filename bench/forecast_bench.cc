@@ -157,7 +157,7 @@ int Training(const std::string& db, const std::string& until_text, int threads) 
   const int64_t days = (set->last_day - set->first_day) / absl::Hours(24) + 1;
   const int64_t valid_days = std::max<int64_t>(1, std::llround(days * options.validation_fraction));
   const absl::Time split = set->last_day - absl::Hours(24) * (valid_days - 1);
-  std::vector<float> xt, xv, yt, yv, lower, upper;
+  std::vector<float> xt, xv, yt, yv, wt, lower, upper;
   double positives = 0;
   for (size_t i = 0; i < rows; ++i) {
     const bool valid = set->rows[i].day >= split;
@@ -165,13 +165,19 @@ int Training(const std::string& db, const std::string& until_text, int threads) 
     auto& x = valid ? xv : xt;
     x.insert(x.end(), set->x.begin() + i * kModelWidth, set->x.begin() + (i + 1) * kModelWidth);
     (valid ? yv : yt).push_back(set->y[i]);
-    if (!valid) { lower.push_back(set->time_lower[i]); upper.push_back(set->time_upper[i]); positives += set->y[i]; }
+    if (!valid) {
+      lower.push_back(set->time_lower[i]);
+      upper.push_back(set->time_upper[i]);
+      wt.push_back(set->w[i]);
+      positives += set->y[i];
+    }
   }
   t0 = std::chrono::steady_clock::now();
   auto dt = xgb::DMatrix::Dense(xt, yt.size(), kModelWidth, threads);
   auto dv = xgb::DMatrix::Dense(xv, yv.size(), kModelWidth, threads);
   if (!dt.ok() || !dv.ok()) return 1;
   (void)dt->SetFloat("label", yt);
+  (void)dt->SetFloat("weight", wt);
   (void)dv->SetFloat("label", yv);
   const xgb::DMatrix* cache[] = {&*dt, &*dv};
   auto booster = xgb::Booster::Create(cache);

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/fleet_state.h"
@@ -235,6 +237,22 @@ StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time
   size_t cursor = 0;
   std::vector<float> row(kFeatureCount);
   const int64_t total_days = (set.last_day - set.first_day) / absl::Hours(24) + 1;
+  // Memory bound for big fleets: negatives before the validation slice are kept with probability
+  // `keep` (estimated from lineages x days) and weighted 1/keep, so the class balance the model
+  // sees is unchanged. Validation rows are all kept: calibration and the threshold need the true
+  // rates.
+  const int64_t valid_days = std::max<int64_t>(1, std::llround(total_days * options.validation_fraction));
+  const absl::Time split = set.last_day - absl::Hours(24) * (valid_days - 1);
+  absl::flat_hash_set<std::string> configured;
+  for (const Event& e : events) if (const auto* c = e.As<ConfigEvent>()) configured.insert(c->cert);
+  const double estimated_rows = static_cast<double>(configured.size()) * total_days;
+  const double keep = std::clamp(options.max_rows / std::max(1.0, estimated_rows), 0.02, 1.0);
+  std::mt19937_64 rng(options.seed);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  if (keep < 1 && options.progress) {
+    options.progress(StrCat("about ", static_cast<int64_t>(estimated_rows), " cert-days: keeping ", keep * 100,
+                            "% of training-period negatives (weighted)"));
+  }
   int64_t day_number = 0;
   for (absl::Time day = set.first_day; day <= set.last_day; day += absl::Hours(24), ++day_number) {
     RETURN_IF_ERROR(state.AdvanceTo(events, day, &cursor));
@@ -249,10 +267,17 @@ StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time
       if (!fx.HasConfig(li)) continue;
       const auto& eps = set.episodes[li];
       if (InEpisodeAt(eps, day)) continue;
+      const bool positive = OnsetIn(eps, day, day + options.horizon) != nullptr;
+      float weight = 1;
+      if (!positive && day < split && keep < 1) {
+        if (uniform(rng) > keep) continue;
+        weight = static_cast<float>(1 / keep);
+      }
       fx.Extract(li, row.data());
       set.x.insert(set.x.end(), row.begin(), row.end());
       set.x.push_back(kMissing);  // anomaly column, filled once the detector is fitted
-      set.y.push_back(OnsetIn(eps, day, day + options.horizon) != nullptr ? 1 : 0);
+      set.y.push_back(positive ? 1 : 0);
+      set.w.push_back(weight);
       const Episode* next = OnsetIn(eps, day, absl::InfiniteFuture());
       if (next != nullptr) {
         const float t = static_cast<float>(std::max(absl::ToDoubleHours(next->onset - day) / 24.0, 0.04));
@@ -267,29 +292,6 @@ StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time
     if (options.progress && (day_number % 30 == 29 || day_number + 1 == total_days)) {
       options.progress(StrCat("features: day ", day_number + 1, "/", total_days, ", ", set.size(), " cert-days"));
     }
-  }
-  if (set.size() > options.max_rows) {
-    // Keep every positive and a random share of negatives; the weights restore the balance.
-    std::mt19937_64 rng(options.seed);
-    const double positives = std::accumulate(set.y.begin(), set.y.end(), 0.0);
-    const double keep = std::clamp((options.max_rows - positives) / (set.size() - positives), 0.01, 1.0);
-    TrainingSet kept;
-    kept.certs = std::move(set.certs);
-    kept.episodes = std::move(set.episodes);
-    kept.first_day = set.first_day;
-    kept.last_day = set.last_day;
-    kept.until = set.until;
-    std::uniform_real_distribution<double> u(0, 1);
-    for (size_t i = 0; i < set.size(); ++i) {
-      if (set.y[i] == 0 && u(rng) > keep) continue;
-      kept.x.insert(kept.x.end(), set.x.begin() + i * kModelWidth, set.x.begin() + (i + 1) * kModelWidth);
-      kept.y.push_back(set.y[i]);
-      kept.time_lower.push_back(set.time_lower[i]);
-      kept.time_upper.push_back(set.time_upper[i]);
-      kept.rows.push_back(set.rows[i]);
-    }
-    if (options.progress) options.progress(StrCat("subsampled negatives to ", keep * 100, "%: ", kept.size(), " rows"));
-    return kept;
   }
   return set;
 }
@@ -324,8 +326,8 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     if (set.rows[i].day >= split) valid_idx.push_back(i);
     else if (set.rows[i].day + options.horizon <= split) train_idx.push_back(i);
   }
-  double train_pos = 0, valid_pos = 0;
-  for (size_t i : train_idx) train_pos += set.y[i];
+  double train_pos = 0, valid_pos = 0, train_weight = 0;
+  for (size_t i : train_idx) { train_pos += set.y[i]; train_weight += set.w[i]; }
   for (size_t i : valid_idx) valid_pos += set.y[i];
   if (train_pos < 1 || valid_pos < 1) {
     // Too few onsets to hold some out: fit and calibrate on everything, and say so in the metrics.
@@ -334,6 +336,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     valid_idx.clear();
     for (size_t i = 0; i < set.size(); ++i) { train_idx.push_back(i); valid_idx.push_back(i); }
     train_pos = valid_pos = positives;
+    train_weight = std::accumulate(set.w.begin(), set.w.end(), 0.0);
   }
   if (options.progress) {
     options.progress(StrCat("training on ", train_idx.size(), " cert-days (", train_pos, " positive), validating on ",
@@ -355,17 +358,18 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
 
   std::vector<float> x_train = Gather(set.x, train_idx, kModelWidth);
   std::vector<float> x_valid = Gather(set.x, valid_idx, kModelWidth);
-  std::vector<float> y_train, y_valid;
-  for (size_t i : train_idx) y_train.push_back(set.y[i]);
+  std::vector<float> y_train, y_valid, w_train;
+  for (size_t i : train_idx) { y_train.push_back(set.y[i]); w_train.push_back(set.w[i]); }
   for (size_t i : valid_idx) y_valid.push_back(set.y[i]);
   ASSIGN_OR_RETURN(xgb::DMatrix d_train, xgb::DMatrix::Dense(x_train, train_idx.size(), kModelWidth, options.threads));
   ASSIGN_OR_RETURN(xgb::DMatrix d_valid, xgb::DMatrix::Dense(x_valid, valid_idx.size(), kModelWidth, options.threads));
   RETURN_IF_ERROR(d_train.SetFloat("label", y_train));
+  RETURN_IF_ERROR(d_train.SetFloat("weight", w_train));
   RETURN_IF_ERROR(d_valid.SetFloat("label", y_valid));
 
   // Class imbalance: up-weight positives by sqrt of the imbalance (the full ratio over-fits rare
   // onsets); calibration afterwards maps scores back to probabilities.
-  const double neg = train_idx.size() - train_pos;
+  const double neg = train_weight - train_pos;  // weighted: subsampled negatives count 1/keep
   const double pos_weight = std::clamp(std::sqrt(neg / std::max(1.0, train_pos)), 1.0, 30.0);
   const double base_score = std::clamp(train_pos * pos_weight / (train_pos * pos_weight + neg), 1e-4, 0.5);
   const xgb::DMatrix* cache[] = {&d_train, &d_valid};

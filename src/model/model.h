@@ -62,8 +62,9 @@ struct TrainOptions {
   double validation_fraction = 0.25;
   int max_rounds = 150;
   bool survival = true;
-  // Above this many rows, negatives are subsampled (weights keep the class balance honest).
-  size_t max_rows = 3'000'000;
+  // Above about this many cert-days, training-period negatives are subsampled while the matrix is
+  // built (memory bound) and weighted so the class balance stays honest.
+  size_t max_rows = 2'000'000;
   uint64_t seed = 1;
   std::function<void(const std::string&)> progress;  // stderr lines for long work
 };
@@ -73,6 +74,7 @@ struct TrainOptions {
 struct TrainingSet {
   std::vector<float> x;             // rows x kModelWidth (anomaly column filled later)
   std::vector<float> y;             // 1 = onset in (D, D + horizon]
+  std::vector<float> w;             // row weight (1/keep for subsampled negatives)
   std::vector<float> time_lower;    // AFT: days from D to the next onset (or censoring)
   std::vector<float> time_upper;    // +inf when censored
   std::vector<ScoredDay> rows;      // lineage index and day per row

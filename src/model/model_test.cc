@@ -225,3 +225,29 @@ TEST_F(TrainedModel, ScoresIgnoreEventsAtOrAfterAt) {
 
 }  // namespace
 }  // namespace certcast
+
+namespace certcast {
+namespace {
+
+TEST(TrainingSet, SubsamplesTrainingNegativesWithWeightsAndKeepsValidation) {
+  auto events = SyntheticFleet(100, 80, 3);
+  TrainOptions all;
+  auto full = BuildTrainingSet(events, Day(80), all);
+  ASSERT_TRUE(full.ok());
+  TrainOptions bounded;
+  bounded.max_rows = full->size() / 4;
+  auto sub = BuildTrainingSet(events, Day(80), bounded);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_LT(sub->size(), full->size() / 2);
+  const double full_pos = std::accumulate(full->y.begin(), full->y.end(), 0.0);
+  const double sub_pos = std::accumulate(sub->y.begin(), sub->y.end(), 0.0);
+  EXPECT_EQ(full_pos, sub_pos);  // every positive kept
+  // Weighted row count stays close to the full count: the class balance is unchanged.
+  const double weighted = std::accumulate(sub->w.begin(), sub->w.end(), 0.0);
+  EXPECT_NEAR(weighted / full->size(), 1.0, 0.15);
+  auto report = TrainModel(*sub, bounded);
+  EXPECT_TRUE(report.ok()) << report.status();
+}
+
+}  // namespace
+}  // namespace certcast
