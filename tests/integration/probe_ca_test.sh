@@ -45,6 +45,10 @@ printf '%s\n' "${lines[@]}" >ca.jsonl
 line=$("$CERTCAST" probe ca "$dir" | head -1)   # system store does not trust the test CA
 expect "$line" outcome error untrusted; expect "$line" error directory_tls untrusted
 
+# The TLS probe on pebble's listener without SNI: its certificate has IP:127.0.0.1, so it matches.
+line=$("$CERTCAST" probe tls "127.0.0.1:$acme" --ca-file ca.pem)
+expect "$line" outcome ok "IP SAN"; expect "$line" sni "" "IP SAN"
+
 # Stop pebble (by its PID): the CA is down.
 kill -TERM "$pebble_pid"; wait "$pebble_pid" 2>/dev/null || true
 line=$("$CERTCAST" probe ca "$dir" --ca-file ca.pem)

@@ -143,6 +143,9 @@ line=$(probe_tls "${port[revoked]}");   expect "$line" error revoked revoked; ex
 line=$("$CERTCAST" probe tls "127.0.0.1:${port[revoked]}" --sni other.test --ca-file "$work/ca.pem")
 expect "$line" error revoked "revoked beats wrong name"
 line=$(probe_tls "${port[ct]}");        expect "$line" outcome ok ct; expect "$line" sct_count 2 "embedded SCTs"
+# No SNI for an IP endpoint: the IP must be in the certificate (it is not): name_mismatch, sni "".
+line=$("$CERTCAST" probe tls "127.0.0.1:${port[valid]}" --ca-file "$work/ca.pem")
+expect "$line" error name_mismatch "IP endpoint"; expect "$line" sni "" "IP endpoint"
 line=$(probe_tls "${port[closed]}");    expect "$line" error connect closed
 start_s=$(date +%s)
 line=$(probe_tls "${port[blackhole]}" --timeout 1s); expect "$line" error timeout blackhole

@@ -267,10 +267,14 @@ StatusOr<Event> ProbeTls(std::string_view endpoint_text, const TlsProbeOptions& 
       return InvalidArgumentError(StrCat("SNI \"", probe.sni, "\": ", ossl::DrainErrors()));
     }
   }
-  // The name to check: the SNI, else the IP literal of the endpoint.
-  const std::string check_name = !probe.sni.empty() ? probe.sni : endpoint.host;
-  if (SSL_set1_host(ssl.get(), check_name.c_str()) != 1) {
-    return InvalidArgumentError(StrCat("name \"", check_name, "\": ", ossl::DrainErrors()));
+  // The name to check: the SNI, else the endpoint's IP literal, which must match an IP SAN (a
+  // DNS-name check would compare it with dNSName entries and always fail).
+  if (!probe.sni.empty()) {
+    if (SSL_set1_host(ssl.get(), probe.sni.c_str()) != 1) {
+      return InvalidArgumentError(StrCat("name \"", probe.sni, "\": ", ossl::DrainErrors()));
+    }
+  } else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), endpoint.host.c_str()) != 1) {
+    return InvalidArgumentError(StrCat("address \"", endpoint.host, "\": ", ossl::DrainErrors()));
   }
   // Asks for a stapled OCSP response (status_request) and SCTs (signed_certificate_timestamp).
   if (SSL_set_tlsext_status_type(ssl.get(), TLSEXT_STATUSTYPE_ocsp) != 1 ||
