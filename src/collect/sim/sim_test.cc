@@ -192,6 +192,28 @@ TEST(SimulatorTest, CertbotWithDaysLeft30AttemptsOnTheDayThirtyDaysBeforeExpiry)
   EXPECT_GT(checked, 100);
 }
 
+TEST(SimulatorTest, LetsEncryptClassicLifetimesFollowThe2027And2028Changes) {
+  SimConfig c = QuietConfig(150, 500);
+  c.start = *ParseRfc3339("2027-01-01T00:00:00Z");
+  c.ca_zerossl_share = c.ca_google_share = 0;
+  c.profile_tlsserver_share = 0;
+  MemorySink sink;
+  MustRun(c, &sink);
+  const absl::Time to64 = *ParseRfc3339("2027-02-10T00:00:00Z");
+  const absl::Time to45 = *ParseRfc3339("2028-02-16T00:00:00Z");
+  std::set<int64_t> seen;
+  for (const Event& e : sink.events_) {
+    auto* is = e.As<IssuedEvent>();
+    if (!is || e.ts == c.start) continue;
+    const absl::Duration life = is->not_after - is->not_before;
+    const int64_t days = absl::ToInt64Hours(life) / 24;
+    const int64_t want = e.ts < to64 ? 90 : e.ts < to45 ? 64 : 45;
+    EXPECT_EQ(days, want) << is->cert << " issued " << FormatRfc3339(e.ts);
+    seen.insert(days);
+  }
+  EXPECT_EQ(seen, (std::set<int64_t>{90, 64, 45}));
+}
+
 TEST(SimulatorTest, AriLineageRenewsInsideItsWindow) {
   SimConfig c = QuietConfig(200, 120);
   OnlyClient(c, &SimConfig::w_caddy);  // checks every 10 minutes, ARI on
