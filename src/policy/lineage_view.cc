@@ -405,9 +405,11 @@ struct FleetViewBuilder::State {
     v.ari_at = c.ari_at;
     for (const auto& [host, d] : c.deploys) v.deploys.push_back(d);
 
+    // Only the current config's host is named in a reload: a host the lineage used to live on may
+    // no longer run it, and "every host" reaches the right one anyway.
     auto host_of = [&](const std::string& endpoint) {
       const std::string host = endpoint.substr(0, endpoint.rfind(':'));
-      return c.hosts.count(host) ? host : std::string();
+      return host == c.config.host ? host : std::string();
     };
     std::map<std::string, Served> served = c.served;
     Evidence& ev = v.evidence;

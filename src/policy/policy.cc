@@ -998,13 +998,15 @@ std::optional<Proposal> AlertRenewRuleTooLate(const Context& x) {
   std::optional<RenewRule> rule = ParseRenewRule(*x.v.config.renew_rule);
   if (!rule) return std::nullopt;
   const absl::Time due = RuleDue(*rule, *x.v.current);
-  if (due < x.v.current->not_after - absl::Hours(24)) return std::nullopt;
+  if (due < x.v.current->not_after) return std::nullopt;
   return Alert(x, kReasonRenewRuleTooLate,
                StrCat("renew_rule ", *x.v.config.renew_rule, " renews at ", Ts(due),
-                      ", after or just before the certificate's expiry at ",
+                      ", after the certificate's expiry at ",
                       Ts(x.v.current->not_after), " (lifetime ", Span(Lifetime(*x.v.current)),
                       "); fix: use a fraction of the lifetime or enable ARI"),
-               StrCat("rule:", x.v.current->serial));
+               // Once per rule and lifetime: the misconfiguration, not each certificate, is the news.
+               StrCat("rule:", *x.v.config.renew_rule, ":",
+                      absl::ToInt64Hours(Lifetime(*x.v.current)) / 24, "d"));
 }
 
 bool AlreadyAlerted(const LineageMemory& m, const std::string& key) {
