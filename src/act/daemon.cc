@@ -90,6 +90,8 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   // 2. Plan.
   policy::RunPlanOptions plan_options;
   plan_options.config = config_.policy;
+  // In dry-run mode nothing is carried out, so nothing may be remembered as done.
+  plan_options.remember = !config_.dry_run;
   auto plan = policy::RunPlan(store_, forecaster_, now, plan_options);
   if (!plan.ok()) {
     Log("error", "plan failed", {{"error", plan.status().message()}});

@@ -123,8 +123,6 @@ struct CertState {
   ConfigEvent config;
   absl::Time config_at;
   std::set<std::string> hosts;
-  std::vector<IssuedEvent> issued;  // sorted by not_after on Build
-  std::vector<absl::Time> issued_at;
   std::optional<IssuedEvent> current;
   absl::Time current_recorded_at;
   std::vector<std::pair<absl::Time, absl::Time>> previous;
