@@ -62,6 +62,7 @@ namespace {
 
 std::string InDays(absl::Duration d) {
   const double days = absl::ToDoubleHours(d) / 24.0;
+  if (days < 1.0 / 48) return "due now";
   if (days < 1) return StrCat(std::lround(days * 24), " hours");
   return StrCat(std::lround(days), std::lround(days) == 1 ? " day" : " days");
 }
@@ -123,7 +124,19 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
       std::sort(ranked.begin(), ranked.end(), std::greater<>());
       // Concrete reasons first: "unlike the training history" says nothing a person can act on,
       // so it only follows the named causes (it still counts towards the risk).
-      std::stable_partition(ranked.begin(), ranked.end(), [](const auto& r) { return r.second != kAnomalyColumn; });
+      // Likewise the timing features say *when* (the next attempt is appended to the first reason
+      // anyway), the others say *why*: causes first, then timing, then the anomaly sentence.
+      auto group = [](int k) {
+        switch (k) {
+          case kAnomalyColumn: return 2;
+          case kDaysToExpiry: case kLifetimeDays: case kLifetimeElapsed: case kDaysToDue: case kDaysToNextAttempt:
+          case kAriWindowStartDays: case kDaysSinceSuccess: case kDaysSinceConfigChange: case kDaysObserved:
+          case kAriEnabled: case kNamesCount: case kHostLineages:
+            return 1;
+          default: return 0;
+        }
+      };
+      std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) { return group(a.second) < group(b.second); });
       for (const auto& [value, k] : ranked) {
         if (out[i].reasons.size() >= options.max_reasons) break;
         std::string sentence;
@@ -137,7 +150,8 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
         out[i].reasons.push_back(Reason{ModelFeatureNames()[k], value, std::move(sentence)});
       }
       if (!out[i].reasons.empty() && out[i].next_attempt && out[i].reasons.front().feature != "days_to_next_attempt") {
-        out[i].reasons.front().sentence += StrCat("; next renewal attempt in ", InDays(*out[i].next_attempt - at));
+        const std::string when = InDays(*out[i].next_attempt - at);
+        out[i].reasons.front().sentence += when == "due now" ? "; next renewal attempt due now" : StrCat("; next renewal attempt in ", when);
       }
     }
   }
