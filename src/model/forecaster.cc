@@ -131,7 +131,7 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
           case kAnomalyColumn: return 2;
           case kDaysToExpiry: case kLifetimeDays: case kLifetimeElapsed: case kDaysToDue: case kDaysToNextAttempt:
           case kAriWindowStartDays: case kDaysSinceSuccess: case kDaysSinceConfigChange: case kDaysObserved:
-          case kAriEnabled: case kNamesCount: case kHostLineages:
+          case kAriEnabled: case kNamesCount: case kHostLineages: case kWarningSignals:
             return 1;
           default: return 0;
         }
