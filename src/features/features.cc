@@ -407,6 +407,10 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
     case kClockOffsetAbsSeconds: case kClockSlopeAbsSecondsPerDay:
       if (value <= 0.005f) return "";
       break;
+    // A margin of weeks before something runs out is not a reason to worry.
+    case kDiskMarginDays: case kCredentialMarginDays: case kDomainMarginDays: case kRrsigMarginDays:
+      if (value > 14) return "";
+      break;
     default: break;
   }
   const FleetStateImpl& f = state.impl();
@@ -456,7 +460,7 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
                     }(),
                     " on ", iv, " of the last 4 days");
     case kChallengeProbeFailRate:
-    case kHttp01FailRate: return StrCat(pct, " of recent ", (s.config && s.config->challenge == Challenge::kDns01 && feature == kChallengeProbeFailRate) ? "DNS-01 checks" : "HTTP-01 probes", " for ", name, " failed");
+    case kHttp01FailRate: return StrCat(pct, " of recent ", (s.config && s.config->challenge == Challenge::kDns01 && feature == kChallengeProbeFailRate) ? "DNS-01 publish checks" : "HTTP-01 probes", " for ", name, " failed");
     case kHttp01ConsecutiveFailures: return StrCat("the last ", iv, " HTTP-01 probes of ", name, " failed in a row");
     case kDns01FailDays4: return StrCat("DNS-01 TXT publishing for ", name, " failed on ", iv, " of the last 4 days");
     case kDns01FailRate: return StrCat(pct, " of recent DNS-01 publish checks for ", name, " failed");

@@ -147,6 +147,8 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
           sentence = DescribeFeature(k, x[i * kModelWidth + k], state, lineages[i]);
         }
         if (sentence.empty()) continue;
+        // The configured challenge's probe and the probe by type can say the same thing.
+        if (std::any_of(out[i].reasons.begin(), out[i].reasons.end(), [&](const Reason& r) { return r.sentence == sentence; })) continue;
         out[i].reasons.push_back(Reason{ModelFeatureNames()[k], value, std::move(sentence)});
       }
       if (!out[i].reasons.empty() && out[i].next_attempt && out[i].reasons.front().feature != "days_to_next_attempt") {
