@@ -75,10 +75,31 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
   auto fit = [&](bool with_anomaly) {
     double w[3] = {1, 0, 0};
     const int k = with_anomaly ? 3 : 2;
-    for (int iter = 0; iter < 50; ++iter) {
+    auto features = [&](size_t i, double* x) {
+      x[0] = margins[i];
+      x[1] = 1.0;
+      x[2] = std::isfinite(anomalies[i]) ? (anomalies[i] - mean) / scale : 0.0;
+    };
+    // Penalised negative log-likelihood, for the line search.
+    auto loss = [&](const double* v) {
+      double total = 0;
+      for (size_t i = 0; i < margins.size(); ++i) {
+        double x[3];
+        features(i, x);
+        double z = 0;
+        for (int j = 0; j < k; ++j) z += v[j] * x[j];
+        // log(1 + e^z) - y z, computed without overflow.
+        total += (z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z))) - labels[i] * z;
+      }
+      for (int j = 0; j < k; ++j) total += 0.5 * ridge * (v[j] - (j == 0 ? 1 : 0)) * (v[j] - (j == 0 ? 1 : 0));
+      return total;
+    };
+    double current = loss(w);
+    for (int iter = 0; iter < 100; ++iter) {
       double g[3] = {0, 0, 0}, h[3][3] = {{0}};
       for (size_t i = 0; i < margins.size(); ++i) {
-        const double x[3] = {margins[i], 1.0, std::isfinite(anomalies[i]) ? (anomalies[i] - mean) / scale : 0.0};
+        double x[3];
+        features(i, x);
         double z = 0;
         for (int j = 0; j < k; ++j) z += w[j] * x[j];
         const double p = Sigmoid(z);
@@ -93,7 +114,7 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
         g[j] += ridge * (w[j] - (j == 0 ? 1 : 0));
         h[j][j] += ridge;
       }
-      // Solve h * d = g (k <= 3) by Gaussian elimination.
+      // Solve h * d = g (k <= 3) by Gauss-Jordan elimination with partial pivoting.
       double m[3][4];
       for (int j = 0; j < k; ++j) {
         for (int l = 0; l < k; ++l) m[j][l] = h[j][l];
@@ -110,14 +131,24 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
           for (int l = col; l <= k; ++l) m[r][l] -= f * m[col][l];
         }
       }
-      double step = 0;
-      for (int j = 0; j < k; ++j) {
-        // Damped: a Newton step far from the optimum can overshoot on saturated scores.
-        const double d = std::clamp(m[j][k] / m[j][j], -2.0, 2.0);
-        w[j] -= d;
-        step = std::max(step, std::abs(d));
+      double d[3] = {0, 0, 0};
+      for (int j = 0; j < k; ++j) d[j] = std::clamp(m[j][k] / m[j][j], -2.0, 2.0);
+      // Backtracking: a Newton step from saturated scores (random-forest margins) can overshoot
+      // and oscillate; halve it until the loss goes down.
+      double step = 1, next = current, trial[3] = {w[0], w[1], w[2]};
+      for (int halving = 0; halving < 30; ++halving, step /= 2) {
+        for (int j = 0; j < k; ++j) trial[j] = w[j] - step * d[j];
+        next = loss(trial);
+        if (next <= current) break;
       }
-      if (step < 1e-7) break;
+      if (next > current) break;
+      double moved = 0;
+      for (int j = 0; j < k; ++j) {
+        moved = std::max(moved, std::abs(trial[j] - w[j]));
+        w[j] = trial[j];
+      }
+      current = next;
+      if (moved < 1e-7) break;
     }
     // Back to the raw anomaly scale: c * (z - mean) / scale = (c / scale) z - c mean / scale.
     const double c = with_anomaly ? w[2] / scale : 0;
