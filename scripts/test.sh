@@ -23,5 +23,6 @@ ctest --test-dir build -L "$labels" --output-on-failure -j"$jobs" --timeout 900
 
 fuzz_seconds="${CERTCAST_FUZZ_SECONDS:-20}"
 if [[ "$fuzz_seconds" != 0 ]]; then
-  scripts/fuzz.sh "$fuzz_seconds"
+  cmake -S . -B build -DCERTCAST_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
+  ctest --test-dir build -L fuzz --output-on-failure
 fi
