@@ -38,7 +38,8 @@ int RunBacktestCommand(const BacktestFlags& flags) {
   options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   if (options.horizon != forecaster->horizon()) {
     std::cerr << "backtest: note: the model forecasts a " << absl::ToInt64Hours(forecaster->horizon()) / 24
-              << "-day horizon; metrics use --horizon " << flags.horizon << "\n";
+              << "-day horizon; risk is rescaled to --horizon " << flags.horizon
+              << " assuming a constant hazard (1 - (1 - p)^(h/H)), and metrics use it\n";
   }
   std::map<std::string, std::map<absl::Time, std::string>> causes;
   if (!flags.truth.empty()) {

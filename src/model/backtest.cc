@@ -23,6 +23,35 @@ struct Rule {
   std::function<std::pair<float, bool>(const float*, const LineageState&, absl::Time)> fn;
 };
 
+// A lineage name may hold any character (cert-manager's namespace/name, certbot's directory
+// name): quote it as RFC 4180 says when it contains a comma, a quote or a line break.
+void AppendCsvField(std::string_view field, std::string& out) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += field;
+    return;
+  }
+  out += '"';
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+double RescaleRisk(double risk, absl::Duration model_horizon, absl::Duration horizon) {
+  // The model estimates P(onset within its own horizon). When asked for another horizon, assume
+  // a constant hazard inside the window: P_h = 1 - (1 - P_H)^(h / H). Exact when onsets arrive as
+  // a Poisson process; for short stretches it keeps the ranking and roughly the calibration.
+  if (horizon == model_horizon || model_horizon <= absl::ZeroDuration()) return risk;
+  const double ratio = absl::FDivDuration(horizon, model_horizon);
+  const double p = std::clamp(risk, 0.0, 1.0);
+  return 1.0 - std::pow(1.0 - p, ratio);
+}
+
+namespace {
+
 std::vector<Rule> Baselines(absl::Duration horizon) {
   std::vector<Rule> rules;
   rules.push_back({"after a failed renewal (any failure, dry runs too, in the last horizon)",
@@ -124,15 +153,16 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
     for (size_t li = 0; li < state.lineage_count(); ++li) {
       if (!fx.HasConfig(li)) continue;
       const LineageForecast& fc = forecasts[k++];
+      const double risk = RescaleRisk(fc.risk, forecaster.horizon(), options.horizon);
       line.clear();
       line += day_text;
       line += ',';
-      line += fc.cert;  // events-v1 cert names are client lineage names: no commas in practice
+      AppendCsvField(fc.cert, line);
       line += ',';
-      line += Fixed(fc.risk, 6);
+      line += Fixed(risk, 6);
       line += fc.alert ? ",1\n" : ",0\n";
       csv << line;
-      rows.push_back(ScoredDay{static_cast<uint32_t>(li), day, static_cast<float>(fc.risk), fc.alert});
+      rows.push_back(ScoredDay{static_cast<uint32_t>(li), day, static_cast<float>(risk), fc.alert});
       fx.Extract(li, f.data());
       for (size_t r = 0; r < rules.size(); ++r) {
         auto [score, alert] = rules[r].fn(f.data(), state.lineage(li), day);

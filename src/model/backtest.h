@@ -40,6 +40,10 @@ struct BacktestResult {
 };
 
 // Writes the CSV (header `day,cert,risk,alert`) to `csv` and returns the metrics.
+// Converts P(onset within model_horizon) into P(onset within horizon) under a constant hazard,
+// for backtests asked for a horizon the model was not trained on (--horizon).
+double RescaleRisk(double risk, absl::Duration model_horizon, absl::Duration horizon);
+
 StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<const Event> events_in_ts_order,
                                      const BacktestOptions& options, std::ostream& csv);
 

@@ -1,4 +1,5 @@
 #include "model/model.h"
+#include "model/backtest.h"
 
 #include <cmath>
 #include <cstdio>
@@ -247,6 +248,25 @@ TEST(TrainingSet, SubsamplesTrainingNegativesWithWeightsAndKeepsValidation) {
   EXPECT_NEAR(weighted / full->size(), 1.0, 0.15);
   auto report = TrainModel(*sub, bounded);
   EXPECT_TRUE(report.ok()) << report.status();
+}
+
+}  // namespace
+}  // namespace certcast
+
+namespace certcast {
+namespace {
+
+TEST(RescaleRisk, SameHorizonIsIdentityAndOtherHorizonsFollowAConstantHazard) {
+  const absl::Duration week = absl::Hours(24 * 7);
+  EXPECT_DOUBLE_EQ(RescaleRisk(0.3, week, week), 0.3);
+  // Two weeks at 30% per week: 1 - 0.7^2 = 0.51.
+  EXPECT_NEAR(RescaleRisk(0.3, week, 2 * week), 0.51, 1e-12);
+  // Half a week: 1 - sqrt(0.7).
+  EXPECT_NEAR(RescaleRisk(0.3, week, week / 2), 1 - std::sqrt(0.7), 1e-12);
+  EXPECT_DOUBLE_EQ(RescaleRisk(0.0, week, 2 * week), 0.0);
+  EXPECT_DOUBLE_EQ(RescaleRisk(1.0, week, week / 7), 1.0);
+  // Monotone: a longer horizon never lowers risk.
+  EXPECT_LT(RescaleRisk(0.2, week, week), RescaleRisk(0.2, week, 3 * week));
 }
 
 }  // namespace
