@@ -253,7 +253,7 @@ std::string RenderBacktestReport(const BacktestResult& r, const BacktestOptions&
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>certcast backtest</title><style>",
       "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #bbb;"
       "padding:4px 8px;text-align:right}th{background:#eee}figure{display:inline-block;margin:1em}"
-      "figcaption{font-weight:bold}</style></head><body>",
+      "figcaption{font-weight:bold}pre{white-space:pre-wrap;overflow-wrap:anywhere}</style></head><body>",
       "<h1>certcast backtest</h1><p>Days ", FormatRfc3339(options.from), " to ", FormatRfc3339(options.to),
       ", horizon ", absl::ToInt64Hours(options.horizon) / 24, " days; ", r.rows, " cert-days, ", r.lineages,
       " lineages. Model trained on ", FormatRfc3339(info.train_from), " .. ", FormatRfc3339(info.train_until),
@@ -323,7 +323,10 @@ std::string RenderBacktestReport(const BacktestResult& r, const BacktestOptions&
                 "<text x=\"435\" y=\"", y + 13, "\" font-size=\"11\">", c.caught, "/", c.episodes, "</text>");
   }
   h += "</svg></figure>";
-  h += StrCat("<h2>Model</h2><pre>", Escape(info.metrics_json), "</pre></body></html>\n");
+  // The training metrics are one long JSON line: wrap it (pre-wrap above) instead of widening the
+  // page past the window.
+  h += StrCat("<h2>Model</h2><p>Validation metrics stored in the model file:</p><pre>",
+              Escape(info.metrics_json), "</pre></body></html>\n");
   return h;
 }
 
