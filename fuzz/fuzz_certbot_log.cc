@@ -7,6 +7,7 @@
 
 #include "collect/clients/certbot_log.h"
 #include "core/event_json.h"
+#include "log_output_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -17,13 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.utc_offset = absl::Hours(-5);
   }
   const auto out = certcast::clients::ParseCertbotLog(text, options);
-  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-  for (const auto& issue : out.issues) {
-    if (issue.line > lines || issue.reason.empty()) std::abort();
-  }
-  for (const auto& event : out.events) {
-    auto again = certcast::ParseEventLine(certcast::EventToJson(event));
-    if (!again.ok() || !(*again == event)) std::abort();
-  }
+  CheckLogParseOutput(text, out);
   return 0;
 }
