@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/scoring_inputs.h"
 #include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
@@ -21,17 +22,11 @@ struct ExplainFlags {
 };
 
 int RunExplain(const ExplainFlags& flags) {
-  auto forecaster = Forecaster::Load(flags.model);
-  if (!forecaster.ok()) return Fail(forecaster.status());
-  StoreOptions store_options;
-  store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, store_options);
-  if (!store.ok()) return Fail(store.status());
-  const absl::Time at = flags.at.empty() ? SystemClock::Get().Now() : *ParseRfc3339(flags.at);
-  EventFilter filter;
-  filter.until = at;
-  auto events = (*store)->LoadEvents(filter);
-  if (!events.ok()) return Fail(events.status());
+  auto inputs = LoadScoringInputs(flags.db, flags.model, flags.at);
+  if (!inputs.ok()) return Fail(inputs.status());
+  const Forecaster* forecaster = &inputs->forecaster;
+  const absl::Time at = inputs->at;
+  const std::vector<Event>* events = &inputs->events;
   FleetState state;
   size_t cursor = 0;
   Status advanced = state.AdvanceTo(*events, at, &cursor);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/scoring_inputs.h"
 #include "core/clock.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -27,17 +28,11 @@ std::string Days(absl::Duration d) {
 }
 
 int RunForecast(const ForecastFlags& flags) {
-  auto forecaster = Forecaster::Load(flags.model);
-  if (!forecaster.ok()) return Fail(forecaster.status());
-  StoreOptions store_options;
-  store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, store_options);
-  if (!store.ok()) return Fail(store.status());
-  const absl::Time at = flags.at.empty() ? SystemClock::Get().Now() : *ParseRfc3339(flags.at);
-  EventFilter filter;
-  filter.until = at;
-  auto events = (*store)->LoadEvents(filter);
-  if (!events.ok()) return Fail(events.status());
+  auto inputs = LoadScoringInputs(flags.db, flags.model, flags.at);
+  if (!inputs.ok()) return Fail(inputs.status());
+  const Forecaster* forecaster = &inputs->forecaster;
+  const absl::Time at = inputs->at;
+  const std::vector<Event>* events = &inputs->events;
   ScoreOptions options;
   options.threads = flags.threads;
   auto forecasts = forecaster->ScoreAll(*events, at, options);
