@@ -131,6 +131,12 @@ Status ParsePolicy(const toml::table* node, policy::PolicyConfig& p) {
   RETURN_IF_ERROR(t.NonNegative("failed_authorizations_per_hour", p.failed_authorizations_per_hour));
   RETURN_IF_ERROR(t.NonNegative("registered_domain_limit", p.registered_domain_limit));
   RETURN_IF_ERROR(t.NonNegative("max_concurrent_renewals", p.max_concurrent_renewals));
+  RETURN_IF_ERROR(t.Get("probe_persistence", p.probe_persistence));
+  RETURN_IF_ERROR(t.Get("ca_outage_persistence", p.ca_outage_persistence));
+  RETURN_IF_ERROR(t.Get("safety_net_slack", p.safety_net_slack));
+  RETURN_IF_ERROR(t.Get("urgent_expiry", p.urgent_expiry));
+  RETURN_IF_ERROR(t.Get("reload_settle", p.reload_settle));
+  RETURN_IF_ERROR(t.Get("time_scale", p.time_scale));
   t.MarkRead("maintenance_window");
   if (node) {
     if (const toml::node* windows = node->get("maintenance_window")) {
@@ -169,7 +175,8 @@ Status ParsePolicy(const toml::table* node, policy::PolicyConfig& p) {
       }
     }
   }
-  return t.CheckUnknown();
+  RETURN_IF_ERROR(t.CheckUnknown());
+  return policy::ApplyTimeScale(p);
 }
 
 Status ParseClient(const toml::table* node, const std::string& path, ClientSettings& c) {
@@ -184,6 +191,8 @@ Status ParseClient(const toml::table* node, const std::string& path, ClientSetti
   RETURN_IF_ERROR(t.Get("staging_server", c.staging_server));
   RETURN_IF_ERROR(t.Get("webroot", c.webroot));
   RETURN_IF_ERROR(t.Get("dns_provider", c.dns_provider));
+  RETURN_IF_ERROR(t.Get("dns01_args", c.dns01_args));
+  RETURN_IF_ERROR(t.Get("http01_args", c.http01_args));
   RETURN_IF_ERROR(t.Get("email", c.email));
   RETURN_IF_ERROR(t.Get("lego_path", c.lego_path));
   t.MarkRead("cert");
@@ -214,7 +223,8 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
   RETURN_IF_ERROR(t.Get("db", c.db));
   RETURN_IF_ERROR(t.Get("model", c.model));
   RETURN_IF_ERROR(t.Get("interval", c.interval));
-  if (c.interval < absl::Seconds(10)) return InvalidArgumentError("interval: at least 10s");
+  // A cycle every second is plenty even for a lab whose certificates live minutes.
+  if (c.interval < absl::Seconds(1)) return InvalidArgumentError("interval: at least 1s");
   RETURN_IF_ERROR(t.Get("dry_run", c.dry_run));
   RETURN_IF_ERROR(t.Get("lock_dir", c.lock_dir));
   for (const char* key : {"policy", "client", "lineage", "reload", "alert", "collector"}) t.MarkRead(key);

@@ -25,6 +25,13 @@ struct ClientSettings {
   // Challenge plumbing a switch needs.
   std::string webroot;       // http-01 with a webroot (certbot --webroot-path, lego --http.webroot)
   std::string dns_provider;  // dns-01 plugin: certbot "dns-cloudflare", lego "cloudflare", acme.sh "dns_cf"
+  // Arguments that select a challenge, in place of the flags made from dns_provider / webroot,
+  // for plugins that need more than a name (certbot ["--dns-rfc2136",
+  // "--dns-rfc2136-credentials", "/etc/letsencrypt/rfc2136.ini"], or manual hooks). certbot and
+  // acme.sh get them when certcast switches to that challenge (they remember the lineage's own);
+  // lego on every run of that challenge (it remembers none).
+  std::vector<std::string> dns01_args;
+  std::vector<std::string> http01_args;
   std::string email;         // lego needs it
   std::string lego_path;     // lego --path (its state directory)
 };

@@ -50,6 +50,15 @@ std::string ProgramOf(const ClientSettings& c) {
   return c.kind;
 }
 
+// The configured arguments that select `challenge` (empty: build them from dns_provider/webroot).
+// certbot and acme.sh remember a lineage's challenge, so they get these only on a switch.
+const std::vector<std::string>& SwitchArgs(const ClientSettings& c, Challenge challenge) {
+  static const std::vector<std::string> kNone;
+  if (challenge == Challenge::kDns01) return c.dns01_args;
+  if (challenge == Challenge::kHttp01) return c.http01_args;
+  return kNone;
+}
+
 std::string MainName(const ConfigEvent& config) {
   return config.names.empty() ? config.cert : config.names.front();
 }
@@ -99,7 +108,9 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
     argv.push_back(dry_run ? "--dry-run" : "--force-renewal");
     if (switching) {
       argv.insert(argv.end(), {"--preferred-challenges", std::string(ToString(challenge))});
-      if (challenge == Challenge::kDns01) {
+      if (const auto& args = SwitchArgs(client, challenge); !args.empty()) {
+        argv.insert(argv.end(), args.begin(), args.end());
+      } else if (challenge == Challenge::kDns01) {
         if (client.dns_provider.empty()) {
           return InvalidArgumentError(
               StrCat(config.cert, ": switching to dns-01 needs client.dns_provider (a certbot DNS "
@@ -121,7 +132,10 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
     const std::string server = dry_run ? client.staging_server : action.ca.value_or(config.ca);
     argv.insert(argv.end(), {"--server", server});
     for (const std::string& name : config.names) argv.insert(argv.end(), {"--domains", name});
-    switch (challenge) {
+    // lego keeps no challenge in its state: the flags go on every run, switched or not.
+    if (const auto& args = SwitchArgs(client, challenge); !args.empty()) {
+      argv.insert(argv.end(), args.begin(), args.end());
+    } else switch (challenge) {
       case Challenge::kHttp01:
         argv.push_back("--http");
         if (!client.webroot.empty()) argv.insert(argv.end(), {"--http.webroot", client.webroot});
@@ -151,7 +165,9 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
       argv.insert(argv.end(), {"--renew", "-d", MainName(config), "--force"});
       if (action.ca) argv.insert(argv.end(), {"--server", *action.ca});
     }
-    if (switching || dry_run) {
+    if (const auto& args = SwitchArgs(client, challenge); switching && !args.empty()) {
+      argv.insert(argv.end(), args.begin(), args.end());
+    } else if (switching || dry_run) {
       switch (challenge) {
         case Challenge::kHttp01:
           if (!client.webroot.empty()) argv.insert(argv.end(), {"-w", client.webroot});

@@ -144,6 +144,42 @@ INSTANTIATE_TEST_SUITE_P(
                  {"acme.sh", "--renew", "-d", "shop.example.com", "--force", "--dns", "dns_cf"}}),
     [](const ::testing::TestParamInfo<ArgvCase>& info) { return info.param.name; });
 
+TEST(TimeScaleTest, ATimeScaleDividesEveryPolicyPeriodButNotTheCycleInterval) {
+  auto c = ParseDaemonConfig("interval = \"2s\"\n[policy]\ntime_scale = 3600\nreload_grace = \"10h\"\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->interval, absl::Seconds(2));
+  EXPECT_EQ(c->policy.reload_grace, absl::Seconds(10));         // configured 10h
+  EXPECT_EQ(c->policy.probe_persistence, absl::Seconds(12));    // default 12h
+  EXPECT_EQ(c->policy.safety_net_max, absl::Seconds(7 * 24));   // default 7d
+  EXPECT_EQ(c->policy.exact_set_limit, 5);                      // counts are not times
+}
+
+TEST(ClientArgvTest, ConfiguredChallengeArgumentsReplaceThePluginFlags) {
+  ClientSettings s;
+  s.kind = "certbot";
+  s.dns01_args = {"--manual", "--manual-auth-hook", "/lab/auth.sh"};
+  PlannedAction a = Action(ActionKind::kRenew);
+  a.challenge = Challenge::kDns01;
+  auto argv = ClientArgv(s, Lineage(), a);
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_EQ(*argv, (std::vector<std::string>{"certbot", "renew", "--cert-name", "shop",
+                                             "--non-interactive", "--force-renewal",
+                                             "--preferred-challenges", "dns-01", "--manual",
+                                             "--manual-auth-hook", "/lab/auth.sh"}));
+  // Without a switch certbot keeps the authenticator of its renewal conf.
+  a.challenge.reset();
+  EXPECT_EQ(ClientArgv(s, Lineage(), a)->size(), 6u);
+  // lego remembers no challenge: its configured flags go on every run of that challenge.
+  s.kind = "lego";
+  s.http01_args = {"--http", "--http.webroot", "/srv/www"};
+  argv = ClientArgv(s, Lineage(), a);
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_EQ(StrJoin(*argv, " "),
+            "lego --accept-tos --server https://acme.example/dir --domains shop.example.com "
+            "--domains www.shop.example.com --http --http.webroot /srv/www renew --days 100000 "
+            "--no-random-sleep");
+}
+
 TEST(ClientArgvTest, ADns01SwitchWithoutAProviderIsRefusedWithTheSettingToAdd) {
   ClientSettings s;
   s.kind = "lego";
@@ -376,7 +412,9 @@ every = "1h"
         ConfigCase{"AnUnknownClientIsAnError", "[client]\nkind = \"win-acme\"\n",
                    "client.kind: \"win-acme\" is not one of certbot, lego, acme.sh"},
         ConfigCase{"AReloadWithoutACommandIsAnError", "[[reload]]\nhost = \"web1\"\n",
-                   "reload[0].command: must name a program"}),
+                   "reload[0].command: must name a program"},
+        ConfigCase{"ATimeScaleBelowOneIsAnError", "[policy]\ntime_scale = 0.5\n",
+                   "policy.time_scale: expected a number >= 1 (1 = real time), got 0.5"}),
     [](const ::testing::TestParamInfo<ConfigCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -10,7 +10,6 @@
 namespace certcast::policy {
 namespace {
 
-constexpr absl::Duration kDay = absl::Hours(24);
 
 std::string Ts(absl::Time t) { return FormatRfc3339(t); }
 
@@ -299,11 +298,28 @@ Diagnosis FromAttempt(const Attempt& a, const LineageView& v, Challenge challeng
   return with(Cause::kUnknown);
 }
 
-bool Persistent(const FailureStreak& s) {
-  return s.count >= 2 && s.since && s.last - *s.since >= absl::Hours(12);
+bool Persistent(const FailureStreak& s, const PolicyConfig& config) {
+  return s.count >= 2 && s.since && s.last - *s.since >= config.probe_persistence;
 }
 
 }  // namespace
+
+Status ApplyTimeScale(PolicyConfig& c) {
+  if (!(c.time_scale >= 1) || !std::isfinite(c.time_scale)) {
+    return InvalidArgumentError(
+        StrCat("policy.time_scale: expected a number >= 1 (1 = real time), got ", c.time_scale));
+  }
+  if (c.time_scale == 1) return OkStatus();
+  for (absl::Duration* d :
+       {&c.reload_grace, &c.safety_net_max, &c.overdue_grace, &c.forecast_renew_lead,
+        &c.hazard_alert_horizon, &c.hazard_renew_horizon, &c.hazard_human_time,
+        &c.failing_alert_after, &c.renew_retry_interval, &c.dry_run_interval,
+        &c.reload_retry_interval, &c.probe_persistence, &c.ca_outage_persistence,
+        &c.safety_net_slack, &c.urgent_expiry, &c.reload_settle}) {
+    *d = *d / c.time_scale;
+  }
+  return OkStatus();
+}
 
 std::string_view ToString(Cause c) {
   switch (c) {
@@ -408,7 +424,7 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
                     StrCat("host:", v.config.host));
   }
   if (challenge != Challenge::kDns01 && e.http01.count > 0) {
-    const Confidence c = Persistent(e.http01) ? Confidence::kPersistent : Confidence::kSuspected;
+    const Confidence c = Persistent(e.http01, config) ? Confidence::kPersistent : Confidence::kSuspected;
     if (!e.address_changed_name.empty()) {
       return Make(Cause::kDnsPointing, c,
                   StrCat(e.address_changed_name, " moved from ", e.address_before, " to ",
@@ -421,13 +437,13 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
                        " time(s) since ", Ts(*e.http01.since), " (", e.http01.error, ")"));
   }
   if (challenge == Challenge::kDns01 && e.dns01.count > 0) {
-    const Confidence c = Persistent(e.dns01) ? Confidence::kPersistent : Confidence::kSuspected;
+    const Confidence c = Persistent(e.dns01, config) ? Confidence::kPersistent : Confidence::kSuspected;
     return Make(Cause::kDns01Automation, c,
                 StrCat("DNS-01 check of ", e.dns01.subject, " failing ", e.dns01.count,
                        " time(s) since ", Ts(*e.dns01.since), " (", e.dns01.error, ")"));
   }
   if (e.ca.count >= 2 && e.ca.since) {
-    const bool long_outage = e.ca.last - *e.ca.since >= absl::Hours(6);
+    const bool long_outage = e.ca.last - *e.ca.since >= config.ca_outage_persistence;
     return Make(Cause::kCaSide, long_outage ? Confidence::kPersistent : Confidence::kSuspected,
                 StrCat("CA ", ca, " probes failing since ", Ts(*e.ca.since), " (", e.ca.error, ")"),
                 /*transient=*/true);
@@ -493,20 +509,21 @@ absl::Duration ClientRetryInterval(Client client, int failures_so_far) {
   return absl::Hours(24);
 }
 
-int AttemptsLeftBeforeExpiry(const LineageView& v, absl::Time now) {
+int AttemptsLeftBeforeExpiry(const LineageView& v, absl::Time now, double time_scale) {
   if (!v.current) return 0;
   const absl::Time expiry = v.current->not_after;
   std::optional<absl::Time> due = ClientRenewalDue(v);
   int failures = v.episode_failures;
   absl::Time t = std::max(now, due.value_or(now));
   if (v.episode_onset && v.last_attempt) {
-    t = std::max(now, v.last_attempt->at + ClientRetryInterval(v.config.client, failures));
+    t = std::max(now, v.last_attempt->at +
+                          ClientRetryInterval(v.config.client, failures) / time_scale);
   }
   int attempts = 0;
   while (t < expiry && attempts < 1000) {
     ++attempts;
     ++failures;
-    t += ClientRetryInterval(v.config.client, failures);
+    t += ClientRetryInterval(v.config.client, failures) / time_scale;
   }
   return attempts;
 }
@@ -684,7 +701,7 @@ bool SafetyNetFires(const Context& x) {
   if (left > window) return false;
   // A client whose own rule renews late (days_left:7) gets half a day past its due time first;
   // in the last quarter of the window nothing waits.
-  return !x.due || x.now >= *x.due + absl::Hours(12) || left <= window / 4;
+  return !x.due || x.now >= *x.due + x.cfg.safety_net_slack || left <= window / 4;
 }
 
 std::string CauseSuffix(const Context& x) {
@@ -724,7 +741,8 @@ bool SwitchWorthy(const Context& x) {
   if (d.confidence < Confidence::kPersistent) return false;
   // CA blips clear on their own; fail over only when the trouble lasts.
   if (d.transient && x.v.episode_failures < 2 &&
-      !(x.v.evidence.ca.since && x.v.evidence.ca.last - *x.v.evidence.ca.since >= absl::Hours(6))) {
+      !(x.v.evidence.ca.since &&
+        x.v.evidence.ca.last - *x.v.evidence.ca.since >= x.cfg.ca_outage_persistence)) {
     return false;
   }
   return true;
@@ -893,7 +911,7 @@ std::optional<Proposal> AlertExpiryImminent(const Context& x) {
 
 std::optional<Proposal> AlertFewAttemptsLeft(const Context& x) {
   if (!x.episode || !x.v.current) return std::nullopt;
-  const int left = AttemptsLeftBeforeExpiry(x.v, x.now);
+  const int left = AttemptsLeftBeforeExpiry(x.v, x.now, x.cfg.time_scale);
   if (left >= x.cfg.min_attempts_left) return std::nullopt;
   return Alert(x, kReasonFewAttemptsLeft,
                StrCat(ToString(x.v.config.client), " has ", left,
@@ -916,7 +934,7 @@ bool WorthAPerson(const Context& x) {
   // One failure that a precursor already explained is enough.
   const Evidence& e = v.evidence;
   return !x.diagnosis.transient &&
-         (Persistent(e.http01) || Persistent(e.dns01) || !e.nxdomain_name.empty() ||
+         (Persistent(e.http01, x.cfg) || Persistent(e.dns01, x.cfg) || !e.nxdomain_name.empty() ||
           !e.address_changed_name.empty() || e.dnssec_bogus || CaaForbids(v, x.ca));
 }
 
@@ -936,7 +954,7 @@ std::optional<Proposal> AlertReloadNotEffective(const Context& x, const std::vec
     return std::nullopt;
   }
   for (const Served& s : stale) {
-    if (s.probed_at > *m.last_reload_at + absl::Hours(1)) {
+    if (s.probed_at > *m.last_reload_at + x.cfg.reload_settle) {
       return Alert(x, kReasonReloadNotEffective,
                    StrCat(s.endpoint, " still serves ", s.serial.empty() ? "an older certificate" : s.serial,
                           " after certcast's reload at ", Ts(*m.last_reload_at), "; newest is ",
@@ -1025,7 +1043,7 @@ std::vector<Served> StaleServers(const Context& x) {
                             (!s.not_after || *s.not_after < c.not_after);
     const bool expired = s.error == TlsError::kExpired || (s.not_after && *s.not_after <= x.now);
     if (!old_serial && !(expired && s.serial != c.serial)) continue;
-    const bool urgent = expired || (s.not_after && *s.not_after - x.now < absl::Hours(48));
+    const bool urgent = expired || (s.not_after && *s.not_after - x.now < x.cfg.urgent_expiry);
     if (!urgent && s.probed_at < x.v.current_recorded_at + x.cfg.reload_grace) continue;
     out.push_back(s);
   }
@@ -1077,7 +1095,7 @@ Decision Decide(const PolicyInput& in) {
                        s.not_after ? StrCat(" (expires ", Ts(*s.not_after), ")") : "",
                        " but ", v.current->serial, " was issued at ", Ts(v.current_recorded_at),
                        "; reloading ", s.host.empty() ? "every host" : s.host);
-    const bool urgent = s.not_after && *s.not_after - in.now < absl::Hours(48);
+    const bool urgent = s.not_after && *s.not_after - in.now < in.config.urgent_expiry;
     p.urgency = urgent ? 100 : 1;
     p.safety_net = urgent;
     reloads.push_back(std::move(p));

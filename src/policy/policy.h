@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "core/action.h"
 #include "core/event.h"
+#include "core/status.h"
 #include "policy/lineage_view.h"
 
 namespace certcast::policy {
@@ -153,7 +154,26 @@ struct PolicyConfig {
   // Operations.
   int max_concurrent_renewals = 200;  // renewals + dry runs planned per run; 0 = unlimited
   std::vector<MaintenanceWindow> maintenance_windows;
+  // Periods the chain reasons with.
+  absl::Duration probe_persistence = absl::Hours(12);  // probe failures this long apart persist
+  absl::Duration ca_outage_persistence = absl::Hours(6);  // CA trouble this long is an outage
+  // Past the client's due time, the safety net lets a late-renewing client go first this long.
+  absl::Duration safety_net_slack = absl::Hours(12);
+  // A stale endpoint whose certificate expires this soon is reloaded at once.
+  absl::Duration urgent_expiry = absl::Hours(48);
+  // A reload shows in probes made this long after it; later stale probes mean it did not work.
+  absl::Duration reload_settle = absl::Hours(1);
+  // Policy time runs this many times faster than the clock. 1 in production. A lab whose
+  // certificates live minutes instead of 90 days (tests/e2e) sets it so that the chain's days
+  // become seconds: ApplyTimeScale divides every duration above and the clients' retry cadence.
+  // Certificate times, client renewal rules and CA rate-limit windows are facts about the world
+  // and are never scaled.
+  double time_scale = 1;
 };
+
+// Divides every duration of `config` by config.time_scale (once: call it where a configuration
+// is loaded). Errors when the scale is not a finite number >= 1.
+Status ApplyTimeScale(PolicyConfig& config);
 
 // What certcast did before for a lineage, kept in the store between `plan` calls.
 struct LineageMemory {
@@ -230,8 +250,9 @@ std::string EffectiveCa(const LineageView& lineage, const LineageMemory& memory)
 std::optional<absl::Time> ClientRenewalDue(const LineageView& lineage);
 // How often the client retries after a failure, given failures so far.
 absl::Duration ClientRetryInterval(Client client, int failures_so_far);
-// Attempts the client's own schedule still has between now and expiry.
-int AttemptsLeftBeforeExpiry(const LineageView& lineage, absl::Time now);
+// Attempts the client's own schedule (its cadence divided by time_scale) still has between now
+// and expiry.
+int AttemptsLeftBeforeExpiry(const LineageView& lineage, absl::Time now, double time_scale = 1);
 
 // A switch (challenge or CA) from the lineage's alt_* lists that avoids `diagnosis`; nullopt when
 // none does or every candidate already failed in this episode.

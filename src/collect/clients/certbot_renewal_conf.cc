@@ -37,13 +37,14 @@ StatusOr<Challenge> ChallengeFromCertbotName(std::string_view name) {
   return InvalidArgumentError(StrCat("pref_challs: \"", name, "\" is not a challenge type"));
 }
 
-StatusOr<int> DaysFromInterval(std::string_view text) {
+StatusOr<double> DaysFromInterval(std::string_view text) {
   // certbot: `if interval.strip().isdigit(): interval += " days"`, then parsedatetime reads it.
-  // Days and weeks are what people write; anything else is refused rather than guessed.
+  // Weeks and days are what people write; hours and minutes appear with short-lived certificates
+  // (and in test labs). Months are calendar-dependent and anything else is refused, not guessed.
   const std::string_view t = Trim(text);
   const auto bad = [&] {
-    return InvalidArgumentError(
-        StrCat("renew_before_expiry: \"", text, "\" is not N days or N weeks"));
+    return InvalidArgumentError(StrCat("renew_before_expiry: \"", text,
+                                       "\" is not N weeks, days, hours, minutes or seconds"));
   };
   int n = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
@@ -51,6 +52,9 @@ StatusOr<int> DaysFromInterval(std::string_view text) {
   const std::string_view unit = Trim(t.substr(static_cast<size_t>(end - t.data())));
   if (unit.empty() || unit == "day" || unit == "days" || unit == "d") return n;
   if (unit == "week" || unit == "weeks" || unit == "w") return n * 7;
+  if (unit == "hour" || unit == "hours" || unit == "h") return n / 24.0;
+  if (unit == "minute" || unit == "minutes" || unit == "min" || unit == "mins") return n / 1440.0;
+  if (unit == "second" || unit == "seconds" || unit == "sec" || unit == "secs") return n / 86400.0;
   return bad();
 }
 
@@ -126,7 +130,7 @@ StatusOr<Event> CertbotConfigEvent(const CertbotRenewalConf& conf,
           StrCat("authenticator \"", a, "\" has no known challenge type"));
     }
   }
-  int days = 30;
+  double days = 30;
   if (conf.renew_before_expiry) {
     ASSIGN_OR_RETURN(days, DaysFromInterval(*conf.renew_before_expiry));
   }

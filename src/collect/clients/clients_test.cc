@@ -594,7 +594,7 @@ TEST(CertbotRenewalConf, BadInputs) {
       {"[renewalparams]\nauthenticator = manual\npref_challs = carrier-pigeon,\n",
        "pref_challs: \"carrier-pigeon\" is not a challenge type"},
       {"renew_before_expiry = 1 month\n[renewalparams]\nauthenticator = webroot\n",
-       "renew_before_expiry: \"1 month\" is not N days or N weeks"},
+       "renew_before_expiry: \"1 month\" is not N weeks, days, hours, minutes or seconds"},
   };
   for (const auto& [text, error] : event_errors) {
     auto conf = ParseCertbotRenewalConf(text);
@@ -603,6 +603,14 @@ TEST(CertbotRenewalConf, BadInputs) {
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_EQ(r.status().message(), error);
   }
+  // Short-lived certificates (and test labs) renew hours or minutes before expiry.
+  auto minutes = ParseCertbotRenewalConf(
+      "renew_before_expiry = 90 minutes\n[renewalparams]\nauthenticator = webroot\n");
+  ASSERT_TRUE(minutes.ok());
+  auto short_rule = CertbotConfigEvent(*minutes, inputs);
+  ASSERT_TRUE(short_rule.ok()) << short_rule.status();
+  EXPECT_NE(EventToJson(*short_rule).find(R"("renew_rule":"days_left:0.0625")"), std::string::npos)
+      << EventToJson(*short_rule);
   auto conf = ParseCertbotRenewalConf("[renewalparams]\nauthenticator = webroot\n");
   ASSERT_TRUE(conf.ok());
   auto bad_name = CertbotConfigEvent(*conf, {"x", "web1", {"Bad_Name."}, T("2026-11-28T00:00:00Z")});
