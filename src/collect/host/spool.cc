@@ -1,0 +1,151 @@
+#include "collect/host/spool.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "collect/clients/common.h"
+#include "collect/clients/discover.h"
+#include "core/event_json.h"
+#include "core/strings.h"
+
+namespace certcast::host {
+namespace fs = std::filesystem;
+namespace {
+
+Status Errno(std::string_view what, const fs::path& path) {
+  return UnavailableError(StrCat(path.string(), ": ", what, ": ", std::strerror(errno)));
+}
+
+// Writes all of `data`, retrying short writes and EINTR.
+Status WriteAll(int fd, std::string_view data, const fs::path& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write", path);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status();
+}
+
+// Makes a rename in `dir` durable: without it a power loss can bring back the old directory
+// entry (no file) although the file's data was synced.
+Status SyncDirectory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open directory", dir);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Errno("fsync directory", dir);
+  return Status();
+}
+
+constexpr absl::Duration kAbandonedTemporaryAge = absl::Hours(1);
+
+bool IsSpoolFile(const std::string& name) {
+  return !name.starts_with(".") && name.ends_with(".jsonl");
+}
+bool IsTemporary(const std::string& name) {
+  return name.starts_with(".") && name.ends_with(".tmp");
+}
+
+}  // namespace
+
+std::string SpoolFileName(absl::Time now, int pid) {
+  return StrCat(absl::FormatTime("%Y%m%dT%H%M%E6SZ", now, absl::UTCTimeZone()), "-", pid, ".jsonl");
+}
+
+StatusOr<fs::path> WriteSpoolFile(const fs::path& dir, const std::string& name,
+                                  std::span<const Event> events) {
+  if (!IsSpoolFile(name) || name.find('/') != std::string::npos) {
+    return InvalidArgumentError(StrCat("spool file name \"", name, "\" is not NAME.jsonl"));
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return UnavailableError(StrCat(dir.string(), ": cannot create: ", ec.message()));
+
+  std::string text;
+  for (const Event& e : events) {
+    AppendEventJson(e, text);
+    text.push_back('\n');
+  }
+  const fs::path temporary = dir / StrCat(".", name, ".tmp");
+  const fs::path final_path = dir / name;
+  // 0644: the daemon that reads the spool may run as another user than the ACME client; the
+  // events hold nothing secret.
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("create", temporary);
+  Status written = WriteAll(fd, text, temporary);
+  if (written.ok() && ::fsync(fd) != 0) written = Errno("fsync", temporary);
+  if (::close(fd) != 0 && written.ok()) written = Errno("close", temporary);
+  if (written.ok() && ::rename(temporary.c_str(), final_path.c_str()) != 0) {
+    written = Errno(StrCat("rename to ", final_path.string()), temporary);
+  }
+  if (!written.ok()) {
+    ::unlink(temporary.c_str());
+    return written;
+  }
+  RETURN_IF_ERROR(SyncDirectory(dir));
+  return final_path;
+}
+
+StatusOr<SpoolContents> ReadSpool(const fs::path& dir, absl::Duration keep, absl::Time now) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return NotFoundError(StrCat(dir.string(), ": no such spool directory"));
+  }
+  std::vector<fs::path> files, temporaries;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string name = it->path().filename().string();
+    if (IsSpoolFile(name)) files.push_back(it->path());
+    if (IsTemporary(name)) temporaries.push_back(it->path());
+  }
+  if (ec) return UnavailableError(StrCat(dir.string(), ": cannot list: ", ec.message()));
+  std::sort(files.begin(), files.end());
+
+  SpoolContents out;
+  EventParser parser;
+  const absl::Time cutoff = now - keep;
+  auto delete_if_old = [&](const fs::path& path, absl::Time before) {
+    struct stat st = {};
+    if (::stat(path.c_str(), &st) != 0) return;  // gone already: another reader deleted it
+    if (absl::FromTimeT(st.st_mtim.tv_sec) >= before) return;
+    if (::unlink(path.c_str()) == 0) {
+      ++out.deleted;
+    } else if (errno != ENOENT) {
+      out.problems.push_back({path.string(), 0, StrCat("cannot delete: ", std::strerror(errno))});
+    }
+  };
+  for (const fs::path& path : files) {
+    auto text = clients::ReadFileBounded(path, kMaxSpoolFileBytes);
+    if (!text.ok()) {
+      // A file another reader deleted between listing and reading is not a problem.
+      if (fs::exists(path, ec)) out.problems.push_back({path.string(), 0, text.status().message()});
+      continue;
+    }
+    ++out.files;
+    for (const clients::Line& line : clients::SplitLines(*text)) {
+      if (clients::Trim(line.text).empty()) continue;
+      auto event = parser.Parse(line.text);
+      if (event.ok()) {
+        out.events.push_back(std::move(*event));
+      } else {
+        out.problems.push_back({path.string(), line.number, event.status().message()});
+      }
+    }
+    delete_if_old(path, cutoff);
+  }
+  // A temporary is what a writer that crashed before its rename left behind, or one being written
+  // right now: a hook writes in milliseconds, so one older than an hour is abandoned (half a
+  // file, never to be read), whatever --keep says.
+  for (const fs::path& path : temporaries) delete_if_old(path, now - kAbandonedTemporaryAge);
+  return out;
+}
+
+}  // namespace certcast::host
