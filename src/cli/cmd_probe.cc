@@ -1,14 +1,17 @@
-// certcast probe tls|dns|http01|ca: one probe now, its events-v1 lines on stdout.
+// certcast probe tls|dns|http01|ca|host: one probe now, its events-v1 lines on stdout.
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
+#include "act/process.h"
 #include "cli/command.h"
 #include "collect/probe/acme_probe.h"
 #include "collect/probe/dns_probe.h"
 #include "collect/probe/http01_probe.h"
 #include "collect/probe/tls_probe.h"
+#include "collect/host/hook.h"
+#include "collect/host/host_probe.h"
 #include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
@@ -23,6 +26,7 @@ struct ProbeFlags {
       host, ari_cert;
   int port = 80;
   std::string timeout = "10s";
+  std::string state_dir, client, timer, cron, client_program;  // probe host
 };
 
 void Print(const Event& e) {
@@ -79,6 +83,7 @@ int RunHttp01(const ProbeFlags& flags) {
   options.token = flags.token;
   options.expect = flags.expect;
   options.address = flags.address;
+  options.resolver = flags.resolver;
   options.vantage = flags.vantage;
   auto timeout = Timeout(flags);
   if (!timeout.ok()) return Fail(timeout.status());
@@ -123,9 +128,36 @@ int RunCa(const ProbeFlags& flags) {
   return kExitOk;
 }
 
+int RunHost(const ProbeFlags& flags) {
+  auto timeout = Timeout(flags);
+  if (!timeout.ok()) return Fail(timeout.status());
+  host::HostProbeOptions options;
+  options.host = flags.host.empty() ? host::LocalHostName() : flags.host;
+  options.client = *host::HostClientFromName(flags.client);  // checked by the flag's IsMember
+  options.state_dir = flags.state_dir;
+  options.timer = flags.timer;
+  options.cron_file = flags.cron;
+  options.client_program = flags.client_program;
+  const host::RunCommand run = [&](const std::vector<std::string>& argv) -> StatusOr<host::CommandOutput> {
+    act::ProcessOptions process;
+    process.timeout = *timeout;
+    process.max_output_bytes = 64 << 10;  // a version or one property: a few bytes
+    ASSIGN_OR_RETURN(act::ProcessResult result, act::RunProcess(argv, process));
+    if (result.timed_out) {
+      return DeadlineExceededError(StrCat(argv[0], " timed out after ", flags.timeout));
+    }
+    return host::CommandOutput{result.exit_code, result.stdout_text + result.stderr_text};
+  };
+  const host::HostProbeResult result = host::ProbeHost(options, run, SystemClock::Get().Now());
+  if (result.event) Print(*result.event);
+  for (const std::string& problem : result.problems) std::cerr << "certcast: probe host: " << problem << "\n";
+  if (!result.event) return kExitFailure;
+  return result.problems.empty() ? kExitOk : kExitRejected;
+}
+
 const bool registered = RegisterCommand({
     .name = "probe",
-    .summary = "Probe one TLS endpoint, DNS name, HTTP-01 path or ACME CA; print events-v1 lines",
+    .summary = "Probe one TLS endpoint, DNS name, HTTP-01 path, ACME CA or this host; print events-v1 lines",
     .order = 5,
     .setup =
         [](CLI::App& sub) {
@@ -160,6 +192,9 @@ const bool registered = RegisterCommand({
               ->capture_default_str();
           http01->add_option("--expect", flags->expect, "Required body (default: 200 or 404 counts as reachable)");
           http01->add_option("--address", flags->address, "Connect to this IP for NAME instead of resolving it");
+          http01->add_option("--resolver", flags->resolver,
+                             "Look NAME (and redirect targets) up with this DNS resolver, ADDR[:PORT], "
+                             "instead of the system's: the CA's view");
           http01->add_option("--vantage", flags->vantage, "Where this probe runs, copied into the event");
           add_timeout(http01);
           http01->footer("Example:\n  certcast probe http01 shop.example.com");
@@ -173,18 +208,45 @@ const bool registered = RegisterCommand({
           ca->footer(
               "Example:\n  certcast probe ca https://acme-v02.api.letsencrypt.org/directory \\\n"
               "    --ari-cert /etc/letsencrypt/live/shop/cert.pem --cert shop");
+          CLI::App* host_app = sub.add_subcommand(
+              "host", "Health of the host that runs an ACME client: disk, scheduler, version");
+          host_app->add_option("--state-dir", flags->state_dir,
+                               "The client's state directory (disk space is measured there)")
+              ->required();
+          host_app->add_option("--client", flags->client, "certbot, lego or acme.sh")
+              ->required()
+              ->check(CLI::IsMember({"certbot", "lego", "acme.sh"}));
+          host_app->add_option("--timer", flags->timer,
+                               "systemd timer that runs the client (e.g. certbot.timer)");
+          host_app->add_option("--cron", flags->cron,
+                               "A file the cron job rewrites on every run (its log): its mtime is the last run");
+          host_app->add_option("--host", flags->host, "Host name for the event (default: this host's name)");
+          host_app->add_option("--client-program", flags->client_program,
+                               "Program to ask --version (default: the client's name; for acme.sh "
+                               "STATE_DIR/acme.sh when present)");
+          add_timeout(host_app);
+          host_app->footer(
+              "Prints one `host` event: disk_free_bytes/disk_total_bytes (statvfs of --state-dir; "
+              "free = what an unprivileged writer can use), scheduler_last_run (--timer: systemctl "
+              "when systemd runs, else /var/lib/systemd/timers/stamp-UNIT; --cron: the file's "
+              "mtime; the later of the two when both are given), client_version (`CLIENT "
+              "--version`). What cannot be measured is left out and reported on stderr (exit 1).\n\n"
+              "Example:\n  certcast probe host --state-dir /etc/letsencrypt --client certbot "
+              "--timer certbot.timer");
           sub.footer(
-              "Exit: 0 the probe ran and its events were printed (whatever their outcome); 2 bad "
-              "arguments; 3 no event could be produced (e.g. unreadable CA file, malformed DNS "
-              "response, ARI unavailable).\n\nExample:\n  certcast probe tls 127.0.0.1:8443 --sni "
+              "Exit: 0 the probe ran and its events were printed (whatever their outcome); 1 "
+              "(host) some pieces could not be measured and were left out; 2 bad arguments; 3 no "
+              "event could be produced (e.g. unreadable CA file, malformed DNS response, ARI "
+              "unavailable).\n\nExample:\n  certcast probe tls 127.0.0.1:8443 --sni "
               "shop.test --ca-file ca.pem");
-          return [flags, tls, dns, http01, ca] {
+          return [flags, tls, dns, http01, ca, host_app] {
             // A peer closing mid-write must not kill the process; the write error is handled.
             std::signal(SIGPIPE, SIG_IGN);
             if (tls->parsed()) return RunTls(*flags);
             if (dns->parsed()) return RunDns(*flags);
             if (http01->parsed()) return RunHttp01(*flags);
             if (ca->parsed()) return RunCa(*flags);
+            if (host_app->parsed()) return RunHost(*flags);
             return kExitUsage;
           };
         },

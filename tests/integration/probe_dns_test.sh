@@ -123,4 +123,16 @@ expect "${lines[0]}" rtype A; expect "${lines[1]}" rtype AAAA; expect "${lines[2
 expect "${lines[2]}" values '0 issue "letsencrypt.org"|0 issuewild ";"' "scan CAA"
 expect "${lines[3]}" rtype TXT; expect "${lines[3]}" values "" "no TXT at the name itself"
 expect "${lines[4]}" rcode SERVFAIL "scan servfail"
+
+# HTTP-01 through the mock DNS (--resolver): the probe goes where the A record points now, as the
+# CA's validator would. A web server on 127.0.0.1 only; 127.0.0.2 is loopback too but nothing listens.
+mkdir -p www && web=$(free_port)
+start web python3 -m http.server "$web" --bind 127.0.0.1 --directory www
+wait_tcp "$web"
+ctl add-a '{"host":"here.example.test.","addresses":["127.0.0.1"]}'
+ctl add-a '{"host":"moved.example.test.","addresses":["127.0.0.2"]}'
+h() { "$CERTCAST" probe http01 "$1" --port "$web" --resolver "127.0.0.1:$dns" --timeout 3s; }
+line=$(h here.example.test);   expect "$line" outcome ok "http01 via mock DNS"
+line=$(h moved.example.test);  expect "$line" outcome error "http01 moved"; expect "$line" error refused "http01 moved"
+line=$(h broken.example.test); expect "$line" error refused "http01 SERVFAIL name"
 echo "probe_dns: ok"

@@ -1,12 +1,24 @@
 #include "collect/probe/http01_probe.h"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <chrono>
 
+#include "collect/probe/dns_probe.h"
 #include "collect/probe/http.h"
 #include "core/strings.h"
 
 namespace certcast::probe {
+namespace {
+
+bool IsIpLiteral(const std::string& host) {
+  in6_addr buffer;
+  return ::inet_pton(AF_INET, host.c_str(), &buffer) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &buffer) == 1;
+}
+
+}  // namespace
 
 std::string Http01RedirectRefusal(std::string_view scheme, int port, int probe_port) {
   if (scheme != "http" && scheme != "https") return StrCat("scheme ", scheme, " is not http or https");
@@ -48,7 +60,18 @@ StatusOr<Event> ProbeHttp01(std::string_view name_in, const Http01ProbeOptions& 
     request.max_body_bytes = 16 * 1024;
     // The address override applies to the probed name only, never to redirect targets elsewhere.
     ASSIGN_OR_RETURN(UrlParts parts, ParseUrl(url));
-    if (!options.address.empty() && parts.host == name) request.resolve_address = options.address;
+    if (!options.address.empty() && parts.host == name) {
+      request.resolve_address = options.address;
+    } else if (!options.resolver.empty() && !IsIpLiteral(parts.host)) {
+      DnsProbeOptions dns;
+      dns.resolver = options.resolver;
+      dns.timeout = request.timeout;
+      ASSIGN_OR_RETURN(Event answer, ProbeDns(parts.host, RecordType::kA, dns, clock));
+      const DnsEvent& a = std::get<DnsEvent>(answer.body);
+      if (a.rcode == Rcode::kTimeout) return finish(Http01Error::kTimeout);
+      if (a.values.empty()) return finish(Http01Error::kRefused);
+      request.resolve_address = a.values.front();
+    }
     ASSIGN_OR_RETURN(HttpResponse response, HttpFetch(request));
     switch (response.failure) {
       case HttpResponse::Failure::kNone: break;

@@ -22,6 +22,10 @@ struct Http01ProbeOptions {
   // the challenge path reaches a web server that would serve a real token.
   std::string expect;
   std::string address;                    // connect to this IP for NAME (like curl --resolve)
+  // When set (and no address is), every host on the way is looked up with an A query to this
+  // resolver ("ADDR:PORT") instead of the system's: the view of the CA's own resolver, or of a
+  // lab's mock DNS. A name without an A answer is `refused` (unresolvable), as for the system's.
+  std::string resolver;
   std::string vantage;                    // copied into the event (where the probe runs)
   absl::Duration timeout = absl::Seconds(10);  // whole probe, all redirects included
 };

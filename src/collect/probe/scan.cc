@@ -183,6 +183,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     RETURN_IF_ERROR(OptionalString(t, "token", where, options.token));
     RETURN_IF_ERROR(OptionalString(t, "expect", where, options.expect));
     RETURN_IF_ERROR(OptionalString(t, "address", where, options.address));
+    RETURN_IF_ERROR(OptionalString(t, "resolver", where, options.resolver));
     RETURN_IF_ERROR(OptionalString(t, "vantage", where, options.vantage));
     RETURN_IF_ERROR(OptionalDuration(t, "timeout", where, options.timeout));
     plan.targets.push_back({StrCat("http01 ", name), [name, options, &clock] { return One(ProbeHttp01(name, options, clock)); }});
