@@ -195,7 +195,7 @@ Status ParseClient(const toml::table* node, const std::string& path, ClientSetti
   RETURN_IF_ERROR(t.Get("http01_args", c.http01_args));
   RETURN_IF_ERROR(t.Get("email", c.email));
   RETURN_IF_ERROR(t.Get("lego_path", c.lego_path));
-  t.MarkRead("cert");
+  for (const char* key : {"cert", "alt_challenges", "alt_cas"}) t.MarkRead(key);
   return t.CheckUnknown();
 }
 
@@ -256,7 +256,24 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
     if (!cert || !cert->is_string()) return InvalidArgumentError(StrCat(path, ".cert: required string"));
     ClientSettings settings = c.client;
     RETURN_IF_ERROR(ParseClient(lineage_tables[i], path, settings));
-    c.lineages[cert->value<std::string>().value()] = settings;
+    const std::string name = cert->value<std::string>().value();
+    c.lineages[name] = settings;
+    Table alt(lineage_tables[i], path);
+    std::vector<std::string> challenges;
+    LineageAlternatives alternatives;
+    RETURN_IF_ERROR(alt.Get("alt_challenges", challenges));
+    RETURN_IF_ERROR(alt.Get("alt_cas", alternatives.alt_cas));
+    for (const std::string& text : challenges) {
+      std::optional<Challenge> challenge = ChallengeFromString(text);
+      if (!challenge) {
+        return InvalidArgumentError(StrCat(path, ".alt_challenges: \"", text,
+                                           "\" is not http-01, dns-01 or tls-alpn-01"));
+      }
+      alternatives.alt_challenges.push_back(*challenge);
+    }
+    if (!alternatives.alt_challenges.empty() || !alternatives.alt_cas.empty()) {
+      c.alternatives[name] = std::move(alternatives);
+    }
   }
   ASSIGN_OR_RETURN(auto reload_tables, tables("reload"));
   for (size_t i = 0; i < reload_tables.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/event.h"
 #include "core/status.h"
 #include "policy/policy.h"
 
@@ -54,6 +55,13 @@ struct AlertSettings {
   absl::Duration timeout = absl::Seconds(30);
 };
 
+// What a lineage may switch to, as its owner declares it in [[lineage]]; `certcast discover
+// --config` copies it into the lineage's config events (the clients' own state never says).
+struct LineageAlternatives {
+  std::vector<Challenge> alt_challenges;
+  std::vector<std::string> alt_cas;
+};
+
 struct DaemonConfig {
   std::string db = "certcast.db";
   std::string model;  // "" = decide on facts alone (risk 0)
@@ -63,6 +71,7 @@ struct DaemonConfig {
   policy::PolicyConfig policy;
   ClientSettings client;                              // default for every lineage
   std::map<std::string, ClientSettings> lineages;     // per-cert overrides
+  std::map<std::string, LineageAlternatives> alternatives;  // per cert, from [[lineage]]
   std::map<std::string, CommandSettings> reload;      // per host; "*" = any host
   AlertSettings alert;
   std::vector<CollectorSettings> collectors;

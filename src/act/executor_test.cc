@@ -154,6 +154,17 @@ TEST(TimeScaleTest, ATimeScaleDividesEveryPolicyPeriodButNotTheCycleInterval) {
   EXPECT_EQ(c->policy.exact_set_limit, 5);                      // counts are not times
 }
 
+TEST(LineageAlternativesTest, DeclaredAlternativesAreKeptPerCertificate) {
+  auto c = ParseDaemonConfig(
+      "[[lineage]]\ncert = \"shop\"\nalt_challenges = [\"dns-01\"]\n"
+      "alt_cas = [\"https://other.example/dir\"]\n[[lineage]]\ncert = \"blog\"\nkind = \"lego\"\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->alternatives.size(), 1u);  // blog declares none
+  EXPECT_EQ(c->alternatives["shop"].alt_challenges, std::vector<Challenge>{Challenge::kDns01});
+  EXPECT_EQ(c->alternatives["shop"].alt_cas, std::vector<std::string>{"https://other.example/dir"});
+  EXPECT_EQ(c->lineages["blog"].kind, "lego");
+}
+
 TEST(ClientArgvTest, ConfiguredChallengeArgumentsReplaceThePluginFlags) {
   ClientSettings s;
   s.kind = "certbot";
@@ -413,6 +424,9 @@ every = "1h"
                    "client.kind: \"win-acme\" is not one of certbot, lego, acme.sh"},
         ConfigCase{"AReloadWithoutACommandIsAnError", "[[reload]]\nhost = \"web1\"\n",
                    "reload[0].command: must name a program"},
+        ConfigCase{"AnUnknownAltChallengeIsAnError",
+                   "[[lineage]]\ncert = \"shop\"\nalt_challenges = [\"dns-02\"]\n",
+                   "lineage[0].alt_challenges: \"dns-02\" is not http-01, dns-01 or tls-alpn-01"},
         ConfigCase{"ATimeScaleBelowOneIsAnError", "[policy]\ntime_scale = 0.5\n",
                    "policy.time_scale: expected a number >= 1 (1 = real time), got 0.5"}),
     [](const ::testing::TestParamInfo<ConfigCase>& info) { return info.param.name; });

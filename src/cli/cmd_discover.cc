@@ -2,9 +2,11 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 
+#include "act/config.h"
 #include "cli/command.h"
 #include "collect/clients/discover.h"
 #include "core/event_json.h"
@@ -18,6 +20,7 @@ struct DiscoverFlags {
   std::string host;
   std::optional<std::string> lego_challenge;
   std::optional<std::string> lego_ca;
+  std::string config;  // daemon config whose [[lineage]] tables declare alt_challenges / alt_cas
   int max_depth = 5;
   bool verbose = false;
 };
@@ -39,8 +42,23 @@ int RunDiscover(const DiscoverFlags& flags) {
   if (!std::filesystem::is_directory(options.root, ec)) {
     return Fail(NotFoundError(StrCat("--root ", flags.root, " is not a directory")));
   }
-  const clients::DiscoverOutput out = clients::Discover(options);
-  for (const Event& e : out.events) std::cout << EventToJson(e) << "\n";
+  std::map<std::string, act::LineageAlternatives> alternatives;
+  if (!flags.config.empty()) {
+    auto config = act::LoadDaemonConfig(flags.config);
+    if (!config.ok()) return Fail(config.status());
+    alternatives = std::move(config->alternatives);
+  }
+  clients::DiscoverOutput out = clients::Discover(options);
+  for (Event& e : out.events) {
+    // What a lineage may switch to is the owner's decision, never in the client's state.
+    if (auto* config = std::get_if<ConfigEvent>(&e.body)) {
+      if (auto alt = alternatives.find(config->cert); alt != alternatives.end()) {
+        config->alt_challenges = alt->second.alt_challenges;
+        config->alt_cas = alt->second.alt_cas;
+      }
+    }
+    std::cout << EventToJson(e) << "\n";
+  }
   std::cout << std::flush;
   if (flags.verbose) {
     for (const auto& f : out.found) std::cerr << "found " << f << "\n";
@@ -81,11 +99,15 @@ const bool kRegistered = RegisterCommand(Command{
       sub.add_option("--lego-ca", flags->lego_ca,
                      "lego's ACME directory URL (default: Let's Encrypt when the certificate URL "
                      "is on its host, else the URL's origin)");
+      sub.add_option("--config", flags->config,
+                     "certcast run's config file: its [[lineage]] alt_challenges and alt_cas go "
+                     "into the config events of those lineages (what certcast may switch to)");
       sub.add_flag("--verbose", flags->verbose, "List the client directories found on stderr");
       sub.footer(
           "Examples:\n"
           "  certcast discover > state.jsonl && certcast ingest state.jsonl\n"
-          "  certcast discover --root /srv/www --lego-challenge http-01 --verbose");
+          "  certcast discover --root /srv/www --lego-challenge http-01 --verbose\n"
+          "  certcast discover --root /etc/letsencrypt --config /etc/certcast/certcast.toml");
       return [flags] { return RunDiscover(*flags); };
     }});
 
