@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -64,6 +65,41 @@ std::string MainName(const ConfigEvent& config) {
 }
 
 }  // namespace
+
+std::string ClassifyClientFailure(std::string_view output, bool timed_out) {
+  static constexpr std::string_view kUrn = "urn:ietf:params:acme:error:";
+  auto word_at = [&](size_t start) {
+    size_t end = start;
+    while (end < output.size() && std::isalnum(static_cast<unsigned char>(output[end]))) ++end;
+    return output.substr(start, end - start);
+  };
+  // The first problem named is the one that failed the order; later ones are follow-ups.
+  if (size_t at = output.find(kUrn); at != std::string_view::npos) {
+    if (std::string_view type = word_at(at + kUrn.size()); !type.empty()) return StrCat(kUrn, type);
+  }
+  // certbot: "  Type:   connection" in its list of problems the CA reported.
+  for (size_t at = output.find("Type:"); at != std::string_view::npos;
+       at = output.find("Type:", at + 1)) {
+    if (at > 0 && output[at - 1] != ' ' && output[at - 1] != '\n') continue;
+    size_t start = at + 5;
+    while (start < output.size() && output[start] == ' ') ++start;
+    if (std::string_view type = word_at(start); !type.empty()) return StrCat(kUrn, type);
+  }
+  // certbot prints the problem's detail without its type when registration fails on a nonce.
+  if (output.find("invalid anti-replay nonce") != std::string_view::npos) {
+    return StrCat(kUrn, "badNonce");
+  }
+  if (timed_out) return "timeout";
+  for (std::string_view refused : {"onnection refused", "Failed to establish a new connection",
+                                   "no such host", "Connection reset", "connection reset"}) {
+    if (output.find(refused) != std::string_view::npos) return "network";
+  }
+  if (output.find("timed out") != std::string_view::npos ||
+      output.find("Timeout") != std::string_view::npos) {
+    return "timeout";
+  }
+  return "unknown";
+}
 
 RetryPolicy RetryFor(ActionKind kind) {
   switch (kind) {
@@ -215,6 +251,8 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
       report.detail = result.status().message();
       continue;  // not startable: retrying may help if it was a transient exec failure
     }
+    report.output = result->stdout_text + result->stderr_text;
+    report.timed_out = result->timed_out;
     if (result->ok()) {
       report.success = true;
       report.detail = StrCat("exit 0 in ", absl::FormatDuration(result->duration));
@@ -345,9 +383,7 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
   r.cert = action.cert;
   r.outcome = report.success ? Outcome::kSuccess : Outcome::kFailure;
   if (!report.success) {
-    // events-v1 client-side codes: a timeout is "timeout"; anything else certcast cannot classify
-    // from an exit code is "unknown" (the client's own log parser adds the ACME problem type).
-    r.error = report.detail.find("[timeout]") != std::string::npos ? "timeout" : "unknown";
+    r.error = ClassifyClientFailure(report.output, report.timed_out);
     r.detail = report.detail.substr(0, 500);
   }
   r.challenge = action.challenge.value_or(lineage.challenge);

@@ -56,8 +56,16 @@ struct ExecutionReport {
   bool success = false;
   bool skipped = false;        // lock held by another run, or dry-run mode
   std::string detail;          // what happened, one line
+  std::string output;          // the last attempt's stdout then stderr (bounded by the capture)
+  bool timed_out = false;      // the last attempt hit its timeout
   std::vector<Event> events;   // renewal / deploy events to store
 };
+
+// The events-v1 `error` of a failed client run, from what the client printed: the ACME problem
+// type when it names one (lego and acme.sh print the URN; certbot prints "Type:   connection"),
+// "timeout" when the run timed out, "network" when the CA could not be reached, else "unknown".
+// The policy's diagnosis starts from this code, so "unknown" loses the cause.
+std::string ClassifyClientFailure(std::string_view output, bool timed_out);
 
 class Executor {
  public:

@@ -191,6 +191,33 @@ TEST(ClientArgvTest, ConfiguredChallengeArgumentsReplaceThePluginFlags) {
             "--no-random-sleep");
 }
 
+// What certbot 2.1 and lego 4.9 printed in real failed runs against pebble (acme-lab, see
+// tests/data/client-output/README.md and tests/data/client-logs/README.md).
+TEST(ClassifyClientFailureTest, RealClientOutputsGiveTheAcmeProblemOrTheClientSideCode) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"tests/data/client-output/certbot-http01-nothing-listening.out",
+       "urn:ietf:params:acme:error:connection"},
+      {"tests/data/client-output/certbot-dns01-txt-missing.out",
+       "urn:ietf:params:acme:error:unauthorized"},
+      {"tests/data/client-output/certbot-ca-down.out", "network"},
+      {"tests/data/client-output/certbot-acme-server-hang.out", "timeout"},
+      {"tests/data/client-output/certbot-bad-nonce.out", "urn:ietf:params:acme:error:badNonce"},
+      {"tests/data/client-logs/lego-http01-nothing-listening.out",
+       "urn:ietf:params:acme:error:connection"},
+      {"tests/data/client-logs/lego-ca-down.out", "network"},
+      {"tests/data/client-logs/lego-dns01-txt-wrong.out", "urn:ietf:params:acme:error:unauthorized"},
+  };
+  for (const auto& [file, want] : cases) {
+    std::ifstream in(file);
+    ASSERT_TRUE(in) << file;
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(ClassifyClientFailure(text.str(), false), want) << file;
+  }
+  EXPECT_EQ(ClassifyClientFailure("", true), "timeout");
+  EXPECT_EQ(ClassifyClientFailure("Segmentation fault", false), "unknown");
+}
+
 TEST(ClientArgvTest, ADns01SwitchWithoutAProviderIsRefusedWithTheSettingToAdd) {
   ClientSettings s;
   s.kind = "lego";
