@@ -1,4 +1,5 @@
-// certcast scan: probe every target of a TOML config, concurrently, and write events-v1 lines.
+// certcast scan: probe every target of a TOML config, concurrently, and write events-v1 lines or
+// store them.
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
+#include "store/store.h"
 
 namespace certcast::cli {
 namespace {
@@ -15,6 +17,7 @@ namespace {
 struct ScanFlags {
   std::string config;
   std::string out;
+  std::string db;
 };
 
 int RunScanCommand(const ScanFlags& flags) {
@@ -27,7 +30,24 @@ int RunScanCommand(const ScanFlags& flags) {
     std::cerr << "certcast: " << flags.config << ": " << plan.status().message() << "\n";
     return kExitUsage;
   }
+  // Opened before the probes run, so that a bad --db fails fast instead of after a long scan.
+  std::unique_ptr<Store> store;
+  if (!flags.db.empty()) {
+    auto opened = Store::OpenSqlite(flags.db);
+    if (!opened.ok()) return Fail(opened.status().WithPrefix(StrCat("--db ", flags.db)));
+    store = std::move(*opened);
+  }
   const probe::ScanResult result = probe::RunScan(*plan);
+  for (const std::string& error : result.errors) std::cerr << "certcast: scan: " << error << "\n";
+  if (store) {
+    // The store's append is ingest's: one transaction, exact duplicates stored once.
+    auto stored = store->AppendEvents(result.events);
+    if (!stored.ok()) return Fail(stored.status().WithPrefix(StrCat("--db ", flags.db)));
+    std::cerr << "scan: " << plan->targets.size() << " targets, " << result.events.size()
+              << " events (" << stored->inserted << " stored, " << stored->duplicates
+              << " duplicates), " << result.errors.size() << " with errors\n";
+    return result.errors.empty() ? kExitOk : kExitRejected;
+  }
   std::string lines;
   for (const Event& e : result.events) {
     AppendEventJson(e, lines);
@@ -48,7 +68,6 @@ int RunScanCommand(const ScanFlags& flags) {
       return Fail(UnavailableError(StrCat("--out ", flags.out, ": rename failed")));
     }
   }
-  for (const std::string& error : result.errors) std::cerr << "certcast: scan: " << error << "\n";
   std::cerr << "scan: " << plan->targets.size() << " targets, " << result.events.size() << " events, "
             << result.errors.size() << " with errors\n";
   return result.errors.empty() ? kExitOk : kExitRejected;
@@ -65,13 +84,19 @@ const bool registered = RegisterCommand({
               "Reads a TOML config listing tls, dns, http01 and ca targets (format in "
               "docs/probes.md), probes them with at most [scan] concurrency probes at a time, "
               "each within its timeout, and writes one events-v1 line per observation in config "
-              "order. Does not write the store: pipe the output into `certcast ingest`.");
+              "order, or with --db stores them (as `certcast ingest` does: exact duplicates "
+              "are stored once).");
           sub.add_option("--config", flags->config, "TOML file listing the targets")->required();
-          sub.add_option("--out", flags->out, "Output file (default: stdout); replaced atomically");
+          CLI::Option* out =
+              sub.add_option("--out", flags->out, "Output file (default: stdout); replaced atomically");
+          sub.add_option("--db", flags->db, "Store the events in this store (SQLite) instead of printing them")
+              ->excludes(out);
           sub.footer(
               "Exit: 0 every target produced its events; 1 some targets produced fewer (each "
-              "reported on stderr; everything produced is written); 2 bad config; 3 output failed.\n\n"
-              "Example:\n  certcast scan --config fleet-probes.toml --out probes.jsonl");
+              "reported on stderr; everything produced is written); 2 bad config; 3 output or "
+              "store failed.\n\n"
+              "Example:\n  certcast scan --config fleet-probes.toml --out probes.jsonl\n"
+              "  certcast scan --config fleet-probes.toml --db fleet.db");
           return [flags] { return RunScanCommand(*flags); };
         },
 });

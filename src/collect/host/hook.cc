@@ -110,6 +110,13 @@ void Append(Event event, HookEvents& out) {
 
 }  // namespace
 
+std::optional<Client> HostClientFromName(std::string_view name) {
+  for (const ClientMarker& m : kMarkers) {
+    if (name == ToString(m.client)) return m.client;
+  }
+  return std::nullopt;
+}
+
 StatusOr<HookTarget> HookTargetFromEnvironment(Client client,
                                                const std::map<std::string, std::string>& environment) {
   HookTarget target;

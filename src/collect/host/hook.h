@@ -23,6 +23,8 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,10 @@ struct HookTarget {
   std::filesystem::path state;               // certbot renewal/NAME.conf, lego DOMAIN.json, acme.sh DOMAIN.conf
   bool operator==(const HookTarget&) const = default;
 };
+
+// certbot, lego or acme.sh (the clients that have hooks and host probes) by name; nullopt for
+// any other text.
+std::optional<Client> HostClientFromName(std::string_view name);
 
 // Maps a hook environment (variable name -> value) to its target. Pure. Errors
 // (InvalidArgument) name the variable and how the hook should be installed, e.g.

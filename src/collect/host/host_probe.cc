@@ -65,7 +65,7 @@ bool TimerLastRun(const HostProbeOptions& options, const RunCommand& run,
       why_not_systemctl = StrCat("systemctl: ", output.status().message());
     } else if (output->exit_code != 0) {
       why_not_systemctl = StrCat("systemctl exited ", output->exit_code);
-    } else if (auto parsed = ParseSystemctlLastTrigger(output->stdout_text); !parsed.ok()) {
+    } else if (auto parsed = ParseSystemctlLastTrigger(output->output); !parsed.ok()) {
       why_not_systemctl = StrCat("systemctl: ", parsed.status().message());
     } else {
       last = *parsed;
@@ -189,7 +189,7 @@ HostProbeResult ProbeHost(const HostProbeOptions& options, const RunCommand& run
   } else if (output->exit_code != 0) {
     out.problems.push_back(
         StrCat("client version: ", program, " --version exited ", output->exit_code));
-  } else if (auto version = ParseClientVersion(options.client, output->stdout_text); !version.ok()) {
+  } else if (auto version = ParseClientVersion(options.client, output->output); !version.ok()) {
     out.problems.push_back(StrCat("client version: ", version.status().message()));
   } else {
     host.client_version = *version;

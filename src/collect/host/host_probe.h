@@ -22,7 +22,7 @@ namespace certcast::host {
 
 struct CommandOutput {
   int exit_code = 0;
-  std::string stdout_text;
+  std::string output;  // stdout, then stderr (old certbot versions print --version on stderr)
 };
 // Runs argv (no shell) with a timeout; an error when it could not run or timed out.
 using RunCommand = std::function<StatusOr<CommandOutput>(const std::vector<std::string>& argv)>;
