@@ -70,10 +70,15 @@ int RunExplain(const ExplainFlags& flags) {
     std::printf("\nforecast at %s: risk %.3f of a failed renewal within %lld days (alert threshold %.3f)%s%s\n",
                 FormatRfc3339(at).c_str(), f.risk, static_cast<long long>(absl::ToInt64Hours(forecaster->horizon()) / 24),
                 forecaster->alert_threshold(), f.alert ? ": ALERT" : "", f.in_episode ? "; already failing (in an episode)" : "");
+    if (forecaster->info().prior_only) {
+      std::printf("model %s: %s (trained on %s .. %s)\n", flags.model.c_str(), std::string(kPriorOnlyReason).c_str(),
+                  FormatRfc3339(forecaster->info().train_from).c_str(), FormatRfc3339(forecaster->info().train_until).c_str());
+    }
     if (f.expected_time_to_failure) {
       std::printf("survival model: median time to the next failure %.1f days\n", absl::ToDoubleHours(*f.expected_time_to_failure) / 24);
     }
-    std::printf("anomaly score %.2f (0.5 ordinary, near 1 never seen in training)\n", f.anomaly);
+    // A prior-only model has no anomaly detector: say nothing rather than "nan".
+    if (std::isfinite(f.anomaly)) std::printf("anomaly score %.2f (0.5 ordinary, near 1 never seen in training)\n", f.anomaly);
     std::printf("\nreasons (contribution to log-odds):\n");
     if (f.reasons.empty()) std::printf("  nothing stands out\n");
     for (const Reason& r : f.reasons) std::printf("  %+.3f  %s  [%s]\n", r.contribution, r.sentence.c_str(), r.feature.c_str());

@@ -41,6 +41,7 @@ int RunForecast(const ForecastFlags& flags) {
   if (!flags.json) {
     std::printf("forecast at %s, horizon %s, alert threshold %.3f, %zu lineages\n", FormatRfc3339(at).c_str(),
                 Days(forecaster->horizon()).c_str(), forecaster->alert_threshold(), forecasts->size());
+    if (forecaster->info().prior_only) std::printf("model %s: %s\n", flags.model.c_str(), std::string(kPriorOnlyReason).c_str());
     std::printf("%-32s %6s %5s %9s %9s  %s\n", "cert", "risk", "alert", "next try", "TTF(AFT)", "top reasons");
   }
   for (const LineageForecast& f : *forecasts) {
@@ -52,6 +53,7 @@ int RunForecast(const ForecastFlags& flags) {
       j["alert"] = f.alert;
       j["in_episode"] = f.in_episode;
       j["anomaly"] = f.anomaly;
+      if (forecaster->info().prior_only) j["prior_only"] = true;
       if (f.next_attempt) j["next_attempt"] = FormatRfc3339(*f.next_attempt);
       if (f.expected_time_to_failure) j["expected_days_to_failure"] = absl::ToDoubleHours(*f.expected_time_to_failure) / 24;
       j["reasons"] = nlohmann::json::array();

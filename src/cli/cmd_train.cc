@@ -48,6 +48,14 @@ int RunTrain(const TrainFlags& flags) {
   Status written = WriteModelFile(flags.model, report->bundle);
   if (!written.ok()) return Fail(written);
   const ForecastMetrics& v = report->validation;
+  if (report->bundle.info.prior_only) {
+    // Exit 0: a model that says "no failures seen" is a valid result for a healthy fleet, and
+    // backtest, forecast and plan run on it.
+    std::cout << "model " << flags.model << ": " << kPriorOnlyReason << " (" << set->size() << " cert-days from "
+              << FormatRfc3339(set->first_day) << " .. " << FormatRfc3339(until) << ", no episode onset); risk "
+              << report->bundle.calibration.Apply(0, 0) << " for every lineage, no alerts\n";
+    return kExitOk;
+  }
   std::cout << "model " << flags.model << ": " << report->bundle.info.algorithm << ", " << report->rounds
             << " rounds, horizon " << flags.horizon << ", trained on " << FormatRfc3339(set->first_day) << " .. "
             << FormatRfc3339(until) << "\n"

@@ -25,8 +25,11 @@ class ForecasterImpl {
 
   static StatusOr<Forecaster> Make(ModelBundle bundle) {
     auto impl = std::make_unique<ForecasterImpl>();
-    ASSIGN_OR_RETURN(xgb::Booster c, xgb::Booster::FromBuffer(bundle.classifier_ubj));
-    impl->classifier.emplace(std::move(c));
+    // A prior-only model (no onset in its training history) has no classifier to load.
+    if (!bundle.info.prior_only) {
+      ASSIGN_OR_RETURN(xgb::Booster c, xgb::Booster::FromBuffer(bundle.classifier_ubj));
+      impl->classifier.emplace(std::move(c));
+    }
     if (!bundle.survival_ubj.empty()) {
       ASSIGN_OR_RETURN(xgb::Booster s, xgb::Booster::FromBuffer(bundle.survival_ubj));
       impl->survival.emplace(std::move(s));
@@ -80,7 +83,10 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
   if (lineages.empty()) return out;
   std::vector<float> x = ExtractModelRows(fx, lineages, options.threads);
   FillAnomalyColumn(impl_->bundle.anomaly, x.data(), lineages.size(), options.threads);
-  ASSIGN_OR_RETURN(std::vector<float> margins, impl_->Predict(*impl_->classifier, x, lineages.size(), true, options.threads));
+  std::vector<float> margins(lineages.size(), 0.0f);  // prior-only: calibration ignores the margin
+  if (impl_->classifier) {
+    ASSIGN_OR_RETURN(margins, impl_->Predict(*impl_->classifier, x, lineages.size(), true, options.threads));
+  }
   std::vector<float> times;
   if (impl_->survival) {
     ASSIGN_OR_RETURN(times, impl_->Predict(*impl_->survival, x, lineages.size(), false, options.threads));
@@ -100,7 +106,10 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
       f.expected_time_to_failure = absl::Seconds(std::min(times[i], 3650.0f) * 86400.0);
     }
   }
-  if (options.with_reasons) {
+  if (options.with_reasons && !impl_->classifier) {
+    for (LineageForecast& f : out) f.reasons.push_back(Reason{"prior_only", 0, std::string(kPriorOnlyReason)});
+  }
+  if (options.with_reasons && impl_->classifier) {
     ASSIGN_OR_RETURN(xgb::DMatrix d, xgb::DMatrix::Dense(x, lineages.size(), kModelWidth, 1));
     // Exact TreeSHAP runs ~400 rows/s per thread; above a few thousand rows the approximate
     // (Saabas) contributions keep a fleet-wide forecast interactive.

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -59,7 +60,13 @@ struct ModelInfo {
   std::string algorithm;           // "gbtree" or "rf"
   double alert_threshold = 0.5;
   std::string metrics_json;        // validation metrics as JSON
+  // No episode onset in the training history: there is no classifier, every lineage gets the
+  // smoothed base rate and nothing alerts. Forecasts carry kPriorOnlyReason.
+  bool prior_only = false;
 };
+
+// The reason a prior-only model gives for every forecast.
+inline constexpr std::string_view kPriorOnlyReason = "no failures in training history: risk from the prior only";
 
 class ForecasterImpl;
 class Forecaster {

@@ -172,6 +172,7 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
   meta["horizon_seconds"] = absl::ToInt64Seconds(info.horizon);
   meta["algorithm"] = info.algorithm;
   meta["alert_threshold"] = info.alert_threshold;
+  meta["prior_only"] = info.prior_only;
   meta["metrics"] = nlohmann::json::parse(info.metrics_json.empty() ? "{}" : info.metrics_json);
   meta["calibration"] = {bundle.calibration.a, bundle.calibration.b, bundle.calibration.c};
   meta["anomaly"] = nlohmann::json::parse(bundle.anomaly.ToJson());
@@ -225,6 +226,8 @@ StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
     b.info.algorithm = meta.at("algorithm").get<std::string>();
     b.info.alert_threshold = meta.at("alert_threshold").get<double>();
     b.info.metrics_json = meta.at("metrics").dump();
+    // Files written before prior-only models existed have no such key: they all had a classifier.
+    b.info.prior_only = meta.value("prior_only", false);
     auto cal = meta.at("calibration");
     b.calibration = Calibration{cal.at(0).get<double>(), cal.at(1).get<double>(), cal.at(2).get<double>()};
     ASSIGN_OR_RETURN(b.anomaly, IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth));
@@ -244,7 +247,10 @@ StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
   if (b.info.feature_names != ModelFeatureNames()) {
     return FailedPreconditionError(StrCat("model ", path, " lists other feature names than this certcast"));
   }
-  if (b.classifier_ubj.empty()) return DataLossError(StrCat(path, ": model has no classifier"));
+  if (b.classifier_ubj.empty() && !b.info.prior_only) return DataLossError(StrCat(path, ": model has no classifier"));
+  if (!b.classifier_ubj.empty() && b.info.prior_only) {
+    return DataLossError(StrCat(path, ": model says prior-only but carries a classifier"));
+  }
   return b;
 }
 
@@ -338,15 +344,60 @@ std::vector<float> Gather(const std::vector<float>& v, const std::vector<size_t>
 }
 
 
+// A healthy (or tiny) fleet has no onset to learn from. Rather than no model, which would leave
+// backtest, forecast and plan with nothing to run, the model is the base rate: the Jeffreys
+// estimate (onsets + 1/2) / (weighted cert-days + 1) with no onsets, the same for every lineage.
+// Nothing alerts (the threshold is above any risk it gives); the file and every forecast say so.
+StatusOr<TrainReport> TrainPriorOnly(const TrainingSet& set, const TrainOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  TrainReport report;
+  const double weighted_days = std::accumulate(set.w.begin(), set.w.end(), 0.0);
+  const double rate = 0.5 / (weighted_days + 1);
+  if (options.progress) {
+    options.progress(StrCat("no episode onset in ", set.size(), " cert-days before ", FormatRfc3339(set.until),
+                            ": prior-only model, risk ", rate, " for every lineage, no alerts"));
+  }
+  ModelBundle& bundle = report.bundle;
+  // risk = sigmoid(a * margin + b + c * anomaly) with a = c = 0: the prior whatever the inputs.
+  bundle.calibration = Calibration{0, std::log(rate / (1 - rate)), 0};
+  // Measured on the training rows like any validation, by the same code: with no onsets it has no
+  // episodes to catch and raises no alerts, which the stored metrics show.
+  std::vector<ScoredDay> rows = set.rows;
+  for (ScoredDay& r : rows) {
+    r.risk = static_cast<float>(rate);
+    r.alert = false;
+  }
+  std::vector<const std::vector<Episode>*> eps;
+  for (const auto& e : set.episodes) eps.push_back(&e);
+  report.validation = Evaluate(rows, eps, set.first_day, set.last_day + absl::Hours(24), options.horizon);
+  ModelInfo& info = bundle.info;
+  info.schema_id = ModelSchemaId();
+  info.feature_names = ModelFeatureNames();
+  info.train_from = set.first_day;
+  info.train_until = set.until;
+  info.horizon = options.horizon;
+  info.algorithm = "prior";
+  info.prior_only = true;
+  info.alert_threshold = 1.0;  // risk is rate < 1: a prior says nothing about one lineage
+  info.metrics_json = StrCat("{\"prior_only\":true,\"reason\":\"", kPriorOnlyReason, "\",\"train_rows\":", set.size(),
+                             ",\"weighted_cert_days\":", weighted_days, ",\"base_rate\":", rate,
+                             ",\"validation\":", MetricsToJson(report.validation), "}");
+  report.rounds = 0;
+  report.total_seconds = Seconds(start);
+  return report;
+}
+
 }  // namespace
 
 StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   TrainReport report;
   const double positives = std::accumulate(set.y.begin(), set.y.end(), 0.0);
-  if (positives < 1) {
-    return FailedPreconditionError("no episode onsets before --until: there is no failure to learn from");
+  if (set.size() == 0) {
+    return FailedPreconditionError(StrCat("no cert-days to learn from: no lineage has a config event between ",
+                                          FormatRfc3339(set.first_day), " and ", FormatRfc3339(set.last_day)));
   }
+  if (positives < 1) return TrainPriorOnly(set, options);
   // Time-ordered split. Training rows whose label window reaches into the validation period are
   // purged, otherwise the validation onsets would leak into training labels.
   const int64_t days = (set.last_day - set.first_day) / absl::Hours(24) + 1;

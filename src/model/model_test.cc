@@ -1,6 +1,7 @@
 #include "model/model.h"
 #include "model/backtest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -85,7 +86,8 @@ TEST(IsolationForest, ScoresAnOutlierAboveOrdinaryRows) {
 }
 
 // A small fleet where lineages whose HTTP-01 probe starts failing fail their next renewal.
-std::vector<Event> SyntheticFleet(int lineages, int days, uint64_t seed) {
+// With `failures` false nothing breaks: a healthy fleet with no episode onset.
+std::vector<Event> SyntheticFleet(int lineages, int days, uint64_t seed, bool failures = true) {
   std::mt19937_64 rng(seed);
   std::vector<std::string> lines;
   auto ts = [](absl::Time t) { return FormatRfc3339(t); };
@@ -95,7 +97,7 @@ std::vector<Event> SyntheticFleet(int lineages, int days, uint64_t seed) {
                            R"(","names":[")", name, R"("],"client":"certbot","ca":"https://ca.example/dir","challenge":"http-01","ari":false,"renew_rule":"days_left:30"})"));
     // Certificates issued at staggered times; renewal 30 days before expiry, daily retries.
     absl::Time not_before = Day(0) - absl::Hours(24) * static_cast<int>(rng() % 60);
-    const bool breaks = rng() % 3 == 0;
+    const bool breaks = rng() % 3 == 0 && failures;
     const int break_day = 5 + static_cast<int>(rng() % (days - 10));
     lines.push_back(StrCat(R"({"ts":")", ts(Day(0)), R"(","type":"issued","cert":")", cert, R"(","serial":"s0","not_before":")",
                            ts(not_before), R"(","not_after":")", ts(not_before + absl::Hours(24 * 90)), R"(","ca":"x"})"));
@@ -267,6 +269,83 @@ TEST(RescaleRisk, SameHorizonIsIdentityAndOtherHorizonsFollowAConstantHazard) {
   EXPECT_DOUBLE_EQ(RescaleRisk(1.0, week, week / 7), 1.0);
   // Monotone: a longer horizon never lowers risk.
   EXPECT_LT(RescaleRisk(0.2, week, week), RescaleRisk(0.2, week, 3 * week));
+}
+
+}  // namespace
+}  // namespace certcast
+
+namespace certcast {
+namespace {
+
+// A healthy fleet has no onset to learn from; training must still give a model that backtest and
+// forecast run on, and that says it is only a prior.
+TEST(PriorOnlyModel, HealthyFleetTrainsBacktestsAndForecastsFromTheBaseRate) {
+  auto events = SyntheticFleet(40, 90, 5, /*failures=*/false);
+  size_t onsets = 0;
+  for (const auto& [cert, episodes] : ComputeEpisodes(events)) onsets += episodes.size();
+  ASSERT_EQ(onsets, 0u);
+  TrainOptions options;
+  options.threads = 1;
+  auto set = BuildTrainingSet(events, Day(60), options);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_GT(set->size(), 1000u);
+  auto report = TrainModel(*set, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->bundle.info.prior_only);
+  EXPECT_EQ(report->bundle.info.algorithm, "prior");
+  EXPECT_TRUE(report->bundle.classifier_ubj.empty());
+  // Jeffreys estimate with no onsets: 0.5 / (cert-days + 1).
+  const double expected = 0.5 / (set->size() + 1.0);
+  EXPECT_NEAR(report->bundle.calibration.Apply(3.0, 0.9), expected, expected * 1e-6);
+  EXPECT_EQ(report->validation.episodes, 0);
+  EXPECT_EQ(report->validation.alerts, 0);
+
+  const std::string path = testing::TempDir() + "/certcast_prior_only.model";
+  ASSERT_TRUE(WriteModelFile(path, report->bundle).ok());
+  auto forecaster = Forecaster::Load(path);
+  ASSERT_TRUE(forecaster.ok()) << forecaster.status();
+  EXPECT_TRUE(forecaster->info().prior_only);
+  EXPECT_NE(forecaster->info().metrics_json.find("\"prior_only\":true"), std::string::npos);
+  auto forecasts = forecaster->ScoreAll(events, Day(70));
+  ASSERT_TRUE(forecasts.ok()) << forecasts.status();
+  ASSERT_EQ(forecasts->size(), 40u);
+  for (const LineageForecast& f : *forecasts) {
+    EXPECT_NEAR(f.risk, expected, expected * 1e-6) << f.cert;
+    EXPECT_FALSE(f.alert) << f.cert;
+    EXPECT_FALSE(f.expected_time_to_failure.has_value());
+    ASSERT_EQ(f.reasons.size(), 1u);
+    EXPECT_EQ(f.reasons[0].sentence, kPriorOnlyReason);
+  }
+
+  // The backtest runs on it, against a fleet that does fail: the prior catches nothing and its
+  // PR-AUC is the base rate (every row tied), which is what a prior is worth.
+  auto failing = SyntheticFleet(40, 90, 6);
+  BacktestOptions backtest;
+  backtest.from = Day(5);
+  backtest.to = Day(85);
+  std::ostringstream csv;
+  auto result = RunBacktest(*forecaster, failing, backtest, csv);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->rows, 40 * 80);
+  EXPECT_EQ(result->model.alerts, 0);
+  EXPECT_EQ(result->model.caught, 0);
+  ASSERT_GT(result->model.positive_days, 0);
+  EXPECT_NEAR(result->model.pr_auc, static_cast<double>(result->model.positive_days) / result->model.scored_days, 1e-9);
+  EXPECT_EQ(csv.str().substr(0, 19), "day,cert,risk,alert");
+}
+
+TEST(PriorOnlyModel, RefusesAFileThatClaimsPriorOnlyButCarriesAClassifier) {
+  auto events = SyntheticFleet(20, 60, 5, /*failures=*/false);
+  TrainOptions options;
+  auto set = BuildTrainingSet(events, Day(50), options);
+  ASSERT_TRUE(set.ok());
+  auto report = TrainModel(*set, options);
+  ASSERT_TRUE(report.ok());
+  report->bundle.classifier_ubj = "not a booster";
+  const std::string path = testing::TempDir() + "/certcast_prior_only_bad.model";
+  ASSERT_TRUE(WriteModelFile(path, report->bundle).ok());
+  EXPECT_EQ(Forecaster::Load(path).status().message(),
+            StrCat(path, ": model says prior-only but carries a classifier"));
 }
 
 }  // namespace
