@@ -252,13 +252,17 @@ std::string RenderBacktestReport(const BacktestResult& r, const BacktestOptions&
   std::string h = StrCat(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>certcast backtest</title><style>",
       "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #bbb;"
-      "padding:4px 8px;text-align:right}th{background:#eee}figure{display:inline-block;margin:1em}"
-      "figcaption{font-weight:bold}pre{white-space:pre-wrap;overflow-wrap:anywhere}</style></head><body>",
+      "padding:4px 8px;text-align:right}th{background:#eee}figure{display:inline-block;margin:1em;vertical-align:top}"
+      "figcaption{font-weight:bold}pre{white-space:pre-wrap;overflow-wrap:anywhere}"
+      "ul.legend{list-style:none;padding:0;margin:0 0 0 50px;max-width:370px;font-size:12px}"
+      "ul.legend li{margin:2px 0}.swatch{display:inline-block;width:14px;height:3px;margin-right:6px;"
+      "vertical-align:middle}</style></head><body>",
       "<h1>certcast backtest</h1><p>Days ", FormatRfc3339(options.from), " to ", FormatRfc3339(options.to),
       ", horizon ", absl::ToInt64Hours(options.horizon) / 24, " days; ", r.rows, " cert-days, ", r.lineages,
       " lineages. Model trained on ", FormatRfc3339(info.train_from), " .. ", FormatRfc3339(info.train_until),
       " (", Escape(info.algorithm), "), alert threshold ", Fixed(r.threshold, 4),
       ". Risk at day D uses events before D only; cert-days inside an ongoing episode are not scored.</p>");
+  if (info.prior_only) h += StrCat("<p><strong>Model: ", Escape(kPriorOnlyReason), "</strong> (every lineage gets the base rate; nothing alerts).</p>");
   h += "<table><tr><th>forecaster</th><th>PR-AUC</th><th>Brier</th><th>episodes</th><th>caught</th><th>recall</th>"
        "<th>alerts (dedup)</th><th>precision</th><th>median lead (days)</th><th>lead &ge; 1 day</th></tr>";
   auto row = [&](const std::string& name, const ForecastMetrics& m) {
@@ -280,11 +284,15 @@ std::string RenderBacktestReport(const BacktestResult& r, const BacktestOptions&
   };
   curve(r.model, kColors[0]);
   for (size_t i = 0; i < r.baselines.size(); ++i) curve(r.baselines[i].second, kColors[1 + i % 4]);
-  h += StrCat("<text x=\"300\" y=\"25\" font-size=\"10\" fill=\"", kColors[0], "\">model</text>");
-  for (size_t i = 0; i < r.baselines.size(); ++i) {
-    h += StrCat("<text x=\"300\" y=\"", 38 + 13 * i, "\" font-size=\"10\" fill=\"", kColors[1 + i % 4], "\">rule ", i + 1, "</text>");
-  }
-  h += "</svg></figure>";
+  // The legend names each rule in full below the plot ("rule 1" said nothing without the table),
+  // as HTML so that long names wrap instead of running off the frame.
+  h += "</svg><ul class=\"legend\">";
+  auto legend = [&](const std::string& name, const char* color) {
+    h += StrCat("<li><span class=\"swatch\" style=\"background:", color, "\"></span>", Escape(name), "</li>");
+  };
+  legend("certcast model", kColors[0]);
+  for (size_t i = 0; i < r.baselines.size(); ++i) legend(StrCat("rule: ", r.baselines[i].first), kColors[1 + i % 4]);
+  h += "</ul></figure>";
 
   // Calibration.
   h += Frame("Calibration (10 bins of risk)", "mean forecast risk", "observed onset rate", 1, 1);
