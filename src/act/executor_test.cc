@@ -55,7 +55,7 @@ std::string FakeProgram(const TempDir& dir, const std::string& name) {
       << "echo -- >> \"$d/argv\"\n"
       << "cat > \"$d/stdin\"\n"
       << "if [ -f \"$d/sleep\" ]; then sleep 10; fi\n"
-      << "if [ -f \"$d/fail\" ]; then echo 'some progress'; echo 'Challenge failed: connection refused' >&2; exit 1; fi\n"
+      << "if [ -f \"$d/fail\" ]; then echo 'some progress'; printf '  Type:   connection\\nChallenge failed: connection refused\\n' >&2; exit 1; fi\n"
       << "exit 0\n";
   out.close();
   std::filesystem::permissions(path, std::filesystem::perms::owner_all);
@@ -288,7 +288,7 @@ TEST_F(ExecutorTest, AFailingClientIsRecordedWithItsLastErrorLineAndNotRetried) 
   EXPECT_EQ(report->attempts, 1);
   const auto* r = report->events.at(0).As<RenewalEvent>();
   EXPECT_EQ(r->outcome, Outcome::kFailure);
-  EXPECT_EQ(r->error, "unknown");
+  EXPECT_EQ(r->error, "urn:ietf:params:acme:error:connection");  // from certbot's "Type:" line
   EXPECT_EQ(r->detail, "exit 1: Challenge failed: connection refused");
   EXPECT_TRUE(r->dry_run);
 }
