@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -86,6 +89,24 @@ Status ForEachTable(const toml::table& root, std::string_view key, F&& f) {
   return OkStatus();
 }
 
+// One trust store per CA file for the whole scan, shared by all its tls targets: loading it costs
+// more than a handshake. Loaded by the first target that needs it; a load error is that of every
+// target naming the file, as when each target loaded its own.
+class TlsTrustCache {
+ public:
+  StatusOr<std::shared_ptr<const TlsTrust>> Get(const std::string& ca_file) {
+    // Held while loading, so concurrent first users wait for the one load instead of repeating it.
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = loaded_.find(ca_file);
+    if (it == loaded_.end()) it = loaded_.emplace(ca_file, TlsTrust::Load(ca_file)).first;
+    return it->second;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, StatusOr<std::shared_ptr<const TlsTrust>>> loaded_;
+};
+
 TargetOutput One(StatusOr<Event> e) {
   TargetOutput out;
   if (e.ok()) {
@@ -127,6 +148,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
   }
   if (!resolver.empty()) RETURN_IF_ERROR(ParseResolverAddress(resolver).status().WithPrefix("scan: resolver"));
 
+  auto trust_cache = std::make_shared<TlsTrustCache>();
   RETURN_IF_ERROR(ForEachTable(root, "tls", [&](const toml::table& t, const std::string& where) -> Status {
     std::string endpoint;
     TlsProbeOptions options;
@@ -138,7 +160,11 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     RETURN_IF_ERROR(OptionalString(t, "cert", where, options.cert));
     RETURN_IF_ERROR(OptionalString(t, "ca_file", where, options.ca_file));
     RETURN_IF_ERROR(OptionalDuration(t, "timeout", where, options.timeout));
-    plan.targets.push_back({StrCat("tls ", endpoint), [endpoint, options, &clock] { return One(ProbeTls(endpoint, options, clock)); }});
+    plan.targets.push_back({StrCat("tls ", endpoint), [endpoint, options, trust_cache, &clock] {
+                              auto trust = trust_cache->Get(options.ca_file);
+                              if (!trust.ok()) return One(trust.status());
+                              return One(ProbeTls(endpoint, options, **trust, clock));
+                            }});
     return OkStatus();
   }));
 

@@ -215,7 +215,41 @@ std::optional<TlsError> ClassifyVerifyIssues(std::span<const VerifyIssue> issues
   return TlsError::kUntrusted;
 }
 
+struct TlsTrustContext {
+  ossl::SslCtx ctx;
+};
+
+TlsTrust::TlsTrust(std::unique_ptr<TlsTrustContext> context) : context_(std::move(context)) {}
+TlsTrust::~TlsTrust() = default;
+
+StatusOr<std::shared_ptr<const TlsTrust>> TlsTrust::Load(const std::string& ca_file) {
+  ERR_clear_error();
+  auto context = std::make_unique<TlsTrustContext>();
+  context->ctx.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* ctx = context->ctx.get();
+  if (ctx == nullptr) return InternalError(StrCat("SSL_CTX_new: ", ossl::DrainErrors()));
+  if (!ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+      return InvalidArgumentError(StrCat("--ca-file ", ca_file, ": ", ossl::DrainErrors()));
+    }
+  } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    return FailedPreconditionError(StrCat("system trust store: ", ossl::DrainErrors()));
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, CollectIssues);
+  // A probe must see the certificate every time: never offer a session (a resumed TLS 1.3
+  // handshake carries no certificate), so never keep one.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  return std::make_shared<const TlsTrust>(std::move(context));
+}
+
 StatusOr<Event> ProbeTls(std::string_view endpoint_text, const TlsProbeOptions& options, const Clock& clock) {
+  RETURN_IF_ERROR(ParseEndpoint(endpoint_text).status());
+  ASSIGN_OR_RETURN(std::shared_ptr<const TlsTrust> trust, TlsTrust::Load(options.ca_file));
+  return ProbeTls(endpoint_text, options, *trust, clock);
+}
+
+StatusOr<Event> ProbeTls(std::string_view endpoint_text, const TlsProbeOptions& options, const TlsTrust& trust,
+                         const Clock& clock) {
   ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(endpoint_text));
   Event event{clock.Now(), TlsProbeEvent{}};
   TlsProbeEvent& probe = std::get<TlsProbeEvent>(event.body);
@@ -225,18 +259,7 @@ StatusOr<Event> ProbeTls(std::string_view endpoint_text, const TlsProbeOptions& 
                           inet_pton(AF_INET6, endpoint.host.c_str(), &scratch) == 1;
   probe.sni = !options.sni.empty() ? options.sni : (host_is_ip ? "" : endpoint.host);
   if (!options.cert.empty()) probe.cert = options.cert;
-
   ERR_clear_error();
-  ossl::SslCtx ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) return InternalError(StrCat("SSL_CTX_new: ", ossl::DrainErrors()));
-  if (!options.ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr) != 1) {
-      return InvalidArgumentError(StrCat("--ca-file ", options.ca_file, ": ", ossl::DrainErrors()));
-    }
-  } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-    return FailedPreconditionError(StrCat("system trust store: ", ossl::DrainErrors()));
-  }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, CollectIssues);
 
   const auto start = SteadyClock::now();
   const auto deadline = start + absl::ToChronoMilliseconds(options.timeout);
@@ -256,7 +279,7 @@ StatusOr<Event> ProbeTls(std::string_view endpoint_text, const TlsProbeOptions& 
     case ConnectResult::kTimeout: return finish(TlsError::kTimeout);
   }
 
-  ossl::Ssl ssl(SSL_new(ctx.get()));
+  ossl::Ssl ssl(SSL_new(trust.context().ctx.get()));
   if (!ssl) return InternalError(StrCat("SSL_new: ", ossl::DrainErrors()));
   std::vector<VerifyIssue> issues;
   if (SSL_set_ex_data(ssl.get(), IssuesIndex(), &issues) != 1 || SSL_set_fd(ssl.get(), fd.get()) != 1) {

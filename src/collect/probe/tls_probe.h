@@ -2,6 +2,7 @@
 // what the endpoint serves as a `tls_probe` event. A coordinator (does I/O); thread-safe.
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,11 +23,34 @@ struct TlsProbeOptions {
   absl::Duration timeout = absl::Seconds(10);
 };
 
-// Probes `endpoint` ("host:port", "[v6]:port"). Outcome `ok` only when the chain verifies to the
-// trust store, the leaf is within its validity, the name matches the SNI and no stapled OCSP
-// response says revoked. The served serial / not_after / SCTs / version / cipher are reported
-// whenever a handshake completed, also when verification failed. Returns an error (not an event)
-// only for bad arguments or a trust store that cannot be loaded.
+// The client half every probe needs: an OpenSSL client context holding the trust store. Building
+// it costs more CPU than the handshake itself (OpenSSL 3 fetches its algorithms for every new
+// SSL_CTX, and the whole CA bundle is parsed), so a scan loads it once per CA file and shares it.
+// Immutable after Load; any number of threads may probe with it at once. The CA file is read by
+// Load: a later change to the file is seen by the next Load, not by this one.
+struct TlsTrustContext;  // OpenSSL state, defined in tls_probe.cc
+class TlsTrust {
+ public:
+  // `ca_file` empty: the system store (OpenSSL default paths). Errors: InvalidArgument
+  // "--ca-file FILE: <openssl>", FailedPrecondition "system trust store: <openssl>".
+  static StatusOr<std::shared_ptr<const TlsTrust>> Load(const std::string& ca_file);
+  explicit TlsTrust(std::unique_ptr<TlsTrustContext> context);
+  ~TlsTrust();
+  const TlsTrustContext& context() const { return *context_; }
+
+ private:
+  std::unique_ptr<TlsTrustContext> context_;
+};
+
+// Probes `endpoint` ("host:port", "[v6]:port") trusting `trust` (options.ca_file is not read).
+// Outcome `ok` only when the chain verifies to the trust store, the leaf is within its validity,
+// the name matches the SNI and no stapled OCSP response says revoked. The served serial /
+// not_after / SCTs / version / cipher are reported whenever a handshake completed, also when
+// verification failed. Returns an error (not an event) only for bad arguments.
+StatusOr<Event> ProbeTls(std::string_view endpoint, const TlsProbeOptions& options, const TlsTrust& trust,
+                         const Clock& clock);
+// One-off form: loads options.ca_file (or the system store) for this probe alone; also returns
+// the trust store's load error.
 StatusOr<Event> ProbeTls(std::string_view endpoint, const TlsProbeOptions& options, const Clock& clock);
 
 // Verification errors seen for one chain: (depth, X509_V_ERR_* code), in the order OpenSSL
