@@ -117,8 +117,9 @@ std::optional<Client> HostClientFromName(std::string_view name) {
   return std::nullopt;
 }
 
-StatusOr<HookTarget> HookTargetFromEnvironment(Client client,
-                                               const std::map<std::string, std::string>& environment) {
+// The mapping itself; HookTargetFromEnvironment adds the name check.
+static StatusOr<HookTarget> Target(Client client,
+                                   const std::map<std::string, std::string>& environment) {
   HookTarget target;
   target.client = client;
   switch (client) {
@@ -161,6 +162,28 @@ StatusOr<HookTarget> HookTargetFromEnvironment(Client client,
       return InvalidArgumentError(
           StrCat("no hook for client \"", ToString(client), "\": certbot, lego or acme.sh"));
   }
+}
+
+// A lineage name from the environment goes into every event's `cert`: it must be text an event
+// line can carry (valid UTF-8, no control characters). Real names are DNS names (<= 253 bytes)
+// or certbot directory names (a file name, <= 255 bytes).
+static Status CheckName(std::string_view variable, const std::string& name) {
+  if (name.size() > 255) {
+    return InvalidArgumentError(StrCat(variable, " is longer than 255 bytes: not a lineage name"));
+  }
+  bool ok = clients::ToValidUtf8(name) == name;
+  for (unsigned char c : name) ok = ok && c >= 0x20 && c != 0x7f;
+  if (ok) return Status();
+  return InvalidArgumentError(StrCat(variable, " \"", clients::ToValidUtf8(name),
+                                     "\" is not a lineage name (control characters or invalid UTF-8)"));
+}
+
+StatusOr<HookTarget> HookTargetFromEnvironment(Client client,
+                                               const std::map<std::string, std::string>& environment) {
+  StatusOr<HookTarget> target = Target(client, environment);
+  if (!target.ok()) return target;
+  RETURN_IF_ERROR(CheckName(MarkerOf(client).variable, target->cert));
+  return target;
 }
 
 HookEvents RenewalEvents(const HookTarget& target) {

@@ -129,6 +129,13 @@ TEST(HookEnvironment, MissingOrBadVariablesSayWhatAndHowToInstallTheHook) {
        "Le_Domain is not set: run `certcast hook acme.sh` as acme.sh's --reloadcmd or --renew-hook "
        "(RENEWED_LINEAGE is set: this looks like certbot's --deploy-hook, which needs `certcast "
        "hook certbot`)"},
+      {Client::kLego, {{"LEGO_CERT_DOMAIN", "shop\n.example.com"}, {"LEGO_CERT_PATH", "/x.crt"}},
+       "LEGO_CERT_DOMAIN \"shop\n.example.com\" is not a lineage name (control characters or "
+       "invalid UTF-8)"},
+      {Client::kAcmeSh, {{"Le_Domain", "shop\xff"}, {"CERT_PATH", "/x.cer"}},
+       "Le_Domain \"shop?\" is not a lineage name (control characters or invalid UTF-8)"},
+      {Client::kLego, {{"LEGO_CERT_DOMAIN", std::string(256, 'a')}, {"LEGO_CERT_PATH", "/x.crt"}},
+       "LEGO_CERT_DOMAIN is longer than 255 bytes: not a lineage name"},
       {Client::kCaddy, {}, "no hook for client \"caddy\": certbot, lego or acme.sh"},
   };
   for (const Case& c : cases) {
