@@ -20,7 +20,9 @@ BUILD_PKGS=(
 # The suite fuzzes with clang's libFuzzer and compares the ingest benchmark with Python's json +
 # sqlite3. Real peers (pebble, certbot, lego, nginx, PostgreSQL) join this list with the tests that
 # start them.
-TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl nginx-light pebble)
+# The e2e lab (tests/e2e/lab_lib.sh) drives the real clients; python3-acme comes with certbot.
+TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
+           certbot lego)
 
 pkgs=("${BUILD_PKGS[@]}")
 ((want_tests)) && pkgs+=("${TEST_PKGS[@]}")
