@@ -46,9 +46,9 @@ std::map<std::string, std::string> Environment() {
   return out;
 }
 
-// Runs the reload command. Returns (exit code for the client, deploy success, detail): the
-// command's own exit code, 124 on timeout and 127 when it cannot start (the shell's and
-// timeout(1)'s conventions, which hook authors know).
+// What a reload command did: the exit code to hand the client (the command's own, 124 on
+// timeout, 127 when it cannot start, 128+N when killed by signal N: the conventions of the shell
+// and timeout(1), which hook authors know) and, when it failed, the deploy event's detail.
 struct ReloadOutcome {
   int exit_code = 0;
   std::string detail;  // empty on success
