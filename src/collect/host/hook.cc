@@ -108,18 +108,9 @@ void Append(Event event, HookEvents& out) {
   }
 }
 
-}  // namespace
-
-std::optional<Client> HostClientFromName(std::string_view name) {
-  for (const ClientMarker& m : kMarkers) {
-    if (name == ToString(m.client)) return m.client;
-  }
-  return std::nullopt;
-}
-
 // The mapping itself; HookTargetFromEnvironment adds the name check.
-static StatusOr<HookTarget> Target(Client client,
-                                   const std::map<std::string, std::string>& environment) {
+StatusOr<HookTarget> Target(Client client,
+                            const std::map<std::string, std::string>& environment) {
   HookTarget target;
   target.client = client;
   switch (client) {
@@ -167,7 +158,7 @@ static StatusOr<HookTarget> Target(Client client,
 // A lineage name from the environment goes into every event's `cert`: it must be text an event
 // line can carry (valid UTF-8, no control characters). Real names are DNS names (<= 253 bytes)
 // or certbot directory names (a file name, <= 255 bytes).
-static Status CheckName(std::string_view variable, const std::string& name) {
+Status CheckName(std::string_view variable, const std::string& name) {
   if (name.size() > 255) {
     return InvalidArgumentError(StrCat(variable, " is longer than 255 bytes: not a lineage name"));
   }
@@ -176,6 +167,15 @@ static Status CheckName(std::string_view variable, const std::string& name) {
   if (ok) return Status();
   return InvalidArgumentError(StrCat(variable, " \"", clients::ToValidUtf8(name),
                                      "\" is not a lineage name (control characters or invalid UTF-8)"));
+}
+
+}  // namespace
+
+std::optional<Client> HostClientFromName(std::string_view name) {
+  for (const ClientMarker& m : kMarkers) {
+    if (name == ToString(m.client)) return m.client;
+  }
+  return std::nullopt;
 }
 
 StatusOr<HookTarget> HookTargetFromEnvironment(Client client,

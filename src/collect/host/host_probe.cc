@@ -16,9 +16,9 @@ namespace certcast::host {
 namespace fs = std::filesystem;
 namespace {
 
-// Only the start of a program's output is read: a version is on its first lines, and a program
-// that prints megabytes is not answering the question.
-constexpr size_t kMaxVersionOutputBytes = 4096;
+// Only the start of a program's output is read: a version or a unit property is on the first
+// lines, and a program that prints megabytes is not answering the question.
+constexpr size_t kMaxCommandOutputBytes = 4096;
 // A version longer than this is not a version (certbot "2.1.0", lego "4.9.1", acme.sh "3.0.7").
 constexpr size_t kMaxVersionBytes = 64;
 
@@ -95,7 +95,7 @@ std::string ClientProgram(const HostProbeOptions& options) {
 }
 
 StatusOr<std::string> ParseClientVersion(Client client, std::string_view output) {
-  output = output.substr(0, kMaxVersionOutputBytes);
+  output = output.substr(0, kMaxCommandOutputBytes);
   for (const clients::Line& line : clients::SplitLines(output)) {
     const std::string_view text = clients::Trim(line.text);
     std::optional<std::string> version;
@@ -123,7 +123,7 @@ StatusOr<std::string> ParseClientVersion(Client client, std::string_view output)
 
 StatusOr<std::optional<absl::Time>> ParseSystemctlLastTrigger(std::string_view output) {
   std::optional<std::string_view> value;
-  for (const clients::Line& line : clients::SplitLines(output.substr(0, kMaxVersionOutputBytes))) {
+  for (const clients::Line& line : clients::SplitLines(output.substr(0, kMaxCommandOutputBytes))) {
     if (line.text.starts_with("LoadState=") && line.text != "LoadState=loaded") {
       return InvalidArgumentError(StrCat(line.text, ": systemd does not know the unit"));
     }
