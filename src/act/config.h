@@ -21,7 +21,8 @@ struct ClientSettings {
   std::string path;              // executable; default: the kind's name, looked up in PATH
   absl::Duration timeout = absl::Minutes(10);
   std::vector<std::string> extra_args;
-  // Staging directory used for dry runs by lego and acme.sh (certbot has --dry-run).
+  // The CA that dry runs validate against (certbot --dry-run --server, lego run --server,
+  // acme.sh --staging): the staging CA of the lineages' CA.
   std::string staging_server = "https://acme-staging-v02.api.letsencrypt.org/directory";
   // Challenge plumbing a switch needs.
   std::string webroot;       // http-01 with a webroot (certbot --webroot-path, lego --http.webroot)

@@ -66,6 +66,31 @@ std::string MainName(const ConfigEvent& config) {
 
 }  // namespace
 
+std::string TellingLine(std::string_view output) {
+  // certbot ends every failure with "Ask for help ..." and lego with its usage hint: the line
+  // that says what failed is the CA's problem detail or the client's error line.
+  std::string_view best;
+  int best_rank = 0;
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) end = output.size();
+    std::string_view line = output.substr(start, end - start);
+    start = end + 1;
+    int rank = 0;
+    if (line.find("Detail:") != std::string_view::npos) rank = 3;
+    else if (line.find("urn:ietf:params:acme:error:") != std::string_view::npos) rank = 3;
+    else if (line.find("rror") != std::string_view::npos) rank = 2;
+    else if (!line.empty() && line.find_first_not_of(" -") != std::string_view::npos) rank = 1;
+    // The first problem line wins; without one, the last line (as before this function).
+    if (rank > best_rank || (rank == 1 && best_rank == 1)) best = line, best_rank = rank;
+  }
+  if (size_t text = best.find_first_not_of(' '); text != std::string_view::npos) {
+    best.remove_prefix(text);
+  }
+  return LastLine(best);
+}
+
 std::string ClassifyClientFailure(std::string_view output, bool timed_out) {
   static constexpr std::string_view kUrn = "urn:ietf:params:acme:error:";
   auto word_at = [&](size_t start) {
@@ -139,9 +164,14 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
   std::vector<std::string> argv = {ProgramOf(client)};
   if (client.kind == "certbot") {
     argv.insert(argv.end(), {"renew", "--cert-name", config.cert, "--non-interactive"});
-    // --dry-run validates against staging and saves nothing; --force-renewal renews now even
-    // though certbot's own rule says "not yet".
-    argv.push_back(dry_run ? "--dry-run" : "--force-renewal");
+    // --dry-run validates and saves nothing; --force-renewal renews now even though certbot's
+    // own rule says "not yet". certbot's dry run always goes to Let's Encrypt's staging CA unless
+    // --server is on the command line, whatever CA the lineage uses: name the staging CA.
+    if (dry_run) {
+      argv.insert(argv.end(), {"--dry-run", "--server", client.staging_server});
+    } else {
+      argv.push_back("--force-renewal");
+    }
     if (switching) {
       argv.insert(argv.end(), {"--preferred-challenges", std::string(ToString(challenge))});
       if (const auto& args = SwitchArgs(client, challenge); !args.empty()) {
@@ -262,8 +292,7 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
                         ? StrCat("timed out after ", absl::FormatDuration(timeout))
                         : StrCat("exit ", result->exit_code,
                                  result->signal ? StrCat(" (signal ", result->signal, ")") : "",
-                                 ": ", LastLine(result->stderr_text.empty() ? result->stdout_text
-                                                                            : result->stderr_text));
+                                 ": ", TellingLine(report.output));
     if (result->timed_out) report.detail += " [timeout]";
   }
   return report;

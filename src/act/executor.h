@@ -66,6 +66,9 @@ struct ExecutionReport {
 // "timeout" when the run timed out, "network" when the CA could not be reached, else "unknown".
 // The policy's diagnosis starts from this code, so "unknown" loses the cause.
 std::string ClassifyClientFailure(std::string_view output, bool timed_out);
+// The one line of a failed client run's output that says what failed (the CA's problem detail,
+// else the first error line, else the first non-blank line), trimmed to 300 bytes.
+std::string TellingLine(std::string_view output);
 
 class Executor {
  public:

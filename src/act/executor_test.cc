@@ -124,7 +124,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "--server", "https://other.example/dir"}},
         ArgvCase{"CertbotDryRunUsesStagingThroughDryRun", "certbot", ActionKind::kDryRun, std::nullopt,
                  std::nullopt,
-                 {"certbot", "renew", "--cert-name", "shop", "--non-interactive", "--dry-run"}},
+                 {"certbot", "renew", "--cert-name", "shop", "--non-interactive", "--dry-run",
+                  "--server", "https://acme-staging-v02.api.letsencrypt.org/directory"}},
         ArgvCase{"LegoRenewsEveryNameAndForcesWithDays", "lego", ActionKind::kRenew, std::nullopt,
                  std::nullopt,
                  {"lego", "--accept-tos", "--email", "ops@example.com", "--server",
@@ -215,6 +216,13 @@ TEST(ClassifyClientFailureTest, RealClientOutputsGiveTheAcmeProblemOrTheClientSi
     EXPECT_EQ(ClassifyClientFailure(text.str(), false), want) << file;
   }
   EXPECT_EQ(ClassifyClientFailure("", true), "timeout");
+  std::ifstream in("tests/data/client-output/certbot-http01-nothing-listening.out");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(TellingLine(text.str()),
+            "Detail: Get \"http://c-http.acmelab.test:5002/.well-known/acme-challenge/"
+            "WuqyzMiZIGudBBl5AyKPXKEpdBL5vuKk8l_jjScuuvs\": dial tcp 127.0.0.1:5002: connect: "
+            "connection refused");
   EXPECT_EQ(ClassifyClientFailure("Segmentation fault", false), "unknown");
 }
 
