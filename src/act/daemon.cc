@@ -19,7 +19,8 @@ Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, 
       forecaster_(forecaster),
       clock_(clock),
       log_(log),
-      executor_(config_, clock, std::move(sleep)) {}
+      executor_(config_, clock, std::move(sleep)),
+      plan_state_(/*with_fleet=*/forecaster != nullptr) {}
 
 void Daemon::Log(std::string_view level, std::string_view msg,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -92,10 +93,16 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   plan_options.config = config_.policy;
   // In dry-run mode nothing is carried out, so nothing may be remembered as done.
   plan_options.remember = !config_.dry_run;
-  auto plan = policy::RunPlan(store_, forecaster_, now, plan_options);
+  auto plan = policy::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
   if (!plan.ok()) {
     Log("error", "plan failed", {{"error", plan.status().message()}});
     return plan.status();
+  }
+  if (!plan->advance.rebuilt_because.empty()) {
+    Log("info", "plan state rebuilt from every stored event",
+        {{"why", plan->advance.rebuilt_because},
+         {"events", std::to_string(plan->advance.events_folded)},
+         {"seconds", std::to_string(plan->load_seconds)}});
   }
   if (!plan->forecast_error.empty()) {
     Log("warn", "scoring failed; planned on facts alone", {{"error", plan->forecast_error.substr(0, 300)}});

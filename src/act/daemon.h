@@ -25,6 +25,7 @@
 #include "act/executor.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "policy/plan_state.h"
 
 namespace certcast {
 class Store;
@@ -62,6 +63,9 @@ class Daemon {
   std::ostream& log_;
   Executor executor_;
   std::map<std::string, absl::Time> collector_last_run_;
+  // The events folded so far, advanced each cycle by what was stored since (plan_state.h): a
+  // cycle reads the new events only, not the history.
+  policy::PlanState plan_state_;
   std::atomic<bool> stop_{false};
 };
 

@@ -67,6 +67,7 @@ int RunPlanCommand(const PlanFlags& flags) {
   if (flags.max_concurrent >= 0) options.config.max_concurrent_renewals = flags.max_concurrent;
   options.remember = !flags.no_remember;
   options.audit = !flags.no_remember;
+  options.checkpoint = !flags.no_remember;
 
   StoreOptions store_options;
   store_options.create_if_missing = false;
@@ -114,9 +115,15 @@ int RunPlanCommand(const PlanFlags& flags) {
       std::cerr << "held " << h.cert << " " << ToString(h.held.proposal.kind) << " "
                 << h.held.proposal.reason << ": " << h.held.why << " (" << h.held.detail << ")\n";
     }
-    std::cerr << StrCat("plan: ", out->result.lineages, " lineages, load ", out->load_seconds,
-                        " s, score ", out->score_seconds, " s, decide ", out->decide_seconds,
-                        " s, model ", out->model_version, "\n");
+    const policy::AdvanceStats& a = out->advance;
+    std::cerr << StrCat("plan: ", out->result.lineages, " lineages; load ", out->load_seconds,
+                        " s (", a.restored ? "checkpoint restored" : StrCat("rebuilt: ", a.rebuilt_because),
+                        " in ", a.restore_seconds, " s of which decode ", a.decode_seconds, " s; ", a.events_folded, " events read and folded in ",
+                        a.fold_seconds, " s), views ", out->views_seconds, " s, score ",
+                        out->score_seconds, " s, decide ", out->decide_seconds, " s, save ",
+                        out->save_seconds, " s (checkpoint ", out->checkpoint_bytes, " bytes, encode ",
+                        out->encode_seconds, " s), audit ",
+                        out->audit_seconds, " s; model ", out->model_version, "\n");
   }
   return kExitOk;
 }
@@ -135,7 +142,9 @@ const bool registered = RegisterCommand({
               "reason starts with its named constant (e.g. \"ExpiryImminent: ...\"). What was "
               "planned is remembered in the store, so calling plan again (the next day, or twice "
               "at once) does not repeat an alert or renew twice; every planned action is written "
-              "to the hash-chained audit log (certcast audit).");
+              "to the hash-chained audit log (certcast audit). The events folded so far are kept "
+              "in the store as a checkpoint, so the next plan reads only newer events; an event "
+              "that arrives late (older than the last plan) makes plan rebuild from every event.");
           sub.add_option("--db", flags->db, "Store file (SQLite)")->required();
           sub.add_option("--model", flags->model,
                          "Model file from `certcast train` (default: none; facts alone, risk 0)");
@@ -150,7 +159,7 @@ const bool registered = RegisterCommand({
                          "Renewals + dry runs planned per call (default 200; 0 = unlimited)")
               ->check(CLI::Range(0, 100000000));
           sub.add_flag("--no-remember", flags->no_remember,
-                       "Do not store memory or audit records (a what-if run)");
+                       "Do not store memory, audit records or the checkpoint (a what-if run)");
           sub.add_flag("--explain", flags->explain,
                        "Also print held-back proposals and timings on stderr");
           sub.footer(

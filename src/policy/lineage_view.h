@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "core/event.h"
+#include "core/status.h"
 
 namespace certcast::policy {
 
@@ -138,6 +139,9 @@ struct LineageView {
 std::string RegisteredDomain(std::string_view name);
 
 // Accumulates events and produces views. Feed events in ts order (the store returns them so).
+class BinaryWriter;
+class BinaryReader;
+
 class FleetViewBuilder {
  public:
   FleetViewBuilder();
@@ -153,6 +157,12 @@ class FleetViewBuilder {
   std::vector<LineageView> Build(absl::Time as_of) const;
 
   int64_t events_added() const;
+
+  // The folded state, for the planner's checkpoint (plan_state.h): Load(Save()) followed by more
+  // events gives exactly the views of one builder fed every event. Load replaces the state; on a
+  // corrupt input it returns DataLoss and leaves the builder empty.
+  void Save(BinaryWriter& out) const;
+  Status Load(BinaryReader& in);
 
  private:
   struct State;

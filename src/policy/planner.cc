@@ -252,6 +252,12 @@ std::string DecisionAuditJson(const PlannedItem& item, absl::Time at,
 
 StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,
                                 const RunPlanOptions& options) {
+  PlanState state(/*with_fleet=*/forecaster != nullptr);
+  return RunPlan(store, forecaster, at, options, state);
+}
+
+StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,
+                                const RunPlanOptions& options, PlanState& state) {
   using Clock = std::chrono::steady_clock;
   RunPlanOutput out;
   const auto t0 = Clock::now();
@@ -260,39 +266,19 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   if (stored) {
     ASSIGN_OR_RETURN(memory, MemoryFromJson(*stored));
   }
-  // Config and issued events may be a certificate lifetime old (or older); everything else only
-  // matters recently. Both lists come back in ts order and the old part ends before the recent
-  // part starts, so concatenation keeps ts order.
-  const absl::Time recent = at - options.lookback;
-  std::vector<Event> events;
-  {
-    std::vector<Event> old_config, old_issued;
-    EventFilter f;
-    f.until = recent;
-    f.type = EventType::kConfig;
-    ASSIGN_OR_RETURN(old_config, store.LoadEvents(f));
-    f.type = EventType::kIssued;
-    ASSIGN_OR_RETURN(old_issued, store.LoadEvents(f));
-    events.reserve(old_config.size() + old_issued.size());
-    std::merge(std::make_move_iterator(old_config.begin()), std::make_move_iterator(old_config.end()),
-               std::make_move_iterator(old_issued.begin()), std::make_move_iterator(old_issued.end()),
-               std::back_inserter(events),
-               [](const Event& a, const Event& b) { return a.ts < b.ts; });
-    EventFilter r;
-    r.since = recent;
-    r.until = at;
-    RETURN_IF_ERROR(store.ScanEvents(r, [&](const Event& e) {
-      events.push_back(e);
-      return OkStatus();
-    }));
+  if (forecaster && state.fleet() == nullptr) {
+    return InvalidArgumentError("RunPlan: a forecaster needs a PlanState built with_fleet");
   }
+  RETURN_IF_ERROR(state.AdvanceTo(store, at, &out.advance));
   const auto t1 = Clock::now();
+  const std::vector<LineageView> views = state.views().Build(at);
+  const auto t2 = Clock::now();
 #if CERTCAST_HAVE_MODEL
   if (forecaster) {
     ScoreOptions score_options;
     score_options.max_reasons = 3;
     StatusOr<std::vector<LineageForecast>> scored_or =
-        forecaster->ScoreAll(events, at, score_options);
+        forecaster->ScoreState(*state.fleet(), at, score_options);
     // A forecaster failure must not stop the fact-based checks (safety net, stale servers,
     // failing renewals): certificates would expire while the model is being fixed.
     std::vector<LineageForecast> scored;
@@ -322,10 +308,7 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   if (forecaster) return FailedPreconditionError("this build has no forecaster (src/model)");
   out.model_version = "none";
 #endif
-  const auto t2 = Clock::now();
-  FleetViewBuilder builder;
-  for (const Event& e : events) builder.Add(e);
-  const std::vector<LineageView> views = builder.Build(at);
+  const auto t3 = Clock::now();
   out.result = PlanFleet(views, out.forecasts, memory, options.config, at);
   for (const PlannedItem& item : out.result.items) {
     // Views are sorted by cert (FleetViewBuilder::Build).
@@ -333,19 +316,25 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
                                [](const LineageView& v, const std::string& c) { return v.cert < c; });
     if (it != views.end() && it->cert == item.action.cert) out.configs.emplace(it->cert, it->config);
   }
-  const auto t3 = Clock::now();
-  out.load_seconds = Seconds(t0, t1);
-  out.score_seconds = Seconds(t1, t2);
-  out.decide_seconds = Seconds(t2, t3);
+  const auto t4 = Clock::now();
   // Items point into out.forecasts, which moved into `out` before PlanFleet ran: still valid.
   if (options.remember) {
     RETURN_IF_ERROR(store.PutState(kMemoryStateKey, MemoryToJson(memory)));
   }
+  if (options.checkpoint) {
+    // The checkpoint is a cache: failing to save it costs the next plan time, not correctness,
+    // and must not fail a plan whose memory is already stored.
+    const auto encode_start = Clock::now();
+    const std::string bytes = state.Serialize();
+    out.encode_seconds = Seconds(encode_start, Clock::now());
+    if (store.PutCheckpoint(kPlanStateKey, bytes).ok()) out.checkpoint_bytes = static_cast<int64_t>(bytes.size());
+  }
+  const auto t5 = Clock::now();
   if (options.audit) {
+    std::vector<AuditEntry> records;
+    records.reserve(out.result.items.size() + 1);
     for (const PlannedItem& item : out.result.items) {
-      ASSIGN_OR_RETURN(AuditRecord unused,
-                       store.AppendAudit(at, "decision", DecisionAuditJson(item, at, out.model_version)));
-      (void)unused;
+      records.push_back({at, "decision", DecisionAuditJson(item, at, out.model_version)});
     }
     nlohmann::ordered_json summary;
     summary["at"] = FormatRfc3339(at);
@@ -358,9 +347,18 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
     }
     summary["held"] = std::move(held);
     summary["model"] = out.model_version;
-    ASSIGN_OR_RETURN(AuditRecord unused, store.AppendAudit(at, "plan", summary.dump()));
+    records.push_back({at, "plan", summary.dump()});
+    // One transaction: one disk sync for the whole plan, and never half a plan in the log.
+    ASSIGN_OR_RETURN(std::vector<AuditRecord> unused, store.AppendAudits(records));
     (void)unused;
   }
+  const auto t6 = Clock::now();
+  out.load_seconds = Seconds(t0, t1);
+  out.views_seconds = Seconds(t1, t2);
+  out.score_seconds = Seconds(t2, t3);
+  out.decide_seconds = Seconds(t3, t4);
+  out.save_seconds = Seconds(t4, t5);
+  out.audit_seconds = Seconds(t5, t6);
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "core/action.h"
 #include "core/status.h"
 #include "policy/lineage_view.h"
+#include "policy/plan_state.h"
 #include "policy/policy.h"
 
 namespace certcast {
@@ -69,9 +70,9 @@ struct RunPlanOptions {
   bool audit = true;
   // Persist memory (a dry-run of the planner itself leaves no trace when false).
   bool remember = true;
-  // Events older than this before `at` are not read, except config and issued events (which may
-  // be a certificate lifetime old). Bounds the work of a daily plan on a store with years in it.
-  absl::Duration lookback = absl::Hours(24 * 120);
+  // Save the folded events as the store's checkpoint (plan_state.h) so the next plan reads only
+  // newer events. A cache: it changes no output.
+  bool checkpoint = true;
 };
 
 struct RunPlanOutput {
@@ -81,11 +82,23 @@ struct RunPlanOutput {
   std::string forecast_error;  // non-empty when scoring failed and the plan used facts alone
   // Latest config of every lineage, for executors that need the names, client and challenge.
   absl::flat_hash_map<std::string, ConfigEvent> configs;
-  double load_seconds = 0, score_seconds = 0, decide_seconds = 0;
+  // Where the time went (wall seconds): load = restoring the checkpoint + reading and folding
+  // the events after it; views = building the lineage views; score = the forecaster; decide = the
+  // chain (PlanFleet); save = memory + checkpoint; audit = the audit records (one transaction).
+  double load_seconds = 0, views_seconds = 0, score_seconds = 0, decide_seconds = 0,
+         save_seconds = 0, audit_seconds = 0;
+  AdvanceStats advance;
+  int64_t checkpoint_bytes = 0;  // 0 when not saved
+  double encode_seconds = 0;     // of save_seconds: serializing the checkpoint
 };
 
-// Loads events before `at`, scores them with `forecaster` (may be null: risk 0 everywhere), plans,
-// and stores memory and audit records.
+// Plans as of `at` over every stored event with ts < at: brings `state` up to `at` (plan_state.h;
+// it must have been built with_fleet when `forecaster` is not null), scores with `forecaster`
+// (may be null: risk 0 everywhere), plans, and stores memory, audit records and the checkpoint.
+// The daemon keeps one PlanState across cycles.
+StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,
+                                const RunPlanOptions& options, PlanState& state);
+// The same for a one-off call: starts from the store's checkpoint.
 StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,
                                 const RunPlanOptions& options);
 

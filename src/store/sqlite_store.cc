@@ -21,7 +21,7 @@ namespace {
 // Numbered schema migrations. Migration i (1-based) takes the schema from version i-1 to i.
 // Append only: a released migration is never edited, because stores in the field are already
 // at its version.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: events and the derived records later steps fill in.
     R"sql(
     -- Keyed by (ts, hash of the canonical JSON). Exact duplicates share both, so the primary
@@ -91,6 +91,20 @@ constexpr std::array<const char*, 1> kMigrations = {
       value TEXT NOT NULL
     );
     )sql",
+    // 2: state derived from events (the planner's checkpoint) must know whether events older than
+    // its watermark arrived after it was saved (collectors re-deliver old log lines). The events
+    // table has no insertion order, so each append that stores something logs its earliest ts.
+    R"sql(
+    CREATE TABLE event_appends (
+      seq    INTEGER PRIMARY KEY,    -- increases with every append that stored an event
+      min_ts INTEGER NOT NULL        -- earliest ts among the events that append stored
+    );
+    -- Rebuildable derived state, binary; losing a row costs time, never correctness.
+    CREATE TABLE checkpoints (
+      key   TEXT PRIMARY KEY,
+      value BLOB NOT NULL
+    );
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -146,6 +160,7 @@ class Stmt {
   }
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  sqlite3_stmt* raw() const { return stmt_; }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string_view Text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
@@ -187,6 +202,7 @@ class SqliteStore final : public Store {
     // Statements must be finalized before the connection closes.
     insert_event_ = Stmt();
     select_event_json_ = Stmt();
+    insert_append_ = Stmt();
     sqlite3_close_v2(db_);
   }
 
@@ -230,6 +246,8 @@ class SqliteStore final : public Store {
                                         "VALUES (?1, ?2, ?3, ?4, ?5)"));
     ASSIGN_OR_RETURN(select_event_json_,
                      Stmt::Prepare(db_, "SELECT json FROM events WHERE ts = ?2 AND hash = ?1"));
+    ASSIGN_OR_RETURN(insert_append_,
+                     Stmt::Prepare(db_, "INSERT INTO event_appends (min_ts) VALUES (?1)"));
     return OkStatus();
   }
 
@@ -324,6 +342,22 @@ class SqliteStore final : public Store {
     return result;
   }
 
+  StatusOr<std::vector<AuditRecord>> AppendAudits(std::span<const AuditEntry> entries) override {
+    std::vector<AuditRecord> records;
+    if (entries.empty()) return records;
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    for (const AuditEntry& e : entries) {
+      auto r = AppendAuditInTransaction(e.at, e.kind, e.record_json);
+      if (!r.ok()) {
+        Exec("ROLLBACK").IgnoreError();
+        return r.status();
+      }
+      records.push_back(std::move(*r));
+    }
+    RETURN_IF_ERROR(Exec("COMMIT"));
+    return records;
+  }
+
   Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) override {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT seq, at, kind, record, prev_hash, "
                                                    "hash FROM audit ORDER BY seq"));
@@ -347,6 +381,44 @@ class SqliteStore final : public Store {
                                                    "ON CONFLICT(key) DO UPDATE SET value = ?2"));
     stmt.BindText(1, key);
     stmt.BindText(2, value);
+    return stmt.Run();
+  }
+
+  StatusOr<EventAppends> EventAppendsSince(int64_t after_seq) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT (SELECT max(seq) FROM event_appends), "
+                                                   "(SELECT min(min_ts) FROM event_appends WHERE "
+                                                   "seq > ?1)"));
+    stmt.BindInt(1, after_seq);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    EventAppends out;
+    if (!row) return out;
+    out.last_seq = stmt.Int(0);  // NULL (no append yet) reads as 0
+    if (sqlite3_column_type(stmt.raw(), 1) != SQLITE_NULL) {
+      out.earliest_ts = absl::FromUnixMicros(stmt.Int(1));
+    }
+    return out;
+  }
+
+  Status PutCheckpoint(const std::string& key, std::string_view value) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO checkpoints (key, value) VALUES "
+                                                   "(?1, ?2) ON CONFLICT(key) DO UPDATE SET "
+                                                   "value = ?2"));
+    stmt.BindText(1, key);
+    stmt.BindBlob(2, value);
+    return stmt.Run().WithPrefix(StrCat("checkpoint ", key));
+  }
+
+  StatusOr<std::optional<std::string>> GetCheckpoint(const std::string& key) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT value FROM checkpoints WHERE key = ?1"));
+    stmt.BindText(1, key);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(stmt.Blob(0)));
+  }
+
+  Status DeleteCheckpoint(const std::string& key) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "DELETE FROM checkpoints WHERE key = ?1"));
+    stmt.BindText(1, key);
     return stmt.Run();
   }
 
@@ -381,6 +453,7 @@ class SqliteStore final : public Store {
 
   Status AppendInTransaction(std::span<const Event> events, AppendResult& result) {
     std::string json;
+    std::optional<absl::Time> earliest_inserted;
     for (const Event& e : events) {
       json.clear();
       AppendEventJson(e, json);
@@ -397,6 +470,7 @@ class SqliteStore final : public Store {
         RETURN_IF_ERROR(insert_event_.Run());
         if (sqlite3_changes(db_) == 1) {
           ++result.inserted;
+          if (!earliest_inserted || e.ts < *earliest_inserted) earliest_inserted = e.ts;
           break;
         }
         select_event_json_.Reset();
@@ -412,6 +486,13 @@ class SqliteStore final : public Store {
     }
     insert_event_.Reset();
     select_event_json_.Reset();
+    // Duplicates change nothing derived from events, so only an append that stored one is logged.
+    if (earliest_inserted) {
+      insert_append_.Reset();
+      insert_append_.BindInt(1, absl::ToUnixMicros(*earliest_inserted));
+      RETURN_IF_ERROR(insert_append_.Run());
+      insert_append_.Reset();
+    }
     return OkStatus();
   }
 
@@ -445,6 +526,7 @@ class SqliteStore final : public Store {
   int version_ = 0;
   Stmt insert_event_;
   Stmt select_event_json_;
+  Stmt insert_append_;
 };
 
 }  // namespace

@@ -44,11 +44,11 @@ TEST_F(StoreTest, CreatesMigratesAndReopens) {
   {
     auto store = Store::OpenSqlite(path_);
     ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ((*store)->SchemaVersion(), 1);
+    EXPECT_EQ((*store)->SchemaVersion(), 2);
   }
   auto again = Store::OpenSqlite(path_, {.create_if_missing = false});
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ((*again)->SchemaVersion(), 1);
+  EXPECT_EQ((*again)->SchemaVersion(), 2);
 }
 
 TEST_F(StoreTest, MissingStoreIsNotCreatedWhenReading) {
@@ -70,7 +70,7 @@ TEST_F(StoreTest, RefusesASchemaNewerThanThisBinary) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(store.status().message(),
-            path_ + ": store schema is version 99 but this certcast knows only up to 1; upgrade "
+            path_ + ": store schema is version 99 but this certcast knows only up to 2; upgrade "
                     "certcast (the store was written by a newer version)");
 }
 
@@ -166,6 +166,68 @@ TEST_F(StoreTest, ModelsAndState) {
   ASSERT_TRUE(store->PutState("k", "1").ok());
   ASSERT_TRUE(store->PutState("k", "2").ok());
   EXPECT_EQ(**store->GetState("k"), "2");
+}
+
+TEST_F(StoreTest, AuditBatchIsChainedAfterSingleRecords) {
+  auto store = *Store::OpenSqlite(path_);
+  const absl::Time t = *ParseRfc3339("2026-11-01T00:00:00Z");
+  auto first = store->AppendAudit(t, "decision", R"({"n":0})");
+  ASSERT_TRUE(first.ok());
+  std::vector<AuditEntry> batch = {{t, "decision", R"({"n":1})"}, {t, "plan", R"({"n":2})"}};
+  auto appended = store->AppendAudits(batch);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  ASSERT_EQ(appended->size(), 2u);
+  EXPECT_EQ((*appended)[0].seq, 2);
+  EXPECT_EQ((*appended)[0].prev_hash, first->hash);
+  EXPECT_EQ((*appended)[1].prev_hash, (*appended)[0].hash);
+  EXPECT_EQ((*appended)[1].kind, "plan");
+  EXPECT_TRUE(store->AppendAudits({})->empty());
+  std::vector<std::string> stored;
+  ASSERT_TRUE(store->ScanAudit([&](const AuditRecord& r) {
+                     EXPECT_EQ(AuditHash(r), r.hash);
+                     stored.push_back(r.record_json);
+                     return OkStatus();
+                   }).ok());
+  EXPECT_EQ(stored, (std::vector<std::string>{R"({"n":0})", R"({"n":1})", R"({"n":2})"}));
+}
+
+TEST_F(StoreTest, EventAppendsLogTheEarliestNewEventOfEachAppend) {
+  auto store = *Store::OpenSqlite(path_);
+  auto none = store->EventAppendsSince(0);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->last_seq, 0);
+  EXPECT_FALSE(none->earliest_ts.has_value());
+
+  const std::vector<Event> first = {Ev(kDns), Ev(kConfig)};
+  ASSERT_TRUE(store->AppendEvents(first).ok());
+  auto after_first = *store->EventAppendsSince(0);
+  EXPECT_EQ(after_first.last_seq, 1);
+  EXPECT_EQ(after_first.earliest_ts, *ParseRfc3339("2026-11-01T00:00:00Z"));
+  EXPECT_FALSE(store->EventAppendsSince(1)->earliest_ts.has_value());
+
+  // Re-delivered duplicates store nothing, so they log nothing.
+  ASSERT_TRUE(store->AppendEvents(first).ok());
+  EXPECT_EQ(store->EventAppendsSince(1)->last_seq, 1);
+
+  // A late event (older than everything stored) and a duplicate in one append: the late one counts.
+  const std::vector<Event> late = {Ev(kDns), Ev(kRenewal)};
+  ASSERT_TRUE(store->AppendEvents(late).ok());
+  auto after_late = *store->EventAppendsSince(1);
+  EXPECT_EQ(after_late.last_seq, 2);
+  EXPECT_EQ(after_late.earliest_ts, *ParseRfc3339("2026-10-30T00:00:00Z"));
+  EXPECT_EQ(store->EventAppendsSince(0)->earliest_ts, *ParseRfc3339("2026-10-30T00:00:00Z"));
+}
+
+TEST_F(StoreTest, CheckpointsHoldBinaryValues) {
+  auto store = *Store::OpenSqlite(path_);
+  EXPECT_FALSE(store->GetCheckpoint("plan")->has_value());
+  const std::string binary("\0\xff\0state", 8);
+  ASSERT_TRUE(store->PutCheckpoint("plan", binary).ok());
+  EXPECT_EQ(**store->GetCheckpoint("plan"), binary);
+  ASSERT_TRUE(store->PutCheckpoint("plan", "second").ok());
+  EXPECT_EQ(**store->GetCheckpoint("plan"), "second");
+  ASSERT_TRUE(store->DeleteCheckpoint("plan").ok());
+  EXPECT_FALSE(store->GetCheckpoint("plan")->has_value());
 }
 
 }  // namespace

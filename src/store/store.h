@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -63,6 +64,19 @@ struct AuditRecord {
   std::string hash;         // hex SHA-256 over prev_hash, at, kind, record_json
 };
 
+// One audit record to append (AppendAudits).
+struct AuditEntry {
+  absl::Time at;
+  std::string kind;
+  std::string record_json;
+};
+
+// What was appended to the events table since an earlier point (EventAppendsSince).
+struct EventAppends {
+  int64_t last_seq = 0;                    // newest append sequence number (0: none yet)
+  std::optional<absl::Time> earliest_ts;   // earliest ts stored by appends after the given seq
+};
+
 // The hash of an audit record as stored (hex SHA-256 over its fields and prev_hash). Exposed so
 // `audit --verify` recomputes the chain with the same function that wrote it.
 std::string AuditHash(const AuditRecord& r);
@@ -101,6 +115,21 @@ class Store {
   virtual StatusOr<AuditRecord> AppendAudit(absl::Time at, const std::string& kind,
                                             const std::string& record_json) = 0;
   virtual Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
+  // Appends `entries` in order in one transaction (one disk sync for a plan's hundreds of
+  // decisions instead of one each); all or none are stored.
+  virtual StatusOr<std::vector<AuditRecord>> AppendAudits(std::span<const AuditEntry> entries) = 0;
+
+  // Every AppendEvents that stores at least one new event gets the next sequence number and
+  // remembers the earliest ts it stored. State derived from the events before a watermark W and
+  // saved at sequence S is still exact iff EventAppendsSince(S).earliest_ts is absent or >= W;
+  // otherwise an event arrived late (a re-delivered old log line) and the state must be rebuilt.
+  virtual StatusOr<EventAppends> EventAppendsSince(int64_t after_seq) = 0;
+
+  // Checkpoints: binary state derived from events, rebuildable from them (the planner's folded
+  // lineage views). Stored whole under a key; the caller versions its format.
+  virtual Status PutCheckpoint(const std::string& key, std::string_view value) = 0;
+  virtual StatusOr<std::optional<std::string>> GetCheckpoint(const std::string& key) = 0;
+  virtual Status DeleteCheckpoint(const std::string& key) = 0;
 
   // Small key/value state for coordinators (e.g. the daemon's last run, a lineage's lock owner).
   virtual Status PutState(const std::string& key, const std::string& value) = 0;

@@ -1,0 +1,187 @@
+#include "policy/plan_state.h"
+
+#include <chrono>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "policy/binary_codec.h"
+#include "store/store.h"
+#if CERTCAST_HAVE_MODEL
+#include "features/features.h"
+#include "features/lineage_state.h"
+#include "policy/fleet_state_codec.h"
+#else
+namespace certcast {
+class FleetState {};  // without src/model there is no forecaster state to keep
+}  // namespace certcast
+#endif
+
+namespace certcast::policy {
+namespace {
+
+constexpr std::string_view kMagic = "certcast-plan-state";
+// Bump when the bytes or the meaning of the folded state change (a field added to a view struct,
+// or Add/Apply folding an event differently): older checkpoints are then rebuilt, not misread.
+constexpr int64_t kPlanStateFormat = 1;
+
+double Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string FeatureSchema() {
+#if CERTCAST_HAVE_MODEL
+  return FeatureSchemaId();
+#else
+  return "";
+#endif
+}
+
+}  // namespace
+
+PlanState::PlanState(bool with_fleet) : with_fleet_(with_fleet) { Reset(); }
+PlanState::~PlanState() = default;
+PlanState::PlanState(PlanState&&) noexcept = default;
+PlanState& PlanState::operator=(PlanState&&) noexcept = default;
+
+void PlanState::Reset() {
+  built_ = false;
+  watermark_ = absl::InfinitePast();
+  append_seq_ = 0;
+  views_ = FleetViewBuilder();
+  fleet_.reset();
+#if CERTCAST_HAVE_MODEL
+  if (with_fleet_) fleet_ = std::make_unique<FleetState>();
+#endif
+}
+
+Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time until,
+                       AdvanceStats& stats) {
+  const auto start = std::chrono::steady_clock::now();
+  EventFilter filter;
+  filter.since = since;
+  filter.until = until;
+  Status s = store.ScanEvents(filter, [&](const Event& e) {
+    views_.Add(e);
+#if CERTCAST_HAVE_MODEL
+    if (fleet_) RETURN_IF_ERROR(fleet_->Apply(e));
+#endif
+    ++stats.events_folded;
+    return OkStatus();
+  });
+  stats.fold_seconds += Since(start);
+  return s;
+}
+
+Status PlanState::AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats_out) {
+  AdvanceStats local;
+  AdvanceStats& stats = stats_out ? *stats_out : local;
+  stats = AdvanceStats{};
+  if (!built_) {
+    const auto start = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(std::optional<std::string> stored, store.GetCheckpoint(kPlanStateKey));
+    const auto decode_start = std::chrono::steady_clock::now();
+    if (!stored) {
+      stats.rebuilt_because = "no checkpoint";
+    } else if (Status s = Deserialize(*stored); !s.ok()) {
+      stats.rebuilt_because = StrCat("checkpoint not usable: ", s.message());
+    } else {
+      stats.restored = true;
+    }
+    stats.decode_seconds = Since(decode_start);
+    stats.restore_seconds = Since(start);
+  }
+  // Read the append log before the events: an append that lands in between is then either folded
+  // now and seen as new next time (a needless rebuild) or not folded and seen next time (a
+  // needed one); never folded-and-forgotten nor missed.
+  ASSIGN_OR_RETURN(EventAppends appends, store.EventAppendsSince(append_seq_));
+  if (built_) {
+    if (at < watermark_) {
+      stats.rebuilt_because = StrCat("plan at ", FormatRfc3339(at), " is before the state's ",
+                                     FormatRfc3339(watermark_));
+    } else if (appends.earliest_ts && *appends.earliest_ts < watermark_) {
+      stats.rebuilt_because = StrCat("an event at ", FormatRfc3339(*appends.earliest_ts),
+                                     " arrived after the state was folded up to ",
+                                     FormatRfc3339(watermark_));
+    }
+    if (!stats.rebuilt_because.empty()) {
+      stats.restored = false;
+      Reset();
+    }
+  }
+  if (built_) {
+    RETURN_IF_ERROR(Fold(store, watermark_, at, stats));
+  } else {
+    RETURN_IF_ERROR(Fold(store, std::nullopt, at, stats));
+  }
+  built_ = true;
+  watermark_ = at;
+  append_seq_ = appends.last_seq;
+  return OkStatus();
+}
+
+std::string PlanState::Serialize() const {
+  BinaryWriter w;
+  w.Str(kMagic);
+  w.I64(kPlanStateFormat);
+  w.Str(FeatureSchema());
+  w.Bool(with_fleet_);
+  w.Bool(built_);
+  w.Time(watermark_);
+  w.I64(append_seq_);
+  views_.Save(w);
+#if CERTCAST_HAVE_MODEL
+  if (fleet_) SaveFleetState(*fleet_, w);
+#endif
+  return w.Take();
+}
+
+Status PlanState::Deserialize(std::string_view bytes) {
+  Reset();
+  BinaryReader r(bytes);
+  std::string magic, schema;
+  int64_t format = 0;
+  bool with_fleet = false, built = false;
+  absl::Time watermark;
+  int64_t seq = 0;
+  if (!r.Str(magic).ok() || magic != kMagic) return DataLossError("not a plan state checkpoint");
+  RETURN_IF_ERROR(r.I64(format));
+  if (format != kPlanStateFormat) {
+    return FailedPreconditionError(StrCat("checkpoint format ", format, ", this certcast writes ", kPlanStateFormat));
+  }
+  RETURN_IF_ERROR(r.Str(schema));
+  if (schema != FeatureSchema()) {
+    return FailedPreconditionError(StrCat("checkpoint of feature schema ", schema, ", this certcast has ", FeatureSchema()));
+  }
+  RETURN_IF_ERROR(r.Bool(with_fleet));
+  if (!with_fleet && with_fleet_) {
+    return FailedPreconditionError("checkpoint has no forecaster state (written by a plan without a model)");
+  }
+  if (with_fleet && !with_fleet_) {
+    // Keep the forecaster state going, so that plans with and without a model can alternate
+    // without rebuilding each other's checkpoint.
+    with_fleet_ = true;
+    Reset();
+  }
+  RETURN_IF_ERROR(r.Bool(built));
+  RETURN_IF_ERROR(r.Time(watermark));
+  RETURN_IF_ERROR(r.I64(seq));
+  Status s = views_.Load(r);
+#if CERTCAST_HAVE_MODEL
+  if (s.ok() && fleet_) s = LoadFleetState(r, *fleet_);
+#endif
+  if (s.ok() && !r.done()) s = DataLossError(StrCat("checkpoint: ", bytes.size() - r.position(), " trailing bytes"));
+  if (!s.ok()) {
+    Reset();
+    return s;
+  }
+  built_ = built;
+  watermark_ = watermark;
+  append_seq_ = seq;
+  return OkStatus();
+}
+
+Status PlanState::Save(Store& store) const {
+  return store.PutCheckpoint(kPlanStateKey, Serialize());
+}
+
+}  // namespace certcast::policy

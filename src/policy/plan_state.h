@@ -1,0 +1,81 @@
+// The planner's incremental state: the fold of every stored event before a watermark (the lineage
+// views, and the forecaster's FleetState when a model scores), advanced by the events appended
+// since instead of re-reading history on every plan.
+//
+// Kept in memory across daemon cycles, and persisted in the store as a checkpoint (key
+// kPlanStateKey) so that a one-off `certcast plan` reads only the events after it. Exactness:
+// the state after AdvanceTo(at) equals the fold of every stored event with ts < at, in store order
+// (ts, hash). Advancing from watermark W to `at` folds the events in [W, at); that is exact only if
+// no event with ts < W was stored after the state was built, which the store's append log
+// (Store::EventAppendsSince) tells. A late event (a collector re-delivering old log lines that are
+// new to the store), an `at` before W, or a checkpoint from another format, feature schema or
+// model/no-model mode makes AdvanceTo rebuild from scratch, and says why.
+//
+// Thread safety: one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/status.h"
+#include "policy/lineage_view.h"
+
+namespace certcast {
+class Store;
+class FleetState;
+}  // namespace certcast
+
+namespace certcast::policy {
+
+inline constexpr char kPlanStateKey[] = "plan.state";
+
+struct AdvanceStats {
+  bool restored = false;        // started from the checkpoint stored in the store
+  std::string rebuilt_because;  // non-empty when everything was folded from scratch
+  int64_t events_folded = 0;    // events read from the store and folded by this call
+  double restore_seconds = 0;   // reading and decoding the checkpoint
+  double decode_seconds = 0;    // of which decoding
+  double fold_seconds = 0;      // reading events from the store and folding them
+};
+
+class PlanState {
+ public:
+  // `with_fleet`: also keep the forecaster's FleetState (only needed when a model scores). A state
+  // without it that restores a checkpoint with it keeps it.
+  explicit PlanState(bool with_fleet);
+  ~PlanState();
+  PlanState(PlanState&&) noexcept;
+  PlanState& operator=(PlanState&&) noexcept;
+
+  // Starts from the store's checkpoint when this state is empty and the checkpoint is usable,
+  // then brings the state to `at` (see the file comment).
+  Status AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats = nullptr);
+
+  // Saves the state as the store's checkpoint.
+  Status Save(Store& store) const;
+
+  // The state as bytes and back. Deserialize refuses (FailedPrecondition) bytes of another format,
+  // feature schema or mode and (DataLoss) corrupt ones, leaving this state empty.
+  std::string Serialize() const;
+  Status Deserialize(std::string_view bytes);
+
+  const FleetViewBuilder& views() const { return views_; }
+  // Null unless constructed with_fleet.
+  const FleetState* fleet() const { return fleet_.get(); }
+  bool built() const { return built_; }
+  absl::Time watermark() const { return watermark_; }
+
+ private:
+  void Reset();
+  Status Fold(Store& store, std::optional<absl::Time> since, absl::Time until, AdvanceStats& stats);
+
+  bool with_fleet_;
+  bool built_ = false;              // false: nothing folded yet (watermark meaningless)
+  absl::Time watermark_ = absl::InfinitePast();
+  int64_t append_seq_ = 0;          // Store::EventAppendsSince sequence the fold has seen
+  FleetViewBuilder views_;
+  std::unique_ptr<FleetState> fleet_;
+};
+
+}  // namespace certcast::policy

@@ -1,0 +1,221 @@
+// The planner's incremental state (plan_state.h) against planning from scratch: over a simulated
+// fleet whose telemetry partly arrives days late (as collectors re-deliver old log lines), the
+// daemon's in-memory state and the one-off command's stored checkpoint print exactly what a plan
+// that folds every stored event prints, day by day, and leave the same memory and audit trail.
+#include "policy/plan_state.h"
+
+#include <filesystem>
+#include <random>
+
+#include "collect/sim/simulator.h"
+#include "core/action.h"
+#include "features/features.h"
+#include "features/lineage_state.h"
+#include "gtest/gtest.h"
+#include "policy/binary_codec.h"
+#include "policy/planner.h"
+#include "store/store.h"
+
+namespace certcast::policy {
+namespace {
+
+class DaySink : public sim::EventSink {
+ public:
+  Status Consume(std::span<const Event> events) override {
+    days.emplace_back(events.begin(), events.end());
+    return OkStatus();
+  }
+  std::vector<std::vector<Event>> days;
+};
+
+class PlanStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("certcast-plan-state-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Store> Open(const std::string& name) {
+    auto store = Store::OpenSqlite((dir_ / name).string());
+    EXPECT_TRUE(store.ok()) << store.status();
+    return std::move(*store);
+  }
+
+  static std::vector<std::vector<Event>> Fleet(uint64_t seed, int lineages, int days) {
+    auto config = sim::PresetConfig("hosting");
+    EXPECT_TRUE(config.ok());
+    config->lineages = lineages;
+    config->days = days;
+    config->seed = seed;
+    DaySink sink;
+    EXPECT_TRUE(sim::RunOpenLoop(*config, &sink).ok());
+    return std::move(sink.days);
+  }
+
+  static std::string Printed(const RunPlanOutput& out) {
+    std::string s;
+    for (const PlannedItem& item : out.result.items) s += ActionToJson(item.action) + "\n";
+    return s;
+  }
+
+  static std::vector<std::string> Audit(Store& store) {
+    std::vector<std::string> records;
+    EXPECT_TRUE(store.ScanAudit([&](const AuditRecord& r) {
+                       records.push_back(r.kind + " " + r.record_json);
+                       return OkStatus();
+                     }).ok());
+    return records;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(PlanStateTest, IncrementalPlansEqualPlansFromScratchWithLateEvents) {
+  const absl::Time start = absl::FromUnixSeconds(1795824000);  // the simulator's default start
+  const auto days = Fleet(/*seed=*/5, /*lineages=*/120, /*days=*/45);
+  ASSERT_EQ(days.size(), 45u);
+  auto scratch = Open("scratch.db"), daemon = Open("daemon.db"), oneoff = Open("oneoff.db");
+  RunPlanOptions from_scratch;
+  from_scratch.checkpoint = false;  // no checkpoint in this store: every plan folds everything
+  RunPlanOptions incremental;
+
+  PlanState daemon_state(/*with_fleet=*/false);
+  std::mt19937_64 random(17);
+  std::vector<Event> held;  // delivered three days late
+  int rebuilds = 0, restores = 0, printed_actions = 0;
+  for (size_t d = 0; d < days.size(); ++d) {
+    std::vector<Event> today;
+    for (const Event& e : days[d]) {
+      // On every 7th day, 2% of the telemetry is held back and arrives late.
+      if (d % 7 == 3 && random() % 50 == 0) held.push_back(e);
+      else today.push_back(e);
+    }
+    const int64_t on_time = static_cast<int64_t>(today.size());
+    const bool late_today = d % 7 == 6 && !held.empty();
+    if (late_today) {
+      today.insert(today.end(), held.begin(), held.end());
+      held.clear();
+    }
+    // Re-delivered duplicates (yesterday's first events again) are not new: no rebuild.
+    if (d > 0) today.insert(today.end(), days[d - 1].begin(), days[d - 1].begin() + std::min<size_t>(20, days[d - 1].size()));
+    for (Store* s : {scratch.get(), daemon.get(), oneoff.get()}) ASSERT_TRUE(s->AppendEvents(today).ok());
+
+    const absl::Time at = start + absl::Hours(24) * static_cast<int64_t>(d + 1);
+    auto want = RunPlan(*scratch, nullptr, at, from_scratch);
+    auto in_memory = RunPlan(*daemon, nullptr, at, incremental, daemon_state);
+    auto restored = RunPlan(*oneoff, nullptr, at, incremental);  // a new process: the checkpoint
+    ASSERT_TRUE(want.ok() && in_memory.ok() && restored.ok()) << "day " << d;
+    EXPECT_EQ(want->advance.rebuilt_because, "no checkpoint");
+    ASSERT_EQ(Printed(*in_memory), Printed(*want)) << "day " << d;
+    ASSERT_EQ(Printed(*restored), Printed(*want)) << "day " << d;
+    printed_actions += static_cast<int>(want->result.items.size());
+    // Stronger than the printed plan (late telemetry rarely changes a day's actions): the folded
+    // state itself equals a fold of every stored event.
+    PlanState fresh(/*with_fleet=*/false);
+    ASSERT_TRUE(fresh.AdvanceTo(*scratch, at).ok());
+    ASSERT_TRUE(daemon_state.Serialize() == fresh.Serialize()) << "folded state differs on day " << d;
+
+    if (d == 0) {
+      EXPECT_EQ(in_memory->advance.rebuilt_because, "no checkpoint");
+    } else if (late_today) {
+      // The late events are older than the previous plan: both must fold from scratch, and say so.
+      EXPECT_TRUE(in_memory->advance.rebuilt_because.starts_with("an event at ")) << in_memory->advance.rebuilt_because;
+      EXPECT_TRUE(restored->advance.rebuilt_because.starts_with("an event at ")) << restored->advance.rebuilt_because;
+      ++rebuilds;
+    } else {
+      EXPECT_EQ(in_memory->advance.rebuilt_because, "") << "day " << d;
+      EXPECT_EQ(restored->advance.rebuilt_because, "") << "day " << d;
+      EXPECT_TRUE(restored->advance.restored);
+      // Only the new day's events are read, not the history.
+      EXPECT_EQ(restored->advance.events_folded, on_time) << "day " << d;
+      ++restores;
+    }
+  }
+  EXPECT_EQ(rebuilds, 6);
+  EXPECT_GT(restores, 30);
+  EXPECT_GT(printed_actions, 20);  // the comparison saw real plans
+  const std::string memory = **scratch->GetState(kMemoryStateKey);
+  EXPECT_EQ(**daemon->GetState(kMemoryStateKey), memory);
+  EXPECT_EQ(**oneoff->GetState(kMemoryStateKey), memory);
+  EXPECT_EQ(Audit(*daemon), Audit(*scratch));
+  EXPECT_EQ(Audit(*oneoff), Audit(*scratch));
+}
+
+TEST_F(PlanStateTest, ForecasterStateRestoresToTheSameFeatures) {
+  const auto days = Fleet(/*seed=*/8, /*lineages=*/80, /*days=*/30);
+  auto store = Open("fleet.db");
+  for (const auto& day : days) ASSERT_TRUE(store->AppendEvents(day).ok());
+  const absl::Time mid = absl::FromUnixSeconds(1795824000) + absl::Hours(24 * 20);
+  const absl::Time end = mid + absl::Hours(24 * 10);
+
+  PlanState whole(/*with_fleet=*/true), stepped(/*with_fleet=*/true), restored(/*with_fleet=*/false);
+  ASSERT_TRUE(whole.AdvanceTo(*store, end).ok());
+  ASSERT_TRUE(stepped.AdvanceTo(*store, mid).ok());
+  ASSERT_TRUE(stepped.Save(*store).ok());
+  // A state without forecaster state adopts the checkpoint's (plans with and without a model).
+  AdvanceStats stats;
+  ASSERT_TRUE(restored.AdvanceTo(*store, end, &stats).ok());
+  EXPECT_TRUE(stats.restored) << stats.rebuilt_because;
+  ASSERT_NE(restored.fleet(), nullptr);
+  ASSERT_TRUE(stepped.AdvanceTo(*store, end).ok());
+
+  // Same bytes, and the same features for every lineage, bit for bit.
+  EXPECT_TRUE(restored.Serialize() == whole.Serialize());
+  EXPECT_TRUE(stepped.Serialize() == whole.Serialize());
+  auto want = FeatureExtractor::Create(*whole.fleet(), end);
+  auto got = FeatureExtractor::Create(*restored.fleet(), end);
+  ASSERT_TRUE(want.ok() && got.ok());
+  ASSERT_EQ(restored.fleet()->lineage_count(), whole.fleet()->lineage_count());
+  ASSERT_GT(whole.fleet()->lineage_count(), 50u);
+  std::vector<float> a(kFeatureCount), b(kFeatureCount);
+  for (size_t i = 0; i < whole.fleet()->lineage_count(); ++i) {
+    want->Extract(i, a.data());
+    got->Extract(i, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "lineage " << i;
+  }
+}
+
+TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
+  PlanState state(/*with_fleet=*/false);
+  struct Case {
+    std::string bytes;
+    std::string error;
+  };
+  PlanState model_less(/*with_fleet=*/false);
+  const std::string good = model_less.Serialize();
+  PlanState needs_fleet(/*with_fleet=*/true);
+  std::string other_format = good;
+  other_format[8 + std::string_view("certcast-plan-state").size()] = 9;  // the format number
+  const std::vector<Case> cases = {
+      {"", "not a plan state checkpoint"},
+      {"certcast-plan-state", "not a plan state checkpoint"},
+      {other_format, "checkpoint format 9, this certcast writes 1"},
+      {good.substr(0, good.size() - 3), "lineage views: checkpoint: truncated or corrupt i64 at byte "},
+      {good + "x", "checkpoint: 1 trailing bytes"},
+  };
+  for (const Case& c : cases) {
+    Status s = state.Deserialize(c.bytes);
+    EXPECT_FALSE(s.ok());
+    EXPECT_TRUE(s.message().starts_with(c.error)) << s.message() << " want " << c.error;
+    EXPECT_FALSE(state.built());
+  }
+  Status s = needs_fleet.Deserialize(good);
+  EXPECT_EQ(s.message(), "checkpoint has no forecaster state (written by a plan without a model)");
+
+  // A corrupt checkpoint in the store is rebuilt from events, with the reason given.
+  auto store = Open("corrupt.db");
+  ASSERT_TRUE(store->PutCheckpoint(kPlanStateKey, "garbage").ok());
+  AdvanceStats stats;
+  ASSERT_TRUE(state.AdvanceTo(*store, absl::FromUnixSeconds(1795824000), &stats).ok());
+  EXPECT_EQ(stats.rebuilt_because, "checkpoint not usable: not a plan state checkpoint");
+  // Going back in time cannot un-fold events: rebuilt.
+  ASSERT_TRUE(state.AdvanceTo(*store, absl::FromUnixSeconds(1795824000) - absl::Hours(1), &stats).ok());
+  EXPECT_EQ(stats.rebuilt_because, "plan at 2026-11-27T23:00:00Z is before the state's 2026-11-28T00:00:00Z");
+}
+
+}  // namespace
+}  // namespace certcast::policy
