@@ -433,6 +433,33 @@ TEST(LegoOutput, DirectoryInTheErrorNamesTheCa) {
             R"({"ts":"2026-11-28T02:55:14Z","type":"renewal","cert":"shop.example","outcome":"failure","error":"network","detail":"Could not create client: get directory at 'https://acme.example/dir': Get \"https://acme.example/dir\": dial tcp 192.0.2.1:443: connect: connection refused","ca":"https://acme.example/dir","duration_ms":0})");
 }
 
+// lego 4.9 with the exec DNS provider whose command fails (the e2e lab's broken DNS API): lego
+// passes the command's output through as a plain line, then goes on logging; only the last plain
+// line is its fatal error. A second run follows in the same log (a cron job's appended output).
+TEST(LegoOutput, ADnsProviderLinePassedThroughIsNotTheFatalErrorButExplainsIt) {
+  const ParseOutput out = ParseLegoOutput(
+      "2026/11/28 08:02:59 [INFO] [mail.lab.test] acme: Trying renewal with 0 hours remaining\n"
+      "2026/11/28 08:02:59 [INFO] [mail.lab.test] acme: Obtaining bundled SAN certificate\n"
+      "2026/11/28 08:02:59 [INFO] [mail.lab.test] acme: use dns-01 solver\n"
+      "2026/11/28 08:02:59 [INFO] [mail.lab.test] acme: Preparing to solve DNS-01\n"
+      "2026/11/28 08:02:59 dns01-txt.sh: DNS API refused to set TXT _acme-challenge.mail.lab.test.: "
+      "401 invalid API token (lab fault)\n"
+      "\n"
+      "2026/11/28 08:02:59 [INFO] [mail.lab.test] acme: Cleaning DNS-01 challenge\n"
+      "2026/11/28 08:03:00 error: one or more domains had a problem:\n"
+      "[mail.lab.test] [mail.lab.test] acme: error presenting token: exit status 1\n"
+      "2026/11/28 08:03:05 [INFO] [mail.lab.test] acme: Trying renewal with 0 hours remaining\n"
+      "2026/11/28 08:03:05 [INFO] [mail.lab.test] acme: Obtaining bundled SAN certificate\n"
+      "2026/11/28 08:03:05 [INFO] [mail.lab.test] acme: use http-01 solver\n"
+      "2026/11/28 08:03:06 [INFO] [mail.lab.test] Server responded with a certificate.\n",
+      {});
+  EXPECT_TRUE(out.issues.empty());
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(EventToJson(out.events[0]),
+            R"x({"ts":"2026-11-28T08:02:59Z","type":"renewal","cert":"mail.lab.test","outcome":"failure","error":"dns_api","detail":"[mail.lab.test] [mail.lab.test] acme: error presenting token: exit status 1; dns01-txt.sh: DNS API refused to set TXT _acme-challenge.mail.lab.test.: 401 invalid API token (lab fault)","challenge":"dns-01","duration_ms":1000})x");
+  EXPECT_NE(EventToJson(out.events[1]).find(R"("outcome":"success")"), std::string::npos);
+}
+
 // ---- shared helpers ----
 
 TEST(Common, FindAcmeProblemReadsBothClientsForms) {

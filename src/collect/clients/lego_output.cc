@@ -91,14 +91,26 @@ class LegoParser {
   LegoParser(const LegoOutputOptions& options, ParseOutput& out) : options_(options), out_(out) {}
 
   void Feed(const Record& r) {
+    const std::string_view m = r.message;
+    const bool levelled = r.level == "INFO" || r.level == "WARN";
+    if (pending_ && levelled) {
+      // A plain line followed by lego's own log lines was not its fatal error but something lego
+      // passed through (the exec DNS provider prints its command's output that way). Unless
+      // this line starts the next run: then the plain line did end the previous one.
+      if (StartsRun(m)) {
+        FlushPending();
+      } else {
+        notes_.push_back(pending_->raw);
+        pending_.reset();
+      }
+    }
     if (!a_.open) {
       a_ = Attempt();
       a_.open = true;
       a_.line = r.line;
       a_.start = r.ts;
     }
-    const std::string_view m = r.message;
-    if (r.level == "INFO" || r.level == "WARN") {
+    if (levelled) {
       if (a_.cert.empty() && !r.domains.empty() &&
           (StartsWith(m, "acme: Obtaining bundled SAN certificate") ||
            StartsWith(m, "acme: Trying renewal with") ||
@@ -124,10 +136,13 @@ class LegoParser {
     if (StartsWith(r.raw, "No key found for account") || StartsWith(r.raw, "Saved key to")) {
       return;
     }
-    Emit(r, Outcome::kFailure, r.raw);
+    // Lego's fatal error, or output it passed through: the next line tells (see above).
+    if (pending_) notes_.push_back(pending_->raw);
+    pending_ = r;
   }
 
   void End() {
+    FlushPending();
     if (a_.open && a_.obtaining) {
       out_.issues.push_back({a_.line, StrCat("lego attempt for ", a_.cert.empty() ? "?" : a_.cert,
                                              " has no outcome (the output ends first)")});
@@ -154,6 +169,8 @@ class LegoParser {
       // The whole error: the fatal line and the lines lego printed under it.
       std::string text(fatal);
       for (auto l : r.continuation) StrAppendLine(text, l);
+      // What lego passed through before failing (a DNS provider's own error) explains it best.
+      for (auto l : notes_) StrAppendLine(text, l);
       if (auto p = FindAcmeProblem(text, ProblemStyle::kLego)) {
         e.error = ToValidUtf8(p->type);
         if (!p->detail.empty()) e.detail = p->detail;
@@ -164,6 +181,7 @@ class LegoParser {
         std::string_view detail = fatal;
         if (Trim(fatal).ends_with(":") && !r.continuation.empty()) detail = r.continuation[0];
         e.detail = CleanDetail(detail);
+        if (!notes_.empty()) e.detail = StrCat(*e.detail, "; ", CleanDetail(notes_.back()));
       }
       // "Could not create client: get directory at 'https://ca.example/dir': ..."
       static constexpr std::string_view kDirectory = "get directory at '";
@@ -176,6 +194,20 @@ class LegoParser {
     }
     if (r.ts >= a_.start) e.duration_ms = absl::ToDoubleMilliseconds(r.ts - a_.start);
     Finish(Event{a_.start, std::move(e)}, a_.line, out_);
+    notes_.clear();
+  }
+
+  // The first line of a lego run: its attempt begins here.
+  static bool StartsRun(std::string_view m) {
+    return StartsWith(m, "acme: Obtaining bundled SAN certificate") ||
+           StartsWith(m, "acme: Trying renewal with") || StartsWith(m, "acme: Registering account");
+  }
+
+  void FlushPending() {
+    if (!pending_) return;
+    const Record r = *pending_;
+    pending_.reset();
+    Emit(r, Outcome::kFailure, r.raw);
   }
 
   static void StrAppendLine(std::string& text, std::string_view line) {
@@ -186,6 +218,8 @@ class LegoParser {
   const LegoOutputOptions& options_;
   ParseOutput& out_;
   Attempt a_;
+  std::optional<Record> pending_;       // a plain line not yet known to be fatal
+  std::vector<std::string_view> notes_;  // plain lines that were not (this run's)
 };
 
 }  // namespace
