@@ -1,8 +1,12 @@
 // Unit tests for the pure parts of collect/probe: CAA evaluation, DNS wire parsing, ARI
 // certificate IDs, renewalInfo / directory / Retry-After parsing, TLS error classification,
-// HTTP-01 redirect rules and scan config errors. Table-driven; bad inputs assert the exact error.
+// HTTP-01 redirect rules, scan config errors, trust store loading. Table-driven; bad inputs assert
+// the exact error.
 #include <openssl/x509_vfy.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -397,6 +401,49 @@ TEST(ScanConfigTest, RejectsBadConfigs) {
     ASSERT_FALSE(plan.ok()) << text;
     EXPECT_EQ(plan.status().message().substr(0, want.size()), want) << text << " -> " << plan.status();
   }
+}
+
+TEST(TlsTrustTest, LoadsOrSaysWhyNot) {
+  const std::string not_pem = (std::filesystem::temp_directory_path() / "certcast_probe_test_not_pem.txt").string();
+  std::ofstream(not_pem) << "not a certificate\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", ""},  // the system store
+      {"/nonexistent/ca.pem", "--ca-file /nonexistent/ca.pem: "},
+      {not_pem, StrCat("--ca-file ", not_pem, ": ")},
+  };
+  for (const auto& [ca_file, want] : cases) {
+    auto trust = TlsTrust::Load(ca_file);
+    if (want.empty()) {
+      EXPECT_TRUE(trust.ok()) << ca_file << " -> " << trust.status();
+      continue;
+    }
+    ASSERT_FALSE(trust.ok()) << ca_file;
+    EXPECT_EQ(trust.status().code(), StatusCode::kInvalidArgument) << ca_file;
+    EXPECT_EQ(trust.status().message().substr(0, want.size()), want) << ca_file << " -> " << trust.status();
+  }
+  std::remove(not_pem.c_str());
+}
+
+// A scan loads a CA file once for all its tls targets; a file that cannot be loaded is the error
+// of every target naming it (before any connection is tried).
+TEST(ScanTest, UnloadableCaFileIsTheErrorOfEveryTargetNamingIt) {
+  FakeClock clock(absl::UnixEpoch());
+  auto plan = ParseScanConfig(R"(
+[scan]
+concurrency = 2
+ca_file = "/nonexistent/ca.pem"
+[[tls]]
+endpoint = "127.0.0.1:1"
+[[tls]]
+endpoint = "127.0.0.1:2"
+)", clock);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const ScanResult result = RunScan(*plan);
+  EXPECT_TRUE(result.events.empty());
+  ASSERT_EQ(result.errors.size(), 2u);
+  const std::vector<std::string> want = {"tls 127.0.0.1:1: --ca-file /nonexistent/ca.pem: ",
+                                         "tls 127.0.0.1:2: --ca-file /nonexistent/ca.pem: "};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(result.errors[i].substr(0, want[i].size()), want[i]);
 }
 
 }  // namespace
