@@ -36,6 +36,7 @@ class LineageLock {
     }
     return std::unique_ptr<LineageLock>(new LineageLock(fd));
   }
+  int fd() const { return fd_; }
   ~LineageLock() {
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
@@ -267,7 +268,7 @@ Executor::Executor(DaemonConfig config, Clock& clock, std::function<void(absl::D
 
 ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
                                        absl::Duration timeout, const RetryPolicy& retry,
-                                       const std::string& stdin_text) {
+                                       const std::string& stdin_text, int lineage_lock_fd) {
   ExecutionReport report;
   for (int attempt = 0; attempt < retry.attempts; ++attempt) {
     if (attempt > 0) sleep_(retry.waits[std::min<size_t>(attempt - 1, retry.waits.size() - 1)]);
@@ -276,6 +277,10 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
     ProcessOptions options;
     options.timeout = timeout;
     options.stdin_text = stdin_text;
+    // A client run outlives a crash of certcast: it keeps the lineage's lock (so a restarted
+    // certcast does not start a second renewal beside it) and writes to files, not pipes.
+    options.inherited_fd = lineage_lock_fd;
+    options.detached_output = lineage_lock_fd >= 0;
     auto result = RunProcess(argv, options);
     if (!result.ok()) {
       report.detail = result.status().message();
@@ -405,7 +410,7 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
     report.detail = "dry run";
     return report;
   }
-  report = RunWithRetry(*argv, client.timeout, RetryFor(action.kind), "");
+  report = RunWithRetry(*argv, client.timeout, RetryFor(action.kind), "", lock->fd());
   Event e;
   e.ts = clock_.Now();
   RenewalEvent r;

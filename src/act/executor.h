@@ -86,7 +86,8 @@ class Executor {
 
  private:
   ExecutionReport RunWithRetry(const std::vector<std::string>& argv, absl::Duration timeout,
-                               const RetryPolicy& retry, const std::string& stdin_text);
+                               const RetryPolicy& retry, const std::string& stdin_text,
+                               int lineage_lock_fd = -1);
   DaemonConfig config_;
   Clock& clock_;
   std::function<void(absl::Duration)> sleep_;

@@ -390,6 +390,38 @@ TEST(LockFileNameTest, ACertManagerNameCannotLeaveTheLockDirectory) {
   EXPECT_EQ(LockFileName("shop.example.com"), "shop.example.com.lock");
 }
 
+TEST(ProcessTest, DetachedOutputIsCapturedLikePipedOutputKeepingTheTail) {
+  ProcessOptions options;
+  options.detached_output = true;
+  auto r = RunProcess({"sh", "-c", "echo out; echo err >&2; exit 3"}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout_text, "out\n");
+  EXPECT_EQ(r->stderr_text, "err\n");
+  EXPECT_EQ(r->exit_code, 3);
+  options.max_output_bytes = 4;
+  r = RunProcess({"sh", "-c", "printf 0123456789"}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout_text, "6789");  // the tail explains a failure
+}
+
+TEST(ProcessTest, AnInheritedLockIsHeldByTheChildAfterTheParentLetsGo) {
+  TempDir dir;
+  const std::string path = dir.path() + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ProcessOptions options;
+  options.inherited_fd = fd;
+  options.detached_output = true;
+  // The child runs in the background of the shell and outlives RunProcess; it holds the lock.
+  auto r = RunProcess({"sh", "-c", "sleep 2 & exit 0"}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ::close(fd);  // the parent lets go (as a killed daemon would)
+  const int other = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  EXPECT_NE(::flock(other, LOCK_EX | LOCK_NB), 0) << "the lock went with the parent";
+  ::close(other);
+}
+
 TEST(ProcessTest, AProgramThatDoesNotExistIsNotFound) {
   auto r = RunProcess({"/nonexistent/certbot"}, {});
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);

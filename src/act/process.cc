@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,10 +56,24 @@ std::string LastLine(std::string_view text, size_t max) {
 StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                    const ProcessOptions& options) {
   if (argv.empty()) return InvalidArgumentError("empty command");
-  Fd in_read, in_write, out_read, out_write, err_read, err_write;
+  Fd in_read, in_write, out_read, out_write, err_read, err_write, inherited;
   RETURN_IF_ERROR(MakePipe(in_read, in_write));
-  RETURN_IF_ERROR(MakePipe(out_read, out_write));
-  RETURN_IF_ERROR(MakePipe(err_read, err_write));
+  if (options.detached_output) {
+    // The parent reads these files after the child exits; the child's copies are plain fds.
+    out_write.fd = ::memfd_create("certcast-stdout", MFD_CLOEXEC);
+    err_write.fd = ::memfd_create("certcast-stderr", MFD_CLOEXEC);
+    if (out_write.fd < 0 || err_write.fd < 0) {
+      return UnavailableError(StrCat("memfd_create: ", std::strerror(errno)));
+    }
+  } else {
+    RETURN_IF_ERROR(MakePipe(out_read, out_write));
+    RETURN_IF_ERROR(MakePipe(err_read, err_write));
+  }
+  if (options.inherited_fd >= 0) {
+    // F_DUPFD (not F_DUPFD_CLOEXEC): the copy survives exec; it is closed here after the spawn.
+    inherited.fd = ::fcntl(options.inherited_fd, F_DUPFD, 3);
+    if (inherited.fd < 0) return UnavailableError(StrCat("fcntl F_DUPFD: ", std::strerror(errno)));
+  }
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -92,8 +107,11 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
     return NotFoundError(StrCat("cannot run ", argv[0], ": ", std::strerror(spawned)));
   }
   in_read.Close();
-  out_write.Close();
-  err_write.Close();
+  inherited.Close();
+  if (!options.detached_output) {
+    out_write.Close();
+    err_write.Close();
+  }
 
   // Feed stdin (small: an alert body) and close it so the child sees EOF.
   size_t written = 0;
@@ -170,6 +188,16 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
     ::usleep(10000);
   }
   result.duration = absl::FromChrono(std::chrono::steady_clock::now() - start);
+  if (options.detached_output) {
+    for (auto [file, sink] : {std::pair{&out_write, &result.stdout_text},
+                              std::pair{&err_write, &result.stderr_text}}) {
+      const off_t size = ::lseek(file->fd, 0, SEEK_END);
+      const off_t from = std::max<off_t>(0, size - static_cast<off_t>(options.max_output_bytes));
+      sink->resize(static_cast<size_t>(std::max<off_t>(0, size - from)));
+      const ssize_t n = ::pread(file->fd, sink->data(), sink->size(), from);
+      sink->resize(static_cast<size_t>(std::max<ssize_t>(0, n)));
+    }
+  }
   if (exited) {
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);

@@ -17,6 +17,13 @@ struct ProcessOptions {
   // Output beyond this is dropped (the tail of a client log is what explains a failure; a
   // runaway child must not exhaust memory). Per stream.
   size_t max_output_bytes = 256 << 10;
+  // Capture output in unlinked in-memory files instead of pipes, so the child can finish if this
+  // process dies: writing to a pipe nobody reads kills it (certbot dies of BrokenPipeError half
+  // way through a renewal, which may waste an issuance). The tail of each stream is kept.
+  bool detached_output = false;
+  // A descriptor the child keeps open (a lock on the lineage: held while the client runs, even
+  // when the process that started it is gone). -1 = none.
+  int inherited_fd = -1;
 };
 
 struct ProcessResult {
