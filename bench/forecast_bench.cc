@@ -210,6 +210,7 @@ int Training(const std::string& db, const std::string& until_text, int threads) 
               kModelWidth, build_seconds);
   std::printf("TrainModel: %.2f s (of which inside XGBoost calls %.2f s), %d rounds + 60 AFT\n",
               train_seconds, report->xgboost_seconds, report->rounds);
+  for (const auto& [name, seconds] : report->phases) std::printf("  TrainModel step: %-52s %6.2f s\n", name.c_str(), seconds);
   std::printf("XGBoost alone on the same matrix, same rounds: %.2f s\n", xgb_alone);
   std::printf("overhead of TrainModel over XGBoost alone: %.1f %%\n", 100.0 * (train_seconds - xgb_alone) / xgb_alone);
   return 0;

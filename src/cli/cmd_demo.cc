@@ -126,9 +126,16 @@ int RunDemo(const DemoFlags& flags) {
   if (Status s = WriteModelFile(model_path, report->bundle); !s.ok()) return Fail(s);
   train_events->clear();
   train_events->shrink_to_fit();
-  std::printf("   model %s: %d rounds; validation on the newest quarter of training days:\n",
-              model_path.c_str(), report->rounds);
-  Metric("validation", report->validation);
+  if (report->bundle.info.prior_only) {
+    // A fleet this small or healthy may have no onset before the split: say so rather than print
+    // validation figures of a model that learned nothing.
+    std::printf("   model %s: %s; every lineage gets the base rate, nothing alerts\n", model_path.c_str(),
+                std::string(kPriorOnlyReason).c_str());
+  } else {
+    std::printf("   model %s: %d rounds; validation on the newest quarter of training days:\n",
+                model_path.c_str(), report->rounds);
+    Metric("validation", report->validation);
+  }
 
   // 3. Backtest the last third: features from events before each day only.
   std::printf("\n3. backtesting %s .. %s (one row per lineage per day) ...\n",

@@ -80,6 +80,8 @@ constexpr FeatureSpec kCatalogue[] = {
     {"host_episode_fraction", "share of the host's other lineages inside an episode", 1},
     {"ns_group_episode_fraction", "share of lineages with the same DNS provider (NS set) inside an episode", 1},
     {"warning_signals", "number of distinct precursor signals active (probe, DNS, CAA, DNSSEC, clock, disk, ...)", 1},
+    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped)", 1},
+    {"blocked_attempt_days", "days from T to the next renewal attempt when a hard blocker will be present at it (365: none)", 1},
 };
 static_assert(std::size(kCatalogue) == kFeatureCount, "catalogue and enum Feature must match");
 
@@ -375,6 +377,25 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   warnings += on(kIssued7dNameSet, 4) || on(kIssued7dRegisteredDomain, 40);
   warnings += on(kDryRunFailedSinceSuccess, 1);
   out[kWarningSignals] = static_cast<float>(warnings);
+
+  // Hard blockers: unlike the loose warnings above, each of these fails the attempt it meets
+  // (grounding.md section 7). One column for all of them because each cause alone is rare (a few
+  // disk-full onsets a year in a fleet of 1,000, outnumbered by disk warnings that clear): pooled,
+  // what the model learns from expiring DNS API tokens also applies to a full disk.
+  int blockers = 0;
+  blockers += below(kDiskFreeFraction, 0.001f) || below(kDiskMarginDays, 0);
+  blockers += below(kCredentialMarginDays, 0) || on(kCredentialMissing, 1);
+  blockers += below(kDomainMarginDays, 0) || on(kDomainStatusBad, 1);
+  blockers += on(kCaaForbidsCa, 1);
+  blockers += on(kDnssecBogusDays4, 2);
+  blockers += on(kSchedulerStaleDays, 3);
+  out[kHardBlockers] = static_cast<float>(blockers);
+  // The count alone is 1 on many rows whose next attempt is weeks away (a credential that expires
+  // before it), which a 7-day label calls negative; when the blocked attempt comes is what one
+  // split needs to separate the few onsets of each cause.
+  out[kBlockedAttemptDays] = blockers > 0 && std::isfinite(out[kDaysToNextAttempt])
+                                 ? Cap(std::max(0.0f, out[kDaysToNextAttempt]))
+                                 : static_cast<float>(kCapDays);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -406,6 +427,8 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
     case kCaEpisodeFraction: case kIssued7dRegisteredDomain: case kIssued7dNameSet: case kAttemptsPerDay:
     case kClockOffsetAbsSeconds: case kClockSlopeAbsSecondsPerDay:
       if (value <= 0.005f) return "";
+      // ACME tolerates seconds of clock error: "off by 0 s" was printed as a reason.
+      if (feature == kClockOffsetAbsSeconds && value < 1) return "";
       break;
     // A margin of weeks before something runs out is not a reason to worry.
     case kDiskMarginDays: case kCredentialMarginDays: case kDomainMarginDays: case kRrsigMarginDays:
@@ -503,6 +526,14 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
     case kHostEpisodeFraction: return value > 0 ? StrCat(pct, " of the other certificates on ", host, " are failing to renew") : "";
     case kNsGroupEpisodeFraction: return value > 0 ? StrCat(pct, " of certificates on the same DNS provider are failing to renew") : "";
     case kWarningSignals: return value > 0 ? StrCat(iv, " warning signal", iv == 1 ? "" : "s", " active at once") : "";
+    case kBlockedAttemptDays:
+      return value < kCapDays ? StrCat("the next renewal attempt, ", value < 1 ? std::string("due now") : StrCat("in ", Days(value)),
+                                       ", meets a condition that fails it")
+                              : "";
+    case kHardBlockers:
+      return value > 0 ? StrCat(iv, " condition", iv == 1 ? "" : "s", " that fail", iv == 1 ? "s" : "",
+                                " any renewal attempt (full disk, expired or missing credential, lapsed domain, CAA, DNSSEC or a stopped scheduler)")
+                       : "";
     default: return "";
   }
 }

@@ -95,6 +95,8 @@ enum Feature : int {
   kHostEpisodeFraction,
   kNsGroupEpisodeFraction,
   kWarningSignals,
+  kHardBlockers,
+  kBlockedAttemptDays,
   kFeatureCount
 };
 

@@ -50,7 +50,7 @@ TEST(FeatureCatalogue, NamesAreUniqueAndSchemaIdIsStable) {
   std::set<std::string_view> names;
   for (const FeatureSpec& f : FeatureCatalogue()) EXPECT_TRUE(names.insert(f.name).second) << f.name;
   EXPECT_EQ(FeatureSchemaId(), FeatureSchemaId());
-  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/65/"));
+  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/67/"));
 }
 
 struct ProbeCase {
@@ -126,7 +126,22 @@ INSTANTIATE_TEST_SUITE_P(
         ProbeCase{"rate_limit_name_set_counts_7_days",
                   {R"({"ts":"2026-11-20T00:00:00Z","type":"issued","cert":"shop","serial":"a1","not_before":"2026-11-20T00:00:00Z","not_after":"2027-02-18T00:00:00Z","ca":"x"})",
                    R"({"ts":"2026-11-21T00:00:00Z","type":"issued","cert":"shop","serial":"a2","not_before":"2026-11-21T00:00:00Z","not_after":"2027-02-19T00:00:00Z","ca":"x"})"},
-                  "2026-11-24T00:00:00Z", kIssued7dNameSet, 2}),
+                  "2026-11-24T00:00:00Z", kIssued7dNameSet, 2},
+        ProbeCase{"nothing_blocks_the_next_attempt", {}, "2026-11-24T00:00:00Z", kBlockedAttemptDays, 365},
+        ProbeCase{"no_blocker_counted", {}, "2026-11-24T00:00:00Z", kHardBlockers, 0},
+        ProbeCase{"full_disk_is_a_hard_blocker",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"host","host":"web1","disk_free_bytes":0,"disk_total_bytes":100})"},
+                  "2026-11-24T00:00:00Z", kHardBlockers, 1},
+        // Due at notAfter - 30 d = 2026-12-30T23:00Z, 36.958 days after T.
+        ProbeCase{"full_disk_blocks_the_next_attempt",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"host","host":"web1","disk_free_bytes":0,"disk_total_bytes":100})"},
+                  "2026-11-24T00:00:00Z", kBlockedAttemptDays, 36.958f},
+        ProbeCase{"disk_with_room_blocks_nothing",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"host","host":"web1","disk_free_bytes":50,"disk_total_bytes":100})"},
+                  "2026-11-24T00:00:00Z", kBlockedAttemptDays, 365},
+        ProbeCase{"credential_expiring_before_next_attempt_blocks_it",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"eab","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
+                  "2026-11-24T00:00:00Z", kHardBlockers, 1}),
     [](const testing::TestParamInfo<ProbeCase>& info) { return std::string(info.param.name); });
 
 // Features at T must not change when events at or after T exist: build a rich history, then

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
@@ -88,24 +89,71 @@ IsolationForest IsolationForest::Fit(std::span<const float> rows, size_t cols, s
     }
     forest.trees_.push_back(std::move(tree));
   }
+  forest.Flatten();
   return forest;
 }
 
-double IsolationForest::PathLength(const std::vector<Node>& tree, const float* row) const {
-  int32_t node = 0;
-  int depth = 0;
-  while (tree[node].column >= 0) {
-    node = Value(row, tree[node].column) < tree[node].split ? tree[node].left : tree[node].right;
-    ++depth;
+void IsolationForest::Flatten() {
+  flat_.clear();
+  leaf_path_.clear();
+  roots_.clear();
+  depth_ = 0;
+  for (const auto& tree : trees_) {
+    const int32_t base = static_cast<int32_t>(flat_.size());
+    roots_.push_back(base);
+    flat_.resize(flat_.size() + tree.size());
+    leaf_path_.resize(flat_.size());
+    // Depth-first from the root, so each leaf learns its depth.
+    std::vector<std::pair<int32_t, int>> stack{{0, 0}};
+    while (!stack.empty()) {
+      const auto [node, depth] = stack.back();
+      stack.pop_back();
+      const Node& n = tree[node];
+      if (n.column < 0) {
+        flat_[base + node] = {0, std::numeric_limits<float>::quiet_NaN(), base + node};
+        leaf_path_[base + node] = depth + AveragePath(n.size);
+        depth_ = std::max(depth_, depth);
+        continue;
+      }
+      flat_[base + node] = {n.column, n.split, base + n.left};
+      stack.push_back({n.left, depth + 1});
+      stack.push_back({n.right, depth + 1});
+    }
   }
-  return depth + AveragePath(tree[node].size);
+  normaliser_ = AveragePath(sample_size_);
+  if (!(normaliser_ > 0)) normaliser_ = 1;
+}
+
+void IsolationForest::ScoreRows(const float* rows, size_t count, size_t stride, double* out) const {
+  constexpr size_t kBlock = 16;
+  for (size_t begin = 0; begin < count; begin += kBlock) {
+    const size_t n = std::min(kBlock, count - begin);
+    const float* block = rows + begin * stride;
+    if (roots_.empty()) {
+      for (size_t r = 0; r < n; ++r) out[begin + r] = 0;
+      continue;
+    }
+    double total[kBlock] = {};
+    int32_t node[kBlock];
+    for (int32_t root : roots_) {
+      for (size_t r = 0; r < n; ++r) node[r] = root;
+      for (int step = 0; step < depth_; ++step) {
+        for (size_t r = 0; r < n; ++r) {
+          const FlatNode& f = flat_[node[r]];
+          // Same comparison as `value < split ? left : right`, NaN values mapped as in Fit.
+          node[r] = f.left + static_cast<int32_t>(Value(block + r * stride, f.column) >= f.split);
+        }
+      }
+      for (size_t r = 0; r < n; ++r) total[r] += leaf_path_[node[r]];
+    }
+    for (size_t r = 0; r < n; ++r) out[begin + r] = std::pow(2.0, -(total[r] / roots_.size()) / normaliser_);
+  }
 }
 
 double IsolationForest::Score(const float* row) const {
-  if (trees_.empty()) return 0;
-  double total = 0;
-  for (const auto& tree : trees_) total += PathLength(tree, row);
-  return std::pow(2.0, -(total / trees_.size()) / AveragePath(sample_size_));
+  double score = 0;
+  ScoreRows(row, 1, 0, &score);
+  return score;
 }
 
 std::string IsolationForest::ToJson() const {
@@ -135,10 +183,16 @@ StatusOr<IsolationForest> IsolationForest::FromJson(std::string_view text, size_
                         n.at(3).get<int32_t>(), n.at(4).get<int32_t>()});
       }
       const int32_t size = static_cast<int32_t>(tree.size());
-      for (const Node& n : tree) {
+      for (int32_t i = 0; i < size; ++i) {
+        const Node& n = tree[i];
         if (n.column >= static_cast<int32_t>(width)) return DataLossError("anomaly model: column out of range");
-        if (n.column >= 0 && (n.left <= 0 || n.left >= size || n.right <= 0 || n.right >= size)) {
+        // Fit appends children after their parent; requiring it here also rules out cycles,
+        // which would make scoring loop forever.
+        if (n.column >= 0 && (n.left <= i || n.left >= size || n.right <= i || n.right >= size)) {
           return DataLossError("anomaly model: a tree node points outside its tree");
+        }
+        if (n.column >= 0 && n.right != n.left + 1) {
+          return DataLossError("anomaly model: a tree node's children are not adjacent");
         }
       }
       if (tree.empty()) return DataLossError("anomaly model: empty tree");
@@ -147,7 +201,101 @@ StatusOr<IsolationForest> IsolationForest::FromJson(std::string_view text, size_
   } catch (const std::exception& e) {
     return DataLossError(StrCat("anomaly model: ", e.what()));
   }
+  forest.Flatten();
   return forest;
+}
+
+// ---------------------------------------------------------------------------------------------
+TailSurprise TailSurprise::Fit(std::span<const float> rows, size_t cols, std::span<const Column> columns,
+                               size_t sample_size, uint64_t seed) {
+  TailSurprise tail;
+  const size_t n = cols == 0 ? 0 : rows.size() / cols;
+  if (n == 0) return tail;
+  // The same rows for every column (a sample without replacement when there are more).
+  std::vector<size_t> pick(n);
+  for (size_t i = 0; i < n; ++i) pick[i] = i;
+  if (n > sample_size) {
+    std::mt19937_64 rng(seed);
+    std::shuffle(pick.begin(), pick.end(), rng);
+    pick.resize(sample_size);
+  }
+  for (const Column& c : columns) {
+    std::vector<float> values;
+    for (size_t i : pick) {
+      const float v = rows[i * cols + c.column];
+      if (std::isfinite(v)) values.push_back(v);
+    }
+    std::sort(values.begin(), values.end());
+    tail.columns_.push_back(c);
+    tail.sorted_.push_back(std::move(values));
+  }
+  return tail;
+}
+
+namespace {
+
+// Empirical tail probability of v, (count + 1) / (n + 1), or 1 when nothing says it is rare.
+double TailProbability(const std::vector<float>& sorted, int direction, float v) {
+  if (!std::isfinite(v)) return 1;  // missing says nothing
+  const size_t n = sorted.size();
+  // Most telemetry sits at its harmless end (0 failures, a full margin): every training row is
+  // at least as extreme, p = 1. Checked first because it is most rows and skips the search.
+  if (n == 0 || (direction > 0 ? v <= sorted.front() : v >= sorted.back())) return 1;
+  // Rows at least as extreme as v in the harmful direction.
+  const size_t count = direction > 0 ? sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), v)
+                                     : std::upper_bound(sorted.begin(), sorted.end(), v) - sorted.begin();
+  return (count + 1.0) / (n + 1.0);
+}
+
+}  // namespace
+
+double TailSurprise::ColumnScore(int column, float value) const {
+  for (size_t k = 0; k < columns_.size(); ++k) {
+    if (columns_[k].column == column) return -std::log10(TailProbability(sorted_[k], columns_[k].direction, value));
+  }
+  return 0;
+}
+
+double TailSurprise::Score(const float* row, int* which) const {
+  // The smallest p gives the largest -log10 p: one logarithm per row, not one per column.
+  double best = 1;
+  int best_column = -1;
+  for (size_t k = 0; k < columns_.size(); ++k) {
+    const double p = TailProbability(sorted_[k], columns_[k].direction, row[columns_[k].column]);
+    if (p < best) {
+      best = p;
+      best_column = columns_[k].column;
+    }
+  }
+  if (which != nullptr) *which = best_column;
+  return best < 1 ? -std::log10(best) : 0;
+}
+
+std::string TailSurprise::ToJson() const {
+  nlohmann::json j = nlohmann::json::array();
+  for (size_t k = 0; k < columns_.size(); ++k) {
+    j.push_back({{"column", columns_[k].column}, {"direction", columns_[k].direction}, {"sorted", sorted_[k]}});
+  }
+  return j.dump();
+}
+
+StatusOr<TailSurprise> TailSurprise::FromJson(std::string_view text, size_t width) {
+  TailSurprise tail;
+  try {
+    for (const auto& c : nlohmann::json::parse(text)) {
+      const int column = c.at("column").get<int>();
+      const int direction = c.at("direction").get<int>();
+      if (column < 0 || column >= static_cast<int>(width)) return DataLossError("tail surprise: column out of range");
+      if (direction != 1 && direction != -1) return DataLossError("tail surprise: direction must be 1 or -1");
+      auto values = c.at("sorted").get<std::vector<float>>();
+      if (!std::is_sorted(values.begin(), values.end())) return DataLossError("tail surprise: values not sorted");
+      tail.columns_.push_back({column, direction});
+      tail.sorted_.push_back(std::move(values));
+    }
+  } catch (const std::exception& e) {
+    return DataLossError(StrCat("tail surprise: ", e.what()));
+  }
+  return tail;
 }
 
 }  // namespace certcast

@@ -25,6 +25,9 @@ class IsolationForest {
   static IsolationForest Fit(std::span<const float> rows, size_t cols, std::span<const int> columns,
                              const Options& options);
   double Score(const float* row) const;
+  // Scores `count` rows `stride` floats apart into out[0..count): the same values as Score, faster
+  // (several rows walk each tree together, without branches).
+  void ScoreRows(const float* rows, size_t count, size_t stride, double* out) const;
 
   std::string ToJson() const;
   // `width`: row width of the matrices it will score; columns outside it are refused.
@@ -38,10 +41,56 @@ class IsolationForest {
     int32_t left = -1, right = -1;
     int32_t size = 0;  // leaf: training points that ended here
   };
-  double PathLength(const std::vector<Node>& tree, const float* row) const;
-  std::vector<std::vector<Node>> trees_;
+  // Scoring walks flat copies of the trees. Training scores every cert-day with this, and it was
+  // most of training's own (non-XGBoost) time: a walk is a chain of unpredictable branches. So the
+  // walk is branchless (next = left + (value >= split); the right child is always left + 1), a
+  // leaf points at itself with a NaN split so that every walk can take the same number of steps,
+  // several rows walk a tree together, and a leaf's whole path length (depth + c(size)) is
+  // precomputed (no logarithm per tree and row).
+  struct FlatNode {
+    int32_t column;  // a leaf reads column 0 and stays put
+    float split;     // NaN for a leaf: `value >= NaN` is false
+    int32_t left;    // index into flat_; the right child is left + 1; a leaf: itself
+  };
+  void Flatten();
+  std::vector<std::vector<Node>> trees_;  // as fitted and stored in the model file
+  std::vector<FlatNode> flat_;
+  std::vector<double> leaf_path_;  // by flat_ index (double: scores stay bit-identical)
+  std::vector<int32_t> roots_;
+  int depth_ = 0;          // deepest leaf: steps every walk takes
+  double normaliser_ = 1;  // c(sample_size)
   std::vector<int> columns_;
   int sample_size_ = 256;
+};
+
+// Per-column tail surprise: how rare, one-sided, each telemetry value is among the training
+// cert-days, as -log10 of its empirical tail probability (p = share of training rows at least as
+// extreme in the harmful direction, (count + 1) / (n + 1)); the score is the largest over the
+// columns. The isolation forest averages over 100 random trees of many columns and dilutes one
+// extreme column (a host's disk at 0 % free scored 0.44, "ordinary"); this keeps it. Ranks, not
+// z-scores: most telemetry columns are 0 on nearly every row, where a median/MAD scale is 0.
+class TailSurprise {
+ public:
+  struct Column {
+    int column;
+    int direction;  // +1: high values are harmful, -1: low values are
+  };
+  // Keeps a sorted sample of at most `sample_size` finite values per column from the rows.
+  static TailSurprise Fit(std::span<const float> rows, size_t cols, std::span<const Column> columns,
+                          size_t sample_size, uint64_t seed);
+  // Largest -log10 p over the columns (0 when nothing is unusual or every value is missing), and
+  // which column gave it (-1 if none).
+  double Score(const float* row, int* which = nullptr) const;
+  // -log10 p of one column's value (0 when missing or not a fitted column).
+  double ColumnScore(int column, float value) const;
+
+  std::string ToJson() const;
+  static StatusOr<TailSurprise> FromJson(std::string_view json, size_t width);
+  bool empty() const { return columns_.empty(); }
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<float>> sorted_;  // per column, ascending
 };
 
 }  // namespace certcast

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <numeric>
 
@@ -82,7 +83,7 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
   std::vector<LineageForecast> out(lineages.size());
   if (lineages.empty()) return out;
   std::vector<float> x = ExtractModelRows(fx, lineages, options.threads);
-  FillAnomalyColumn(impl_->bundle.anomaly, x.data(), lineages.size(), options.threads);
+  FillDetectorColumns(impl_->bundle.anomaly, impl_->bundle.tail, x.data(), lineages.size(), options.threads);
   std::vector<float> margins(lineages.size(), 0.0f);  // prior-only: calibration ignores the margin
   if (impl_->classifier) {
     ASSIGN_OR_RETURN(margins, impl_->Predict(*impl_->classifier, x, lineages.size(), true, options.threads));
@@ -152,6 +153,21 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
         if (k == kAnomalyColumn) {
           sentence = StrCat("telemetry unlike anything in the training history (anomaly score ",
                             std::lround(out[i].anomaly * 100) / 100.0, ")");
+        } else if (k == kTailColumn) {
+          // Name the rare value itself, unless its own feature is already a reason.
+          int which = -1;
+          const float* row = &x[i * kModelWidth];
+          const double surprise = impl_->bundle.tail.Score(row, &which);
+          if (which < 0 || std::any_of(out[i].reasons.begin(), out[i].reasons.end(),
+                                       [&](const Reason& r) { return r.feature == ModelFeatureNames()[which]; })) {
+            continue;
+          }
+          sentence = DescribeFeature(which, row[which], state, lineages[i]);
+          if (!sentence.empty()) {
+            char share[32];
+            std::snprintf(share, sizeof share, "%.2f", 100 * (1 - std::pow(10.0, -surprise)));
+            sentence += StrCat(" (rarer than on ", share, "% of training cert-days)");
+          }
         } else {
           sentence = DescribeFeature(k, x[i * kModelWidth + k], state, lineages[i]);
         }

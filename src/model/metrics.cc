@@ -33,17 +33,20 @@ double AveragePrecision(const std::vector<float>& scores, const std::vector<uint
   return ap;
 }
 
+namespace {
+
+const std::vector<Episode>& EpisodesOf(const std::vector<const std::vector<Episode>*>& episodes, uint32_t li) {
+  static const std::vector<Episode> kNone;
+  return li < episodes.size() && episodes[li] != nullptr ? *episodes[li] : kNone;
+}
+
+}  // namespace
+
 ForecastMetrics Evaluate(const std::vector<ScoredDay>& rows,
                          const std::vector<const std::vector<Episode>*>& episodes,
                          absl::Time from, absl::Time to, absl::Duration horizon,
                          const std::vector<std::map<absl::Time, std::string>>* causes) {
-  ForecastMetrics m;
-  static const std::vector<Episode> kNone;
-  auto eps = [&](uint32_t li) -> const std::vector<Episode>& {
-    return li < episodes.size() && episodes[li] != nullptr ? *episodes[li] : kNone;
-  };
-  // Rows per lineage in day order (for episode recall and de-duplicated precision).
-  std::vector<std::vector<const ScoredDay*>> by_lineage(episodes.size());
+  ForecastMetrics m = EvaluateAlerts(rows, episodes, from, to, horizon, causes);
   std::vector<float> scores;
   std::vector<uint8_t> labels;
   double brier = 0;
@@ -51,9 +54,7 @@ ForecastMetrics Evaluate(const std::vector<ScoredDay>& rows,
   std::vector<double> bin_risk(kBins), bin_pos(kBins);
   std::vector<int64_t> bin_n(kBins);
   for (const ScoredDay& r : rows) {
-    if (r.lineage >= by_lineage.size()) by_lineage.resize(r.lineage + 1);
-    by_lineage[r.lineage].push_back(&r);
-    const auto& e = eps(r.lineage);
+    const auto& e = EpisodesOf(episodes, r.lineage);
     if (InEpisodeAt(e, r.day)) continue;
     const bool y = OnsetIn(e, r.day, r.day + horizon) != nullptr;
     scores.push_back(r.risk);
@@ -71,11 +72,24 @@ ForecastMetrics Evaluate(const std::vector<ScoredDay>& rows,
   for (int b = 0; b < kBins; ++b) {
     if (bin_n[b] > 0) m.calibration.emplace_back(bin_risk[b] / bin_n[b], bin_pos[b] / bin_n[b], bin_n[b]);
   }
+  return m;
+}
 
+ForecastMetrics EvaluateAlerts(const std::vector<ScoredDay>& rows,
+                               const std::vector<const std::vector<Episode>*>& episodes,
+                               absl::Time from, absl::Time to, absl::Duration horizon,
+                               const std::vector<std::map<absl::Time, std::string>>* causes) {
+  ForecastMetrics m;
+  // Rows per lineage in day order (for episode recall and de-duplicated precision).
+  std::vector<std::vector<const ScoredDay*>> by_lineage(episodes.size());
+  for (const ScoredDay& r : rows) {
+    if (r.lineage >= by_lineage.size()) by_lineage.resize(r.lineage + 1);
+    by_lineage[r.lineage].push_back(&r);
+  }
   for (size_t li = 0; li < by_lineage.size(); ++li) {
     auto& days = by_lineage[li];
     std::sort(days.begin(), days.end(), [](const ScoredDay* a, const ScoredDay* b) { return a->day < b->day; });
-    const auto& e = eps(static_cast<uint32_t>(li));
+    const auto& e = EpisodesOf(episodes, static_cast<uint32_t>(li));
     // Episode recall and lead time.
     for (const Episode& ep : e) {
       const absl::Time first_window_day = ep.onset - horizon;

@@ -33,12 +33,13 @@ double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
 }  // namespace
 
-std::string ModelSchemaId() { return StrCat(FeatureSchemaId(), "+anomaly_score:1"); }
+std::string ModelSchemaId() { return StrCat(FeatureSchemaId(), "+anomaly_score:1+tail_surprise:1"); }
 
 std::vector<std::string> ModelFeatureNames() {
   std::vector<std::string> names;
   for (const FeatureSpec& f : FeatureCatalogue()) names.emplace_back(f.name);
   names.emplace_back("anomaly_score");
+  names.emplace_back("tail_surprise");
   return names;
 }
 
@@ -50,6 +51,24 @@ std::span<const int> AnomalyColumns() {
       kCaLatencyRatio, kCaFleetFailureRate, kClockOffsetAbsSeconds, kClockSlopeAbsSecondsPerDay,
       kDiskFreeFraction, kDiskDaysToFull, kDiskMarginDays, kSchedulerStaleDays, kHostEventsRecent,
       kCredentialMarginDays, kDomainMarginDays, kIssued7dNameSet, kAttemptsPerDay, kWarningSignals};
+  return kColumns;
+}
+
+std::span<const TailSurprise::Column> TailColumns() {
+  // +1: high is harmful (failure shares, error days, ratios, counts); -1: low is (free disk,
+  // margins before the next attempt, days since a change).
+  static const TailSurprise::Column kColumns[] = {
+      {kChallengeProbeFailRate, 1}, {kChallengeProbeFailDays4, 1}, {kHttp01FailRate, 1},
+      {kHttp01ConsecutiveFailures, 1}, {kDns01FailRate, 1}, {kDns01PropagationRatio, 1},
+      {kAddressChangeDays, -1}, {kAddressForeignFraction, 1}, {kDnsErrorDays4, 1}, {kNsChangeDays, -1},
+      {kCaaForbidsCa, 1}, {kCaaChangeDays, -1}, {kDnssecBogusDays4, 1}, {kRrsigMarginDays, -1},
+      {kServedStaleDays, 1}, {kTlsErrorDays4, 1}, {kDeployFailedDays, -1}, {kCaProbeErrorRate, 1},
+      {kCaLatencyRatio, 1}, {kCaFleetFailureRate, 1}, {kClockOffsetAbsSeconds, 1},
+      {kClockSlopeAbsSecondsPerDay, 1}, {kClockUnsynced, 1}, {kDiskFreeFraction, -1}, {kDiskDaysToFull, -1},
+      {kDiskMarginDays, -1}, {kSchedulerStaleDays, 1}, {kHostEventsRecent, 1}, {kClientChangeDays, -1},
+      {kCredentialMarginDays, -1}, {kCredentialMissing, 1}, {kDomainMarginDays, -1}, {kDomainStatusBad, 1},
+      {kIssued7dRegisteredDomain, 1}, {kIssued7dNameSet, 1}, {kAttemptsPerDay, 1}, {kDryRunFailures, 1},
+      {kHostEpisodeFraction, 1}, {kNsGroupEpisodeFraction, 1}, {kWarningSignals, 1}};
   return kColumns;
 }
 
@@ -176,6 +195,7 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
   meta["metrics"] = nlohmann::json::parse(info.metrics_json.empty() ? "{}" : info.metrics_json);
   meta["calibration"] = {bundle.calibration.a, bundle.calibration.b, bundle.calibration.c};
   meta["anomaly"] = nlohmann::json::parse(bundle.anomaly.ToJson());
+  meta["tail_surprise"] = nlohmann::json::parse(bundle.tail.ToJson());
   meta["blobs"] = {{{"name", "classifier"}, {"bytes", bundle.classifier_ubj.size()}},
                    {{"name", "survival"}, {"bytes", bundle.survival_ubj.size()}}};
   const std::string text = meta.dump();
@@ -231,6 +251,7 @@ StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
     auto cal = meta.at("calibration");
     b.calibration = Calibration{cal.at(0).get<double>(), cal.at(1).get<double>(), cal.at(2).get<double>()};
     ASSIGN_OR_RETURN(b.anomaly, IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth));
+    ASSIGN_OR_RETURN(b.tail, TailSurprise::FromJson(meta.at("tail_surprise").dump(), kModelWidth));
     for (const auto& blob : meta.at("blobs")) {
       const size_t bytes = blob.at("bytes").get<size_t>();
       if (bytes > (size_t{1} << 32)) return DataLossError(StrCat(path, ": blob too large"));
@@ -312,7 +333,8 @@ StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time
       }
       fx.Extract(li, row.data());
       set.x.insert(set.x.end(), row.begin(), row.end());
-      set.x.push_back(kMissing);  // anomaly column, filled once the detector is fitted
+      set.x.push_back(kMissing);  // anomaly and tail columns, filled once the detectors are fitted
+      set.x.push_back(kMissing);
       set.y.push_back(positive ? 1 : 0);
       set.w.push_back(weight);
       const Episode* next = OnsetIn(eps, day, absl::InfiniteFuture());
@@ -398,6 +420,11 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
                                           FormatRfc3339(set.first_day), " and ", FormatRfc3339(set.last_day)));
   }
   if (positives < 1) return TrainPriorOnly(set, options);
+  auto mark = start;
+  auto phase = [&](const char* name) {
+    report.phases.emplace_back(name, Seconds(mark));
+    mark = std::chrono::steady_clock::now();
+  };
   // Time-ordered split. Training rows whose label window reaches into the validation period are
   // purged, otherwise the validation onsets would leak into training labels.
   const int64_t days = (set.last_day - set.first_day) / absl::Hours(24) + 1;
@@ -435,11 +462,23 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     pick.resize(want);
     sample = Gather(set.x, pick, kModelWidth);
     report.bundle.anomaly = IsolationForest::Fit(sample, kModelWidth, AnomalyColumns(), {.trees = 100, .sample_size = 256, .seed = options.seed});
-    FillAnomalyColumn(report.bundle.anomaly, set.x.data(), set.size(), options.threads);
+    report.bundle.tail = TailSurprise::Fit(sample, kModelWidth, TailColumns(), 4096, options.seed);
+    FillDetectorColumns(report.bundle.anomaly, report.bundle.tail, set.x.data(), set.size(), options.threads);
   }
+  phase("split and anomaly detectors (fit, score every row)");
 
-  std::vector<float> x_train = Gather(set.x, train_idx, kModelWidth);
-  std::vector<float> x_valid = Gather(set.x, valid_idx, kModelWidth);
+  // Rows are in day order, so the training and validation rows are usually each one contiguous
+  // run of the matrix: hand XGBoost that run instead of copying it (tens of MB per fleet-year).
+  std::vector<float> x_train_copy, x_valid_copy;
+  auto rows_of = [&](const std::vector<size_t>& idx, std::vector<float>& copy) -> std::span<const float> {
+    if (!idx.empty() && idx.back() - idx.front() + 1 == idx.size()) {
+      return std::span<const float>(set.x).subspan(idx.front() * kModelWidth, idx.size() * kModelWidth);
+    }
+    copy = Gather(set.x, idx, kModelWidth);
+    return copy;
+  };
+  const std::span<const float> x_train = rows_of(train_idx, x_train_copy);
+  const std::span<const float> x_valid = rows_of(valid_idx, x_valid_copy);
   std::vector<float> y_train, y_valid, w_train;
   for (size_t i : train_idx) { y_train.push_back(set.y[i]); w_train.push_back(set.w[i]); }
   for (size_t i : valid_idx) y_valid.push_back(set.y[i]);
@@ -448,6 +487,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   RETURN_IF_ERROR(d_train.SetFloat("label", y_train));
   RETURN_IF_ERROR(d_train.SetFloat("weight", w_train));
   RETURN_IF_ERROR(d_valid.SetFloat("label", y_valid));
+  phase("gather rows, XGBoost matrices");
 
   // Class imbalance: up-weight positives by sqrt of the imbalance (the full ratio over-fits rare
   // onsets); calibration afterwards maps scores back to probabilities.
@@ -492,6 +532,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   ASSIGN_OR_RETURN(xgb::Booster final_booster, booster.Slice(report.rounds));
   RETURN_IF_ERROR(final_booster.SetParam("nthread", std::to_string(options.threads)));
   ASSIGN_OR_RETURN(report.bundle.classifier_ubj, final_booster.SaveUbj());
+  phase("XGBoost boosting rounds and validation log");
 
   // Calibrate on the validation slice.
   ASSIGN_OR_RETURN(std::vector<float> margins, final_booster.Predict(d_valid, 1));
@@ -502,6 +543,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     labels.push_back(y_valid[k] > 0.5f);
   }
   report.bundle.calibration = Calibration::Fit(margins, anomalies, labels);
+  phase("validation margins, calibration");
 
   // Operating point: the threshold that maximises F1 of episode recall and de-duplicated alert
   // precision on the validation slice, the same scoring the backtest reports.
@@ -520,26 +562,43 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   std::vector<float> candidates = risks;
   std::sort(candidates.begin(), candidates.end(), std::greater<>());
   std::vector<float> thresholds;
-  for (double q : {0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.15, 0.2}) {
-    if (!candidates.empty()) thresholds.push_back(candidates[std::min(candidates.size() - 1, static_cast<size_t>(q * candidates.size()))]);
+  // Candidates: the risk of the row at each of 40 top shares, log-spaced from 0.02 % to 20 % of
+  // the validation rows (alerts are rare, so the fine steps are at the top).
+  for (int k = 0; k < 40 && !candidates.empty(); ++k) {
+    const double q = 0.0002 * std::pow(1000.0, k / 39.0);
+    thresholds.push_back(candidates[std::min(candidates.size() - 1, static_cast<size_t>(q * candidates.size()))]);
   }
   for (float t : {0.05f, 0.1f, 0.2f, 0.3f, 0.5f}) thresholds.push_back(t);
-  double best_f1 = -1;
-  double threshold = 0.5;
+  // The most recall whose validation alert precision stays at or above the floor (ties: the more
+  // precise); if no threshold reaches the floor, the best F1. Maximising F1 alone chose points of
+  // precision 0.6-0.8 and recall 0.25-0.45, above the grounding's precision band (0.3-0.6) and
+  // below its recall band: a missed renewal costs an outage, a false alert a person's minute.
+  double best_f1 = -1, best_recall = -1, best_precision = -1;
+  double threshold = 0.5, f1_threshold = 0.5;
   for (float t : thresholds) {
     for (auto& r : valid_rows) r.alert = r.risk >= t;
-    ForecastMetrics m = Evaluate(valid_rows, eps, valid_from, valid_to, options.horizon);
+    ForecastMetrics m = EvaluateAlerts(valid_rows, eps, valid_from, valid_to, options.horizon);
     if (m.f1 > best_f1 + 1e-9) {
       best_f1 = m.f1;
+      f1_threshold = t;
+    }
+    if (m.alerts > 0 && m.precision >= options.min_alert_precision &&
+        (m.recall > best_recall + 1e-9 || (m.recall > best_recall - 1e-9 && m.precision > best_precision))) {
+      best_recall = m.recall;
+      best_precision = m.precision;
       threshold = t;
-      report.validation = std::move(m);
     }
   }
+  if (best_recall < 0) threshold = f1_threshold;
+  // The ranking metrics (PR-AUC, Brier) do not depend on the threshold: computed once.
+  for (auto& r : valid_rows) r.alert = r.risk >= threshold;
+  report.validation = Evaluate(valid_rows, eps, valid_from, valid_to, options.horizon);
   if (options.progress) {
     options.progress(StrCat("validation: PR-AUC ", report.validation.pr_auc, ", Brier ", report.validation.brier,
                             ", recall ", report.validation.recall, ", precision ", report.validation.precision,
                             " at threshold ", threshold));
   }
+  phase("operating point (threshold search)");
 
   // Survival (AFT): time to the next onset, right-censored at --until.
   if (options.survival) {
@@ -565,6 +624,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     xgb_seconds += Seconds(t0);
     ASSIGN_OR_RETURN(report.bundle.survival_ubj, aft.SaveUbj());
   }
+  phase("AFT survival model");
 
   ModelInfo& info = report.bundle.info;
   info.schema_id = ModelSchemaId();
@@ -575,7 +635,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   info.algorithm = rf ? "rf" : "gbtree";
   info.alert_threshold = threshold;
   info.metrics_json = StrCat("{\"validation\":", MetricsToJson(report.validation), ",\"validation_from\":\"",
-                             FormatRfc3339(valid_from), "\",\"rounds\":", report.rounds, ",\"train_rows\":",
+                             FormatRfc3339(valid_from), "\",\"min_alert_precision\":", options.min_alert_precision, ",\"rounds\":", report.rounds, ",\"train_rows\":",
                              train_idx.size(), ",\"valid_rows\":", valid_idx.size(), ",\"scale_pos_weight\":",
                              pos_weight, ",\"base_score\":", base_score, ",\"calibration\":[",
                              report.bundle.calibration.a, ",", report.bundle.calibration.b, ",",

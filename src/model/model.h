@@ -23,14 +23,18 @@
 
 namespace certcast {
 
-// Columns of the model matrix: the feature catalogue, then the anomaly score.
+// Columns of the model matrix: the feature catalogue, then the isolation forest's anomaly score,
+// then the tail surprise (anomaly.h).
 inline constexpr int kAnomalyColumn = kFeatureCount;
-inline constexpr int kModelWidth = kFeatureCount + 1;
+inline constexpr int kTailColumn = kFeatureCount + 1;
+inline constexpr int kModelWidth = kFeatureCount + 2;
 std::string ModelSchemaId();
 std::vector<std::string> ModelFeatureNames();
 // Catalogue columns the anomaly detector looks at: telemetry, not timing (timing is ordinary by
 // construction and would drown the signal).
 std::span<const int> AnomalyColumns();
+// Catalogue columns the tail surprise looks at, with the direction in which a value is harmful.
+std::span<const TailSurprise::Column> TailColumns();
 
 // p = sigmoid(a * margin + b + c * anomaly): Platt scaling on a time-ordered validation slice,
 // with the anomaly score as a second input so that "never seen before" raises the risk by as much
@@ -47,6 +51,7 @@ struct ModelBundle {
   std::string classifier_ubj;
   std::string survival_ubj;  // empty: no survival model
   IsolationForest anomaly;
+  TailSurprise tail;
   Calibration calibration;
 };
 
@@ -61,6 +66,10 @@ struct TrainOptions {
   // calibration and the alert threshold.
   double validation_fraction = 0.25;
   int max_rounds = 150;
+  // Operating point: the threshold with the most validation episode recall whose validation alert
+  // precision is at least this (grounding.md's honest band is precision 0.3-0.6; 0.4 leaves room
+  // for the drop from validation to later days). Best F1 when no threshold reaches it.
+  double min_alert_precision = 0.4;
   bool survival = true;
   // Above about this many cert-days, training-period negatives are subsampled while the matrix is
   // built (memory bound) and weighted so the class balance stays honest.
@@ -72,7 +81,7 @@ struct TrainOptions {
 // Daily cert-day rows (D at 00:00Z) with features from events before D and labels from events
 // before `until`. In-episode days and days whose label window is not fully observed are left out.
 struct TrainingSet {
-  std::vector<float> x;             // rows x kModelWidth (anomaly column filled later)
+  std::vector<float> x;             // rows x kModelWidth (detector columns filled later)
   std::vector<float> y;             // 1 = onset in (D, D + horizon]
   std::vector<float> w;             // row weight (1/keep for subsampled negatives)
   std::vector<float> time_lower;    // AFT: days from D to the next onset (or censoring)
@@ -94,6 +103,8 @@ struct TrainReport {
   int rounds = 0;
   double xgboost_seconds = 0;  // time inside XGBoost training calls
   double total_seconds = 0;
+  // Wall time per step of TrainModel, in order (where training time goes: bench_forecast prints it).
+  std::vector<std::pair<std::string, double>> phases;
 };
 
 StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options);

@@ -85,6 +85,50 @@ TEST(IsolationForest, ScoresAnOutlierAboveOrdinaryRows) {
   EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
 }
 
+TEST(TailSurprise, FlagsOneExtremeColumnInItsHarmfulDirectionOnly) {
+  // Column 0: mostly 0 (a failure count), harmful when high. Column 1: free disk share around 0.5,
+  // harmful when low. Column 2: not watched.
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<float> u(0.3f, 0.7f);
+  const size_t cols = 3;
+  std::vector<float> rows;
+  for (int i = 0; i < 5000; ++i) {
+    rows.push_back(i % 100 == 0 ? 1.0f : 0.0f);
+    rows.push_back(u(rng));
+    rows.push_back(u(rng));
+  }
+  const TailSurprise::Column columns[] = {{0, 1}, {1, -1}};
+  TailSurprise tail = TailSurprise::Fit(rows, cols, columns, 4096, 1);
+  struct Case { float row[3]; int which; double min, max; };
+  const Case cases[] = {
+      {{0.0f, 0.5f, 0.5f}, 1, 0.25, 0.35},          // ordinary: the median free disk, p = 0.5
+      {{0.0f, 0.9f, 100.0f}, -1, 0.0, 0.0},         // a full disk and an unwatched column are not harmful
+      {{NAN, NAN, 0.5f}, -1, 0.0, 0.0},             // missing says nothing
+      {{1.0f, 0.5f, 0.5f}, 0, 1.8, 2.2},            // 1 % of rows have a failure: -log10(0.01) = 2
+      {{0.0f, 0.0f, 0.5f}, 1, 3.5, 3.7},            // below every training value: p = 1 / 4097
+      {{1.0f, 0.0f, 0.5f}, 1, 3.5, 3.7},            // the rarer of two wins
+  };
+  for (const Case& c : cases) {
+    int which = -2;
+    const double score = tail.Score(c.row, &which);
+    EXPECT_EQ(which, c.which) << c.row[0] << " " << c.row[1];
+    EXPECT_GE(score, c.min) << c.row[0] << " " << c.row[1];
+    EXPECT_LE(score, c.max) << c.row[0] << " " << c.row[1];
+  }
+  auto back = TailSurprise::FromJson(tail.ToJson(), cols);
+  ASSERT_TRUE(back.ok()) << back.status();
+  const float extreme[] = {1.0f, 0.0f, 0.5f};
+  EXPECT_DOUBLE_EQ(back->Score(extreme), tail.Score(extreme));
+  struct Bad { std::string json; std::string error; };
+  const Bad bad[] = {
+      {R"([{"column":3,"direction":1,"sorted":[0]}])", "tail surprise: column out of range"},
+      {R"([{"column":0,"direction":0,"sorted":[0]}])", "tail surprise: direction must be 1 or -1"},
+      {R"([{"column":0,"direction":1,"sorted":[2,1]}])", "tail surprise: values not sorted"},
+  };
+  for (const Bad& b : bad) EXPECT_EQ(TailSurprise::FromJson(b.json, cols).status().message(), b.error) << b.json;
+  EXPECT_EQ(TailSurprise::FromJson("{", cols).status().code(), StatusCode::kDataLoss);
+}
+
 // A small fleet where lineages whose HTTP-01 probe starts failing fail their next renewal.
 // With `failures` false nothing breaks: a healthy fleet with no episode onset.
 std::vector<Event> SyntheticFleet(int lineages, int days, uint64_t seed, bool failures = true) {

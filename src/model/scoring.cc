@@ -1,14 +1,24 @@
 #include "model/scoring.h"
 
+#include <algorithm>
+
 #include "features/accumulators.h"
 #include "model/model.h"
 
 namespace certcast {
 
-void FillAnomalyColumn(const IsolationForest& forest, float* x, size_t rows, int threads) {
+void FillDetectorColumns(const IsolationForest& forest, const TailSurprise& tail, float* x, size_t rows, int threads) {
   ParallelChunks(rows, threads, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) {
-      x[i * kModelWidth + kAnomalyColumn] = forest.empty() ? kMissing : static_cast<float>(forest.Score(x + i * kModelWidth));
+    constexpr size_t kBatch = 256;
+    double scores[kBatch];
+    for (size_t i = b; i < e; i += kBatch) {
+      const size_t n = std::min(kBatch, e - i);
+      forest.ScoreRows(x + i * kModelWidth, n, kModelWidth, scores);
+      for (size_t r = 0; r < n; ++r) {
+        float* row = x + (i + r) * kModelWidth;
+        row[kAnomalyColumn] = forest.empty() ? kMissing : static_cast<float>(scores[r]);
+        row[kTailColumn] = tail.empty() ? kMissing : static_cast<float>(tail.Score(row));
+      }
     }
   });
 }
@@ -19,6 +29,7 @@ std::vector<float> ExtractModelRows(const FeatureExtractor& fx, const std::vecto
     for (size_t i = b; i < e; ++i) {
       fx.Extract(lineages[i], &x[i * kModelWidth]);
       x[i * kModelWidth + kAnomalyColumn] = kMissing;
+      x[i * kModelWidth + kTailColumn] = kMissing;
     }
   });
   return x;

@@ -9,10 +9,11 @@
 
 namespace certcast {
 
-// Fills column kAnomalyColumn of a rows x kModelWidth matrix with the detector's score.
-void FillAnomalyColumn(const IsolationForest& forest, float* x, size_t rows, int threads);
+// Fills columns kAnomalyColumn and kTailColumn of a rows x kModelWidth matrix with the detectors'
+// scores.
+void FillDetectorColumns(const IsolationForest& forest, const TailSurprise& tail, float* x, size_t rows, int threads);
 
-// Model matrix (rows x kModelWidth) for `lineages`, features from `fx`, anomaly column NaN.
+// Model matrix (rows x kModelWidth) for `lineages`, features from `fx`, detector columns NaN.
 // Splits the work over `threads` (0 = hardware concurrency).
 std::vector<float> ExtractModelRows(const FeatureExtractor& fx, const std::vector<size_t>& lineages, int threads);
 
