@@ -80,8 +80,8 @@ constexpr FeatureSpec kCatalogue[] = {
     {"host_episode_fraction", "share of the host's other lineages inside an episode", 1},
     {"ns_group_episode_fraction", "share of lineages with the same DNS provider (NS set) inside an episode", 1},
     {"warning_signals", "number of distinct precursor signals active (probe, DNS, CAA, DNSSEC, clock, disk, ...)", 1},
-    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped)", 1},
-    {"blocked_attempt_days", "days from T to the next renewal attempt when a hard blocker will be present at it (365: none)", 1},
+    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped)", 2},
+    {"blocked_attempt_days", "days from T to the next renewal attempt when a hard blocker will be present at it (365: none)", 2},
 };
 static_assert(std::size(kCatalogue) == kFeatureCount, "catalogue and enum Feature must match");
 
@@ -383,7 +383,9 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   // disk-full onsets a year in a fleet of 1,000, outnumbered by disk warnings that clear): pooled,
   // what the model learns from expiring DNS API tokens also applies to a full disk.
   int blockers = 0;
-  blockers += below(kDiskFreeFraction, 0.001f) || below(kDiskMarginDays, 0);
+  // A full disk, not a trend towards one: disk warnings that clear fall steeply to a few percent
+  // and would read as "full before the attempt" (the simulator's look-alikes do exactly that).
+  blockers += below(kDiskFreeFraction, 0.001f);
   blockers += below(kCredentialMarginDays, 0) || on(kCredentialMissing, 1);
   blockers += below(kDomainMarginDays, 0) || on(kDomainStatusBad, 1);
   blockers += on(kCaaForbidsCa, 1);
