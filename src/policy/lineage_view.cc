@@ -134,6 +134,7 @@ struct CertState {
   absl::flat_hash_set<std::string> serials;
   std::deque<absl::Time> issue_times;  // for the 7-day count
   std::optional<Attempt> last_attempt, last_success, last_failure, last_dry_run;
+  std::optional<Attempt> last_client_attempt;  // not started by certcast (trigger != forced)
   std::optional<absl::Time> episode_onset;
   int episode_failures = 0;
   std::map<std::string, int> episode_errors;
@@ -233,7 +234,7 @@ static void Put(BinaryWriter& w, const CertState& c) {
   Put(w, serials);
   Put(w, c.issue_times); Put(w, c.last_attempt); Put(w, c.last_success); Put(w, c.last_failure);
   Put(w, c.last_dry_run); Put(w, c.episode_onset); Put(w, c.episode_failures); Put(w, c.episode_errors);
-  Put(w, c.recent_failures); Put(w, c.served); Put(w, c.deploys);
+  Put(w, c.recent_failures); Put(w, c.served); Put(w, c.deploys); Put(w, c.last_client_attempt);
   w.Bool(c.ari.has_value());
   if (c.ari) w.EventLine(c.ari_at, *c.ari);
   Put(w, c.ari_at); Put(w, c.credentials);
@@ -250,6 +251,7 @@ static Status Get(BinaryReader& r, CertState& c) {
   RETURN_IF_ERROR(Get(r, c.episode_onset)); RETURN_IF_ERROR(Get(r, c.episode_failures));
   RETURN_IF_ERROR(GetMap(r, c.episode_errors)); RETURN_IF_ERROR(Get(r, c.recent_failures));
   RETURN_IF_ERROR(GetMap(r, c.served)); RETURN_IF_ERROR(GetMap(r, c.deploys));
+  RETURN_IF_ERROR(Get(r, c.last_client_attempt));
   RETURN_IF_ERROR(r.Optional(c.ari, [&](AriEvent& e) { return r.EventBodyOf(e); }));
   RETURN_IF_ERROR(Get(r, c.ari_at)); return GetMap(r, c.credentials);
 }
@@ -312,6 +314,7 @@ struct FleetViewBuilder::State {
       return;
     }
     c.last_attempt = a;
+    if (a.trigger != "forced") c.last_client_attempt = a;
     if (e.outcome == Outcome::kSuccess) {
       c.last_success = a;
       c.episode_onset.reset();
@@ -499,6 +502,7 @@ struct FleetViewBuilder::State {
       if (t >= as_of - absl::Hours(24 * 7) && t < as_of) ++v.issued_last_7d;
     }
     v.last_attempt = c.last_attempt;
+    v.last_client_attempt = c.last_client_attempt;
     v.last_success = c.last_success;
     v.last_failure = c.last_failure;
     v.last_dry_run = c.last_dry_run;

@@ -110,6 +110,7 @@ struct LineageView {
 
   // Attempts (dry runs excluded unless named).
   std::optional<Attempt> last_attempt;
+  std::optional<Attempt> last_client_attempt;  // the latest the client made itself (not forced)
   std::optional<Attempt> last_success;
   std::optional<Attempt> last_failure;
   std::optional<Attempt> last_dry_run;

@@ -22,7 +22,7 @@ namespace {
 constexpr std::string_view kMagic = "certcast-plan-state";
 // Bump when the bytes or the meaning of the folded state change (a field added to a view struct,
 // or Add/Apply folding an event differently): older checkpoints are then rebuilt, not misread.
-constexpr int64_t kPlanStateFormat = 1;
+constexpr int64_t kPlanStateFormat = 2;  // 2: views keep the client's own last attempt
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -799,11 +799,14 @@ std::optional<Proposal> CheckClientNotRenewing(const Context& x) {
   if (!x.v.current || !x.due) return std::nullopt;
   const absl::Time due = LatestPlausibleDue(x);
   if (x.now < due + x.cfg.overdue_grace) return std::nullopt;
-  if (x.v.last_attempt && x.v.last_attempt->at >= *x.due) return std::nullopt;
+  // Only the client's own attempts count: certcast's renewal that failed (a CA blip) does not
+  // mean the client woke up, and nobody else will retry it.
+  if (x.v.last_client_attempt && x.v.last_client_attempt->at >= *x.due) return std::nullopt;
   Proposal p = Renew(x, kReasonClientNotRenewing,
                      StrCat(ToString(x.v.config.client), " on ", x.v.config.host,
                             " should have renewed by ", Ts(due), " but made no attempt since",
-                            x.v.last_attempt ? StrCat(" (last attempt ", Ts(x.v.last_attempt->at), ")")
+                            x.v.last_client_attempt
+                                ? StrCat(" (its last attempt ", Ts(x.v.last_client_attempt->at), ")")
                                              : "",
                             "; its scheduler or runtime is probably broken; renewing now"));
   if (SwitchWorthy(x)) ApplySwitch(x, p);
