@@ -79,8 +79,11 @@ const bool registered = RegisterCommand({
               "with whether an episode onset (first failed renewal after a success) follows within "
               "the horizon, and trains an XGBoost classifier, an AFT survival model and an "
               "isolation-forest anomaly detector. The newest quarter of the days is held out, in "
-              "time order, for early stopping, calibration and the alert threshold; its metrics are "
-              "printed and stored in the model file.");
+              "time order, for calibration and the alert threshold (the most episode recall at a "
+              "validation alert precision of at least 0.4); its metrics are printed and stored in "
+              "the model file. A history without any episode onset gives a prior-only model: the "
+              "smoothed base rate for every lineage and no alerts, marked as such in the file and "
+              "in every forecast.");
           sub.add_option("--db", flags->db, "Store file (SQLite)")->required();
           sub.add_option("--model", flags->model, "Model file to write")->required();
           sub.add_option("--until", flags->until, "Train on events before TS (default: all events)")
