@@ -241,10 +241,28 @@ double TailProbability(const std::vector<float>& sorted, int direction, float v)
   // Most telemetry sits at its harmless end (0 failures, a full margin): every training row is
   // at least as extreme, p = 1. Checked first because it is most rows and skips the search.
   if (n == 0 || (direction > 0 ? v <= sorted.front() : v >= sorted.back())) return 1;
-  // Rows at least as extreme as v in the harmful direction.
-  const size_t count = direction > 0 ? sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), v)
-                                     : std::upper_bound(sorted.begin(), sorted.end(), v) - sorted.begin();
-  return (count + 1.0) / (n + 1.0);
+  // Rows at least as extreme as v in the harmful direction: n - (first index >= v) when high is
+  // harmful, (first index > v) when low is. A branchless binary search (the comparison becomes a
+  // conditional move): continuous columns search on every row, and a branchy search mispredicts
+  // about half its steps.
+  const float* base = sorted.data();
+  size_t len = n;
+  if (direction > 0) {
+    while (len > 1) {
+      const size_t half = len / 2;
+      base = base[half] < v ? base + half : base;
+      len -= half;
+    }
+    const size_t first_not_less = static_cast<size_t>(base - sorted.data()) + (*base < v ? 1 : 0);
+    return (n - first_not_less + 1.0) / (n + 1.0);
+  }
+  while (len > 1) {
+    const size_t half = len / 2;
+    base = base[half] <= v ? base + half : base;
+    len -= half;
+  }
+  const size_t first_greater = static_cast<size_t>(base - sorted.data()) + (*base <= v ? 1 : 0);
+  return (first_greater + 1.0) / (n + 1.0);
 }
 
 }  // namespace

@@ -129,6 +129,33 @@ TEST(TailSurprise, FlagsOneExtremeColumnInItsHarmfulDirectionOnly) {
   EXPECT_EQ(TailSurprise::FromJson("{", cols).status().code(), StatusCode::kDataLoss);
 }
 
+TEST(TailSurprise, TailProbabilityCountsTiesAndMatchesADirectCount) {
+  // Values with many ties (a count column) and a continuous one; every query is checked against
+  // a plain count of training values at least as extreme.
+  std::mt19937_64 rng(4);
+  std::uniform_int_distribution<int> small(0, 5);
+  std::uniform_real_distribution<float> real(-3, 3);
+  std::vector<float> rows;
+  for (int i = 0; i < 777; ++i) {
+    rows.push_back(static_cast<float>(small(rng)));
+    rows.push_back(real(rng));
+  }
+  const TailSurprise::Column columns[] = {{0, 1}, {1, -1}};
+  TailSurprise tail = TailSurprise::Fit(rows, 2, columns, 4096, 1);
+  for (int q = 0; q < 400; ++q) {
+    for (int column : {0, 1}) {
+      const float v = column == 0 ? static_cast<float>(small(rng)) + (q % 3 == 0 ? 0.5f : 0.0f) : real(rng);
+      size_t count = 0;
+      for (size_t i = 0; i < rows.size() / 2; ++i) {
+        const float x = rows[i * 2 + column];
+        count += column == 0 ? x >= v : x <= v;
+      }
+      const double p = (count + 1.0) / (rows.size() / 2 + 1.0);
+      EXPECT_NEAR(tail.ColumnScore(column, v), p >= 1 ? 0.0 : -std::log10(p), 1e-12) << column << " " << v;
+    }
+  }
+}
+
 // A small fleet where lineages whose HTTP-01 probe starts failing fail their next renewal.
 // With `failures` false nothing breaks: a healthy fleet with no episode onset.
 std::vector<Event> SyntheticFleet(int lineages, int days, uint64_t seed, bool failures = true) {
