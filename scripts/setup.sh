@@ -21,8 +21,9 @@ BUILD_PKGS=(
 # sqlite3. Real peers (pebble, certbot, lego, nginx, PostgreSQL) join this list with the tests that
 # start them.
 # The e2e lab (tests/e2e/lab_lib.sh) drives the real clients; python3-acme comes with certbot.
+# socat fronts pebble where a test takes the CA away without pebble losing its accounts.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
-           certbot lego)
+           certbot lego socat)
 
 pkgs=("${BUILD_PKGS[@]}")
 ((want_tests)) && pkgs+=("${TEST_PKGS[@]}")

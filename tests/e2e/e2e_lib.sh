@@ -42,16 +42,17 @@ e2e_start() {
   chmod +x "$LAB/bin/lego-certcast"
 }
 
-# e2e_certbot_lineage CERT http-01|dns-01 [reload|noreload]: issues CERT (name CERT.lab.test) with
-# certbot over the challenge, certcast's hook as deploy hook (with or without nginx's reload),
-# renew_before_expiry = E2E_RENEW_BEFORE, and nginx serving it.
+# e2e_certbot_lineage CERT http-01|dns-01 [reload|noreload [CERTBOT_ARGS...]]: issues CERT (name
+# CERT.lab.test) with certbot over the challenge, certcast's hook as deploy hook (with or without
+# nginx's reload), renew_before_expiry = E2E_RENEW_BEFORE, and nginx serving it.
 e2e_certbot_lineage() {
   local cert=$1 challenge=$2 reload=${3:-reload} name=$1.$E2E_DOMAIN hook
+  shift $(($# < 3 ? $# : 3))
   local -a args
   [[ $challenge == http-01 ]] && args=("${LAB_CERTBOT_HTTP01[@]}") || args=("${LAB_CERTBOT_DNS01[@]}")
   hook="${E2E_HOOK[*]} certbot"
   [[ $reload == reload ]] && hook+=" -- kill -HUP $LAB_NGINX_PID"
-  "$LAB_CERTBOT" certonly --cert-name "$cert" -d "$name" "${args[@]}" --deploy-hook "$hook" \
+  "$LAB_CERTBOT" certonly --cert-name "$cert" -d "$name" "${args[@]}" --deploy-hook "$hook" "$@" \
     >"$LAB/logs/issue-$cert.log" 2>&1 || fail "certbot could not issue $cert (see $LAB/logs/issue-$cert.log)"
   local conf=$LAB/certbot/config/renewal/$cert.conf
   sed -i "1i renew_before_expiry = $E2E_RENEW_BEFORE" "$conf"
