@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "act/process.h"
+#include "collect/clients/common.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "curl/curl.h"
@@ -116,15 +117,8 @@ std::string ClassifyClientFailure(std::string_view output, bool timed_out) {
     return StrCat(kUrn, "badNonce");
   }
   if (timed_out) return "timeout";
-  for (std::string_view refused : {"onnection refused", "Failed to establish a new connection",
-                                   "no such host", "Connection reset", "connection reset"}) {
-    if (output.find(refused) != std::string_view::npos) return "network";
-  }
-  if (output.find("timed out") != std::string_view::npos ||
-      output.find("Timeout") != std::string_view::npos) {
-    return "timeout";
-  }
-  return "unknown";
+  // The same client-side codes the log parsers give (network, timeout, dns_api, hook, local).
+  return clients::ClassifyClientError(output);
 }
 
 RetryPolicy RetryFor(ActionKind kind) {

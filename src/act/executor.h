@@ -63,7 +63,8 @@ struct ExecutionReport {
 
 // The events-v1 `error` of a failed client run, from what the client printed: the ACME problem
 // type when it names one (lego and acme.sh print the URN; certbot prints "Type:   connection"),
-// "timeout" when the run timed out, "network" when the CA could not be reached, else "unknown".
+// "timeout" when the run timed out, else the client-side code its log parsers would give
+// (clients::ClassifyClientError: network, timeout, dns_api, hook, local, unknown).
 // The policy's diagnosis starts from this code, so "unknown" loses the cause.
 std::string ClassifyClientFailure(std::string_view output, bool timed_out);
 // The one line of a failed client run's output that says what failed (the CA's problem detail,
