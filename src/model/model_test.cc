@@ -1,6 +1,7 @@
 #include "model/model.h"
 #include "model/backtest.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -211,7 +212,10 @@ class TrainedModel : public testing::Test {
     ASSERT_TRUE(set.ok()) << set.status();
     auto report = TrainModel(*set, options);
     ASSERT_TRUE(report.ok()) << report.status();
-    path_ = new std::string(testing::TempDir() + "/certcast_model_test.model");
+    // One file per process: ctest runs each test of this suite in its own process, two at a
+    // time, and a shared path let one process read the model while another rewrote it.
+    path_ = new std::string(testing::TempDir() + "/certcast_model_test." +
+                            std::to_string(::getpid()) + ".model");
     ASSERT_TRUE(WriteModelFile(*path_, report->bundle).ok());
   }
   static std::vector<Event>* events_;
