@@ -1,5 +1,6 @@
 #include "act/daemon.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "act/process.h"
@@ -171,9 +172,64 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   return report;
 }
 
+int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
+  // Planning stores "alerted" in memory before the alert goes out (so a second planner never
+  // repeats it); a daemon killed in between would lose the alert for good. The audit log tells:
+  // an alert decision with no alert action for the same lineage and reason after it.
+  struct Pending {
+    std::string cert, reason_code, reason;
+    double risk = 0;
+  };
+  std::vector<Pending> pending;
+  const absl::Time since = clock_.Now() - lookback;
+  const Status scanned = store_.ScanAudit([&](const AuditRecord& r) -> Status {
+    if (r.at < since || (r.kind != "decision" && r.kind != "action")) return OkStatus();
+    const auto j = nlohmann::json::parse(r.record_json, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || j.value("action", "") != "alert") return OkStatus();
+    const std::string cert = j.value("cert", ""), code = j.value("reason_code", "");
+    if (r.kind == "decision") {
+      pending.push_back({cert, code, j.value("reason", ""), j.value("risk", 0.0)});
+      return OkStatus();
+    }
+    auto sent = std::find_if(pending.begin(), pending.end(), [&](const Pending& p) {
+      return p.cert == cert && p.reason_code == code;
+    });
+    if (sent != pending.end()) pending.erase(sent);
+    return OkStatus();
+  });
+  if (!scanned.ok()) {
+    Log("error", "reading the audit log for unsent alerts failed", {{"error", scanned.message()}});
+    return 0;
+  }
+  int resent = 0;
+  for (const Pending& p : pending) {
+    PlannedAction action;
+    action.cert = p.cert;
+    action.kind = ActionKind::kAlert;
+    action.reason = p.reason;
+    action.risk = p.risk;
+    const ExecutionReport r = executor_.SendAlert(action);
+    nlohmann::ordered_json audit;
+    audit["cert"] = p.cert;
+    audit["action"] = "alert";
+    audit["reason_code"] = p.reason_code;
+    audit["risk"] = p.risk;
+    audit["outcome"] = r.success ? "success" : "failure";
+    audit["attempts"] = r.attempts;
+    audit["detail"] = StrCat("resent after a restart: ", r.detail);
+    auto appended = store_.AppendAudit(clock_.Now(), "action", audit.dump());
+    if (!appended.ok()) Log("error", "audit append failed", {{"error", appended.status().message()}});
+    Log(r.success ? "info" : "warn", "unsent alert resent",
+        {{"cert", p.cert}, {"reason", p.reason_code}, {"detail", r.detail}});
+    resent += r.success ? 1 : 0;
+  }
+  return resent;
+}
+
 Status Daemon::Run(const std::function<void(absl::Duration)>& wait) {
   Log("info", "daemon started", {{"db", config_.db}, {"interval", absl::FormatDuration(config_.interval)},
                                  {"dry_run", config_.dry_run ? "true" : "false"}});
+  if (!config_.dry_run) ResendUnsentAlerts(absl::Hours(24));
   while (!stopping()) {
     const absl::Time started = clock_.Now();
     auto cycle = RunCycle();

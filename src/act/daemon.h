@@ -51,6 +51,10 @@ class Daemon {
   // function that advances a FakeClock).
   Status Run(const std::function<void(absl::Duration)>& wait);
   void Stop() { stop_.store(true); }
+  // Sends the alerts decided in the last `lookback` whose sending the audit log does not show
+  // (the daemon died between planning and acting) and records each as an action. Run() calls it
+  // at start. Returns how many went out.
+  int ResendUnsentAlerts(absl::Duration lookback);
   bool stopping() const { return stop_.load(); }
 
  private:

@@ -118,5 +118,42 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
   EXPECT_THAT(tampered->problem, HasSubstr("was modified"));
 }
 
+// A daemon killed between planning an alert (memory says "alerted") and sending it: the next
+// start finds the decision without an action in the audit log and sends it, once.
+TEST_F(DaemonTest, AnAlertDecidedButNeverSentIsSentAtTheNextStart) {
+  const std::string page = Write("page", "#!/bin/sh\ncat >> " + dir_ + "/alerts\n", true);
+  DaemonConfig config;
+  config.db = dir_ + "/fleet.db";
+  config.lock_dir = dir_ + "/locks";
+  config.alert.command = {page};
+  auto store = Store::OpenSqlite(config.db);
+  ASSERT_TRUE(store.ok()) << store.status();
+  FakeClock clock(*ParseRfc3339("2026-11-28T00:00:00Z"));
+  auto decide = [&](const std::string& cert, const std::string& code) {
+    return (*store)->AppendAudit(clock.Now(), "decision",
+        R"({"cert":")" + cert + R"(","action":"alert","reason_code":")" + code +
+        R"(","reason":")" + code + R"(: cause named here","risk":0.7})");
+  };
+  // Sent before the crash: decision then action. Lost: a decision without an action. Old: lost
+  // too, but beyond the lookback.
+  ASSERT_TRUE(decide("old", "RenewalFailing").ok());
+  clock.Advance(absl::Hours(30));
+  ASSERT_TRUE(decide("sent", "PredictedFailure").ok());
+  ASSERT_TRUE((*store)->AppendAudit(clock.Now(), "action",
+      R"({"cert":"sent","action":"alert","reason_code":"PredictedFailure","outcome":"success"})").ok());
+  ASSERT_TRUE(decide("lost", "ClientNotRenewing").ok());
+  std::ostringstream log;
+  Daemon daemon(config, **store, nullptr, clock, log, [](absl::Duration) {});
+  EXPECT_EQ(daemon.ResendUnsentAlerts(absl::Hours(24)), 1);
+  std::ifstream alerts_file(dir_ + "/alerts");
+  std::string alerts((std::istreambuf_iterator<char>(alerts_file)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(alerts, HasSubstr(R"("cert":"lost")"));
+  EXPECT_THAT(alerts, HasSubstr("ClientNotRenewing: cause named here"));
+  EXPECT_THAT(alerts, ::testing::Not(HasSubstr(R"("cert":"sent")")));
+  EXPECT_THAT(alerts, ::testing::Not(HasSubstr(R"("cert":"old")")));
+  // Recorded as an action, so a second start sends nothing.
+  EXPECT_EQ(daemon.ResendUnsentAlerts(absl::Hours(24)), 0);
+}
+
 }  // namespace
 }  // namespace certcast::act

@@ -39,4 +39,8 @@ events_after=$(sqlite3 "$E2E_DB" 'SELECT count(*) FROM events')
 [[ $(sqlite3 "$E2E_DB" 'PRAGMA integrity_check') == ok ]] || fail "store integrity check failed"
 e2e_check_audit_chain
 [[ $(e2e_issued app) != "$first" ]] || fail "app was not renewed"
+# The alert decided with the renewal went out exactly once: the killed daemon had not sent it yet
+# (it acts on renewals first), so the restarted one found it unsent in the audit log.
+sent=$(grep -c '"cert":"app".*ClientNotRenewing' "$LAB/alerts.jsonl" || true)
+[[ $sent -eq 1 ]] || fail "the ClientNotRenewing alert for app went out $sent times, want 1"
 say "daemon_kill9: ok"
