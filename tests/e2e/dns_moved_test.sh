@@ -12,7 +12,7 @@ e2e_allow api challenges=dns-01
 e2e_certbot_lineage www http-01
 e2e_configure
 first_api=$(e2e_issued api) first_www=$(e2e_issued www)
-due=$(($(date -d "$(openssl x509 -in "$LAB/certbot/config/live/api/cert.pem" -noout -enddate | sed 's/notAfter=//')" +%s) - 180))
+due=$(e2e_due api)
 e2e_daemon_start
 say "api.lab.test and www.lab.test now point at 127.0.0.2 (nothing listens there)"
 lab_dns_a api.lab.test 127.0.0.2

@@ -194,6 +194,15 @@ e2e_served_not_after() {
   date -d "$end" +%s
 }
 
+# e2e_due CERT: when a certbot lineage's own renewal is due (unix seconds): its certificate's
+# notAfter minus E2E_RENEW_BEFORE.
+e2e_due() {
+  local end before
+  end=$(openssl x509 -in "$LAB/certbot/config/live/$1/cert.pem" -noout -enddate | sed 's/notAfter=//')
+  before=$(date -u -d "1970-01-01 00:00:00 UTC + $E2E_RENEW_BEFORE" +%s)
+  echo $(($(date -d "$end" +%s) - before))
+}
+
 # e2e_expect_valid_served CERT: nginx serves CERT's newest certificate and it has not expired
 # (status 1 and a line on stderr if not: callers wait for it with lab_wait_until ... || fail).
 e2e_expect_valid_served() {

@@ -12,7 +12,7 @@ e2e_allow web challenges=dns-01
 e2e_certbot_lineage blog http-01
 e2e_configure
 first_web=$(e2e_issued web) first_blog=$(e2e_issued blog)
-due=$(($(date -d "$(openssl x509 -in "$LAB/certbot/config/live/web/cert.pem" -noout -enddate | sed 's/notAfter=//')" +%s) - 180))
+due=$(e2e_due web)
 e2e_daemon_start
 say "port 80 closes; web's scheduled renewal is due at $(date -d @"$due" +%T)"
 lab_http_off
