@@ -1,6 +1,4 @@
 // `certcast discover`: find certbot, lego and acme.sh state and print config/issued events.
-#include <unistd.h>
-
 #include <iostream>
 #include <map>
 #include <optional>
@@ -9,6 +7,7 @@
 #include "act/config.h"
 #include "cli/command.h"
 #include "collect/clients/discover.h"
+#include "core/host_name.h"
 #include "core/event_json.h"
 #include "core/strings.h"
 
@@ -77,8 +76,7 @@ const bool kRegistered = RegisterCommand(Command{
     41,
     [](CLI::App& sub) -> std::function<int()> {
       auto flags = std::make_shared<DiscoverFlags>();
-      char name[256] = {};
-      flags->host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+      flags->host = LocalHostName();
       sub.description(
           "Walks the file system under --root (not through symlinks; /proc, /sys, /dev and /run "
           "skipped) for certbot's configuration directory (renewal/ and live/, normally "

@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "collect/host/hook.h"
 #include "collect/host/spool.h"
+#include "core/host_name.h"
 #include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
@@ -83,7 +84,7 @@ int RunHook(const HookFlags& flags, const std::vector<std::string>& extras) {
     // CLI11 leaves the `--` that starts the reload command among the extras.
     if (extra != "--") Say(StrCat("ignored unknown argument \"", extra, "\""));
   }
-  const std::string host_name = flags.host.empty() ? host::LocalHostName() : flags.host;
+  const std::string host_name = flags.host.empty() ? LocalHostName() : flags.host;
 
   std::vector<Event> events;
   std::optional<std::string> cert;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "core/host_name.h"
 #include "collect/clients/acme_sh.h"
 #include "collect/clients/acme_sh_log.h"
 #include "collect/clients/certbot_log.h"
@@ -26,12 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using clients::ParseOutput;
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
-  return name;
-}
 
 struct ParseFlags {
   std::string client;
@@ -272,7 +267,7 @@ const bool kRegistered = RegisterCommand(Command{
     40,
     [](CLI::App& sub) -> std::function<int()> {
       auto flags = std::make_shared<ParseFlags>();
-      flags->host = HostName();
+      flags->host = LocalHostName();
       sub.description(
           "Turns an ACME client's logs and state into events-v1 lines on stdout: attempts in a "
           "log become `renewal` events, a renewal/DOMAIN configuration a `config` event, a "

@@ -6,6 +6,7 @@
 
 #include "act/process.h"
 #include "cli/command.h"
+#include "core/host_name.h"
 #include "collect/probe/acme_probe.h"
 #include "collect/probe/dns_probe.h"
 #include "collect/probe/http01_probe.h"
@@ -132,7 +133,7 @@ int RunHost(const ProbeFlags& flags) {
   auto timeout = Timeout(flags);
   if (!timeout.ok()) return Fail(timeout.status());
   host::HostProbeOptions options;
-  options.host = flags.host.empty() ? host::LocalHostName() : flags.host;
+  options.host = flags.host.empty() ? LocalHostName() : flags.host;
   options.client = *host::HostClientFromName(flags.client);  // checked by the flag's IsMember
   options.state_dir = flags.state_dir;
   options.timer = flags.timer;

@@ -241,10 +241,4 @@ Event DeployEvent(const std::string& cert, const std::string& host, bool success
   return Event{now, std::move(deploy)};
 }
 
-std::string LocalHostName() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
-  return name;
-}
-
 }  // namespace certcast::host

@@ -78,7 +78,4 @@ HookEvents RenewalEvents(const HookTarget& target);
 Event DeployEvent(const std::string& cert, const std::string& host, bool success,
                   const std::string& detail, absl::Time now);
 
-// This machine's name (gethostname), "localhost" when it has none: the default `host` of events.
-std::string LocalHostName();
-
 }  // namespace certcast::host

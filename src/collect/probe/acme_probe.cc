@@ -1,7 +1,5 @@
 #include "collect/probe/acme_probe.h"
 
-#include <unistd.h>
-
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -10,6 +8,7 @@
 
 #include "collect/probe/http.h"
 #include "collect/probe/openssl_util.h"
+#include "core/host_name.h"
 #include "core/strings.h"
 #include "core/time.h"
 
@@ -51,12 +50,6 @@ StatusOr<std::string> StringField(const nlohmann::json& object, const char* key,
   if (it == object.end()) return InvalidArgumentError(StrCat(what, ": ", key, " is missing"));
   if (!it->is_string()) return InvalidArgumentError(StrCat(what, ": ", key, " is not a string"));
   return it->get<std::string>();
-}
-
-std::string LocalHostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
 }
 
 std::string FailureWord(HttpResponse::Failure failure) {
