@@ -12,6 +12,29 @@
 #include "store/store.h"
 
 namespace certcast::act {
+namespace {
+
+// The audit record of one action; the outcome fields come from the executor's report.
+nlohmann::ordered_json ActionAudit(const PlannedAction& action, std::string_view reason_code,
+                                   bool dry_run, const ExecutionReport& r) {
+  nlohmann::ordered_json audit;
+  audit["cert"] = action.cert;
+  audit["action"] = std::string(ToString(action.kind));
+  audit["reason_code"] = std::string(reason_code);
+  audit["risk"] = action.risk;
+  audit["dry_run"] = dry_run;
+  audit["outcome"] = r.skipped ? "skipped" : r.success ? "success" : "failure";
+  audit["attempts"] = r.attempts;
+  audit["detail"] = r.detail;
+  audit["commands"] = r.commands;
+  return audit;
+}
+
+std::string Dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
 
 Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, Clock& clock,
                std::ostream& log, std::function<void(absl::Duration)> sleep)
@@ -23,6 +46,13 @@ Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, 
       executor_(config_, clock, std::move(sleep)),
       plan_state_(/*with_fleet=*/forecaster != nullptr) {}
 
+void Daemon::RecordAction(const std::string& cert, const std::string& record_json) {
+  auto appended = store_.AppendAudit(clock_.Now(), "action", record_json);
+  if (!appended.ok()) {
+    Log("error", "audit append failed", {{"cert", cert}, {"error", appended.status().message()}});
+  }
+}
+
 void Daemon::Log(std::string_view level, std::string_view msg,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
   nlohmann::ordered_json j;
@@ -30,7 +60,7 @@ void Daemon::Log(std::string_view level, std::string_view msg,
   j["level"] = std::string(level);
   j["msg"] = std::string(msg);
   for (const auto& [key, value] : fields) j[key] = value;
-  log_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  log_ << Dump(j) << "\n";
   log_.flush();
 }
 
@@ -120,13 +150,9 @@ StatusOr<CycleReport> Daemon::RunCycle() {
     else lineage.cert = action.cert;
     auto executed = executor_.Execute(action, lineage);
     nlohmann::ordered_json audit;
-    audit["cert"] = action.cert;
-    audit["action"] = std::string(ToString(action.kind));
-    audit["reason_code"] = std::string(item.reason);
-    audit["risk"] = action.risk;
-    audit["dry_run"] = config_.dry_run;
     if (!executed.ok()) {
       ++report.actions_failed;
+      audit = ActionAudit(action, item.reason, config_.dry_run, ExecutionReport{});
       audit["outcome"] = "error";
       audit["detail"] = executed.status().message();
       Log("error", "executor failed", {{"cert", action.cert}, {"error", executed.status().message()}});
@@ -135,10 +161,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
       if (r.skipped) ++report.actions_skipped;
       else if (r.success) ++report.actions_succeeded;
       else ++report.actions_failed;
-      audit["outcome"] = r.skipped ? "skipped" : r.success ? "success" : "failure";
-      audit["attempts"] = r.attempts;
-      audit["detail"] = r.detail;
-      audit["commands"] = r.commands;
+      audit = ActionAudit(action, item.reason, config_.dry_run, r);
       if (!r.events.empty()) {
         auto stored = store_.AppendEvents(r.events);
         if (!stored.ok()) {
@@ -155,11 +178,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
            {"detail", r.detail},
            {"command", argv}});
     }
-    auto appended = store_.AppendAudit(clock_.Now(), "action",
-                                       audit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    if (!appended.ok()) {
-      Log("error", "audit append failed", {{"cert", action.cert}, {"error", appended.status().message()}});
-    }
+    RecordAction(action.cert, Dump(audit));
   }
   Log("info", "cycle done",
       {{"collectors", std::to_string(report.collectors_run)},
@@ -209,16 +228,9 @@ int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
     action.reason = p.reason;
     action.risk = p.risk;
     const ExecutionReport r = executor_.SendAlert(action);
-    nlohmann::ordered_json audit;
-    audit["cert"] = p.cert;
-    audit["action"] = "alert";
-    audit["reason_code"] = p.reason_code;
-    audit["risk"] = p.risk;
-    audit["outcome"] = r.success ? "success" : "failure";
-    audit["attempts"] = r.attempts;
+    nlohmann::ordered_json audit = ActionAudit(action, p.reason_code, /*dry_run=*/false, r);
     audit["detail"] = StrCat("resent after a restart: ", r.detail);
-    auto appended = store_.AppendAudit(clock_.Now(), "action", audit.dump());
-    if (!appended.ok()) Log("error", "audit append failed", {{"error", appended.status().message()}});
+    RecordAction(p.cert, Dump(audit));
     Log(r.success ? "info" : "warn", "unsent alert resent",
         {{"cert", p.cert}, {"reason", p.reason_code}, {"detail", r.detail}});
     resent += r.success ? 1 : 0;

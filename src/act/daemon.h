@@ -58,6 +58,8 @@ class Daemon {
   bool stopping() const { return stop_.load(); }
 
  private:
+  // Appends an "action" audit record about `cert`; a failure is logged (the cycle goes on).
+  void RecordAction(const std::string& cert, const std::string& record_json);
   void Log(std::string_view level, std::string_view msg,
            const std::vector<std::pair<std::string, std::string>>& fields = {});
   DaemonConfig config_;
