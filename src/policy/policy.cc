@@ -970,6 +970,32 @@ std::optional<Proposal> AlertReloadNotEffective(const Context& x, const std::vec
   return std::nullopt;
 }
 
+// certcast's switch lasts only until the client's own configuration is reported again: lego keeps
+// no challenge or CA in its state (its cron's flags decide), and a person may re-run certbot with
+// the old authenticator. When a later config event is back on what the switch left while the cause
+// still stands, certcast would switch again at every renewal (and the client's own runs keep
+// failing): the lasting fix is the client's configuration, which only a person can change.
+std::optional<Proposal> AlertSwitchNotKept(const Context& x) {
+  const LineageMemory& m = x.in.memory;
+  if (!x.v.current || !m.switched_at || x.v.config_at <= *m.switched_at) return std::nullopt;
+  const bool challenge_back = m.switched_challenge && x.v.config.challenge != *m.switched_challenge;
+  const bool ca_back = m.switched_ca && x.v.config.ca != *m.switched_ca;
+  if (!challenge_back && !ca_back) return std::nullopt;
+  if (!SwitchWorthy(x)) return std::nullopt;  // the cause is gone: going back is fine
+  const std::string what =
+      challenge_back ? StrCat(ToString(x.v.config.challenge), " instead of ", ToString(*m.switched_challenge))
+                     : StrCat("CA ", x.v.config.ca, " instead of ", *m.switched_ca);
+  return Alert(x, kReasonSwitchNotKept,
+               StrCat(ToString(x.v.config.client), " on ", x.v.config.host, " is configured for ", what,
+                      " again (configuration reported at ", Ts(x.v.config_at), ", certcast switched at ",
+                      Ts(*m.switched_at), ") while ", ToString(x.diagnosis.cause), " still stands (",
+                      x.diagnosis.evidence, "); its own renewals will fail and certcast switches again "
+                      "only while it runs; fix: configure ", ToString(x.v.config.client), " itself for ",
+                      challenge_back ? ToString(*m.switched_challenge) : *m.switched_ca),
+               // Once per certificate: a reminder each renewal cycle until the client is changed.
+               StrCat("switch_not_kept:", x.v.current->serial));
+}
+
 std::optional<Proposal> AlertClientNotRenewing(const Context& x) {
   if (!CheckClientNotRenewing(x)) return std::nullopt;
   return Alert(x, kReasonClientNotRenewing,
@@ -1113,7 +1139,8 @@ Decision Decide(const PolicyInput& in) {
     if ((alert = check(x))) break;
   }
   if (!alert) alert = AlertReloadNotEffective(x, stale);
-  static constexpr AlertCheck kAlertChainTail[] = {AlertClientNotRenewing, AlertPredictedFailure,
+  static constexpr AlertCheck kAlertChainTail[] = {AlertSwitchNotKept, AlertClientNotRenewing,
+                                                   AlertPredictedFailure,
                                                    AlertHazardAhead, AlertRenewRuleTooLate};
   if (!alert) {
     for (AlertCheck check : kAlertChainTail) {

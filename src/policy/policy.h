@@ -44,6 +44,7 @@ inline constexpr std::string_view kReasonHazardAhead = "HazardAhead";
 inline constexpr std::string_view kReasonPredictedFailure = "PredictedFailure";
 inline constexpr std::string_view kReasonRenewRuleTooLate = "RenewRuleTooLate";
 inline constexpr std::string_view kReasonRateLimitBudget = "RateLimitBudget";
+inline constexpr std::string_view kReasonSwitchNotKept = "SwitchNotKept";
 // ---- Reasons a proposal was held back (audit only; nothing is printed) ----
 inline constexpr std::string_view kHeldAlreadyDone = "HeldAlreadyDone";
 inline constexpr std::string_view kHeldRateLimit = "HeldRateLimit";

@@ -47,6 +47,7 @@ struct Case {
   std::function<void(LineageMemory&)> memory = nullptr;
   std::function<void(PolicyConfig&)> config = nullptr;
   std::vector<std::string_view> held = {};  // kHeld* reasons expected among held proposals
+  std::string alert_says = "";              // text the alert's message must contain
 };
 
 std::string ToString(const Expected& e) {
@@ -87,6 +88,13 @@ TEST_P(DecideTest, ProposesExactlyTheExpectedActions) {
   std::vector<std::string_view> held;
   for (const Held& h : d.held) held.push_back(h.why);
   for (std::string_view why : c.held) EXPECT_THAT(held, ::testing::Contains(why));
+  if (!c.alert_says.empty()) {
+    std::vector<std::string> messages;
+    for (const Proposal& p : d.actions) {
+      if (p.kind == ActionKind::kAlert) messages.push_back(p.message);
+    }
+    EXPECT_THAT(messages, ::testing::ElementsAre(::testing::HasSubstr(c.alert_says)));
+  }
 }
 
 std::string Renewal(const char* ts, const char* outcome, const char* error = nullptr,
@@ -99,6 +107,21 @@ std::string Renewal(const char* ts, const char* outcome, const char* error = nul
 std::string Http01(const char* ts, bool ok) {
   return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":")",
                 ok ? "ok\"" : R"(error","error":"timeout")", "}");
+}
+
+// lego keeps no challenge in its state: every config event reports what its cron's flags say.
+std::string LegoConfig(const char* ts, const char* challenge) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"lego","client_version":"4.9.1","ca":"https://acme.example/dir","challenge":")",
+                challenge, R"(","alt_challenges":["http-01","dns-01"],"ari":false})");
+}
+// certcast's switched renewal of 2026-11-01 (serial 0b), lego's JSON rewritten a minute later.
+const char* kIssuedBySwitch =
+    R"({"ts":"2026-11-01T00:05:00Z","type":"issued","cert":"shop","serial":"0b","not_before":"2026-11-01T00:05:00Z","not_after":"2027-01-30T00:05:00Z","ca":"https://acme.example/dir"})";
+void SwitchedToDns01(LineageMemory& m) {
+  m.switched_challenge = Challenge::kDns01;
+  m.switched_at = T("2026-11-01T00:00:00Z");
+  m.last_renew_at = T("2026-11-01T00:00:00Z");
+  m.last_renew_serial = "0a";
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -146,6 +169,28 @@ INSTANTIATE_TEST_SUITE_P(
               Renewal("2026-10-31T06:00:00Z", "failure", "connection")},
              "2026-10-31T23:59:59Z",
              {{ActionKind::kRenew, kReasonSwitchChallenge, Challenge::kDns01}}},
+        Case{"ASwitchThatTheClientsConfigUndoesWhileTheCauseStandsIsReportedToAPerson",
+             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
+              LegoConfig("2026-11-01T00:06:00Z", "http-01"), Http01("2026-11-02T00:00:00Z", false),
+              Http01("2026-11-02T18:00:00Z", false)},
+             "2026-11-03T00:00:00Z",
+             // The dry run confirms the cause again; the alert asks for the lasting fix.
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun},
+              {ActionKind::kAlert, kReasonSwitchNotKept}},
+             0.0, SwitchedToDns01, nullptr, {},
+             "lego on web1 is configured for http-01 instead of dns-01 again (configuration "
+             "reported at 2026-11-01T00:06:00Z, certcast switched at 2026-11-01T00:00:00Z) while "
+             "http01_unreachable still stands"},
+        Case{"ASwitchTheClientKeptNeedsNobody",
+             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
+              LegoConfig("2026-11-01T00:06:00Z", "dns-01"), Http01("2026-11-02T00:00:00Z", false),
+              Http01("2026-11-02T18:00:00Z", false)},
+             "2026-11-03T00:00:00Z", {}, 0.0, SwitchedToDns01},
+        Case{"GoingBackAfterTheCauseWentAwayNeedsNobody",
+             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
+              LegoConfig("2026-11-01T00:06:00Z", "http-01"), Http01("2026-11-02T00:00:00Z", true),
+              Http01("2026-11-02T18:00:00Z", true)},
+             "2026-11-03T00:00:00Z", {}, 0.0, SwitchedToDns01},
         Case{"Http01FailuresWithNoAlternativeAlertAPersonWithCauseAndFix",
              {kConfigHttpNoAlt, kIssued, Http01("2026-10-30T00:00:00Z", false),
               Http01("2026-10-30T18:00:00Z", false),

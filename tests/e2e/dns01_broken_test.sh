@@ -33,5 +33,23 @@ lab_wait_until 20 e2e_expect_valid_served mail.lab.test || fail "mail: nginx doe
 lab_wait_until 60 grep -q '"cert":"vpn.lab.test".*dns01_automation' "$LAB/alerts.jsonl" ||
   fail "no alert naming dns01_automation for vpn (alerts: $(cat "$LAB/alerts.jsonl"))"
 [[ $(e2e_issued vpn.lab.test) == "$first_vpn" ]] || fail "vpn was renewed although DNS-01 is broken"
+
+# lego keeps no challenge in its state: its cron still passes --dns, and the switched renewal
+# rewrote mail's certificate JSON, so the next config report undoes the switch. When the cron's
+# next run fails the same way, certcast switches again and asks a person for the lasting fix.
+switched_mail=$(e2e_issued mail.lab.test)
+sleep 1.1  # the same-second tie as above, with the switched renewal's certificate
+lab_forget_authz  # else pebble may reuse the http-01 authorization and lego would not fail
+! "$LAB_LEGO" --domains mail.lab.test "${LAB_LEGO_DNS01[@]}" renew --days 1 --no-random-sleep \
+  >"$LAB/logs/cron-mail-2.log" 2>&1 || fail "lego renewed mail over dns-01 although its DNS API is broken"
+lab_wait_until 60 grep -q '"cert":"mail.lab.test".*configure lego itself for http-01' "$LAB/alerts.jsonl" ||
+  fail "no alert asking to configure lego for http-01 (alerts: $(cat "$LAB/alerts.jsonl"))"
+grep '"cert":"mail.lab.test".*configure lego itself' "$LAB/alerts.jsonl" |
+  grep -q 'configured for dns-01 instead of http-01 again.*dns01_automation still stands' ||
+  fail "the alert does not name the undone switch and its cause: $(grep mail.lab.test "$LAB/alerts.jsonl")"
+e2e_audit --kind decision --cert mail.lab.test | grep -q '"reason_code":"SwitchNotKept"' ||
+  fail "no SwitchNotKept decision in the audit"
+mail_renewed_again() { [[ $(e2e_issued mail.lab.test) != "$switched_mail" ]]; }
+lab_wait_until 60 mail_renewed_again || fail "certcast did not switch mail to http-01 again"
 e2e_check_audit_chain
 say "dns01_broken: ok"
