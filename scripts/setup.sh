@@ -22,8 +22,11 @@ BUILD_PKGS=(
 # start them.
 # The e2e lab (tests/e2e/lab_lib.sh) drives the real clients; python3-acme comes with certbot.
 # socat fronts pebble where a test takes the CA away without pebble losing its accounts.
+# chrony (its chronyd on a free port, -x) and faketime (libfaketime shifts certcast's clock) serve
+# the NTP probe test. chrony is a time daemon and Debian allows one: it replaces
+# systemd-timesyncd where that is installed, and keeps the clock in sync as timesyncd did.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
-           certbot lego socat)
+           certbot lego socat chrony faketime)
 
 pkgs=("${BUILD_PKGS[@]}")
 ((want_tests)) && pkgs+=("${TEST_PKGS[@]}")

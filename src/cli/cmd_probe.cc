@@ -1,4 +1,4 @@
-// certcast probe tls|dns|http01|ca|host: one probe now, its events-v1 lines on stdout.
+// certcast probe tls|dns|http01|ca|ntp|host: one probe now, its events-v1 lines on stdout.
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -10,6 +10,7 @@
 #include "collect/probe/acme_probe.h"
 #include "collect/probe/dns_probe.h"
 #include "collect/probe/http01_probe.h"
+#include "collect/probe/ntp_probe.h"
 #include "collect/probe/tls_probe.h"
 #include "collect/host/hook.h"
 #include "collect/host/host_probe.h"
@@ -129,6 +130,18 @@ int RunCa(const ProbeFlags& flags) {
   return kExitOk;
 }
 
+int RunNtp(const ProbeFlags& flags) {
+  probe::NtpProbeOptions options;
+  options.host = flags.host;
+  auto timeout = Timeout(flags);
+  if (!timeout.ok()) return Fail(timeout.status());
+  options.timeout = *timeout;
+  auto event = probe::ProbeNtp(flags.target, options, SystemClock::Get(), probe::UnpredictableSeed());
+  if (!event.ok()) return Fail(event.status().WithPrefix(StrCat("ntp ", flags.target)));
+  Print(*event);
+  return kExitOk;
+}
+
 int RunHost(const ProbeFlags& flags) {
   auto timeout = Timeout(flags);
   if (!timeout.ok()) return Fail(timeout.status());
@@ -158,7 +171,7 @@ int RunHost(const ProbeFlags& flags) {
 
 const bool registered = RegisterCommand({
     .name = "probe",
-    .summary = "Probe one TLS endpoint, DNS name, HTTP-01 path, ACME CA or this host; print events-v1 lines",
+    .summary = "Probe a TLS endpoint, DNS name, HTTP-01 path, ACME CA, NTP server or this host; print events-v1 lines",
     .order = 5,
     .setup =
         [](CLI::App& sub) {
@@ -209,6 +222,17 @@ const bool registered = RegisterCommand({
           ca->footer(
               "Example:\n  certcast probe ca https://acme-v02.api.letsencrypt.org/directory \\\n"
               "    --ari-cert /etc/letsencrypt/live/shop/cert.pem --cert shop");
+          CLI::App* ntp = sub.add_subcommand("ntp", "This host's clock offset against an NTP server (SNTPv4)");
+          ntp->add_option("server", flags->target, "HOST[:PORT] or [V6]:PORT (port 123 by default)")->required();
+          ntp->add_option("--host", flags->host, "Host name for the clock event (default: this host's name)");
+          add_timeout(ntp);
+          ntp->footer(
+              "Sends one client request (one retry when no reply comes; the timeout covers both) and "
+              "prints one `clock` event: offset_ms = local time minus the server's, measured to "
+              "within half the round trip. Rejected: replies that do not echo the request's random "
+              "nonce (ignored, as forged or stale), Kiss-o'-Death (its code named), a server whose "
+              "clock is not synchronised (leap indicator 3 or stratum 16).\n\n"
+              "Example:\n  certcast probe ntp pool.ntp.org --timeout 5s");
           CLI::App* host_app = sub.add_subcommand(
               "host", "Health of the host that runs an ACME client: disk, scheduler, version");
           host_app->add_option("--state-dir", flags->state_dir,
@@ -240,13 +264,14 @@ const bool registered = RegisterCommand({
               "event could be produced (e.g. unreadable CA file, malformed DNS response, ARI "
               "unavailable).\n\nExample:\n  certcast probe tls 127.0.0.1:8443 --sni "
               "shop.test --ca-file ca.pem");
-          return [flags, tls, dns, http01, ca, host_app] {
+          return [flags, tls, dns, http01, ca, ntp, host_app] {
             // A peer closing mid-write must not kill the process; the write error is handled.
             std::signal(SIGPIPE, SIG_IGN);
             if (tls->parsed()) return RunTls(*flags);
             if (dns->parsed()) return RunDns(*flags);
             if (http01->parsed()) return RunHttp01(*flags);
             if (ca->parsed()) return RunCa(*flags);
+            if (ntp->parsed()) return RunNtp(*flags);
             if (host_app->parsed()) return RunHost(*flags);
             return kExitUsage;
           };

@@ -392,7 +392,7 @@ TEST(ScanConfigTest, RejectsBadConfigs) {
       {"[[http01]]\nname = \"a\"\nport = 70000", "http01[0]: port = 70000 is not 1..65535"},
       {"[[ca]]\ndirectory = \"x\"\ncert = \"shop\"", "ca[0]: \"x\" is not an absolute URL"},
       {"[[ca]]\ndirectory = \"https://ca/dir\"\ncert = \"shop\"", "ca[0]: ari_cert and cert go together"},
-      {"[[probe]]\nname = \"a\"", "unknown table \"probe\" (expected scan, tls, dns, http01, ca)"},
+      {"[[probe]]\nname = \"a\"", "unknown table \"probe\" (expected scan, tls, dns, http01, ca, ntp)"},
       {"tls = 5", "tls must be an array of tables ([[tls]])"},
       {"[scan", "line 1, column "},
   };

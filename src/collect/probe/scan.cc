@@ -15,6 +15,7 @@
 #include "collect/probe/dns_probe.h"
 #include "collect/probe/http.h"
 #include "collect/probe/http01_probe.h"
+#include "collect/probe/ntp_probe.h"
 #include "collect/probe/tls_probe.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -265,10 +266,24 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     return OkStatus();
   }));
 
+  RETURN_IF_ERROR(ForEachTable(root, "ntp", [&](const toml::table& t, const std::string& where) -> Status {
+    std::string server;
+    NtpProbeOptions options;
+    options.host = host;
+    options.timeout = timeout;
+    RETURN_IF_ERROR(RequiredString(t, "server", where, server));
+    RETURN_IF_ERROR(ParseNtpServer(server).status().WithPrefix(where));
+    RETURN_IF_ERROR(OptionalDuration(t, "timeout", where, options.timeout));
+    plan.targets.push_back({StrCat("ntp ", server), [server, options, &clock] {
+                              return One(ProbeNtp(server, options, clock, UnpredictableSeed()));
+                            }});
+    return OkStatus();
+  }));
+
   for (const auto& [key, value] : root) {
     const std::string_view k = key.str();
-    if (k != "scan" && k != "tls" && k != "dns" && k != "http01" && k != "ca") {
-      return InvalidArgumentError(StrCat("unknown table \"", k, "\" (expected scan, tls, dns, http01, ca)"));
+    if (k != "scan" && k != "tls" && k != "dns" && k != "http01" && k != "ca" && k != "ntp") {
+      return InvalidArgumentError(StrCat("unknown table \"", k, "\" (expected scan, tls, dns, http01, ca, ntp)"));
     }
   }
   return plan;
