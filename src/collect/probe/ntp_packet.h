@@ -42,7 +42,7 @@ struct NtpPacket {
 std::string SerializeNtpPacket(const NtpPacket& packet);
 
 // A client request (LI 0, VN 4, mode 3), every field zero but the transmit timestamp. The
-// probe puts a random nonce there instead of its clock (as chrony does): the server echoes it
+// probe puts a random nonce there instead of its clock (as OpenNTPD does): the server echoes it
 // in the origin field, so a reply that does not carry it is not an answer to this request
 // (RFC 5905 §8), and the server learns nothing about the client's clock.
 std::string BuildNtpRequest(uint64_t transmit_timestamp);
