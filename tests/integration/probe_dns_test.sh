@@ -131,8 +131,41 @@ start web python3 -m http.server "$web" --bind 127.0.0.1 --directory www
 wait_tcp "$web"
 ctl add-a '{"host":"here.example.test.","addresses":["127.0.0.1"]}'
 ctl add-a '{"host":"moved.example.test.","addresses":["127.0.0.2"]}'
-h() { "$CERTCAST" probe http01 "$1" --port "$web" --resolver "127.0.0.1:$dns" --timeout 3s; }
+h() { "$CERTCAST" probe http01 "$1" --port "$web" --resolver "127.0.0.1:$dns" --timeout 3s "${@:2}"; }
 line=$(h here.example.test);   expect "$line" outcome ok "http01 via mock DNS"
 line=$(h moved.example.test);  expect "$line" outcome error "http01 moved"; expect "$line" error refused "http01 moved"
 line=$(h broken.example.test); expect "$line" error refused "http01 SERVFAIL name"
+
+# IPv6 as Let's Encrypt's validator uses it: AAAA first; IPv4 only when IPv6 fails at the network
+# level (refused, timeout); any answer over IPv6 is final, so a stale AAAA pointing at another web
+# server fails validation although IPv4 works. Needs ::1 on the loopback interface.
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+  mkdir -p www/.well-known/acme-challenge www6/.well-known/acme-challenge
+  echo right >www/.well-known/acme-challenge/tok
+  echo stale >www6/.well-known/acme-challenge/tok
+  ctl add-a '{"host":"dual.example.test.","addresses":["127.0.0.1"]}'
+  ctl add-aaaa '{"host":"dual.example.test.","addresses":["::1"]}'
+  ctl add-aaaa '{"host":"v6only.example.test.","addresses":["::1"]}'
+  hv() { h "$1" --token tok --expect right; }
+  # Nothing listens on [::1]: refused over IPv6, then IPv4 answers.
+  line=$(hv dual.example.test);   expect "$line" outcome ok "AAAA refused, IPv4 fallback"
+  line=$(hv v6only.example.test); expect "$line" error refused "AAAA refused, no A"
+  if getent ahostsv6 localhost | grep -q '^::1 '; then
+    line=$("$CERTCAST" probe http01 localhost --port "$web" --token tok --expect right --timeout 3s)
+    expect "$line" outcome ok "system resolver: ::1 refused, IPv4 fallback"
+  fi
+  start web6 python3 -m http.server "$web" --bind ::1 --directory www6
+  for _ in $(seq 100); do python3 -c "import socket,sys; socket.create_connection(('::1', $web), 1)" 2>/dev/null && break; sleep 0.1; done
+  line=$(hv dual.example.test);   expect "$line" error wrong_content "stale AAAA answers: no fallback"
+  line=$(hv v6only.example.test); expect "$line" error wrong_content "IPv6 only"
+  line=$(h dual.example.test);    expect "$line" outcome ok "without --expect a 200 over IPv6 is reachable"
+  if getent ahostsv6 localhost | grep -q '^::1 '; then
+    line=$("$CERTCAST" probe http01 localhost --port "$web" --token tok --expect right --timeout 3s)
+    expect "$line" error wrong_content "system resolver: IPv6 first"
+  else
+    echo "probe_dns: /etc/hosts has no ::1 localhost; the system-resolver IPv6 cases did not run" >&2
+  fi
+else
+  echo "probe_dns: no ::1 on this machine; the IPv6 HTTP-01 cases did not run" >&2
+fi
 echo "probe_dns: ok"

@@ -55,7 +55,8 @@ StatusOr<std::string> StringField(const nlohmann::json& object, const char* key,
 std::string FailureWord(HttpResponse::Failure failure) {
   switch (failure) {
     case HttpResponse::Failure::kTimeout: return "timeout";
-    case HttpResponse::Failure::kRefused: return "connect";
+    case HttpResponse::Failure::kRefused:
+    case HttpResponse::Failure::kNoAddress: return "connect";
     case HttpResponse::Failure::kTls: return "tls";
     case HttpResponse::Failure::kTooLarge: return "too_large";
     default: return "network";

@@ -127,10 +127,19 @@ StatusOr<HttpResponse> HttpFetch(const HttpRequest& request) {
     CURL_CHECK(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L));
     CURL_CHECK(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L));
   }
+  switch (request.family) {
+    case HttpRequest::Family::kAny: break;
+    case HttpRequest::Family::kV4: CURL_CHECK(curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4)); break;
+    case HttpRequest::Family::kV6: CURL_CHECK(curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6)); break;
+  }
   std::unique_ptr<curl_slist, SlistDeleter> resolve;
   if (!request.resolve_address.empty()) {
     ASSIGN_OR_RETURN(UrlParts parts, ParseUrl(request.url));
-    const std::string entry = StrCat(parts.host, ":", parts.port, ":", request.resolve_address);
+    // curl wants an IPv6 address of a --resolve entry in brackets.
+    const bool v6 = request.resolve_address.find(':') != std::string::npos &&
+                    request.resolve_address.front() != '[';
+    const std::string entry = StrCat(parts.host, ":", parts.port, ":", v6 ? "[" : "",
+                                     request.resolve_address, v6 ? "]" : "");
     resolve.reset(curl_slist_append(nullptr, entry.c_str()));
     if (!resolve) return InternalError("curl_slist_append failed");
     CURL_CHECK(curl_easy_setopt(h, CURLOPT_RESOLVE, resolve.get()));
@@ -141,9 +150,9 @@ StatusOr<HttpResponse> HttpFetch(const HttpRequest& request) {
   switch (rc) {
     case CURLE_OK: break;
     case CURLE_OPERATION_TIMEDOUT: response.failure = HttpResponse::Failure::kTimeout; break;
-    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_CONNECT: response.failure = HttpResponse::Failure::kRefused; break;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: response.failure = HttpResponse::Failure::kRefused; break;
+    case CURLE_COULDNT_RESOLVE_PROXY: response.failure = HttpResponse::Failure::kNoAddress; break;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CACERT_BADFILE: response.failure = HttpResponse::Failure::kTls; break;

@@ -18,12 +18,18 @@ struct HttpRequest {
   std::string ca_file;          // HTTPS trust; empty: system store
   bool verify_tls = true;       // false only where the peer's CA does the same (HTTP-01 redirects)
   std::string resolve_address;  // non-empty: connect to this IP for the URL's host and port
+  // Which address family curl may resolve the host to (ignored with resolve_address). kAny lets
+  // curl race both (happy eyeballs), which is not what an ACME validator does.
+  enum class Family { kAny, kV4, kV6 };
+  Family family = Family::kAny;
   absl::Duration timeout = absl::Seconds(10);
   size_t max_body_bytes = 64 * 1024;
 };
 
 struct HttpResponse {
-  enum class Failure { kNone, kTimeout, kRefused, kTls, kTooLarge, kOther };
+  // kNoAddress: the host has no address (of the requested family); kRefused: nothing accepted
+  // the connection.
+  enum class Failure { kNone, kTimeout, kRefused, kNoAddress, kTls, kTooLarge, kOther };
   Failure failure = Failure::kNone;
   std::string failure_detail;  // curl's message
   long status = 0;

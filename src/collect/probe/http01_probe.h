@@ -1,6 +1,7 @@
 // The HTTP-01 reachability probe: GET http://NAME/.well-known/acme-challenge/<token> the way an
-// ACME CA's validator does (RFC 8555 §8.3; Let's Encrypt's rules for redirects), reported as an
-// `http01_probe` event. A coordinator; thread-safe.
+// ACME CA's validator does (RFC 8555 §8.3; Let's Encrypt's rules for redirects and addresses:
+// IPv6 first when NAME has an AAAA record, IPv4 only after a timeout or refusal over IPv6, on every
+// hop), reported as an `http01_probe` event. A coordinator; thread-safe.
 #pragma once
 
 #include <set>
@@ -22,9 +23,9 @@ struct Http01ProbeOptions {
   // the challenge path reaches a web server that would serve a real token.
   std::string expect;
   std::string address;                    // connect to this IP for NAME (like curl --resolve)
-  // When set (and no address is), every host on the way is looked up with an A query to this
-  // resolver ("ADDR:PORT") instead of the system's: the view of the CA's own resolver, or of a
-  // lab's mock DNS. A name without an A answer is `refused` (unresolvable), as for the system's.
+  // When set (and no address is), every host on the way is looked up with AAAA and A queries to
+  // this resolver ("ADDR:PORT") instead of the system's: the view of the CA's own resolver, or of
+  // a lab's mock DNS. A name without an address is `refused` (unresolvable), as for the system's.
   std::string resolver;
   std::string vantage;                    // copied into the event (where the probe runs)
   absl::Duration timeout = absl::Seconds(10);  // whole probe, all redirects included
