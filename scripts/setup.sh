@@ -22,11 +22,13 @@ BUILD_PKGS=(
 # start them.
 # The e2e lab (tests/e2e/lab_lib.sh) drives the real clients; python3-acme comes with certbot.
 # socat fronts pebble where a test takes the CA away without pebble losing its accounts.
+# nsd (authoritative), unbound (validating resolver) and ldnsutils (zone signing) serve the DNSSEC
+# probe test (tests/integration/probe_dnssec_test.sh), which starts its own on free ports.
 # chrony (its chronyd on a free port, -x) and faketime (libfaketime shifts certcast's clock) serve
 # the NTP probe test. chrony is a time daemon and Debian allows one: it replaces
 # systemd-timesyncd where that is installed, and keeps the clock in sync as timesyncd did.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
-           certbot lego socat chrony faketime)
+           certbot lego socat nsd unbound ldnsutils chrony faketime)
 
 pkgs=("${BUILD_PKGS[@]}")
 ((want_tests)) && pkgs+=("${TEST_PKGS[@]}")
@@ -40,8 +42,24 @@ if ((${#missing[@]})); then
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
+  # Daemons (nsd, unbound, nginx) must not start at install: the tests start their own on free
+  # ports. Where no init system runs (CI's container) but /sbin/init exists, invoke-rc.d would run
+  # the init script: nsd would bind port 53 on every address, and its postinst fails the whole
+  # install when that port is taken. A policy-rc.d that denies starts (Debian's documented switch,
+  # exit 101) is put in place for the install when the machine has none.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# certcast scripts/setup.sh: no service starts during its install\nexit 101\n' |
+      $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    own_policy=1
+  fi
+  status=0
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+    "${missing[@]}" >/dev/null || status=$?
+  ((own_policy)) && $SUDO rm -f "$policy"
+  ((status == 0)) || exit "$status"
 fi
 
 build_type="${CERTCAST_BUILD_TYPE:-RelWithDebInfo}"

@@ -27,6 +27,7 @@ struct ProbeFlags {
   std::string sni, ca_file, cert, type = "A", resolver, token = "certcast-probe", expect, address, vantage,
       host, ari_cert;
   int port = 80;
+  bool dnssec = false;
   std::string timeout = "10s";
   std::string state_dir, client, timer, cron, client_program;  // probe host
 };
@@ -61,6 +62,7 @@ int RunTls(const ProbeFlags& flags) {
 int RunDns(const ProbeFlags& flags) {
   probe::DnsProbeOptions options;
   options.resolver = flags.resolver;
+  options.dnssec = flags.dnssec;
   auto timeout = Timeout(flags);
   if (!timeout.ok()) return Fail(timeout.status());
   options.timeout = *timeout;
@@ -196,8 +198,19 @@ const bool registered = RegisterCommand({
           dns->add_option("--type", flags->type, "A, AAAA, CNAME, CAA, NS or TXT")->capture_default_str();
           dns->add_option("--resolver", flags->resolver,
                           "ADDR[:PORT] or [V6]:PORT (default: first nameserver in /etc/resolv.conf)");
+          dns->add_flag("--dnssec", flags->dnssec,
+                        "Ask with the DNSSEC OK bit; report dnssec (secure/insecure/bogus) and "
+                        "rrsig_expires. The resolver must validate (e.g. unbound with a trust anchor): "
+                        "one that does not never sets AD, so every answer would read insecure");
           add_timeout(dns);
-          dns->footer("Example:\n  certcast probe dns shop.example.com --type CAA --resolver 9.9.9.9");
+          dns->footer(
+              "With --dnssec: secure = the resolver set AD; insecure = answered without AD; bogus = "
+              "SERVFAIL that the same question with CD=1 (checking disabled) answers; no dnssec "
+              "field when the resolver's reply drops the DO bit or nothing was answered. "
+              "rrsig_expires = earliest expiry of the RRSIGs over the answer (CNAME chain "
+              "included) or, for NXDOMAIN/NODATA, over its denial proofs; CAA: over the whole "
+              "climb.\n\n"
+              "Example:\n  certcast probe dns shop.example.com --type CAA --resolver 9.9.9.9 --dnssec");
           CLI::App* http01 = sub.add_subcommand("http01", "HTTP-01 reachability as the CA's validator sees it");
           http01->add_option("name", flags->target, "DNS name")->required();
           http01->add_option("--port", flags->port, "Port (the CA uses 80; others for tests)")

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "collect/probe/dns_wire.h"
@@ -152,7 +153,7 @@ StatusOr<std::string> ExchangeTcp(const SocketAddress& to, const std::string& qu
   return in.substr(2);
 }
 
-Rcode MapRcode(uint8_t rcode) {
+Rcode MapRcode(uint16_t rcode) {
   switch (rcode) {
     case 0: return Rcode::kNoError;
     case 3: return Rcode::kNxDomain;
@@ -185,35 +186,100 @@ uint16_t RandomId() {
 struct Answer {
   Rcode rcode = Rcode::kTimeout;
   std::vector<std::string> values;
+  std::optional<Dnssec> dnssec;
+  std::optional<absl::Time> rrsig_expires;
 };
 
-StatusOr<Answer> Ask(std::string_view name, uint16_t type, const DnsProbeOptions& options) {
-  ASSIGN_OR_RETURN(ResolverAddress resolver,
-                   ParseResolverAddress(options.resolver.empty() ? DefaultResolver() : options.resolver));
-  ASSIGN_OR_RETURN(SocketAddress to, ToSocketAddress(resolver));
-  const uint16_t id = RandomId();
-  ASSIGN_OR_RETURN(std::string query, BuildDnsQuery(id, name, type));
-  const auto deadline = SteadyClock::now() + absl::ToChronoMilliseconds(options.timeout);
-  ASSIGN_OR_RETURN(std::string raw, ExchangeUdp(to, query, id, name, type, deadline));
-  Answer answer;
-  if (raw.empty()) return answer;  // TIMEOUT
+StatusOr<DnsResponse> Parse(const std::string& raw, std::string_view resolver, std::string_view how) {
   auto response = ParseDnsResponse({reinterpret_cast<const uint8_t*>(raw.data()), raw.size()});
   // A malformed response is the resolver's fault: Unavailable, not a bad argument.
-  if (!response.ok()) return UnavailableError(StrCat("resolver ", options.resolver, ": ", response.status().message()));
-  if (response->truncated) {
-    ASSIGN_OR_RETURN(raw, ExchangeTcp(to, query, deadline));
-    if (raw.empty()) return answer;
-    response = ParseDnsResponse({reinterpret_cast<const uint8_t*>(raw.data()), raw.size()});
-    if (!response.ok()) return UnavailableError(StrCat("resolver ", options.resolver, " (TCP): ", response.status().message()));
-    if (response->id != id) return UnavailableError("TCP response ID does not match the query");
-  }
+  if (!response.ok()) return UnavailableError(StrCat("resolver ", resolver, how, ": ", response.status().message()));
+  return response;
+}
+
+// One question over UDP, again over TCP when the answer was truncated. nullopt: nothing came back
+// before the deadline.
+StatusOr<std::optional<DnsResponse>> Exchange(const SocketAddress& to, std::string_view resolver, std::string_view name,
+                                              uint16_t type, DnsQueryFlags flags, SteadyClock::time_point deadline) {
+  // Spelled out: a bare std::nullopt would build a StatusOr without a value (an error), not one
+  // holding "no reply".
+  const std::optional<DnsResponse> no_reply;
+  const uint16_t id = RandomId();
+  ASSIGN_OR_RETURN(std::string query, BuildDnsQuery(id, name, type, flags));
+  ASSIGN_OR_RETURN(std::string raw, ExchangeUdp(to, query, id, name, type, deadline));
+  if (raw.empty()) return no_reply;
+  ASSIGN_OR_RETURN(DnsResponse response, Parse(raw, resolver, ""));
+  if (!response.truncated) return response;
+  ASSIGN_OR_RETURN(raw, ExchangeTcp(to, query, deadline));
+  if (raw.empty()) return no_reply;
+  ASSIGN_OR_RETURN(response, Parse(raw, resolver, " (TCP)"));
+  if (response.id != id) return UnavailableError("TCP response ID does not match the query");
+  return response;
+}
+
+// The signatures an answer stands on: those over the answered RRsets (a CNAME chain included) and,
+// when no record of the asked type came back (NXDOMAIN, NODATA), those over the authority
+// section's SOA and NSEC/NSEC3 proofs. When the earliest expires, the answer turns bogus.
+std::optional<absl::Time> SignaturesExpire(const DnsResponse& response, uint16_t type, absl::Time now) {
+  std::optional<absl::Time> earliest = EarliestRrsigExpiration(response.answers, now);
+  const bool answered = std::any_of(response.answers.begin(), response.answers.end(),
+                                    [&](const DnsRecord& r) { return r.type == type; });
+  if (answered) return earliest;
+  const std::optional<absl::Time> proof = EarliestRrsigExpiration(response.authority, now);
+  if (!earliest || (proof && *proof < *earliest)) return proof;
+  return earliest;
+}
+
+bool Answered(uint16_t rcode) { return rcode == 0 || rcode == 3; }  // NOERROR, NXDOMAIN
+
+StatusOr<Answer> Ask(std::string_view name, uint16_t type, const DnsProbeOptions& options, absl::Time now) {
+  const std::string resolver_text = options.resolver.empty() ? DefaultResolver() : options.resolver;
+  ASSIGN_OR_RETURN(ResolverAddress resolver, ParseResolverAddress(resolver_text));
+  ASSIGN_OR_RETURN(SocketAddress to, ToSocketAddress(resolver));
+  const auto deadline = SteadyClock::now() + absl::ToChronoMilliseconds(options.timeout);
+  DnsQueryFlags flags{.dnssec_ok = options.dnssec};
+  ASSIGN_OR_RETURN(std::optional<DnsResponse> response, Exchange(to, resolver_text, name, type, flags, deadline));
+  Answer answer;
+  if (!response) return answer;  // TIMEOUT
   answer.rcode = MapRcode(response->rcode);
   for (const DnsRecord& record : response->answers) {
     if (record.type == type) answer.values.push_back(record.value);
   }
   std::sort(answer.values.begin(), answer.values.end());
   answer.values.erase(std::unique(answer.values.begin(), answer.values.end()), answer.values.end());
+  if (!options.dnssec) return answer;
+  if (Answered(response->rcode)) {
+    // A resolver that drops DO from its reply is not DNSSEC-aware (RFC 3225 §3): it has no state
+    // to report, and "insecure" would be a guess.
+    if (response->edns && response->edns->dnssec_ok) {
+      answer.dnssec = response->authentic_data ? Dnssec::kSecure : Dnssec::kInsecure;
+    }
+    answer.rrsig_expires = SignaturesExpire(*response, type, now);
+  } else if (response->rcode == 2) {  // SERVFAIL
+    // A validating resolver answers SERVFAIL for bogus data; asked again with CD=1 it hands the
+    // data over unchecked (RFC 4035 §3.2.2). An answer then means validation was what failed. A
+    // second query that fails or times out leaves the state unknown: the SERVFAIL stands alone.
+    flags.checking_disabled = true;
+    auto unchecked = Exchange(to, resolver_text, name, type, flags, deadline);
+    if (unchecked.ok() && *unchecked && Answered((*unchecked)->rcode)) {
+      answer.dnssec = Dnssec::kBogus;
+      answer.rrsig_expires = SignaturesExpire(**unchecked, type, now);
+    }
+  }
   return answer;
+}
+
+// Order of a climb step's DNSSEC state, strongest first: a bogus step fails the lookup, an unknown
+// one (a resolver without DNSSEC, a plain SERVFAIL) leaves the whole unknown, an insecure one
+// leaves it unauthenticated.
+int Weakness(std::optional<Dnssec> state) {
+  if (!state) return 2;
+  switch (*state) {
+    case Dnssec::kSecure: return 0;
+    case Dnssec::kInsecure: return 1;
+    case Dnssec::kBogus: return 3;
+  }
+  return 2;
 }
 
 std::string_view StripWildcard(std::string_view name) {
@@ -279,12 +345,14 @@ StatusOr<Event> ProbeDns(std::string_view name, RecordType type, const DnsProbeO
   const std::string_view probed = StripWildcard(name);
   Event event{clock.Now(), DnsEvent{}};
   const auto start = SteadyClock::now();
-  ASSIGN_OR_RETURN(Answer answer, Ask(probed, WireType(type), options));
+  ASSIGN_OR_RETURN(Answer answer, Ask(probed, WireType(type), options, event.ts));
   DnsEvent& dns = std::get<DnsEvent>(event.body);
   dns.name = std::string(probed);
   dns.rtype = type;
   dns.rcode = answer.rcode;
   dns.values = std::move(answer.values);
+  dns.dnssec = answer.dnssec;
+  dns.rrsig_expires = answer.rrsig_expires;
   dns.latency_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
   return event;
 }
@@ -301,6 +369,9 @@ StatusOr<Event> ProbeCaa(std::string_view name, const DnsProbeOptions& options, 
   // One budget for the whole climb, so a deep name cannot multiply the caller's timeout.
   const auto deadline = start + absl::ToChronoMilliseconds(options.timeout);
   DnsProbeOptions step = options;
+  // DNSSEC over the climb: the CA needs every step's answer, so the weakest step speaks for the
+  // event, and the earliest signature expiry of any step is when the lookup turns bogus.
+  std::optional<Dnssec> climb_dnssec = Dnssec::kSecure;
   while (!current.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) {
@@ -308,7 +379,11 @@ StatusOr<Event> ProbeCaa(std::string_view name, const DnsProbeOptions& options, 
       break;
     }
     step.timeout = absl::Milliseconds(left.count());
-    ASSIGN_OR_RETURN(Answer answer, Ask(current, kTypeCAA, step));
+    ASSIGN_OR_RETURN(Answer answer, Ask(current, kTypeCAA, step, event.ts));
+    if (answer.rrsig_expires && (!dns.rrsig_expires || *answer.rrsig_expires < *dns.rrsig_expires)) {
+      dns.rrsig_expires = answer.rrsig_expires;
+    }
+    if (Weakness(answer.dnssec) > Weakness(climb_dnssec)) climb_dnssec = answer.dnssec;
     // NXDOMAIN at a level is not an error for the climb: RFC 8659 §3 treats an absent RRset the
     // same whatever the reason, and the parent may still publish CAA.
     if (answer.rcode != Rcode::kNoError && answer.rcode != Rcode::kNxDomain) {
@@ -323,6 +398,7 @@ StatusOr<Event> ProbeCaa(std::string_view name, const DnsProbeOptions& options, 
     if (dot == std::string_view::npos) break;
     current.remove_prefix(dot + 1);
   }
+  if (options.dnssec && dns.rcode != Rcode::kTimeout) dns.dnssec = climb_dnssec;
   dns.latency_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
   return event;
 }

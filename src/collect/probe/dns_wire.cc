@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "collect/probe/caa.h"
@@ -167,6 +168,79 @@ StatusOr<std::string> RdataToText(Reader& reader, uint16_t type, size_t rdlength
   }
 }
 
+// Type mnemonics for the RRSIG presentation form; RFC 3597's TYPEnnn for the rest.
+std::string TypeName(uint16_t type) {
+  switch (type) {
+    case kTypeA: return "A";
+    case kTypeNS: return "NS";
+    case kTypeCNAME: return "CNAME";
+    case kTypeSOA: return "SOA";
+    case kTypeTXT: return "TXT";
+    case kTypeAAAA: return "AAAA";
+    case kTypeDS: return "DS";
+    case kTypeRRSIG: return "RRSIG";
+    case kTypeNSEC: return "NSEC";
+    case kTypeDNSKEY: return "DNSKEY";
+    case kTypeNSEC3: return "NSEC3";
+    case kTypeCAA: return "CAA";
+  }
+  return StrCat("TYPE", type);
+}
+
+// RFC 4034 §3.1: 18 fixed bytes, the signer's name, the signature (not kept: the probe does not
+// validate, the resolver does).
+Status ReadRrsig(Reader& reader, size_t rdlength, DnsRecord& record) {
+  const size_t end = reader.offset() + rdlength;
+  RrsigData rrsig;
+  uint16_t algorithm_labels;
+  uint16_t expiration_hi, expiration_lo, inception_hi, inception_lo;
+  if (rdlength < 18 || !reader.U16(rrsig.type_covered) || !reader.U16(algorithm_labels) ||
+      !reader.U32(rrsig.original_ttl) || !reader.U16(expiration_hi) || !reader.U16(expiration_lo) ||
+      !reader.U16(inception_hi) || !reader.U16(inception_lo) || !reader.U16(rrsig.key_tag)) {
+    return InvalidArgumentError(StrCat("RRSIG record has ", rdlength, " bytes, fewer than 18 before the signer"));
+  }
+  rrsig.algorithm = static_cast<uint8_t>(algorithm_labels >> 8);
+  rrsig.labels = static_cast<uint8_t>(algorithm_labels & 0xff);
+  rrsig.expiration = static_cast<uint32_t>(expiration_hi) << 16 | expiration_lo;
+  rrsig.inception = static_cast<uint32_t>(inception_hi) << 16 | inception_lo;
+  RETURN_IF_ERROR(ReadName(reader, rrsig.signer).WithPrefix("RRSIG signer"));
+  if (reader.offset() > end) return InvalidArgumentError("RRSIG signer runs past RDATA");
+  record.value = StrCat(TypeName(rrsig.type_covered), " ", static_cast<int>(rrsig.algorithm), " ",
+                        static_cast<int>(rrsig.labels), " ", rrsig.original_ttl, " ", rrsig.expiration, " ",
+                        rrsig.inception, " ", rrsig.key_tag, " ", rrsig.signer);
+  record.rrsig = std::move(rrsig);
+  return OkStatus();
+}
+
+enum class Section { kAnswer, kAuthority, kAdditional };
+
+// Reads one resource record. RDATA is interpreted in the answer and authority sections; in the
+// additional section only the OPT record is (the rest is skipped), into `edns`.
+Status ReadRecord(Reader& reader, Section section, std::optional<EdnsData>& edns, DnsRecord& record) {
+  RETURN_IF_ERROR(ReadName(reader, record.name));
+  uint16_t rclass, rdlength;
+  if (!reader.U16(record.type) || !reader.U16(rclass) || !reader.U32(record.ttl) || !reader.U16(rdlength)) {
+    return InvalidArgumentError("header runs past the end of the message");
+  }
+  const size_t start = reader.offset();
+  if (start + rdlength > reader.message().size()) return InvalidArgumentError("RDATA runs past the end of the message");
+  if (record.type == kTypeOPT) {
+    // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
+    if (section != Section::kAdditional) return InvalidArgumentError("OPT record outside the additional section");
+    if (!record.name.empty()) return InvalidArgumentError("OPT record is not owned by the root");
+    if (edns) return InvalidArgumentError("more than one OPT record");
+    // CLASS is the sender's UDP payload size; TTL is extended RCODE (8), version (8), DO, Z.
+    edns = EdnsData{rclass, static_cast<uint8_t>(record.ttl >> 24), static_cast<uint8_t>(record.ttl >> 16 & 0xff),
+                    (record.ttl & 0x8000) != 0};
+  } else if (record.type == kTypeRRSIG && section != Section::kAdditional) {
+    RETURN_IF_ERROR(ReadRrsig(reader, rdlength, record));
+  } else if (section != Section::kAdditional) {
+    ASSIGN_OR_RETURN(record.value, RdataToText(reader, record.type, rdlength));
+  }
+  reader.Seek(start + rdlength);
+  return OkStatus();
+}
+
 }  // namespace
 
 uint16_t DnsTypeFromName(std::string_view name) {
@@ -179,12 +253,13 @@ uint16_t DnsTypeFromName(std::string_view name) {
   return 0;
 }
 
-StatusOr<std::string> BuildDnsQuery(uint16_t id, std::string_view name, uint16_t type) {
+StatusOr<std::string> BuildDnsQuery(uint16_t id, std::string_view name, uint16_t type, DnsQueryFlags flags) {
   std::string out;
   out.push_back(static_cast<char>(id >> 8));
   out.push_back(static_cast<char>(id & 0xff));
-  out.append("\x01\x00", 2);          // RD=1
-  out.append("\x00\x01\x00\x00\x00\x00\x00\x01", 8);  // QDCOUNT=1, ARCOUNT=1 (OPT)
+  out.push_back('\x01');                                     // RD=1
+  out.push_back(flags.checking_disabled ? '\x10' : '\x00');  // CD
+  out.append("\x00\x01\x00\x00\x00\x00\x00\x01", 8);         // QDCOUNT=1, ARCOUNT=1 (OPT)
   if (name.size() > 253) return InvalidArgumentError(StrCat("name is ", name.size(), " bytes, longer than 253"));
   size_t start = 0;
   while (start < name.size()) {
@@ -200,8 +275,10 @@ StatusOr<std::string> BuildDnsQuery(uint16_t id, std::string_view name, uint16_t
   out.push_back(static_cast<char>(type >> 8));
   out.push_back(static_cast<char>(type & 0xff));
   out.append("\x00\x01", 2);  // class IN
-  // OPT: root name, type 41, UDP payload 1232, extended rcode/flags 0, no options.
-  out.append("\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00", 11);
+  // OPT: root name, type 41, UDP payload 1232, extended rcode 0, version 0, DO, no options.
+  out.append("\x00\x00\x29\x04\xd0\x00\x00", 7);
+  out.push_back(flags.dnssec_ok ? '\x80' : '\x00');
+  out.append("\x00\x00\x00", 3);
   return out;
 }
 
@@ -220,6 +297,8 @@ StatusOr<DnsResponse> ParseDnsResponse(std::span<const uint8_t> message) {
   reader.U16(arcount);
   if ((flags & 0x8000) == 0) return InvalidArgumentError("DNS response is not a response (QR=0)");
   response.truncated = (flags & 0x0200) != 0;
+  response.authentic_data = (flags & 0x0020) != 0;
+  response.checking_disabled = (flags & 0x0010) != 0;
   response.rcode = static_cast<uint8_t>(flags & 0x0f);
   if (qdcount != 1) return InvalidArgumentError(StrCat("DNS response has ", qdcount, " questions, want 1"));
   RETURN_IF_ERROR(ReadName(reader, response.question_name).WithPrefix("question"));
@@ -229,25 +308,45 @@ StatusOr<DnsResponse> ParseDnsResponse(std::span<const uint8_t> message) {
   }
   // A truncated response may stop anywhere after the question; the caller retries over TCP.
   if (response.truncated) return response;
-  for (int i = 0; i < ancount; ++i) {
-    DnsRecord record;
-    RETURN_IF_ERROR(ReadName(reader, record.name).WithPrefix(StrCat("answer ", i)));
-    uint16_t rclass, rdlength;
-    if (!reader.U16(record.type) || !reader.U16(rclass) || !reader.U32(record.ttl) || !reader.U16(rdlength)) {
-      return InvalidArgumentError(StrCat("answer ", i, ": header runs past the end of the message"));
+  const struct {
+    Section section;
+    uint16_t count;
+    const char* name;
+    std::vector<DnsRecord>* out;
+  } sections[] = {{Section::kAnswer, ancount, "answer", &response.answers},
+                  {Section::kAuthority, nscount, "authority", &response.authority},
+                  {Section::kAdditional, arcount, "additional", nullptr}};
+  for (const auto& s : sections) {
+    for (int i = 0; i < s.count; ++i) {
+      DnsRecord record;
+      RETURN_IF_ERROR(ReadRecord(reader, s.section, response.edns, record).WithPrefix(StrCat(s.name, " ", i)));
+      if (s.out != nullptr) s.out->push_back(std::move(record));
     }
-    const size_t start = reader.offset();
-    if (start + rdlength > message.size()) {
-      return InvalidArgumentError(StrCat("answer ", i, ": RDATA runs past the end of the message"));
-    }
-    auto text = RdataToText(reader, record.type, rdlength);
-    if (!text.ok()) return text.status().WithPrefix(StrCat("answer ", i));
-    record.value = std::move(*text);
-    reader.Seek(start + rdlength);
-    response.answers.push_back(std::move(record));
   }
-  // Authority and additional sections carry nothing the probe reports; they are not read.
+  if (response.edns) response.rcode |= static_cast<uint16_t>(response.edns->extended_rcode << 4);
   return response;
+}
+
+absl::Time RrsigTime(uint32_t serial, absl::Time now) {
+  const int64_t now_seconds = absl::ToUnixSeconds(now);
+  // Distance from now to the serial, modulo 2^32; below 2^31 it lies ahead, else behind.
+  const uint32_t ahead = serial - static_cast<uint32_t>(now_seconds);
+  const int64_t delta = ahead < 0x80000000u ? int64_t{ahead} : int64_t{ahead} - (int64_t{1} << 32);
+  return absl::FromUnixSeconds(now_seconds + delta);
+}
+
+std::optional<absl::Time> EarliestRrsigExpiration(std::span<const DnsRecord> records, absl::Time now) {
+  std::optional<absl::Time> earliest;
+  for (const DnsRecord& signature : records) {
+    if (!signature.rrsig) continue;
+    const bool covers = std::any_of(records.begin(), records.end(), [&](const DnsRecord& r) {
+      return !r.rrsig && r.name == signature.name && r.type == signature.rrsig->type_covered;
+    });
+    if (!covers) continue;
+    const absl::Time expires = RrsigTime(signature.rrsig->expiration, now);
+    if (!earliest || expires < *earliest) earliest = expires;
+  }
+  return earliest;
 }
 
 }  // namespace certcast::probe

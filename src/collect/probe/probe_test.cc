@@ -118,7 +118,9 @@ struct Message {
     return U8(0);
   }
   Message& Raw(std::initializer_list<uint8_t> v) { bytes.insert(bytes.end(), v); return *this; }
-  Message& Header(uint16_t flags, uint16_t ancount) { return U16(0x1234).U16(flags).U16(1).U16(ancount).U16(0).U16(0); }
+  Message& Header(uint16_t flags, uint16_t ancount, uint16_t nscount = 0, uint16_t arcount = 0) {
+    return U16(0x1234).U16(flags).U16(1).U16(ancount).U16(nscount).U16(arcount);
+  }
   Message& Question(const std::string& name, uint16_t type) { return Name(name).U16(type).U16(1); }
   // Answer whose owner is a pointer to the question name at offset 12.
   Message& Answer(uint16_t type, std::vector<uint8_t> rdata) {
@@ -126,7 +128,30 @@ struct Message {
     bytes.insert(bytes.end(), rdata.begin(), rdata.end());
     return *this;
   }
+  // A record with its owner written out.
+  Message& Record(const std::string& owner, uint16_t type, const std::vector<uint8_t>& rdata, uint16_t rclass = 1,
+                  uint32_t ttl = 300) {
+    Name(owner).U16(type).U16(rclass).U32(ttl).U16(static_cast<uint16_t>(rdata.size()));
+    bytes.insert(bytes.end(), rdata.begin(), rdata.end());
+    return *this;
+  }
+  // RRSIG RDATA (RFC 4034 §3.1): algorithm 13, labels 2, TTL 300, key tag 57420, a 4-byte signature.
+  static std::vector<uint8_t> Rrsig(uint16_t covered, uint32_t expiration, uint32_t inception,
+                                    const std::string& signer) {
+    Message m;
+    m.U16(covered).U8(13).U8(2).U32(300).U32(expiration).U32(inception).U16(57420).Name(signer).U32(0xdeadbeef);
+    return m.bytes;
+  }
+  // The OPT pseudo-record: root owner, payload size as CLASS, extended RCODE/version/DO as TTL.
+  Message& Opt(uint16_t payload, uint32_t ttl) { return U8(0).U16(kTypeOPT).U16(payload).U32(ttl).U16(0); }
 };
+
+absl::Time At(const char* rfc3339) {
+  absl::Time t;
+  std::string error;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &error)) << error;
+  return t;
+}
 
 TEST(DnsWireTest, ParsesAnswersInPresentationForm) {
   Message m;
@@ -201,6 +226,124 @@ TEST(DnsWireTest, BuildsQueriesAndRefusesBadNames) {
   EXPECT_EQ(BuildDnsQuery(1, "a..example", kTypeA).status().message(), "name \"a..example\" has a label of 0 bytes");
   EXPECT_EQ(BuildDnsQuery(1, std::string(64, 'a'), kTypeA).status().message(),
             StrCat("name \"", std::string(64, 'a'), "\" has a label of 64 bytes"));
+}
+
+TEST(DnsWireTest, ParsesDnssecRecordsAndFlags) {
+  const uint32_t y2030 = 1893456000, y2029 = 1861920000, y2020 = 1577836800;
+  Message m;
+  // AD set; CNAME chain www -> host, each RRset signed; authority NS with its RRSIG; OPT with DO
+  // and extended RCODE 0.
+  m.Header(0x81a0, 4, 2, 1).Question("www.good.example", kTypeA);
+  m.Record("www.good.example", kTypeCNAME, {4, 'h', 'o', 's', 't', 0xc0, 0x10});
+  m.Record("www.good.example", kTypeRRSIG, Message::Rrsig(kTypeCNAME, y2030, y2020, "good.example"));
+  m.Record("host.good.example", kTypeA, {192, 0, 2, 1});
+  m.Record("host.good.example", kTypeRRSIG, Message::Rrsig(kTypeA, y2029, y2020, "Good.Example"));
+  m.Record("good.example", kTypeNS, {2, 'n', 's', 0xc0, 0x10});
+  m.Record("good.example", kTypeRRSIG, Message::Rrsig(kTypeNS, y2020, y2020, "good.example"));
+  m.Opt(1232, 0x00008000);
+  auto r = ParseDnsResponse(m.bytes);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->authentic_data);
+  EXPECT_FALSE(r->checking_disabled);
+  EXPECT_EQ(r->rcode, 0);
+  ASSERT_EQ(r->answers.size(), 4u);
+  EXPECT_EQ(r->answers[1].value, "CNAME 13 2 300 1893456000 1577836800 57420 good.example");
+  ASSERT_TRUE(r->answers[3].rrsig.has_value());
+  EXPECT_EQ(*r->answers[3].rrsig, (RrsigData{kTypeA, 13, 2, 300, y2029, y2020, 57420, "good.example"}));
+  EXPECT_FALSE(r->answers[2].rrsig.has_value());
+  ASSERT_EQ(r->authority.size(), 2u);
+  EXPECT_EQ(r->authority[1].value, "NS 13 2 300 1577836800 1577836800 57420 good.example");
+  ASSERT_TRUE(r->edns.has_value());
+  EXPECT_EQ(*r->edns, (EdnsData{1232, 0, 0, true}));
+  const absl::Time now = At("2026-11-28T10:00:00Z");
+  // The A RRset's signature expires first; the NS one in the authority section is not the answer's.
+  EXPECT_EQ(EarliestRrsigExpiration(r->answers, now), At("2029-01-01T00:00:00Z"));
+  EXPECT_EQ(EarliestRrsigExpiration(r->authority, now), At("2020-01-01T00:00:00Z"));
+  // A signature over an RRset that is not there covers nothing.
+  std::vector<DnsRecord> stray = {r->answers[1], r->answers[2]};
+  EXPECT_EQ(EarliestRrsigExpiration(stray, now), std::nullopt);
+
+  // CD echoed, no AD, BADVERS: extended RCODE 1 in the OPT's top byte makes 16.
+  Message b;
+  b.Header(0x8190, 0, 0, 1).Question("good.example", kTypeA).Opt(512, 0x01000000);
+  auto br = ParseDnsResponse(b.bytes);
+  ASSERT_TRUE(br.ok()) << br.status();
+  EXPECT_TRUE(br->checking_disabled);
+  EXPECT_FALSE(br->authentic_data);
+  EXPECT_EQ(br->rcode, 16);
+  EXPECT_EQ(*br->edns, (EdnsData{512, 1, 0, false}));
+}
+
+TEST(DnsWireTest, RejectsMalformedDnssecRecords) {
+  std::vector<std::pair<Message, std::string>> cases;
+  { Message m; m.Header(0x8180, 1).Question("a.example", 1).Record("a.example", kTypeRRSIG, {0, 1, 13, 2});
+    cases.push_back({m, "answer 0: RRSIG record has 4 bytes, fewer than 18 before the signer"}); }
+  { std::vector<uint8_t> rdata = Message::Rrsig(kTypeA, 1, 1, "good.example");
+    rdata.resize(18 + 3);  // the signer's first label claims 4 bytes, 2 are in RDATA
+    Message m; m.Header(0x8180, 1).Question("a.example", 1).Record("a.example", kTypeRRSIG, rdata).Raw({'x', 'y', 0});
+    cases.push_back({m, "answer 0: RRSIG signer runs past RDATA"}); }
+  { Message m; m.Header(0x8180, 1).Question("a.example", 1).Opt(1232, 0);
+    cases.push_back({m, "answer 0: OPT record outside the additional section"}); }
+  { Message m; m.Header(0x8180, 0, 0, 1).Question("a.example", 1).Record("a.example", kTypeOPT, {}, 1232, 0);
+    cases.push_back({m, "additional 0: OPT record is not owned by the root"}); }
+  { Message m; m.Header(0x8180, 0, 0, 2).Question("a.example", 1).Opt(1232, 0).Opt(1232, 0);
+    cases.push_back({m, "additional 1: more than one OPT record"}); }
+  { Message m; m.Header(0x8180, 0, 1).Question("a.example", 1).Record("a.example", kTypeA, {1, 2, 3});
+    cases.push_back({m, "authority 0: address record has 3 bytes, want 4"}); }
+  { Message m; m.Header(0x8180, 0, 0, 1).Question("a.example", 1).Raw({0});
+    cases.push_back({m, "additional 0: header runs past the end of the message"}); }
+  for (const auto& [message, want] : cases) {
+    auto r = ParseDnsResponse(message.bytes);
+    ASSERT_FALSE(r.ok()) << want;
+    EXPECT_EQ(r.status().message(), want);
+  }
+}
+
+TEST(DnsWireTest, RrsigTimesUseSerialArithmetic) {
+  constexpr int64_t kWrap = int64_t{1} << 32;
+  struct Case {
+    const char* name;
+    int64_t now;
+    uint32_t serial;
+    int64_t want;
+  };
+  const std::vector<Case> cases = {
+      {"ahead", 1795860000, 1893456000, 1893456000},
+      {"behind", 1795860000, 1577836800, 1577836800},
+      // Past 2106 the counter wraps: a small value just after the wrap is in the near future...
+      {"ahead across the wrap", kWrap - 100, 50, kWrap + 50},
+      // ...and a large value just before it, seen from after the wrap, is in the near past.
+      {"behind across the wrap", kWrap + 100, 0xffffffce, kWrap - 50},
+      {"2^31 - 1 ahead is ahead", 0, 0x7fffffff, 0x7fffffff},
+      // RFC 1982 leaves exactly 2^31 undefined; the probe reads it as the past.
+      {"exactly 2^31 away is behind", int64_t{1} << 31, 0, 0},
+      {"2^31 + 1 ahead is behind", 10, 10 + 0x80000001u, 10 + 0x80000001ll - kWrap},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(RrsigTime(c.serial, absl::FromUnixSeconds(c.now)), absl::FromUnixSeconds(c.want)) << c.name;
+  }
+  // Sub-second "now" does not shift the instant.
+  EXPECT_EQ(RrsigTime(1893456000, absl::FromUnixMillis(1795860000123)), absl::FromUnixSeconds(1893456000));
+}
+
+TEST(DnsWireTest, BuildsDnssecQueries) {
+  auto plain = BuildDnsQuery(7, "a.example", kTypeA);
+  auto dnssec = BuildDnsQuery(7, "a.example", kTypeA, {.dnssec_ok = true});
+  auto unchecked = BuildDnsQuery(7, "a.example", kTypeA, {.dnssec_ok = true, .checking_disabled = true});
+  ASSERT_TRUE(plain.ok() && dnssec.ok() && unchecked.ok());
+  // Header byte 3 holds CD (0x10); the OPT's TTL starts 6 bytes before its end, DO is its third byte's top bit.
+  EXPECT_EQ(static_cast<uint8_t>((*plain)[3]), 0x00);
+  EXPECT_EQ(static_cast<uint8_t>((*unchecked)[3]), 0x10);
+  EXPECT_EQ(static_cast<uint8_t>((*plain)[plain->size() - 4]), 0x00);
+  EXPECT_EQ(static_cast<uint8_t>((*dnssec)[dnssec->size() - 4]), 0x80);
+  EXPECT_EQ(static_cast<uint8_t>((*dnssec)[3]), 0x00);
+  // The OPT of the query parses as the parser reads a response's (QR set to make it one).
+  std::string as_response = *unchecked;
+  as_response[2] = static_cast<char>(as_response[2] | 0x80);
+  auto parsed = ParseDnsResponse({reinterpret_cast<const uint8_t*>(as_response.data()), as_response.size()});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->checking_disabled);
+  EXPECT_EQ(parsed->edns, (EdnsData{1232, 0, 0, true}));
 }
 
 TEST(ResolverAddressTest, Table) {
@@ -389,6 +532,7 @@ TEST(ScanConfigTest, RejectsBadConfigs) {
       {"[scan]\ntimeout = \"forever\"", "scan: timeout: "},
       {"[scan]\ntimeout = \"11m\"", "scan: timeout must be within (0, 10m]"},
       {"[[dns]]\nname = \"a\"\ntypes = [\"MX\"]", "dns[0]: types: each must be one of A, AAAA, CNAME, CAA, NS, TXT"},
+      {"[[dns]]\nname = \"a\"\ndnssec = \"yes\"", "dns[0]: dnssec is not a boolean"},
       {"[[http01]]\nname = \"a\"\nport = 70000", "http01[0]: port = 70000 is not 1..65535"},
       {"[[ca]]\ndirectory = \"x\"\ncert = \"shop\"", "ca[0]: \"x\" is not an absolute URL"},
       {"[[ca]]\ndirectory = \"https://ca/dir\"\ncert = \"shop\"", "ca[0]: ari_cert and cert go together"},

@@ -46,6 +46,14 @@ Status OptionalString(const toml::table& table, std::string_view key, std::strin
   return OkStatus();
 }
 
+Status OptionalBool(const toml::table& table, std::string_view key, std::string_view where, bool& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return OkStatus();
+  if (!node->is_boolean()) return InvalidArgumentError(StrCat(where, ": ", key, " is not a boolean"));
+  out = node->value<bool>().value_or(false);
+  return OkStatus();
+}
+
 Status RequiredString(const toml::table& table, std::string_view key, std::string_view where, std::string& out) {
   if (table.get(key) == nullptr) return InvalidArgumentError(StrCat(where, ": ", key, " is missing"));
   return OptionalString(table, key, where, out);
@@ -178,6 +186,7 @@ StatusOr<ScanPlan> ParseScanConfig(std::string_view toml_text, const Clock& cloc
     RETURN_IF_ERROR(OptionalString(t, "resolver", where, options.resolver));
     if (!options.resolver.empty()) RETURN_IF_ERROR(ParseResolverAddress(options.resolver).status().WithPrefix(where));
     RETURN_IF_ERROR(OptionalDuration(t, "timeout", where, options.timeout));
+    RETURN_IF_ERROR(OptionalBool(t, "dnssec", where, options.dnssec));
     std::vector<RecordType> types = {RecordType::kA, RecordType::kAAAA, RecordType::kCAA};
     if (const toml::node* node = t.get("types")) {
       const toml::array* array = node->as_array();
