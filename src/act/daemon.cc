@@ -148,7 +148,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
     ConfigEvent lineage;
     if (config != plan->configs.end()) lineage = config->second;
     else lineage.cert = action.cert;
-    auto executed = executor_.Execute(action, lineage);
+    auto executed = executor_.Execute(action, lineage, item.reason);
     nlohmann::ordered_json audit;
     if (!executed.ok()) {
       ++report.actions_failed;
@@ -227,7 +227,7 @@ int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
     action.kind = ActionKind::kAlert;
     action.reason = p.reason;
     action.risk = p.risk;
-    const ExecutionReport r = executor_.SendAlert(action);
+    const ExecutionReport r = executor_.SendAlert(action, ConfigEvent{}, p.reason_code);
     nlohmann::ordered_json audit = ActionAudit(action, p.reason_code, /*dry_run=*/false, r);
     audit["detail"] = StrCat("resent after a restart: ", r.detail);
     RecordAction(p.cert, Dump(audit));

@@ -73,7 +73,8 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
   EXPECT_EQ(argv, "renew --cert-name shop --non-interactive --force-renewal ");
   std::ifstream alerts_file(dir_ + "/alerts");
   std::string alerts((std::istreambuf_iterator<char>(alerts_file)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(alerts, HasSubstr("ExpiryImminent"));
+  // The daemon hands the executor the policy's reason code and the lineage's host and names.
+  EXPECT_THAT(alerts, HasSubstr(R"({"cert":"shop","code":"ExpiryImminent","host":"web1","names":["shop.example.com"],"reason":"ExpiryImminent)"));
 
   // The executor's result came back as an event.
   EventFilter renewals;
@@ -148,7 +149,7 @@ TEST_F(DaemonTest, AnAlertDecidedButNeverSentIsSentAtTheNextStart) {
   std::ifstream alerts_file(dir_ + "/alerts");
   std::string alerts((std::istreambuf_iterator<char>(alerts_file)), std::istreambuf_iterator<char>());
   EXPECT_THAT(alerts, HasSubstr(R"("cert":"lost")"));
-  EXPECT_THAT(alerts, HasSubstr("ClientNotRenewing: cause named here"));
+  EXPECT_THAT(alerts, HasSubstr(R"("code":"ClientNotRenewing","reason":"ClientNotRenewing: cause named here")"));
   EXPECT_THAT(alerts, ::testing::Not(HasSubstr(R"("cert":"sent")")));
   EXPECT_THAT(alerts, ::testing::Not(HasSubstr(R"("cert":"old")")));
   // Recorded as an action, so a second start sends nothing.

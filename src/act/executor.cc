@@ -297,10 +297,15 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
   return report;
 }
 
-ExecutionReport Executor::SendAlert(const PlannedAction& action) {
+ExecutionReport Executor::SendAlert(const PlannedAction& action, const ConfigEvent& lineage,
+                                    std::string_view reason_code) {
   ExecutionReport report;
   nlohmann::ordered_json body;
   body["cert"] = action.cert;
+  if (!reason_code.empty()) body["code"] = reason_code;
+  // Who gets paged depends on the host and the names far more than on certcast's lineage key.
+  if (!lineage.host.empty()) body["host"] = lineage.host;
+  if (!lineage.names.empty()) body["names"] = lineage.names;
   body["reason"] = action.reason;
   body["risk"] = action.risk;
   body["at"] = FormatRfc3339(clock_.Now());
@@ -353,8 +358,9 @@ ExecutionReport Executor::SendAlert(const PlannedAction& action) {
   return report;
 }
 
-StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const ConfigEvent& lineage) {
-  if (action.kind == ActionKind::kAlert) return SendAlert(action);
+StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const ConfigEvent& lineage,
+                                            std::string_view reason_code) {
+  if (action.kind == ActionKind::kAlert) return SendAlert(action, lineage, reason_code);
   ASSIGN_OR_RETURN(std::unique_ptr<LineageLock> lock,
                    LineageLock::TryAcquire(config_.lock_dir, action.cert));
   ExecutionReport report;

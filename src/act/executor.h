@@ -80,10 +80,16 @@ class Executor {
   // Carries out `action` for the lineage whose latest config is `lineage`. Errors are about
   // certcast itself (cannot create the lock directory); a failing client is a report with
   // success false.
-  StatusOr<ExecutionReport> Execute(const PlannedAction& action, const ConfigEvent& lineage);
+  // `reason_code` is the policy's reason (e.g. RenewalFailing): alerts carry it as `code` so a
+  // receiver can route on it without parsing the sentence.
+  StatusOr<ExecutionReport> Execute(const PlannedAction& action, const ConfigEvent& lineage,
+                                    std::string_view reason_code = {});
 
-  // Sends an alert through the configured webhook and command. Exposed for tests.
-  ExecutionReport SendAlert(const PlannedAction& action);
+  // Sends an alert through the configured webhook and command: one JSON object, {"cert", "code"?,
+  // "host"?, "names"?, "reason", "risk", "at", "source"}; host and names come from `lineage` when
+  // known. Exposed for tests.
+  ExecutionReport SendAlert(const PlannedAction& action, const ConfigEvent& lineage = {},
+                            std::string_view reason_code = {});
 
  private:
   ExecutionReport RunWithRetry(const std::vector<std::string>& argv, absl::Duration timeout,

@@ -365,10 +365,12 @@ TEST_F(ExecutorTest, AnAlertCommandGetsTheAlertAsJsonOnStdin) {
   Executor executor(c, clock_, sleep_);
   PlannedAction a = Action(ActionKind::kAlert);
   a.reason = "RenewalFailing: http01_unreachable: port 80 closed";
-  auto report = executor.Execute(a, Lineage());
+  auto report = executor.Execute(a, Lineage(), "RenewalFailing");
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->success) << report->detail;
-  EXPECT_THAT(Read(dir_.path() + "/stdin"), HasSubstr(R"("reason":"RenewalFailing: http01_unreachable: port 80 closed")"));
+  const std::string body = Read(dir_.path() + "/stdin");
+  EXPECT_THAT(body, HasSubstr(R"("code":"RenewalFailing","host":"web1","names":["shop.example.com","www.shop.example.com"],)"
+                              R"("reason":"RenewalFailing: http01_unreachable: port 80 closed")"));
   EXPECT_THAT(RecordedArgv(), ElementsAre("--team", "web", "--"));
 }
 
