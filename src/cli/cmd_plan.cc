@@ -94,7 +94,10 @@ int RunPlanCommand(const PlanFlags& flags) {
     std::cerr << "certcast: warning: this build has no forecaster; planning on facts alone\n";
   }
 #endif
-  auto out = policy::RunPlan(**store, forecaster, at, options);
+  // Never freed: the process ends right after the plan, and freeing the folded state of a large
+  // fleet (millions of small allocations) costs as much as a plan step (docs/benchmarks.md).
+  auto* state = new policy::PlanState(/*with_fleet=*/forecaster != nullptr);
+  auto out = policy::RunPlan(**store, forecaster, at, options, *state);
   if (!out.ok()) return Fail(out.status());
   if (!out->forecast_error.empty()) {
     std::cerr << "certcast: warning: scoring failed (" << out->forecast_error.substr(0, 300)

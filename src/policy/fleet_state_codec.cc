@@ -57,40 +57,24 @@ static Status Get(BinaryReader& r, AttemptRecord& a) {
   RETURN_IF_ERROR(Get(r, a.ts)); RETURN_IF_ERROR(Get(r, a.outcome)); RETURN_IF_ERROR(Get(r, a.error));
   RETURN_IF_ERROR(Get(r, a.dry_run)); RETURN_IF_ERROR(Get(r, a.challenge)); return Get(r, a.ca);
 }
-// Events embedded in the lineage state travel as their canonical line (with the ts they came with).
-template <typename T>
-static void PutEvent(BinaryWriter& w, const std::optional<T>& e, absl::Time ts) {
-  w.Bool(e.has_value());
-  if (e) w.EventLine(ts, *e);
-}
-template <typename T>
-static Status GetEvent(BinaryReader& r, std::optional<T>& e) {
-  return r.Optional(e, [&](T& body) { return r.EventBodyOf(body); });
-}
 static void Put(BinaryWriter& w, const LineageState& s) {
-  Put(w, s.cert);
-  PutEvent(w, s.config, s.config_ts);
-  Put(w, s.config_ts); Put(w, s.first_config_ts);
-  PutEvent(w, s.issued, s.issued_ts);
+  Put(w, s.cert); Put(w, s.config); Put(w, s.config_ts); Put(w, s.first_config_ts); Put(w, s.issued);
   Put(w, s.issued_ts); Put(w, s.issued_count); Put(w, s.served_serial); Put(w, s.served_not_after);
   Put(w, s.served_ts); Put(w, s.recent_attempts); Put(w, s.last_success); Put(w, s.last_failure);
   Put(w, s.last_dry_run); Put(w, s.consecutive_failures); Put(w, s.episode_onset); Put(w, s.episodes);
-  PutEvent(w, s.ari, s.ari_ts);
-  Put(w, s.ari_ts);
-  PutEvent(w, s.last_deploy, s.last_deploy_ts);
-  Put(w, s.last_deploy_ts);
+  Put(w, s.ari); Put(w, s.ari_ts); Put(w, s.last_deploy); Put(w, s.last_deploy_ts);
 }
 static Status Get(BinaryReader& r, LineageState& s) {
-  RETURN_IF_ERROR(Get(r, s.cert)); RETURN_IF_ERROR(GetEvent(r, s.config));
+  RETURN_IF_ERROR(Get(r, s.cert)); RETURN_IF_ERROR(Get(r, s.config));
   RETURN_IF_ERROR(Get(r, s.config_ts)); RETURN_IF_ERROR(Get(r, s.first_config_ts));
-  RETURN_IF_ERROR(GetEvent(r, s.issued)); RETURN_IF_ERROR(Get(r, s.issued_ts));
+  RETURN_IF_ERROR(Get(r, s.issued)); RETURN_IF_ERROR(Get(r, s.issued_ts));
   RETURN_IF_ERROR(Get(r, s.issued_count)); RETURN_IF_ERROR(Get(r, s.served_serial));
   RETURN_IF_ERROR(Get(r, s.served_not_after)); RETURN_IF_ERROR(Get(r, s.served_ts));
   RETURN_IF_ERROR(Get(r, s.recent_attempts)); RETURN_IF_ERROR(Get(r, s.last_success));
   RETURN_IF_ERROR(Get(r, s.last_failure)); RETURN_IF_ERROR(Get(r, s.last_dry_run));
   RETURN_IF_ERROR(Get(r, s.consecutive_failures)); RETURN_IF_ERROR(Get(r, s.episode_onset));
-  RETURN_IF_ERROR(Get(r, s.episodes)); RETURN_IF_ERROR(GetEvent(r, s.ari)); RETURN_IF_ERROR(Get(r, s.ari_ts));
-  RETURN_IF_ERROR(GetEvent(r, s.last_deploy)); return Get(r, s.last_deploy_ts);
+  RETURN_IF_ERROR(Get(r, s.episodes)); RETURN_IF_ERROR(Get(r, s.ari)); RETURN_IF_ERROR(Get(r, s.ari_ts));
+  RETURN_IF_ERROR(Get(r, s.last_deploy)); return Get(r, s.last_deploy_ts);
 }
 static void Put(BinaryWriter& w, const LineageExtra& x) {
   Put(w, x.names); Put(w, x.registered_domains); Put(w, x.name_set); Put(w, x.host); Put(w, x.ca);

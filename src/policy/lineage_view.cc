@@ -223,10 +223,9 @@ static Status Get(BinaryReader& r, HostState& h) {
 }
 static void Put(BinaryWriter& w, const CertState& c) {
   Put(w, c.has_config);
-  if (c.has_config) w.EventLine(c.config_at, c.config);
+  if (c.has_config) Put(w, c.config);
   Put(w, c.config_at); Put(w, c.hosts);
-  w.Bool(c.current.has_value());
-  if (c.current) w.EventLine(c.current_recorded_at, *c.current);
+  Put(w, c.current);
   Put(w, c.current_recorded_at); Put(w, c.previous);
   // Sorted: a hash set's order is not part of the state.
   std::vector<std::string> serials(c.serials.begin(), c.serials.end());
@@ -235,15 +234,14 @@ static void Put(BinaryWriter& w, const CertState& c) {
   Put(w, c.issue_times); Put(w, c.last_attempt); Put(w, c.last_success); Put(w, c.last_failure);
   Put(w, c.last_dry_run); Put(w, c.episode_onset); Put(w, c.episode_failures); Put(w, c.episode_errors);
   Put(w, c.recent_failures); Put(w, c.served); Put(w, c.deploys); Put(w, c.last_client_attempt);
-  w.Bool(c.ari.has_value());
-  if (c.ari) w.EventLine(c.ari_at, *c.ari);
+  Put(w, c.ari);
   Put(w, c.ari_at); Put(w, c.credentials);
 }
 static Status Get(BinaryReader& r, CertState& c) {
   RETURN_IF_ERROR(Get(r, c.has_config));
-  if (c.has_config) RETURN_IF_ERROR(r.EventBodyOf(c.config));
+  if (c.has_config) RETURN_IF_ERROR(Get(r, c.config));
   RETURN_IF_ERROR(Get(r, c.config_at)); RETURN_IF_ERROR(GetSet(r, c.hosts));
-  RETURN_IF_ERROR(r.Optional(c.current, [&](IssuedEvent& e) { return r.EventBodyOf(e); }));
+  RETURN_IF_ERROR(Get(r, c.current));
   RETURN_IF_ERROR(Get(r, c.current_recorded_at)); RETURN_IF_ERROR(Get(r, c.previous));
   RETURN_IF_ERROR(GetSet(r, c.serials)); RETURN_IF_ERROR(Get(r, c.issue_times));
   RETURN_IF_ERROR(Get(r, c.last_attempt)); RETURN_IF_ERROR(Get(r, c.last_success));
@@ -252,7 +250,7 @@ static Status Get(BinaryReader& r, CertState& c) {
   RETURN_IF_ERROR(GetMap(r, c.episode_errors)); RETURN_IF_ERROR(Get(r, c.recent_failures));
   RETURN_IF_ERROR(GetMap(r, c.served)); RETURN_IF_ERROR(GetMap(r, c.deploys));
   RETURN_IF_ERROR(Get(r, c.last_client_attempt));
-  RETURN_IF_ERROR(r.Optional(c.ari, [&](AriEvent& e) { return r.EventBodyOf(e); }));
+  RETURN_IF_ERROR(Get(r, c.ari));
   RETURN_IF_ERROR(Get(r, c.ari_at)); return GetMap(r, c.credentials);
 }
 static void Put(BinaryWriter& w, const DomainState& d) { Put(w, d.expires); Put(w, d.status); }

@@ -22,7 +22,9 @@ namespace {
 constexpr std::string_view kMagic = "certcast-plan-state";
 // Bump when the bytes or the meaning of the folded state change (a field added to a view struct,
 // or Add/Apply folding an event differently): older checkpoints are then rebuilt, not misread.
-constexpr int64_t kPlanStateFormat = 2;  // 2: views keep the client's own last attempt
+// 2: views keep the client's own last attempt. 3: strings written once, event bodies field by
+// field instead of their JSON line, enums in one byte, counts as varints.
+constexpr int64_t kPlanStateFormat = 3;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -121,7 +123,9 @@ Status PlanState::AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats_out
 
 std::string PlanState::Serialize() const {
   BinaryWriter w;
-  w.Str(kMagic);
+  // The magic and format are written alike in every format, so that an older checkpoint is
+  // recognised and refused by its format number.
+  w.FixedStr(kMagic);
   w.I64(kPlanStateFormat);
   w.Str(FeatureSchema());
   w.Bool(with_fleet_);
@@ -143,7 +147,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   bool with_fleet = false, built = false;
   absl::Time watermark;
   int64_t seq = 0;
-  if (!r.Str(magic).ok() || magic != kMagic) return DataLossError("not a plan state checkpoint");
+  if (!r.FixedStr(magic).ok() || magic != kMagic) return DataLossError("not a plan state checkpoint");
   RETURN_IF_ERROR(r.I64(format));
   if (format != kPlanStateFormat) {
     return FailedPreconditionError(StrCat("checkpoint format ", format, ", this certcast writes ", kPlanStateFormat));

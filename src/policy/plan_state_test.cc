@@ -188,14 +188,19 @@ TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
   PlanState model_less(/*with_fleet=*/false);
   const std::string good = model_less.Serialize();
   PlanState needs_fleet(/*with_fleet=*/true);
+  const size_t format_at = 8 + std::string_view("certcast-plan-state").size();
   std::string other_format = good;
-  other_format[8 + std::string_view("certcast-plan-state").size()] = 9;  // the format number
+  other_format[format_at] = 9;  // the format number
+  // The feature schema string after the format made a back-reference to a string never written.
+  std::string dangling_reference = good;
+  dangling_reference[format_at + 8] = 1;
   const std::vector<Case> cases = {
       {"", "not a plan state checkpoint"},
       {"certcast-plan-state", "not a plan state checkpoint"},
-      {other_format, "checkpoint format 9, this certcast writes 2"},
+      {other_format, "checkpoint format 9, this certcast writes 3"},
       {good.substr(0, good.size() - 3), "lineage views: checkpoint: truncated or corrupt i64 at byte "},
       {good + "x", "checkpoint: 1 trailing bytes"},
+      {dangling_reference, "checkpoint: truncated or corrupt string reference at byte 36"},
   };
   for (const Case& c : cases) {
     Status s = state.Deserialize(c.bytes);
