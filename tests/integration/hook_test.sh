@@ -75,11 +75,14 @@ RENEWED_LINEAGE="$le/live/shop" RENEWED_DOMAINS="shop.test www.shop.test" \
 [[ "$(spool_files)" == 1 ]] || fail "certbot hook: $(spool_files) spool files, want 1"
 grep -q '3 events for shop spooled' hook1.out || fail "certbot hook said: $(cat hook1.out)"
 
-# lego renew hook with a reload that fails: the client must see the reload's exit code.
+# lego renew hook with a reload that fails: the client must see the reload's exit code. The PEM
+# and PFX paths are set as lego 4.9.1's renew sets them: always, though it wrote neither file.
 set +e
 LEGO_ACCOUNT_EMAIL=ops@l.test LEGO_CERT_DOMAIN=l.test \
   LEGO_CERT_PATH="$lego_dir/certificates/l.test.crt" \
   LEGO_CERT_KEY_PATH="$lego_dir/certificates/l.test.key" \
+  LEGO_CERT_PEM_PATH="$lego_dir/certificates/l.test.pem" \
+  LEGO_CERT_PFX_PATH="$lego_dir/certificates/l.test.pfx" \
   "$CERTCAST" hook lego --spool "$spool" --host web2 -- \
   sh -c 'echo "nginx: [emerg] cannot load certificate" >&2; exit 3' >hook2.out 2>hook2.err
 rc=$?
@@ -107,6 +110,11 @@ grep -q "no events for ghost: $le/live/ghost/cert.pem: not a readable file" bad2
   fail "unreadable certificate: stderr $(cat bad2.err)"
 "$CERTCAST" hook nginx --spool "$spool" 2>bad3.err || fail "hook with an unknown client: exit $?"
 grep -q 'the first argument must be certbot, lego or acme.sh, not "nginx"' bad3.err || fail "$(cat bad3.err)"
+# lego 5's --deploy-hook environment (LEGO_HOOK_*): named as such, not read.
+LEGO_HOOK_CERT_NAME=l.test LEGO_HOOK_CERT_PATH="$lego_dir/certificates/l.test.crt" \
+  "$CERTCAST" hook lego --spool "$spool" 2>bad5.err || fail "hook with lego 5's environment: exit $?"
+grep -q "LEGO_HOOK_CERT_PATH is set but LEGO_CERT_DOMAIN is not: this is lego 5's --deploy-hook" bad5.err ||
+  fail "lego 5 environment: stderr $(cat bad5.err)"
 [[ "$(spool_files)" == 3 ]] || fail "a broken hook spooled something"
 # An unwritable spool: exit 0 still, and the events are on stderr instead of lost.
 : >not-a-dir

@@ -131,6 +131,14 @@ StatusOr<HookTarget> Target(Client client,
     }
     case Client::kLego: {
       target.cert = Get(environment, "LEGO_CERT_DOMAIN");
+      if (target.cert.empty() && !Get(environment, "LEGO_HOOK_CERT_PATH").empty()) {
+        // lego 5 renamed the variables and changed its storage with them; certcast has not been
+        // run against a lego 5 (Debian 12 ships 4.9.1), so it says so instead of guessing.
+        return InvalidArgumentError(
+            "LEGO_HOOK_CERT_PATH is set but LEGO_CERT_DOMAIN is not: this is lego 5's --deploy-hook, "
+            "whose environment `certcast hook lego` does not read yet (it reads lego 4's --run-hook "
+            "and --renew-hook)");
+      }
       if (target.cert.empty()) return Missing(client, "LEGO_CERT_DOMAIN", environment);
       const std::string path = Get(environment, "LEGO_CERT_PATH");
       if (path.empty()) return Missing(client, "LEGO_CERT_PATH", environment);

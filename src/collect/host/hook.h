@@ -7,11 +7,18 @@
 //    ("/etc/letsencrypt/live/shop"), and RENEWED_DOMAINS ("shop.example.com www.shop.example.com").
 //    Post hooks get no variables before certbot 2.7 (and RENEWED_DOMAINS/FAILED_DOMAINS stayed
 //    empty on failures until 4.x), so only the deploy hook names a lineage.
-//  * lego 4.9, --run-hook (run) and --renew-hook (renew), run only after a certificate was saved:
-//    LEGO_ACCOUNT_EMAIL, LEGO_CERT_DOMAIN (the main domain, lego's lineage name),
-//    LEGO_CERT_PATH (certificates/DOMAIN.crt), LEGO_CERT_KEY_PATH, LEGO_CERT_PEM_PATH (--pem),
-//    LEGO_CERT_PFX_PATH (--pfx). lego splits the hook on spaces and runs it without a shell,
-//    with a 120 s timeout. (lego 5 renames them LEGO_HOOK_*; not read here.)
+//  * lego 4.9.1 (Debian 12), --run-hook (run) and --renew-hook (renew), run only after a
+//    certificate was saved; lego splits the hook on spaces and runs it without a shell, with a
+//    120 s timeout. Measured with a hook that dumps its environment, against pebble: both set
+//    LEGO_ACCOUNT_EMAIL, LEGO_CERT_DOMAIN (the main domain, lego's lineage name), LEGO_CERT_PATH
+//    (certificates/DOMAIN.crt, leaf first) and LEGO_CERT_KEY_PATH. LEGO_CERT_PEM_PATH and
+//    LEGO_CERT_PFX_PATH are never set by run, even with --pem --pfx, and always by renew, even
+//    without them, naming files lego did not write. Later 4.x add LEGO_ISSUER_CERT_PATH; lego 5
+//    renames all to LEGO_HOOK_* (LEGO_HOOK_CERT_NAME, LEGO_HOOK_CERT_PATH, ...) for its
+//    --deploy-hook, which is refused with a message saying so.
+//    Read: LEGO_CERT_DOMAIN and LEGO_CERT_PATH only. The key path feeds no event field (no
+//    events-v1 field describes the key), the PEM and PFX bundles hold the same certificate as
+//    DOMAIN.crt, and their variables cannot be trusted to name a real file anyway.
 //  * acme.sh 3.x, --reloadcmd (run by _installcert after every issuance and by --install-cert)
 //    and --renew-hook: CERT_PATH (DOMAIN.cer, the leaf), CERT_KEY_PATH, CA_CERT_PATH,
 //    CERT_FULLCHAIN_PATH and Le_Domain (the main domain, acme.sh's lineage name), in a shell

@@ -85,6 +85,18 @@ TEST(HookEnvironment, EachClientsVariablesNameTheLineageAndItsFiles) {
         {"LEGO_CERT_KEY_PATH", "/srv/.lego/certificates/_.example.com.key"}},
        {Client::kLego, "*.example.com", "/srv/.lego/certificates/_.example.com.crt",
         "/srv/.lego/certificates/_.example.com.json"}},
+      // lego 4.9.1's renew sets the PEM and PFX paths whether or not it wrote those files: they
+      // must not change what is read.
+      {"lego 4.9.1 renew hook with the PEM and PFX paths it always sets",
+       Client::kLego,
+       {{"LEGO_ACCOUNT_EMAIL", "ops@example.com"},
+        {"LEGO_CERT_DOMAIN", "shop.example.com"},
+        {"LEGO_CERT_PATH", "/srv/.lego/certificates/shop.example.com.crt"},
+        {"LEGO_CERT_KEY_PATH", "/srv/.lego/certificates/shop.example.com.key"},
+        {"LEGO_CERT_PEM_PATH", "/srv/.lego/certificates/shop.example.com.pem"},
+        {"LEGO_CERT_PFX_PATH", "/srv/.lego/certificates/shop.example.com.pfx"}},
+       {Client::kLego, "shop.example.com", "/srv/.lego/certificates/shop.example.com.crt",
+        "/srv/.lego/certificates/shop.example.com.json"}},
       {"acme.sh reloadcmd, ECC folder",
        Client::kAcmeSh,
        {{"Le_Domain", "shop.example.com"},
@@ -123,6 +135,13 @@ TEST(HookEnvironment, MissingOrBadVariablesSayWhatAndHowToInstallTheHook) {
        "LEGO_CERT_PATH is not set: run `certcast hook lego` as lego's --run-hook or --renew-hook"},
       {Client::kLego, {{"LEGO_CERT_PATH", "/x.crt"}},
        "LEGO_CERT_DOMAIN is not set: run `certcast hook lego` as lego's --run-hook or --renew-hook"},
+      {Client::kLego,
+       {{"LEGO_HOOK_CERT_NAME", "shop.example.com"},
+        {"LEGO_HOOK_CERT_PATH", "/var/lib/lego/certificates/shop.example.com.crt"},
+        {"LEGO_HOOK_CERT_KEY_PATH", "/var/lib/lego/certificates/shop.example.com.key"}},
+       "LEGO_HOOK_CERT_PATH is set but LEGO_CERT_DOMAIN is not: this is lego 5's --deploy-hook, whose "
+       "environment `certcast hook lego` does not read yet (it reads lego 4's --run-hook and "
+       "--renew-hook)"},
       {Client::kAcmeSh, {{"Le_Domain", "shop.example.com"}},
        "CERT_PATH is not set: run `certcast hook acme.sh` as acme.sh's --reloadcmd or --renew-hook"},
       {Client::kAcmeSh, {{"RENEWED_LINEAGE", "/etc/letsencrypt/live/shop"}},
