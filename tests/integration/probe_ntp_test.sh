@@ -67,8 +67,11 @@ fails() {
 silent=$(free_udp_port)
 start silent python3 -c 'import socket,sys,time
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))
+open("silent.ready","w").close()
 while True: s.recv(512)' "$silent"
-sleep 0.3
+# Bound before the probe, or the kernel answers "port unreachable" (python starts slowly under load).
+for _ in $(seq 100); do [[ -e silent.ready ]] && break; sleep 0.1; done
+[[ -e silent.ready ]] || fail "the silent UDP listener did not start"
 start_ms=$(date +%s%3N)
 fails 3 "certcast: ntp 127.0.0.1:$silent: 127.0.0.1: no reply within 1s (2 attempts)" \
   "$CERTCAST" probe ntp "127.0.0.1:$silent" --timeout 1s
