@@ -64,7 +64,7 @@ struct SocketCloser {
   }
 };
 
-// How one attempt ended when it produced no sample.
+// How one attempt ended.
 enum class Outcome {
   kSample,
   kRetry,  // timeout, port unreachable, socket error: another attempt may fare better
@@ -114,11 +114,13 @@ AttemptResult Attempt(const ServerAddress& to, uint64_t nonce, const Clock& cloc
     }
     if (polled <= 0) continue;
     const ssize_t n = recv(socket_fd.fd, buffer, sizeof buffer, 0);
+    const int recv_error = errno;             // before the clock call can touch errno
     const absl::Time received = clock.Now();  // T4, before any parsing
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      result.failure = UnavailableError(errno == ECONNREFUSED ? std::string("port unreachable: nothing listens there")
-                                                              : StrCat("recv: ", strerror(errno)));
+      if (recv_error == EAGAIN || recv_error == EINTR) continue;
+      result.failure = UnavailableError(recv_error == ECONNREFUSED
+                                            ? std::string("port unreachable: nothing listens there")
+                                            : StrCat("recv: ", strerror(recv_error)));
       return result;
     }
     auto packet = ParseNtpPacket({buffer, static_cast<size_t>(n)});
