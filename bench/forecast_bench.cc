@@ -4,23 +4,29 @@
 //    HTTP-01 probes, clock, disk, CA probes; some failing), then times Forecaster::ScoreState
 //    without reasons — features for every lineage, anomaly score, classifier and survival
 //    prediction, calibration — on --threads threads. Target: 1,000,000 lineages <= 5 s on 2 cores.
-// 2. Training overhead (with --db): builds the training matrix from a store, times TrainModel,
-//    then XGBoost alone on the same matrix with the same parameters and rounds, and prints the
-//    overhead. Target: <= 10 %.
+// 2. Training overhead (with --db): builds the training matrix from a store, then --pairs times
+//    TrainModel and XGBoost alone on the same matrix with the same parameters and rounds, back to
+//    back in alternating order, and prints the paired overheads (wall and process CPU), their
+//    median and range, and whether every run gave the same model. Target: <= 10 %.
 //
-// Usage: bench_forecast --model FILE [--lineages N] [--threads T] [--db DB --until TS]
+// Usage: bench_forecast --model FILE [--lineages N] [--threads T]
+//                       [--db DB --until TS [--pairs 5] [--write-model FILE] [--study-to TS [--truth FILE]]]
+// 3. Operating-point study (with --db and --study-to): see Study below.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/fleet_state.h"
+#include "model/backtest.h"
 #include "model/forecaster.h"
 #include "model/model.h"
 #include "model/xgb.h"
@@ -130,7 +136,74 @@ int Scoring(const std::string& model, int64_t lineages, int threads) {
   return 0;
 }
 
-int Training(const std::string& db, const std::string& until_text, int threads) {
+struct Timed {
+  double wall = 0, cpu = 0;
+};
+
+template <typename Fn>
+Timed Time(Fn fn) {
+  const auto wall = std::chrono::steady_clock::now();
+  const double cpu = ProcessCpuSeconds();
+  fn();
+  return {Since(wall), ProcessCpuSeconds() - cpu};
+}
+
+// XGBoost alone: the matrices, the classifier with TrainModel's parameters and round count (and
+// the validation evaluation every 50 rounds that `certcast train` logs), then the AFT rounds.
+// Errors are ignored: TrainModel ran the same calls successfully just before.
+struct XgbAlone {
+  std::vector<float> xt, xv, yt, yv, wt, lower, upper;
+};
+
+void RunXgbAlone(const XgbAlone& m, const TrainReport& report, int threads) {
+  auto dt = xgb::DMatrix::Dense(m.xt, m.yt.size(), kModelWidth, threads);
+  auto dv = xgb::DMatrix::Dense(m.xv, m.yv.size(), kModelWidth, threads);
+  if (!dt.ok() || !dv.ok()) return;
+  (void)dt->SetFloat("label", m.yt);
+  (void)dt->SetFloat("weight", m.wt);
+  (void)dv->SetFloat("label", m.yv);
+  const xgb::DMatrix* cache[] = {&*dt, &*dv};
+  auto booster = xgb::Booster::Create(cache);
+  if (!booster.ok()) return;
+  for (const auto& [k, v] : report.classifier_params) (void)booster->SetParam(k, v);
+  for (int r = 0; r < report.rounds; ++r) {
+    (void)booster->UpdateOneIter(r, *dt);
+    if (r % 50 == 49 || r + 1 == report.rounds) (void)booster->Eval(r, *dv, "valid");
+  }
+  (void)booster->SaveUbj();
+  if (report.survival_params.empty()) return;
+  (void)dt->SetFloat("label_lower_bound", m.lower);
+  (void)dt->SetFloat("label_upper_bound", m.upper);
+  const xgb::DMatrix* aft_cache[] = {&*dt};
+  auto aft = xgb::Booster::Create(aft_cache);
+  if (!aft.ok()) return;
+  for (const auto& [k, v] : report.survival_params) (void)aft->SetParam(k, v);
+  for (int r = 0; r < 60; ++r) (void)aft->UpdateOneIter(r, *dt);
+  (void)aft->SaveUbj();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
+
+void PrintSpread(const char* what, const std::vector<double>& v) {
+  std::printf("%s: median %.1f %%, min %.1f %%, max %.1f %% (%zu)\n", what, Median(v),
+              *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()), v.size());
+}
+
+bool SameModel(const ModelBundle& a, const ModelBundle& b) {
+  return a.classifier_ubj == b.classifier_ubj && a.survival_ubj == b.survival_ubj &&
+         a.info.metrics_json == b.info.metrics_json && a.info.alert_threshold == b.info.alert_threshold &&
+         a.anomaly.ToJson() == b.anomaly.ToJson() && a.tail.ToJson() == b.tail.ToJson();
+}
+
+// Training overhead, measured in pairs in one process: XGBoost's own time swings by +-50 % between
+// runs on a shared machine, so a ratio to a separate XGBoost-alone run is mostly noise. Each pair
+// runs TrainModel and XGBoost alone back to back (alternating which goes first) and the paired
+// ratios are summarised; process CPU time beside wall time.
+int Training(const std::string& db, const std::string& until_text, int threads, int pairs,
+             const std::string& write_model) {
   StoreOptions store_options;
   store_options.create_if_missing = false;
   auto store = Store::OpenSqlite(db, store_options);
@@ -142,99 +215,225 @@ int Training(const std::string& db, const std::string& until_text, int threads) 
   if (!events.ok()) { std::fprintf(stderr, "%s\n", events.status().ToString().c_str()); return 1; }
   TrainOptions options;
   options.threads = threads;
+  // The progress lines are dropped, but with a callback TrainModel evaluates every 50 rounds as
+  // `certcast train` does (and as XGBoost alone below does).
+  options.progress = [](const std::string&) {};
   auto t0 = std::chrono::steady_clock::now();
   auto set = BuildTrainingSet(*events, until, options);
   if (!set.ok()) { std::fprintf(stderr, "%s\n", set.status().ToString().c_str()); return 1; }
-  const double build_seconds = Since(t0);
-  const size_t rows = set->size();
-  t0 = std::chrono::steady_clock::now();
-  auto report = TrainModel(*set, options);
-  if (!report.ok()) { std::fprintf(stderr, "%s\n", report.status().ToString().c_str()); return 1; }
-  const double train_seconds = Since(t0);
-  // XGBoost alone: the same time-ordered split TrainModel makes (same formula), the same
-  // parameters, the same number of rounds it ran (best + patience), plus the AFT rounds.
-  const int rounds = report->rounds;
+  std::printf("training matrix: %zu rows x %d columns built in %.2f s (features, not part of the overhead)\n",
+              set->size(), kModelWidth, Since(t0));
+  // A first TrainModel (not counted) fills the detector columns XGBoost alone trains on too.
+  auto first = TrainModel(*set, options);
+  if (!first.ok()) { std::fprintf(stderr, "%s\n", first.status().ToString().c_str()); return 1; }
+  if (!write_model.empty()) {
+    // For `cmp` against `certcast train` and across thread counts.
+    Status written = WriteModelFile(write_model, first->bundle);
+    if (!written.ok()) { std::fprintf(stderr, "%s\n", written.ToString().c_str()); return 1; }
+  }
+  // The same time-ordered split TrainModel makes (same formula), copied out once, untimed.
   const int64_t days = (set->last_day - set->first_day) / absl::Hours(24) + 1;
   const int64_t valid_days = std::max<int64_t>(1, std::llround(days * options.validation_fraction));
   const absl::Time split = set->last_day - absl::Hours(24) * (valid_days - 1);
-  std::vector<float> xt, xv, yt, yv, wt, lower, upper;
-  double positives = 0;
-  for (size_t i = 0; i < rows; ++i) {
+  XgbAlone alone;
+  for (size_t i = 0; i < set->size(); ++i) {
     const bool valid = set->rows[i].day >= split;
     if (!valid && set->rows[i].day + options.horizon > split) continue;
-    auto& x = valid ? xv : xt;
+    auto& x = valid ? alone.xv : alone.xt;
     x.insert(x.end(), set->x.begin() + i * kModelWidth, set->x.begin() + (i + 1) * kModelWidth);
-    (valid ? yv : yt).push_back(set->y[i]);
+    (valid ? alone.yv : alone.yt).push_back(set->y[i]);
     if (!valid) {
-      lower.push_back(set->time_lower[i]);
-      upper.push_back(set->time_upper[i]);
-      wt.push_back(set->w[i]);
-      positives += set->y[i];
+      alone.lower.push_back(set->time_lower[i]);
+      alone.upper.push_back(set->time_upper[i]);
+      alone.wt.push_back(set->w[i]);
     }
   }
-  t0 = std::chrono::steady_clock::now();
-  auto dt = xgb::DMatrix::Dense(xt, yt.size(), kModelWidth, threads);
-  auto dv = xgb::DMatrix::Dense(xv, yv.size(), kModelWidth, threads);
-  if (!dt.ok() || !dv.ok()) return 1;
-  (void)dt->SetFloat("label", yt);
-  (void)dt->SetFloat("weight", wt);
-  (void)dv->SetFloat("label", yv);
-  const xgb::DMatrix* cache[] = {&*dt, &*dv};
-  auto booster = xgb::Booster::Create(cache);
-  if (!booster.ok()) return 1;
-  const double weight = std::clamp(std::sqrt((yt.size() - positives) / std::max(1.0, positives)), 1.0, 30.0);
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"objective", "binary:logistic"}, {"tree_method", "hist"}, {"nthread", std::to_string(threads)},
-           {"base_score", "0.05"}, {"scale_pos_weight", std::to_string(weight)}, {"eval_metric", "aucpr"},
-           {"max_bin", "128"}, {"eta", "0.05"}, {"max_depth", "4"}, {"min_child_weight", "5"},
-           {"subsample", "0.8"}, {"colsample_bytree", "0.8"}, {"lambda", "5"}, {"verbosity", "0"}}) {
-    (void)booster->SetParam(k, v);
+  std::vector<double> wall_ratio, cpu_ratio, inside_wall, inside_cpu;
+  bool identical = true;
+  for (int pair = 0; pair < pairs; ++pair) {
+    StatusOr<TrainReport> report = InternalError("not run");
+    auto train = [&] { report = TrainModel(*set, options); };
+    auto xgb_only = [&] { RunXgbAlone(alone, *first, threads); };
+    Timed a, b;
+    if (pair % 2 == 0) {
+      b = Time(xgb_only);
+      a = Time(train);
+    } else {
+      a = Time(train);
+      b = Time(xgb_only);
+    }
+    if (!report.ok()) { std::fprintf(stderr, "%s\n", report.status().ToString().c_str()); return 1; }
+    identical = identical && SameModel(report->bundle, first->bundle);
+    wall_ratio.push_back(100.0 * (a.wall - b.wall) / b.wall);
+    cpu_ratio.push_back(100.0 * (a.cpu - b.cpu) / b.cpu);
+    inside_wall.push_back(100.0 * (report->total_seconds - report->xgboost_seconds) / report->xgboost_seconds);
+    inside_cpu.push_back(100.0 * (report->total_cpu_seconds - report->xgboost_cpu_seconds) / report->xgboost_cpu_seconds);
+    std::printf("pair %d (%s first): TrainModel %.2f s wall / %.2f s CPU (XGBoost calls inside it %.2f / %.2f s), "
+                "XGBoost alone %.2f / %.2f s: overhead %.1f %% wall, %.1f %% CPU\n",
+                pair + 1, pair % 2 == 0 ? "XGBoost alone" : "TrainModel", a.wall, a.cpu, report->xgboost_seconds,
+                report->xgboost_cpu_seconds, b.wall, b.cpu, wall_ratio.back(), cpu_ratio.back());
+    for (const TrainPhase& p : report->phases) {
+      std::printf("  TrainModel step: %-52s %6.3f s wall %6.3f s CPU\n", p.name.c_str(), p.seconds, p.cpu_seconds);
+    }
   }
-  for (int r = 0; r < rounds; ++r) {
-    (void)booster->UpdateOneIter(r, *dt);
-    if (r % 50 == 49 || r + 1 == rounds) (void)booster->Eval(r, *dv, "valid");
+  std::printf("TrainModel: %d rounds + %d AFT, %d threads; model identical in every run: %s\n", first->rounds,
+              first->survival_params.empty() ? 0 : 60, threads, identical ? "yes" : "NO");
+  PrintSpread("overhead of TrainModel over XGBoost alone, paired, wall", wall_ratio);
+  PrintSpread("overhead of TrainModel over XGBoost alone, paired, process CPU", cpu_ratio);
+  PrintSpread("TrainModel outside its XGBoost calls / inside them, wall", inside_wall);
+  PrintSpread("TrainModel outside its XGBoost calls / inside them, process CPU", inside_cpu);
+  return identical ? 0 : 1;
+}
+
+// Operating-point study (--study-to): trains on events before --until as `certcast train` does,
+// backtests [until, study-to) as `certcast backtest` does, then for each threshold rule picks the
+// threshold from the validation slice only (time-ordered, before --until) and reports what that
+// threshold gives on the backtest days. The backtest risks do not depend on the threshold, so one
+// training and one backtest serve every rule.
+struct NamedRule {
+  const char* name;
+  OperatingPointRule rule;
+};
+
+int Study(const std::string& db, const std::string& until_text, const std::string& to_text, int threads,
+          const std::string& truth) {
+  StoreOptions store_options;
+  store_options.create_if_missing = false;
+  auto store = Store::OpenSqlite(db, store_options);
+  if (!store.ok()) { std::fprintf(stderr, "%s\n", store.status().ToString().c_str()); return 1; }
+  const absl::Time until = *ParseRfc3339(until_text), to = *ParseRfc3339(to_text);
+  EventFilter before;
+  before.until = until;
+  auto train_events = (*store)->LoadEvents(before);
+  auto all_events = (*store)->LoadEvents({});
+  if (!train_events.ok() || !all_events.ok()) { std::fprintf(stderr, "cannot load events\n"); return 1; }
+  TrainOptions options;
+  options.threads = threads;
+  auto set = BuildTrainingSet(*train_events, until, options);
+  if (!set.ok()) { std::fprintf(stderr, "%s\n", set.status().ToString().c_str()); return 1; }
+  auto report = TrainModel(*set, options);
+  if (!report.ok()) { std::fprintf(stderr, "%s\n", report.status().ToString().c_str()); return 1; }
+  train_events->clear();
+  const std::string model_path = StrCat(db, ".study.model");
+  Status written = WriteModelFile(model_path, report->bundle);
+  auto forecaster = written.ok() ? Forecaster::Load(model_path) : StatusOr<Forecaster>(written);
+  if (!forecaster.ok()) { std::fprintf(stderr, "%s\n", forecaster.status().ToString().c_str()); return 1; }
+  std::map<std::string, std::map<absl::Time, std::string>> causes;
+  BacktestOptions backtest;
+  backtest.from = until;
+  backtest.to = to;
+  backtest.threads = threads;
+  if (!truth.empty()) {
+    auto read = ReadCauses(truth);
+    if (!read.ok()) { std::fprintf(stderr, "%s\n", read.status().ToString().c_str()); return 1; }
+    causes = std::move(*read);
+    backtest.causes = &causes;
   }
-  (void)dt->SetFloat("label_lower_bound", lower);
-  (void)dt->SetFloat("label_upper_bound", upper);
-  const xgb::DMatrix* aft_cache[] = {&*dt};
-  auto aft = xgb::Booster::Create(aft_cache);
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"objective", "survival:aft"}, {"aft_loss_distribution", "logistic"}, {"tree_method", "hist"},
-           {"nthread", std::to_string(threads)}, {"base_score", "30"}, {"max_depth", "4"}, {"eta", "0.1"},
-           {"max_bin", "128"}, {"verbosity", "0"}}) {
-    (void)aft->SetParam(k, v);
+  std::stringstream csv;
+  auto result = RunBacktest(*forecaster, *all_events, backtest, csv);
+  if (!result.ok()) { std::fprintf(stderr, "%s\n", result.status().ToString().c_str()); return 1; }
+  // The backtest rows back from the CSV; a row inside an ongoing episode never alerts (the
+  // forecaster's rule), so it gets no risk here.
+  const auto episodes_by_cert = ComputeEpisodes(*all_events);
+  static const std::vector<Episode> kNone;
+  std::map<std::string, uint32_t> index;
+  std::vector<const std::vector<Episode>*> test_eps;
+  std::vector<ScoredDay> test_rows;
+  std::string line;
+  std::getline(csv, line);  // header
+  while (std::getline(csv, line)) {
+    const size_t first = line.find(','), last = line.rfind(','), risk_at = line.rfind(',', last - 1);
+    std::string cert = line.substr(first + 1, risk_at - first - 1);
+    if (cert.size() >= 2 && cert.front() == '"') cert = cert.substr(1, cert.size() - 2);  // no quotes inside here
+    auto [it, added] = index.emplace(cert, static_cast<uint32_t>(test_eps.size()));
+    if (added) {
+      auto e = episodes_by_cert.find(cert);
+      test_eps.push_back(e == episodes_by_cert.end() ? &kNone : &e->second);
+    }
+    const absl::Time day = *ParseRfc3339(line.substr(0, first));
+    float risk = std::stof(line.substr(risk_at + 1, last - risk_at - 1));
+    if (InEpisodeAt(*test_eps[it->second], day)) risk = -INFINITY;
+    test_rows.push_back({it->second, day, risk, false});
   }
-  for (int r = 0; r < 60; ++r) (void)aft->UpdateOneIter(r, *dt);
-  const double xgb_alone = Since(t0);
-  std::printf("training matrix: %zu rows x %d columns built in %.2f s (features, not part of the overhead)\n", rows,
-              kModelWidth, build_seconds);
-  std::printf("TrainModel: %.2f s (of which inside XGBoost calls %.2f s), %d rounds + 60 AFT\n",
-              train_seconds, report->xgboost_seconds, report->rounds);
-  for (const auto& [name, seconds] : report->phases) std::printf("  TrainModel step: %-52s %6.2f s\n", name.c_str(), seconds);
-  std::printf("XGBoost alone on the same matrix, same rounds: %.2f s\n", xgb_alone);
-  std::printf("overhead of TrainModel over XGBoost alone: %.1f %%\n", 100.0 * (train_seconds - xgb_alone) / xgb_alone);
-  return 0;
+  const AlertCurve test(test_rows, test_eps, FloorToDay(until), to, options.horizon);
+  std::vector<const std::vector<Episode>*> valid_eps;
+  for (const auto& e : set->episodes) valid_eps.push_back(&e);
+  const AlertCurve valid(report->validation_rows, valid_eps, report->validation_from, report->validation_to,
+                         options.horizon);
+  std::vector<float> risks;
+  for (const ScoredDay& r : report->validation_rows) risks.push_back(r.risk);
+  const std::vector<float> candidates = ThresholdCandidates(risks);
+  const ForecastMetrics& m = result->model;
+  const ForecastMetrics check = test.At(static_cast<float>(result->threshold));
+  std::printf("%s: test PR-AUC %.3f, Brier %.4f; at the trained threshold %.3f: recall %d/%d, precision %lld/%lld "
+              "(re-scored from the CSV: %d/%d, %lld/%lld)\n",
+              db.c_str(), m.pr_auc, m.brier, result->threshold, m.caught, m.episodes,
+              static_cast<long long>(m.true_alerts), static_cast<long long>(m.alerts), check.caught, check.episodes,
+              static_cast<long long>(check.true_alerts), static_cast<long long>(check.alerts));
+  for (const auto& [name, b] : result->baselines) {
+    std::printf("  rule %-70s PR-AUC %.3f Brier %.4f recall %.3f (%d/%d) precision %.3f (%lld/%lld) lead %.1f d\n",
+                name.c_str(), b.pr_auc, b.brier, b.recall, b.caught, b.episodes, b.precision,
+                static_cast<long long>(b.true_alerts), static_cast<long long>(b.alerts), b.median_lead_days);
+  }
+  const NamedRule rules[] = {
+      {"recall at validation precision >= 0.4 (current)", {.min_precision = 0.4}},
+      {"best validation F1 (before 2026-11-28)", {.min_precision = 2}},
+      {"precision >= 0.5", {.min_precision = 0.5}},
+      {"Wilson lower bound (z=1) of precision >= 0.4", {.min_precision = 0.4, .wilson_z = 1}},
+      {"Wilson lower bound (z=1.645) of precision >= 0.4", {.min_precision = 0.4, .wilson_z = 1.645}},
+      {"Wilson lower bound (z=1) of precision >= 0.3", {.min_precision = 0.3, .wilson_z = 1}},
+      {"precision >= 0.4 and >= 10 true alerts", {.min_precision = 0.4, .min_true_alerts = 10}},
+      {"precision >= 0.4 at this and every stricter threshold", {.min_precision = 0.4, .contiguous = true}},
+      {"Wilson (z=1) >= 0.4 at this and every stricter threshold",
+       {.min_precision = 0.4, .wilson_z = 1, .contiguous = true}},
+  };
+  for (const NamedRule& r : rules) {
+    const OperatingPoint op = ChooseOperatingPoint(valid, candidates, r.rule);
+    const ForecastMetrics t = test.At(static_cast<float>(op.threshold));
+    std::printf("  %-60s threshold %.3f%s | validation recall %.3f (%d/%d) precision %.3f (%lld/%lld) | test recall "
+                "%.3f (%d/%d) precision %.3f (%lld/%lld) lead %.1f d\n",
+                r.name, op.threshold, op.reached_floor ? "" : " (best F1)", op.metrics.recall, op.metrics.caught,
+                op.metrics.episodes, op.metrics.precision, static_cast<long long>(op.metrics.true_alerts),
+                static_cast<long long>(op.metrics.alerts), t.recall, t.caught, t.episodes, t.precision,
+                static_cast<long long>(t.true_alerts), static_cast<long long>(t.alerts), t.median_lead_days);
+  }
+  std::printf("  curve: threshold | validation caught/episodes true/alerts | test caught/episodes true/alerts\n");
+  std::vector<float> sorted = candidates;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  for (float c : sorted) {
+    const ForecastMetrics v = valid.At(c), t = test.At(c);
+    std::printf("  curve: %.4f | %d/%d %lld/%lld | %d/%d %lld/%lld\n", c, v.caught, v.episodes,
+                static_cast<long long>(v.true_alerts), static_cast<long long>(v.alerts), t.caught, t.episodes,
+                static_cast<long long>(t.true_alerts), static_cast<long long>(t.alerts));
+  }
+  std::remove(model_path.c_str());
+  return check.caught == m.caught && check.alerts == m.alerts && check.true_alerts == m.true_alerts ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, db, until;
+  std::string model, db, until, write_model, study_to, truth;
   int64_t lineages = 1'000'000;
-  int threads = 2;
+  int threads = 2, pairs = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
     else if (!std::strcmp(argv[i], "--lineages")) lineages = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--db")) db = argv[i + 1];
     else if (!std::strcmp(argv[i], "--until")) until = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--pairs")) pairs = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--write-model")) write_model = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--study-to")) study_to = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--truth")) truth = argv[i + 1];
   }
   if (model.empty() && db.empty()) {
-    std::fprintf(stderr, "usage: bench_forecast --model FILE [--lineages N] [--threads T] [--db DB --until TS]\n");
+    std::fprintf(stderr, "usage: bench_forecast --model FILE [--lineages N] [--threads T] [--db DB --until TS [--pairs 5] [--write-model FILE] [--study-to TS [--truth FILE]]]\n");
     return 2;
   }
   int rc = 0;
   if (!model.empty()) rc |= Scoring(model, lineages, threads);
-  if (!db.empty()) rc |= Training(db, until, threads);
+  if (!db.empty() && !study_to.empty()) return Study(db, until, study_to, threads, truth);
+  if (!db.empty()) rc |= Training(db, until, threads, pairs, write_model);
   return rc;
 }

@@ -97,7 +97,13 @@ void IsolationForest::Flatten() {
   flat_.clear();
   leaf_path_.clear();
   roots_.clear();
+  split_columns_.clear();
   depth_ = 0;
+  auto offset_of = [&](int32_t column) {
+    auto it = std::find(split_columns_.begin(), split_columns_.end(), column);
+    if (it == split_columns_.end()) it = split_columns_.insert(it, column);
+    return static_cast<int32_t>((it - split_columns_.begin()) * kBlock);
+  };
   for (const auto& tree : trees_) {
     const int32_t base = static_cast<int32_t>(flat_.size());
     roots_.push_back(base);
@@ -115,7 +121,7 @@ void IsolationForest::Flatten() {
         depth_ = std::max(depth_, depth);
         continue;
       }
-      flat_[base + node] = {n.column, n.split, base + n.left};
+      flat_[base + node] = {offset_of(n.column), n.split, base + n.left};
       stack.push_back({n.left, depth + 1});
       stack.push_back({n.right, depth + 1});
     }
@@ -125,13 +131,18 @@ void IsolationForest::Flatten() {
 }
 
 void IsolationForest::ScoreRows(const float* rows, size_t count, size_t stride, double* out) const {
-  constexpr size_t kBlock = 16;
+  // At least one column so that a leaf's offset 0 is inside the block (a forest of single-leaf
+  // trees splits on nothing).
+  std::vector<float> values(std::max<size_t>(1, split_columns_.size()) * kBlock, 0.0f);
   for (size_t begin = 0; begin < count; begin += kBlock) {
     const size_t n = std::min(kBlock, count - begin);
     const float* block = rows + begin * stride;
     if (roots_.empty()) {
       for (size_t r = 0; r < n; ++r) out[begin + r] = 0;
       continue;
+    }
+    for (size_t c = 0; c < split_columns_.size(); ++c) {
+      for (size_t r = 0; r < n; ++r) values[c * kBlock + r] = Value(block + r * stride, split_columns_[c]);
     }
     double total[kBlock] = {};
     int32_t node[kBlock];
@@ -141,7 +152,7 @@ void IsolationForest::ScoreRows(const float* rows, size_t count, size_t stride, 
         for (size_t r = 0; r < n; ++r) {
           const FlatNode& f = flat_[node[r]];
           // Same comparison as `value < split ? left : right`, NaN values mapped as in Fit.
-          node[r] = f.left + static_cast<int32_t>(Value(block + r * stride, f.column) >= f.split);
+          node[r] = f.left + static_cast<int32_t>(values[f.value + r] >= f.split);
         }
       }
       for (size_t r = 0; r < n; ++r) total[r] += leaf_path_[node[r]];

@@ -47,16 +47,21 @@ class IsolationForest {
   // leaf points at itself with a NaN split so that every walk can take the same number of steps,
   // several rows walk a tree together, and a leaf's whole path length (depth + c(size)) is
   // precomputed (no logarithm per tree and row).
+  // The walk reads a block of rows' values of the columns the trees split on, transposed
+  // ([column][row], kBlock rows) with NaN already mapped: one small contiguous array instead of
+  // a strided row read and a NaN test at every step.
+  static constexpr size_t kBlock = 16;
   struct FlatNode {
-    int32_t column;  // a leaf reads column 0 and stays put
-    float split;     // NaN for a leaf: `value >= NaN` is false
-    int32_t left;    // index into flat_; the right child is left + 1; a leaf: itself
+    int32_t value;  // offset of the split column in the transposed block (column position * kBlock); a leaf: 0
+    float split;    // NaN for a leaf: `value >= NaN` is false
+    int32_t left;   // index into flat_; the right child is left + 1; a leaf: itself
   };
   void Flatten();
   std::vector<std::vector<Node>> trees_;  // as fitted and stored in the model file
   std::vector<FlatNode> flat_;
   std::vector<double> leaf_path_;  // by flat_ index (double: scores stay bit-identical)
   std::vector<int32_t> roots_;
+  std::vector<int32_t> split_columns_;  // row columns the trees split on, in transposed-block order
   int depth_ = 0;          // deepest leaf: steps every walk takes
   double normaliser_ = 1;  // c(sample_size)
   std::vector<int> columns_;

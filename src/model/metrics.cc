@@ -40,6 +40,20 @@ const std::vector<Episode>& EpisodesOf(const std::vector<const std::vector<Episo
   return li < episodes.size() && episodes[li] != nullptr ? *episodes[li] : kNone;
 }
 
+// Recall, precision, F1 and lead-time summary from the counts and lead days.
+void FinishAlertMetrics(ForecastMetrics& m) {
+  m.recall = m.episodes > 0 ? static_cast<double>(m.caught) / m.episodes : 0;
+  m.precision = m.alerts > 0 ? static_cast<double>(m.true_alerts) / m.alerts : 0;
+  m.f1 = (m.recall + m.precision) > 0 ? 2 * m.recall * m.precision / (m.recall + m.precision) : 0;
+  if (!m.lead_days.empty()) {
+    std::vector<double> sorted = m.lead_days;
+    std::sort(sorted.begin(), sorted.end());
+    m.median_lead_days = sorted[sorted.size() / 2];
+    m.share_lead_at_least_1d =
+        static_cast<double>(std::count_if(sorted.begin(), sorted.end(), [](double d) { return d >= 1; })) / sorted.size();
+  }
+}
+
 }  // namespace
 
 ForecastMetrics Evaluate(const std::vector<ScoredDay>& rows,
@@ -122,16 +136,71 @@ ForecastMetrics EvaluateAlerts(const std::vector<ScoredDay>& rows,
       if (OnsetIn(e, d->day, d->day + horizon) != nullptr) ++m.true_alerts;
     }
   }
-  m.recall = m.episodes > 0 ? static_cast<double>(m.caught) / m.episodes : 0;
-  m.precision = m.alerts > 0 ? static_cast<double>(m.true_alerts) / m.alerts : 0;
-  m.f1 = (m.recall + m.precision) > 0 ? 2 * m.recall * m.precision / (m.recall + m.precision) : 0;
-  if (!m.lead_days.empty()) {
-    std::vector<double> sorted = m.lead_days;
-    std::sort(sorted.begin(), sorted.end());
-    m.median_lead_days = sorted[sorted.size() / 2];
-    m.share_lead_at_least_1d =
-        static_cast<double>(std::count_if(sorted.begin(), sorted.end(), [](double d) { return d >= 1; })) / sorted.size();
+  FinishAlertMetrics(m);
+  return m;
+}
+
+AlertCurve::AlertCurve(const std::vector<ScoredDay>& rows, const std::vector<const std::vector<Episode>*>& episodes,
+                       absl::Time from, absl::Time to, absl::Duration horizon)
+    : horizon_(horizon) {
+  // The same grouping, episode selection and cause naming as EvaluateAlerts (without ground truth).
+  std::vector<std::vector<const ScoredDay*>> by_lineage(episodes.size());
+  for (const ScoredDay& r : rows) {
+    if (r.lineage >= by_lineage.size()) by_lineage.resize(r.lineage + 1);
+    by_lineage[r.lineage].push_back(&r);
   }
+  days_.reserve(rows.size());
+  for (size_t li = 0; li < by_lineage.size(); ++li) {
+    auto& days = by_lineage[li];
+    std::sort(days.begin(), days.end(), [](const ScoredDay* a, const ScoredDay* b) { return a->day < b->day; });
+    const auto& e = EpisodesOf(episodes, static_cast<uint32_t>(li));
+    const uint32_t first = static_cast<uint32_t>(days_.size());
+    for (const ScoredDay* d : days) {
+      days_.push_back({d->risk, OnsetIn(e, d->day, d->day + horizon) != nullptr, d->day});
+    }
+    const uint32_t last = static_cast<uint32_t>(days_.size());
+    lineage_end_.push_back(last);
+    for (const Episode& ep : e) {
+      const absl::Time first_window_day = ep.onset - horizon;
+      const absl::Time last_window_day = ep.onset - absl::Hours(24);
+      if (last_window_day < from || ep.onset >= to + horizon || first_window_day >= to) continue;
+      uint32_t begin = first;
+      while (begin < last && days_[begin].day < first_window_day) ++begin;
+      uint32_t end = begin;
+      while (end < last && days_[end].day <= last_window_day) ++end;
+      windows_.push_back({begin, end, ep.onset, ErrorCause(ep.error)});
+    }
+  }
+}
+
+ForecastMetrics AlertCurve::At(float threshold) const {
+  ForecastMetrics m;
+  for (const Window& w : windows_) {
+    ++m.episodes;
+    auto& c = m.by_cause[w.cause];
+    ++c.episodes;
+    for (uint32_t k = w.begin; k < w.end; ++k) {
+      if (days_[k].risk >= threshold) {
+        ++m.caught;
+        ++c.caught;
+        m.lead_days.push_back(absl::ToDoubleHours(w.onset - days_[k].day) / 24.0);
+        break;
+      }
+    }
+  }
+  uint32_t k = 0;
+  for (uint32_t end : lineage_end_) {
+    absl::Time last_counted = absl::InfinitePast();
+    for (; k < end; ++k) {
+      const Day& d = days_[k];
+      if (!(d.risk >= threshold)) continue;
+      if (last_counted != absl::InfinitePast() && d.day - last_counted < horizon_) continue;
+      last_counted = d.day;
+      ++m.alerts;
+      m.true_alerts += d.onset_follows;
+    }
+  }
+  FinishAlertMetrics(m);
   return m;
 }
 

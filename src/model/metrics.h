@@ -60,6 +60,34 @@ ForecastMetrics EvaluateAlerts(const std::vector<ScoredDay>& rows,
                                absl::Time from, absl::Time to, absl::Duration horizon,
                                const std::vector<std::map<absl::Time, std::string>>* causes = nullptr);
 
+// EvaluateAlerts at many thresholds over the same rows (alert = risk >= threshold): the rows are
+// grouped by lineage and sorted once, and the episode windows and "an onset follows within the
+// horizon" flags are computed once, so each threshold costs one pass. Choosing the operating point
+// tries 45 thresholds; EvaluateAlerts for each regrouped and resorted every row each time.
+class AlertCurve {
+ public:
+  AlertCurve(const std::vector<ScoredDay>& rows, const std::vector<const std::vector<Episode>*>& episodes,
+             absl::Time from, absl::Time to, absl::Duration horizon);
+  // The same metrics as EvaluateAlerts on the rows with alert = (risk >= threshold).
+  ForecastMetrics At(float threshold) const;
+
+ private:
+  struct Day {
+    float risk;
+    bool onset_follows;  // an onset in (day, day + horizon]
+    absl::Time day;
+  };
+  struct Window {
+    uint32_t begin, end;  // the lineage's days in [onset - horizon, onset - 1 day], in days_
+    absl::Time onset;
+    std::string cause;
+  };
+  std::vector<Day> days_;            // by lineage, each lineage's days in day order
+  std::vector<uint32_t> lineage_end_;  // days_ index one past each lineage's last day
+  std::vector<Window> windows_;      // counted episodes, by lineage
+  absl::Duration horizon_;
+};
+
 // Average precision of `scores` against `labels` (ties handled as one threshold step).
 double AveragePrecision(const std::vector<float>& scores, const std::vector<uint8_t>& labels,
                         std::vector<std::pair<double, double>>* curve = nullptr);

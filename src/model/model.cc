@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <time.h>
+
 #include "absl/container/flat_hash_set.h"
 
 #include "core/strings.h"
@@ -31,7 +33,29 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
+// Wall and process CPU time of the XGBoost calls made through it: what "XGBoost alone" would
+// spend, so that the rest of TrainModel is its overhead.
+class XgbTime {
+ public:
+  template <typename Call>
+  auto operator()(Call call) {
+    const auto wall = std::chrono::steady_clock::now();
+    const double cpu = ProcessCpuSeconds();
+    auto result = call();
+    seconds += Seconds(wall);
+    cpu_seconds += ProcessCpuSeconds() - cpu;
+    return result;
+  }
+  double seconds = 0, cpu_seconds = 0;
+};
+
 }  // namespace
+
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + t.tv_nsec * 1e-9;
+}
 
 std::string ModelSchemaId() { return StrCat(FeatureSchemaId(), "+anomaly_score:1+tail_surprise:1"); }
 
@@ -356,6 +380,58 @@ StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time
 }
 
 // ---------------------------------------------------------------------------------------------
+std::vector<float> ThresholdCandidates(std::vector<float> risks) {
+  std::sort(risks.begin(), risks.end(), std::greater<>());
+  std::vector<float> thresholds;
+  // The risk of the row at each of 40 top shares, log-spaced from 0.02 % to 20 % of the rows
+  // (alerts are rare, so the fine steps are at the top), then round numbers.
+  for (int k = 0; k < 40 && !risks.empty(); ++k) {
+    const double q = 0.0002 * std::pow(1000.0, k / 39.0);
+    thresholds.push_back(risks[std::min(risks.size() - 1, static_cast<size_t>(q * risks.size()))]);
+  }
+  for (float t : {0.05f, 0.1f, 0.2f, 0.3f, 0.5f}) thresholds.push_back(t);
+  return thresholds;
+}
+
+double WilsonLowerBound(int64_t successes, int64_t trials, double z) {
+  if (trials <= 0) return 0;
+  const double n = static_cast<double>(trials), p = successes / n, z2 = z * z;
+  return (p + z2 / (2 * n) - z * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n))) / (1 + z2 / n);
+}
+
+OperatingPoint ChooseOperatingPoint(const AlertCurve& curve, const std::vector<float>& candidates,
+                                    const OperatingPointRule& rule) {
+  std::vector<ForecastMetrics> metrics;
+  std::vector<bool> reaches;
+  for (float t : candidates) {
+    metrics.push_back(curve.At(t));
+    const ForecastMetrics& m = metrics.back();
+    const double precision = rule.wilson_z > 0 ? WilsonLowerBound(m.true_alerts, m.alerts, rule.wilson_z) : m.precision;
+    reaches.push_back(m.alerts > 0 && precision >= rule.min_precision && m.true_alerts >= rule.min_true_alerts);
+  }
+  OperatingPoint best{0.5, {}, false}, best_f1{0.5, {}, false};
+  double best_f1_value = -1;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const ForecastMetrics& m = metrics[i];
+    if (m.f1 > best_f1_value + 1e-9) {
+      best_f1_value = m.f1;
+      best_f1 = {candidates[i], m, false};
+    }
+    bool qualifies = reaches[i];
+    for (size_t j = 0; rule.contiguous && qualifies && j < candidates.size(); ++j) {
+      if (candidates[j] > candidates[i] && metrics[j].alerts > 0 && !reaches[j]) qualifies = false;
+    }
+    if (!qualifies) continue;
+    // The most recall; ties: the more precise.
+    if (!best.reached_floor || m.recall > best.metrics.recall + 1e-9 ||
+        (m.recall > best.metrics.recall - 1e-9 && m.precision > best.metrics.precision)) {
+      best = {candidates[i], m, true};
+    }
+  }
+  return best.reached_floor ? best : best_f1;
+}
+
+// ---------------------------------------------------------------------------------------------
 namespace {
 
 std::vector<float> Gather(const std::vector<float>& v, const std::vector<size_t>& idx, size_t width) {
@@ -413,6 +489,7 @@ StatusOr<TrainReport> TrainPriorOnly(const TrainingSet& set, const TrainOptions&
 
 StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  const double start_cpu = ProcessCpuSeconds();
   TrainReport report;
   const double positives = std::accumulate(set.y.begin(), set.y.end(), 0.0);
   if (set.size() == 0) {
@@ -421,10 +498,14 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   }
   if (positives < 1) return TrainPriorOnly(set, options);
   auto mark = start;
+  double mark_cpu = start_cpu;
   auto phase = [&](const char* name) {
-    report.phases.emplace_back(name, Seconds(mark));
+    const double cpu = ProcessCpuSeconds();
+    report.phases.push_back({name, Seconds(mark), cpu - mark_cpu});
     mark = std::chrono::steady_clock::now();
+    mark_cpu = cpu;
   };
+  XgbTime xgb_time;
   // Time-ordered split. Training rows whose label window reaches into the validation period are
   // purged, otherwise the validation onsets would leak into training labels.
   const int64_t days = (set.last_day - set.first_day) / absl::Hours(24) + 1;
@@ -463,9 +544,10 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     sample = Gather(set.x, pick, kModelWidth);
     report.bundle.anomaly = IsolationForest::Fit(sample, kModelWidth, AnomalyColumns(), {.trees = 100, .sample_size = 256, .seed = options.seed});
     report.bundle.tail = TailSurprise::Fit(sample, kModelWidth, TailColumns(), 4096, options.seed);
-    FillDetectorColumns(report.bundle.anomaly, report.bundle.tail, set.x.data(), set.size(), options.threads);
   }
-  phase("split and anomaly detectors (fit, score every row)");
+  phase("split, anomaly detectors fitted");
+  FillDetectorColumns(report.bundle.anomaly, report.bundle.tail, set.x.data(), set.size(), options.threads);
+  phase("anomaly detectors scored on every row");
 
   // Rows are in day order, so the training and validation rows are usually each one contiguous
   // run of the matrix: hand XGBoost that run instead of copying it (tens of MB per fleet-year).
@@ -482,11 +564,15 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   std::vector<float> y_train, y_valid, w_train;
   for (size_t i : train_idx) { y_train.push_back(set.y[i]); w_train.push_back(set.w[i]); }
   for (size_t i : valid_idx) y_valid.push_back(set.y[i]);
-  ASSIGN_OR_RETURN(xgb::DMatrix d_train, xgb::DMatrix::Dense(x_train, train_idx.size(), kModelWidth, options.threads));
-  ASSIGN_OR_RETURN(xgb::DMatrix d_valid, xgb::DMatrix::Dense(x_valid, valid_idx.size(), kModelWidth, options.threads));
-  RETURN_IF_ERROR(d_train.SetFloat("label", y_train));
-  RETURN_IF_ERROR(d_train.SetFloat("weight", w_train));
-  RETURN_IF_ERROR(d_valid.SetFloat("label", y_valid));
+  ASSIGN_OR_RETURN(xgb::DMatrix d_train, xgb_time([&] {
+                     return xgb::DMatrix::Dense(x_train, train_idx.size(), kModelWidth, options.threads);
+                   }));
+  ASSIGN_OR_RETURN(xgb::DMatrix d_valid, xgb_time([&] {
+                     return xgb::DMatrix::Dense(x_valid, valid_idx.size(), kModelWidth, options.threads);
+                   }));
+  RETURN_IF_ERROR(xgb_time([&] { return d_train.SetFloat("label", y_train); }));
+  RETURN_IF_ERROR(xgb_time([&] { return d_train.SetFloat("weight", w_train); }));
+  RETURN_IF_ERROR(xgb_time([&] { return d_valid.SetFloat("label", y_valid); }));
   phase("gather rows, XGBoost matrices");
 
   // Class imbalance: up-weight positives by sqrt of the imbalance (the full ratio over-fits rare
@@ -495,7 +581,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   const double pos_weight = std::clamp(std::sqrt(neg / std::max(1.0, train_pos)), 1.0, 30.0);
   const double base_score = std::clamp(train_pos * pos_weight / (train_pos * pos_weight + neg), 1e-4, 0.5);
   const xgb::DMatrix* cache[] = {&d_train, &d_valid};
-  ASSIGN_OR_RETURN(xgb::Booster booster, xgb::Booster::Create(cache));
+  ASSIGN_OR_RETURN(xgb::Booster booster, xgb_time([&] { return xgb::Booster::Create(cache); }));
   const bool rf = options.algorithm == "rf";
   std::vector<std::pair<std::string, std::string>> params = {
       {"objective", "binary:logistic"}, {"tree_method", "hist"}, {"nthread", std::to_string(options.threads)},
@@ -511,31 +597,31 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
                                  {"subsample", "0.8"}, {"colsample_bytree", "0.8"}, {"lambda", "5"}});
   }
   for (const auto& [k, v] : params) RETURN_IF_ERROR(booster.SetParam(k, v));
-  double xgb_seconds = 0;
+  report.classifier_params = params;
   // A fixed, regularised number of rounds instead of early stopping: onsets are rare, so the
   // validation PR-AUC is noisy round to round and early stopping picked 2-round models on some
   // fleets. Validation is still printed every 50 rounds.
   const int max_rounds = rf ? 1 : options.max_rounds;
+  // The last round is always evaluated: that fills the booster's prediction cache for the
+  // validation slice, from which the calibration's margins below are read instead of predicting
+  // every validation row through every tree again.
   for (int round = 0; round < max_rounds; ++round) {
-    const auto t0 = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR(booster.UpdateOneIter(round, d_train));
-    xgb_seconds += Seconds(t0);
-    if (options.progress && (round % 50 == 49 || round + 1 == max_rounds)) {
-      const auto t1 = std::chrono::steady_clock::now();
-      ASSIGN_OR_RETURN(std::string eval, booster.Eval(round, d_valid, "valid"));
-      xgb_seconds += Seconds(t1);
-      options.progress(StrCat("round ", round + 1, ": ", eval));
+    RETURN_IF_ERROR(xgb_time([&] { return booster.UpdateOneIter(round, d_train); }));
+    const bool last = round + 1 == max_rounds;
+    if (last || (options.progress && round % 50 == 49)) {
+      ASSIGN_OR_RETURN(std::string eval, xgb_time([&] { return booster.Eval(round, d_valid, "valid"); }));
+      if (options.progress) options.progress(StrCat("round ", round + 1, ": ", eval));
     }
   }
-  const int best_round = max_rounds - 1;
-  report.rounds = best_round + 1;
-  ASSIGN_OR_RETURN(xgb::Booster final_booster, booster.Slice(report.rounds));
-  RETURN_IF_ERROR(final_booster.SetParam("nthread", std::to_string(options.threads)));
-  ASSIGN_OR_RETURN(report.bundle.classifier_ubj, final_booster.SaveUbj());
+  report.rounds = max_rounds;
+  // Every round is kept, so the booster is saved as trained (slicing it to all its rounds made a
+  // copy and predicted the validation slice again from scratch).
+  ASSIGN_OR_RETURN(report.bundle.classifier_ubj, xgb_time([&] { return booster.SaveUbj(); }));
   phase("XGBoost boosting rounds and validation log");
 
   // Calibrate on the validation slice.
-  ASSIGN_OR_RETURN(std::vector<float> margins, final_booster.Predict(d_valid, 1));
+  ASSIGN_OR_RETURN(std::vector<float> margins, xgb_time([&] { return booster.Predict(d_valid, 1); }));
+  phase("validation margins (from XGBoost's prediction cache)");
   std::vector<float> anomalies;
   std::vector<uint8_t> labels;
   for (size_t k = 0; k < valid_idx.size(); ++k) {
@@ -543,10 +629,10 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
     labels.push_back(y_valid[k] > 0.5f);
   }
   report.bundle.calibration = Calibration::Fit(margins, anomalies, labels);
-  phase("validation margins, calibration");
+  phase("calibration fitted");
 
-  // Operating point: the threshold that maximises F1 of episode recall and de-duplicated alert
-  // precision on the validation slice, the same scoring the backtest reports.
+  // Operating point: chosen by the alert metrics of the validation slice, the same scoring the
+  // backtest reports.
   std::vector<ScoredDay> valid_rows;
   std::vector<float> risks;
   for (size_t k = 0; k < valid_idx.size(); ++k) {
@@ -559,40 +645,14 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   for (const auto& e : set.episodes) eps.push_back(&e);
   const absl::Time valid_from = valid_rows.empty() ? split : std::min_element(valid_rows.begin(), valid_rows.end(), [](auto& a, auto& b) { return a.day < b.day; })->day;
   const absl::Time valid_to = set.last_day + absl::Hours(24);
-  std::vector<float> candidates = risks;
-  std::sort(candidates.begin(), candidates.end(), std::greater<>());
-  std::vector<float> thresholds;
-  // Candidates: the risk of the row at each of 40 top shares, log-spaced from 0.02 % to 20 % of
-  // the validation rows (alerts are rare, so the fine steps are at the top).
-  for (int k = 0; k < 40 && !candidates.empty(); ++k) {
-    const double q = 0.0002 * std::pow(1000.0, k / 39.0);
-    thresholds.push_back(candidates[std::min(candidates.size() - 1, static_cast<size_t>(q * candidates.size()))]);
-  }
-  for (float t : {0.05f, 0.1f, 0.2f, 0.3f, 0.5f}) thresholds.push_back(t);
-  // The most recall whose validation alert precision stays at or above the floor (ties: the more
-  // precise); if no threshold reaches the floor, the best F1. Maximising F1 alone chose points of
-  // precision 0.6-0.8 and recall 0.25-0.45, above the grounding's precision band (0.3-0.6) and
-  // below its recall band: a missed renewal costs an outage, a false alert a person's minute.
-  double best_f1 = -1, best_recall = -1, best_precision = -1;
-  double threshold = 0.5, f1_threshold = 0.5;
-  for (float t : thresholds) {
-    for (auto& r : valid_rows) r.alert = r.risk >= t;
-    ForecastMetrics m = EvaluateAlerts(valid_rows, eps, valid_from, valid_to, options.horizon);
-    if (m.f1 > best_f1 + 1e-9) {
-      best_f1 = m.f1;
-      f1_threshold = t;
-    }
-    if (m.alerts > 0 && m.precision >= options.min_alert_precision &&
-        (m.recall > best_recall + 1e-9 || (m.recall > best_recall - 1e-9 && m.precision > best_precision))) {
-      best_recall = m.recall;
-      best_precision = m.precision;
-      threshold = t;
-    }
-  }
-  if (best_recall < 0) threshold = f1_threshold;
+  const AlertCurve curve(valid_rows, eps, valid_from, valid_to, options.horizon);
+  const double threshold = ChooseOperatingPoint(curve, ThresholdCandidates(risks), options.operating_point).threshold;
   // The ranking metrics (PR-AUC, Brier) do not depend on the threshold: computed once.
   for (auto& r : valid_rows) r.alert = r.risk >= threshold;
   report.validation = Evaluate(valid_rows, eps, valid_from, valid_to, options.horizon);
+  report.validation_rows = std::move(valid_rows);
+  report.validation_from = valid_from;
+  report.validation_to = valid_to;
   if (options.progress) {
     options.progress(StrCat("validation: PR-AUC ", report.validation.pr_auc, ", Brier ", report.validation.brier,
                             ", recall ", report.validation.recall, ", precision ", report.validation.precision,
@@ -604,25 +664,22 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   if (options.survival) {
     std::vector<float> lower, upper;
     for (size_t i : train_idx) { lower.push_back(set.time_lower[i]); upper.push_back(set.time_upper[i]); }
-    RETURN_IF_ERROR(d_train.SetFloat("label_lower_bound", lower));
-    RETURN_IF_ERROR(d_train.SetFloat("label_upper_bound", upper));
+    RETURN_IF_ERROR(xgb_time([&] { return d_train.SetFloat("label_lower_bound", lower); }));
+    RETURN_IF_ERROR(xgb_time([&] { return d_train.SetFloat("label_upper_bound", upper); }));
     const xgb::DMatrix* survival_cache[] = {&d_train};
-    ASSIGN_OR_RETURN(xgb::Booster aft, xgb::Booster::Create(survival_cache));
+    ASSIGN_OR_RETURN(xgb::Booster aft, xgb_time([&] { return xgb::Booster::Create(survival_cache); }));
     std::vector<float> observed;
     for (size_t k = 0; k < lower.size(); ++k) if (std::isfinite(upper[k])) observed.push_back(lower[k]);
     std::nth_element(observed.begin(), observed.begin() + observed.size() / 2, observed.end());
     const double typical = observed.empty() ? 30.0 : std::max(0.5f, observed[observed.size() / 2]);
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-             {"objective", "survival:aft"}, {"eval_metric", "aft-nloglik"}, {"aft_loss_distribution", "logistic"},
-             {"aft_loss_distribution_scale", "1.0"}, {"tree_method", "hist"}, {"max_depth", "4"}, {"eta", "0.1"},
-             {"nthread", std::to_string(options.threads)}, {"base_score", std::to_string(typical)},
-             {"max_bin", "128"}, {"verbosity", "0"}, {"seed", std::to_string(options.seed)}}) {
-      RETURN_IF_ERROR(aft.SetParam(k, v));
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int round = 0; round < 60; ++round) RETURN_IF_ERROR(aft.UpdateOneIter(round, d_train));
-    xgb_seconds += Seconds(t0);
-    ASSIGN_OR_RETURN(report.bundle.survival_ubj, aft.SaveUbj());
+    report.survival_params = {
+        {"objective", "survival:aft"}, {"eval_metric", "aft-nloglik"}, {"aft_loss_distribution", "logistic"},
+        {"aft_loss_distribution_scale", "1.0"}, {"tree_method", "hist"}, {"max_depth", "4"}, {"eta", "0.1"},
+        {"nthread", std::to_string(options.threads)}, {"base_score", std::to_string(typical)},
+        {"max_bin", "128"}, {"verbosity", "0"}, {"seed", std::to_string(options.seed)}};
+    for (const auto& [k, v] : report.survival_params) RETURN_IF_ERROR(aft.SetParam(k, v));
+    for (int round = 0; round < 60; ++round) RETURN_IF_ERROR(xgb_time([&] { return aft.UpdateOneIter(round, d_train); }));
+    ASSIGN_OR_RETURN(report.bundle.survival_ubj, xgb_time([&] { return aft.SaveUbj(); }));
   }
   phase("AFT survival model");
 
@@ -635,13 +692,15 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   info.algorithm = rf ? "rf" : "gbtree";
   info.alert_threshold = threshold;
   info.metrics_json = StrCat("{\"validation\":", MetricsToJson(report.validation), ",\"validation_from\":\"",
-                             FormatRfc3339(valid_from), "\",\"min_alert_precision\":", options.min_alert_precision, ",\"rounds\":", report.rounds, ",\"train_rows\":",
+                             FormatRfc3339(valid_from), "\",\"min_alert_precision\":", options.operating_point.min_precision, ",\"rounds\":", report.rounds, ",\"train_rows\":",
                              train_idx.size(), ",\"valid_rows\":", valid_idx.size(), ",\"scale_pos_weight\":",
                              pos_weight, ",\"base_score\":", base_score, ",\"calibration\":[",
                              report.bundle.calibration.a, ",", report.bundle.calibration.b, ",",
                              report.bundle.calibration.c, "]}");
-  report.xgboost_seconds = xgb_seconds;
+  report.xgboost_seconds = xgb_time.seconds;
+  report.xgboost_cpu_seconds = xgb_time.cpu_seconds;
   report.total_seconds = Seconds(start);
+  report.total_cpu_seconds = ProcessCpuSeconds() - start_cpu;
   return report;
 }
 

@@ -46,6 +46,35 @@ struct Calibration {
                          const std::vector<uint8_t>& labels);
 };
 
+// How TrainModel picks the alert threshold among candidates from the validation slice's alert
+// metrics (episode recall, de-duplicated alert precision).
+struct OperatingPointRule {
+  // The threshold with the most validation episode recall whose validation alert precision is at
+  // least this (grounding.md's honest band is precision 0.3-0.6; 0.4 leaves room for the drop from
+  // validation to later days). Best F1 when no candidate reaches it; > 1: best F1 always.
+  double min_precision = 0.4;
+  // > 0: the Wilson lower bound of the precision at this z must reach min_precision, not the
+  // point estimate.
+  double wilson_z = 0;
+  int64_t min_true_alerts = 0;  // and at least this many true validation alerts
+  // And every stricter candidate (higher threshold, with alerts) reaches the floor too.
+  bool contiguous = false;
+};
+
+struct OperatingPoint {
+  double threshold = 0.5;
+  ForecastMetrics metrics;     // alert metrics on the validation slice at that threshold
+  bool reached_floor = false;  // false: the best-F1 fallback
+};
+
+// Candidate thresholds from the validation risks: the risk at 40 log-spaced top shares of the rows
+// (0.02 % to 20 %) and 0.05, 0.1, 0.2, 0.3, 0.5.
+std::vector<float> ThresholdCandidates(std::vector<float> risks);
+OperatingPoint ChooseOperatingPoint(const AlertCurve& curve, const std::vector<float>& candidates,
+                                    const OperatingPointRule& rule);
+// Lower end of the Wilson score interval of a binomial proportion.
+double WilsonLowerBound(int64_t successes, int64_t trials, double z);
+
 struct ModelBundle {
   ModelInfo info;
   std::string classifier_ubj;
@@ -66,10 +95,7 @@ struct TrainOptions {
   // calibration and the alert threshold.
   double validation_fraction = 0.25;
   int max_rounds = 150;
-  // Operating point: the threshold with the most validation episode recall whose validation alert
-  // precision is at least this (grounding.md's honest band is precision 0.3-0.6; 0.4 leaves room
-  // for the drop from validation to later days). Best F1 when no threshold reaches it.
-  double min_alert_precision = 0.4;
+  OperatingPointRule operating_point;
   bool survival = true;
   // Above about this many cert-days, training-period negatives are subsampled while the matrix is
   // built (memory bound) and weighted so the class balance stays honest.
@@ -97,14 +123,33 @@ struct TrainingSet {
 StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events_in_ts_order, absl::Time until,
                                        const TrainOptions& options);
 
+// CPU time of the whole process (every thread), seconds. Wall time alone misleads on a shared
+// machine: XGBoost's OpenMP threads slow down far more than single-threaded code when another
+// process holds a core, so a wall-time ratio mostly measures the neighbours.
+double ProcessCpuSeconds();
+
+struct TrainPhase {
+  std::string name;
+  double seconds = 0;      // wall
+  double cpu_seconds = 0;  // process CPU (all threads)
+};
+
 struct TrainReport {
   ModelBundle bundle;
   ForecastMetrics validation;
   int rounds = 0;
-  double xgboost_seconds = 0;  // time inside XGBoost training calls
-  double total_seconds = 0;
-  // Wall time per step of TrainModel, in order (where training time goes: bench_forecast prints it).
-  std::vector<std::pair<std::string, double>> phases;
+  // Inside XGBoost calls (matrices, boosting rounds, evaluation, prediction, serialisation).
+  double xgboost_seconds = 0, xgboost_cpu_seconds = 0;
+  double total_seconds = 0, total_cpu_seconds = 0;
+  // Time per step of TrainModel, in order (where training time goes: bench_forecast prints it).
+  std::vector<TrainPhase> phases;
+  // The XGBoost parameters of the classifier and the survival model as set, so that a benchmark
+  // of XGBoost alone can train with exactly these.
+  std::vector<std::pair<std::string, std::string>> classifier_params, survival_params;
+  // The validation slice as scored by the calibrated model (alert at the chosen threshold), and
+  // the days it covers, [from, to).
+  std::vector<ScoredDay> validation_rows;
+  absl::Time validation_from, validation_to;
 };
 
 StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options);

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "model/forecaster.h"
 #include "model/metrics.h"
+#include "nlohmann/json.hpp"
 
 namespace certcast {
 namespace {
@@ -43,6 +44,83 @@ TEST(Metrics, EpisodeRecallLeadTimeAndDeduplicatedPrecision) {
   EXPECT_EQ(m.by_cause["connection"].caught, 1);
   // Only day 11 is inside the episode (onset day 10 noon, success at day 12 00:00).
   EXPECT_EQ(m.scored_days, 60 - 1);
+}
+
+TEST(Metrics, AlertCurveAgreesWithEvaluateAlertsAtEveryThreshold) {
+  // 40 lineages x 60 days in shuffled order, random risks (with ties and a NaN), episodes some of
+  // whose alert windows fall outside [from, to): every alert metric must match EvaluateAlerts.
+  std::mt19937_64 rng(11);
+  std::vector<std::vector<Episode>> episodes(41);  // lineage 40 has an episode but no rows
+  for (size_t li = 0; li < episodes.size(); ++li) {
+    for (int d = static_cast<int>(rng() % 12); d < 75; d += 9 + static_cast<int>(rng() % 20)) {
+      const char* error = li % 3 ? "urn:ietf:params:acme:error:dns" : "urn:ietf:params:acme:error:rateLimited";
+      episodes[li].push_back({Day(d) + absl::Hours(rng() % 24), Day(d + 1 + static_cast<int>(rng() % 3)), error});
+    }
+  }
+  std::vector<ScoredDay> rows;
+  for (uint32_t li = 0; li < 40; ++li) {
+    for (int d = 0; d < 60; ++d) {
+      const float risk = li == 7 && d == 30 ? NAN : static_cast<float>(rng() % 50) / 50.0f;
+      rows.push_back({li, Day(d), risk, false});
+    }
+  }
+  std::shuffle(rows.begin(), rows.end(), rng);
+  std::vector<const std::vector<Episode>*> eps;
+  for (const auto& e : episodes) eps.push_back(&e);
+  const absl::Time from = Day(10), to = Day(50);
+  const absl::Duration horizon = absl::Hours(24 * 7);
+  const AlertCurve curve(rows, eps, from, to, horizon);
+  int thresholds_with_alerts = 0;
+  for (float t : {0.0f, 0.02f, 0.3f, 0.5f, 0.9f, 0.98f, 1.5f}) {
+    for (ScoredDay& r : rows) r.alert = r.risk >= t;
+    const ForecastMetrics want = EvaluateAlerts(rows, eps, from, to, horizon);
+    const ForecastMetrics got = curve.At(t);
+    thresholds_with_alerts += want.alerts > 0;
+    EXPECT_EQ(got.episodes, want.episodes) << t;
+    EXPECT_EQ(got.caught, want.caught) << t;
+    EXPECT_EQ(got.alerts, want.alerts) << t;
+    EXPECT_EQ(got.true_alerts, want.true_alerts) << t;
+    EXPECT_EQ(got.lead_days, want.lead_days) << t;
+    EXPECT_EQ(got.f1, want.f1) << t;
+    EXPECT_EQ(got.median_lead_days, want.median_lead_days) << t;
+    ASSERT_EQ(got.by_cause.size(), want.by_cause.size()) << t;
+    for (const auto& [cause, c] : want.by_cause) {
+      EXPECT_EQ(got.by_cause.at(cause).episodes, c.episodes) << t << " " << cause;
+      EXPECT_EQ(got.by_cause.at(cause).caught, c.caught) << t << " " << cause;
+    }
+  }
+  EXPECT_GE(thresholds_with_alerts, 5);  // not vacuous: most thresholds raise alerts
+}
+
+TEST(OperatingPoint, WilsonBoundRefusesAFloorClearedByFewAlerts) {
+  EXPECT_NEAR(WilsonLowerBound(30, 75, 1), 0.3451, 1e-4);
+  EXPECT_NEAR(WilsonLowerBound(10, 10, 1.645), 0.7870, 1e-4);
+  EXPECT_EQ(WilsonLowerBound(0, 0, 1), 0);
+  // 12 lineages fail on day 20 and 10 never do. At risk 0.9 10 of the failing ones alert on day 15
+  // (10/10 true); at 0.5 the other 2 and the 10 healthy ones alert too (12/22 = 0.545 true, all
+  // 12 episodes caught).
+  std::vector<std::vector<Episode>> episodes(22);
+  std::vector<ScoredDay> rows;
+  for (uint32_t li = 0; li < 22; ++li) {
+    if (li < 12) episodes[li].push_back({Day(20) + absl::Hours(6), Day(21), "urn:ietf:params:acme:error:dns"});
+    for (int d = 0; d < 30; ++d) rows.push_back({li, Day(d), d == 15 ? (li < 10 ? 0.9f : 0.5f) : 0.01f, false});
+  }
+  std::vector<const std::vector<Episode>*> eps;
+  for (const auto& e : episodes) eps.push_back(&e);
+  const AlertCurve curve(rows, eps, Day(0), Day(30), absl::Hours(24 * 7));
+  struct Case { OperatingPointRule rule; double threshold; int caught; bool floor; };
+  const Case cases[] = {
+      {{.min_precision = 0.4}, 0.5, 12, true},                    // point estimate 0.545 clears 0.4
+      {{.min_precision = 0.4, .wilson_z = 1.645}, 0.9, 10, true},  // its lower bound (0.37) does not
+      {{.min_precision = 0.4, .min_true_alerts = 11}, 0.5, 12, true},
+      {{.min_precision = 0.4, .min_true_alerts = 13}, 0.9, 10, false},  // none qualifies: best F1
+  };
+  for (const Case& c : cases) {
+    const OperatingPoint op = ChooseOperatingPoint(curve, {0.9f, 0.5f}, c.rule);
+    EXPECT_FLOAT_EQ(op.threshold, c.threshold) << c.rule.wilson_z << " " << c.rule.min_true_alerts;
+    EXPECT_EQ(op.metrics.caught, c.caught) << c.rule.wilson_z << " " << c.rule.min_true_alerts;
+    EXPECT_EQ(op.reached_floor, c.floor) << c.rule.wilson_z << " " << c.rule.min_true_alerts;
+  }
 }
 
 TEST(Metrics, AveragePrecisionOfAPerfectAndARandomRanking) {
@@ -84,6 +162,44 @@ TEST(IsolationForest, ScoresAnOutlierAboveOrdinaryRows) {
   EXPECT_DOUBLE_EQ(back->Score(outlier), forest.Score(outlier));
   auto bad = IsolationForest::FromJson(forest.ToJson(), 2);  // column 2 outside a 2-wide row
   EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+}
+
+TEST(IsolationForest, BlockScoringMatchesTheTreeWalkOfThePaper) {
+  // Scores of many rows at once (blocks of rows, transposed columns, branchless walk) against a
+  // plain walk of the stored trees: value < split goes left, path = depth + c(leaf size),
+  // score = 2^(-mean path / c(sample size)). Missing values (NaN) and a row count that is not a
+  // multiple of the block size included.
+  std::mt19937_64 rng(17);
+  std::normal_distribution<float> normal(0, 1);
+  const size_t cols = 5;
+  std::vector<float> rows(1000 * cols);  // row i misses column i % 7 (none when that is 5 or 6)
+  for (size_t k = 0; k < rows.size(); ++k) rows[k] = k % cols == (k / cols) % 7 ? NAN : normal(rng) * (k % cols + 1);
+  const int columns[] = {0, 2, 3, 4};
+  IsolationForest forest = IsolationForest::Fit(rows, cols, columns, {.trees = 30, .sample_size = 64, .seed = 4});
+  const auto json = nlohmann::json::parse(forest.ToJson());
+  auto c = [](double size) {
+    return size <= 1 ? 0.0 : size == 2 ? 1.0 : 2.0 * (std::log(size - 1) + 0.5772156649) - 2.0 * (size - 1) / size;
+  };
+  const size_t count = 203;
+  std::vector<double> got(count);
+  forest.ScoreRows(rows.data(), count, cols, got.data());
+  for (size_t r = 0; r < count; ++r) {
+    double total = 0;
+    for (const auto& tree : json.at("trees")) {
+      size_t node = 0;
+      int depth = 0;
+      while (tree[node][0].get<int>() >= 0) {
+        const float v = rows[r * cols + tree[node][0].get<int>()];
+        node = (std::isnan(v) ? -1e9f : v) < tree[node][1].get<float>() ? tree[node][2].get<size_t>()
+                                                                           : tree[node][3].get<size_t>();
+        ++depth;
+      }
+      total += depth + c(tree[node][4].get<double>());
+    }
+    const double want = std::pow(2.0, -(total / json.at("trees").size()) / c(64));
+    EXPECT_DOUBLE_EQ(got[r], want) << r;
+    EXPECT_DOUBLE_EQ(forest.Score(&rows[r * cols]), want) << r;
+  }
 }
 
 TEST(TailSurprise, FlagsOneExtremeColumnInItsHarmfulDirectionOnly) {
