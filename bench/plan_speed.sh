@@ -6,15 +6,25 @@
 #   1. simulate N lineages x D days (preset hosting) and ingest them;
 #   2. train a model on a separate 1,000-lineage fleet (seed 100);
 #   3. plan at day D-1 from scratch (no checkpoint: every event folded), then at day D (the
-#      checkpoint restored, one day of events folded) three times on copies of the store.
-# Usage: [BUILD=dir] [WORK=dir] bench/plan_speed.sh [N] [D]   (defaults 10000 120)
+#      checkpoint restored, one day of events folded) RUNS times on copies of the store, and print
+#      the medians of wall, CPU and in-plan time (the sum of plan's phases, after the model is
+#      loaded). Every run shows the load average before it and the process's user+sys CPU time
+#      (/usr/bin/time, Debian package time): on a shared machine the wall time also measures the
+#      other processes.
+# Usage: [BUILD="dir ..."] [WORK=dir] [RUNS=5] [FACTS=1] bench/plan_speed.sh [N] [D]
+#   (defaults: BUILD=build, 10000 lineages, 120 days)
+#   BUILD with several build directories (e.g. one built at an older commit) compares them: each
+#     plans day D-1 from scratch into its own store, the day-D runs alternate between them (so
+#     they see the same load), and their printed plans must be byte-identical;
+#   WORK=dir keeps the simulated fleet, its store and the model for the next call;
+#   FACTS=1 plans without a model (the fact-based checks only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build="${BUILD:-build}"
+read -r -a builds <<< "${BUILD:-build}"
 n="${1:-10000}"
 d="${2:-120}"
 work="${WORK:-$(mktemp -d)}"
-cc="$build/certcast"
+cc="${builds[0]}/certcast"  # simulates, ingests and trains
 start=2026-11-28
 day_end() { date -u -d "$start + $1 days" +%Y-%m-%dT%H:%M:%SZ; }
 echo "fleet: $n lineages x $d days (hosting), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
@@ -28,19 +38,50 @@ if [[ ! -f "$work/train.model" ]]; then
   "$cc" ingest -q --db "$work/train.db" "$work/train.jsonl"
   "$cc" train --db "$work/train.db" --model "$work/train.model" --until "$(day_end 185)" 2>/dev/null
 fi
-run() {  # label, db, at
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$cc" plan --db "$2" --model "$work/train.model" --at "$3" --explain 2> "$work/err" > "$work/out"
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" -v l="$1" -v n="$(wc -l < "$work/out")" 'BEGIN { printf "%s: wall %.2f s (process), %d actions\n", l, b-a, n }'
-  grep '^plan:' "$work/err" | sed 's/^/    /'
+runs="${RUNS:-5}"
+model=(--model "$work/train.model")
+[[ "${FACTS:-0}" == 1 ]] && model=()
+run() {  # label, binary, db, at, output; appends "wall cpu in-plan" to $work/times.<binary index>
+  local e u s load line inproc cpu
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  /usr/bin/time -f "%e %U %S" -o "$work/time" \
+    "${builds[$2]}/certcast" plan --db "$3" "${model[@]}" --at "$4" --explain 2> "$work/err" > "$5"
+  read -r e u s < "$work/time"
+  cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')
+  line=$(grep '^plan:' "$work/err")
+  # In plan: the sum of plan's phases (after the model is loaded).
+  inproc=$(sed -E 's/.*; load ([0-9.e-]+) s.*views ([0-9.e-]+) s, score ([0-9.e-]+) s, decide ([0-9.e-]+) s, save ([0-9.e-]+) s.*audit ([0-9.e-]+) s.*/\1 \2 \3 \4 \5 \6/' <<< "$line" |
+    awk '{ printf "%.3f", $1 + $2 + $3 + $4 + $5 + $6 }')
+  awk -v l="$1" -v b="${builds[$2]}" -v e="$e" -v c="$cpu" -v i="$inproc" -v n="$(wc -l < "$5")" -v load="$load" \
+    'BEGIN { printf "%s, %s: wall %.2f s, cpu %.2f s (process), in plan %.2f s, %d actions, load before %s\n", l, b, e, c, i, n, load }'
+  sed 's/^/    /' <<< "$line"
+  echo "$e $cpu $inproc" >> "$work/times.$2"
 }
-cp "$work/fleet.db" "$work/run.db"
-run "day $((d - 1)), from scratch" "$work/run.db" "$(day_end $((d - 1)))"
-cp "$work/run.db" "$work/day.db"
-for i in 1 2 3; do
-  cp "$work/day.db" "$work/run.db"
-  run "day $d, from the checkpoint (run $i)" "$work/run.db" "$(day_end "$d")"
+for b in "${!builds[@]}"; do
+  cp "$work/fleet.db" "$work/run.db"
+  run "day $((d - 1)), from scratch" "$b" "$work/run.db" "$(day_end $((d - 1)))" "$work/scratch.$b.out"
+  mv "$work/run.db" "$work/day.$b.db"
+  : > "$work/times.$b"
+done
+for i in $(seq 1 "$runs"); do
+  for b in "${!builds[@]}"; do
+    cp "$work/day.$b.db" "$work/run.db"
+    run "day $d, from the checkpoint (run $i)" "$b" "$work/run.db" "$(day_end "$d")" "$work/day.$b.out"
+  done
+done
+median() {  # build index, column of $work/times.<index>
+  sort -n -k"$2" "$work/times.$1" | awk -v k="$2" '{ v[NR] = $k } END { printf "%.2f", v[int((NR + 1) / 2)] }'
+}
+for b in "${!builds[@]}"; do
+  echo "${builds[$b]}: median of $runs: wall $(median "$b" 1) s, cpu $(median "$b" 2) s, in plan $(median "$b" 3) s"
+  if (( b > 0 )); then
+    for out in scratch day; do
+      if cmp -s "$work/$out.0.out" "$work/$out.$b.out"; then
+        echo "    $out plan: identical to ${builds[0]}'s"
+      else
+        echo "    $out plan: DIFFERS from ${builds[0]}'s"
+      fi
+    done
+  fi
 done
 echo "load after: $(cut -d' ' -f1 /proc/loadavg)"
