@@ -190,6 +190,26 @@ Status LoadFleetState(BinaryReader& r, FleetState& state) {
     for (size_t l : h.lineages) ok = ok && l < s.lineages.size();
     if (!ok) return DataLossError("checkpoint: fleet state: a host points outside the lineage tables");
   }
+  auto index_in_range = [](const auto& index, size_t n) {
+    return std::all_of(index.begin(), index.end(), [n](const auto& entry) { return entry.second < n; });
+  };
+  bool indices_ok = index_in_range(s.lineage_index, s.lineages.size()) &&
+                    index_in_range(s.name_index, s.names.size()) &&
+                    index_in_range(s.host_index, s.hosts.size()) && index_in_range(s.ca_index, s.cas.size()) &&
+                    index_in_range(s.registered_domain_index, s.registered_domains.size()) &&
+                    index_in_range(s.organisation_index, s.organisations.size()) &&
+                    index_in_range(s.name_set_index, s.name_sets.size());
+  for (const auto& [name, lineages] : s.lineages_by_name) {
+    for (size_t l : lineages) indices_ok = indices_ok && l < s.lineages.size();
+  }
+  if (!indices_ok) return DataLossError("checkpoint: fleet state: an index points outside its table");
+  // And the cert index is the inverse of the lineage table (FleetState::Find relies on it).
+  bool inverse = s.lineage_index.size() == s.lineages.size();
+  for (size_t l = 0; inverse && l < s.lineages.size(); ++l) {
+    auto it = s.lineage_index.find(s.lineages[l].cert);
+    inverse = it != s.lineage_index.end() && it->second == l;
+  }
+  if (!inverse) return DataLossError("checkpoint: fleet state: the cert index does not match the lineages");
   state = std::move(loaded);
   return OkStatus();
 }

@@ -179,6 +179,46 @@ TEST_F(PlanStateTest, ForecasterStateRestoresToTheSameFeatures) {
   }
 }
 
+// A checkpoint damaged in the store is refused, or read into a state whose indices stay inside
+// their tables. Every cut-short checkpoint is refused (no field is optional, and a length names
+// what follows it); each is a copy of its own, so that a sanitizer build sees a read past its end.
+TEST_F(PlanStateTest, DamagedCheckpointsAreRefusedOrReadSafely) {
+  const auto days = Fleet(/*seed=*/9, /*lineages=*/8, /*days=*/4);
+  auto store = Open("damaged.db");
+  for (const auto& day : days) ASSERT_TRUE(store->AppendEvents(day).ok());
+  const absl::Time end = absl::FromUnixSeconds(1795824000) + absl::Hours(24 * 4);
+  PlanState original(/*with_fleet=*/true);
+  ASSERT_TRUE(original.AdvanceTo(*store, end).ok());
+  const std::string good = original.Serialize();
+  ASSERT_GT(good.size(), 2000u);
+  PlanState state(/*with_fleet=*/true);
+  ASSERT_TRUE(state.Deserialize(good).ok());
+  ASSERT_EQ(state.Serialize(), good);
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    ASSERT_FALSE(state.Deserialize(good.substr(0, cut)).ok()) << "cut at " << cut;
+    ASSERT_FALSE(state.built());
+  }
+  std::mt19937_64 rng(5);
+  int refused = 0, read = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string damaged = good;
+    damaged[rng() % damaged.size()] = static_cast<char>(rng());
+    if (!state.Deserialize(damaged).ok()) {
+      ++refused;
+      ASSERT_FALSE(state.built());
+      continue;
+    }
+    ++read;
+    // Use what was read: every lineage through the index, and the views.
+    const FleetState& fleet = *state.fleet();
+    for (size_t l = 0; l < fleet.lineage_count(); ++l) ASSERT_EQ(fleet.IndexOf(fleet.lineage(l).cert), l);
+    EXPECT_LE(state.views().Build(end).size(), 8u);
+  }
+  // Both outcomes happen: a changed count or tag is refused, a changed time or number is read.
+  EXPECT_GT(refused, 400) << read;
+  EXPECT_GT(read, 400) << refused;
+}
+
 TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
   PlanState state(/*with_fleet=*/false);
   struct Case {
