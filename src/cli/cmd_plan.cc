@@ -124,8 +124,11 @@ int RunPlanCommand(const PlanFlags& flags) {
                         " in ", a.restore_seconds, " s of which decode ", a.decode_seconds, " s; ", a.events_folded, " events read and folded in ",
                         a.fold_seconds, " s), views ", out->views_seconds, " s, score ",
                         out->score_seconds, " s, decide ", out->decide_seconds, " s, save ",
-                        out->save_seconds, " s (checkpoint ", out->checkpoint_bytes, " bytes, encode ",
-                        out->encode_seconds, " s), audit ",
+                        out->save_seconds, " s (",
+                        out->checkpoint_bytes > 0
+                            ? StrCat("checkpoint ", out->checkpoint_bytes, " bytes, encode ", out->encode_seconds, " s")
+                            : std::string("checkpoint not written"),
+                        "), audit ",
                         out->audit_seconds, " s; model ", out->model_version, "\n");
   }
   return kExitOk;

@@ -49,6 +49,7 @@ void PlanState::Reset() {
   built_ = false;
   watermark_ = absl::InfinitePast();
   append_seq_ = 0;
+  unsaved_ = true;
   views_ = FleetViewBuilder();
   fleet_.reset();
 #if CERTCAST_HAVE_MODEL
@@ -68,6 +69,7 @@ Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time
     if (fleet_) RETURN_IF_ERROR(fleet_->Apply(e));
 #endif
     ++stats.events_folded;
+    unsaved_ = true;
     return OkStatus();
   });
   stats.fold_seconds += Since(start);
@@ -181,11 +183,14 @@ Status PlanState::Deserialize(std::string_view bytes) {
   built_ = built;
   watermark_ = watermark;
   append_seq_ = seq;
+  unsaved_ = false;
   return OkStatus();
 }
 
-Status PlanState::Save(Store& store) const {
-  return store.PutCheckpoint(kPlanStateKey, Serialize());
+Status PlanState::Save(Store& store) {
+  RETURN_IF_ERROR(store.PutCheckpoint(kPlanStateKey, Serialize()));
+  MarkSaved();
+  return OkStatus();
 }
 
 }  // namespace certcast::policy

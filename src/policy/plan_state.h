@@ -53,7 +53,15 @@ class PlanState {
   Status AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats = nullptr);
 
   // Saves the state as the store's checkpoint.
-  Status Save(Store& store) const;
+  Status Save(Store& store);
+
+  // False when the store's checkpoint already is this state but for the watermark: restored from
+  // it, or saved as it, with no event folded since. Saving then only moves the watermark forward,
+  // which the next restore does not need (it folds from the older watermark the same events,
+  // none; and a late event older than that is seen through the append log all the same), so
+  // RunPlan skips writing the checkpoint. MarkSaved records a save done by the caller.
+  bool unsaved() const { return unsaved_; }
+  void MarkSaved() { unsaved_ = false; }
 
   // The state as bytes and back. Deserialize refuses (FailedPrecondition) bytes of another format,
   // feature schema or mode and (DataLoss) corrupt ones, leaving this state empty.
@@ -74,6 +82,7 @@ class PlanState {
   bool built_ = false;              // false: nothing folded yet (watermark meaningless)
   absl::Time watermark_ = absl::InfinitePast();
   int64_t append_seq_ = 0;          // Store::EventAppendsSince sequence the fold has seen
+  bool unsaved_ = true;             // see unsaved()
   FleetViewBuilder views_;
   std::unique_ptr<FleetState> fleet_;
 };

@@ -179,6 +179,44 @@ TEST_F(PlanStateTest, ForecasterStateRestoresToTheSameFeatures) {
   }
 }
 
+// A plan that folds nothing new (the same day again, or a daemon cycle without new events) leaves
+// the checkpoint as it is; the next plan restores that older checkpoint and folds the same state
+// as a fold of every stored event.
+TEST_F(PlanStateTest, NothingNewFoldedLeavesTheCheckpointAsItIs) {
+  const absl::Time start = absl::FromUnixSeconds(1795824000);
+  const auto days = Fleet(/*seed=*/6, /*lineages=*/40, /*days=*/6);
+  ASSERT_EQ(days.size(), 6u);
+  auto store = Open("unchanged.db"), scratch = Open("scratch.db");
+  for (size_t d = 0; d < 5; ++d) {
+    for (Store* s : {store.get(), scratch.get()}) ASSERT_TRUE(s->AppendEvents(days[d]).ok());
+  }
+  const absl::Time day5 = start + absl::Hours(24 * 5);
+  auto first = RunPlan(*store, nullptr, day5, RunPlanOptions{});
+  ASSERT_TRUE(first.ok());
+  EXPECT_GT(first->checkpoint_bytes, 0);
+  const std::string saved = **store->GetCheckpoint(kPlanStateKey);
+
+  auto again = RunPlan(*store, nullptr, day5 + absl::Hours(1), RunPlanOptions{});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->advance.restored);
+  EXPECT_EQ(again->advance.events_folded, 0);
+  EXPECT_EQ(again->checkpoint_bytes, 0);
+  EXPECT_EQ(**store->GetCheckpoint(kPlanStateKey), saved);
+
+  for (Store* s : {store.get(), scratch.get()}) ASSERT_TRUE(s->AppendEvents(days[5]).ok());
+  const absl::Time day6 = day5 + absl::Hours(24);
+  PlanState restored(/*with_fleet=*/false), fresh(/*with_fleet=*/false);
+  AdvanceStats stats;
+  ASSERT_TRUE(restored.AdvanceTo(*store, day6, &stats).ok());
+  EXPECT_TRUE(stats.restored) << stats.rebuilt_because;
+  EXPECT_EQ(stats.events_folded, static_cast<int64_t>(days[5].size()));
+  EXPECT_TRUE(restored.unsaved());
+  ASSERT_TRUE(fresh.AdvanceTo(*scratch, day6).ok());
+  EXPECT_TRUE(restored.Serialize() == fresh.Serialize());
+  ASSERT_TRUE(restored.Save(*store).ok());
+  EXPECT_FALSE(restored.unsaved());
+}
+
 // A checkpoint damaged in the store is refused, or read into a state whose indices stay inside
 // their tables. Every cut-short checkpoint is refused (no field is optional, and a length names
 // what follows it); each is a copy of its own, so that a sanitizer build sees a read past its end.

@@ -321,13 +321,16 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   if (options.remember) {
     RETURN_IF_ERROR(store.PutState(kMemoryStateKey, MemoryToJson(memory)));
   }
-  if (options.checkpoint) {
+  if (options.checkpoint && state.unsaved()) {
     // The checkpoint is a cache: failing to save it costs the next plan time, not correctness,
     // and must not fail a plan whose memory is already stored.
     const auto encode_start = Clock::now();
     const std::string bytes = state.Serialize();
     out.encode_seconds = Seconds(encode_start, Clock::now());
-    if (store.PutCheckpoint(kPlanStateKey, bytes).ok()) out.checkpoint_bytes = static_cast<int64_t>(bytes.size());
+    if (store.PutCheckpoint(kPlanStateKey, bytes).ok()) {
+      state.MarkSaved();
+      out.checkpoint_bytes = static_cast<int64_t>(bytes.size());
+    }
   }
   const auto t5 = Clock::now();
   if (options.audit) {

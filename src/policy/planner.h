@@ -71,7 +71,8 @@ struct RunPlanOptions {
   // Persist memory (a dry-run of the planner itself leaves no trace when false).
   bool remember = true;
   // Save the folded events as the store's checkpoint (plan_state.h) so the next plan reads only
-  // newer events. A cache: it changes no output.
+  // newer events; skipped when no event was folded since the checkpoint (PlanState::unsaved). A
+  // cache: it changes no output.
   bool checkpoint = true;
 };
 
@@ -88,7 +89,7 @@ struct RunPlanOutput {
   double load_seconds = 0, views_seconds = 0, score_seconds = 0, decide_seconds = 0,
          save_seconds = 0, audit_seconds = 0;
   AdvanceStats advance;
-  int64_t checkpoint_bytes = 0;  // 0 when not saved
+  int64_t checkpoint_bytes = 0;  // 0 when not saved (also when nothing new was folded)
   double encode_seconds = 0;     // of save_seconds: serializing the checkpoint
 };
 
