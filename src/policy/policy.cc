@@ -339,15 +339,25 @@ std::string_view ToString(Cause c) {
   return "?";
 }
 
+// Whether the lineage's config was reported after certcast's switch, i.e. the client's own
+// configuration speaks again. Config events carry whole seconds (discover stamps a file's mtime
+// without its fraction, so rediscovering a file dedupes) and the switch the decision's instant: a
+// config file written in the switch's second was written by the switched renewal itself (lego
+// rewrites its certificate JSON), so it counts as after the switch.
+namespace {
+bool ConfigAfterSwitch(const LineageView& v, const LineageMemory& m) {
+  return m.switched_at &&
+         v.config_at >= absl::UnixEpoch() + absl::Floor(*m.switched_at - absl::UnixEpoch(), absl::Seconds(1));
+}
+}  // namespace
+
 Challenge EffectiveChallenge(const LineageView& v, const LineageMemory& m) {
-  if (m.switched_challenge && (!m.switched_at || *m.switched_at >= v.config_at)) {
-    return *m.switched_challenge;
-  }
+  if (m.switched_challenge && !ConfigAfterSwitch(v, m)) return *m.switched_challenge;
   return v.config.challenge;
 }
 
 std::string EffectiveCa(const LineageView& v, const LineageMemory& m) {
-  if (m.switched_ca && (!m.switched_at || *m.switched_at >= v.config_at)) return *m.switched_ca;
+  if (m.switched_ca && !ConfigAfterSwitch(v, m)) return *m.switched_ca;
   return v.config.ca;
 }
 
@@ -977,7 +987,7 @@ std::optional<Proposal> AlertReloadNotEffective(const Context& x, const std::vec
 // failing): the lasting fix is the client's configuration, which only a person can change.
 std::optional<Proposal> AlertSwitchNotKept(const Context& x) {
   const LineageMemory& m = x.in.memory;
-  if (!x.v.current || !m.switched_at || x.v.config_at <= *m.switched_at) return std::nullopt;
+  if (!x.v.current || !ConfigAfterSwitch(x.v, m)) return std::nullopt;
   const bool challenge_back = m.switched_challenge && x.v.config.challenge != *m.switched_challenge;
   const bool ca_back = m.switched_ca && x.v.config.ca != *m.switched_ca;
   if (!challenge_back && !ca_back) return std::nullopt;

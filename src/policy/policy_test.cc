@@ -181,6 +181,18 @@ INSTANTIATE_TEST_SUITE_P(
              "lego on web1 is configured for http-01 instead of dns-01 again (configuration "
              "reported at 2026-11-01T00:06:00Z, certcast switched at 2026-11-01T00:00:00Z) while "
              "http01_unreachable still stands"},
+        Case{"AConfigWrittenInTheSwitchsOwnSecondIsAfterIt",  // discover stamps whole seconds
+             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
+              LegoConfig("2026-11-01T00:06:00Z", "http-01"), Http01("2026-11-02T00:00:00Z", false),
+              Http01("2026-11-02T18:00:00Z", false)},
+             "2026-11-03T00:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun},
+              {ActionKind::kAlert, kReasonSwitchNotKept}},
+             0.0,
+             [](LineageMemory& m) {
+               SwitchedToDns01(m);
+               m.switched_at = T("2026-11-01T00:06:00.400Z");
+             }},
         Case{"ASwitchTheClientKeptNeedsNobody",
              {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
               LegoConfig("2026-11-01T00:06:00Z", "dns-01"), Http01("2026-11-02T00:00:00Z", false),
