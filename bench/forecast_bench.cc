@@ -376,14 +376,16 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
                 static_cast<long long>(b.true_alerts), static_cast<long long>(b.alerts), b.median_lead_days);
   }
   const NamedRule rules[] = {
-      {"recall at validation precision >= 0.4 (current)", {.min_precision = 0.4}},
-      {"best validation F1 (before 2026-11-28)", {.min_precision = 2}},
-      {"precision >= 0.5", {.min_precision = 0.5}},
-      {"Wilson lower bound (z=1) of precision >= 0.4", {.min_precision = 0.4, .wilson_z = 1}},
+      {"recall at validation precision >= 0.4 (point estimate; default until 2026-11-28)",
+       {.min_precision = 0.4, .wilson_z = 0}},
+      {"best validation F1 (before 2026-11-28)", {.min_precision = 2, .wilson_z = 0}},
+      {"precision >= 0.5", {.min_precision = 0.5, .wilson_z = 0}},
+      {"Wilson lower bound (z=1) of precision >= 0.4 (current)", {.min_precision = 0.4, .wilson_z = 1}},
       {"Wilson lower bound (z=1.645) of precision >= 0.4", {.min_precision = 0.4, .wilson_z = 1.645}},
       {"Wilson lower bound (z=1) of precision >= 0.3", {.min_precision = 0.3, .wilson_z = 1}},
-      {"precision >= 0.4 and >= 10 true alerts", {.min_precision = 0.4, .min_true_alerts = 10}},
-      {"precision >= 0.4 at this and every stricter threshold", {.min_precision = 0.4, .contiguous = true}},
+      {"precision >= 0.4 and >= 10 true alerts", {.min_precision = 0.4, .wilson_z = 0, .min_true_alerts = 10}},
+      {"precision >= 0.4 at this and every stricter threshold",
+       {.min_precision = 0.4, .wilson_z = 0, .contiguous = true}},
       {"Wilson (z=1) >= 0.4 at this and every stricter threshold",
        {.min_precision = 0.4, .wilson_z = 1, .contiguous = true}},
   };

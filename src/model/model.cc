@@ -692,7 +692,8 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   info.algorithm = rf ? "rf" : "gbtree";
   info.alert_threshold = threshold;
   info.metrics_json = StrCat("{\"validation\":", MetricsToJson(report.validation), ",\"validation_from\":\"",
-                             FormatRfc3339(valid_from), "\",\"min_alert_precision\":", options.operating_point.min_precision, ",\"rounds\":", report.rounds, ",\"train_rows\":",
+                             FormatRfc3339(valid_from), "\",\"min_alert_precision\":", options.operating_point.min_precision,
+                             ",\"precision_wilson_z\":", options.operating_point.wilson_z, ",\"rounds\":", report.rounds, ",\"train_rows\":",
                              train_idx.size(), ",\"valid_rows\":", valid_idx.size(), ",\"scale_pos_weight\":",
                              pos_weight, ",\"base_score\":", base_score, ",\"calibration\":[",
                              report.bundle.calibration.a, ",", report.bundle.calibration.b, ",",

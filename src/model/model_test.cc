@@ -110,10 +110,10 @@ TEST(OperatingPoint, WilsonBoundRefusesAFloorClearedByFewAlerts) {
   const AlertCurve curve(rows, eps, Day(0), Day(30), absl::Hours(24 * 7));
   struct Case { OperatingPointRule rule; double threshold; int caught; bool floor; };
   const Case cases[] = {
-      {{.min_precision = 0.4}, 0.5, 12, true},                    // point estimate 0.545 clears 0.4
+      {{.min_precision = 0.4, .wilson_z = 0}, 0.5, 12, true},     // point estimate 0.545 clears 0.4
       {{.min_precision = 0.4, .wilson_z = 1.645}, 0.9, 10, true},  // its lower bound (0.37) does not
-      {{.min_precision = 0.4, .min_true_alerts = 11}, 0.5, 12, true},
-      {{.min_precision = 0.4, .min_true_alerts = 13}, 0.9, 10, false},  // none qualifies: best F1
+      {{.min_precision = 0.4, .wilson_z = 0, .min_true_alerts = 11}, 0.5, 12, true},
+      {{.min_precision = 0.4, .wilson_z = 0, .min_true_alerts = 13}, 0.9, 10, false},  // none: best F1
   };
   for (const Case& c : cases) {
     const OperatingPoint op = ChooseOperatingPoint(curve, {0.9f, 0.5f}, c.rule);
