@@ -274,6 +274,27 @@ INSTANTIATE_TEST_SUITE_P(
         DueCase{"explicit_rule_wins", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"certbot","ca":"x","challenge":"http-01","ari":false,"renew_rule":"after_issue_days:10"})", "2026-11-11T00:00:00Z"}),
     [](const testing::TestParamInfo<DueCase>& info) { return std::string(info.param.name); });
 
+// The state keeps the certificates a lineage replaced, so the due time learns from them, and an
+// ARI answer about the replaced certificate stops counting once the new one is issued.
+TEST(RenewalDue, StateKeepsHistoryAndDropsTheReplacedCertificatesAri) {
+  const char* config = R"({"ts":"2026-06-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"certbot","client_version":"4.1.0","ca":"x","challenge":"http-01","ari":true})";
+  // Replaced at day 75 of 90 (not_before 2026-06-01 -> 2026-08-15): 0.833 of the lifetime.
+  auto events = Parse({config,
+      R"({"ts":"2026-06-01T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2026-06-01T00:00:00Z","not_after":"2026-08-30T00:00:00Z","ca":"x"})",
+      R"({"ts":"2026-06-01T00:10:00Z","type":"ari","cert":"shop","ca":"x","window_start":"2026-07-20T00:00:00Z","window_end":"2026-07-22T00:00:00Z"})",
+      R"({"ts":"2026-08-15T00:00:00Z","type":"issued","cert":"shop","serial":"2","not_before":"2026-08-15T00:00:00Z","not_after":"2026-11-13T00:00:00Z","ca":"x"})",
+      // The same certificate reported again by another collector is not a renewal.
+      R"({"ts":"2026-08-15T06:00:00Z","type":"issued","cert":"shop","serial":"2","not_before":"2026-08-15T00:00:00Z","not_after":"2026-11-13T00:00:00Z","ca":"x"})"});
+  FleetState state;
+  for (const Event& e : events) ASSERT_TRUE(state.Apply(e).ok());
+  const LineageState& s = *state.Find("shop");
+  ASSERT_EQ(s.previous_certificates.size(), 1u);
+  EXPECT_EQ(s.previous_certificates[0].first, T("2026-06-01T00:00:00Z"));
+  // 2/3 would be 2026-10-14; the history says 75 of 90 days: 2026-10-29. The July window was for
+  // certificate 1 and no longer counts.
+  EXPECT_EQ(*RenewalDueTime(s), T("2026-10-29T00:00:00Z"));
+}
+
 TEST(NextAttempt, CertManagerBacksOffExponentially) {
   std::vector<std::string> lines = {
       R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"cert-manager","ca":"x","challenge":"http-01","ari":false})",

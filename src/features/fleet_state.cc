@@ -8,6 +8,7 @@
 
 #include "core/strings.h"
 #include "core/time.h"
+#include "features/client_rule.h"
 
 namespace certcast {
 
@@ -112,60 +113,15 @@ bool CaaPermits(const std::vector<std::string>& caa_values, std::string_view ca_
 
 bool InEpisode(const LineageState& state) { return state.episode_onset.has_value(); }
 
-namespace {
-
-// Major.minor.patch prefix of a version string, as integers (missing parts are 0).
-std::array<int, 3> ParseVersion(std::string_view v) {
-  std::array<int, 3> out{0, 0, 0};
-  if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
-  for (int i = 0; i < 3 && !v.empty(); ++i) {
-    int n = 0;
-    size_t k = 0;
-    while (k < v.size() && std::isdigit(static_cast<unsigned char>(v[k]))) n = n * 10 + (v[k++] - '0');
-    out[i] = n;
-    v.remove_prefix(k);
-    if (v.empty() || v.front() != '.') break;
-    v.remove_prefix(1);
-  }
-  return out;
-}
-
-}  // namespace
-
 std::optional<absl::Time> RenewalDueTime(const LineageState& state) {
-  if (!state.issued) return std::nullopt;
-  const absl::Time nb = state.issued->not_before, na = state.issued->not_after;
-  const absl::Duration lifetime = na - nb;
-  const bool short_lived = lifetime < absl::Hours(24 * 10);
-  absl::Time due = nb + lifetime * (short_lived ? 0.5 : 2.0 / 3.0);
-  std::optional<RenewRule> rule;
-  if (state.config && state.config->renew_rule) rule = ParseRenewRule(*state.config->renew_rule);
-  if (rule) {
-    switch (rule->kind) {
-      case RenewRule::Kind::kFraction: due = nb + lifetime * rule->value; break;
-      case RenewRule::Kind::kDaysLeft: due = na - absl::Hours(24) * rule->value; break;
-      case RenewRule::Kind::kAfterIssueDays: due = nb + absl::Hours(24) * rule->value; break;
-    }
-  } else if (state.config) {
-    const std::string version = state.config->client_version.value_or("");
-    switch (state.config->client) {
-      case Client::kLego:
-        if (!version.empty() && ParseVersion(version)[0] == 4) due = na - absl::Hours(24 * 30);
-        break;
-      case Client::kAcmeSh: {
-        auto v = ParseVersion(version);
-        const bool old = !version.empty() && (v[0] < 3 || (v[0] == 3 && (v[1] < 1 || (v[1] == 1 && v[2] <= 3))));
-        due = nb + absl::Hours(24) * (old ? 59 : 29);
-        break;
-      }
-      default: break;
-    }
-  }
-  if (state.config && state.config->ari && state.ari && state.ari->window_end > state.ari->window_start &&
-      state.ari->window_start < due) {
-    due = state.ari->window_start;
-  }
-  return due;
+  ClientRuleInput in;
+  if (state.config) in.config = &*state.config;
+  if (state.issued) in.current = &*state.issued;
+  in.current_recorded_at = state.issued_ts;
+  if (state.ari) in.ari = &*state.ari;
+  in.ari_recorded_at = state.ari_ts;
+  in.previous = state.previous_certificates;
+  return ClientRenewalDueTime(in);
 }
 
 std::optional<absl::Time> NextScheduledAttempt(const LineageState& state, absl::Time at) {
@@ -298,6 +254,12 @@ void FleetStateImpl::ApplyIssued(absl::Time ts, const IssuedEvent& e) {
   const size_t li = LineageFor(e.cert);
   LineageState& s = lineages[li];
   LineageExtra& x = extras[li];
+  // The same certificate reported again (a second collector) is not a renewal.
+  if (s.issued && s.issued->serial != e.serial) {
+    s.previous_certificates.insert(s.previous_certificates.begin(),
+                                   {s.issued->not_before, s.issued->not_after});
+    if (s.previous_certificates.size() > kRenewalHistoryKept) s.previous_certificates.pop_back();
+  }
   s.issued = e;
   s.issued_ts = ts;
   ++s.issued_count;

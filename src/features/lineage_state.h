@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -45,6 +46,9 @@ struct LineageState {
   std::optional<IssuedEvent> issued;
   absl::Time issued_ts = absl::InfinitePast();
   int64_t issued_count = 0;
+  // The certificates `issued` replaced, (not_before, not_after), newest first, at most
+  // kRenewalHistoryKept: when this lineage's client renews in practice (client_rule.h).
+  std::vector<std::pair<absl::Time, absl::Time>> previous_certificates;
 
   // What TLS probes that name this cert (or its names as SNI) saw last.
   std::optional<std::string> served_serial;
@@ -77,11 +81,9 @@ struct LineageState {
 // and no success or issuance since). Such cert-days are not forecasts (evaluation.md section 1).
 bool InEpisode(const LineageState& state);
 
-// When the lineage's client considers the current certificate due for renewal, from the config's
-// renew_rule or, without one, the client's default (grounding.md section 5): certbot, lego v5,
-// caddy, cert-manager and "other": 2/3 of the lifetime (1/2 under 10 days); lego with
-// client_version 4.x: 30 days left; acme.sh: issuance + 29 days (+59 for <= 3.1.3). With ARI
-// enabled and a valid window, the window start wins when earlier. nullopt without a certificate.
+// When the lineage's client first tries to renew the current certificate: ClientRenewalDueTime
+// (client_rule.h, the rule the policy uses too) on the state's config, certificate, ARI answer and
+// earlier certificates. nullopt without a certificate.
 std::optional<absl::Time> RenewalDueTime(const LineageState& state);
 
 // When the client will next attempt a renewal, as of `at`: the later of the due time and the

@@ -10,7 +10,7 @@ namespace certcast::policy {
 // A field added to any of these structs must be added to its codec below (and kPlanStateFormat in
 // plan_state.cc bumped, so checkpoints written without it are rebuilt); then update the size here.
 // (Sizes on x86-64 with libstdc++, the platform certcast builds on.)
-static_assert(sizeof(LineageState) == 1336 && sizeof(LineageExtra) == 200 &&
+static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 200 &&
                   sizeof(NameTelemetry) == 448 && sizeof(HostTelemetry) == 344 &&
                   sizeof(CaTelemetry) == 224 && sizeof(RegisteredDomainTelemetry) == 128 &&
                   sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 &&
@@ -59,7 +59,8 @@ static Status Get(BinaryReader& r, AttemptRecord& a) {
 }
 static void Put(BinaryWriter& w, const LineageState& s) {
   Put(w, s.cert); Put(w, s.config); Put(w, s.config_ts); Put(w, s.first_config_ts); Put(w, s.issued);
-  Put(w, s.issued_ts); Put(w, s.issued_count); Put(w, s.served_serial); Put(w, s.served_not_after);
+  Put(w, s.issued_ts); Put(w, s.issued_count); Put(w, s.previous_certificates);
+  Put(w, s.served_serial); Put(w, s.served_not_after);
   Put(w, s.served_ts); Put(w, s.recent_attempts); Put(w, s.last_success); Put(w, s.last_failure);
   Put(w, s.last_dry_run); Put(w, s.consecutive_failures); Put(w, s.episode_onset); Put(w, s.episodes);
   Put(w, s.ari); Put(w, s.ari_ts); Put(w, s.last_deploy); Put(w, s.last_deploy_ts);
@@ -68,7 +69,8 @@ static Status Get(BinaryReader& r, LineageState& s) {
   RETURN_IF_ERROR(Get(r, s.cert)); RETURN_IF_ERROR(Get(r, s.config));
   RETURN_IF_ERROR(Get(r, s.config_ts)); RETURN_IF_ERROR(Get(r, s.first_config_ts));
   RETURN_IF_ERROR(Get(r, s.issued)); RETURN_IF_ERROR(Get(r, s.issued_ts));
-  RETURN_IF_ERROR(Get(r, s.issued_count)); RETURN_IF_ERROR(Get(r, s.served_serial));
+  RETURN_IF_ERROR(Get(r, s.issued_count)); RETURN_IF_ERROR(Get(r, s.previous_certificates));
+  RETURN_IF_ERROR(Get(r, s.served_serial));
   RETURN_IF_ERROR(Get(r, s.served_not_after)); RETURN_IF_ERROR(Get(r, s.served_ts));
   RETURN_IF_ERROR(Get(r, s.recent_attempts)); RETURN_IF_ERROR(Get(r, s.last_success));
   RETURN_IF_ERROR(Get(r, s.last_failure)); RETURN_IF_ERROR(Get(r, s.last_dry_run));

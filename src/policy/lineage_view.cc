@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
+#include "features/client_rule.h"
 #include "libpsl.h"
 #include "policy/binary_codec.h"
 
@@ -14,8 +15,9 @@ namespace {
 // Samples older than this before the newest one do not enter trend estimates: a drift or a disk
 // trend is about the present, and two weeks covers the slowest trend worth acting on.
 constexpr absl::Duration kTrendWindow = absl::Hours(24 * 14);
-// At most this many earlier certificates are kept to learn the client's actual renewal point.
-constexpr size_t kPreviousKept = 6;
+// At most this many earlier certificates are kept to learn the client's actual renewal point: as
+// many as the client rule reads (features/client_rule.h).
+constexpr size_t kPreviousKept = kRenewalHistoryKept;
 
 std::string StripAcmeUrn(const std::optional<std::string>& error) {
   if (!error) return "";

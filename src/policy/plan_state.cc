@@ -23,8 +23,9 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // Bump when the bytes or the meaning of the folded state change (a field added to a view struct,
 // or Add/Apply folding an event differently): older checkpoints are then rebuilt, not misread.
 // 2: views keep the client's own last attempt. 3: strings written once, event bodies field by
-// field instead of their JSON line, enums in one byte, counts as varints.
-constexpr int64_t kPlanStateFormat = 3;
+// field instead of their JSON line, enums in one byte, counts as varints. 4: the forecaster's
+// lineage states keep their earlier certificates (the client rule's history).
+constexpr int64_t kPlanStateFormat = 4;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -6,6 +6,7 @@
 
 #include "core/strings.h"
 #include "core/time.h"
+#include "features/client_rule.h"
 
 namespace certcast::policy {
 namespace {
@@ -80,73 +81,6 @@ bool CaaPermits(const std::vector<std::string>& values, const std::string& ca_ur
 }
 
 absl::Duration Lifetime(const IssuedEvent& c) { return c.not_after - c.not_before; }
-
-// The renewal point of `rule` for a certificate.
-absl::Time RuleDue(const RenewRule& rule, const IssuedEvent& c) {
-  switch (rule.kind) {
-    case RenewRule::Kind::kFraction:
-      return c.not_before + Lifetime(c) * rule.value;
-    case RenewRule::Kind::kDaysLeft:
-      return std::max(c.not_before, c.not_after - absl::Hours(24 * rule.value));
-    case RenewRule::Kind::kAfterIssueDays:
-      return c.not_before + absl::Hours(24 * rule.value);
-  }
-  return c.not_after;
-}
-
-int MajorVersion(const std::optional<std::string>& version) {
-  if (!version || version->empty()) return -1;
-  std::string_view v = *version;
-  if (v.front() == 'v') v.remove_prefix(1);
-  int major = 0;
-  size_t i = 0;
-  for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i) major = major * 10 + (v[i] - '0');
-  return i == 0 ? -1 : major;
-}
-
-// acme.sh changed its default from issuance + 59 d to + 29 d in 3.1.4 (grounding.md section 5).
-bool AcmeShBefore314(const std::string& version) {
-  int parts[3] = {0, 0, 0};
-  int index = 0;
-  for (char ch : version) {
-    if (ch >= '0' && ch <= '9') parts[index] = parts[index] * 10 + (ch - '0');
-    else if (ch == '.' && index < 2) ++index;
-    else if (ch != 'v') break;
-  }
-  return std::make_tuple(parts[0], parts[1], parts[2]) < std::make_tuple(3, 1, 4);
-}
-
-// The client's default renewal point(s) (grounding.md section 5); the latest of the candidates
-// when the version does not tell which applies, so that "the client is late" is never claimed
-// for a client that is merely on another default.
-absl::Time DefaultDue(const ConfigEvent& config, const IssuedEvent& c) {
-  const absl::Duration life = Lifetime(c);
-  const bool short_lived = life < absl::Hours(24 * 10);
-  const absl::Time two_thirds = c.not_before + life * (short_lived ? 0.5 : 2.0 / 3.0);
-  const absl::Time thirty_left = std::max(c.not_before, c.not_after - absl::Hours(24 * 30));
-  const int major = MajorVersion(config.client_version);
-  switch (config.client) {
-    case Client::kCertbot:
-      if (major >= 4) return two_thirds;
-      if (major >= 0) return thirty_left;
-      return std::max(two_thirds, thirty_left);
-    case Client::kLego:
-      if (major >= 5) return two_thirds;
-      if (major >= 0) return thirty_left;
-      return std::max(two_thirds, thirty_left);
-    case Client::kAcmeSh: {
-      const absl::Time new_default = c.not_before + absl::Hours(24 * 29);
-      if (config.client_version && !AcmeShBefore314(*config.client_version)) return new_default;
-      if (config.client_version) return c.not_before + absl::Hours(24 * 59);
-      return new_default;
-    }
-    case Client::kCertManager:
-    case Client::kCaddy:
-    case Client::kOther:
-      return two_thirds;
-  }
-  return two_thirds;
-}
 
 bool AriWindowIsCurrent(const LineageView& v) {
   return v.ari && v.current && v.ari_at >= v.current_recorded_at &&
@@ -474,29 +408,18 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
 
 std::optional<absl::Time> ClientRenewalDue(const LineageView& v) {
   if (!v.current) return std::nullopt;
-  const IssuedEvent& c = *v.current;
-  absl::Time due;
-  std::optional<RenewRule> rule;
-  if (v.config.renew_rule) rule = ParseRenewRule(*v.config.renew_rule);
-  due = rule ? RuleDue(*rule, c) : DefaultDue(v.config, c);
-  // What the lineage's history shows: the median point (fraction of lifetime) at which the next
-  // certificate appeared. Failures make some renewals late; the median ignores a few of those.
-  std::vector<double> fractions;
-  absl::Time newer_not_before = c.not_before;
-  for (const auto& [not_before, not_after] : v.previous) {
-    const absl::Duration life = not_after - not_before;
-    if (life > absl::ZeroDuration() && newer_not_before > not_before) {
-      fractions.push_back(std::min(1.0, absl::FDivDuration(newer_not_before - not_before, life)));
-    }
-    newer_not_before = not_before;
-  }
-  if (!fractions.empty()) {
-    std::sort(fractions.begin(), fractions.end());
-    const absl::Time learned = c.not_before + Lifetime(c) * fractions[fractions.size() / 2];
-    due = std::max(due, learned);
-  }
-  due = std::min(due, c.not_after);
-  if (v.config.ari && AriWindowIsCurrent(v)) due = std::min(due, v.ari->window_start);
+  ClientRuleInput in;
+  in.config = &v.config;
+  in.current = &*v.current;
+  in.current_recorded_at = v.current_recorded_at;
+  if (v.ari) in.ari = &*v.ari;
+  in.ari_recorded_at = v.ari_at;
+  in.previous = v.previous;
+  std::optional<absl::Time> due = ClientRenewalDueTime(in);
+  // A rule that renews after expiry (acme.sh's +59 days on a 45-day certificate) leaves nothing to
+  // wait for once the certificate expires: the checks treat expiry as the latest due time, and
+  // AlertRenewRuleTooLate reports the rule itself.
+  if (due) due = std::min(*due, v.current->not_after);
   return due;
 }
 
@@ -1054,7 +977,7 @@ std::optional<Proposal> AlertRenewRuleTooLate(const Context& x) {
   if (!x.v.current || !x.v.config.renew_rule) return std::nullopt;
   std::optional<RenewRule> rule = ParseRenewRule(*x.v.config.renew_rule);
   if (!rule) return std::nullopt;
-  const absl::Time due = RuleDue(*rule, *x.v.current);
+  const absl::Time due = RenewRuleDue(*rule, x.v.current->not_before, x.v.current->not_after);
   if (due < x.v.current->not_after) return std::nullopt;
   return Alert(x, kReasonRenewRuleTooLate,
                StrCat("renew_rule ", *x.v.config.renew_rule, " renews at ", Ts(due),

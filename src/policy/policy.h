@@ -245,9 +245,9 @@ Diagnosis Diagnose(const LineageView& lineage, const LineageMemory& memory,
 Challenge EffectiveChallenge(const LineageView& lineage, const LineageMemory& memory);
 std::string EffectiveCa(const LineageView& lineage, const LineageMemory& memory);
 
-// When the lineage's own client will first try to renew the current certificate: the renew_rule,
-// else the client's default (grounding.md section 5), never earlier than the latest point the
-// lineage's own history shows; an ARI window start wins when the client uses ARI.
+// When the lineage's own client will first try to renew the current certificate: the one client
+// rule of src/features (ClientRenewalDueTime in features/client_rule.h: renew_rule or client
+// default, the lineage's history, ARI), capped at the certificate's expiry.
 std::optional<absl::Time> ClientRenewalDue(const LineageView& lineage);
 // How often the client retries after a failure, given failures so far.
 absl::Duration ClientRetryInterval(Client client, int failures_so_far);

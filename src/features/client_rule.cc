@@ -1,0 +1,147 @@
+#include "features/client_rule.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+namespace certcast {
+
+namespace {
+
+constexpr absl::Duration kDay = absl::Hours(24);
+
+// major.minor.patch of a version string ("4.1.0", "v5.0.1", "3.1.4-beta"; missing parts are 0);
+// nullopt when it does not start with a number, so "" and "unknown" fall back to the rule that
+// covers every version.
+std::optional<std::array<int, 3>> ParseVersion(const std::optional<std::string>& version) {
+  if (!version) return std::nullopt;
+  std::string_view v = *version;
+  if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
+  if (v.empty() || !std::isdigit(static_cast<unsigned char>(v.front()))) return std::nullopt;
+  std::array<int, 3> out{0, 0, 0};
+  for (int i = 0; i < 3 && !v.empty(); ++i) {
+    int n = 0;
+    size_t k = 0;
+    while (k < v.size() && std::isdigit(static_cast<unsigned char>(v[k]))) n = n * 10 + (v[k++] - '0');
+    out[i] = n;
+    v.remove_prefix(k);
+    if (v.empty() || v.front() != '.') break;
+    v.remove_prefix(1);
+  }
+  return out;
+}
+
+// 2/3 of the lifetime, 1/2 under 10 days: the default of certbot >= 4, lego >= 5, cert-manager,
+// Caddy and LE's own recommendation (grounding.md sections 3.3 and 5).
+absl::Time TwoThirds(absl::Time not_before, absl::Time not_after) {
+  const absl::Duration life = not_after - not_before;
+  return not_before + life * (life < 10 * kDay ? 0.5 : 2.0 / 3.0);
+}
+
+// The median point, as a fraction of the lifetime, at which the lineage's earlier certificates
+// were replaced; nullopt without history. Failures make some renewals late; the median ignores a
+// few of those.
+std::optional<double> LearnedFraction(absl::Time current_not_before,
+                                      std::span<const std::pair<absl::Time, absl::Time>> previous) {
+  std::vector<double> fractions;
+  absl::Time newer_not_before = current_not_before;
+  for (size_t i = 0; i < previous.size() && i < kRenewalHistoryKept; ++i) {
+    const auto& [not_before, not_after] = previous[i];
+    const absl::Duration life = not_after - not_before;
+    if (life > absl::ZeroDuration() && newer_not_before > not_before) {
+      fractions.push_back(std::min(1.0, absl::FDivDuration(newer_not_before - not_before, life)));
+    }
+    newer_not_before = not_before;
+  }
+  if (fractions.empty()) return std::nullopt;
+  std::sort(fractions.begin(), fractions.end());
+  return fractions[fractions.size() / 2];
+}
+
+}  // namespace
+
+absl::Time RenewRuleDue(const RenewRule& rule, absl::Time not_before, absl::Time not_after) {
+  switch (rule.kind) {
+    case RenewRule::Kind::kFraction:
+      return not_before + (not_after - not_before) * rule.value;
+    case RenewRule::Kind::kDaysLeft:
+      // lego 4's --days 30 on a 160-hour certificate renews on every run (grounding.md section 5),
+      // not before the certificate exists.
+      return std::max(not_before, not_after - kDay * rule.value);
+    case RenewRule::Kind::kAfterIssueDays:
+      return not_before + kDay * rule.value;
+  }
+  return not_after;
+}
+
+absl::Time ClientDefaultDue(Client client, const std::optional<std::string>& client_version,
+                            absl::Time not_before, absl::Time not_after) {
+  const absl::Time two_thirds = TwoThirds(not_before, not_after);
+  const absl::Time thirty_left = std::max(not_before, not_after - 30 * kDay);
+  const std::optional<std::array<int, 3>> version = ParseVersion(client_version);
+  switch (client) {
+    case Client::kCertbot:
+      // certbot 4.0 moved from a hard-coded 30 days before expiry to 2/3 of the lifetime. Without a
+      // version, the later of the two: "the client is late" is then never claimed for a client
+      // that is merely on the other default.
+      if (!version) return std::max(two_thirds, thirty_left);
+      return (*version)[0] >= 4 ? two_thirds : thirty_left;
+    case Client::kLego:
+      // lego 4 renews at --days 30; lego 5 is dynamic (2/3) by default. Versions before 4 had the
+      // same --days 30 default.
+      if (!version) return std::max(two_thirds, thirty_left);
+      return (*version)[0] >= 5 ? two_thirds : thirty_left;
+    case Client::kAcmeSh: {
+      // Le_RenewalDays default 30 (renew at issuance + 30 d - 1 d) since 3.1.4, 60 before.
+      const bool before_3_1_4 =
+          version && std::make_tuple((*version)[0], (*version)[1], (*version)[2]) <
+                         std::make_tuple(3, 1, 4);
+      return not_before + kDay * (before_3_1_4 ? 59 : 29);
+    }
+    case Client::kCertManager:
+    case Client::kCaddy:
+    case Client::kOther:
+      return two_thirds;
+  }
+  return two_thirds;
+}
+
+std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& in) {
+  if (!in.current) return std::nullopt;
+  const absl::Time not_before = in.current->not_before, not_after = in.current->not_after;
+  const Client client = in.config ? in.config->client : Client::kOther;
+  const std::optional<std::string> no_version;
+  const std::optional<std::string>& version = in.config ? in.config->client_version : no_version;
+
+  std::optional<RenewRule> rule;
+  if (in.config && in.config->renew_rule) rule = ParseRenewRule(*in.config->renew_rule);
+  // cert-manager ignores a renewBefore of the whole duration or more and applies its default
+  // (grounding.md section 5).
+  if (rule && client == Client::kCertManager && rule->kind == RenewRule::Kind::kDaysLeft &&
+      kDay * rule->value >= not_after - not_before) {
+    rule.reset();
+  }
+  absl::Time due = rule ? RenewRuleDue(*rule, not_before, not_after)
+                        : ClientDefaultDue(client, version, not_before, not_after);
+
+  if (std::optional<double> learned = LearnedFraction(not_before, in.previous)) {
+    due = std::max(due, not_before + (not_after - not_before) * *learned);
+  }
+
+  const bool ari_counts = in.config && in.config->ari && in.ari &&
+                          in.ari_recorded_at >= in.current_recorded_at &&
+                          in.ari->window_end > in.ari->window_start;
+  if (ari_counts) {
+    // certbot >= 4.1: "an earlier ARI time wins"; the others are taken to do the same. acme.sh lets
+    // the window override its own rule even when later (grounding.md section 5), but following
+    // that here raised closed-loop outage hours (docs/decisions.md), so the earlier time stays the
+    // due time and the policy's ClientNotRenewing check allows for acme.sh's later window itself.
+    due = std::min(due, in.ari->window_start);
+  }
+  return due;
+}
+
+}  // namespace certcast
