@@ -117,6 +117,13 @@ std::string LegoConfig(const char* ts, const char* challenge) {
 // certcast's switched renewal of 2026-11-01 (serial 0b), lego's JSON rewritten a minute later.
 const char* kIssuedBySwitch =
     R"({"ts":"2026-11-01T00:05:00Z","type":"issued","cert":"shop","serial":"0b","not_before":"2026-11-01T00:05:00Z","not_after":"2027-01-30T00:05:00Z","ca":"https://acme.example/dir"})";
+// A lego lineage on http-01 that certcast switched to dns-01 on 2026-11-01: lego's JSON, rewritten
+// by the switched renewal, reports `reported` again; then two HTTP-01 probes.
+std::vector<std::string> AfterSwitch(const char* reported, bool probes_ok) {
+  return {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
+          LegoConfig("2026-11-01T00:06:00Z", reported), Http01("2026-11-02T00:00:00Z", probes_ok),
+          Http01("2026-11-02T18:00:00Z", probes_ok)};
+}
 void SwitchedToDns01(LineageMemory& m) {
   m.switched_challenge = Challenge::kDns01;
   m.switched_at = T("2026-11-01T00:00:00Z");
@@ -170,9 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
              "2026-10-31T23:59:59Z",
              {{ActionKind::kRenew, kReasonSwitchChallenge, Challenge::kDns01}}},
         Case{"ASwitchThatTheClientsConfigUndoesWhileTheCauseStandsIsReportedToAPerson",
-             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
-              LegoConfig("2026-11-01T00:06:00Z", "http-01"), Http01("2026-11-02T00:00:00Z", false),
-              Http01("2026-11-02T18:00:00Z", false)},
+             AfterSwitch("http-01", false),
              "2026-11-03T00:00:00Z",
              // The dry run confirms the cause again; the alert asks for the lasting fix.
              {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun},
@@ -182,9 +187,7 @@ INSTANTIATE_TEST_SUITE_P(
              "reported at 2026-11-01T00:06:00Z, certcast switched at 2026-11-01T00:00:00Z) while "
              "http01_unreachable still stands"},
         Case{"AConfigWrittenInTheSwitchsOwnSecondIsAfterIt",  // discover stamps whole seconds
-             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
-              LegoConfig("2026-11-01T00:06:00Z", "http-01"), Http01("2026-11-02T00:00:00Z", false),
-              Http01("2026-11-02T18:00:00Z", false)},
+             AfterSwitch("http-01", false),
              "2026-11-03T00:00:00Z",
              {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun},
               {ActionKind::kAlert, kReasonSwitchNotKept}},
@@ -194,14 +197,10 @@ INSTANTIATE_TEST_SUITE_P(
                m.switched_at = T("2026-11-01T00:06:00.400Z");
              }},
         Case{"ASwitchTheClientKeptNeedsNobody",
-             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
-              LegoConfig("2026-11-01T00:06:00Z", "dns-01"), Http01("2026-11-02T00:00:00Z", false),
-              Http01("2026-11-02T18:00:00Z", false)},
+             AfterSwitch("dns-01", false),
              "2026-11-03T00:00:00Z", {}, 0.0, SwitchedToDns01},
         Case{"GoingBackAfterTheCauseWentAwayNeedsNobody",
-             {LegoConfig("2026-09-01T00:00:00Z", "http-01"), kIssued, kIssuedBySwitch,
-              LegoConfig("2026-11-01T00:06:00Z", "http-01"), Http01("2026-11-02T00:00:00Z", true),
-              Http01("2026-11-02T18:00:00Z", true)},
+             AfterSwitch("http-01", true),
              "2026-11-03T00:00:00Z", {}, 0.0, SwitchedToDns01},
         Case{"Http01FailuresWithNoAlternativeAlertAPersonWithCauseAndFix",
              {kConfigHttpNoAlt, kIssued, Http01("2026-10-30T00:00:00Z", false),
