@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <iterator>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -142,6 +143,34 @@ std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& in) {
     due = std::min(due, in.ari->window_start);
   }
   return due;
+}
+
+absl::Duration ClientRetryInterval(Client client, int failures_so_far) {
+  const int n = std::max(1, failures_so_far);
+  switch (client) {
+    case Client::kCertbot:
+      // The snap timer runs twice a day and certbot has no backoff of its own: every run retries.
+      return absl::Hours(12);
+    case Client::kCertManager:
+      // failedIssuanceAttempts backoff: 1 h * 2^(n-1), capped at 32 h (reached at n = 6).
+      return n >= 6 ? absl::Hours(32) : absl::Hours(1 << (n - 1));
+    case Client::kCaddy: {
+      // CertMagic retries a failed renewal inside the job itself (doWithRetry in async.go, not the
+      // 10-minute maintenance check) after retryIntervals[n-1]; the last step repeats.
+      static constexpr absl::Duration kLadder[] = {
+          absl::Minutes(1),  absl::Minutes(2),  absl::Minutes(2),  absl::Minutes(5),
+          absl::Minutes(10), absl::Minutes(20), absl::Minutes(20), absl::Minutes(30),
+          absl::Minutes(30), absl::Hours(1),    absl::Hours(3),    absl::Hours(6)};
+      constexpr int kSteps = static_cast<int>(std::size(kLadder));
+      return kLadder[std::min(n, kSteps) - 1];
+    }
+    case Client::kLego:
+    case Client::kAcmeSh:
+    case Client::kOther:
+      // Run from a daily cron (or timer); a failure waits for the next run.
+      return absl::Hours(24);
+  }
+  return absl::Hours(24);
 }
 
 }  // namespace certcast

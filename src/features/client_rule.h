@@ -1,7 +1,8 @@
-// When a lineage's own ACME client first tries to renew its current certificate: the one
-// implementation of the client's rule, shared by the forecaster's features (days to due, days to
-// the next attempt) and the policy chain (ClientRenewalDue in src/policy). The decisions behind
-// each case, with their sources, are in docs/decisions.md ("one client renewal rule").
+// When a lineage's own ACME client first tries to renew its current certificate, and how soon it
+// retries after a failure: the one implementation of the client's rule, shared by the forecaster's
+// features (days to due, days to the next attempt) and the policy chain (ClientRenewalDue and
+// AttemptsLeftBeforeExpiry in src/policy). The decisions behind each case, with their sources, are
+// in docs/decisions.md ("one client renewal rule", "one client retry cadence").
 //
 // Contract: pure and clock-free. Everything it reads is passed in, and the caller passes only what
 // it knew before the instant it decides for (the features' T, the plan's now): the latest config,
@@ -67,5 +68,14 @@ absl::Time ClientDefaultDue(Client client, const std::optional<std::string>& cli
 // nullopt when there is no current certificate. The result may lie after not_after (a rule that
 // renews after expiry); callers that need a deadline clamp it themselves.
 std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& input);
+
+// How long the client waits after its `failures_so_far`-th consecutive failed renewal before it
+// tries again (values below 1 read as 1), from grounding.md section 5: certbot 12 h (snap timer
+// twice a day, no backoff); cert-manager 1 h * 2^(n-1), capped at 32 h; Caddy CertMagic's
+// retryIntervals ladder (1, 2, 2, 5, 10, 20, 20, 30, 30 min, 1 h, 3 h, then 6 h); lego, acme.sh
+// and other clients 24 h (daily cron). The one retry cadence of the features (NextScheduledAttempt)
+// and the policy (AttemptsLeftBeforeExpiry, which divides it by its time_scale); the cases are in
+// docs/decisions.md ("one client retry cadence").
+absl::Duration ClientRetryInterval(Client client, int failures_so_far);
 
 }  // namespace certcast

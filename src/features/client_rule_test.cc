@@ -164,5 +164,66 @@ TEST(ClientRule, RenewRuleDueForms) {
             kNotBefore + 100 * kDay);
 }
 
+struct RetryCase {
+  const char* name = "";
+  Client client = Client::kOther;
+  int failures_so_far = 1;
+  absl::Duration expected = {};
+};
+
+class ClientRetry : public testing::TestWithParam<RetryCase> {};
+
+TEST_P(ClientRetry, Interval) {
+  const RetryCase& c = GetParam();
+  EXPECT_EQ(ClientRetryInterval(c.client, c.failures_so_far), c.expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Clients, ClientRetry,
+    testing::Values(
+        // certbot: the snap timer twice a day, no backoff.
+        RetryCase{.name = "CertbotRetriesAtItsNextRun", .client = Client::kCertbot, .failures_so_far = 1, .expected = absl::Hours(12)},
+        RetryCase{.name = "CertbotHasNoBackoff", .client = Client::kCertbot, .failures_so_far = 20, .expected = absl::Hours(12)},
+        // cert-manager: 1 h * 2^(n-1), capped at 32 h.
+        RetryCase{.name = "CertManagerFirstFailureWaitsAnHour", .client = Client::kCertManager, .failures_so_far = 1, .expected = absl::Hours(1)},
+        RetryCase{.name = "CertManagerThirdFailureWaitsFourHours", .client = Client::kCertManager, .failures_so_far = 3, .expected = absl::Hours(4)},
+        RetryCase{.name = "CertManagerFifthFailureWaitsSixteenHours", .client = Client::kCertManager, .failures_so_far = 5, .expected = absl::Hours(16)},
+        RetryCase{.name = "CertManagerSixthFailureReachesTheCap", .client = Client::kCertManager, .failures_so_far = 6, .expected = absl::Hours(32)},
+        RetryCase{.name = "CertManagerStaysAtTheCap", .client = Client::kCertManager, .failures_so_far = 40, .expected = absl::Hours(32)},
+        // Caddy: CertMagic's retryIntervals, one step per failure, the last step repeating.
+        RetryCase{.name = "CaddyFirstRetryAfterAMinute", .client = Client::kCaddy, .failures_so_far = 1, .expected = absl::Minutes(1)},
+        RetryCase{.name = "CaddyThirdRetryAfterTwoMinutes", .client = Client::kCaddy, .failures_so_far = 3, .expected = absl::Minutes(2)},
+        RetryCase{.name = "CaddyFourthRetryAfterFiveMinutes", .client = Client::kCaddy, .failures_so_far = 4, .expected = absl::Minutes(5)},
+        RetryCase{.name = "CaddySeventhRetryAfterTwentyMinutes", .client = Client::kCaddy, .failures_so_far = 7, .expected = absl::Minutes(20)},
+        RetryCase{.name = "CaddyTenthRetryAfterAnHour", .client = Client::kCaddy, .failures_so_far = 10, .expected = absl::Hours(1)},
+        RetryCase{.name = "CaddyEleventhRetryAfterThreeHours", .client = Client::kCaddy, .failures_so_far = 11, .expected = absl::Hours(3)},
+        RetryCase{.name = "CaddyTwelfthRetryAfterSixHours", .client = Client::kCaddy, .failures_so_far = 12, .expected = absl::Hours(6)},
+        RetryCase{.name = "CaddyStaysAtSixHours", .client = Client::kCaddy, .failures_so_far = 500, .expected = absl::Hours(6)},
+        // lego, acme.sh, other: daily cron.
+        RetryCase{.name = "LegoRetriesNextDay", .client = Client::kLego, .failures_so_far = 1, .expected = absl::Hours(24)},
+        RetryCase{.name = "LegoHasNoBackoff", .client = Client::kLego, .failures_so_far = 9, .expected = absl::Hours(24)},
+        RetryCase{.name = "AcmeShRetriesNextDay", .client = Client::kAcmeSh, .failures_so_far = 1, .expected = absl::Hours(24)},
+        RetryCase{.name = "AcmeShHasNoBackoff", .client = Client::kAcmeSh, .failures_so_far = 30, .expected = absl::Hours(24)},
+        RetryCase{.name = "OtherRetriesNextDay", .client = Client::kOther, .failures_so_far = 2, .expected = absl::Hours(24)},
+        // No failure yet (or a negative count) reads as the first: the policy asks with
+        // episode_failures, which is 0 before the first failure is recorded.
+        RetryCase{.name = "CertManagerZeroFailuresReadsAsOne", .client = Client::kCertManager, .failures_so_far = 0, .expected = absl::Hours(1)},
+        RetryCase{.name = "CaddyZeroFailuresReadsAsOne", .client = Client::kCaddy, .failures_so_far = 0, .expected = absl::Minutes(1)},
+        RetryCase{.name = "CaddyNegativeFailuresReadAsOne", .client = Client::kCaddy, .failures_so_far = -3, .expected = absl::Minutes(1)}),
+    [](const testing::TestParamInfo<RetryCase>& info) { return std::string(info.param.name); });
+
+// The ladder adds up as CertMagic's comments say: 10 minutes after four failures, an hour after
+// seven, two after nine, six after eleven.
+TEST(ClientRetry, CaddyLadderElapsedTimes) {
+  absl::Duration elapsed;
+  std::vector<absl::Duration> checkpoints;
+  for (int n = 1; n <= 11; ++n) {
+    elapsed += ClientRetryInterval(Client::kCaddy, n);
+    if (n == 4 || n == 7 || n == 9 || n == 11) checkpoints.push_back(elapsed);
+  }
+  EXPECT_EQ(checkpoints, (std::vector<absl::Duration>{absl::Minutes(10), absl::Hours(1),
+                                                       absl::Hours(2), absl::Hours(6)}));
+}
+
 }  // namespace
 }  // namespace certcast

@@ -309,6 +309,21 @@ TEST(NextAttempt, CertManagerBacksOffExponentially) {
   EXPECT_EQ(*NextScheduledAttempt(*state.Find("shop"), T("2026-11-02T03:00:00Z")), T("2026-11-02T06:00:00Z"));
 }
 
+// Caddy retries on CertMagic's ladder, not on its 10-minute maintenance check: after eleven
+// failures the next try is 3 hours after the last one.
+TEST(NextAttempt, CaddyFollowsCertMagicsRetryLadder) {
+  std::vector<std::string> lines = {
+      R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"caddy","ca":"x","challenge":"http-01","ari":false})",
+      R"({"ts":"2026-11-01T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2026-09-01T00:00:00Z","not_after":"2026-11-30T00:00:00Z","ca":"x"})"};
+  for (int i = 0; i < 11; ++i) {
+    lines.push_back(StrCat(R"({"ts":"2026-11-02T)", i < 10 ? "0" : "", i, R"(:00:00Z","type":"renewal","cert":"shop","outcome":"failure"})"));
+  }
+  auto events = Parse(lines);
+  FleetState state;
+  for (const Event& e : events) ASSERT_TRUE(state.Apply(e).ok());
+  EXPECT_EQ(*NextScheduledAttempt(*state.Find("shop"), T("2026-11-02T10:30:00Z")), T("2026-11-02T13:00:00Z"));
+}
+
 TEST(Caa, PermitsTable) {
   const std::string le = "https://acme-v02.api.letsencrypt.org/directory";
   EXPECT_TRUE(CaaPermits({}, le, false));

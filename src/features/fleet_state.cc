@@ -130,17 +130,7 @@ std::optional<absl::Time> NextScheduledAttempt(const LineageState& state, absl::
   absl::Time next = std::max(*due, at);
   const Client client = state.config ? state.config->client : Client::kOther;
   if (state.consecutive_failures > 0 && state.last_failure) {
-    absl::Duration backoff;
-    switch (client) {
-      case Client::kCertManager: {
-        const int n = std::min(state.consecutive_failures, 7);
-        backoff = std::min(absl::Hours(1) * (1 << (n - 1)), absl::Hours(32));
-        break;
-      }
-      case Client::kCertbot: backoff = absl::Hours(12); break;
-      case Client::kCaddy: backoff = absl::Minutes(10); break;
-      default: backoff = absl::Hours(24); break;
-    }
+    const absl::Duration backoff = ClientRetryInterval(client, state.consecutive_failures);
     next = std::max(next, state.last_failure->ts + backoff);
   }
   return next;

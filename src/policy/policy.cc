@@ -423,25 +423,6 @@ std::optional<absl::Time> ClientRenewalDue(const LineageView& v) {
   return due;
 }
 
-absl::Duration ClientRetryInterval(Client client, int failures_so_far) {
-  switch (client) {
-    case Client::kCertbot:
-      return absl::Hours(12);  // snap/systemd timer twice a day, no backoff
-    case Client::kCertManager: {
-      // 1h * 2^(n-1), capped at 32h.
-      const int n = std::max(1, failures_so_far);
-      return n >= 6 ? absl::Hours(32) : absl::Hours(1 << (n - 1));
-    }
-    case Client::kCaddy:
-      return absl::Hours(6);  // certmagic's retry ladder tops out at hours, not days
-    case Client::kLego:
-    case Client::kAcmeSh:
-    case Client::kOther:
-      return absl::Hours(24);  // daily cron
-  }
-  return absl::Hours(24);
-}
-
 int AttemptsLeftBeforeExpiry(const LineageView& v, absl::Time now, double time_scale) {
   if (!v.current) return 0;
   const absl::Time expiry = v.current->not_after;

@@ -249,10 +249,9 @@ std::string EffectiveCa(const LineageView& lineage, const LineageMemory& memory)
 // rule of src/features (ClientRenewalDueTime in features/client_rule.h: renew_rule or client
 // default, the lineage's history, ARI), capped at the certificate's expiry.
 std::optional<absl::Time> ClientRenewalDue(const LineageView& lineage);
-// How often the client retries after a failure, given failures so far.
-absl::Duration ClientRetryInterval(Client client, int failures_so_far);
-// Attempts the client's own schedule (its cadence divided by time_scale) still has between now
-// and expiry.
+// Attempts the client's own schedule still has between now and expiry: its retry cadence
+// (ClientRetryInterval in features/client_rule.h, the one the features use too) divided by
+// time_scale.
 int AttemptsLeftBeforeExpiry(const LineageView& lineage, absl::Time now, double time_scale = 1);
 
 // A switch (challenge or CA) from the lineage's alt_* lists that avoids `diagnosis`; nullopt when

@@ -388,12 +388,52 @@ TEST(MemoryJsonTest, RefusesMalformedDocuments) {
             StatusCode::kDataLoss);
 }
 
-TEST(ClientScheduleTest, CertManagerBacksOffExponentiallyUpTo32Hours) {
-  EXPECT_EQ(ClientRetryInterval(Client::kCertManager, 1), absl::Hours(1));
-  EXPECT_EQ(ClientRetryInterval(Client::kCertManager, 3), absl::Hours(4));
-  EXPECT_EQ(ClientRetryInterval(Client::kCertManager, 9), absl::Hours(32));
-  EXPECT_EQ(ClientRetryInterval(Client::kCertbot, 5), absl::Hours(12));
+// The attempts the client still makes before expiry follow the retry cadence the features use
+// (ClientRetryInterval), divided by time_scale.
+struct AttemptsLeftCase {
+  const char* name = "";
+  Client client = Client::kOther;
+  int failures = 1;                   // episode failures, the latest at `now`
+  absl::Duration until_expiry;
+  double time_scale = 1;
+  int expected = 0;
+};
+
+class AttemptsLeftTest : public testing::TestWithParam<AttemptsLeftCase> {};
+
+TEST_P(AttemptsLeftTest, CountsTheClientsRetries) {
+  const AttemptsLeftCase& c = GetParam();
+  const absl::Time now = T("2026-11-02T12:00:00Z");
+  LineageView v;
+  v.config.client = c.client;
+  IssuedEvent issued;
+  issued.not_before = now - absl::Hours(24 * 40);
+  issued.not_after = now + c.until_expiry;
+  v.current = issued;
+  v.episode_onset = now - absl::Hours(1);
+  v.episode_failures = c.failures;
+  Attempt failure;
+  failure.at = now;
+  failure.outcome = Outcome::kFailure;
+  v.last_attempt = failure;
+  EXPECT_EQ(AttemptsLeftBeforeExpiry(v, now, c.time_scale), c.expected);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Clients, AttemptsLeftTest,
+    testing::Values(
+        // CertMagic's ladder after one failure: retries at +1, 3, 5, 10, 20, 40, 60, 90 minutes;
+        // the one at 120 is expiry itself.
+        AttemptsLeftCase{.name = "CaddyLadderInTwoHours", .client = Client::kCaddy, .failures = 1, .until_expiry = absl::Hours(2), .expected = 8},
+        AttemptsLeftCase{.name = "CaddyLadderScaledBySixty", .client = Client::kCaddy, .failures = 1, .until_expiry = absl::Minutes(2), .time_scale = 60, .expected = 8},
+        // Twelve failures in: 6 h steps.
+        AttemptsLeftCase{.name = "CaddyAtTheTopOfTheLadder", .client = Client::kCaddy, .failures = 12, .until_expiry = absl::Hours(20), .expected = 3},
+        // cert-manager after three failures: +4 h, +8 h, +16 h (28 h), then +32 h is too late.
+        AttemptsLeftCase{.name = "CertManagerBackoff", .client = Client::kCertManager, .failures = 3, .until_expiry = absl::Hours(30), .expected = 3},
+        AttemptsLeftCase{.name = "CertbotTwiceADay", .client = Client::kCertbot, .failures = 4, .until_expiry = absl::Hours(49), .expected = 4},
+        AttemptsLeftCase{.name = "AcmeShDaily", .client = Client::kAcmeSh, .failures = 2, .until_expiry = absl::Hours(72), .expected = 2},
+        AttemptsLeftCase{.name = "LegoDailyScaledByTwentyFour", .client = Client::kLego, .failures = 2, .until_expiry = absl::Hours(72), .time_scale = 24, .expected = 71}),
+    [](const testing::TestParamInfo<AttemptsLeftCase>& info) { return std::string(info.param.name); });
 
 TEST(MaintenanceWindowTest, AWindowAcrossMidnightBelongsToItsStartDay) {
   // Saturday 23:00 - 02:00; 2026-11-29 is a Sunday.
