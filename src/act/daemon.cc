@@ -138,6 +138,10 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   if (!plan->forecast_error.empty()) {
     Log("warn", "scoring failed; planned on facts alone", {{"error", plan->forecast_error.substr(0, 300)}});
   }
+  if (!plan->reasons_error.empty()) {
+    Log("warn", "forecast reasons failed; planned with the risks, messages without reasons",
+        {{"error", plan->reasons_error.substr(0, 300)}});
+  }
   report.actions_planned = static_cast<int>(plan->result.items.size());
 
   // 3. Act.

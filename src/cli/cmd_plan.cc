@@ -103,6 +103,10 @@ int RunPlanCommand(const PlanFlags& flags) {
     std::cerr << "certcast: warning: scoring failed (" << out->forecast_error.substr(0, 300)
               << "); planned on facts alone, risk 0\n";
   }
+  if (!out->reasons_error.empty()) {
+    std::cerr << "certcast: warning: forecast reasons failed (" << out->reasons_error.substr(0, 300)
+              << "); planned with the risks, messages without reasons\n";
+  }
   if (flags.format == "table") {
     PrintTable(*out);
   } else {

@@ -77,8 +77,13 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
                                                               const ScoreOptions& options) const {
   ASSIGN_OR_RETURN(FeatureExtractor fx, FeatureExtractor::Create(state, at));
   std::vector<size_t> lineages;
+  size_t fleet = 0;  // lineages with a config: picks the SHAP method below, however many are scored
   for (size_t li = 0; li < state.lineage_count(); ++li) {
-    if (fx.HasConfig(li)) lineages.push_back(li);
+    if (!fx.HasConfig(li)) continue;
+    ++fleet;
+    if (options.certs == nullptr || options.certs->contains(state.lineage(li).cert)) {
+      lineages.push_back(li);
+    }
   }
   std::vector<LineageForecast> out(lineages.size());
   if (lineages.empty()) return out;
@@ -112,9 +117,10 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
   }
   if (options.with_reasons && impl_->classifier) {
     ASSIGN_OR_RETURN(xgb::DMatrix d, xgb::DMatrix::Dense(x, lineages.size(), kModelWidth, 1));
-    // Exact TreeSHAP runs ~400 rows/s per thread; above a few thousand rows the approximate
-    // (Saabas) contributions keep a fleet-wide forecast interactive.
-    const int type = lineages.size() <= 2000 ? 2 : 3;
+    // Exact TreeSHAP runs ~400 rows/s per thread; above a few thousand lineages the approximate
+    // (Saabas) contributions keep a fleet-wide forecast interactive. Chosen by the fleet's size so
+    // that scoring a few lineages (options.certs) gives them the reasons a full scoring gives.
+    const int type = fleet <= 2000 ? 2 : 3;
     std::vector<float> contributions;
     {
       std::lock_guard<std::mutex> lock(impl_->predict_mutex);

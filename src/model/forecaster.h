@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "core/event.h"
 #include "core/status.h"
@@ -48,6 +49,11 @@ struct ScoreOptions {
   // 0 = all cores for batches; single rows always use one thread (XGBoost threads collapse when
   // another process holds a core, design.md).
   int threads = 0;
+  // Score only these lineages (by cert; null = every lineage). The planner scores the fleet
+  // without reasons, decides, then asks for the reasons of the few lineages whose decision uses
+  // them: each lineage's risk and reasons are exactly those of a scoring of the whole fleet (the
+  // SHAP method follows the fleet's size, not the number of lineages scored).
+  const absl::flat_hash_set<std::string>* certs = nullptr;
 };
 
 // Metadata stored in a model file.

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "core/event_json.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -414,6 +415,45 @@ TEST_F(TrainedModel, ScoresIgnoreEventsAtOrAfterAt) {
   for (size_t i = 0; i < a->size(); ++i) {
     EXPECT_EQ((*a)[i].cert, (*b)[i].cert);
     EXPECT_EQ((*a)[i].risk, (*b)[i].risk);
+  }
+}
+
+// The planner scores the fleet without reasons and asks for the reasons of a few lineages later
+// (ScoreOptions::certs): they must be exactly those of a scoring of the whole fleet, also above
+// 2,000 lineages where the fleet gets the approximate SHAP contributions.
+TEST_F(TrainedModel, ScoringSomeLineagesGivesThemTheReasonsOfAFullScoring) {
+  auto forecaster = Forecaster::Load(*path_);
+  ASSERT_TRUE(forecaster.ok());
+  for (int lineages : {80, 2100}) {
+    SCOPED_TRACE(StrCat(lineages, " lineages"));
+    const auto fleet = SyntheticFleet(lineages, 40, 11);
+    const absl::Time at = Day(30);
+    auto all = forecaster->ScoreAll(fleet, at);
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->size(), static_cast<size_t>(lineages));
+    // The five riskiest (with reasons), the calmest, and a name the fleet does not have.
+    absl::flat_hash_set<std::string> wanted = {"no-such-lineage", all->back().cert};
+    for (size_t i = 0; i < 5; ++i) wanted.insert((*all)[i].cert);
+    ScoreOptions options;
+    options.certs = &wanted;
+    auto some = forecaster->ScoreAll(fleet, at, options);
+    ASSERT_TRUE(some.ok()) << some.status();
+    ASSERT_EQ(some->size(), 6u);
+    size_t with_reasons = 0;
+    for (const LineageForecast& f : *some) {
+      auto same = std::find_if(all->begin(), all->end(),
+                               [&](const LineageForecast& g) { return g.cert == f.cert; });
+      ASSERT_NE(same, all->end()) << f.cert;
+      EXPECT_EQ(f.risk, same->risk) << f.cert;
+      ASSERT_EQ(f.reasons.size(), same->reasons.size()) << f.cert;
+      for (size_t r = 0; r < f.reasons.size(); ++r) {
+        EXPECT_EQ(f.reasons[r].feature, same->reasons[r].feature) << f.cert;
+        EXPECT_EQ(f.reasons[r].contribution, same->reasons[r].contribution) << f.cert;
+        EXPECT_EQ(f.reasons[r].sentence, same->reasons[r].sentence) << f.cert;
+      }
+      with_reasons += !f.reasons.empty();
+    }
+    EXPECT_GE(with_reasons, 5u);
   }
 }
 

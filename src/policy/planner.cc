@@ -6,6 +6,7 @@
 #include "core/strings.h"
 #include "core/time.h"
 #if CERTCAST_HAVE_MODEL
+#include "absl/container/flat_hash_set.h"
 #include "model/forecaster.h"
 #endif
 #include "nlohmann/json.hpp"
@@ -93,9 +94,13 @@ StatusOr<FleetMemory> MemoryFromJson(std::string_view text) {
   return memory;
 }
 
-PlanResult PlanFleet(const std::vector<LineageView>& lineages,
-                     const absl::flat_hash_map<std::string, ForecastView>& forecasts,
-                     FleetMemory& memory, const PolicyConfig& config, absl::Time now) {
+namespace {
+
+// Both PlanFleet overloads. `explain`, when set, fills the reasons of the named lineages in
+// `forecasts` (the caller's map, which it holds mutable).
+PlanResult PlanFleetWith(const std::vector<LineageView>& lineages, const ForecastMap& forecasts,
+                         FleetMemory& memory, const PolicyConfig& config, absl::Time now,
+                         const std::function<void(const std::vector<std::string>&)>& explain) {
   PlanResult result;
   result.lineages = static_cast<int64_t>(lineages.size());
   // Issuance per registered domain over 7 d, for the new-order budget.
@@ -109,14 +114,41 @@ PlanResult PlanFleet(const std::vector<LineageView>& lineages,
   static const ForecastView kNoForecast;
   static const LineageMemory kNoMemory;
 
-  std::vector<PlannedItem> renewals, alerts;
-  for (const LineageView& v : lineages) {
+  auto forecast_of = [&](const LineageView& v) -> const ForecastView& {
     auto f = forecasts.find(v.cert);
-    const ForecastView& forecast = f == forecasts.end() ? kNoForecast : f->second;
+    return f == forecasts.end() ? kNoForecast : f->second;
+  };
+  auto decide = [&](const LineageView& v) {
     auto mem = memory.find(v.cert);
     const LineageMemory& m = mem == memory.end() ? kNoMemory : mem->second;
-    PolicyInput input{v, forecast, m, config, budget, now};
-    Decision d = Decide(input);
+    return Decide(PolicyInput{v, forecast_of(v), m, config, budget, now});
+  };
+  // Lineage index and decision of the lineages that propose something (a few per cent): the
+  // others add nothing to the result.
+  std::vector<std::pair<size_t, Decision>> proposing;
+  for (size_t i = 0; i < lineages.size(); ++i) {
+    Decision d = decide(lineages[i]);
+    if (!d.actions.empty() || !d.held.empty()) proposing.emplace_back(i, std::move(d));
+  }
+  if (explain) {
+    // Reasons change only the wording of proposals, never whether there is one: a lineage
+    // without a proposal now has none with its reasons either.
+    std::vector<std::string> certs;
+    for (const auto& [i, d] : proposing) {
+      if (forecasts.contains(lineages[i].cert)) certs.push_back(lineages[i].cert);
+    }
+    if (!certs.empty()) {
+      explain(certs);
+      for (auto& [i, d] : proposing) {
+        if (forecasts.contains(lineages[i].cert)) d = decide(lineages[i]);
+      }
+    }
+  }
+
+  std::vector<PlannedItem> renewals, alerts;
+  for (auto& [i, d] : proposing) {
+    const LineageView& v = lineages[i];
+    const ForecastView& forecast = forecast_of(v);
     for (Held& h : d.held) result.held.push_back({v.cert, std::move(h)});
     for (Proposal& p : d.actions) {
       PlannedItem item;
@@ -221,6 +253,21 @@ PlanResult PlanFleet(const std::vector<LineageView>& lineages,
   return result;
 }
 
+}  // namespace
+
+PlanResult PlanFleet(const std::vector<LineageView>& lineages, const ForecastMap& forecasts,
+                     FleetMemory& memory, const PolicyConfig& config, absl::Time now) {
+  return PlanFleetWith(lineages, forecasts, memory, config, now, nullptr);
+}
+
+PlanResult PlanFleet(const std::vector<LineageView>& lineages, ForecastMap& forecasts,
+                     FleetMemory& memory, const PolicyConfig& config, absl::Time now,
+                     const ExplainForecasts& explain) {
+  std::function<void(const std::vector<std::string>&)> fill;
+  if (explain) fill = [&](const std::vector<std::string>& certs) { explain(certs, forecasts); };
+  return PlanFleetWith(lineages, forecasts, memory, config, now, fill);
+}
+
 }  // namespace certcast::policy
 
 namespace certcast::policy {
@@ -275,8 +322,9 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   const auto t2 = Clock::now();
 #if CERTCAST_HAVE_MODEL
   if (forecaster) {
+    // Reasons come after the decision, for the few lineages that use them (PlanFleet).
     ScoreOptions score_options;
-    score_options.max_reasons = 3;
+    score_options.with_reasons = false;
     StatusOr<std::vector<LineageForecast>> scored_or =
         forecaster->ScoreState(*state.fleet(), at, score_options);
     // A forecaster failure must not stop the fact-based checks (safety net, stale servers,
@@ -291,10 +339,6 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
       ForecastView view;
       view.risk = f.risk;
       view.in_episode = f.in_episode;
-      for (Reason& r : f.reasons) {
-        view.reasons.push_back(std::move(r.sentence));
-        view.top_features.emplace_back(std::move(r.feature), r.contribution);
-      }
       out.forecasts.emplace(std::move(f.cert), std::move(view));
     }
     const ModelInfo& info = forecaster->info();
@@ -309,7 +353,36 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   out.model_version = "none";
 #endif
   const auto t3 = Clock::now();
-  out.result = PlanFleet(views, out.forecasts, memory, options.config, at);
+  double explain_seconds = 0;
+  ExplainForecasts explain;
+#if CERTCAST_HAVE_MODEL
+  if (forecaster && out.forecast_error.empty()) {
+    explain = [&](const std::vector<std::string>& certs, ForecastMap& forecasts) {
+      const auto start = Clock::now();
+      const absl::flat_hash_set<std::string> wanted(certs.begin(), certs.end());
+      ScoreOptions explain_options;
+      explain_options.max_reasons = 3;
+      explain_options.certs = &wanted;
+      StatusOr<std::vector<LineageForecast>> explained =
+          forecaster->ScoreState(*state.fleet(), at, explain_options);
+      if (explained.ok()) {
+        for (LineageForecast& f : *explained) {
+          ForecastView& view = forecasts.at(f.cert);
+          for (Reason& r : f.reasons) {
+            view.reasons.push_back(std::move(r.sentence));
+            view.top_features.emplace_back(std::move(r.feature), r.contribution);
+          }
+        }
+      } else {
+        out.reasons_error = explained.status().message();
+      }
+      explain_seconds = Seconds(start, Clock::now());
+    };
+  }
+#endif
+  out.result = PlanFleet(views, out.forecasts, memory, options.config, at, explain);
+  // The audit records say so too: their messages and top features lack the reasons.
+  if (!out.reasons_error.empty()) out.model_version += " (reasons failed: none given)";
   for (const PlannedItem& item : out.result.items) {
     // Views are sorted by cert (FleetViewBuilder::Build).
     auto it = std::lower_bound(views.begin(), views.end(), item.action.cert,
@@ -358,8 +431,8 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   const auto t6 = Clock::now();
   out.load_seconds = Seconds(t0, t1);
   out.views_seconds = Seconds(t1, t2);
-  out.score_seconds = Seconds(t2, t3);
-  out.decide_seconds = Seconds(t3, t4);
+  out.score_seconds = Seconds(t2, t3) + explain_seconds;
+  out.decide_seconds = Seconds(t3, t4) - explain_seconds;
   out.save_seconds = Seconds(t4, t5);
   out.audit_seconds = Seconds(t5, t6);
   return out;

@@ -10,6 +10,7 @@
 // with the forecaster, plans, writes memory and audit records.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,11 +59,27 @@ struct PlanResult {
   int64_t lineages = 0;
 };
 
+using ForecastMap = absl::flat_hash_map<std::string, ForecastView>;
+
 // Decides for every lineage and updates `memory` with what was planned. Lineages without a
 // forecast get risk 0 (the chain's fact-based checks still apply).
-PlanResult PlanFleet(const std::vector<LineageView>& lineages,
-                     const absl::flat_hash_map<std::string, ForecastView>& forecasts,
+PlanResult PlanFleet(const std::vector<LineageView>& lineages, const ForecastMap& forecasts,
                      FleetMemory& memory, const PolicyConfig& config, absl::Time now);
+
+// Fills ForecastView::reasons and top_features of the named lineages' entries of `forecasts`
+// (every name has an entry). Adds no entry: planned items point into the map. On failure it
+// leaves them empty (the plan then goes out without those reasons).
+using ExplainForecasts =
+    std::function<void(const std::vector<std::string>& certs, ForecastMap& forecasts)>;
+
+// The same for forecasts scored without reasons (their TreeSHAP pass costs more than the risks):
+// decides every lineage, asks `explain` once for the reasons of the lineages whose decision
+// proposes something (planned or held: the chain uses reasons only in the wording of proposal
+// messages, and audit records exist only for planned actions), and decides those lineages again.
+// The result and `memory` are what the first overload gives with every forecast's reasons.
+PlanResult PlanFleet(const std::vector<LineageView>& lineages, ForecastMap& forecasts,
+                     FleetMemory& memory, const PolicyConfig& config, absl::Time now,
+                     const ExplainForecasts& explain);
 
 struct RunPlanOptions {
   PolicyConfig config;
@@ -78,14 +95,19 @@ struct RunPlanOptions {
 
 struct RunPlanOutput {
   PlanResult result;
-  absl::flat_hash_map<std::string, ForecastView> forecasts;
+  // Reasons only for the lineages with a proposal (planned or held), see PlanFleet.
+  ForecastMap forecasts;
   std::string model_version;
   std::string forecast_error;  // non-empty when scoring failed and the plan used facts alone
+  // Non-empty when the risks were scored but the reasons were not: messages and audit records of
+  // this plan lack them.
+  std::string reasons_error;
   // Latest config of every lineage, for executors that need the names, client and challenge.
   absl::flat_hash_map<std::string, ConfigEvent> configs;
   // Where the time went (wall seconds): load = restoring the checkpoint + reading and folding
-  // the events after it; views = building the lineage views; score = the forecaster; decide = the
-  // chain (PlanFleet); save = memory + checkpoint; audit = the audit records (one transaction).
+  // the events after it; views = building the lineage views; score = the forecaster (risks, and
+  // the reasons PlanFleet asks for); decide = the rest of the chain (PlanFleet); save = memory +
+  // checkpoint; audit = the audit records (one transaction).
   double load_seconds = 0, views_seconds = 0, score_seconds = 0, decide_seconds = 0,
          save_seconds = 0, audit_seconds = 0;
   AdvanceStats advance;
