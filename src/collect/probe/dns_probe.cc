@@ -16,32 +16,11 @@
 #include <random>
 
 #include "collect/probe/dns_wire.h"
+#include "collect/probe/socket_util.h"
 #include "core/strings.h"
 
 namespace certcast::probe {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
-
-// Owns a socket descriptor.
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-int RemainingMs(SteadyClock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
 
 struct SocketAddress {
   sockaddr_storage storage{};
@@ -66,21 +45,11 @@ StatusOr<SocketAddress> ToSocketAddress(const ResolverAddress& resolver) {
   return out;
 }
 
-// Waits until fd is ready for `events` or the deadline passes (false).
-bool WaitFor(int fd, short events, SteadyClock::time_point deadline) {
-  while (true) {
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, RemainingMs(deadline));
-    if (n > 0) return true;
-    if (n == 0 || errno != EINTR) return false;
-  }
-}
-
 // Sends the query over UDP and returns the first response whose ID and question match (anything
 // else on the socket is ignored, as RFC 5452 asks). Empty string: timeout.
 StatusOr<std::string> ExchangeUdp(const SocketAddress& to, const std::string& query, uint16_t id,
                                   std::string_view name, uint16_t type, SteadyClock::time_point deadline) {
-  Socket socket_fd(socket(to.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd socket_fd(socket(to.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (socket_fd.get() < 0) return UnavailableError(StrCat("socket: ", strerror(errno)));
   if (connect(socket_fd.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.length) != 0) {
     return UnavailableError(StrCat("connect: ", strerror(errno)));
@@ -111,7 +80,7 @@ StatusOr<std::string> ExchangeUdp(const SocketAddress& to, const std::string& qu
 // RFC 7766: the same query over TCP with a two-byte length prefix. Empty string: timeout.
 StatusOr<std::string> ExchangeTcp(const SocketAddress& to, const std::string& query,
                                   SteadyClock::time_point deadline) {
-  Socket socket_fd(socket(to.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd socket_fd(socket(to.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (socket_fd.get() < 0) return UnavailableError(StrCat("socket: ", strerror(errno)));
   if (connect(socket_fd.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.length) != 0 &&
       errno != EINPROGRESS) {

@@ -15,14 +15,13 @@
 #include <vector>
 
 #include "collect/probe/ntp_packet.h"
+#include "collect/probe/socket_util.h"
 #include "collect/probe/tls_probe.h"
 #include "core/host_name.h"
 #include "core/strings.h"
 
 namespace certcast::probe {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 struct ServerAddress {
   sockaddr_storage storage{};
@@ -56,14 +55,6 @@ StatusOr<std::vector<ServerAddress>> Resolve(const NtpServer& server) {
   return out;
 }
 
-// Closes the socket of one attempt on every path out of it.
-struct SocketCloser {
-  int fd;
-  ~SocketCloser() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 // How one attempt ended.
 enum class Outcome {
   kSample,
@@ -85,18 +76,18 @@ struct AttemptResult {
 // are stale, misdirected or forged, and the real reply may still come.
 AttemptResult Attempt(const ServerAddress& to, uint64_t nonce, const Clock& clock, SteadyClock::time_point deadline) {
   AttemptResult result;
-  SocketCloser socket_fd{socket(to.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
-  if (socket_fd.fd < 0) {
+  Fd socket_fd(socket(to.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (socket_fd.get() < 0) {
     result.failure = UnavailableError(StrCat("socket: ", strerror(errno)));
     return result;
   }
-  if (connect(socket_fd.fd, reinterpret_cast<const sockaddr*>(&to.storage), to.length) != 0) {
+  if (connect(socket_fd.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.length) != 0) {
     result.failure = UnavailableError(StrCat("connect: ", strerror(errno)));
     return result;
   }
   const std::string request = BuildNtpRequest(nonce);
   result.sent = clock.Now();  // T1
-  if (send(socket_fd.fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
+  if (send(socket_fd.get(), request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
     result.failure = UnavailableError(StrCat("send: ", strerror(errno)));
     return result;
   }
@@ -106,14 +97,14 @@ AttemptResult Attempt(const ServerAddress& to, uint64_t nonce, const Clock& cloc
   while (true) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
     if (left <= 0) break;
-    pollfd ready{socket_fd.fd, POLLIN, 0};
+    pollfd ready{socket_fd.get(), POLLIN, 0};
     const int polled = poll(&ready, 1, static_cast<int>(left));
     if (polled < 0 && errno != EINTR) {
       result.failure = UnavailableError(StrCat("poll: ", strerror(errno)));
       return result;
     }
     if (polled <= 0) continue;
-    const ssize_t n = recv(socket_fd.fd, buffer, sizeof buffer, 0);
+    const ssize_t n = recv(socket_fd.get(), buffer, sizeof buffer, 0);
     const int recv_error = errno;             // before the clock call can touch errno
     const absl::Time received = clock.Now();  // T4, before any parsing
     if (n < 0) {

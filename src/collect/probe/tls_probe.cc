@@ -16,44 +16,11 @@
 #include <vector>
 
 #include "collect/probe/openssl_util.h"
+#include "collect/probe/socket_util.h"
 #include "core/strings.h"
 
 namespace certcast::probe {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
-
-int RemainingMs(SteadyClock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
-
-bool WaitFor(int fd, short events, SteadyClock::time_point deadline) {
-  while (true) {
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, RemainingMs(deadline));
-    if (n > 0) return true;
-    if (n == 0 || errno != EINTR) return false;
-  }
-}
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
 
 enum class ConnectResult { kOk, kRefused, kTimeout };
 
