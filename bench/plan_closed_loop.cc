@@ -1,4 +1,4 @@
-// Closed-loop evaluation of certcast's planner against the baselines (evaluation.md section 2) on
+// Closed-loop evaluation of certcast's planner against the baselines (docs/evaluation.md section 2) on
 // the fleet simulator: for each preset and seed, the same world (common random numbers) is run
 // with the clients alone ("none"), alert-on-failure monitoring, expiry alerts, and certcast; the
 // outcome is outage hours, issuances, rate-limited attempts, alerts and their precision.

@@ -1,4 +1,4 @@
-// certcast plan: what certcast would do now, one action per line (evaluation.md section 2).
+// certcast plan: what certcast would do now, one action per line (docs/evaluation.md section 2).
 #include <cstdio>
 #include <iostream>
 

@@ -1,6 +1,6 @@
 // `certcast simulate`: run the fleet simulator (docs/simulator.md) open loop, writing events-v1
 // JSON Lines and the hidden ground truth, or closed loop with a baseline policy, printing the
-// metrics that evaluation.md §2 scores.
+// metrics that docs/evaluation.md §2 scores.
 #include <unistd.h>
 
 #include <cstdio>

@@ -1,4 +1,4 @@
-// A planned action: the output contract of `certcast plan` (../shared/spec/evaluation.md §2), the
+// A planned action: the output contract of `certcast plan` (docs/evaluation.md §2), the
 // input of the executors (act/) and of the simulator's closed loop. One JSON object per line:
 //   {"cert":"shop","action":"renew","challenge":"dns-01","reason":"...","risk":0.81}
 #pragma once

@@ -1,4 +1,4 @@
-// The events-v1 data model (docs/events-v1.md, the contract is ../shared/spec/events-v1.md).
+// The events-v1 data model; docs/events-v1.md is the format's contract.
 // One struct per event type; Event holds the timestamp and a variant of them. Closed enumerations
 // of the spec are C++ enums; open ones ("open" in the spec) are strings.
 #pragma once

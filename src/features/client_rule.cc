@@ -36,7 +36,7 @@ std::optional<std::array<int, 3>> ParseVersion(const std::optional<std::string>&
 }
 
 // 2/3 of the lifetime, 1/2 under 10 days: the default of certbot >= 4, lego >= 5, cert-manager,
-// Caddy and LE's own recommendation (grounding.md sections 3.3 and 5).
+// Caddy and LE's own recommendation (docs/background.md sections 3 and 5).
 absl::Time TwoThirds(absl::Time not_before, absl::Time not_after) {
   const absl::Duration life = not_after - not_before;
   return not_before + life * (life < 10 * kDay ? 0.5 : 2.0 / 3.0);
@@ -69,7 +69,7 @@ absl::Time RenewRuleDue(const RenewRule& rule, absl::Time not_before, absl::Time
     case RenewRule::Kind::kFraction:
       return not_before + (not_after - not_before) * rule.value;
     case RenewRule::Kind::kDaysLeft:
-      // lego 4's --days 30 on a 160-hour certificate renews on every run (grounding.md section 5),
+      // lego 4's --days 30 on a 160-hour certificate renews on every run (docs/background.md section 5),
       // not before the certificate exists.
       return std::max(not_before, not_after - kDay * rule.value);
     case RenewRule::Kind::kAfterIssueDays:
@@ -120,7 +120,7 @@ std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& in) {
   std::optional<RenewRule> rule;
   if (in.config && in.config->renew_rule) rule = ParseRenewRule(*in.config->renew_rule);
   // cert-manager ignores a renewBefore of the whole duration or more and applies its default
-  // (grounding.md section 5).
+  // (docs/background.md section 5).
   if (rule && client == Client::kCertManager && rule->kind == RenewRule::Kind::kDaysLeft &&
       kDay * rule->value >= not_after - not_before) {
     rule.reset();
@@ -137,7 +137,7 @@ std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& in) {
                           in.ari->window_end > in.ari->window_start;
   if (ari_counts) {
     // certbot >= 4.1: "an earlier ARI time wins"; the others are taken to do the same. acme.sh lets
-    // the window override its own rule even when later (grounding.md section 5), but following
+    // the window override its own rule even when later (docs/background.md section 5), but following
     // that here raised closed-loop outage hours (docs/decisions.md), so the earlier time stays the
     // due time and the policy's ClientNotRenewing check allows for acme.sh's later window itself.
     due = std::min(due, in.ari->window_start);

@@ -48,7 +48,7 @@ struct ClientRuleInput {
 // (acme.sh <= 3.1.3 on certificates of 59 days or less).
 absl::Time RenewRuleDue(const RenewRule& rule, absl::Time not_before, absl::Time not_after);
 
-// The client's default renewal point when the config names no rule (grounding.md section 5):
+// The client's default renewal point when the config names no rule (docs/background.md section 5):
 // certbot >= 4 and lego >= 5: 2/3 of the lifetime (1/2 under 10 days); certbot < 4 and lego < 5:
 // 30 days left; either with an unknown version: the later of the two; acme.sh: not_before + 29 days
 // (+ 59 days before 3.1.4); cert-manager, caddy, other: 2/3 (1/2 under 10 days). A version is
@@ -70,7 +70,7 @@ absl::Time ClientDefaultDue(Client client, const std::optional<std::string>& cli
 std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& input);
 
 // How long the client waits after its `failures_so_far`-th consecutive failed renewal before it
-// tries again (values below 1 read as 1), from grounding.md section 5: certbot 12 h (snap timer
+// tries again (values below 1 read as 1), from docs/background.md section 5: certbot 12 h (snap timer
 // twice a day, no backoff); cert-manager 1 h * 2^(n-1), capped at 32 h; Caddy CertMagic's
 // retryIntervals ladder (1, 2, 2, 5, 10, 20, 20, 30, 30 min, 1 h, 3 h, then 6 h); lego, acme.sh
 // and other clients 24 h (daily cron). The one retry cadence of the features (NextScheduledAttempt)

@@ -356,7 +356,7 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
         static_cast<float>(ns_in_episode_[g] - (InEpisode(s) ? 1 : 0)) / (ns_lineages_[g] - 1);
   }
 
-  // Distinct warnings, each a plain-language precursor from grounding.md section 7. Thresholds are
+  // Distinct warnings, each a plain-language precursor from docs/background.md section 7. Thresholds are
   // deliberately loose ("something is off"), the model weighs them; the count transfers across
   // fleets whose causes differ.
   auto on = [&](int feature, float threshold) { return std::isfinite(out[feature]) && out[feature] >= threshold; };
@@ -379,7 +379,7 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   out[kWarningSignals] = static_cast<float>(warnings);
 
   // Hard blockers: unlike the loose warnings above, each of these fails the attempt it meets
-  // (grounding.md section 7). One column for all of them because each cause alone is rare (a few
+  // (docs/background.md section 7). One column for all of them because each cause alone is rare (a few
   // disk-full onsets a year in a fleet of 1,000, outnumbered by disk warnings that clear): pooled,
   // what the model learns from expiring DNS API tokens also applies to a full disk.
   int blockers = 0;

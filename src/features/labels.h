@@ -22,7 +22,7 @@ struct Episode {
 absl::flat_hash_map<std::string, std::vector<Episode>> ComputeEpisodes(std::span<const Event> events);
 
 // Inside an ongoing episode on day `d`: an attempt failure at or before d and no success or
-// issuance since (evaluation.md section 1).
+// issuance since (docs/evaluation.md section 1).
 bool InEpisodeAt(const std::vector<Episode>& episodes, absl::Time d);
 
 // The first onset in (from, to], or nullptr.

@@ -78,7 +78,7 @@ struct LineageState {
 };
 
 // True when the lineage is inside an ongoing episode as of `at` (an attempt failure before `at`
-// and no success or issuance since). Such cert-days are not forecasts (evaluation.md section 1).
+// and no success or issuance since). Such cert-days are not forecasts (docs/evaluation.md section 1).
 bool InEpisode(const LineageState& state);
 
 // When the lineage's client first tries to renew the current certificate: ClientRenewalDueTime

@@ -1,6 +1,6 @@
 // Isolation forest (Liu, Ting, Zhou 2008) over telemetry features: how unlike anything in the
 // training history a lineage's current telemetry is. No Debian C/C++ library offers one, and it is
-// small (design.md). Scores are 2^(-E[h(x)]/c(psi)) in (0, 1]; ~0.5 is ordinary, near 1 is rare.
+// small (about 150 lines; docs/forecast.md). Scores are 2^(-E[h(x)]/c(psi)) in (0, 1]; ~0.5 is ordinary, near 1 is rare.
 #pragma once
 
 #include <cstdint>

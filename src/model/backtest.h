@@ -1,4 +1,4 @@
-// Backtest (evaluation.md section 1): one row per lineage per day D (00:00Z) in [from, to) for
+// Backtest (docs/evaluation.md section 1): one row per lineage per day D (00:00Z) in [from, to) for
 // every lineage with a config event before D, risk from events with ts < D only, scored against
 // the episode onsets in all the events given, beside simple rules computed on the same data.
 #pragma once

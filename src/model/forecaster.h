@@ -1,7 +1,7 @@
 // The forecaster: loads a trained model file and scores lineages as of a time.
 //
 // risk = calibrated P(an episode onset of the lineage falls in (at, at + horizon]) computed from
-// events with ts < at only (evaluation.md section 1). Reasons are the model's largest positive
+// events with ts < at only (docs/evaluation.md section 1). Reasons are the model's largest positive
 // TreeSHAP contributions, each turned into a sentence a person can act on.
 //
 // Stable API for policy (src/policy) and the CLI; extended only additively.
@@ -47,7 +47,7 @@ struct ScoreOptions {
   bool with_reasons = true;
   size_t max_reasons = 3;
   // 0 = all cores for batches; single rows always use one thread (XGBoost threads collapse when
-  // another process holds a core, design.md).
+  // another process holds a core: docs/forecast.md, "Speed").
   int threads = 0;
   // Score only these lineages (by cert; null = every lineage). The planner scores the fleet
   // without reasons, decides, then asks for the reasons of the few lineages whose decision uses

@@ -1,4 +1,4 @@
-// Forecast scoring exactly as evaluation.md section 1 defines it, so that train (validation),
+// Forecast scoring exactly as docs/evaluation.md section 1 defines it, so that train (validation),
 // backtest and the baselines are all measured by the same code.
 #pragma once
 

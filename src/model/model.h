@@ -50,14 +50,14 @@ struct Calibration {
 // metrics (episode recall, de-duplicated alert precision).
 struct OperatingPointRule {
   // The threshold with the most validation episode recall whose validation alert precision is at
-  // least this (grounding.md's honest band is precision 0.3-0.6; 0.4 leaves room for the drop from
+  // least this (docs/background.md's honest band is precision 0.3-0.6; 0.4 leaves room for the drop from
   // validation to later days). Best F1 when no candidate reaches it; > 1: best F1 always.
   double min_precision = 0.4;
   // > 0: the Wilson lower bound of the precision at this z must reach min_precision, not the
   // point estimate. z = 1 by default: the validation slice holds 19-88 alerts, and the point
   // estimate picked the candidate that only just cleared the floor by luck (h4: validation 0.400,
   // test 0.276). On nine simulated fleets (docs/forecast.md, "Operating point") z = 1 kept s1-s3
-  // unchanged, put every fleet's precision in grounding's 0.3-0.6 band, lifted pooled precision
+  // unchanged, put every fleet's precision in background.md's 0.3-0.6 band, lifted pooled precision
   // 0.430 -> 0.505 and F1 0.410 -> 0.429 for 17 of 345 catches.
   double wilson_z = 1;
   int64_t min_true_alerts = 0;  // and at least this many true validation alerts

@@ -51,7 +51,7 @@ inline constexpr std::string_view kHeldRateLimit = "HeldRateLimit";
 inline constexpr std::string_view kHeldMaintenanceWindow = "HeldMaintenanceWindow";
 inline constexpr std::string_view kHeldConcurrency = "HeldConcurrency";
 
-// The failure causes of grounding.md section 7.
+// The failure causes of docs/background.md section 7.
 enum class Cause : uint8_t {
   kNone,
   kDnsPointing,       // DNS no longer points at the host (moved, deleted, NXDOMAIN, lapsed)
@@ -107,7 +107,7 @@ struct MaintenanceWindow {
 
 struct PolicyConfig {
   // Reload a host that serves an older serial than the newest issued one after this long: multi-
-  // node fleets lag a little after issuance (grounding.md section 7: "a day after issuance").
+  // node fleets lag a little after issuance (docs/background.md section 7: "a day after issuance").
   absl::Duration reload_grace = absl::Hours(20);
   // The safety net fires when less than min(safety_net_max, safety_net_fraction * lifetime) is
   // left on the current certificate and it has not been replaced.
@@ -147,7 +147,7 @@ struct PolicyConfig {
   // Host environment thresholds.
   double clock_harm_ms = 5 * 60 * 1000;       // beyond this, JWS/TLS to the CA fail
   int64_t disk_min_free_bytes = 64ll << 20;   // below this the client cannot write its state
-  // Let's Encrypt rate limits (grounding.md section 2), with a reserve kept for the client itself.
+  // Let's Encrypt rate limits (docs/background.md section 2), with a reserve kept for the client itself.
   int exact_set_limit = 5;          // certificates per exact identifier set per 7 d
   int exact_set_reserve = 1;
   int failed_authorizations_per_hour = 5;

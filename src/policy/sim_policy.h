@@ -1,4 +1,4 @@
-// certcast's planner as a closed-loop policy of the fleet simulator (sim::Policy, evaluation.md
+// certcast's planner as a closed-loop policy of the fleet simulator (sim::Policy, docs/evaluation.md
 // section 2): it sees only the day's events, keeps its own view of the fleet incrementally, scores
 // with an optional forecaster, and returns exactly the actions `certcast plan` would print.
 // A separate target (certcast_policy_sim) so that neither certcast_policy nor certcast_sim depends

@@ -1,7 +1,7 @@
 // The fleet simulator: a synthetic fleet of certificate lineages, stepped one simulated day at a
 // time, that emits events-v1 telemetry the way a real agent collects it, keeps the hidden ground
 // truth (which fault caused which episode, when its precursor became visible) out of that stream,
-// and optionally runs a Policy in the loop (evaluation.md §2) to compare what would have happened.
+// and optionally runs a Policy in the loop (docs/evaluation.md §2) to compare what would have happened.
 // The model, its rates and their grounding are documented in docs/simulator.md.
 //
 // Contract:
@@ -38,7 +38,7 @@ namespace certcast::sim {
 
 // Fault variants: name, cause, scope, default rate per scope-year, share with no telemetry
 // signal ("silent"), share that heals by itself, median hours to heal. The rates are judgement
-// calls from grounding.md §7 (no public per-cause data exists); docs/simulator.md explains each.
+// calls from docs/background.md §7 (no public per-cause data exists); docs/simulator.md explains each.
 // Scopes: lineage, host, org, domain (registered domain), ca.
 #define CERTCAST_SIM_VARIANTS(X)                                                        \
   X(dns_a_moved, dns_repoint, lineage, 0.030, 0.15, 0.10, 72)                           \
@@ -113,7 +113,7 @@ inline constexpr int kLookAlikeCount = 0
 #undef CERTCAST_SIM_X
     ;
 
-// Causes of grounding.md §7, plus "transient" (one failed attempt that the next one fixes: a
+// Causes of docs/background.md §7, plus "transient" (one failed attempt that the next one fixes: a
 // self-healing episode with no precursor) and "lifetime_config" (a renewal rule that renews after
 // the certificate expires, e.g. acme.sh after_issue_days:59 with 45-day certificates).
 inline constexpr std::string_view kCauses[] = {
@@ -258,7 +258,7 @@ struct CauseMetrics {
   double outage_hours = 0;
 };
 
-// Closed-loop outcome (evaluation.md §2 scoring) and open-loop counts.
+// Closed-loop outcome (docs/evaluation.md §2 scoring) and open-loop counts.
 struct Metrics {
   std::string policy;
   double outage_hours = 0;   // expired certificates served

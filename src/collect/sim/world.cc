@@ -30,7 +30,7 @@ constexpr Sec kMinute = 60, kHour = 3600, kDay = 86400;
 Sec CivilSec(int y, int m, int d) {
   return absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()));
 }
-// Let's Encrypt classic profile lifetime changes (grounding §3.2).
+// Let's Encrypt classic profile lifetime changes (docs/background.md §3).
 const Sec kClassic64 = CivilSec(2027, 2, 10);
 const Sec kClassic45 = CivilSec(2028, 2, 16);
 
@@ -84,7 +84,7 @@ constexpr const char* kTlds[] = {"example", "test", "example.net", "example.org"
 struct Bucket {
   double tokens;
   Sec last;
-  // Refills continuously (grounding §2: token buckets, GCRA) then takes one token if there is one.
+  // Refills continuously (docs/background.md §2: token buckets, GCRA) then takes one token if there is one.
   void Refill(Sec t, double capacity, double interval) {
     if (t > last) {
       tokens = std::min(capacity, tokens + double(t - last) / interval);
@@ -468,7 +468,7 @@ void World::BuildFleet(Rng& rng) {
                                c_.legacy_profile_share
                         ? 3
                         : 0;
-        // Renewal rule as the client's defaults set it (grounding §5).
+        // Renewal rule as the client's defaults set it (docs/background.md §5).
         switch (H.client) {
           case ClientKind::kCertbot:
             L.rule_text = rng.Bernoulli(c_.days_left_override_share) ? "days_left:30" : "fraction:0.667";
@@ -667,7 +667,7 @@ Sec World::DueTime(const Lineage& L) const {
   }
   if (L.ari && kCas[L.ca].ari) {
     // acme.sh and Caddy (certmagic) follow the ARI window when they have one; certbot and lego
-    // renew at whichever comes first, the ARI time or their own rule (grounding §5).
+    // renew at whichever comes first, the ARI time or their own rule (docs/background.md §5).
     const ClientKind k = hosts_[L.host].client;
     if (k == ClientKind::kAcmeSh || k == ClientKind::kCaddy) due = L.ari_pick;
     else due = std::min(due, L.ari_pick);
@@ -807,7 +807,7 @@ int32_t World::ActiveFault(const Lineage& L, Sec t, Challenge ch, int ca, int ph
 
 namespace {
 // The ACME problem type or client code, and a detail, as real clients report them
-// (grounding §1.6; the wording follows ../shared/acme-lab/real-logs).
+// (docs/background.md §1.6; the wording follows real certbot and lego runs, tests/data/client-logs).
 struct ErrorText {
   const char* error;
   std::string detail;
@@ -916,7 +916,7 @@ void World::EmitRenewal(const Lineage& L, Sec t, bool ok, const char* error, std
 void World::ScheduleRetry(Lineage& L, Sec t) {
   const ClientKind k = hosts_[L.host].client;
   if (k == ClientKind::kCertManager) {
-    // failedIssuanceAttempts backoff: 1h * 2^(n-1), capped at 32h (grounding §5).
+    // failedIssuanceAttempts backoff: 1h * 2^(n-1), capped at 32h (docs/background.md §5).
     L.next_retry = t + std::min<Sec>(32 * kHour, kHour << std::min(L.failures - 1, 6));
   } else if (k == ClientKind::kCaddy) {
     static constexpr Sec kLadder[] = {5 * kMinute, 10 * kMinute, 30 * kMinute, kHour, 2 * kHour,
@@ -1691,7 +1691,7 @@ void World::OnRestart(int32_t l, Sec t) {
 
 void World::OnBurst(int32_t f, Sec t) {
   // The provider adds a name to every customer lineage under its shared domain at once: new
-  // identifier sets, so the 50-per-registered-domain limit applies (grounding §2).
+  // identifier sets, so the 50-per-registered-domain limit applies (docs/background.md §2).
   Fault& F = faults_[f];
   Domain& D = domains_[F.subject];
   Sec when = t;
