@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/strings.h"
+#include "model/metadata_json.h"
 #include "nlohmann/json.hpp"
 
 namespace certcast {
@@ -182,31 +183,65 @@ std::string IsolationForest::ToJson() const {
 }
 
 StatusOr<IsolationForest> IsolationForest::FromJson(std::string_view text, size_t width) {
+  using metadata_json::Integer;
   IsolationForest forest;
+  const int64_t last_column = static_cast<int64_t>(width) - 1;
   try {
-    auto j = nlohmann::json::parse(text);
-    forest.columns_ = j.at("columns").get<std::vector<int>>();
-    forest.sample_size_ = j.at("sample_size").get<int>();
-    for (const auto& t : j.at("trees")) {
+    const nlohmann::json j = metadata_json::Parse(text);
+    for (const auto& c : j.at("columns")) {
+      forest.columns_.push_back(static_cast<int>(Integer(c, 0, last_column, "anomaly model: a column")));
+    }
+    forest.sample_size_ = static_cast<int>(Integer(j.at("sample_size"), 1, kMaxSampleSize, "anomaly model: sample_size"));
+    const nlohmann::json& trees = j.at("trees");
+    if (!trees.is_array()) return DataLossError("anomaly model: trees is not a list");
+    if (trees.size() > static_cast<size_t>(kMaxTrees)) {
+      return DataLossError(StrCat("anomaly model: ", trees.size(), " trees, more than the limit of ", kMaxTrees));
+    }
+    const size_t max_nodes = 2 * static_cast<size_t>(forest.sample_size_) - 1;
+    for (size_t t = 0; t < trees.size(); ++t) {
+      const nlohmann::json& nodes = trees[t];
+      const std::string where = StrCat("tree ", t);
+      if (!nodes.is_array() || nodes.empty()) return DataLossError(StrCat("anomaly model: ", where, " is not a non-empty list of nodes"));
+      if (nodes.size() > max_nodes) {
+        return DataLossError(StrCat("anomaly model: ", where, " has ", nodes.size(), " nodes, more than 2 * sample_size - 1 = ", max_nodes));
+      }
+      const int32_t size = static_cast<int32_t>(nodes.size());
       std::vector<Node> tree;
-      for (const auto& n : t) {
-        tree.push_back({n.at(0).get<int32_t>(), n.at(1).get<float>(), n.at(2).get<int32_t>(),
-                        n.at(3).get<int32_t>(), n.at(4).get<int32_t>()});
-      }
-      const int32_t size = static_cast<int32_t>(tree.size());
+      tree.reserve(nodes.size());
+      // Children come after their parent, so one pass in index order sees every parent before its
+      // children: it assigns each node its one parent and its depth.
+      std::vector<int32_t> parent(nodes.size(), -1);
+      std::vector<int> depth(nodes.size(), 0);
       for (int32_t i = 0; i < size; ++i) {
-        const Node& n = tree[i];
-        if (n.column >= static_cast<int32_t>(width)) return DataLossError("anomaly model: column out of range");
-        // Fit appends children after their parent; requiring it here also rules out cycles,
-        // which would make scoring loop forever.
-        if (n.column >= 0 && (n.left <= i || n.left >= size || n.right <= i || n.right >= size)) {
-          return DataLossError("anomaly model: a tree node points outside its tree");
+        const nlohmann::json& n = nodes[i];
+        const std::string at = StrCat(where, " node ", i);
+        if (!n.is_array() || n.size() != 5) return DataLossError(StrCat("anomaly model: ", at, " is not [column, split, left, right, size]"));
+        Node node;
+        node.column = static_cast<int32_t>(Integer(n[0], -1, last_column, StrCat(at, ": column")));
+        node.split = metadata_json::FiniteFloat(n[1], StrCat(at, ": split"));
+        node.left = static_cast<int32_t>(Integer(n[2], -1, size - 1, StrCat(at, ": left child")));
+        node.right = static_cast<int32_t>(Integer(n[3], -1, size - 1, StrCat(at, ": right child")));
+        node.size = static_cast<int32_t>(Integer(n[4], 0, forest.sample_size_, StrCat(at, ": size")));
+        if (i > 0 && parent[i] < 0) return DataLossError(StrCat("anomaly model: ", at, " has no parent"));
+        if (node.column < 0) {
+          if (node.left != -1 || node.right != -1) return DataLossError(StrCat("anomaly model: ", at, " is a leaf with children"));
+        } else {
+          // Children after their parent also rules out cycles, which would make scoring loop.
+          if (node.left <= i || node.right <= i) return DataLossError(StrCat("anomaly model: ", at, " has a child that is not after it"));
+          if (node.right != node.left + 1) return DataLossError(StrCat("anomaly model: ", at, "'s children are not adjacent"));
+          for (int32_t child : {node.left, node.right}) {
+            if (parent[child] >= 0) {
+              return DataLossError(StrCat("anomaly model: ", at, " shares its child ", child, " with node ", parent[child]));
+            }
+            parent[child] = i;
+            depth[child] = depth[i] + 1;
+            if (depth[child] > kMaxDepth) {
+              return DataLossError(StrCat("anomaly model: ", where, " is deeper than the limit of ", kMaxDepth));
+            }
+          }
         }
-        if (n.column >= 0 && n.right != n.left + 1) {
-          return DataLossError("anomaly model: a tree node's children are not adjacent");
-        }
+        tree.push_back(node);
       }
-      if (tree.empty()) return DataLossError("anomaly model: empty tree");
       forest.trees_.push_back(std::move(tree));
     }
   } catch (const std::exception& e) {
@@ -309,15 +344,25 @@ std::string TailSurprise::ToJson() const {
 }
 
 StatusOr<TailSurprise> TailSurprise::FromJson(std::string_view text, size_t width) {
+  using metadata_json::Integer;
   TailSurprise tail;
   try {
-    for (const auto& c : nlohmann::json::parse(text)) {
-      const int column = c.at("column").get<int>();
-      const int direction = c.at("direction").get<int>();
-      if (column < 0 || column >= static_cast<int>(width)) return DataLossError("tail surprise: column out of range");
-      if (direction != 1 && direction != -1) return DataLossError("tail surprise: direction must be 1 or -1");
-      auto values = c.at("sorted").get<std::vector<float>>();
-      if (!std::is_sorted(values.begin(), values.end())) return DataLossError("tail surprise: values not sorted");
+    const nlohmann::json columns = metadata_json::Parse(text);
+    if (!columns.is_array()) return DataLossError("tail surprise: not a list of columns");
+    for (size_t k = 0; k < columns.size(); ++k) {
+      const nlohmann::json& c = columns[k];
+      const std::string at = StrCat("column entry ", k);
+      const int column = static_cast<int>(Integer(c.at("column"), 0, static_cast<int64_t>(width) - 1, StrCat(at, ": column")));
+      const int direction = static_cast<int>(Integer(c.at("direction"), -1, 1, StrCat(at, ": direction")));
+      if (direction == 0) return DataLossError(StrCat("tail surprise: ", at, ": direction must be 1 or -1"));
+      const nlohmann::json& sorted = c.at("sorted");
+      if (!sorted.is_array()) return DataLossError(StrCat("tail surprise: ", at, ": sorted is not a list"));
+      std::vector<float> values;
+      values.reserve(sorted.size());
+      for (const auto& v : sorted) values.push_back(metadata_json::FiniteFloat(v, StrCat(at, ": a value")));
+      if (!std::is_sorted(values.begin(), values.end())) {
+        return DataLossError(StrCat("tail surprise: ", at, ": values not sorted"));
+      }
       tail.columns_.push_back({column, direction});
       tail.sorted_.push_back(std::move(values));
     }

@@ -29,8 +29,19 @@ class IsolationForest {
   // (several rows walk each tree together, without branches).
   void ScoreRows(const float* rows, size_t count, size_t stride, double* out) const;
 
+  // Limits FromJson enforces. Fit makes trees of at most 2 * sample_size - 1 nodes and depth
+  // ceil(log2(sample_size)) (8 for the default 256).
+  static constexpr int kMaxTrees = 10'000;
+  static constexpr int kMaxSampleSize = 1 << 20;
+  static constexpr int kMaxDepth = 64;
+
   std::string ToJson() const;
-  // `width`: row width of the matrices it will score; columns outside it are refused.
+  // `width`: row width of the matrices it will score. DataLoss, naming the tree and node, unless
+  // every tree is a tree: each node but the root has exactly one parent, a split node's children
+  // are later adjacent nodes (left, left + 1) and a leaf has none (-1, -1), split columns are in
+  // [0, width) and a leaf's column is -1, no leaf is deeper than kMaxDepth, a tree has at most
+  // 2 * sample_size - 1 nodes, and sizes and splits are finite numbers in range. Without this a
+  // file whose nodes are shared between parents made scoring walk exponentially many paths.
   static StatusOr<IsolationForest> FromJson(std::string_view json, size_t width);
   bool empty() const { return trees_.empty(); }
 
@@ -90,6 +101,8 @@ class TailSurprise {
   double ColumnScore(int column, float value) const;
 
   std::string ToJson() const;
+  // DataLoss unless every column is in [0, width), its direction 1 or -1 and its values finite
+  // floats in ascending order.
   static StatusOr<TailSurprise> FromJson(std::string_view json, size_t width);
   bool empty() const { return columns_.empty(); }
 

@@ -16,6 +16,7 @@
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/fleet_state.h"
+#include "model/metadata_json.h"
 #include "model/scoring.h"
 #include "model/xgb.h"
 #include "nlohmann/json.hpp"
@@ -25,7 +26,8 @@ namespace certcast {
 namespace {
 
 constexpr std::string_view kMagic = "certcast-model 1\n";
-constexpr size_t kMaxMetadataBytes = 64 << 20;
+// A horizon is days to weeks; a year bounds it far above any trained one.
+constexpr int64_t kMaxHorizonSeconds = int64_t{366} * 86400;
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -206,6 +208,10 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
 
 // ---------------------------------------------------------------------------------------------
 Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
+  if (bundle.info.horizon < absl::Seconds(1) || bundle.info.horizon > absl::Seconds(kMaxHorizonSeconds)) {
+    return InvalidArgumentError(StrCat("model horizon ", absl::FormatDuration(bundle.info.horizon),
+                                       " is outside (0, 366 days]"));
+  }
   nlohmann::json meta;
   const ModelInfo& info = bundle.info;
   meta["schema_id"] = info.schema_id;
@@ -239,59 +245,106 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
 StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFoundError(StrCat("model file ", path, " not found (train one with `certcast train`)"));
-  std::string magic(kMagic.size(), '\0');
-  in.read(magic.data(), magic.size());
-  if (!in || magic != kMagic) return FailedPreconditionError(StrCat(path, " is not a certcast model file"));
-  std::string length_line;
-  std::getline(in, length_line);
-  size_t length = 0;
-  try {
-    length = std::stoull(length_line);
-  } catch (...) {
-    return DataLossError(StrCat(path, ": corrupt model header"));
+  // Read in chunks and stop past the limit: the file's size is not trusted either (a FIFO or
+  // /dev/zero named as the model would otherwise be read until memory runs out).
+  std::string bytes;
+  std::vector<char> chunk(1 << 16);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    bytes.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (bytes.size() >= kMagic.size() && !bytes.starts_with(kMagic)) break;  // ParseModelFile says what it is not
+    if (bytes.size() > kMaxModelFileBytes) {
+      return DataLossError(StrCat(path, ": model file larger than the limit of ", kMaxModelFileBytes, " bytes"));
+    }
   }
-  if (length > kMaxMetadataBytes) return DataLossError(StrCat(path, ": model metadata too large"));
-  std::string text(length, '\0');
-  in.read(text.data(), length);
-  if (!in) return DataLossError(StrCat(path, ": truncated model file"));
+  if (in.bad()) return UnavailableError(StrCat("reading model file ", path, " failed"));
+  return ParseModelFile(bytes, path);
+}
+
+StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view path) {
+  using metadata_json::Integer;
+  if (!bytes.starts_with(kMagic)) return FailedPreconditionError(StrCat(path, " is not a certcast model file"));
+  std::string_view rest = bytes.substr(kMagic.size());
+  const size_t end_of_line = rest.find('\n');
+  const std::string_view digits = rest.substr(0, end_of_line);
+  if (end_of_line == std::string_view::npos || digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return DataLossError(StrCat(path, ": corrupt model header (no metadata length)"));
+  }
+  const size_t length = std::stoul(std::string(digits));
+  rest.remove_prefix(end_of_line + 1);
+  if (length > kMaxModelMetadataBytes) {
+    return DataLossError(StrCat(path, ": model metadata of ", length, " bytes, more than the limit of ",
+                                kMaxModelMetadataBytes));
+  }
+  if (length > rest.size()) {
+    return DataLossError(StrCat(path, ": truncated model file: metadata of ", length, " bytes, ", rest.size(), " left"));
+  }
+  const std::string_view text = rest.substr(0, length);
+  rest.remove_prefix(length);
   ModelBundle b;
   try {
-    auto meta = nlohmann::json::parse(text);
+    const nlohmann::json meta = metadata_json::Parse(text);
     b.info.schema_id = meta.at("schema_id").get<std::string>();
     if (b.info.schema_id != ModelSchemaId()) {
+      if (b.info.schema_id.size() > 1000) b.info.schema_id = StrCat("of ", b.info.schema_id.size(), " bytes");
       return FailedPreconditionError(StrCat("model ", path, " was trained with feature schema ", b.info.schema_id,
                                             " but this certcast computes ", ModelSchemaId(),
                                             ": retrain it with `certcast train`"));
     }
     b.info.feature_names = meta.at("feature_names").get<std::vector<std::string>>();
+    if (b.info.feature_names != ModelFeatureNames()) {
+      return FailedPreconditionError(StrCat("model ", path, " lists other feature names than this certcast"));
+    }
     ASSIGN_OR_RETURN(b.info.train_from, ParseRfc3339(meta.at("train_from").get<std::string>()));
     ASSIGN_OR_RETURN(b.info.train_until, ParseRfc3339(meta.at("train_until").get<std::string>()));
-    b.info.horizon = absl::Seconds(meta.at("horizon_seconds").get<int64_t>());
+    b.info.horizon = absl::Seconds(Integer(meta.at("horizon_seconds"), 1, kMaxHorizonSeconds, "horizon_seconds"));
     b.info.algorithm = meta.at("algorithm").get<std::string>();
-    b.info.alert_threshold = meta.at("alert_threshold").get<double>();
+    b.info.alert_threshold = metadata_json::Finite(meta.at("alert_threshold"), "alert_threshold");
+    if (b.info.alert_threshold < 0 || b.info.alert_threshold > 1) {
+      return DataLossError(StrCat(path, ": corrupt model metadata: alert_threshold ", b.info.alert_threshold,
+                                  " is not a probability"));
+    }
     b.info.metrics_json = meta.at("metrics").dump();
     // Files written before prior-only models existed have no such key: they all had a classifier.
     b.info.prior_only = meta.value("prior_only", false);
-    auto cal = meta.at("calibration");
-    b.calibration = Calibration{cal.at(0).get<double>(), cal.at(1).get<double>(), cal.at(2).get<double>()};
-    ASSIGN_OR_RETURN(b.anomaly, IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth));
-    ASSIGN_OR_RETURN(b.tail, TailSurprise::FromJson(meta.at("tail_surprise").dump(), kModelWidth));
-    for (const auto& blob : meta.at("blobs")) {
-      const size_t bytes = blob.at("bytes").get<size_t>();
-      if (bytes > (size_t{1} << 32)) return DataLossError(StrCat(path, ": blob too large"));
-      std::string data(bytes, '\0');
-      in.read(data.data(), bytes);
-      if (!in && bytes > 0) return DataLossError(StrCat(path, ": truncated model file"));
+    const nlohmann::json& cal = meta.at("calibration");
+    if (!cal.is_array() || cal.size() != 3) {
+      return DataLossError(StrCat(path, ": corrupt model metadata: calibration is not [a, b, c]"));
+    }
+    b.calibration = Calibration{metadata_json::Finite(cal[0], "calibration a"), metadata_json::Finite(cal[1], "calibration b"),
+                                metadata_json::Finite(cal[2], "calibration c")};
+    StatusOr<IsolationForest> anomaly = IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth);
+    if (!anomaly.ok()) return DataLossError(StrCat(path, ": corrupt model metadata: ", anomaly.status().message()));
+    b.anomaly = *std::move(anomaly);
+    StatusOr<TailSurprise> tail = TailSurprise::FromJson(meta.at("tail_surprise").dump(), kModelWidth);
+    if (!tail.ok()) return DataLossError(StrCat(path, ": corrupt model metadata: ", tail.status().message()));
+    b.tail = *std::move(tail);
+    // Exactly the two blobs WriteModelFile writes, each once, each within the limit and what is
+    // left of the file, and nothing after them.
+    const nlohmann::json& blobs = meta.at("blobs");
+    if (!blobs.is_array()) return DataLossError(StrCat(path, ": corrupt model metadata: blobs is not a list"));
+    bool seen_classifier = false, seen_survival = false;
+    for (const auto& blob : blobs) {
       const std::string name = blob.at("name").get<std::string>();
-      if (name == "classifier") b.classifier_ubj = std::move(data);
-      if (name == "survival") b.survival_ubj = std::move(data);
+      const size_t size = static_cast<size_t>(Integer(blob.at("bytes"), 0, kMaxModelBlobBytes, StrCat("blob ", name, " bytes")));
+      bool* seen = name == "classifier" ? &seen_classifier : name == "survival" ? &seen_survival : nullptr;
+      if (seen == nullptr) return DataLossError(StrCat(path, ": corrupt model metadata: unknown blob \"", name, "\""));
+      if (*seen) return DataLossError(StrCat(path, ": corrupt model metadata: blob ", name, " listed twice"));
+      *seen = true;
+      if (size > rest.size()) {
+        return DataLossError(StrCat(path, ": truncated model file: blob ", name, " of ", size, " bytes, ", rest.size(), " left"));
+      }
+      (name == "classifier" ? b.classifier_ubj : b.survival_ubj).assign(rest.substr(0, size));
+      rest.remove_prefix(size);
+    }
+    if (!seen_classifier || !seen_survival) {
+      return DataLossError(StrCat(path, ": corrupt model metadata: blob ", seen_classifier ? "survival" : "classifier",
+                                  " missing"));
     }
   } catch (const std::exception& e) {
     return DataLossError(StrCat(path, ": corrupt model metadata: ", e.what()));
   }
-  if (b.info.feature_names != ModelFeatureNames()) {
-    return FailedPreconditionError(StrCat("model ", path, " lists other feature names than this certcast"));
-  }
+  if (!rest.empty()) return DataLossError(StrCat(path, ": ", rest.size(), " bytes after the model's last blob"));
   if (b.classifier_ubj.empty() && !b.info.prior_only) return DataLossError(StrCat(path, ": model has no classifier"));
   if (!b.classifier_ubj.empty() && b.info.prior_only) {
     return DataLossError(StrCat(path, ": model says prior-only but carries a classifier"));

@@ -5,6 +5,13 @@
 // metadata JSON names each blob and its byte length (classifier and survival boosters as UBJ).
 // The metadata carries the feature schema id; Load refuses a file whose id differs from this
 // binary's, naming both.
+//
+// A model file is outside data (copied between hosts, read by a daemon that may run as root), so
+// it is validated completely before anything uses it, within the limits below: every length is
+// bounded by what remains of the file and by its limit, the isolation forest's trees are trees
+// (anomaly.h: one parent per node, children in range, depth bounded), the feature schema and
+// names are this binary's, and the blobs are exactly the classifier and the survival model with
+// nothing after them. What XGBoost makes of the blobs is XGBoost's own loader's business.
 #pragma once
 
 #include <functional>
@@ -88,8 +95,21 @@ struct ModelBundle {
   Calibration calibration;
 };
 
+// Limits of a model file, far above what training writes: the metadata (isolation forest of at
+// most 100 trees of 511 nodes, tail samples of at most 40 x 4096 values) is a few MB, a booster a
+// few MB more. A horizon is at most 366 days.
+inline constexpr size_t kMaxModelFileBytes = size_t{512} << 20;
+inline constexpr size_t kMaxModelMetadataBytes = size_t{16} << 20;
+inline constexpr size_t kMaxModelBlobBytes = size_t{256} << 20;
+
+// InvalidArgument for a horizon outside (0, 366 days], which ReadModelFile would refuse.
 Status WriteModelFile(const std::string& path, const ModelBundle& bundle);
+// Reads and validates a model file (at most kMaxModelFileBytes). NotFound when it cannot be read,
+// FailedPrecondition when it is not a model of this binary's schema, DataLoss when it is corrupt;
+// every message starts with the path and names what is wrong.
 StatusOr<ModelBundle> ReadModelFile(const std::string& path);
+// The same on the file's bytes; `name` stands for the path in messages.
+StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view name);
 
 struct TrainOptions {
   absl::Duration horizon = absl::Hours(24 * 7);

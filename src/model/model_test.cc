@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -239,9 +240,9 @@ TEST(TailSurprise, FlagsOneExtremeColumnInItsHarmfulDirectionOnly) {
   EXPECT_DOUBLE_EQ(back->Score(extreme), tail.Score(extreme));
   struct Bad { std::string json; std::string error; };
   const Bad bad[] = {
-      {R"([{"column":3,"direction":1,"sorted":[0]}])", "tail surprise: column out of range"},
-      {R"([{"column":0,"direction":0,"sorted":[0]}])", "tail surprise: direction must be 1 or -1"},
-      {R"([{"column":0,"direction":1,"sorted":[2,1]}])", "tail surprise: values not sorted"},
+      {R"([{"column":3,"direction":1,"sorted":[0]}])", "tail surprise: column entry 0: column is 3, outside [0, 2]"},
+      {R"([{"column":0,"direction":0,"sorted":[0]}])", "tail surprise: column entry 0: direction must be 1 or -1"},
+      {R"([{"column":0,"direction":1,"sorted":[2,1]}])", "tail surprise: column entry 0: values not sorted"},
   };
   for (const Bad& b : bad) EXPECT_EQ(TailSurprise::FromJson(b.json, cols).status().message(), b.error) << b.json;
   EXPECT_EQ(TailSurprise::FromJson("{", cols).status().code(), StatusCode::kDataLoss);
@@ -577,6 +578,206 @@ TEST(PriorOnlyModel, RefusesAFileThatClaimsPriorOnlyButCarriesAClassifier) {
   ASSERT_TRUE(WriteModelFile(path, report->bundle).ok());
   EXPECT_EQ(Forecaster::Load(path).status().message(),
             StrCat(path, ": model says prior-only but carries a classifier"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile model files (issue #12, finding 8): each is refused quickly, with an exact message.
+
+// A small valid prior-only model: a 3-tree forest over 8-point samples and a 2-column tail.
+ModelBundle SmallBundle() {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> n(0, 1);
+  std::vector<float> rows;
+  for (int i = 0; i < 64 * kModelWidth; ++i) rows.push_back(n(rng));
+  ModelBundle b;
+  b.info.schema_id = ModelSchemaId();
+  b.info.feature_names = ModelFeatureNames();
+  b.info.train_from = Day(0);
+  b.info.train_until = Day(30);
+  b.info.horizon = absl::Hours(24 * 7);
+  b.info.algorithm = "prior";
+  b.info.prior_only = true;
+  b.info.alert_threshold = 1.0;
+  b.info.metrics_json = R"({"prior_only":true})";
+  b.calibration = Calibration{0, -5, 0};
+  const int columns[] = {0, 1};
+  b.anomaly = IsolationForest::Fit(rows, kModelWidth, columns, {.trees = 3, .sample_size = 8, .seed = 1});
+  const TailSurprise::Column tail[] = {{0, 1}, {1, -1}};
+  b.tail = TailSurprise::Fit(rows, kModelWidth, tail, 16, 1);
+  return b;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// The metadata of SmallBundle's file, to be edited into a hostile one.
+nlohmann::json SmallMetadata() {
+  const std::string path = testing::TempDir() + "/certcast_small." + std::to_string(::getpid()) + ".model";
+  EXPECT_TRUE(WriteModelFile(path, SmallBundle()).ok());
+  const std::string bytes = ReadAll(path);
+  std::remove(path.c_str());
+  const size_t header = bytes.find('\n', bytes.find('\n') + 1) + 1;
+  return nlohmann::json::parse(bytes.substr(header));
+}
+
+std::string ModelFile(const nlohmann::json& meta, std::string_view blobs = "") {
+  const std::string text = meta.dump();
+  return StrCat("certcast-model 1\n", text.size(), "\n", text, blobs);
+}
+
+// Node i splits into (i + 1, i + 2): every node from 2 on has two parents, and the walk from the
+// root took Fibonacci(nodes) paths before the loader checked that trees are trees.
+nlohmann::json SharedNodeTree(int nodes) {
+  nlohmann::json tree = nlohmann::json::array();
+  for (int i = 0; i < nodes; ++i) {
+    if (i + 2 < nodes) tree.push_back({0, 0.5, i + 1, i + 2, 1});
+    else tree.push_back({-1, 0, -1, -1, 1});
+  }
+  return tree;
+}
+
+// A right spine `depth` splits deep: node 2k splits into a leaf (2k + 1) and the next spine node.
+nlohmann::json DeepTree(int depth) {
+  nlohmann::json tree = nlohmann::json::array();
+  for (int k = 0; k < depth; ++k) {
+    tree.push_back({0, 0.5, 2 * k + 1, 2 * k + 2, 1});
+    tree.push_back({-1, 0, -1, -1, 1});
+  }
+  tree.push_back({-1, 0, -1, -1, 1});
+  return tree;
+}
+
+TEST(ModelFile, SmallBundleRoundTripsWithTheSameScores) {
+  const ModelBundle b = SmallBundle();
+  auto back = ParseModelFile(ModelFile(SmallMetadata()), "m");
+  ASSERT_TRUE(back.ok()) << back.status();
+  std::vector<float> row(kModelWidth, 0.25f);
+  row[0] = 9;
+  EXPECT_EQ(back->anomaly.Score(row.data()), b.anomaly.Score(row.data()));
+  EXPECT_EQ(back->tail.Score(row.data()), b.tail.Score(row.data()));
+  EXPECT_TRUE(back->info.prior_only);
+  EXPECT_EQ(back->info.horizon, absl::Hours(24 * 7));
+}
+
+TEST(ModelFile, RefusesHostileFilesWithExactErrors) {
+  const std::string width = std::to_string(kModelWidth - 1);
+  struct Case {
+    const char* name;
+    std::function<void(nlohmann::json&)> edit;
+    std::string blobs;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"nodes shared between parents (exponential walk)",
+       [](nlohmann::json& m) { m["anomaly"]["sample_size"] = 256; m["anomaly"]["trees"][0] = SharedNodeTree(511); },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 1 shares its child 2 with node 0"},
+      {"a cycle back to the root",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][1] = {{0, 0.5, 1, 2, 2}, {0, 0.5, 0, 1, 1}, {-1, 0, -1, -1, 1}}; },
+       "", "m: corrupt model metadata: anomaly model: tree 1 node 1 has a child that is not after it"},
+      {"a child beyond the tree",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0] = {{0, 0.5, 1, 2, 2}, {-1, 0, -1, -1, 1}}; },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 0: right child is 2, outside [-1, 1]"},
+      {"a node no parent points at",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0] = {{-1, 0, -1, -1, 1}, {-1, 0, -1, -1, 1}}; },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 1 has no parent"},
+      {"a leaf with children",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0] = {{-1, 0, 1, 2, 1}, {-1, 0, -1, -1, 1}, {-1, 0, -1, -1, 1}}; },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 0 is a leaf with children"},
+      {"deeper than the limit",
+       [](nlohmann::json& m) { m["anomaly"]["sample_size"] = 256; m["anomaly"]["trees"][0] = DeepTree(65); },
+       "", "m: corrupt model metadata: anomaly model: tree 0 is deeper than the limit of 64"},
+      {"more nodes than the sample allows",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0] = DeepTree(8); },
+       "", "m: corrupt model metadata: anomaly model: tree 0 has 17 nodes, more than 2 * sample_size - 1 = 15"},
+      {"a split column outside the row",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0][0][0] = 4000000000LL; },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 0: column is 4000000000, outside [-1, " + width + "]"},
+      {"a split beyond a float",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0] = {{0, 1e39, 1, 2, 2}, {-1, 0, -1, -1, 1}, {-1, 0, -1, -1, 1}}; },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 0: split is 1e+39, beyond a float's range"},
+      {"a float where an index belongs",
+       [](nlohmann::json& m) { m["anomaly"]["trees"][0] = {{0, 0.5, 1.5, 2, 2}, {-1, 0, -1, -1, 1}, {-1, 0, -1, -1, 1}}; },
+       "", "m: corrupt model metadata: anomaly model: tree 0 node 0: left child is not an integer"},
+      {"a 4 GiB blob",
+       [](nlohmann::json& m) { m["blobs"][0]["bytes"] = 4294967296LL; },
+       "", "m: corrupt model metadata: blob classifier bytes is 4294967296, outside [0, 268435456]"},
+      {"a blob longer than the file",
+       [](nlohmann::json& m) { m["blobs"][1]["bytes"] = 1000; },
+       "0123456789", "m: truncated model file: blob survival of 1000 bytes, 10 left"},
+      {"bytes after the last blob", [](nlohmann::json&) {}, "xyz", "m: 3 bytes after the model's last blob"},
+      {"a blob listed twice",
+       [](nlohmann::json& m) { m["blobs"][1]["name"] = "classifier"; },
+       "", "m: corrupt model metadata: blob classifier listed twice"},
+      {"an unknown blob",
+       [](nlohmann::json& m) { m["blobs"][1]["name"] = "payload"; },
+       "", "m: corrupt model metadata: unknown blob \"payload\""},
+      {"a missing blob",
+       [](nlohmann::json& m) { m["blobs"].erase(1); },
+       "", "m: corrupt model metadata: blob survival missing"},
+      {"metrics nested 100 deep",
+       [](nlohmann::json& m) {
+         nlohmann::json deep = 1;
+         for (int i = 0; i < 100; ++i) deep = nlohmann::json::array({deep});
+         m["metrics"] = deep;
+       },
+       "", "m: corrupt model metadata: JSON nested deeper than 32 levels"},
+      {"a horizon of 1e300 seconds",
+       [](nlohmann::json& m) { m["horizon_seconds"] = 1e300; },
+       "", "m: corrupt model metadata: horizon_seconds is not an integer"},
+      {"a negative horizon",
+       [](nlohmann::json& m) { m["horizon_seconds"] = -5; },
+       "", "m: corrupt model metadata: horizon_seconds is -5, outside [1, 31622400]"},
+      {"a threshold that is no probability",
+       [](nlohmann::json& m) { m["alert_threshold"] = 7; },
+       "", "m: corrupt model metadata: alert_threshold 7 is not a probability"},
+      {"calibration with two numbers",
+       [](nlohmann::json& m) { m["calibration"] = {1, 2}; },
+       "", "m: corrupt model metadata: calibration is not [a, b, c]"},
+      {"tail values out of order",
+       [](nlohmann::json& m) { m["tail_surprise"][0]["sorted"] = {3, 1}; },
+       "", "m: corrupt model metadata: tail surprise: column entry 0: values not sorted"},
+      {"a tail direction of 0",
+       [](nlohmann::json& m) { m["tail_surprise"][1]["direction"] = 0; },
+       "", "m: corrupt model metadata: tail surprise: column entry 1: direction must be 1 or -1"},
+      {"other feature names",
+       [](nlohmann::json& m) { m["feature_names"][0] = "x"; },
+       "", "model m lists other feature names than this certcast"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    nlohmann::json meta = SmallMetadata();
+    c.edit(meta);
+    auto loaded = ParseModelFile(ModelFile(meta, c.blobs), "m");
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().message(), c.error);
+  }
+}
+
+TEST(ModelFile, RefusesHostileHeaders) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"certcast-model 1\n4294967296\n{}", "m: corrupt model header (no metadata length)"},
+      {"certcast-model 1\n999999999\n{}", "m: model metadata of 999999999 bytes, more than the limit of 16777216"},
+      {"certcast-model 1\n100\n{}", "m: truncated model file: metadata of 100 bytes, 2 left"},
+      {"certcast-model 1\n-2\n{}", "m: corrupt model header (no metadata length)"},
+      {"certcast-model 1\n2", "m: corrupt model header (no metadata length)"},
+      {"certcast-model 2\n2\n{}", "m is not a certcast model file"},
+  };
+  for (const auto& [bytes, error] : cases) {
+    EXPECT_EQ(ParseModelFile(bytes, "m").status().message(), error) << bytes;
+  }
+  // An endless file is refused at its first bytes, not read until memory runs out.
+  EXPECT_EQ(ReadModelFile("/dev/zero").status().message(), "/dev/zero is not a certcast model file");
+}
+
+TEST(ModelFile, WriteRefusesAHorizonTheReaderWouldRefuse) {
+  ModelBundle b = SmallBundle();
+  b.info.horizon = absl::Hours(24 * 400);
+  EXPECT_EQ(WriteModelFile(testing::TempDir() + "/never.model", b).message(),
+            "model horizon 9600h is outside (0, 366 days]");
 }
 
 }  // namespace
