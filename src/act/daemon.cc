@@ -124,6 +124,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   plan_options.config = config_.policy;
   // In dry-run mode nothing is carried out, so nothing may be remembered as done.
   plan_options.remember = !config_.dry_run;
+  plan_options.keep_views = observer_ != nullptr;
   auto plan = policy::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
   if (!plan.ok()) {
     Log("error", "plan failed", {{"error", plan.status().message()}});
@@ -143,6 +144,12 @@ StatusOr<CycleReport> Daemon::RunCycle() {
         {{"error", plan->reasons_error.substr(0, 300)}});
   }
   report.actions_planned = static_cast<int>(plan->result.items.size());
+  if (observer_) observer_(*plan, now, plan_state_);
+  if (!acting_) {
+    Log("info", "cycle done (planned only: acting is off)",
+        {{"actions", std::to_string(report.actions_planned)}});
+    return report;
+  }
 
   // 3. Act.
   for (const policy::PlannedItem& item : plan->result.items) {
@@ -195,6 +202,14 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   return report;
 }
 
+StatusOr<policy::RunPlanOutput> Daemon::Preview(absl::Time at) {
+  policy::RunPlanOptions options;
+  options.config = config_.policy;
+  options.remember = options.audit = options.checkpoint = false;
+  options.keep_views = true;
+  return policy::RunPlan(store_, forecaster_, at, options, plan_state_);
+}
+
 int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
   // Planning stores "alerted" in memory before the alert goes out (so a second planner never
   // repeats it); a daemon killed in between would lose the alert for good. The audit log tells:
@@ -245,7 +260,7 @@ int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
 Status Daemon::Run(const std::function<void(absl::Duration)>& wait) {
   Log("info", "daemon started", {{"db", config_.db}, {"interval", absl::FormatDuration(config_.interval)},
                                  {"dry_run", config_.dry_run ? "true" : "false"}});
-  if (!config_.dry_run) ResendUnsentAlerts(absl::Hours(24));
+  if (!config_.dry_run && acting_) ResendUnsentAlerts(absl::Hours(24));
   while (!stopping()) {
     const absl::Time started = clock_.Now();
     auto cycle = RunCycle();

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -26,6 +27,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "policy/plan_state.h"
+#include "policy/planner.h"
 
 namespace certcast {
 class Store;
@@ -57,6 +59,19 @@ class Daemon {
   int ResendUnsentAlerts(absl::Duration lookback);
   bool stopping() const { return stop_.load(); }
 
+  // For `certcast serve` (src/api), which runs this daemon without collectors:
+  // Called in every cycle after the plan is stored and before any action runs, with the plan
+  // (its views and memory kept, RunPlanOptions::keep_views) and the folded state it came from.
+  using PlanObserver = std::function<void(const policy::RunPlanOutput& plan, absl::Time at,
+                                          const policy::PlanState& state)>;
+  void SetPlanObserver(PlanObserver observer) { observer_ = std::move(observer); }
+  // false: cycles plan and record their decisions (memory, audit) but carry nothing out.
+  void SetActing(bool acting) { acting_ = acting; }
+  // A plan at `at` over the daemon's folded state that stores nothing (no memory, audit records
+  // or checkpoint) and carries nothing out: what the next cycle would decide.
+  StatusOr<policy::RunPlanOutput> Preview(absl::Time at);
+  const policy::PlanState& plan_state() const { return plan_state_; }
+
  private:
   // Appends an "action" audit record about `cert`; a failure is logged (the cycle goes on).
   void RecordAction(const std::string& cert, const std::string& record_json);
@@ -73,6 +88,8 @@ class Daemon {
   // cycle reads the new events only, not the history.
   policy::PlanState plan_state_;
   std::atomic<bool> stop_{false};
+  PlanObserver observer_;
+  bool acting_ = true;
 };
 
 }  // namespace certcast::act

@@ -318,7 +318,7 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   }
   RETURN_IF_ERROR(state.AdvanceTo(store, at, &out.advance));
   const auto t1 = Clock::now();
-  const std::vector<LineageView> views = state.views().Build(at);
+  std::vector<LineageView> views = state.views().Build(at);
   const auto t2 = Clock::now();
 #if CERTCAST_HAVE_MODEL
   if (forecaster) {
@@ -427,6 +427,10 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
     // One transaction: one disk sync for the whole plan, and never half a plan in the log.
     ASSIGN_OR_RETURN(std::vector<AuditRecord> unused, store.AppendAudits(records));
     (void)unused;
+  }
+  if (options.keep_views) {
+    out.views = std::move(views);
+    out.memory = std::move(memory);
   }
   const auto t6 = Clock::now();
   out.load_seconds = Seconds(t0, t1);

@@ -91,6 +91,9 @@ struct RunPlanOptions {
   // newer events; skipped when no event was folded since the checkpoint (PlanState::unsaved). A
   // cache: it changes no output.
   bool checkpoint = true;
+  // Also hand back the lineage views and the fleet memory the plan decided on (RunPlanOutput::
+  // views, ::memory): the server builds its fleet view from them (src/api/fleet_snapshot.h).
+  bool keep_views = false;
 };
 
 struct RunPlanOutput {
@@ -104,6 +107,10 @@ struct RunPlanOutput {
   std::string reasons_error;
   // Latest config of every lineage, for executors that need the names, client and challenge.
   absl::flat_hash_map<std::string, ConfigEvent> configs;
+  // Only with RunPlanOptions::keep_views: every lineage as of `at` (sorted by cert) and the
+  // memory after this plan (stored only when `remember`).
+  std::vector<LineageView> views;
+  FleetMemory memory;
   // Where the time went (wall seconds): load = restoring the checkpoint + reading and folding
   // the events after it; views = building the lineage views; score = the forecaster (risks, and
   // the reasons PlanFleet asks for); decide = the rest of the chain (PlanFleet); save = memory +

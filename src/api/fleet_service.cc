@@ -1,0 +1,324 @@
+#include "api/fleet_service.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "absl/container/flat_hash_set.h"
+#include "act/daemon.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "nlohmann/json.hpp"
+#include "store/store.h"
+#if CERTCAST_HAVE_MODEL
+#include "model/forecaster.h"
+#endif
+
+namespace certcast::api {
+
+struct FleetService::Model {
+#if CERTCAST_HAVE_MODEL
+  std::optional<Forecaster> forecaster;
+#endif
+  std::string source;  // the file, or "store model #ID"
+  const Forecaster* get() const {
+#if CERTCAST_HAVE_MODEL
+    return forecaster ? &*forecaster : nullptr;
+#else
+    return nullptr;
+#endif
+  }
+};
+
+namespace {
+
+void LogLine(std::ostream& log, const Clock& clock, std::string_view level, std::string_view msg,
+             const std::vector<std::pair<std::string, std::string>>& fields) {
+  nlohmann::ordered_json j;
+  j["ts"] = FormatRfc3339(clock.Now());
+  j["level"] = std::string(level);
+  j["msg"] = std::string(msg);
+  for (const auto& [k, v] : fields) j[k] = v;
+  log << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  log.flush();
+}
+
+#if CERTCAST_HAVE_MODEL
+// Forecaster::Load reads a file: a stored model is written to a private temporary file first.
+StatusOr<Forecaster> LoadStoredModel(const StoredModel& model) {
+  char path[] = "/tmp/certcast-model-XXXXXX";
+  const int fd = mkstemp(path);  // created 0600
+  if (fd < 0) return InternalError(StrCat("temporary model file: ", std::strerror(errno)));
+  size_t written = 0;
+  while (written < model.blob.size()) {
+    const ssize_t n = write(fd, model.blob.data() + written, model.blob.size() - written);
+    if (n <= 0) {
+      close(fd);
+      unlink(path);
+      return InternalError(StrCat("temporary model file: ", std::strerror(errno)));
+    }
+    written += static_cast<size_t>(n);
+  }
+  close(fd);
+  auto loaded = Forecaster::Load(path);
+  unlink(path);
+  return loaded;
+}
+#endif
+
+}  // namespace
+
+FleetService::FleetService(FleetServiceOptions options, Clock& clock, ServerMetrics& metrics,
+                           std::ostream& log)
+    : options_(std::move(options)), clock_(clock), metrics_(metrics), log_(log) {}
+
+FleetService::~FleetService() { Stop(); }
+
+StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions options,
+                                                             Clock& clock, ServerMetrics& metrics,
+                                                             std::ostream& log) {
+  std::unique_ptr<FleetService> service(new FleetService(std::move(options), clock, metrics, log));
+  FleetServiceOptions& o = service->options_;
+  StoreOptions store_options;
+  store_options.create_if_missing = false;
+  ASSIGN_OR_RETURN(service->store_, Store::OpenSqlite(o.db, store_options));
+  service->model_ = std::make_unique<Model>();
+#if CERTCAST_HAVE_MODEL
+  if (!o.model_file.empty()) {
+    auto loaded = Forecaster::Load(o.model_file);
+    if (!loaded.ok()) {
+      return FailedPreconditionError(StrCat("--model ", o.model_file, ": ", loaded.status().message()));
+    }
+    service->model_->forecaster.emplace(std::move(*loaded));
+    service->model_->source = o.model_file;
+  } else {
+    ASSIGN_OR_RETURN(std::optional<StoredModel> stored, service->store_->LatestModel(kStoredModelName));
+    if (stored) {
+      auto loaded = LoadStoredModel(*stored);
+      if (loaded.ok()) {
+        service->model_->forecaster.emplace(std::move(*loaded));
+        service->model_->source = StrCat("store model #", stored->id);
+      } else {
+        // Facts alone still protect every certificate; a refused model must not stop the server.
+        LogLine(log, clock, "warn", "stored model not used; planning on facts alone",
+                {{"model", StrCat(stored->id)}, {"error", loaded.status().message()}});
+      }
+    }
+  }
+#else
+  if (!o.model_file.empty()) {
+    return FailedPreconditionError("this build has no forecaster (src/model): --model cannot be used");
+  }
+#endif
+  o.daemon.db = o.db;
+  o.daemon.collectors.clear();
+  service->daemon_ = std::make_unique<act::Daemon>(o.daemon, *service->store_,
+                                                   service->model_->get(), clock, log);
+  service->daemon_->SetActing(o.act);
+  return service;
+}
+
+bool FleetService::has_model() const { return model_->get() != nullptr; }
+
+absl::Duration FleetService::horizon() const {
+#if CERTCAST_HAVE_MODEL
+  if (model_->get()) return model_->get()->horizon();
+#endif
+  return absl::ZeroDuration();
+}
+
+double FleetService::alert_threshold() const {
+#if CERTCAST_HAVE_MODEL
+  if (model_->get()) return model_->get()->alert_threshold();
+#endif
+  return 1;
+}
+
+Status FleetService::Start() {
+  {
+    std::lock_guard<std::mutex> lock(plan_mu_);
+    RETURN_IF_ERROR(Refresh(/*record=*/true));
+  }
+  thread_ = std::thread([this] { Loop(); });
+  return OkStatus();
+}
+
+void FleetService::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  if (daemon_) daemon_->Stop();
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void FleetService::NotifyIngest() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The first unreflected ingest starts the delay; later ones ride along, so a steady stream of
+    // posts still refreshes once per debounce period instead of never.
+    if (!ingest_at_) ingest_at_ = clock_.Now();
+  }
+  wake_.notify_all();
+}
+
+void FleetService::Loop() {
+  absl::Time next_cycle = clock_.Now() + options_.plan_interval;
+  while (true) {
+    bool cycle = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!stop_) {
+        const absl::Time now = clock_.Now();
+        if (now >= next_cycle) {
+          cycle = true;
+          break;
+        }
+        if (ingest_at_ && now >= *ingest_at_ + options_.ingest_debounce) break;
+        absl::Duration wait = next_cycle - now;
+        if (ingest_at_) wait = std::min(wait, *ingest_at_ + options_.ingest_debounce - now);
+        wake_.wait_for(lock, absl::ToChronoNanoseconds(wait));
+      }
+      if (stop_) return;
+      ingest_at_.reset();
+    }
+    std::lock_guard<std::mutex> plan_lock(plan_mu_);
+    const Status refreshed = Refresh(cycle);
+    if (!refreshed.ok()) {
+      LogLine(log_, clock_, "error", cycle ? "plan cycle failed" : "fleet view refresh failed",
+              {{"error", refreshed.message()}});
+    }
+    if (cycle) next_cycle = clock_.Now() + options_.plan_interval;
+  }
+}
+
+Status FleetService::Refresh(bool record) {
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if (record) {
+    bool published = false;
+    daemon_->SetPlanObserver([&](const policy::RunPlanOutput& plan, absl::Time at,
+                                 const policy::PlanState& state) {
+      Publish(plan, at, state, /*record=*/true, elapsed());
+      published = true;
+    });
+    auto cycle = daemon_->RunCycle();
+    daemon_->SetPlanObserver(nullptr);
+    metrics_.plan_duration.Observe(elapsed());
+    if (!cycle.ok() || !published) {
+      metrics_.plans_failed.Add();
+      return cycle.ok() ? InternalError("the plan cycle ended before planning") : cycle.status();
+    }
+    metrics_.plans_succeeded.Add();
+    return OkStatus();
+  }
+  const absl::Time at = clock_.Now();
+  auto plan = daemon_->Preview(at);
+  if (!plan.ok()) {
+    metrics_.plans_failed.Add();
+    return plan.status();
+  }
+  Publish(*plan, at, daemon_->plan_state(), /*record=*/false, elapsed());
+  metrics_.plan_duration.Observe(elapsed());
+  metrics_.plans_succeeded.Add();
+  return OkStatus();
+}
+
+void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
+                           const policy::PlanState& state, bool record, double seconds) {
+  const bool scored = has_model() && plan.forecast_error.empty();
+  policy::ForecastMap forecasts = plan.forecasts;
+#if CERTCAST_HAVE_MODEL
+  // The planner explained only the lineages it proposes something for; a person reading the
+  // riskiest lineages wants theirs too.
+  if (scored && options_.explain_top > 0 && state.fleet() != nullptr) {
+    std::vector<std::pair<double, std::string>> unexplained;
+    for (const auto& [cert, f] : forecasts) {
+      if (f.reasons.empty()) unexplained.emplace_back(f.risk, cert);
+    }
+    const size_t top = std::min<size_t>(unexplained.size(), options_.explain_top);
+    std::partial_sort(unexplained.begin(), unexplained.begin() + top, unexplained.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    absl::flat_hash_set<std::string> wanted;
+    for (size_t i = 0; i < top; ++i) wanted.insert(unexplained[i].second);
+    if (!wanted.empty()) {
+      ScoreOptions explain;
+      explain.max_reasons = 3;
+      explain.certs = &wanted;
+      auto explained = model_->get()->ScoreState(*state.fleet(), at, explain);
+      if (explained.ok()) {
+        for (LineageForecast& f : *explained) {
+          auto it = forecasts.find(f.cert);
+          if (it == forecasts.end()) continue;
+          for (Reason& r : f.reasons) it->second.reasons.push_back(std::move(r.sentence));
+        }
+      } else {
+        LogLine(log_, clock_, "warn", "forecast reasons for the fleet view failed",
+                {{"error", explained.status().message()}});
+      }
+    }
+  }
+#endif
+  auto snapshot = std::make_shared<FleetSnapshot>(
+      BuildFleetSnapshot(plan.views, forecasts, scored, plan.result, plan.memory, at));
+  snapshot->model_version = plan.model_version;
+  snapshot->forecast_error = plan.forecast_error;
+  snapshot->plan_seconds = seconds;
+  snapshot->built = clock_.Now();
+
+  // KPIs from the renewal and issuance events of the window (and a horizon before it, for the
+  // episodes and failure runs that began earlier).
+  FleetKpis& kpis = snapshot->kpis;
+  EventFilter filter;
+  filter.since = at - kpis.window - std::max(horizon(), kpis.window);
+  filter.until = at;
+  filter.type = EventType::kRenewal;
+  auto renewals = store_->LoadEvents(filter);
+  filter.type = EventType::kIssued;
+  auto issued = store_->LoadEvents(filter);
+  if (renewals.ok() && issued.ok()) {
+    ComputeRenewalKpis(*renewals, at, kpis);
+    std::vector<Event> merged;
+    merged.reserve(renewals->size() + issued->size());
+    std::merge(renewals->begin(), renewals->end(), issued->begin(), issued->end(),
+               std::back_inserter(merged),
+               [](const Event& a, const Event& b) { return a.ts < b.ts; });
+    std::vector<ForecastDay> history;
+    auto stored = store_->GetState(kForecastHistoryKey);
+    if (stored.ok() && *stored) {
+      auto parsed = ForecastHistoryFromJson(**stored);
+      if (parsed.ok()) history = std::move(*parsed);
+      else LogLine(log_, clock_, "warn", "forecast history unreadable; starting over",
+                   {{"error", parsed.status().message()}});
+    }
+    if (record && scored) {
+      RecordForecastDay(*snapshot, alert_threshold(), kpis.window + horizon(), history);
+      const Status put = store_->PutState(kForecastHistoryKey, ForecastHistoryToJson(history));
+      if (!put.ok()) LogLine(log_, clock_, "warn", "storing the forecast history failed", {{"error", put.message()}});
+    }
+    if (has_model()) ComputeForecastQuality(history, merged, horizon(), at, kpis);
+  } else {
+    LogLine(log_, clock_, "warn", "reading renewals for the KPIs failed",
+            {{"error", (renewals.ok() ? issued.status() : renewals.status()).message()}});
+  }
+  std::atomic_store(&snapshot_, std::shared_ptr<const FleetSnapshot>(std::move(snapshot)));
+}
+
+StatusOr<policy::RunPlanOutput> FleetService::DryPlan(absl::Time at) {
+  std::lock_guard<std::mutex> lock(plan_mu_);
+  const auto start = std::chrono::steady_clock::now();
+  auto plan = daemon_->Preview(at);
+  if (!plan.ok()) return plan.status();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Publish(*plan, at, daemon_->plan_state(), /*record=*/false, seconds);
+  return plan;
+}
+
+}  // namespace certcast::api
