@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include <openssl/sha.h>
 
@@ -330,6 +331,23 @@ class SqliteStore final : public Store {
     return std::optional<StoredModel>(std::move(m));
   }
 
+  StatusOr<std::vector<StoredModel>> ListModels() override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT id, created, name, metadata FROM models "
+                                                   "ORDER BY id DESC"));
+    std::vector<StoredModel> models;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      StoredModel m;
+      m.id = stmt.Int(0);
+      m.created = absl::FromUnixMicros(stmt.Int(1));
+      m.name = stmt.Text(2);
+      m.metadata_json = stmt.Text(3);
+      models.push_back(std::move(m));
+    }
+    return models;
+  }
+
   StatusOr<AuditRecord> AppendAudit(absl::Time at, const std::string& kind,
                                     const std::string& record_json) override {
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -359,8 +377,14 @@ class SqliteStore final : public Store {
   }
 
   Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) override {
+    return ScanAuditAfter(std::numeric_limits<int64_t>::min(), fn);
+  }
+
+  Status ScanAuditAfter(int64_t after_seq,
+                        const std::function<Status(const AuditRecord&)>& fn) override {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT seq, at, kind, record, prev_hash, "
-                                                   "hash FROM audit ORDER BY seq"));
+                                                   "hash FROM audit WHERE seq > ?1 ORDER BY seq"));
+    stmt.BindInt(1, after_seq);
     while (true) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;

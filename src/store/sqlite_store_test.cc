@@ -148,6 +148,16 @@ TEST_F(StoreTest, AuditRecordsAreHashChained) {
   for (const auto& r : records) EXPECT_EQ(AuditHash(r), r.hash);
   records[1].record_json = R"({"cert":"shop","ok":false})";
   EXPECT_NE(AuditHash(records[1]), records[1].hash);
+  // ScanAuditAfter starts after the given seq.
+  for (const auto& [after, want] : std::vector<std::pair<int64_t, std::vector<int64_t>>>{
+           {0, {1, 2}}, {1, {2}}, {2, {}}, {-5, {1, 2}}}) {
+    std::vector<int64_t> seen;
+    ASSERT_TRUE(store->ScanAuditAfter(after, [&](const AuditRecord& r) {
+                       seen.push_back(r.seq);
+                       return OkStatus();
+                     }).ok());
+    EXPECT_EQ(seen, want) << "after " << after;
+  }
 }
 
 TEST_F(StoreTest, ModelsAndState) {
@@ -161,6 +171,14 @@ TEST_F(StoreTest, ModelsAndState) {
   auto latest = store->LatestModel("risk");
   ASSERT_TRUE(latest.ok() && latest->has_value());
   EXPECT_EQ((*latest)->blob, "second");
+  m.name = "other";
+  ASSERT_TRUE(store->PutModel(m).ok());
+  auto listed = store->ListModels();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].name, "other");  // newest first
+  EXPECT_EQ((*listed)[2].name, "risk");
+  for (const StoredModel& model : *listed) EXPECT_EQ(model.blob, "");  // metadata only
 
   EXPECT_FALSE(store->GetState("k")->has_value());
   ASSERT_TRUE(store->PutState("k", "1").ok());

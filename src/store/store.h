@@ -110,11 +110,17 @@ class Store {
   // Models.
   virtual StatusOr<int64_t> PutModel(const StoredModel& model) = 0;
   virtual StatusOr<std::optional<StoredModel>> LatestModel(const std::string& name) = 0;
+  // Every stored model, newest first, with an empty blob (GET /v1/models lists metadata only).
+  virtual StatusOr<std::vector<StoredModel>> ListModels() = 0;
 
   // Audit log: Append computes prev_hash/hash and seq; records are never updated or deleted.
   virtual StatusOr<AuditRecord> AppendAudit(absl::Time at, const std::string& kind,
                                             const std::string& record_json) = 0;
   virtual Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
+  // The same from the record after `after_seq` on (the server pages the log and indexes only what
+  // is new since its last look).
+  virtual Status ScanAuditAfter(int64_t after_seq,
+                                const std::function<Status(const AuditRecord&)>& fn) = 0;
   // Appends `entries` in order in one transaction (one disk sync for a plan's hundreds of
   // decisions instead of one each); all or none are stored.
   virtual StatusOr<std::vector<AuditRecord>> AppendAudits(std::span<const AuditEntry> entries) = 0;
