@@ -90,7 +90,8 @@ const bool kRegistered = RegisterCommand(Command{
       sub.add_option("--max-depth", flags->max_depth, "How many directory levels to descend")
           ->capture_default_str()
           ->check(CLI::Range(0, 32));
-      sub.add_option("--host", flags->host, "host of config events")->capture_default_str();
+      sub.add_option("--host", flags->host,
+                     "Host of config events (default: this machine's name, from gethostname)");
       sub.add_option("--lego-challenge", flags->lego_challenge,
                      "Emit lego config events with this challenge (http-01, dns-01, "
                      "tls-alpn-01)");

@@ -19,6 +19,7 @@
 #include "collect/clients/discover.h"
 #include "collect/clients/lego_output.h"
 #include "collect/clients/lego_state.h"
+#include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
 
@@ -90,21 +91,28 @@ class ParseRun {
     if (c == "lego" && HasExtension(file, {".json"})) return LegoJson(file);
     auto text = Read(file, clients::kMaxLogBytes);
     if (!text) return;
+    // Lines that carry no time (terminal output, a copy without stamps) are stamped with the
+    // file's modification time, stdin's with now; syslog stamps without a year take its year.
+    const absl::Time fallback_time = file == "-" ? SystemClock::Get().Now() : Mtime(file);
     ParseOutput out;
     if (c == "certbot") {
       clients::CertbotLogOptions options;
       options.utc_offset = offset_;
       options.fallback_cert = flags_.cert;
+      options.fallback_time = fallback_time;
       out = clients::ParseCertbotLog(*text, options);
     } else if (c == "lego") {
       clients::LegoOutputOptions options;
       options.utc_offset = offset_;
       options.fallback_cert = flags_.cert;
+      options.fallback_time = fallback_time;
       options.ca = flags_.ca;
       out = clients::ParseLegoOutput(*text, options);
     } else {
       clients::AcmeShLogOptions options;
       options.utc_offset = offset_;
+      options.fallback_cert = flags_.cert;
+      options.fallback_time = fallback_time;
       out = clients::ParseAcmeShLog(*text, options);
     }
     Print(file, out);
@@ -277,6 +285,11 @@ const bool kRegistered = RegisterCommand(Command{
           "certificate; anything else is a log: certbot's letsencrypt.log, lego's captured "
           "output or acme.sh's acme.sh.log. Each input line or file that cannot be used is reported on stderr as "
           "FILE:LINE: reason (exit 1); other events are still printed.\n\n"
+          "Logs may come as the clients write them or as they were kept: certbot's "
+          "letsencrypt.log or its terminal output (cron mail, `certbot renew` in a container), "
+          "inside journald/syslog lines, `docker logs -t` stamps, docker compose prefixes, "
+          "Nginx Proxy Manager's log, dokku's indentation. An attempt whose outcome the log does "
+          "not give is printed as a failure with error \"unknown\" and reported (exit 1).\n\n"
           "Log timestamps are the host's local time and carry no zone: they are read as UTC "
           "unless --tz-offset gives the host's offset.");
       sub.add_option("client", flags->client, "certbot, lego or acme.sh")
@@ -285,7 +298,8 @@ const bool kRegistered = RegisterCommand(Command{
       sub.add_option("files", flags->files, "Files to read; - reads stdin")->required();
       sub.add_option("--cert", flags->cert,
                      "Lineage for attempts whose log names none (lego failing before it prints "
-                     "a domain, certbot without --cert-name/-d), and for a lone certificate");
+                     "a domain, certbot without --cert-name/-d, an acme.sh excerpt without "
+                     "\"Renew:\"), and for a lone certificate; a name in the log always wins");
       sub.add_option("--ca", flags->ca,
                      "ACME directory URL for lego output and lone certificates (lego prints it "
                      "only when it cannot fetch it)");
@@ -295,12 +309,14 @@ const bool kRegistered = RegisterCommand(Command{
       sub.add_option("--tz-offset", flags->tz_offset,
                      "UTC offset of the host that wrote the log, e.g. +01:00")
           ->capture_default_str();
-      sub.add_option("--host", flags->host, "host of config events")->capture_default_str();
+      sub.add_option("--host", flags->host,
+                     "Host of config events (default: this machine's name, from gethostname)");
       sub.footer(
           "Examples:\n"
           "  certcast parse certbot /var/log/letsencrypt/letsencrypt.log --tz-offset +01:00\n"
           "  certcast parse certbot /etc/letsencrypt/renewal/shop.conf\n"
-          "  journalctl -u lego-renew -o cat | certcast parse lego - --cert shop.example.com\n"
+          "  journalctl -u lego-renew | certcast parse lego - --cert shop.example.com\n"
+          "  docker logs -t nginx-proxy-manager 2>&1 | certcast parse certbot -\n"
           "  certcast parse lego ~/.lego/certificates/shop.example.com.json --challenge http-01");
       return [flags] { return ParseRun(*flags).Run(); };
     }});

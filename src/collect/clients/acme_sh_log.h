@@ -39,8 +39,13 @@
 namespace certcast::clients {
 
 struct AcmeShLogOptions {
-  // The host's UTC offset, for timestamps whose zone is not UTC/GMT.
+  // The host's UTC offset, for timestamps whose zone is not UTC/GMT or another zone the parser
+  // knows the offset of (CET, EDT, ...; ambiguous ones such as CST and IST are not guessed).
   absl::Duration utc_offset = absl::ZeroDuration();
+  // Lineage for a failure the log does not tie to a domain (an excerpt without "Renew:").
+  std::optional<std::string> fallback_cert;
+  // Time of lines without "[date]" (terminal echoes), when no dated line is near.
+  absl::Time fallback_time = absl::UnixEpoch();
 };
 
 ParseOutput ParseAcmeShLog(std::string_view text, const AcmeShLogOptions& options);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <map>
 
 #include "absl/time/civil_time.h"
 #include "core/strings.h"
@@ -10,14 +9,13 @@
 namespace certcast::clients {
 namespace {
 
-// One log record: the timestamped first line and the untimestamped lines after it.
+// A record head "YYYY-MM-DD HH:MM:SS,mmm:LEVEL:logger:message".
 struct Record {
-  size_t line = 0;  // number of the first line
+  size_t line = 0;
   absl::Time ts;
-  std::string_view level;   // DEBUG, INFO, WARNING, ERROR, CRITICAL
-  std::string_view logger;  // certbot._internal.renewal, acme.client, ...
-  std::string_view message; // rest of the first line
-  std::vector<std::string_view> continuation;
+  std::string_view level;
+  std::string_view logger;
+  std::string_view message;
 };
 
 bool AllDigits(std::string_view s) {
@@ -33,8 +31,7 @@ int ToInt(std::string_view s) {
 enum class HeadResult { kNotAHead, kHead, kBadTime };
 
 // "YYYY-MM-DD HH:MM:SS,mmm:LEVEL:logger:message" (24 bytes of asctime, then ':').
-HeadResult ParseHead(const Line& line, absl::Duration utc_offset, Record& record) {
-  const std::string_view t = line.text;
+HeadResult ParseHead(std::string_view t, size_t number, absl::Duration utc_offset, Record& record) {
   if (t.size() < 25 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' ||
       t[16] != ':' || t[19] != ',' || t[23] != ':') {
     return HeadResult::kNotAHead;
@@ -59,13 +56,12 @@ HeadResult ParseHead(const Line& line, absl::Duration utc_offset, Record& record
       civil.minute() != ToInt(minute) || civil.second() != ToInt(second)) {
     return HeadResult::kBadTime;
   }
-  record.line = line.number;
+  record.line = number;
   record.ts = absl::FromCivil(civil, absl::UTCTimeZone()) + absl::Milliseconds(ToInt(millis)) -
               utc_offset;
   record.level = rest.substr(0, level_end);
   record.logger = rest.substr(level_end + 1, logger_end - level_end - 1);
   record.message = rest.substr(logger_end + 1);
-  record.continuation.clear();
   return HeadResult::kHead;
 }
 
@@ -75,17 +71,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 bool Contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
-}
-
-// The message and its continuation lines, each tested separately (a record's text is never
-// copied: continuation lines can be long HTTP bodies).
-template <typename F>
-bool AnyLine(const Record& r, F&& test) {
-  if (test(r.message)) return true;
-  for (auto l : r.continuation) {
-    if (test(l)) return true;
-  }
-  return false;
 }
 
 std::string_view AfterPrefix(std::string_view s, std::string_view prefix) {
@@ -116,23 +101,37 @@ std::optional<Challenge> ChallengeFromAuthenticator(std::string_view plugin) {
   return std::nullopt;
 }
 
-// One attempt in the making.
+// One line of input as the state machine sees it: a record's first line, a record's
+// continuation line, or a terminal line.
+struct Item {
+  size_t line = 0;
+  std::optional<absl::Time> ts;  // record stamp or wrapper stamp
+  std::string_view level;        // records only
+  std::string_view logger;       // records only
+  std::string_view text;         // trimmed
+  std::string_view raw;          // untrimmed, for indentation
+  bool head = false;             // first line of a record
+  bool continuation = false;     // later line of a record
+};
+
 struct Attempt {
   std::string cert;          // empty: not known yet
-  size_t line = 0;           // where it started (for issues)
+  bool named_by_run = false; // named by --cert-name/-d: later hints do not rename it
+  size_t line = 0;
   absl::Time start;
-  absl::Time last;           // latest record that belongs to it
-  bool closed = false;       // no more records belong to it (summary reached)
-  bool requested = false;    // certbot said it is requesting/renewing a certificate
+  absl::Time last;
+  bool requested = false;    // certbot said it was renewing or requesting
   bool not_due = false;
   std::optional<Outcome> outcome;
+  bool provisional = false;  // failed by a challenge report; the final message may follow
   absl::Time end;
   std::string failure_message;
   std::optional<AcmeProblem> problem_in_message;
   std::optional<AcmeProblem> challenge_problem;
-  std::optional<AcmeProblem> traceback_problem;
-  std::optional<Challenge> challenge;         // from "http-01 challenge for NAME"
-  std::optional<Challenge> plugin_challenge;  // from "Plugins selected: Authenticator X"
+  std::optional<AcmeProblem> traceback_problem;  // last acme.messages.Error of its traceback
+  std::optional<AcmeProblem> body_problem;       // last problem in a CA response it logged
+  std::optional<Challenge> challenge;
+  std::optional<Challenge> plugin_challenge;
   std::optional<std::string> ca;
   std::optional<std::string> trigger;
   bool dry_run = false;
@@ -141,364 +140,621 @@ struct Attempt {
 struct Run {
   size_t line = 0;
   absl::Time start;
-  std::vector<std::string> arguments;
-  std::optional<Challenge> plugin_challenge;  // from "Plugins selected: Authenticator X"
-  std::optional<std::string> server;           // --server
-  std::optional<std::string> cert_name;        // --cert-name, else first -d
+  std::optional<Challenge> plugin_challenge;
+  bool dns_plugin = false;
+  std::optional<std::string> server;
+  std::optional<std::string> cert_name;  // --cert-name, else first -d
+  bool certonly = false;                 // certonly/run: one attempt named by the arguments
   bool dry_run = false;
   bool forced = false;
-  bool renew_style = false;  // saw "Processing .../renewal/NAME.conf"
-  Attempt single;            // the certonly-style attempt
-  std::vector<Attempt> lineages;  // renew-style attempts in order
+  std::vector<Attempt> attempts;
+  int current = -1;                      // index into attempts, -1: none open
   bool abnormal_exit = false;
   absl::Time abnormal_ts;
-  std::string final_error;   // last ERROR record of certbot._internal.log
+  std::string final_error;
   absl::Time final_error_ts;
+  std::optional<AcmeProblem> pending_problem;  // logged while no attempt was current
 };
 
-class CertbotLogParser {
+class CertbotParser {
  public:
-  CertbotLogParser(const CertbotLogOptions& options, ParseOutput& out)
+  CertbotParser(const CertbotLogOptions& options, ParseOutput& out)
       : options_(options), out_(out) {}
 
-  void Feed(const Record& r) {
-    if (r.logger == "certbot._internal.main" && StartsWith(r.message, "certbot version: ")) {
-      EndRun();
-      run_.emplace();
-      run_->line = r.line;
-      run_->start = r.ts;
-      run_->single.line = r.line;
-      run_->single.start = r.ts;
+  void Feed(const Item& it) {
+    if (it.ts) last_ts_ = *it.ts;
+    const absl::Time ts = it.ts.value_or(last_ts_.value_or(options_.fallback_time));
+    std::string_view t = it.text;
+    // NPM 2.0-2.7 joined certbot's output lines with ",": "Some challenges have failed.,".
+    while (!t.empty() && t.back() == ',') t.remove_suffix(1);
+    t = Trim(t);
+    if (it.head) in_traceback_ = false;
+    if (StartsWith(t, "Traceback (most recent call last)")) {
+      in_traceback_ = true;
+      traceback_ts_ = ts;
+      if (run_ && Current()) traceback_owner_ = run_->current;
     }
-    if (!run_) {
-      // A log cut at the start (rotation, tail): records before the first "certbot version"
-      // still belong to a run; open one without its arguments.
-      run_.emplace();
-      run_->line = r.line;
-      run_->start = r.ts;
-      run_->single.line = r.line;
-      run_->single.start = r.ts;
-    }
-    Run& run = *run_;
-    Attempt* current = Current();
-    // A record belongs to the open attempt unless it closes it (the next "Processing", the
-    // summary): then `last` goes back to the record before.
-    const absl::Time previous_last = current ? current->last : absl::Time();
-    const auto close_current = [&] {
-      if (current && !current->closed) {
-        current->closed = true;
-        current->last = previous_last;
-      }
-    };
-    if (current && !current->closed) current->last = r.ts;
-
-    const std::string_view m = r.message;
-    if (r.logger == "certbot._internal.main" && StartsWith(m, "Arguments: ")) {
-      auto args = ParsePythonStringList(AfterPrefix(m, "Arguments: "));
-      if (!args.ok()) {
-        out_.issues.push_back({r.line, StrCat("certbot arguments: ", args.status().message())});
-      } else {
-        ReadArguments(run, *args);
-      }
+    if (t.empty()) return;
+    if (in_traceback_ && !it.head) {
+      ReadTracebackLine(t);
+      // The traceback ends at the exception line (no indentation).
+      if (!StartsWith(it.raw, " ") && !StartsWith(t, "Traceback")) in_traceback_ = false;
       return;
     }
-    static constexpr std::string_view kNotify = "Notifying user: ";
-    if (StartsWith(m, kNotify)) {
-      const std::string_view note = AfterPrefix(m, kNotify);
-      if (StartsWith(note, "Processing ")) {
-        close_current();
-        run.renew_style = true;
-        Attempt a;
-        a.line = r.line;
-        a.start = a.last = r.ts;
-        a.dry_run = run.dry_run;
-        if (run.forced) a.trigger = "forced";
-        auto name = LineageFromPath(AfterPrefix(note, "Processing "), "/renewal/", ".conf");
-        if (!name) {
-          out_.issues.push_back({r.line, "\"Processing\" names no renewal/NAME.conf file"});
-          name = "";
-        }
-        a.cert = *name;
-        run.lineages.push_back(std::move(a));
-        return;
-      }
-      if (!current) return;
-      // certbot 2.x: "Certificate not yet due for renewal"; certbot 0.x/1.x: "Cert not yet due
-      // for renewal".
-      if (StartsWith(note, "Certificate not yet due for renewal") ||
-          StartsWith(note, "Cert not yet due for renewal")) {
-        current->not_due = true;
-        return;
-      }
-      for (std::string_view begin :
-           {"Renewing an existing certificate for ", "Requesting a certificate for ",
-            "Simulating renewal of an existing certificate for ",
-            "Simulating a certificate request for "}) {
-        if (StartsWith(note, begin)) {
-          current->requested = true;
-          if (StartsWith(note, "Simulating")) current->dry_run = true;
-          if (current->cert.empty()) {
-            // "Requesting a certificate for a.example and b.example": certbot names a new lineage
-            // after its first domain, without a wildcard's "*." (storage.py).
-            std::string_view first = AfterPrefix(note, begin);
-            first = first.substr(0, first.find(' '));
-            if (StartsWith(first, "*.")) first.remove_prefix(2);
-            current->cert = std::string(first);
-          }
-          return;
-        }
-      }
-      // Summary: "Congratulations, all renewals succeeded:" etc., then one line per lineage.
-      if (StartsWith(note, "Congratulations") || StartsWith(note, "- - - -") ||
-          StartsWith(note, "The following") || StartsWith(note, "No renewals were attempted")) {
-        close_current();
-      }
-      if (note.size() > 2 && StartsWith(note, "  ") &&
-          (note.ends_with(" (success)") || note.ends_with(" (failure)"))) {
-        SummaryLine(run, note, r.ts);
-      }
-      const bool success_note = AnyLine(r, [](std::string_view l) {
-        return StartsWith(l, "Successfully received certificate.") ||
-               StartsWith(l, "The dry run was successful.");
-      });
-      if (success_note && !run.renew_style) {
-        run.single.outcome = Outcome::kSuccess;
-        run.single.end = r.ts;
-        run.single.closed = true;
-      }
-      if (note.empty() && !r.continuation.empty() &&
-          StartsWith(r.continuation[0], "- - - -")) {
-        close_current();
-      }
-      ReadChallengeBlock(r, *current);
-      return;
-    }
-    if (r.logger == "certbot._internal.renewal") {
-      static constexpr std::string_view kFailed = "Failed to renew certificate ";
-      if (StartsWith(m, kFailed)) {
-        const std::string_view rest = AfterPrefix(m, kFailed);
-        const size_t with = rest.find(" with error: ");
-        const std::string name(rest.substr(0, with));
-        Attempt* a = FindLineage(run, name);
-        if (!a) a = current;
-        if (a) {
-          a->outcome = Outcome::kFailure;
-          a->end = r.ts;
-          a->closed = true;
-          if (with != std::string_view::npos) {
-            a->failure_message = std::string(rest.substr(with + 13));
-            a->problem_in_message = FindAcmeProblem(a->failure_message, ProblemStyle::kCertbot);
-          }
-        }
-        return;
-      }
-      if (Contains(m, "is broken. Skipping.")) {
-        // "Renewal configuration file /etc/letsencrypt/renewal/NAME.conf is broken. Skipping."
-        // certbot did not try to renew, but the lineage cannot renew until someone fixes it.
-        Attempt a;
-        a.line = r.line;
-        a.start = a.last = a.end = r.ts;
-        a.closed = true;
-        a.requested = true;
-        a.outcome = Outcome::kFailure;
-        a.failure_message = std::string(m);
-        auto name = LineageFromPath(m.substr(0, m.find(" is broken")), "/renewal/", ".conf");
-        a.cert = name.value_or("");
-        run.renew_style = true;
-        run.lineages.push_back(std::move(a));
-        return;
-      }
-      if (current && StartsWith(m, "Auto-renewal forced")) current->trigger = "forced";
-      if (current && StartsWith(m, "Certificate is due for renewal")) current->trigger = "schedule";
-      if (StartsWith(m, "Traceback was:") && current) ReadTraceback(r, *LastFailed(run, current));
-      return;
-    }
-    if (r.logger == "certbot._internal.plugins.selection" &&
-        StartsWith(m, "Plugins selected: Authenticator ")) {
-      std::string_view plugin = AfterPrefix(m, "Plugins selected: Authenticator ");
-      plugin = plugin.substr(0, plugin.find(','));
-      if (current) current->plugin_challenge = ChallengeFromAuthenticator(plugin);
-      run.plugin_challenge = ChallengeFromAuthenticator(plugin);
-      return;
-    }
-    if (r.logger == "certbot._internal.auth_handler" && current && !current->challenge) {
-      // "http-01 challenge for c-http.acmelab.test"
-      const size_t space = m.find(' ');
-      if (space != std::string_view::npos && StartsWith(m.substr(space), " challenge for ")) {
-        current->challenge = ChallengeFromString(m.substr(0, space));
-      }
-      return;
-    }
-    if (r.logger == "acme.client" && StartsWith(m, "Sending GET request to ") && current &&
-        !current->ca) {
-      // certbot fetches the ACME directory before anything else in an attempt.
-      std::string_view url = AfterPrefix(m, "Sending GET request to ");
-      if (url.ends_with(".")) url.remove_suffix(1);
-      current->ca = std::string(url);
-      return;
-    }
-    if (r.logger == "certbot._internal.error_handler" && current) {
-      ReadTraceback(r, *current);
-      return;
-    }
-    if (r.logger == "certbot._internal.log") {
-      if (StartsWith(m, "Exiting abnormally")) {
-        run.abnormal_exit = true;
-        run.abnormal_ts = r.ts;
-        if (current) ReadTraceback(r, run.renew_style ? *LastFailed(run, current) : *current);
-        return;
-      }
-      if (r.level == "ERROR" && m != "An unexpected error occurred:") {
-        run.final_error = std::string(m);
-        run.final_error_ts = r.ts;
-      }
-    }
+    Handle(it, t, ts);
   }
 
   void EndRun() {
     if (!run_) return;
     Run& run = *run_;
-    if (run.renew_style) {
-      for (Attempt& a : run.lineages) {
-        if (a.not_due && !a.outcome) continue;
-        if (!a.outcome && run.abnormal_exit) {
-          a.outcome = Outcome::kFailure;
-          a.end = std::max(run.final_error_ts, run.abnormal_ts);
-          a.failure_message = run.final_error;
-        }
-        if (!a.outcome && !a.requested) continue;  // never got as far as trying
-        Emit(run, a);
-      }
-    } else {
-      Attempt& a = run.single;
-      // --cert-name (or certbot's default, the first -d name) is the lineage; the name in
-      // "Requesting a certificate for ..." only stands in when the arguments were not logged.
-      if (run.cert_name) a.cert = *run.cert_name;
-      if (!a.outcome && run.abnormal_exit) {
+    // A run that failed before any attempt showed (account, directory): still a failure.
+    if (run.attempts.empty() && run.abnormal_exit) {
+      Attempt& a = NewAttempt(run.line, run.start, "");
+      a.requested = true;
+      a.line = run.line;
+    }
+    for (Attempt& a : run.attempts) {
+      if ((!a.outcome || a.provisional) && run.abnormal_exit &&
+          (a.requested || run.certonly || &a == Cur(run))) {
         a.outcome = Outcome::kFailure;
-        a.end = std::max(run.final_error_ts, run.abnormal_ts);
-        a.failure_message = run.final_error;
-        a.requested = true;
+        a.end = std::max(run.abnormal_ts, run.final_error_ts);
+        if (a.failure_message.empty()) a.failure_message = run.final_error;
       }
-      if (a.outcome || a.requested) Emit(run, a);
+      if (a.not_due && !a.outcome) continue;
+      if (!a.outcome && !a.requested) continue;  // never got as far as trying
+      Emit(run, a);
     }
     run_.reset();
   }
 
  private:
-  Attempt* Current() {
-    if (!run_) return nullptr;
-    if (run_->renew_style) return run_->lineages.empty() ? nullptr : &run_->lineages.back();
-    return &run_->single;
+  Attempt* Cur(Run& run) { return run.current < 0 ? nullptr : &run.attempts[run.current]; }
+  Attempt* Current() { return run_ ? Cur(*run_) : nullptr; }
+
+  Run& EnsureRun(size_t line) {
+    if (!run_) {
+      run_.emplace();
+      run_->line = line;
+    }
+    return *run_;
   }
 
-  static Attempt* FindLineage(Run& run, std::string_view name) {
-    for (auto it = run.lineages.rbegin(); it != run.lineages.rend(); ++it) {
-      if (it->cert == name) return &*it;
+  Attempt& NewAttempt(size_t line, absl::Time ts, std::string cert) {
+    Run& run = EnsureRun(line);
+    Attempt a;
+    a.line = line;
+    a.start = a.last = ts;
+    a.cert = std::move(cert);
+    a.dry_run = run.dry_run;
+    if (run.forced) a.trigger = "forced";
+    if (run.certonly && run.cert_name && a.cert.empty()) {
+      a.cert = *run.cert_name;
+      a.named_by_run = true;
     }
-    return nullptr;
+    // A problem logged before the attempt showed (an excerpt that starts mid-run) is its own.
+    a.body_problem = run.pending_problem;
+    run.pending_problem.reset();
+    run.attempts.push_back(std::move(a));
+    run.current = static_cast<int>(run.attempts.size()) - 1;
+    return run.attempts.back();
   }
 
-  // The traceback after "Failed to renew" belongs to the attempt that failed last.
-  static Attempt* LastFailed(Run& run, Attempt* fallback) {
-    for (auto it = run.lineages.rbegin(); it != run.lineages.rend(); ++it) {
-      if (it->outcome == Outcome::kFailure) return &*it;
+  // The open attempt, opened unnamed when there is none.
+  Attempt& Open(size_t line, absl::Time ts) {
+    if (Attempt* a = Current()) return *a;
+    return NewAttempt(line, ts, "");
+  }
+
+  // The attempt for lineage NAME: an existing one, the current unnamed one, or a new one.
+  Attempt& Named(const std::string& name, size_t line, absl::Time ts) {
+    Run& run = EnsureRun(line);
+    for (auto it = run.attempts.rbegin(); it != run.attempts.rend(); ++it) {
+      if (it->cert == name) {
+        run.current = static_cast<int>(&*it - run.attempts.data());
+        return *it;
+      }
     }
-    return fallback;
+    if (Attempt* a = Cur(run); a && a->cert.empty() && !a->outcome) {
+      a->cert = name;
+      return *a;
+    }
+    if (Attempt* a = Cur(run); a && a->named_by_run && !a->outcome && run.certonly) return *a;
+    return NewAttempt(line, ts, name);
+  }
+
+  void StartRun(size_t line, absl::Time ts) {
+    EndRun();
+    summary_ = false;
+    EnsureRun(line).start = ts;
   }
 
   void ReadArguments(Run& run, const std::vector<std::string>& args) {
-    run.arguments = args;
+    std::optional<std::string> first_domain;
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
       const bool has_value = i + 1 < args.size();
       if (a == "--dry-run") run.dry_run = true;
       if (a == "--force-renewal" || a == "--renew-by-default") run.forced = true;
-      if (a == "--server" && has_value) run.server = args[i + 1];
-      if (StartsWith(a, "--server=")) run.server = a.substr(9);
-      if (a == "--cert-name" && has_value) run.cert_name = args[i + 1];
-      if (StartsWith(a, "--cert-name=")) run.cert_name = a.substr(12);
-      if ((a == "-d" || a == "--domains" || a == "--domain") && has_value && !first_domain_) {
+      if (a == "certonly" || a == "run") run.certonly = true;
+      if ((a == "-d" || a == "--domains" || a == "--domain") && has_value && !first_domain) {
         std::string_view d = args[i + 1];
         d = d.substr(0, d.find(','));
         if (StartsWith(d, "*.")) d.remove_prefix(2);
-        first_domain_ = std::string(d);
+        first_domain = std::string(d);
+      }
+      if ((a == "-a" || a == "--authenticator") && has_value) {
+        run.plugin_challenge = ChallengeFromAuthenticator(args[i + 1]);
+        run.dns_plugin = StartsWith(args[i + 1], "dns");
+      }
+      if (StartsWith(a, "--dns-")) run.dns_plugin = true;
+    }
+    run.server = FlagValue(args, {"--server"});
+    run.cert_name = FlagValue(args, {"--cert-name"});
+    if (!run.cert_name) run.cert_name = first_domain;
+    // A run whose arguments name a lineage (certonly/run, or renew --cert-name) is about that
+    // one lineage. letsencrypt.log's "Arguments:" leave out the verb.
+    if (run.cert_name) run.certonly = true;
+  }
+
+  void ReadTracebackLine(std::string_view t) {
+    // Python prints the chain of exceptions; the last "acme.messages.Error: urn:..." is the one
+    // closest to the failure.
+    if (auto p = FindAcmeProblem(t, ProblemStyle::kCertbot)) NoteProblem(*p, true);
+    // renewal._reconstitute: the renewal configuration (or the files it names) is unusable.
+    if ((Contains(t, "_reconstitute") || Contains(t, "CertStorageError")) && run_ &&
+        traceback_owner_ >= 0 && traceback_owner_ < static_cast<int>(run_->attempts.size())) {
+      Attempt& a = run_->attempts[traceback_owner_];
+      a.requested = true;
+      Fail(a, traceback_ts_, "renewal configuration file is broken (renewal._reconstitute failed)");
+    }
+  }
+
+  void NoteProblem(const AcmeProblem& p, bool traceback) {
+    if (!run_) return;
+    Attempt* a = Current();
+    if (traceback && traceback_owner_ >= 0 &&
+        traceback_owner_ < static_cast<int>(run_->attempts.size())) {
+      a = &run_->attempts[traceback_owner_];
+    }
+    if (a) {
+      (traceback ? a->traceback_problem : a->body_problem) = p;
+    } else {
+      run_->pending_problem = p;
+    }
+  }
+
+  // `provisional`: a challenge report, which certbot follows with the failure itself.
+  void Fail(Attempt& a, absl::Time ts, std::string_view message, bool provisional = false) {
+    if (!a.outcome || (a.provisional && !provisional)) {
+      a.outcome = Outcome::kFailure;
+      a.end = ts;
+      a.provisional = provisional;
+    }
+    if (!message.empty() && a.failure_message.empty()) {
+      a.failure_message = std::string(message);
+      a.problem_in_message = FindAcmeProblem(message, ProblemStyle::kCertbot);
+    }
+  }
+
+  void Succeed(Attempt& a, absl::Time ts) {
+    if (a.outcome) return;
+    a.outcome = Outcome::kSuccess;
+    a.end = ts;
+  }
+
+  void Handle(const Item& it, std::string_view t, absl::Time ts) {
+    const size_t line = it.line;
+    {
+      // The summary closes the attempt under way: its duration ends at the record before.
+      std::string_view n = StartsWith(t, "Notifying user: ") ? Trim(t.substr(16)) : t;
+      if (run_ && (StartsWith(n, "Congratulations, all") || StartsWith(n, "- - - -") ||
+                   StartsWith(n, "The following") || StartsWith(n, "All ") ||
+                   StartsWith(n, "No renewals were attempted") ||
+                   (n.empty() && it.head && StartsWith(t, "Notifying user:")))) {
+        // "Notifying user: " then "- - - -" on the next line: the record that opened the
+        // summary does not belong to the attempt either.
+        if (!summary_ && it.continuation && StartsWith(n, "- - - -")) {
+          if (Attempt* a = Current(); a && !a->outcome) a->last = last_before_head_;
+        }
+        summary_ = true;
+      } else if (StartsWith(n, "Processing")) {
+        summary_ = false;
       }
     }
-    if (!run.cert_name && first_domain_) run.cert_name = first_domain_;
-    first_domain_.reset();
-    run.single.dry_run = run.dry_run;
-    if (run.forced) run.single.trigger = "forced";
-  }
+    if (Attempt* a = Current(); a && !a->outcome && !summary_) {
+      if (it.head) last_before_head_ = a->last;
+      a->last = ts;
+    }
 
-  void SummaryLine(Run& run, std::string_view note, absl::Time ts) {
-    const bool success = note.ends_with(" (success)");
-    note = Trim(note.substr(0, note.size() - 10));
-    auto name = LineageFromPath(note, "/live/", "/fullchain.pem");
-    if (!name) return;
-    Attempt* a = FindLineage(run, *name);
-    if (!a || a->outcome) return;
-    a->outcome = success ? Outcome::kSuccess : Outcome::kFailure;
-    a->end = a->last;
-  }
-
-  // "Certbot failed to authenticate some domains (authenticator: standalone). The Certificate
-  // Authority reported these problems:\n  Domain: x\n  Type:   connection\n  Detail: ..."
-  // The type is the problem type without its "urn:ietf:params:acme:error:" namespace.
-  static void ReadChallengeBlock(const Record& r, Attempt& a) {
-    if (a.challenge_problem) return;
-    for (size_t i = 0; i < r.continuation.size(); ++i) {
-      std::string_view l = Trim(r.continuation[i]);
-      if (!StartsWith(l, "Type:")) continue;
-      const std::string_view type = Trim(AfterPrefix(l, "Type:"));
-      if (type.empty()) continue;
-      AcmeProblem p;
-      p.type = StrCat("urn:ietf:params:acme:error:", type);
-      if (i + 1 < r.continuation.size()) {
-        std::string_view d = Trim(r.continuation[i + 1]);
-        if (StartsWith(d, "Detail:")) p.detail = CleanDetail(AfterPrefix(d, "Detail:"));
-      }
-      a.challenge_problem = std::move(p);
+    // ---- runs ----
+    if (it.head && StartsWith(t, "certbot version: ")) return StartRun(line, ts);
+    if (StartsWith(t, "Saving debug log to")) {
+      // certbot's first line: a new run, unless the command line that started this one came
+      // just before (NPM, a prompt) and nothing happened since.
+      const bool active = run_ && std::any_of(run_->attempts.begin(), run_->attempts.end(),
+                                              [](const Attempt& a) {
+                                                return a.requested || a.outcome || a.not_due;
+                                              });
+      if (!run_ || active) StartRun(line, ts);
       return;
     }
-  }
-
-  // Python prints the chain of exceptions; the last "acme.messages.Error: urn:..." is the one
-  // closest to the failure.
-  static void ReadTraceback(const Record& r, Attempt& a) {
-    for (auto l : r.continuation) {
-      if (StartsWith(l, "acme.messages.Error: ")) {
-        if (auto p = FindAcmeProblem(l, ProblemStyle::kCertbot)) a.traceback_problem = p;
+    if (it.head && StartsWith(t, "Arguments: ")) {
+      auto args = ParsePythonStringList(AfterPrefix(t, "Arguments: "));
+      if (!args.ok()) {
+        out_.issues.push_back({line, StrCat("certbot arguments: ", args.status().message())});
+        return;
+      }
+      Run& run = EnsureRun(line);
+      ReadArguments(run, *args);
+      if (run.certonly && run.attempts.empty()) {
+        NewAttempt(run.line, run.start != absl::Time() ? run.start : ts, "");
+      }
+      return;
+    }
+    if (!it.continuation && !it.head) {
+      if (auto words = FindCommandLine(t, {"certbot", "certbot-auto", "letsencrypt-auto",
+                                          "letsencrypt"})) {
+        StartRun(line, ts);
+        ReadArguments(*run_, *words);
+        if (run_->certonly) NewAttempt(line, ts, "");
+        return;
       }
     }
+    Run& run = EnsureRun(line);
+
+    // ---- attempts and lineages ----
+    static constexpr std::string_view kNotify = "Notifying user: ";
+    if (StartsWith(t, kNotify)) t = Trim(AfterPrefix(t, kNotify));
+    if (t.empty()) return;
+    if (t == "Processing") {
+      expect_processing_path_ = true;
+      return;
+    }
+    if (StartsWith(t, "Processing ") || (expect_processing_path_ && StartsWith(t, "/"))) {
+      expect_processing_path_ = false;
+      const std::string_view path = StartsWith(t, "Processing ") ? AfterPrefix(t, "Processing ") : t;
+      auto name = LineageFromPath(Trim(path), "/renewal/", ".conf");
+      if (!name) {
+        out_.issues.push_back({line, "\"Processing\" names no renewal/NAME.conf file"});
+        return;
+      }
+      Attempt* cur = Current();
+      if (cur && !cur->outcome && (cur->cert.empty() || cur->cert == *name)) {
+        // 0.x printed the notices of this attempt before its name; a run named by
+        // --cert-name opened it before certbot got to it.
+        if (cur->named_by_run && !cur->requested) {
+          cur->line = line;
+          cur->start = cur->last = ts;
+        }
+        cur->cert = *name;
+      } else {
+        NewAttempt(line, ts, *name);
+      }
+      return;
+    }
+    expect_processing_path_ = false;
+    if (StartsWith(t, "Cert not yet due for renewal") ||
+        StartsWith(t, "Certificate not yet due for renewal")) {
+      Open(line, ts).not_due = true;
+      return;
+    }
+    if (StartsWith(t, "No renewals were attempted")) {
+      for (Attempt& a : run.attempts) {
+        if (!a.outcome && !a.requested) a.not_due = true;
+      }
+      return;
+    }
+    if (StartsWith(t, "Cert is due for renewal") || StartsWith(t, "Certificate is due for renewal")) {
+      Attempt& a = Open(line, ts);
+      a.requested = true;
+      if (!a.trigger) a.trigger = "schedule";
+      return;
+    }
+    if (StartsWith(t, "Auto-renewal forced") || StartsWith(t, "Cert not due for renewal, but simulating")) {
+      Attempt& a = Open(line, ts);
+      a.requested = true;
+      a.trigger = StartsWith(t, "Auto-renewal forced") ? "forced" : a.trigger;
+      if (Contains(t, "simulating")) a.dry_run = true;
+      return;
+    }
+    for (std::string_view begin :
+         {"Renewing an existing certificate", "Requesting a certificate for ",
+          "Simulating renewal of an existing certificate", "Simulating a certificate request",
+          "Obtaining a new certificate", "Requesting a certificate", "Performing the following challenges"}) {
+      if (!StartsWith(t, begin)) continue;
+      Attempt& a = Open(line, ts);
+      a.requested = true;
+      if (StartsWith(t, "Simulating")) a.dry_run = true;
+      // "Requesting a certificate for a.example and b.example": certbot names a new lineage
+      // after its first domain, without a wildcard's "*." (storage.py).
+      const size_t for_at = t.find(" for ");
+      if (a.cert.empty() && for_at != std::string_view::npos) {
+        std::string_view first = t.substr(for_at + 5);
+        first = first.substr(0, first.find(' '));
+        if (StartsWith(first, "*.")) first.remove_prefix(2);
+        a.cert = std::string(first);
+      }
+      return;
+    }
+    if (StartsWith(t, "** DRY RUN") || Contains(t, "simulated renewals")) {
+      for (Attempt& a : run.attempts) a.dry_run = true;
+      run.dry_run = true;
+    }
+
+    // ---- failures ----
+    static constexpr std::string_view kFailed = "Failed to renew certificate ";
+    if (StartsWith(t, kFailed)) {
+      const std::string_view rest = AfterPrefix(t, kFailed);
+      const size_t with = rest.find(" with error: ");
+      Attempt& a = Named(std::string(rest.substr(0, with)), line, ts);
+      Fail(a, ts, with == std::string_view::npos ? std::string_view() : rest.substr(with + 13));
+      return;
+    }
+    static constexpr std::string_view kAttempting = "Attempting to renew cert ";
+    if (StartsWith(t, kAttempting)) {
+      // 0.10+: "Attempting to renew cert (NAME) from PATH produced an unexpected error: MSG.
+      // Skipping."; 0.9: the same without "(NAME) ".
+      std::string_view rest = AfterPrefix(t, kAttempting);
+      const size_t produced = rest.find(" produced an unexpected error: ");
+      std::optional<std::string> name;
+      if (StartsWith(rest, "(")) {
+        const size_t close = rest.find(')');
+        if (close != std::string_view::npos) name = std::string(rest.substr(1, close - 1));
+      }
+      const size_t from = rest.find("from ");
+      if (!name && from != std::string_view::npos) {
+        name = LineageFromPath(rest.substr(from + 5, produced - from - 5), "/renewal/", ".conf");
+      }
+      if (!name || produced == std::string_view::npos) {
+        out_.issues.push_back({line, "certbot failure names no lineage"});
+        return;
+      }
+      std::string_view message = rest.substr(produced + 31);
+      if (message.ends_with(". Skipping.")) message.remove_suffix(10);
+      Fail(Named(*name, line, ts), ts, message);
+      return;
+    }
+    if (StartsWith(t, "Renewal configuration file ") &&
+        (Contains(t, " is broken") || Contains(t, " produced an unexpected error"))) {
+      std::string_view path = AfterPrefix(t, "Renewal configuration file ");
+      path = path.substr(0, path.find(' '));
+      auto name = LineageFromPath(path, "/renewal/", ".conf");
+      Attempt& a = Named(name.value_or(""), line, ts);
+      a.requested = true;
+      Fail(a, ts, t);
+      broken_ = run.current;
+      return;
+    }
+    if (StartsWith(t, "The error was: ") && broken_ >= 0 &&
+        broken_ < static_cast<int>(run.attempts.size())) {
+      Attempt& a = run.attempts[broken_];
+      a.failure_message = StrCat(a.failure_message, " ", t);
+      broken_ = -1;
+      return;
+    }
+    const bool summary_failure = t.ends_with(" (failure)");
+    const bool summary_success = t.ends_with(" (success)");
+    const bool summary_skipped = t.ends_with(" (skipped)");
+    if (summary_failure || summary_success || summary_skipped) {
+      std::string_view path = t.substr(0, t.rfind(" ("));
+      if (const size_t expires = path.find(" expires on "); expires != std::string_view::npos) {
+        path = path.substr(0, expires);
+      }
+      auto name = LineageFromPath(Trim(path), "/live/", "/fullchain.pem");
+      if (!name) return;
+      if (summary_skipped) {
+        for (Attempt& a : run.attempts) {
+          if (a.cert == *name && !a.outcome) a.not_due = true;
+        }
+        return;
+      }
+      Attempt& a = Named(*name, line, ts);
+      // An attempt seen before the summary ended at its last record; one that only the
+      // summary names, at the summary.
+      const absl::Time end = a.last >= a.start && a.last != absl::Time() ? a.last : ts;
+      if (summary_failure) {
+        a.requested = true;
+        if (!a.outcome) Fail(a, end, "");
+      } else {
+        Succeed(a, end);
+      }
+      return;
+    }
+    static constexpr std::string_view kChallengeFailed = "Challenge failed for domain ";
+    if (StartsWith(t, kChallengeFailed)) {
+      Attempt* cur = Current();
+      Attempt& a = cur && !(cur->outcome == Outcome::kSuccess)
+                       ? *cur
+                       : NewAttempt(line, ts, std::string(AfterPrefix(t, kChallengeFailed)));
+      if (a.cert.empty()) a.cert = std::string(AfterPrefix(t, kChallengeFailed));
+      a.requested = true;
+      Fail(a, ts, "", true);
+      return;
+    }
+    if (StartsWith(t, "Domain: ")) {
+      block_domain_ = std::string(Trim(AfterPrefix(t, "Domain: ")));
+      return;
+    }
+    if (StartsWith(t, "Type:") && block_domain_) {
+      const std::string_view type = Trim(AfterPrefix(t, "Type:"));
+      Attempt* cur = Current();
+      Attempt& a = cur ? *cur : NewAttempt(line, ts, *block_domain_);
+      if (a.cert.empty()) a.cert = *block_domain_;
+      a.requested = true;
+      if (!a.challenge_problem && !type.empty()) {
+        a.challenge_problem = AcmeProblem{StrCat("urn:ietf:params:acme:error:", type), ""};
+      }
+      Fail(a, ts, "", true);
+      block_attempt_ = run.current;
+      return;
+    }
+    if (StartsWith(t, "Detail:") && block_attempt_ >= 0 &&
+        block_attempt_ < static_cast<int>(run.attempts.size())) {
+      Attempt& a = run.attempts[block_attempt_];
+      if (a.challenge_problem && a.challenge_problem->detail.empty()) {
+        a.challenge_problem->detail = CleanDetail(AfterPrefix(t, "Detail:"));
+      }
+      block_attempt_ = -1;
+      block_domain_.reset();
+      return;
+    }
+    if (StartsWith(t, "Some challenges have failed") || StartsWith(t, "Failed authorization procedure")) {
+      Attempt& a = Open(line, ts);
+      a.requested = true;
+      Fail(a, ts, t, true);
+      return;
+    }
+    if (StartsWith(t, "Encountered exception during recovery: ")) {
+      Attempt& a = Open(line, ts);
+      if (a.failure_message.empty()) a.failure_message = std::string(AfterPrefix(t, "Encountered exception during recovery: "));
+      return;
+    }
+    if (StartsWith(t, "Exiting abnormally")) {
+      run.abnormal_exit = true;
+      run.abnormal_ts = ts;
+      traceback_owner_ = run.current;
+      return;
+    }
+    if (StartsWith(t, "An unexpected error occurred")) {
+      run.abnormal_exit = true;
+      run.abnormal_ts = ts;
+      expect_final_error_ = true;
+      return;
+    }
+    if (it.head && it.level == "ERROR" && Contains(it.logger, "log")) {
+      run.final_error = std::string(t);
+      run.final_error_ts = ts;
+      expect_final_error_ = false;
+      return;
+    }
+    if (expect_final_error_ && !it.head) {
+      run.final_error = std::string(t);
+      run.final_error_ts = ts;
+      expect_final_error_ = false;
+      return;
+    }
+    for (std::string_view header :
+         {"All renewals failed", "All renewal attempts failed", "All simulated renewals failed",
+          "Some renewals failed", "The following certs could not be renewed",
+          "The following certificates could not be renewed", "The following simulated renewals"}) {
+      if (StartsWith(t, header)) return;  // the summary lines follow
+    }
+    if (Contains(t, "renew failure(s)")) return;
+
+    // ---- successes ----
+    if (Contains(t, "Congratulations, all renewals succeeded") ||
+        Contains(t, "Congratulations, all simulated renewals succeeded")) {
+      for (Attempt& a : run.attempts) {
+        if (!a.outcome && !a.not_due && a.requested) Succeed(a, a.last);
+      }
+      return;
+    }
+    if (StartsWith(t, "new certificate deployed") || StartsWith(t, "Successfully received certificate") ||
+        Contains(t, "The dry run was successful") ||
+        Contains(t, "Congratulations! Your certificate and chain have been saved") ||
+        Contains(t, "Your existing certificate has been successfully renewed")) {
+      Attempt& a = Open(line, ts);
+      a.requested = true;
+      Succeed(a, ts);
+      if (StartsWith(t, "new certificate deployed")) expect_deployed_path_ = run.current;
+      return;
+    }
+    if (expect_deployed_path_ >= 0 && StartsWith(t, "/") && t.ends_with("/fullchain.pem")) {
+      auto name = LineageFromPath(t, "/live/", "/fullchain.pem");
+      Attempt& a = run.attempts[expect_deployed_path_];
+      if (name && a.cert.empty()) a.cert = *name;
+      expect_deployed_path_ = -1;
+      return;
+    }
+    expect_deployed_path_ = -1;
+
+    // ---- details of the current attempt ----
+    if (StartsWith(t, "Plugins selected: Authenticator ")) {
+      std::string_view plugin = AfterPrefix(t, "Plugins selected: Authenticator ");
+      plugin = plugin.substr(0, plugin.find(','));
+      run.plugin_challenge = ChallengeFromAuthenticator(plugin);
+      if (StartsWith(plugin, "dns")) run.dns_plugin = true;
+      if (Attempt* a = Current()) a->plugin_challenge = run.plugin_challenge;
+      return;
+    }
+    if (const size_t space = t.find(' ');
+        space != std::string_view::npos && StartsWith(t.substr(space), " challenge for ")) {
+      if (Attempt* a = Current(); a && !a->challenge) a->challenge = ChallengeFromString(t.substr(0, space));
+      return;
+    }
+    if (it.logger == "acme.client" && StartsWith(t, "Sending GET request to ")) {
+      // certbot fetches the ACME directory before anything else in an attempt.
+      if (Attempt* a = Current(); a && !a->ca) {
+        std::string_view url = AfterPrefix(t, "Sending GET request to ");
+        if (url.ends_with(".")) url.remove_suffix(1);
+        a->ca = std::string(url);
+      }
+      return;
+    }
+    if (auto p = FindAcmeProblem(t, ProblemStyle::kCertbot)) {
+      NoteProblem(*p, false);
+      return;
+    }
+    // Nothing above: a line that reads like an error is reported, not dropped.
+    if (!it.continuation && LooksLikeError(it, t)) {
+      out_.issues.push_back({line, StrCat("certbot line not understood: \"",
+                                          CleanDetail(t.substr(0, 120)), "\"")});
+    }
+  }
+
+  static bool LooksLikeError(const Item& it, std::string_view t) {
+    if (it.head) return it.level == "ERROR" || it.level == "CRITICAL";
+    // Terminal output: certbot's own error wordings, not node/Python stack frames.
+    if (StartsWith(t, "at ") || StartsWith(t, "File \"")) return false;
+    for (std::string_view w : {"Error:", "error:", "Failed", "failed to", "could not be renewed",
+                               "renew failure"}) {
+      if (StartsWith(t, w)) return true;
+    }
+    return false;
   }
 
   void Emit(const Run& run, Attempt& a) {
     std::string cert = a.cert;
+    if (cert.empty() && run.cert_name) cert = *run.cert_name;
     if (cert.empty()) cert = options_.fallback_cert.value_or("");
     if (cert.empty()) {
       out_.issues.push_back(
           {a.line, "certbot attempt names no lineage (no --cert-name or -d); pass --cert NAME"});
       return;
     }
-    if (!a.outcome) {
-      out_.issues.push_back(
-          {a.line, StrCat("certbot attempt for ", cert, " has no outcome (the log ends first)")});
-      return;
-    }
     RenewalEvent e;
     e.cert = ToValidUtf8(cert);
+    if (!a.outcome) {
+      // Under way, and the log does not say how it ended: an unexplained failure, not nothing.
+      out_.issues.push_back(
+          {a.line, StrCat("certbot attempt for ", cert,
+                          " has no outcome (the log ends first); recorded as a failure, error "
+                          "unknown")});
+      a.outcome = Outcome::kFailure;
+      a.end = a.last;
+      if (a.failure_message.empty()) a.failure_message = "no outcome in the log";
+    }
     e.outcome = *a.outcome;
     if (e.outcome == Outcome::kFailure) {
+      // The problem certbot reported, else the type of the CA's challenge error, else the
+      // problem its traceback raised; a client-side message next; a problem merely seen in a
+      // CA response (a retried badNonce) only when nothing else explains the failure.
       const AcmeProblem* p = nullptr;
       if (a.problem_in_message) p = &*a.problem_in_message;
       else if (a.challenge_problem) p = &*a.challenge_problem;
       else if (a.traceback_problem) p = &*a.traceback_problem;
+      std::string client = ClassifyClientError(a.failure_message);
+      // A DNS plugin's failure without an ACME problem is the DNS provider's (API refused,
+      // zone not found), whatever words the provider used.
+      if (run.dns_plugin && (client == "unknown" || client == "local")) client = "dns_api";
+      if (!p && client == "unknown" && a.body_problem) p = &*a.body_problem;
       if (p) {
         e.error = ToValidUtf8(p->type);
         if (!p->detail.empty()) e.detail = p->detail;
+      } else if (auto type = ProblemTypeFromDetail(a.failure_message); type && client == "unknown") {
+        e.error = *type;
       } else {
-        e.error = ClassifyClientError(a.failure_message);
+        e.error = client;
       }
       if (!e.detail && !Trim(a.failure_message).empty()) e.detail = CleanDetail(a.failure_message);
     }
@@ -510,9 +766,9 @@ class CertbotLogParser {
     } else if (run.server) {
       e.ca = ToValidUtf8(*run.server);
     }
-    const absl::Time end = e.outcome == Outcome::kFailure || a.end != absl::Time() ? a.end : a.last;
+    const absl::Time end = a.end != absl::Time() ? a.end : a.last;
     if (end >= a.start) e.duration_ms = absl::ToDoubleMilliseconds(end - a.start);
-    e.dry_run = a.dry_run;
+    e.dry_run = a.dry_run || run.dry_run;
     e.trigger = a.trigger;
     Finish(Event{a.start, std::move(e)}, a.line, out_);
   }
@@ -520,7 +776,18 @@ class CertbotLogParser {
   const CertbotLogOptions& options_;
   ParseOutput& out_;
   std::optional<Run> run_;
-  std::optional<std::string> first_domain_;
+  std::optional<absl::Time> last_ts_;
+  bool in_traceback_ = false;
+  bool summary_ = false;
+  absl::Time last_before_head_;  // between a summary header and the next "Processing"
+  int traceback_owner_ = -1;
+  absl::Time traceback_ts_;
+  bool expect_processing_path_ = false;
+  bool expect_final_error_ = false;
+  int expect_deployed_path_ = -1;
+  int broken_ = -1;
+  int block_attempt_ = -1;
+  std::optional<std::string> block_domain_;
 };
 
 }  // namespace
@@ -583,34 +850,45 @@ ParseOutput ParseCertbotLog(std::string_view text, const CertbotLogOptions& opti
     out.issues.push_back({0, StrCat("log larger than ", kMaxLogBytes, " bytes")});
     return out;
   }
-  CertbotLogParser parser(options, out);
-  std::optional<Record> record;
-  for (const Line& line : SplitLines(text)) {
-    if (line.text.size() > kMaxLogLineBytes) {
-      out.issues.push_back({line.number, StrCat("line longer than ", kMaxLogLineBytes, " bytes")});
+  CertbotParser parser(options, out);
+  bool in_record = false;
+  Record record;
+  for (const WrappedLine& w : Unwrap(text, options.fallback_time, options.utc_offset)) {
+    if (w.text.size() > kMaxLogLineBytes) {
+      out.issues.push_back({w.number, StrCat("line longer than ", kMaxLogLineBytes, " bytes")});
       continue;
     }
-    Record next;
-    switch (ParseHead(line, options.utc_offset, next)) {
+    Item it;
+    it.line = w.number;
+    it.ts = w.outer_time;
+    std::string_view t = w.text;
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    switch (ParseHead(t, w.number, options.utc_offset, record)) {
       case HeadResult::kHead:
-        if (record) parser.Feed(*record);
-        record = std::move(next);
+        in_record = true;
+        it.head = true;
+        it.ts = record.ts;
+        it.level = record.level;
+        it.logger = record.logger;
+        it.text = record.message;
         break;
       case HeadResult::kBadTime:
-        out.issues.push_back({line.number, "record has an impossible timestamp"});
-        break;
+        out.issues.push_back({w.number, "record has an impossible timestamp"});
+        continue;
       case HeadResult::kNotAHead:
-        if (record) {
-          record->continuation.push_back(line.text);
-        } else if (!Trim(line.text).empty()) {
-          out.issues.push_back(
-              {line.number, "not a certbot log record (expected \"YYYY-MM-DD HH:MM:SS,mmm:LEVEL:"
-                            "logger:message\")"});
+        // Inside a record, an untimestamped line continues it; otherwise it is terminal output.
+        it.continuation = in_record;
+        if (in_record) {
+          it.ts = record.ts;
+          it.level = record.level;
+          it.logger = record.logger;
         }
+        it.text = w.text;
         break;
     }
+    it.raw = it.text;
+    parser.Feed(it);
   }
-  if (record) parser.Feed(*record);
   parser.EndRun();
   return out;
 }

@@ -26,6 +26,10 @@
 #include "gtest/gtest.h"
 
 namespace certcast::clients {
+
+// Readable failures for issue lists.
+void PrintTo(const Issue& issue, std::ostream* os) { *os << issue.line << ": " << issue.reason; }
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -366,7 +370,10 @@ TEST(CertbotLog, BadInputsAreReportedWithLineAndReason) {
   const std::string start =
       "2026-11-28 10:00:00,000:DEBUG:certbot._internal.main:certbot version: 2.1.0\n";
   const BadLog cases[] = {
-      {"text before the first record", "hello\n" + start, {{1, "not a certbot log record (expected \"YYYY-MM-DD HH:MM:SS,mmm:LEVEL:logger:message\")"}}, 0},
+      // Terminal output is read too; a line that reads like an error and means nothing known
+      // is reported, not dropped.
+      {"an error line nobody knows", "Error: the flux capacitor broke\n" + start,
+       {{1, "certbot line not understood: \"Error: the flux capacitor broke\""}}, 0},
       {"impossible timestamp", start + "2026-13-40 10:00:00,000:DEBUG:x:y\n",
        {{2, "record has an impossible timestamp"}}, 0},
       {"line too long", start + std::string(kMaxLogLineBytes + 1, 'x') + "\n",
@@ -381,14 +388,16 @@ TEST(CertbotLog, BadInputsAreReportedWithLineAndReason) {
       {"attempt cut short",
        start + "2026-11-28 10:00:01,000:DEBUG:certbot._internal.display.obj:Notifying user: "
                "Requesting a certificate for a.example\n",
-       {{1, "certbot attempt for a.example has no outcome (the log ends first)"}}, 0},
+       {{2, "certbot attempt for a.example has no outcome (the log ends first); recorded as a "
+            "failure, error unknown"}},
+       1},
       {"processing line without a conf",
        start + "2026-11-28 10:00:01,000:DEBUG:certbot._internal.display.obj:Notifying user: "
                "Processing nothing\n"
                "2026-11-28 10:00:02,000:ERROR:certbot._internal.renewal:Failed to renew "
                "certificate  with error: x\n",
        {{2, "\"Processing\" names no renewal/NAME.conf file"},
-        {2, "certbot attempt names no lineage (no --cert-name or -d); pass --cert NAME"}},
+        {3, "certbot attempt names no lineage (no --cert-name or -d); pass --cert NAME"}},
        0},
   };
   for (const BadLog& c : cases) {
@@ -408,7 +417,9 @@ TEST(LegoOutput, BadInputsAreReportedWithLineAndReason) {
        {{1, "lego attempt names no domain before it ended; pass --cert NAME"}}, 0},
       {"attempt cut short",
        "2026/11/28 02:51:34 [INFO] [a.example] acme: Obtaining bundled SAN certificate\n",
-       {{1, "lego attempt for a.example has no outcome (the output ends first)"}}, 0},
+       {{1, "lego attempt for a.example has no outcome (the output ends first); recorded as a "
+            "failure, error unknown"}},
+       1},
       {"impossible timestamp", "2026/02/30 02:51:34 [INFO] x\n",
        {{1, "record has an impossible timestamp"}}, 0},
   };
@@ -765,12 +776,15 @@ TEST(AcmeShLog, BadInputs) {
       {"an impossible date", "[Sat Feb 30 00:00:01 UTC 2026] x\n",
        {{1, "date \"Sat Feb 30 00:00:01 UTC 2026\" is not a real time"}}, 0},
       {"attempt cut short", "[Sat Nov 28 00:00:01 UTC 2026] Renewing: 'a.example'\n",
-       {{1, "acme.sh attempt for a.example has no outcome (the log ends first)"}}, 0},
+       {{1, "acme.sh attempt for a.example has no outcome (the log ends first); recorded as a "
+            "failure, error unknown"}},
+       1},
       {"attempt followed by another without an outcome",
        "[Sat Nov 28 00:00:01 UTC 2026] Renewing: 'a.example'\n"
        "[Sat Nov 28 00:00:02 UTC 2026] Renewing: 'b.example'\n"
        "[Sat Nov 28 00:00:03 UTC 2026] Cert success.\n",
-       {{1, "acme.sh attempt for a.example has no outcome"}}, 1},
+       {{1, "acme.sh attempt for a.example has no outcome; recorded as a failure, error unknown"}},
+       2},
   };
   for (const BadLog& c : cases) {
     SCOPED_TRACE(c.name);

@@ -80,6 +80,10 @@ struct AcmeProblem {
 enum class ProblemStyle { kCertbot, kLego };
 std::optional<AcmeProblem> FindAcmeProblem(std::string_view text, ProblemStyle style);
 
+// ACME v1 (certbot before 0.22, lego before 1.0, acme.sh 2.x) named problems
+// "urn:acme:error:TYPE"; RFC 8555 kept the types and moved them to "urn:ietf:params:acme:error:".
+// FindAcmeProblem reads both and returns the RFC 8555 name, so that one cause has one code.
+//
 // Maps a client-side failure message (one that carries no ACME problem) to the events-v1 client
 // codes: timeout, network, dns_api, hook, local, unknown. Pattern table in common.cc.
 std::string ClassifyClientError(std::string_view message);
@@ -92,6 +96,45 @@ std::optional<std::string> KnownDirectoryForUrl(std::string_view url);
 // Lower-cases an ASCII name (certificate SANs and client output may carry upper case; events-v1
 // names are lower case).
 std::string LowerAscii(std::string_view text);
+
+// ---- wrappers ----
+//
+// Client output reaches us inside whatever carried it: journald/syslog ("Sep 12 17:58:47 host
+// unit[pid]: "), `docker logs -t` / snap ("2023-05-02T12:40:35-05:00 "), docker compose
+// ("app_1  | "), Nginx Proxy Manager's own log ("[4/3/2025] [4:25:33 PM] [SSL      ] › ✖  error
+// "). Unwrap removes those prefixes in one place, for every parser, and keeps what they said: the
+// time they stamped (absolute when they printed a zone, else local time shifted by
+// `utc_offset`) and the syslog identifier, which names the unit (NixOS runs lego as
+// "acme-DOMAIN-start"). Fixed indentation (dokku's 7 spaces) is left to the parsers, which trim
+// leading blanks before they look for their own record heads.
+struct WrappedLine {
+  size_t number = 0;
+  std::string_view text;                 // the client's own text
+  std::optional<absl::Time> outer_time;  // time stamped by the wrapper, if any
+  std::string_view unit;                 // syslog identifier without "[pid]", may be empty
+};
+
+// `reference`: a time near when the log was written (the file's mtime), for syslog stamps that
+// carry no year; `utc_offset`: the host's offset, for wrapper stamps that carry no zone.
+std::vector<WrappedLine> Unwrap(std::string_view text, absl::Time reference,
+                                absl::Duration utc_offset);
+
+// A client command line somewhere in the output (a shell prompt, cron mail's subject, Nginx Proxy
+// Manager's "Command failed: certbot renew ..."): the words after the program's name, unquoted.
+// `programs` are base names ("certbot", "certbot-auto"); nullopt when the line runs none.
+std::optional<std::vector<std::string>> FindCommandLine(
+    std::string_view line, std::initializer_list<std::string_view> programs);
+
+// The value of a flag in a command line ("--cert-name x", "--cert-name=x", "-d x").
+std::optional<std::string> FlagValue(const std::vector<std::string>& words,
+                                     std::initializer_list<std::string_view> names);
+
+// The ACME problem type a CA's detail text implies when the client printed the detail but not
+// the type (acme.sh 2.x "Verify error:", certbot's "Challenge failed" without a block). Let's
+// Encrypt's (Boulder's) wordings: "Invalid response from" -> unauthorized, "Timeout during
+// connect" -> connection, "DNS problem: NXDOMAIN" -> dns, "too many certificates" ->
+// rateLimited, ... Table in common.cc; nullopt when no wording matches.
+std::optional<std::string> ProblemTypeFromDetail(std::string_view detail);
 
 // Appends `event` to `out.events` if it serializes to a line ParseEventLine accepts; otherwise
 // records an Issue at `line` with the codec's reason. Returns whether it was appended.

@@ -32,8 +32,7 @@ int ToInt(std::string_view s) {
 enum class HeadResult { kNotAHead, kHead, kBadTime };
 
 // "YYYY/MM/DD HH:MM:SS " (Go's log.LstdFlags).
-HeadResult ParseHead(const Line& line, absl::Duration utc_offset, Record& r) {
-  const std::string_view t = line.text;
+HeadResult ParseHead(std::string_view t, size_t number, absl::Duration utc_offset, Record& r) {
   if (t.size() < 20 || t[4] != '/' || t[7] != '/' || t[10] != ' ' || t[13] != ':' ||
       t[16] != ':' || t[19] != ' ') {
     return HeadResult::kNotAHead;
@@ -49,15 +48,17 @@ HeadResult ParseHead(const Line& line, absl::Duration utc_offset, Record& r) {
       civil.hour() != hour || civil.minute() != minute || civil.second() != second) {
     return HeadResult::kBadTime;
   }
-  r.line = line.number;
+  r.line = number;
   r.ts = absl::FromCivil(civil, absl::UTCTimeZone()) - utc_offset;
   r.raw = t.substr(20);
   std::string_view rest = r.raw;
   r.level = {};
-  for (std::string_view level : {"[INFO] ", "[WARN] "}) {
+  // lego 0.x-1.x: "[INFO][domain] " without a blank.
+  for (std::string_view level : {"[INFO] ", "[WARN] ", "[INFO]", "[WARN]"}) {
     if (StartsWith(rest, level)) {
       r.level = rest.substr(1, 4);
       rest.remove_prefix(level.size());
+      break;
     }
   }
   r.domains = {};
@@ -77,12 +78,25 @@ std::string_view FirstDomain(std::string_view domains) {
   return Trim(domains.substr(0, domains.find(',')));
 }
 
+// lego's log.Fatal messages (cmd/*.go, 0.x-4.x): the run ends here.
+bool KnownFatal(std::string_view m) {
+  for (std::string_view f : {"Could not obtain certificates", "Could not create client",
+                             "Could not load", "Could not renew", "Could not recover",
+                             "Time limit exceeded", "Error while loading the certificate",
+                             "Error while loading the meta data", "Unable to ",
+                             "Please specify --domains", "error: one or more domains"}) {
+    if (StartsWith(m, f)) return true;
+  }
+  return StartsWith(m, "Account ") && m.find(" is not registered") != std::string_view::npos;
+}
+
 struct Attempt {
   bool open = false;
   size_t line = 0;
   absl::Time start;
   std::string cert;
   bool obtaining = false;  // lego got as far as ordering
+  bool named_by_start = false;
   std::optional<Challenge> challenge;
 };
 
@@ -91,7 +105,12 @@ class LegoParser {
   LegoParser(const LegoOutputOptions& options, ParseOutput& out) : options_(options), out_(out) {}
 
   void Feed(const Record& r) {
-    const std::string_view m = r.message;
+    last_ = r;
+    // lego 5 dropped the "acme: " of lego 4's messages ("Obtaining bundled SAN certificate.").
+    const std::string m_v4 = StartsWith(r.message, "acme: ") || r.message.find("cert-name=") == std::string_view::npos && r.message.find("domains=") == std::string_view::npos
+                                 ? std::string(r.message)
+                                 : StrCat("acme: ", r.message);
+    const std::string_view m = m_v4;
     const bool levelled = r.level == "INFO" || r.level == "WARN";
     if (pending_ && levelled) {
       // A plain line followed by lego's own log lines was not its fatal error but something lego
@@ -111,12 +130,15 @@ class LegoParser {
       a_.start = r.ts;
     }
     if (levelled) {
-      if (a_.cert.empty() && !r.domains.empty() &&
+      if (!r.domains.empty() &&
           (StartsWith(m, "acme: Obtaining bundled SAN certificate") ||
            StartsWith(m, "acme: Trying renewal with") ||
            StartsWith(m, "acme: Obtaining SAN certificate given a CSR"))) {
-        a_.cert = std::string(FirstDomain(r.domains));
+        if (!a_.named_by_start) a_.cert = std::string(FirstDomain(r.domains));
+        a_.named_by_start = true;
       }
+      // Older lego names the domain on every line but not in an "Obtaining" line we saw.
+      if (a_.cert.empty() && !r.domains.empty()) a_.cert = std::string(FirstDomain(r.domains));
       if (StartsWith(m, "acme: Obtaining")) a_.obtaining = true;
       // "acme: use http-01 solver", "acme: use dns-01 solver", "acme: use tls-alpn-01 solver"
       if (!a_.challenge && StartsWith(m, "acme: use ") && m.ends_with(" solver")) {
@@ -129,8 +151,18 @@ class LegoParser {
       return;
     }
     // Plain records: lego's notices or the fatal error.
-    if (StartsWith(m, "The certificate expires in") && m.ends_with(": no renewal.")) {
+    std::string whole(m);
+    for (auto l : r.continuation) whole += StrCat(" ", Trim(l));
+    if (StartsWith(m, "The certificate expires in") && Trim(whole).ends_with(": no renewal.")) {
       a_.open = false;  // renew decided it is not due: no attempt
+      return;
+    }
+    if (a_.cert.empty() && !r.domains.empty()) a_.cert = std::string(FirstDomain(r.domains));
+    if (KnownFatal(m) || KnownFatal(r.raw)) {
+      // One of lego's own fatal messages: the run ends here, whatever follows.
+      if (pending_) notes_.push_back(pending_->raw);
+      pending_.reset();
+      Emit(r, Outcome::kFailure, r.raw);
       return;
     }
     if (StartsWith(r.raw, "No key found for account") || StartsWith(r.raw, "Saved key to")) {
@@ -141,11 +173,20 @@ class LegoParser {
     pending_ = r;
   }
 
+  // A lineage named outside lego's own lines (the systemd unit), for the attempt under way or
+  // the next one.
+  void LineageHint(std::string name) { hint_ = std::move(name); }
+
   void End() {
     FlushPending();
     if (a_.open && a_.obtaining) {
+      // Under way when the output ends: an unexplained failure, not nothing.
       out_.issues.push_back({a_.line, StrCat("lego attempt for ", a_.cert.empty() ? "?" : a_.cert,
-                                             " has no outcome (the output ends first)")});
+                                             " has no outcome (the output ends first); recorded "
+                                             "as a failure, error unknown")});
+      Record end = last_;
+      end.continuation.clear();
+      Emit(end, Outcome::kFailure, "no outcome in the log");
     }
     a_.open = false;
   }
@@ -154,6 +195,7 @@ class LegoParser {
   void Emit(const Record& r, Outcome outcome, std::string_view fatal) {
     a_.open = false;
     std::string cert = a_.cert;
+    if (cert.empty() && hint_) cert = *hint_;
     if (cert.empty()) cert = options_.fallback_cert.value_or("");
     if (cert.empty()) {
       out_.issues.push_back(
@@ -174,12 +216,31 @@ class LegoParser {
       if (auto p = FindAcmeProblem(text, ProblemStyle::kLego)) {
         e.error = ToValidUtf8(p->type);
         if (!p->detail.empty()) e.detail = p->detail;
+        // A multi-domain problem: the "[domain] acme: error: ..." line names the failing name.
+        for (auto l : r.continuation) {
+          if (StartsWith(Trim(l), "[") && l.find(p->type) != std::string_view::npos) {
+            e.detail = CleanDetail(l);
+          }
+        }
       } else {
         e.error = ClassifyClientError(text);
         // "error: one or more domains had a problem:" introduces the list; the first problem is
         // the informative part.
+        // The most specific line: the "[domain] ..." problem under the list header, else the
+        // first line under a fatal message that ends with ":".
         std::string_view detail = fatal;
-        if (Trim(fatal).ends_with(":") && !r.continuation.empty()) detail = r.continuation[0];
+        for (auto l : r.continuation) {
+          const std::string_view c = Trim(l);
+          if (c.empty()) continue;
+          if (StartsWith(c, "[")) {
+            detail = c;
+            break;
+          }
+          if (Trim(detail).ends_with(":") || Trim(detail).ends_with("problem:") ||
+              detail == fatal && Trim(fatal).ends_with("certificates")) {
+            detail = c;
+          }
+        }
         e.detail = CleanDetail(detail);
         if (!notes_.empty()) e.detail = StrCat(*e.detail, "; ", CleanDetail(notes_.back()));
       }
@@ -218,11 +279,55 @@ class LegoParser {
   const LegoOutputOptions& options_;
   ParseOutput& out_;
   Attempt a_;
+  std::optional<std::string> hint_;
+  Record last_;  // the last record fed
   std::optional<Record> pending_;       // a plain line not yet known to be fatal
   std::vector<std::string_view> notes_;  // plain lines that were not (this run's)
 };
 
 }  // namespace
+
+// NixOS: "acme-DOMAIN-start", "acme-DOMAIN", "acme-order-renew-DOMAIN-start" -> DOMAIN.
+std::optional<std::string> LineageFromUnit(std::string_view unit) {
+  if (!StartsWith(unit, "acme-")) return std::nullopt;
+  unit.remove_prefix(5);
+  for (std::string_view p : {"order-renew-", "renew-", "order-"}) {
+    if (StartsWith(unit, p)) {
+      unit.remove_prefix(p.size());
+      break;
+    }
+  }
+  if (unit.ends_with("-start")) unit.remove_suffix(6);
+  if (unit.empty() || unit.find('.') == std::string_view::npos && unit.find('<') == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::string(unit);
+}
+
+// lego 5 (log/slog text handler) after Unwrap took its RFC 3339 stamp: "INFO  message k=v ...".
+bool ParseSlog(std::string_view t, absl::Time ts, size_t number, Record& r) {
+  std::string_view level;
+  for (std::string_view l : {"INFO ", "WARN ", "ERROR ", "DEBUG "}) {
+    if (StartsWith(t, l)) level = l.substr(0, l.size() - 1);
+  }
+  if (level.empty()) return false;
+  r = Record();
+  r.line = number;
+  r.ts = ts;
+  r.level = level == "ERROR" ? std::string_view() : level;
+  r.message = Trim(t.substr(level.size()));
+  r.raw = r.message;
+  // Attributes name the lineage: cert-name=NAME, or domains="a, b".
+  for (std::string_view key : {"cert-name=", "domains=\""}) {
+    const size_t at = r.message.find(key);
+    if (at == std::string_view::npos) continue;
+    std::string_view v = r.message.substr(at + key.size());
+    v = v.substr(0, v.find_first_of(key.back() == '"' ? "\"" : " "));
+    r.domains = v;
+    break;
+  }
+  return true;
+}
 
 ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& options) {
   ParseOutput out;
@@ -232,24 +337,53 @@ ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& opti
   }
   LegoParser parser(options, out);
   std::optional<Record> record;
-  for (const Line& line : SplitLines(text)) {
-    if (line.text.size() > kMaxLogLineBytes) {
-      out.issues.push_back({line.number, StrCat("line longer than ", kMaxLogLineBytes, " bytes")});
+  for (const WrappedLine& w : Unwrap(text, options.fallback_time, options.utc_offset)) {
+    if (w.text.size() > kMaxLogLineBytes) {
+      out.issues.push_back({w.number, StrCat("line longer than ", kMaxLogLineBytes, " bytes")});
       continue;
     }
+    if (w.unit == "systemd") {
+      // systemd's own lines around the unit: only "Starting Renew ACME certificate for X..."
+      // (NixOS) says which lineage the next run is for.
+      static constexpr std::string_view kStarting = "Starting Renew ACME certificate for ";
+      std::string_view m = w.text;
+      if (m.size() > kStarting.size() &&
+          LowerAscii(m.substr(0, kStarting.size())) == LowerAscii(kStarting)) {
+        m.remove_prefix(kStarting.size());
+        if (m.ends_with("...")) m.remove_suffix(3);
+        parser.LineageHint(std::string(m));
+      }
+      continue;
+    }
+    if (auto name = LineageFromUnit(w.unit)) parser.LineageHint(*name);
+    std::string_view t = w.text;
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
     Record next;
-    switch (ParseHead(line, options.utc_offset, next)) {
+    HeadResult head = ParseHead(t, w.number, options.utc_offset, next);
+    if (head == HeadResult::kNotAHead && w.outer_time &&
+        ParseSlog(t, *w.outer_time, w.number, next)) {
+      head = HeadResult::kHead;
+    }
+    if (head == HeadResult::kNotAHead && !record && KnownFatal(t)) {
+      // A copy without lego's stamps ("No key found ...", "Account x is not registered").
+      next = Record();
+      next.line = w.number;
+      next.ts = w.outer_time.value_or(options.fallback_time);
+      next.raw = next.message = t;
+      head = HeadResult::kHead;
+    }
+    switch (head) {
       case HeadResult::kHead:
         if (record) parser.Feed(*record);
         record = std::move(next);
         break;
       case HeadResult::kBadTime:
-        out.issues.push_back({line.number, "record has an impossible timestamp"});
+        out.issues.push_back({w.number, "record has an impossible timestamp"});
         break;
       case HeadResult::kNotAHead:
         // Lines before the first record (a banner, a shell's own output) and blank lines carry
         // nothing lego logged: continuation text only matters after a record.
-        if (record) record->continuation.push_back(line.text);
+        if (record) record->continuation.push_back(t);
         break;
     }
   }

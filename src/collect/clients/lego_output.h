@@ -20,6 +20,22 @@
 //    `detail`; otherwise ClassifyClientError maps the message to a client code;
 //  * challenge from "acme: use http-01 solver"; ca from "get directory at 'URL'" (lego prints
 //    the directory only when it fails to fetch it; otherwise the caller's default is used).
+//
+// Older and newer lego, and the wrappers it runs in:
+//  * lego 0.x-1.x wrote "[INFO][domain] " without a blank, "[domain] Could not obtain
+//    certificates" with the domain on the fatal line, "acme: Error -> One or more domains had a
+//    problem:", ACME v1 problems "acme: Error 400 - urn:acme:error:malformed - detail";
+//  * lego 5 logs with log/slog: "2026-05-31T09:34:10.6+03:00 INFO  Renewing certificate
+//    cert-name=NAME", failures at level ERROR with error="...": the lineage is cert-name;
+//  * plain lines that are lego's known fatal messages ("Could not obtain certificates", "Could
+//    not create client", "Time limit exceeded", "Account ... is not registered") end the run at
+//    once; other plain lines may be a DNS provider's output that lego passed through (below);
+//  * the lineage: the first domain of "Obtaining bundled SAN certificate" / "Trying renewal",
+//    else the first domain lego tagged a line with, else the systemd unit (NixOS runs lego as
+//    "acme-DOMAIN" / "acme-DOMAIN-start"; "Starting Renew ACME certificate for DOMAIN..."),
+//    else --cert;
+//  * `detail` of a multi-domain problem is the "[domain] ..." line: the failing name and its
+//    error. Wrappers: Unwrap (common.h); dokku's indentation is trimmed.
 #pragma once
 
 #include <optional>
@@ -38,6 +54,8 @@ struct LegoOutputOptions {
   std::optional<std::string> fallback_cert;
   // ACME directory for attempts whose output does not name it (lego's --server).
   std::optional<std::string> ca;
+  // Time of lines that carry none (a copy without lego's stamps): the file's modification time.
+  absl::Time fallback_time = absl::UnixEpoch();
 };
 
 ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& options);
