@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/json_checked.h"
 #include "core/strings.h"
-#include "model/metadata_json.h"
 #include "nlohmann/json.hpp"
 
 namespace certcast {
@@ -183,11 +183,11 @@ std::string IsolationForest::ToJson() const {
 }
 
 StatusOr<IsolationForest> IsolationForest::FromJson(std::string_view text, size_t width) {
-  using metadata_json::Integer;
+  using json_checked::Integer;
   IsolationForest forest;
   const int64_t last_column = static_cast<int64_t>(width) - 1;
   try {
-    const nlohmann::json j = metadata_json::Parse(text);
+    const nlohmann::json j = json_checked::Parse(text);
     for (const auto& c : j.at("columns")) {
       forest.columns_.push_back(static_cast<int>(Integer(c, 0, last_column, "anomaly model: a column")));
     }
@@ -218,7 +218,7 @@ StatusOr<IsolationForest> IsolationForest::FromJson(std::string_view text, size_
         if (!n.is_array() || n.size() != 5) return DataLossError(StrCat("anomaly model: ", at, " is not [column, split, left, right, size]"));
         Node node;
         node.column = static_cast<int32_t>(Integer(n[0], -1, last_column, StrCat(at, ": column")));
-        node.split = metadata_json::FiniteFloat(n[1], StrCat(at, ": split"));
+        node.split = json_checked::FiniteFloat(n[1], StrCat(at, ": split"));
         node.left = static_cast<int32_t>(Integer(n[2], -1, size - 1, StrCat(at, ": left child")));
         node.right = static_cast<int32_t>(Integer(n[3], -1, size - 1, StrCat(at, ": right child")));
         node.size = static_cast<int32_t>(Integer(n[4], 0, forest.sample_size_, StrCat(at, ": size")));
@@ -344,10 +344,10 @@ std::string TailSurprise::ToJson() const {
 }
 
 StatusOr<TailSurprise> TailSurprise::FromJson(std::string_view text, size_t width) {
-  using metadata_json::Integer;
+  using json_checked::Integer;
   TailSurprise tail;
   try {
-    const nlohmann::json columns = metadata_json::Parse(text);
+    const nlohmann::json columns = json_checked::Parse(text);
     if (!columns.is_array()) return DataLossError("tail surprise: not a list of columns");
     for (size_t k = 0; k < columns.size(); ++k) {
       const nlohmann::json& c = columns[k];
@@ -359,7 +359,7 @@ StatusOr<TailSurprise> TailSurprise::FromJson(std::string_view text, size_t widt
       if (!sorted.is_array()) return DataLossError(StrCat("tail surprise: ", at, ": sorted is not a list"));
       std::vector<float> values;
       values.reserve(sorted.size());
-      for (const auto& v : sorted) values.push_back(metadata_json::FiniteFloat(v, StrCat(at, ": a value")));
+      for (const auto& v : sorted) values.push_back(json_checked::FiniteFloat(v, StrCat(at, ": a value")));
       if (!std::is_sorted(values.begin(), values.end())) {
         return DataLossError(StrCat("tail surprise: ", at, ": values not sorted"));
       }

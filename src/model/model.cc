@@ -13,10 +13,10 @@
 
 #include "absl/container/flat_hash_set.h"
 
+#include "core/json_checked.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/fleet_state.h"
-#include "model/metadata_json.h"
 #include "model/scoring.h"
 #include "model/xgb.h"
 #include "nlohmann/json.hpp"
@@ -261,7 +261,7 @@ StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
 }
 
 StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view path) {
-  using metadata_json::Integer;
+  using json_checked::Integer;
   if (!bytes.starts_with(kMagic)) return FailedPreconditionError(StrCat(path, " is not a certcast model file"));
   std::string_view rest = bytes.substr(kMagic.size());
   const size_t end_of_line = rest.find('\n');
@@ -283,7 +283,7 @@ StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view pa
   rest.remove_prefix(length);
   ModelBundle b;
   try {
-    const nlohmann::json meta = metadata_json::Parse(text);
+    const nlohmann::json meta = json_checked::Parse(text);
     b.info.schema_id = meta.at("schema_id").get<std::string>();
     if (b.info.schema_id != ModelSchemaId()) {
       if (b.info.schema_id.size() > 1000) b.info.schema_id = StrCat("of ", b.info.schema_id.size(), " bytes");
@@ -299,7 +299,7 @@ StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view pa
     ASSIGN_OR_RETURN(b.info.train_until, ParseRfc3339(meta.at("train_until").get<std::string>()));
     b.info.horizon = absl::Seconds(Integer(meta.at("horizon_seconds"), 1, kMaxHorizonSeconds, "horizon_seconds"));
     b.info.algorithm = meta.at("algorithm").get<std::string>();
-    b.info.alert_threshold = metadata_json::Finite(meta.at("alert_threshold"), "alert_threshold");
+    b.info.alert_threshold = json_checked::Finite(meta.at("alert_threshold"), "alert_threshold");
     if (b.info.alert_threshold < 0 || b.info.alert_threshold > 1) {
       return DataLossError(StrCat(path, ": corrupt model metadata: alert_threshold ", b.info.alert_threshold,
                                   " is not a probability"));
@@ -311,8 +311,8 @@ StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view pa
     if (!cal.is_array() || cal.size() != 3) {
       return DataLossError(StrCat(path, ": corrupt model metadata: calibration is not [a, b, c]"));
     }
-    b.calibration = Calibration{metadata_json::Finite(cal[0], "calibration a"), metadata_json::Finite(cal[1], "calibration b"),
-                                metadata_json::Finite(cal[2], "calibration c")};
+    b.calibration = Calibration{json_checked::Finite(cal[0], "calibration a"), json_checked::Finite(cal[1], "calibration b"),
+                                json_checked::Finite(cal[2], "calibration c")};
     StatusOr<IsolationForest> anomaly = IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth);
     if (!anomaly.ok()) return DataLossError(StrCat(path, ": corrupt model metadata: ", anomaly.status().message()));
     b.anomaly = *std::move(anomaly);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/json_checked.h"
 #include "core/strings.h"
 #include "core/time.h"
 #if CERTCAST_HAVE_MODEL
@@ -59,36 +60,52 @@ std::string MemoryToJson(const FleetMemory& memory) {
 }
 
 StatusOr<FleetMemory> MemoryFromJson(std::string_view text) {
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return DataLossError("policy memory: invalid JSON");
-  if (doc.value("version", 0) != 1) return DataLossError("policy memory: unknown version");
+  using json_checked::Integer;
+  nlohmann::json doc;
+  try {
+    doc = json_checked::Parse(text);
+  } catch (const std::exception&) {
+    return DataLossError("policy memory: invalid JSON");
+  }
+  if (!doc.is_object()) return DataLossError("policy memory: invalid JSON");
+  const auto version = doc.find("version");
+  if (version == doc.end() || !version->is_number_integer() || *version != 1) {
+    return DataLossError("policy memory: unknown version");
+  }
   FleetMemory memory;
   auto lineages = doc.find("lineages");
   if (lineages == doc.end() || !lineages->is_object()) return memory;
+  // Times are microseconds since the epoch; any int64 is a time absl represents exactly.
+  auto time_of = [](const nlohmann::json& value, std::string_view what) {
+    return FromMicros(Integer(value, INT64_MIN, INT64_MAX, what));
+  };
   try {
     for (auto it = lineages->begin(); it != lineages->end(); ++it) {
       const nlohmann::json& j = it.value();
       if (!j.is_object()) return DataLossError(StrCat("policy memory: lineage \"", it.key(), "\" is not an object"));
+      const std::string at = StrCat("lineage \"", it.key(), "\": ");
       LineageMemory m;
-      if (j.contains("last_renew_at")) m.last_renew_at = FromMicros(j["last_renew_at"].get<int64_t>());
+      if (j.contains("last_renew_at")) m.last_renew_at = time_of(j["last_renew_at"], StrCat(at, "last_renew_at"));
       m.last_renew_serial = j.value("last_renew_serial", "");
-      m.renewals_for_serial = j.value("renewals_for_serial", 0);
-      if (j.contains("last_dry_run_at")) m.last_dry_run_at = FromMicros(j["last_dry_run_at"].get<int64_t>());
-      if (j.contains("last_reload_at")) m.last_reload_at = FromMicros(j["last_reload_at"].get<int64_t>());
+      if (j.contains("renewals_for_serial")) {
+        m.renewals_for_serial = static_cast<int>(Integer(j["renewals_for_serial"], 0, INT32_MAX, StrCat(at, "renewals_for_serial")));
+      }
+      if (j.contains("last_dry_run_at")) m.last_dry_run_at = time_of(j["last_dry_run_at"], StrCat(at, "last_dry_run_at"));
+      if (j.contains("last_reload_at")) m.last_reload_at = time_of(j["last_reload_at"], StrCat(at, "last_reload_at"));
       m.last_reload_serial = j.value("last_reload_serial", "");
       if (j.contains("switched_challenge")) {
         m.switched_challenge = ChallengeFromString(j["switched_challenge"].get<std::string>());
       }
       if (j.contains("switched_ca")) m.switched_ca = j["switched_ca"].get<std::string>();
-      if (j.contains("switched_at")) m.switched_at = FromMicros(j["switched_at"].get<int64_t>());
+      if (j.contains("switched_at")) m.switched_at = time_of(j["switched_at"], StrCat(at, "switched_at"));
       if (j.contains("alerted")) {
         for (const auto& entry : j["alerted"]) {
-          m.alerted.emplace_back(entry.at(0).get<std::string>(), FromMicros(entry.at(1).get<int64_t>()));
+          m.alerted.emplace_back(entry.at(0).get<std::string>(), time_of(entry.at(1), StrCat(at, "alerted time")));
         }
       }
       memory.emplace(it.key(), std::move(m));
     }
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {
     return DataLossError(StrCat("policy memory: ", e.what()));
   }
   return memory;

@@ -386,6 +386,22 @@ TEST(MemoryJsonTest, RefusesMalformedDocuments) {
             DataLossError("policy memory: unknown version"));
   EXPECT_EQ(MemoryFromJson(R"({"version":1,"lineages":{"a":{"last_renew_at":"x"}}})").status().code(),
             StatusCode::kDataLoss);
+  // Numbers of the wrong kind or range were converted with static_cast (undefined for 1e300 read
+  // as int64); nesting was unbounded. Each is refused, naming the lineage and field.
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"version":1,"lineages":{"a":{"last_renew_at":1e300}}})",
+       "policy memory: lineage \"a\": last_renew_at is not an integer"},
+      {R"({"version":1,"lineages":{"a":{"renewals_for_serial":-1}}})",
+       "policy memory: lineage \"a\": renewals_for_serial is -1, outside [0, 2147483647]"},
+      {R"({"version":1,"lineages":{"a":{"renewals_for_serial":4294967297}}})",
+       "policy memory: lineage \"a\": renewals_for_serial is 4294967297, outside [0, 2147483647]"},
+      {R"({"version":1,"lineages":{"a":{"alerted":[["k",18446744073709551615]]}}})",
+       "policy memory: lineage \"a\": alerted time is 18446744073709551615, outside [-9223372036854775808, 9223372036854775807]"},
+      {R"({"version":1.0})", "policy memory: unknown version"},
+      {R"({"version":1,"x":)" + deep + "}", "policy memory: invalid JSON"},
+  };
+  for (const auto& [json, error] : cases) EXPECT_EQ(MemoryFromJson(json).status(), DataLossError(error)) << json;
 }
 
 // The attempts the client still makes before expiry follow the retry cadence the features use
