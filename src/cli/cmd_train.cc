@@ -1,11 +1,15 @@
 // certcast train: learn P(episode onset within the horizon) from the store's history.
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
+#include "api/fleet_service.h"
 #include "cli/command.h"
 #include "core/clock.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "model/model.h"
+#include "nlohmann/json.hpp"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -47,6 +51,29 @@ int RunTrain(const TrainFlags& flags) {
   if (!report.ok()) return Fail(report.status());
   Status written = WriteModelFile(flags.model, report->bundle);
   if (!written.ok()) return Fail(written);
+  // The same file goes into the store too: `certcast serve` uses the newest stored model when it
+  // is not given one, and GET /v1/models lists them.
+  {
+    std::ifstream in(flags.model, std::ios::binary);
+    std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const ModelInfo& info = report->bundle.info;
+    nlohmann::ordered_json meta;
+    meta["file"] = flags.model;
+    meta["schema_id"] = info.schema_id;
+    meta["algorithm"] = info.algorithm;
+    meta["train_from"] = FormatRfc3339(info.train_from);
+    meta["train_until"] = FormatRfc3339(info.train_until);
+    meta["horizon_seconds"] = absl::ToInt64Seconds(info.horizon);
+    meta["alert_threshold"] = info.alert_threshold;
+    meta["prior_only"] = info.prior_only;
+    meta["validation"] = nlohmann::ordered_json::parse(info.metrics_json, nullptr, false);
+    if (meta["validation"].is_discarded()) meta["validation"] = nullptr;
+    StoredModel stored{.created = SystemClock::Get().Now(), .name = api::kStoredModelName,
+                       .metadata_json = meta.dump(), .blob = std::move(blob)};
+    if (!in || stored.blob.empty()) return Fail(InternalError(StrCat("reading back ", flags.model)));
+    auto put = (*store)->PutModel(stored);
+    if (!put.ok()) return Fail(put.status().WithPrefix("storing the model in the store"));
+  }
   const ForecastMetrics& v = report->validation;
   if (report->bundle.info.prior_only) {
     // Exit 0: a model that says "no failures seen" is a valid result for a healthy fleet, and
@@ -81,7 +108,7 @@ const bool registered = RegisterCommand({
               "isolation-forest anomaly detector. The newest quarter of the days is held out, in "
               "time order, for calibration and the alert threshold (the most episode recall at a "
               "validation alert precision of at least 0.4); its metrics are printed and stored in "
-              "the model file. A history without any episode onset gives a prior-only model: the "
+              "the model file, which is also stored in the store (name \"forecaster\", for `certcast serve` and GET /v1/models). A history without any episode onset gives a prior-only model: the "
               "smoothed base rate for every lineage and no alerts, marked as such in the file and "
               "in every forecast.");
           sub.add_option("--db", flags->db, "Store file (SQLite)")->required();
