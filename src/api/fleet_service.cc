@@ -307,7 +307,47 @@ void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
     LogLine(log_, clock_, "warn", "reading renewals for the KPIs failed",
             {{"error", (renewals.ok() ? issued.status() : renewals.status()).message()}});
   }
+  IndexAudit();
   std::atomic_store(&snapshot_, std::shared_ptr<const FleetSnapshot>(std::move(snapshot)));
+}
+
+void FleetService::IndexAudit() {
+  std::vector<AuditBrief> fresh;
+  int64_t last = audit_seq_;
+  const Status scanned = store_->ScanAuditAfter(audit_seq_, [&](const AuditRecord& r) {
+    last = r.seq;
+    if (r.kind == "decision" || r.kind == "action") {
+      fresh.push_back({r.seq, r.at, r.kind, r.record_json});
+    }
+    return OkStatus();
+  });
+  if (!scanned.ok()) {
+    LogLine(log_, clock_, "warn", "indexing the audit log failed", {{"error", scanned.message()}});
+    return;
+  }
+  std::unique_lock<std::shared_mutex> lock(audit_mu_);
+  audit_seq_ = last;
+  for (AuditBrief& brief : fresh) {
+    const auto j = nlohmann::json::parse(brief.record_json, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("cert") || !j["cert"].is_string()) continue;
+    std::deque<AuditBrief>& kept = audit_index_[j["cert"].get<std::string>()];
+    kept.push_back(std::move(brief));
+    // Bounded per kind: drop the oldest record of the kind just added once it has too many.
+    const std::string& kind = kept.back().kind;
+    size_t of_kind = 0;
+    for (const AuditBrief& b : kept) of_kind += b.kind == kind;
+    if (of_kind > kAuditKeptPerLineage) {
+      kept.erase(std::find_if(kept.begin(), kept.end(),
+                              [&](const AuditBrief& b) { return b.kind == kind; }));
+    }
+  }
+}
+
+std::vector<AuditBrief> FleetService::RecentAudit(const std::string& cert) const {
+  std::shared_lock<std::shared_mutex> lock(audit_mu_);
+  auto it = audit_index_.find(cert);
+  if (it == audit_index_.end()) return {};
+  return {it->second.begin(), it->second.end()};
 }
 
 StatusOr<policy::RunPlanOutput> FleetService::DryPlan(absl::Time at) {

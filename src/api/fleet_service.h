@@ -14,13 +14,17 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <shared_mutex>
 #include <thread>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "act/config.h"
 #include "api/fleet_snapshot.h"
@@ -61,6 +65,16 @@ inline constexpr char kStoredModelName[] = "forecaster";
 // Store state key of the daily forecast alerts the precision and recall KPIs are judged on.
 inline constexpr char kForecastHistoryKey[] = "api.forecast_history.v1";
 
+// One decision or action audit record about a lineage.
+struct AuditBrief {
+  int64_t seq = 0;
+  absl::Time at;
+  std::string kind;  // "decision" or "action"
+  std::string record_json;
+};
+// Kept per lineage and kind in memory for GET /v1/lineages/{cert}.
+inline constexpr size_t kAuditKeptPerLineage = 20;
+
 class FleetService {
  public:
   // Opens its own store connection and the model; does not plan yet.
@@ -82,6 +96,9 @@ class FleetService {
   // POST /v1/plan: a plan at `at` that stores and carries out nothing; also refreshes the view.
   StatusOr<policy::RunPlanOutput> DryPlan(absl::Time at);
 
+  // The lineage's latest decisions and actions (oldest first), as of the latest refresh.
+  std::vector<AuditBrief> RecentAudit(const std::string& cert) const;
+
   bool has_model() const;
   absl::Duration horizon() const;
   double alert_threshold() const;
@@ -91,6 +108,8 @@ class FleetService {
   void Loop();
   // Runs a cycle (`record`) or a preview at now and publishes the snapshot. Caller holds plan_mu_.
   Status Refresh(bool record);
+  // Indexes the audit records appended since the last call. Caller holds plan_mu_.
+  void IndexAudit();
   void Publish(const policy::RunPlanOutput& plan, absl::Time at, const policy::PlanState& state,
                bool record, double seconds);
 
@@ -103,6 +122,10 @@ class FleetService {
   std::unique_ptr<Model> model_;
   std::unique_ptr<act::Daemon> daemon_;
   std::shared_ptr<const FleetSnapshot> snapshot_;
+
+  mutable std::shared_mutex audit_mu_;  // guards the audit index
+  int64_t audit_seq_ = 0;               // last record indexed
+  absl::flat_hash_map<std::string, std::deque<AuditBrief>> audit_index_;
 
   std::mutex plan_mu_;  // one plan at a time (the daemon and store are single-threaded)
   std::mutex mu_;       // guards the fields below

@@ -9,7 +9,6 @@
 #include "core/strings.h"
 #include "core/time.h"
 #include "model/model.h"
-#include "nlohmann/json.hpp"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -56,20 +55,8 @@ int RunTrain(const TrainFlags& flags) {
   {
     std::ifstream in(flags.model, std::ios::binary);
     std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const ModelInfo& info = report->bundle.info;
-    nlohmann::ordered_json meta;
-    meta["file"] = flags.model;
-    meta["schema_id"] = info.schema_id;
-    meta["algorithm"] = info.algorithm;
-    meta["train_from"] = FormatRfc3339(info.train_from);
-    meta["train_until"] = FormatRfc3339(info.train_until);
-    meta["horizon_seconds"] = absl::ToInt64Seconds(info.horizon);
-    meta["alert_threshold"] = info.alert_threshold;
-    meta["prior_only"] = info.prior_only;
-    meta["validation"] = nlohmann::ordered_json::parse(info.metrics_json, nullptr, false);
-    if (meta["validation"].is_discarded()) meta["validation"] = nullptr;
     StoredModel stored{.created = SystemClock::Get().Now(), .name = api::kStoredModelName,
-                       .metadata_json = meta.dump(), .blob = std::move(blob)};
+                       .metadata_json = ModelInfoJson(report->bundle.info), .blob = std::move(blob)};
     if (!in || stored.blob.empty()) return Fail(InternalError(StrCat("reading back ", flags.model)));
     auto put = (*store)->PutModel(stored);
     if (!put.ok()) return Fail(put.status().WithPrefix("storing the model in the store"));

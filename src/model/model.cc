@@ -207,13 +207,8 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
 }
 
 // ---------------------------------------------------------------------------------------------
-Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
-  if (bundle.info.horizon < absl::Seconds(1) || bundle.info.horizon > absl::Seconds(kMaxHorizonSeconds)) {
-    return InvalidArgumentError(StrCat("model horizon ", absl::FormatDuration(bundle.info.horizon),
-                                       " is outside (0, 366 days]"));
-  }
+std::string ModelInfoJson(const ModelInfo& info) {
   nlohmann::json meta;
-  const ModelInfo& info = bundle.info;
   meta["schema_id"] = info.schema_id;
   meta["feature_names"] = info.feature_names;
   meta["train_from"] = FormatRfc3339(info.train_from);
@@ -223,6 +218,15 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
   meta["alert_threshold"] = info.alert_threshold;
   meta["prior_only"] = info.prior_only;
   meta["metrics"] = nlohmann::json::parse(info.metrics_json.empty() ? "{}" : info.metrics_json);
+  return meta.dump();
+}
+
+Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
+  if (bundle.info.horizon < absl::Seconds(1) || bundle.info.horizon > absl::Seconds(kMaxHorizonSeconds)) {
+    return InvalidArgumentError(StrCat("model horizon ", absl::FormatDuration(bundle.info.horizon),
+                                       " is outside (0, 366 days]"));
+  }
+  nlohmann::json meta = nlohmann::json::parse(ModelInfoJson(bundle.info));
   meta["calibration"] = {bundle.calibration.a, bundle.calibration.b, bundle.calibration.c};
   meta["anomaly"] = nlohmann::json::parse(bundle.anomaly.ToJson());
   meta["tail_surprise"] = nlohmann::json::parse(bundle.tail.ToJson());

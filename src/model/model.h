@@ -104,6 +104,10 @@ inline constexpr size_t kMaxModelBlobBytes = size_t{256} << 20;
 
 // InvalidArgument for a horizon outside (0, 366 days], which ReadModelFile would refuse.
 Status WriteModelFile(const std::string& path, const ModelBundle& bundle);
+// The model's description as JSON (schema id, feature names, training window, horizon_seconds,
+// algorithm, alert threshold, prior_only, validation metrics): the model file's metadata without
+// the calibration and blobs, and what `train` stores beside the model in the store.
+std::string ModelInfoJson(const ModelInfo& info);
 // Reads and validates a model file (at most kMaxModelFileBytes). NotFound when it cannot be read,
 // FailedPrecondition when it is not a model of this binary's schema, DataLoss when it is corrupt;
 // every message starts with the path and names what is wrong.
