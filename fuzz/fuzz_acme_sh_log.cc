@@ -1,8 +1,9 @@
-// Fuzzes acme.sh's log parser: events must be valid events-v1 lines, issues must point at lines
+// Fuzzes (bare and inside each wrapper of log_output_check.h) acme.sh's log parser: events must be valid events-v1 lines, issues must point at lines
 // of the input.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "collect/clients/acme_sh_log.h"
@@ -15,5 +16,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0 && data[0] % 2 == 1) options.utc_offset = absl::Hours(-3);
   const auto out = certcast::clients::ParseAcmeShLog(text, options);
   CheckLogParseOutput(text, out);
+  // The same input inside a wrapper (journald, docker, NPM, dokku ...): same invariants.
+  CheckUnwrap(text);
+  if (size > 1) {
+    const std::string wrapped = WrapEveryLine(text.substr(1), data[1]);
+    CheckUnwrap(wrapped);
+    CheckLogParseOutput(wrapped, certcast::clients::ParseAcmeShLog(wrapped, options));
+  }
   return 0;
 }

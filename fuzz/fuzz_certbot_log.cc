@@ -1,8 +1,9 @@
-// Fuzzes certbot's letsencrypt.log parser: any bytes must give events that are valid events-v1
+// Fuzzes (bare and inside each wrapper of log_output_check.h) certbot's letsencrypt.log parser: any bytes must give events that are valid events-v1
 // lines (they re-parse to themselves) and issues whose line numbers exist in the input.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "collect/clients/certbot_log.h"
@@ -19,5 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const auto out = certcast::clients::ParseCertbotLog(text, options);
   CheckLogParseOutput(text, out);
+  // The same input inside a wrapper (journald, docker, NPM, dokku ...): same invariants.
+  CheckUnwrap(text);
+  if (size > 1) {
+    const std::string wrapped = WrapEveryLine(text.substr(1), data[1]);
+    CheckUnwrap(wrapped);
+    CheckLogParseOutput(wrapped, certcast::clients::ParseCertbotLog(wrapped, options));
+  }
   return 0;
 }

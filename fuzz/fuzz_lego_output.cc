@@ -1,8 +1,9 @@
-// Fuzzes lego's console-output parser: events must be valid events-v1 lines, issues must point
+// Fuzzes (bare and inside each wrapper of log_output_check.h) lego's console-output parser: events must be valid events-v1 lines, issues must point
 // at lines of the input.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "collect/clients/lego_output.h"
@@ -19,5 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const auto out = certcast::clients::ParseLegoOutput(text, options);
   CheckLogParseOutput(text, out);
+  // The same input inside a wrapper (journald, docker, NPM, dokku ...): same invariants.
+  CheckUnwrap(text);
+  if (size > 1) {
+    const std::string wrapped = WrapEveryLine(text.substr(1), data[1]);
+    CheckUnwrap(wrapped);
+    CheckLogParseOutput(wrapped, certcast::clients::ParseLegoOutput(wrapped, options));
+  }
   return 0;
 }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "collect/clients/common.h"
@@ -17,5 +19,51 @@ inline void CheckLogParseOutput(std::string_view text, const certcast::clients::
   for (const auto& event : out.events) {
     auto again = certcast::ParseEventLine(certcast::EventToJson(event));
     if (!again.ok() || !(*again == event)) std::abort();
+  }
+}
+
+// The wrappers logs come in (collect/clients/common.h, Unwrap), one per `selector`: the same
+// client text inside journald, syslog, `docker logs -t`, docker compose, Nginx Proxy Manager's
+// log, dokku's indentation, or bare. The parsers must read the wrapped text as they read the
+// bare one; the targets parse both.
+inline std::string WrapEveryLine(std::string_view text, unsigned char selector) {
+  static constexpr std::array<std::string_view, 7> kPrefixes = {
+      "",
+      "Sep 12 17:58:47 host acme-shop.example-start[23185]: ",
+      "Nov  8 02:00:02 web2 renew-certificates: ",
+      "2025-06-03T14:55:53.484325483Z ",
+      "npm  | 2023-01-27T22:31:33.750107612+01:00 ",
+      "[4/3/2025] [4:25:33 PM] [SSL      ] \xe2\x80\xba \xe2\x9c\x96  error     ",
+      "       ",
+  };
+  const std::string_view prefix = kPrefixes[selector % kPrefixes.size()];
+  std::string out;
+  out.reserve(text.size() + prefix.size() * 8);
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = text.find('\n', start);
+    out += prefix;
+    out += text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start + 1);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// Unwrap keeps every line, numbers them in order, and only ever removes a prefix.
+inline void CheckUnwrap(std::string_view text) {
+  const auto lines = certcast::clients::SplitLines(text);
+  const auto unwrapped =
+      certcast::clients::Unwrap(text, absl::FromUnixSeconds(1798761600), absl::Hours(-5));
+  if (lines.size() != unwrapped.size()) std::abort();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i].text;
+    const std::string_view rest = unwrapped[i].text;
+    if (unwrapped[i].number != lines[i].number) std::abort();
+    if (rest.size() > line.size() || line.substr(line.size() - rest.size()) != rest) std::abort();
+    if (unwrapped[i].outer_time && (*unwrapped[i].outer_time == absl::InfiniteFuture() ||
+                                    *unwrapped[i].outer_time == absl::InfinitePast())) {
+      std::abort();
+    }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_map>
 
 #include "absl/time/civil_time.h"
 #include "core/strings.h"
@@ -148,6 +149,10 @@ struct Run {
   bool dry_run = false;
   bool forced = false;
   std::vector<Attempt> attempts;
+  // Latest attempt per lineage name: a run of many lineages stays linear (a 64 MiB log can name
+  // a million).
+  std::unordered_map<std::string, int> by_name;
+  size_t swept = 0;  // attempts before this were settled by a run-wide line already
   int current = -1;                      // index into attempts, -1: none open
   bool abnormal_exit = false;
   absl::Time abnormal_ts;
@@ -236,7 +241,14 @@ class CertbotParser {
     run.pending_problem.reset();
     run.attempts.push_back(std::move(a));
     run.current = static_cast<int>(run.attempts.size()) - 1;
+    if (!run.attempts.back().cert.empty()) run.by_name[run.attempts.back().cert] = run.current;
     return run.attempts.back();
+  }
+
+  // Names an attempt of the current run (and indexes it).
+  void NameAttempt(Attempt& a, std::string name) {
+    a.cert = std::move(name);
+    if (run_) run_->by_name[a.cert] = static_cast<int>(&a - run_->attempts.data());
   }
 
   // The open attempt, opened unnamed when there is none.
@@ -248,14 +260,13 @@ class CertbotParser {
   // The attempt for lineage NAME: an existing one, the current unnamed one, or a new one.
   Attempt& Named(const std::string& name, size_t line, absl::Time ts) {
     Run& run = EnsureRun(line);
-    for (auto it = run.attempts.rbegin(); it != run.attempts.rend(); ++it) {
-      if (it->cert == name) {
-        run.current = static_cast<int>(&*it - run.attempts.data());
-        return *it;
-      }
+    if (auto it = run.by_name.find(name); it != run.by_name.end() &&
+                                          run.attempts[it->second].cert == name) {
+      run.current = it->second;
+      return run.attempts[it->second];
     }
     if (Attempt* a = Cur(run); a && a->cert.empty() && !a->outcome) {
-      a->cert = name;
+      NameAttempt(*a, name);
       return *a;
     }
     if (Attempt* a = Cur(run); a && a->named_by_run && !a->outcome && run.certonly) return *a;
@@ -426,7 +437,7 @@ class CertbotParser {
           cur->line = line;
           cur->start = cur->last = ts;
         }
-        cur->cert = *name;
+        NameAttempt(*cur, *name);
       } else {
         NewAttempt(line, ts, *name);
       }
@@ -439,7 +450,8 @@ class CertbotParser {
       return;
     }
     if (StartsWith(t, "No renewals were attempted")) {
-      for (Attempt& a : run.attempts) {
+      for (; run.swept < run.attempts.size(); ++run.swept) {
+        Attempt& a = run.attempts[run.swept];
         if (!a.outcome && !a.requested) a.not_due = true;
       }
       return;
@@ -472,13 +484,12 @@ class CertbotParser {
         std::string_view first = t.substr(for_at + 5);
         first = first.substr(0, first.find(' '));
         if (StartsWith(first, "*.")) first.remove_prefix(2);
-        a.cert = std::string(first);
+        NameAttempt(a, std::string(first));
       }
       return;
     }
     if (StartsWith(t, "** DRY RUN") || Contains(t, "simulated renewals")) {
-      for (Attempt& a : run.attempts) a.dry_run = true;
-      run.dry_run = true;
+      run.dry_run = true;  // Emit reads it for every attempt of the run
     }
 
     // ---- failures ----
@@ -543,7 +554,8 @@ class CertbotParser {
       auto name = LineageFromPath(Trim(path), "/live/", "/fullchain.pem");
       if (!name) return;
       if (summary_skipped) {
-        for (Attempt& a : run.attempts) {
+        if (auto found = run.by_name.find(*name); found != run.by_name.end()) {
+          Attempt& a = run.attempts[found->second];
           if (a.cert == *name && !a.outcome) a.not_due = true;
         }
         return;
@@ -566,7 +578,7 @@ class CertbotParser {
       Attempt& a = cur && !(cur->outcome == Outcome::kSuccess)
                        ? *cur
                        : NewAttempt(line, ts, std::string(AfterPrefix(t, kChallengeFailed)));
-      if (a.cert.empty()) a.cert = std::string(AfterPrefix(t, kChallengeFailed));
+      if (a.cert.empty()) NameAttempt(a, std::string(AfterPrefix(t, kChallengeFailed)));
       a.requested = true;
       Fail(a, ts, "", true);
       return;
@@ -579,7 +591,7 @@ class CertbotParser {
       const std::string_view type = Trim(AfterPrefix(t, "Type:"));
       Attempt* cur = Current();
       Attempt& a = cur ? *cur : NewAttempt(line, ts, *block_domain_);
-      if (a.cert.empty()) a.cert = *block_domain_;
+      if (a.cert.empty()) NameAttempt(a, *block_domain_);
       a.requested = true;
       if (!a.challenge_problem && !type.empty()) {
         a.challenge_problem = AcmeProblem{StrCat("urn:ietf:params:acme:error:", type), ""};
@@ -644,7 +656,8 @@ class CertbotParser {
     // ---- successes ----
     if (Contains(t, "Congratulations, all renewals succeeded") ||
         Contains(t, "Congratulations, all simulated renewals succeeded")) {
-      for (Attempt& a : run.attempts) {
+      for (; run.swept < run.attempts.size(); ++run.swept) {
+        Attempt& a = run.attempts[run.swept];
         if (!a.outcome && !a.not_due && a.requested) Succeed(a, a.last);
       }
       return;
@@ -662,7 +675,7 @@ class CertbotParser {
     if (expect_deployed_path_ >= 0 && StartsWith(t, "/") && t.ends_with("/fullchain.pem")) {
       auto name = LineageFromPath(t, "/live/", "/fullchain.pem");
       Attempt& a = run.attempts[expect_deployed_path_];
-      if (name && a.cert.empty()) a.cert = *name;
+      if (name && a.cert.empty()) NameAttempt(a, *name);
       expect_deployed_path_ = -1;
       return;
     }

@@ -796,6 +796,188 @@ TEST(AcmeShLog, BadInputs) {
             T("2026-05-03T03:13:11Z"));
 }
 
+// ---- wrappers and the clients' older wordings ----
+
+TEST(Unwrap, RemovesEachWrapperAndKeepsItsTimeAndUnit) {
+  const absl::Time reference = T("2026-12-04T12:00:00Z");
+  struct Case {
+    const char* name;
+    const char* line;
+    const char* text;
+    const char* outer;  // RFC 3339 or nullptr
+    const char* unit;
+  };
+  const Case cases[] = {
+      {"journald short", "Sep 12 17:58:47 horst acme-x-start[23185]: 2020/10/23 08:32:54 Could",
+       "2020/10/23 08:32:54 Could", "2026-09-12T17:58:47Z", "acme-x-start"},
+      {"syslog without pid", "Nov  8 02:00:02 web2 renew-certificates: 2021/11/08 02:00:02 [INFO]",
+       "2021/11/08 02:00:02 [INFO]", "2026-11-08T02:00:02Z", "renew-certificates"},
+      {"syslog stamp after the reference is last year", "Dec 24 10:00:00 h certbot[1]: x", "x",
+       "2025-12-24T10:00:00Z", "certbot"},
+      {"docker logs -t", "2025-06-03T14:55:53.484325483Z Failed to renew certificate npm-21",
+       "Failed to renew certificate npm-21", "2025-06-03T14:55:53.484325Z", ""},
+      {"snap logs with offset", "2023-05-02T12:40:35-05:00 nextcloud.renew-certs[10929]: Processing",
+       "Processing", "2023-05-02T17:40:35Z", "nextcloud.renew-certs"},
+      {"docker compose around docker -t",
+       "npm  | 2023-01-27T22:31:33.750107612Z Renewal configuration file x is broken.",
+       "Renewal configuration file x is broken.", "2023-01-27T22:31:33.750107Z", ""},
+      {"nginx proxy manager",
+       "[4/3/2025] [4:25:33 PM] [SSL      ] \xe2\x80\xba \xe2\x9c\x96  error     Error: Command failed: certbot renew",
+       "Error: Command failed: certbot renew", "2025-04-03T16:25:33Z", ""},
+      {"a stamp alone (cron's date)", "2024-05-17T02:23:01", "", "2024-05-17T02:23:01Z", ""},
+      {"certbot's own record is not a wrapper",
+       "2026-01-11 18:18:12,426:DEBUG:certbot._internal.log:Exiting abnormally:",
+       "2026-01-11 18:18:12,426:DEBUG:certbot._internal.log:Exiting abnormally:", nullptr, ""},
+      {"acme.sh's own line is not a wrapper", "[Thu Mar 17 21:00:01 JST 2022] ===Starting cron===",
+       "[Thu Mar 17 21:00:01 JST 2022] ===Starting cron===", nullptr, ""},
+      {"dokku's indentation is left to the parsers", "       2021/06/09 06:34:18 [INFO] x",
+       "       2021/06/09 06:34:18 [INFO] x", nullptr, ""},
+      {"a colon in text is not an identifier", "Domain: www.example.com", "Domain: www.example.com",
+       nullptr, ""},
+      {"a syslog stamp without host and identifier is text", "Sep 12 17:58:47 alone",
+       "Sep 12 17:58:47 alone", nullptr, ""},
+      {"an impossible RFC 3339 stamp is text", "2025-02-30T10:00:00Z x",
+       "2025-02-30T10:00:00Z x", nullptr, ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto lines = Unwrap(c.line, reference, absl::ZeroDuration());
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].text, c.text);
+    EXPECT_EQ(lines[0].unit, c.unit);
+    if (c.outer) {
+      ASSERT_TRUE(lines[0].outer_time.has_value());
+      EXPECT_EQ(*lines[0].outer_time, T(c.outer));
+    } else {
+      EXPECT_FALSE(lines[0].outer_time.has_value());
+    }
+  }
+  // A stamp without a zone is the host's local time.
+  const auto local = Unwrap("Sep 12 17:58:47 h u[1]: x", reference, absl::Hours(2));
+  EXPECT_EQ(*local[0].outer_time, T("2026-09-12T15:58:47Z"));
+}
+
+TEST(CommandLine, FindsTheClientAndItsFlags) {
+  auto words = FindCommandLine(
+      "Error: Command failed: certbot certonly --config \"/etc/letsencrypt.ini\" --cert-name "
+      "\"npm-16\" --domains \"a.example\" ,",
+      {"certbot"});
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(FlagValue(*words, {"--cert-name"}), "npm-16");
+  EXPECT_EQ(FlagValue(*words, {"-d", "--domains"}), "a.example");
+  EXPECT_EQ(FlagValue(*words, {"--server"}), std::nullopt);
+  words = FindCommandLine("root@h:~# /usr/bin/certbot --cert-name=x renew", {"certbot"});
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(FlagValue(*words, {"--cert-name"}), "x");
+  // The log file's own path is not certbot.
+  EXPECT_FALSE(FindCommandLine("Saving debug log to /var/log/letsencrypt/letsencrypt.log",
+                               {"certbot", "letsencrypt"}));
+}
+
+TEST(Common, ProblemTypeFromTheCasDetailWording) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"Invalid response from http://a/.well-known/acme-challenge/x [1.2.3.4]: 404",
+       "urn:ietf:params:acme:error:unauthorized"},
+      {"Fetching https://a/x: Error getting validation data", "urn:ietf:params:acme:error:connection"},
+      {"DNS problem: NXDOMAIN looking up A for a", "urn:ietf:params:acme:error:dns"},
+      {"Error creating new cert :: too many certificates already issued for exact set of domains",
+       "urn:ietf:params:acme:error:rateLimited"},
+      {"CAA record for a prevents issuance", "urn:ietf:params:acme:error:caa"},
+  };
+  for (const auto& [detail, type] : cases) EXPECT_EQ(ProblemTypeFromDetail(detail), type) << detail;
+  EXPECT_EQ(ProblemTypeFromDetail("Some challenges have failed."), std::nullopt);
+  // ACME v1's namespace is read as RFC 8555's.
+  auto p = FindAcmeProblem("acme: Error 400 - urn:acme:error:malformed - Unable to update challenge",
+                           ProblemStyle::kLego);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->type, "urn:ietf:params:acme:error:malformed");
+  EXPECT_EQ(p->detail, "Unable to update challenge");
+}
+
+// certbot 0.x wrote both the lineage and the ACME v1 problem into one WARNING line; the lineage
+// comes from the log even when --cert names another (--cert is only a fallback).
+TEST(CertbotLog, OldRenewalWordingNamesTheLineage) {
+  CertbotLogOptions options;
+  options.fallback_cert = "not-this-one";
+  const ParseOutput out = ParseCertbotLog(
+      "2018-10-30 23:00:08,488:WARNING:certbot.renewal:Attempting to renew cert (storage6) from "
+      "/etc/letsencrypt/renewal/storage6.conf produced an unexpected error: "
+      "urn:acme:error:rateLimited :: There were too many requests of a given type :: Error "
+      "creating new order. Skipping.\n",
+      options);
+  EXPECT_THAT(out.issues, testing::IsEmpty());
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(EventToJson(out.events[0]),
+            R"({"ts":"2018-10-30T23:00:08.488Z","type":"renewal","cert":"storage6","outcome":"failure","error":"urn:ietf:params:acme:error:rateLimited","detail":"Error creating new order.","duration_ms":0})");
+}
+
+TEST(AcmeShLog, OlderWordingsAndLocales) {
+  struct Case {
+    const char* name;
+    std::string log;
+    std::string json;
+  };
+  const Case cases[] = {
+      {"2.x verify error names the domain, German date, CET",
+       "[So 18. M\xc3\xa4r 12:02:12 CET 2018] shop.example:Verify error:Invalid response from "
+       "http://shop.example/.well-known/acme-challenge/x: 404\n",
+       R"({"ts":"2018-03-18T11:02:12Z","type":"renewal","cert":"shop.example","outcome":"failure","error":"urn:ietf:params:acme:error:unauthorized","detail":"Invalid response from http://shop.example/.well-known/acme-challenge/x: 404","duration_ms":0})"},
+      {"2.6 'Error renew' after a port conflict",
+       "[Wed Feb 22 00:00:03 CET 2017] tcp port 443 is already used by apache2\n"
+       "[Wed Feb 22 00:00:03 CET 2017] Error renew a.example, Go ahead to next one.\n",
+       R"({"ts":"2017-02-21T23:00:03Z","type":"renewal","cert":"a.example","outcome":"failure","error":"local","detail":"tcp port 443 is already used by apache2","duration_ms":0})"},
+      {"wget missing under cron: the domain from the mail's command line",
+       "Cron <root@h> /root/acme.sh --renew --domain m.example --force\n"
+       "[Fri Jul  1 19:35:03 COT 2016] Please refer to https://www.gnu.org/software/wget/manual/"
+       "html_node/Exit-Status.html for error code: 127\n",
+       R"({"ts":"2016-07-02T00:35:03Z","type":"renewal","cert":"m.example","outcome":"failure","error":"local","detail":"Please refer to https://www.gnu.org/software/wget/manual/html_node/Exit-Status.html for error code: 127","duration_ms":0})"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ParseOutput out = ParseAcmeShLog(c.log, {});
+    EXPECT_THAT(out.issues, testing::IsEmpty());
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(EventToJson(out.events[0]), c.json);
+  }
+  // An error the log does not tie to a domain needs --cert.
+  const ParseOutput orphan =
+      ParseAcmeShLog("[Sun Mar 18 12:02:12 UTC 2018] Sign failed: \"detail\":\"x\"\n", {});
+  EXPECT_EQ(orphan.issues,
+            (std::vector<Issue>{{1, "acme.sh attempt names no domain; pass --cert NAME"}}));
+}
+
+TEST(LegoOutput, WrappedOldAndNewFormats) {
+  struct Case {
+    const char* name;
+    std::string log;
+    std::string cert, error;
+  };
+  const Case cases[] = {
+      {"NixOS journald: the lineage from the unit",
+       "Sep 12 17:58:47 h acme-shop.example-start[1]: 2020/09/12 17:58:47 Could not create "
+       "client: get directory at 'https://x/dir': dial tcp: lookup x: device or resource busy\n",
+       "shop.example", "network"},
+      {"lego 0.x: domain on the fatal line, ACME v1 problem",
+       "2016/04/11 17:46:02 [sub.example] Could not obtain certificates\n"
+       " acme: Error 400 - urn:acme:error:malformed - Unable to update challenge\n",
+       "sub.example", "urn:ietf:params:acme:error:malformed"},
+      {"lego 5 slog", "2026-05-31T09:34:10.6+03:00 INFO  Renewing certificate cert-name=v5.example\n"
+       "2026-05-31T09:34:11.7+03:00 ERROR Error error=\"acme: error: 403 :: "
+       "urn:ietf:params:acme:error:unauthorized :: no\"\n",
+       "v5.example", "urn:ietf:params:acme:error:unauthorized"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ParseOutput out = ParseLegoOutput(c.log, {});
+    EXPECT_THAT(out.issues, testing::IsEmpty());
+    ASSERT_EQ(out.events.size(), 1u);
+    const auto& r = *out.events[0].As<RenewalEvent>();
+    EXPECT_EQ(r.cert, c.cert);
+    EXPECT_EQ(r.outcome, Outcome::kFailure);
+    EXPECT_EQ(r.error, c.error);
+  }
+}
+
 // ---- discover ----
 
 class DiscoverTest : public testing::Test {

@@ -305,7 +305,8 @@ size_t Rfc3339Prefix(std::string_view t, absl::Duration utc_offset, absl::Time& 
     }
     if (j == i + 1) return 0;
     for (; digits < 9; ++digits) nanos *= 10;
-    fraction = absl::Nanoseconds(nanos);
+    // events-v1 times have microsecond precision (core/time.h).
+    fraction = absl::Microseconds(nanos / 1000);
     i = j;
   }
   std::optional<absl::Duration> zone;
