@@ -976,6 +976,16 @@ TEST(LegoOutput, WrappedOldAndNewFormats) {
     EXPECT_EQ(r.outcome, Outcome::kFailure);
     EXPECT_EQ(r.error, c.error);
   }
+  // Not due, in lego 5's and in ARI's words: no attempt, no event, nothing to report.
+  for (const char* not_due :
+       {"2026-05-31T09:34:10+03:00 INFO  Skip renewal: the certificate expires in 60 days, the "
+        "number of days defined to perform the renewal is 30. domain=v5.example\n",
+        "2025/01/01 00:00:00 [INFO] [a.example] acme: renewalInfo endpoint indicates that renewal "
+        "is not needed.\n"}) {
+    const ParseOutput out = ParseLegoOutput(not_due, {});
+    EXPECT_THAT(out.issues, testing::IsEmpty()) << not_due;
+    EXPECT_THAT(out.events, testing::IsEmpty()) << not_due;
+  }
 }
 
 // ---- discover ----

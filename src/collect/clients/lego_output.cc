@@ -84,7 +84,8 @@ bool KnownFatal(std::string_view m) {
                              "Could not load", "Could not renew", "Could not recover",
                              "Time limit exceeded", "Error while loading the certificate",
                              "Error while loading the meta data", "Unable to ",
-                             "Please specify --domains", "error: one or more domains"}) {
+                             "Please specify --domains", "error: one or more domains",
+                             "The account is not registered"}) {
     if (StartsWith(m, f)) return true;
   }
   return StartsWith(m, "Account ") && m.find(" is not registered") != std::string_view::npos;
@@ -128,6 +129,13 @@ class LegoParser {
       a_.open = true;
       a_.line = r.line;
       a_.start = r.ts;
+    }
+    if (levelled && (StartsWith(r.message, "Skip renewal") ||
+                     r.message.find("renewalInfo endpoint indicates that renewal is not needed") !=
+                         std::string_view::npos)) {
+      // lego 5 ("Skip renewal: the certificate expires in N days ..."), and ARI saying not yet.
+      a_.open = false;
+      return;
     }
     if (levelled) {
       if (!r.domains.empty() &&
@@ -318,7 +326,7 @@ bool ParseSlog(std::string_view t, absl::Time ts, size_t number, Record& r) {
   r.message = Trim(t.substr(level.size()));
   r.raw = r.message;
   // Attributes name the lineage: cert-name=NAME, or domains="a, b".
-  for (std::string_view key : {"cert-name=", "domains=\""}) {
+  for (std::string_view key : {"cert-name=", "domains=\"", "domain="}) {
     const size_t at = r.message.find(key);
     if (at == std::string_view::npos) continue;
     std::string_view v = r.message.substr(at + key.size());
