@@ -53,9 +53,9 @@ struct ErrorPattern {
 // issue()'s _err messages that end an attempt, in the wordings of acme.sh 2.x and 3.x.
 constexpr std::array<ErrorPattern, 22> kErrors = {{
     {": Invalid status. Verification error details: ", ""},  // 3.x
-    {"Invalid status, ", ""},                                 // 2.8-3.0 "Invalid status, D:Verify error..."
-    {":Verify error", ""},                                    // 2.x "D:Verify error:DETAIL"
-    {": Verify error", ""},
+    {":Verify error", ""},                                    // 2.x "D:Verify error:DETAIL", 2.8-3.0
+    {": Verify error", ""},                                   //   "Invalid status, D:Verify error..."
+    {"Invalid status, ", ""},
     {": Timeout", "timeout"},
     {": Challenge error: ", ""},
     {": Cannot get challenge: ", ""},

@@ -922,6 +922,10 @@ TEST(AcmeShLog, OlderWordingsAndLocales) {
        "[So 18. M\xc3\xa4r 12:02:12 CET 2018] shop.example:Verify error:Invalid response from "
        "http://shop.example/.well-known/acme-challenge/x: 404\n",
        R"({"ts":"2018-03-18T11:02:12Z","type":"renewal","cert":"shop.example","outcome":"failure","error":"urn:ietf:params:acme:error:unauthorized","detail":"Invalid response from http://shop.example/.well-known/acme-challenge/x: 404","duration_ms":0})"},
+      {"2.8-3.0 'Invalid status, D:Verify error detail:'",
+       "[Mon Aug 20 01:00:31 UTC 2018] Invalid status, shop.example:Verify error detail: Invalid "
+       "response from http://shop.example/.well-known/acme-challenge/x: 404\n",
+       R"({"ts":"2018-08-20T01:00:31Z","type":"renewal","cert":"shop.example","outcome":"failure","error":"urn:ietf:params:acme:error:unauthorized","detail":"Invalid response from http://shop.example/.well-known/acme-challenge/x: 404","duration_ms":0})"},
       {"2.6 'Error renew' after a port conflict",
        "[Wed Feb 22 00:00:03 CET 2017] tcp port 443 is already used by apache2\n"
        "[Wed Feb 22 00:00:03 CET 2017] Error renew a.example, Go ahead to next one.\n",
