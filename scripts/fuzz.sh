@@ -1,35 +1,90 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for N seconds (default 60)
-# on its seed corpus in fuzz/corpus/<target>. A crash fails the run and leaves the input in
-# build-fuzz/crashes/; turn it into a regression file under fuzz/corpus/<target>/.
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each on its seed corpus in
+# fuzz/corpus/<target>. A crash fails the run and leaves the input in build-fuzz/crashes/; turn it
+# into a fix and a regression file under fuzz/corpus/<target>/.
+#
+#   scripts/fuzz.sh [SECONDS]                    every target SECONDS (default 60): CI's smoke run
+#   scripts/fuzz.sh --long [SECONDS] [TARGET...] the campaign: each target (default all) SECONDS of
+#                                                wall time (default 1800) at nice 19, one after the
+#                                                other, then a table of executions, coverage (cov
+#                                                and ft from libFuzzer's final status line), CPU
+#                                                seconds and crashes per target, written to
+#                                                build-fuzz/campaign.md and printed
+# Example: scripts/fuzz.sh --long 600 fuzz_model_file fuzz_plan_checkpoint
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-60}"
+
+long=0
+if [[ "${1:-}" == "--long" ]]; then
+  long=1
+  shift
+fi
+seconds="${1:-$((long ? 1800 : 60))}"
+[[ $# -gt 0 ]] && shift
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" == 0 ]]; then
+  echo "fuzz: SECONDS must be a positive whole number, got '$seconds'" >&2
+  exit 2
+fi
 
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCERTCAST_FUZZ=ON \
   -DCERTCAST_TESTS=OFF -DCERTCAST_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-targets=$(ninja -C build-fuzz -t targets all | sed -n 's/^\(fuzz_[a-z0-9_]*\): phony$/\1/p' | sort -u)
-if [[ -z "$targets" ]]; then echo "fuzz: no targets" >&2; exit 1; fi
+all=$(ninja -C build-fuzz -t targets all | sed -n 's/^\(fuzz_[a-z0-9_]*\): phony$/\1/p' | sort -u)
+if [[ -z "$all" ]]; then echo "fuzz: no targets" >&2; exit 1; fi
+targets="$all"
+if [[ $# -gt 0 ]]; then
+  for t in "$@"; do
+    grep -qx "$t" <<<"$all" || { echo "fuzz: no target $t (targets: $(echo $all))" >&2; exit 2; }
+  done
+  targets="$*"
+fi
 if ! ninja -C build-fuzz $targets >build-fuzz/build.log 2>&1; then
   tail -n 60 build-fuzz/build.log >&2; exit 1
 fi
 mkdir -p build-fuzz/crashes
+nice_prefix=()
+((long)) && nice_prefix=(nice -n 19)
+table="build-fuzz/campaign.md"
+if ((long)); then
+  {
+    echo "| target | wall s | CPU s | executions | cov | ft | corpus | crashes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  } >"$table"
+fi
 passed=0; failed=0
 for t in $targets; do
   corpus="build-fuzz/corpus/$t"
   mkdir -p "$corpus"
   seeds=()
   [[ -d "fuzz/corpus/$t" ]] && seeds=("fuzz/corpus/$t")
-  if "build-fuzz/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
-       -artifact_prefix="build-fuzz/crashes/$t-" "$corpus" "${seeds[@]}" \
-       >"build-fuzz/$t.log" 2>&1; then
-    echo "fuzz: $t: $(grep -o 'Done [0-9]* runs' "build-fuzz/$t.log" | tail -1) in ${seconds}s, no crash" >&2
+  log="build-fuzz/$t.log"
+  status=0
+  touch "build-fuzz/$t.start"
+  # -timeout: an input that takes over 10 s is a hang, reported like a crash. -max_len: configs,
+  # model files and logs beyond 64 KiB add time per run, not paths.
+  /usr/bin/time -f "cpu %U %S" -o "build-fuzz/$t.time" "${nice_prefix[@]}" \
+    "build-fuzz/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="build-fuzz/crashes/$t-" "$corpus" "${seeds[@]}" \
+    >"$log" 2>&1 || status=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
+  cpu=$(awk '/^cpu/ {printf "%.0f", $2 + $3}' "build-fuzz/$t.time")
+  crashes=$(find build-fuzz/crashes -name "$t-*" -newer "build-fuzz/$t.start" 2>/dev/null | wc -l)
+  [[ $status -ne 0 && $crashes -eq 0 ]] && crashes=1  # an abort without an artifact still counts
+  if ((long)); then
+    echo "| $t | $seconds | ${cpu:-?} | ${runs:-?} | ${cov:-?} | ${ft:-?} | ${corp:-?} | $crashes |" >>"$table"
+  fi
+  if [[ $status -eq 0 ]]; then
+    echo "fuzz: $t: ${runs:-?} runs in ${seconds}s (${cpu:-?} CPU s), cov ${cov:-?} ft ${ft:-?}, no crash" >&2
     passed=$((passed + 1))
   else
-    echo "fuzz: $t FAILED; see build-fuzz/$t.log" >&2
-    tail -n 30 "build-fuzz/$t.log" >&2
+    echo "fuzz: $t FAILED; see $log" >&2
+    tail -n 30 "$log" >&2
     failed=$((failed + 1))
   fi
 done
+((long)) && cat "$table"
 echo "fuzz: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

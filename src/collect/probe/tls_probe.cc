@@ -1,4 +1,5 @@
 #include "collect/probe/tls_probe.h"
+#include "collect/probe/ocsp_staple.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -107,32 +108,6 @@ std::optional<std::string> SerialHex(X509* cert) {
   OPENSSL_free(hex);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// RFC 6960 status of the leaf in a stapled response; true when it says revoked. A response that
-// cannot be parsed or does not cover the leaf says nothing (false): the staple's presence is
-// reported separately, and an unverifiable staple is not proof of revocation.
-// The leaf's issuer is looked up in the verified chain first (it holds the trust anchor from the
-// store when the server sends only its leaf), then in what the peer sent.
-bool StapleSaysRevoked(const unsigned char* der, long length, X509* leaf,
-                       std::initializer_list<STACK_OF(X509)*> chains) {
-  ossl::OcspResponse response(d2i_OCSP_RESPONSE(nullptr, &der, length));
-  if (!response || OCSP_response_status(response.get()) != OCSP_RESPONSE_STATUS_SUCCESSFUL) return false;
-  ossl::OcspBasic basic(OCSP_response_get1_basic(response.get()));
-  if (!basic) return false;
-  for (STACK_OF(X509)* chain : chains) {
-    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
-      X509* issuer = sk_X509_value(chain, i);
-      if (X509_check_issued(issuer, leaf) != X509_V_OK) continue;
-      ossl::OcspCertId id(OCSP_cert_to_id(nullptr, leaf, issuer));
-      if (!id) return false;
-      int status = -1, reason = 0;
-      if (OCSP_resp_find_status(basic.get(), id.get(), &status, &reason, nullptr, nullptr, nullptr) == 1) {
-        return status == V_OCSP_CERTSTATUS_REVOKED;
-      }
-    }
-  }
-  return false;
 }
 
 }  // namespace
