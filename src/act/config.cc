@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "act/toml_table.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "toml++/toml.h"
@@ -11,86 +12,7 @@
 namespace certcast::act {
 namespace {
 
-// Reads typed values out of one TOML table and remembers which keys were read, so unknown keys
-// (typos) are reported.
-class Table {
- public:
-  Table(const toml::table* table, std::string path) : table_(table), path_(std::move(path)) {}
-
-  std::string Key(std::string_view key) const {
-    return path_.empty() ? std::string(key) : StrCat(path_, ".", key);
-  }
-
-  template <typename T>
-  Status Get(std::string_view key, T& out) {
-    read_.insert(std::string(key));
-    if (!table_) return OkStatus();
-    const toml::node* node = table_->get(key);
-    if (!node) return OkStatus();
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!node->is_string()) return InvalidArgumentError(StrCat(Key(key), ": expected a string"));
-      out = node->value<std::string>().value();
-    } else if constexpr (std::is_same_v<T, bool>) {
-      if (!node->is_boolean()) return InvalidArgumentError(StrCat(Key(key), ": expected true or false"));
-      out = node->value<bool>().value();
-    } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
-      if (!node->is_integer()) return InvalidArgumentError(StrCat(Key(key), ": expected an integer"));
-      out = static_cast<T>(node->value<int64_t>().value());
-    } else if constexpr (std::is_same_v<T, double>) {
-      if (!node->is_number()) return InvalidArgumentError(StrCat(Key(key), ": expected a number"));
-      out = node->value<double>().value();
-    } else if constexpr (std::is_same_v<T, absl::Duration>) {
-      if (!node->is_string()) {
-        return InvalidArgumentError(StrCat(Key(key), ": expected a duration string like \"36h\""));
-      }
-      auto d = ParseDurationFlag(node->value<std::string>().value());
-      if (!d.ok()) return InvalidArgumentError(StrCat(Key(key), ": ", d.status().message()));
-      out = *d;
-    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-      const toml::array* array = node->as_array();
-      if (!array) return InvalidArgumentError(StrCat(Key(key), ": expected an array of strings"));
-      out.clear();
-      for (const toml::node& item : *array) {
-        if (!item.is_string()) {
-          return InvalidArgumentError(StrCat(Key(key), ": expected an array of strings"));
-        }
-        out.push_back(item.value<std::string>().value());
-      }
-    }
-    return OkStatus();
-  }
-
-  Status Probability(std::string_view key, double& out) {
-    RETURN_IF_ERROR(Get(key, out));
-    if (!(out >= 0 && out <= 1)) {
-      return InvalidArgumentError(StrCat(Key(key), ": expected a number in [0, 1]"));
-    }
-    return OkStatus();
-  }
-
-  Status NonNegative(std::string_view key, int& out) {
-    RETURN_IF_ERROR(Get(key, out));
-    if (out < 0) return InvalidArgumentError(StrCat(Key(key), ": must not be negative"));
-    return OkStatus();
-  }
-
-  void MarkRead(std::string_view key) { read_.insert(std::string(key)); }
-
-  Status CheckUnknown() const {
-    if (!table_) return OkStatus();
-    for (const auto& [key, node] : *table_) {
-      if (!read_.count(std::string(key.str()))) {
-        return InvalidArgumentError(StrCat(Key(key.str()), ": unknown key"));
-      }
-    }
-    return OkStatus();
-  }
-
- private:
-  const toml::table* table_;
-  std::string path_;
-  std::set<std::string> read_;
-};
+using Table = TomlTable;
 
 StatusOr<int> ParseClock(std::string_view key, const std::string& text) {
   // "HH:MM" in UTC.
@@ -211,13 +133,7 @@ Status ParseCommand(const toml::table* node, const std::string& path, CommandSet
 }  // namespace
 
 StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    return InvalidArgumentError(StrCat("line ", static_cast<int64_t>(e.source().begin.line), ": ",
-                                       std::string(e.description())));
-  }
+  ASSIGN_OR_RETURN(toml::table root, ParseToml(toml_text));
   DaemonConfig c;
   Table t(&root, "");
   RETURN_IF_ERROR(t.Get("db", c.db));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -31,7 +32,7 @@ class LineIngester {
  public:
   LineIngester(Store& store, std::string_view source, const IngestOptions& options)
       : store_(store), source_(source), options_(options) {
-    batch_.reserve(options_.batch_events);
+    batch_.reserve(std::min<size_t>(options_.batch_events, 1 << 16));
     last_progress_ = options_.clock->Now();
   }
 
@@ -44,6 +45,8 @@ class LineIngester {
       Reject(event.status().message());
       return;
     }
+    if (options_.admit && refused_.ok()) refused_ = options_.admit(*event);
+    if (!refused_.ok()) return;
     ++stats_.accepted;
     batch_.push_back(std::move(*event));
   }
@@ -55,6 +58,7 @@ class LineIngester {
   }
 
   Status MaybeFlush() {
+    RETURN_IF_ERROR(refused_);
     if (batch_.size() >= options_.batch_events) return Flush();
     return OkStatus();
   }
@@ -85,6 +89,7 @@ class LineIngester {
 
   // Flushes and waits: after this everything accepted is stored (or an error is returned).
   Status Finish() {
+    RETURN_IF_ERROR(refused_);
     RETURN_IF_ERROR(Flush());
     return WaitForInflight();
   }
@@ -125,6 +130,7 @@ class LineIngester {
   std::vector<Event> writing_;  // owned by the writer thread while inflight_ is valid
   std::future<StatusOr<AppendResult>> inflight_;
   int64_t inflight_last_line_ = 0;
+  Status refused_;  // the first refusal of options_.admit
   IngestStats stats_;
   absl::Time last_progress_;
 };

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/event.h"
 #include "core/status.h"
 #include "store/store.h"
 
@@ -29,6 +30,11 @@ struct IngestOptions {
   // Called about every 0.5 s of `clock` time with bytes read so far and the total (0 = unknown).
   std::function<void(int64_t bytes, int64_t total, int64_t events)> on_progress;
   const Clock* clock = &SystemClock::Get();
+  // Called for each valid event before it joins a batch; a non-OK answer stops the ingest, which
+  // returns that status (the server refuses a host-bound token's event for another host). Batches
+  // committed before it stay stored: a caller that needs all or nothing sets batch_events above
+  // the input's line count.
+  std::function<Status(const Event&)> admit;
 };
 
 struct IngestStats {

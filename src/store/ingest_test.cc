@@ -45,6 +45,25 @@ const std::string kGood1 =
 const std::string kGood2 =
     R"({"ts":"2026-11-02T00:00:00Z","type":"clock","host":"web1","offset_ms":12})";
 
+// The server's host binding: a refused event stops the ingest with the refusal, and with one batch
+// for the whole input nothing of it is stored.
+TEST_F(IngestTest, AdmitRefusalStopsAndStoresNothingOfTheBatch) {
+  options_.batch_events = 1000;
+  options_.admit = [](const Event& e) -> Status {
+    const auto* clock = e.As<ClockEvent>();
+    if (clock && clock->host != "web2") return FailedPreconditionError("host " + clock->host);
+    return OkStatus();
+  };
+  auto stats = IngestText(*store_, kGood1 + "\n" + kGood2 + "\n" + kGood1 + "\n", "body", options_);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().message(), "host web1");
+  EXPECT_EQ(*store_->CountEvents(), 0);
+  // Events it admits go through as usual.
+  stats = IngestText(*store_, kGood1 + "\n", "body", options_);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->inserted, 1);
+}
+
 TEST_F(IngestTest, KeepsValidLinesAndReportsEachRejectedLine) {
   const std::string text = kGood1 + "\n" + "\n" + "{broken\n" + kGood2 + "\n" +
                            R"({"ts":"2026-11-02T00:00:00Z","type":"weather"})" + "\n" + kGood1 +

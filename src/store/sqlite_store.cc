@@ -22,7 +22,7 @@ namespace {
 // Numbered schema migrations. Migration i (1-based) takes the schema from version i-1 to i.
 // Append only: a released migration is never edited, because stores in the field are already
 // at its version.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: events and the derived records later steps fill in.
     R"sql(
     -- Keyed by (ts, hash of the canonical JSON). Exact duplicates share both, so the primary
@@ -105,6 +105,23 @@ constexpr std::array<const char*, 2> kMigrations = {
       key   TEXT PRIMARY KEY,
       value BLOB NOT NULL
     );
+    )sql",
+    // 3: API tokens (`certcast token`, `certcast serve`). Only a keyed hash of each secret is
+    // stored; `id` is the secret's public part, so a request finds its row without a scan.
+    // Revoked rows stay (who had access, until when); a name is unique among tokens in force so
+    // an operator can reuse it after revoking.
+    R"sql(
+    CREATE TABLE tokens (
+      id        TEXT    PRIMARY KEY,
+      name      TEXT    NOT NULL,
+      scopes    TEXT    NOT NULL,     -- comma-separated scope names
+      host      TEXT,                 -- NULL: not bound to a host
+      hash      BLOB    NOT NULL,     -- HMAC-SHA256 of the secret under the server's token key
+      created   INTEGER NOT NULL,     -- microseconds since the Unix epoch, UTC
+      last_used INTEGER,
+      revoked   INTEGER
+    );
+    CREATE UNIQUE INDEX tokens_in_force_by_name ON tokens (name) WHERE revoked IS NULL;
     )sql",
 };
 
@@ -446,6 +463,80 @@ class SqliteStore final : public Store {
     return stmt.Run();
   }
 
+  Status CreateToken(const TokenRecord& token) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO tokens (id, name, scopes, host, "
+                                                   "hash, created) VALUES (?1,?2,?3,?4,?5,?6)"));
+    stmt.BindText(1, token.id);
+    stmt.BindText(2, token.name);
+    const std::string scopes = StrJoin(token.scopes, ",");
+    stmt.BindText(3, scopes);
+    if (token.host) stmt.BindText(4, *token.host);
+    stmt.BindBlob(5, token.hash);
+    stmt.BindInt(6, absl::ToUnixMicros(token.created));
+    Status s = stmt.Run();
+    if (!s.ok() && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE) {
+      return AlreadyExistsError(StrCat("a token named \"", token.name, "\" exists; revoke it "
+                                       "first or choose another name"));
+    }
+    if (!s.ok() && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return AlreadyExistsError(StrCat("token id ", token.id, " exists"));
+    }
+    return s;
+  }
+
+  StatusOr<std::optional<TokenRecord>> FindToken(const std::string& id) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, StrCat(kTokenColumns, " WHERE id = ?1")));
+    stmt.BindText(1, id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<TokenRecord>();
+    return std::optional<TokenRecord>(ReadToken(stmt));
+  }
+
+  StatusOr<std::vector<TokenRecord>> ListTokens() override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, StrCat(kTokenColumns, " ORDER BY created, name")));
+    std::vector<TokenRecord> tokens;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      tokens.push_back(ReadToken(stmt));
+    }
+    return tokens;
+  }
+
+  Status RevokeToken(const std::string& name, absl::Time at) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE tokens SET revoked = ?2 WHERE name = ?1 "
+                                                   "AND revoked IS NULL"));
+    stmt.BindText(1, name);
+    stmt.BindInt(2, absl::ToUnixMicros(at));
+    RETURN_IF_ERROR(stmt.Run());
+    if (sqlite3_changes(db_) == 0) {
+      return NotFoundError(StrCat("no token named \"", name, "\" in force (see `certcast token "
+                                  "list`)"));
+    }
+    return OkStatus();
+  }
+
+  Status TouchTokens(std::span<const std::pair<std::string, absl::Time>> id_and_time) override {
+    if (id_and_time.empty()) return OkStatus();
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status s = [&]() -> Status {
+      ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE tokens SET last_used = ?2 WHERE id = "
+                                                     "?1 AND (last_used IS NULL OR last_used < ?2)"));
+      for (const auto& [id, at] : id_and_time) {
+        stmt.Reset();
+        stmt.BindText(1, id);
+        stmt.BindInt(2, absl::ToUnixMicros(at));
+        RETURN_IF_ERROR(stmt.Run());
+      }
+      return OkStatus();
+    }();
+    if (!s.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    return Exec("COMMIT");
+  }
+
   StatusOr<std::optional<std::string>> GetState(const std::string& key) override {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT value FROM state WHERE key = ?1"));
     stmt.BindText(1, key);
@@ -473,6 +564,28 @@ class SqliteStore final : public Store {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "PRAGMA user_version"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? static_cast<int>(stmt.Int(0)) : 0;
+  }
+
+  static constexpr const char* kTokenColumns =
+      "SELECT id, name, scopes, host, hash, created, last_used, revoked FROM tokens";
+
+  static TokenRecord ReadToken(const Stmt& stmt) {
+    TokenRecord t;
+    t.id = stmt.Text(0);
+    t.name = stmt.Text(1);
+    const std::string_view scopes = stmt.Text(2);
+    for (size_t pos = 0; pos < scopes.size();) {
+      size_t comma = scopes.find(',', pos);
+      if (comma == std::string_view::npos) comma = scopes.size();
+      if (comma > pos) t.scopes.emplace_back(scopes.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+    if (sqlite3_column_type(stmt.raw(), 3) != SQLITE_NULL) t.host = std::string(stmt.Text(3));
+    t.hash = stmt.Blob(4);
+    t.created = absl::FromUnixMicros(stmt.Int(5));
+    if (sqlite3_column_type(stmt.raw(), 6) != SQLITE_NULL) t.last_used = absl::FromUnixMicros(stmt.Int(6));
+    if (sqlite3_column_type(stmt.raw(), 7) != SQLITE_NULL) t.revoked = absl::FromUnixMicros(stmt.Int(7));
+    return t;
   }
 
   Status AppendInTransaction(std::span<const Event> events, AppendResult& result) {

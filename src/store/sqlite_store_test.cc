@@ -44,11 +44,39 @@ TEST_F(StoreTest, CreatesMigratesAndReopens) {
   {
     auto store = Store::OpenSqlite(path_);
     ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ((*store)->SchemaVersion(), 2);
+    EXPECT_EQ((*store)->SchemaVersion(), 3);
   }
   auto again = Store::OpenSqlite(path_, {.create_if_missing = false});
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ((*again)->SchemaVersion(), 2);
+  EXPECT_EQ((*again)->SchemaVersion(), 3);
+}
+
+// A store written by the previous release (schema 2) gains the tokens table and keeps its events.
+TEST_F(StoreTest, MigratesASchema2StoreToTokens) {
+  {
+    auto store = Store::OpenSqlite(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
+  }
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE tokens; PRAGMA user_version=2", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->SchemaVersion(), 3);
+  EXPECT_EQ(*(*store)->CountEvents(), 1);
+  TokenRecord token{.id = "00ff", .name = "ci", .scopes = {"read"}, .host = std::nullopt,
+                    .hash = std::string("\0\1", 2), .created = absl::FromUnixSeconds(5),
+                    .last_used = std::nullopt, .revoked = std::nullopt};
+  ASSERT_TRUE((*store)->CreateToken(token).ok());
+  auto found = (*store)->FindToken("00ff");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->hash, std::string("\0\1", 2));  // binary hash survives the round trip
+  EXPECT_EQ((*found)->scopes, std::vector<std::string>{"read"});
+  token.id = "00fe";
+  EXPECT_EQ((*store)->CreateToken(token).code(), StatusCode::kAlreadyExists);
 }
 
 TEST_F(StoreTest, MissingStoreIsNotCreatedWhenReading) {
@@ -70,7 +98,7 @@ TEST_F(StoreTest, RefusesASchemaNewerThanThisBinary) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(store.status().message(),
-            path_ + ": store schema is version 99 but this certcast knows only up to 2; upgrade "
+            path_ + ": store schema is version 99 but this certcast knows only up to 3; upgrade "
                     "certcast (the store was written by a newer version)");
 }
 

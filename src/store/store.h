@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -69,6 +70,19 @@ struct AuditEntry {
   absl::Time at;
   std::string kind;
   std::string record_json;
+};
+
+// An API token as stored (`certcast token`, src/api/token.h). Never holds the secret: `hash` is
+// a keyed hash of it, and `id` is the public part of the secret used to find the row.
+struct TokenRecord {
+  std::string id;                    // public lookup id (unique)
+  std::string name;                  // operator's name; unique among tokens not revoked
+  std::vector<std::string> scopes;   // scope names, as given (validated by the caller)
+  std::optional<std::string> host;   // the only host whose events the token may write
+  std::string hash;                  // keyed hash of the secret (binary)
+  absl::Time created;
+  std::optional<absl::Time> last_used;
+  std::optional<absl::Time> revoked;
 };
 
 // What was appended to the events table since an earlier point (EventAppendsSince).
@@ -136,6 +150,17 @@ class Store {
   virtual Status PutCheckpoint(const std::string& key, std::string_view value) = 0;
   virtual StatusOr<std::optional<std::string>> GetCheckpoint(const std::string& key) = 0;
   virtual Status DeleteCheckpoint(const std::string& key) = 0;
+
+  // Tokens (schema 3). CreateToken fails with AlreadyExists when a token not revoked has the
+  // same name or id. FindToken looks a token up by id, revoked or not. RevokeToken marks the
+  // token named `name` revoked at `at` (NotFound when no token of that name is in force).
+  // TouchTokens records last use, many at once, so a server writes it coalesced rather than per
+  // request; a token's last_used never moves backwards.
+  virtual Status CreateToken(const TokenRecord& token) = 0;
+  virtual StatusOr<std::optional<TokenRecord>> FindToken(const std::string& id) = 0;
+  virtual StatusOr<std::vector<TokenRecord>> ListTokens() = 0;  // by created, then name
+  virtual Status RevokeToken(const std::string& name, absl::Time at) = 0;
+  virtual Status TouchTokens(std::span<const std::pair<std::string, absl::Time>> id_and_time) = 0;
 
   // Small key/value state for coordinators (e.g. the daemon's last run, a lineage's lock owner).
   virtual Status PutState(const std::string& key, const std::string& value) = 0;

@@ -1,0 +1,129 @@
+// The routes of the server's core: health, the OpenAPI document and event ingest. Other parts of
+// the API add their own Register*Routes and list it in RegisterRoutes.
+#include <limits>
+
+#include "api/server.h"
+#include "core/strings.h"
+#include "nlohmann/json.hpp"
+#include "store/ingest.h"
+
+namespace certcast::api {
+namespace {
+
+// A body with more rejected lines than this lists only the first ones (rejected_total counts all),
+// so a body of garbage does not come back as an answer larger than itself.
+constexpr size_t kMaxRejectedListed = 1000;
+
+void Healthz(const ServerContext& context, Response& response) {
+  // A fresh connection every time, not the worker's: a store file that was removed or broken
+  // since the workers opened theirs must show here.
+  StoreOptions options;
+  options.create_if_missing = false;
+  options.cache_bytes = 1 << 20;
+  auto store = Store::OpenSqlite(context.options.db, options);
+  if (!store.ok()) {
+    response.Error(503, "unavailable", store.status().message());
+    return;
+  }
+  auto state = (*store)->GetState("certcast.healthz");
+  if (!state.ok()) {
+    response.Error(503, "unavailable", state.status().message());
+    return;
+  }
+  nlohmann::json j;
+  j["status"] = "ok";
+  j["schema"] = (*store)->SchemaVersion();
+  response.Json(200, j.dump());
+}
+
+void PostEvents(const ServerContext& context, Request& request, Response& response) {
+  const Principal& who = *request.principal;
+  IngestOptions options;
+  nlohmann::json rejected = nlohmann::json::array();
+  int64_t rejected_total = 0;
+  options.on_reject = [&](std::string_view, int64_t line, std::string_view reason) {
+    ++rejected_total;
+    if (rejected.size() < kMaxRejectedListed) {
+      rejected.push_back({{"line", line}, {"error", reason}});
+    }
+  };
+  options.clock = context.clock;
+  std::string refused_host;
+  if (who.host) {
+    // Nothing of a body with another host's event may be stored: one batch for the whole body,
+    // checked before it is written.
+    options.batch_events = std::numeric_limits<size_t>::max();
+    options.admit = [&](const Event& event) -> Status {
+      std::optional<std::string_view> host = EventHost(event);
+      if (host && *host != *who.host) {
+        refused_host = *host;
+        return FailedPreconditionError("other host");
+      }
+      return OkStatus();
+    };
+  }
+  auto stats = IngestText(*request.store, request.body, "body", options);
+  if (!stats.ok()) {
+    if (!refused_host.empty()) {
+      response.Error(403, "forbidden",
+                     StrCat("token \"", who.name, "\" may only send events of host \"", *who.host,
+                            "\"; the body has an event of host \"", refused_host,
+                            "\"; nothing of it was stored"));
+      return;
+    }
+    response.Error(stats.status());
+    return;
+  }
+  if (stats->inserted > 0) {
+    // Who wrote what into the store: the token's name, never its secret.
+    nlohmann::json audit;
+    audit["token"] = who.name;
+    audit["route"] = "POST /v1/events";
+    audit["stored"] = stats->inserted;
+    audit["duplicates"] = stats->duplicates;
+    audit["rejected"] = stats->rejected;
+    auto appended = request.store->AppendAudit(request.now, "ingest", audit.dump());
+    if (!appended.ok()) {
+      response.Error(appended.status().WithPrefix("events stored, audit record failed"));
+      return;
+    }
+  }
+  nlohmann::json j;
+  j["accepted"] = stats->accepted;
+  j["stored"] = stats->inserted;
+  j["duplicates"] = stats->duplicates;
+  j["rejected"] = std::move(rejected);
+  j["rejected_total"] = rejected_total;
+  response.Json(stats->rejected > 0 ? 422 : 200, j.dump());
+}
+
+}  // namespace
+
+Status RegisterCoreRoutes(Router& router, ServerContext& context) {
+  RETURN_IF_ERROR(router.Add({.method = "GET",
+                              .path = "/healthz",
+                              .scopes = 0,
+                              .handler = [&context](Request&, Response& response) {
+                                Healthz(context, response);
+                              }}));
+  RETURN_IF_ERROR(router.Add({.method = "GET",
+                              .path = "/v1/openapi.json",
+                              .scopes = Bit(Scope::kRead),
+                              .handler = [](Request&, Response& response) {
+                                response.Json(200, std::string(OpenApiDocument()));
+                              }}));
+  RETURN_IF_ERROR(router.Add({.method = "POST",
+                              .path = "/v1/events",
+                              .scopes = Bit(Scope::kIngest) | Bit(Scope::kAgent),
+                              .handler = [&context](Request& request, Response& response) {
+                                PostEvents(context, request, response);
+                              }}));
+  return OkStatus();
+}
+
+Status RegisterRoutes(Router& router, ServerContext& context) {
+  RETURN_IF_ERROR(RegisterCoreRoutes(router, context));
+  return OkStatus();
+}
+
+}  // namespace certcast::api

@@ -1,0 +1,53 @@
+// `certcast serve --config FILE`: the server's settings in TOML, top-level keys named like the
+// ServerOptions fields (docs/api.md, "Configuration").
+#include <fstream>
+#include <sstream>
+
+#include "act/toml_table.h"
+#include "api/server.h"
+#include "core/strings.h"
+
+namespace certcast::api {
+
+Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
+  ASSIGN_OR_RETURN(toml::table root, act::ParseToml(toml_text));
+  act::TomlTable t(&root, "");
+  RETURN_IF_ERROR(t.Get("db", o.db));
+  RETURN_IF_ERROR(t.Get("listen", o.listen));
+  RETURN_IF_ERROR(t.Get("tls_cert", o.tls_cert));
+  RETURN_IF_ERROR(t.Get("tls_key", o.tls_key));
+  RETURN_IF_ERROR(t.Get("token_key", o.token_key));
+  RETURN_IF_ERROR(t.Get("threads", o.threads));
+  RETURN_IF_ERROR(t.Get("queue", o.queue));
+  RETURN_IF_ERROR(t.Get("max_body_bytes", o.max_body_bytes));
+  RETURN_IF_ERROR(t.Get("read_timeout", o.read_timeout));
+  RETURN_IF_ERROR(t.Get("write_timeout", o.write_timeout));
+  RETURN_IF_ERROR(t.Get("request_timeout", o.request_timeout));
+  RETURN_IF_ERROR(t.Get("keep_alive_timeout", o.keep_alive_timeout));
+  RETURN_IF_ERROR(t.Get("keep_alive_max", o.keep_alive_max));
+  RETURN_IF_ERROR(t.Get("last_used_flush", o.last_used_flush));
+  RETURN_IF_ERROR(t.Get("access_log", o.access_log));
+  RETURN_IF_ERROR(t.CheckUnknown());
+  if (o.threads < 1 || o.threads > 4096) return InvalidArgumentError("threads: 1 to 4096");
+  if (o.queue < 1) return InvalidArgumentError("queue: at least 1");
+  if (o.max_body_bytes < 1024) return InvalidArgumentError("max_body_bytes: at least 1024");
+  if (o.keep_alive_max < 1) return InvalidArgumentError("keep_alive_max: at least 1");
+  for (auto [name, d] : {std::pair{"read_timeout", o.read_timeout},
+                         {"write_timeout", o.write_timeout},
+                         {"request_timeout", o.request_timeout},
+                         {"keep_alive_timeout", o.keep_alive_timeout},
+                         {"last_used_flush", o.last_used_flush}}) {
+    if (d < absl::Seconds(1)) return InvalidArgumentError(StrCat(name, ": at least 1s"));
+  }
+  return OkStatus();
+}
+
+Status LoadServerConfig(const std::string& path, ServerOptions& options) {
+  std::ifstream in(path);
+  if (!in) return NotFoundError(StrCat(path, ": cannot read config"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseServerConfig(text.str(), options).WithPrefix(path);
+}
+
+}  // namespace certcast::api

@@ -1,0 +1,140 @@
+// certcast serve: the fleet server (docs/api.md) until SIGTERM or SIGINT; SIGHUP reloads TLS.
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <thread>
+
+#include "api/server.h"
+#include "cli/command.h"
+#include "core/strings.h"
+
+namespace certcast::cli {
+namespace {
+
+struct ServeFlags {
+  std::string config;
+  api::ServerOptions options;  // flag values; applied over the config file's when given
+  CLI::Option* db = nullptr;
+  CLI::Option* listen = nullptr;
+  CLI::Option* tls_cert = nullptr;
+  CLI::Option* tls_key = nullptr;
+  CLI::Option* token_key = nullptr;
+  CLI::Option* threads = nullptr;
+};
+
+int RunServe(const ServeFlags& flags) {
+  api::ServerOptions options;
+  if (!flags.config.empty()) {
+    Status s = api::LoadServerConfig(flags.config, options);
+    if (!s.ok()) {
+      std::cerr << "certcast: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (flags.db->count()) options.db = flags.options.db;
+  if (flags.listen->count()) options.listen = flags.options.listen;
+  if (flags.tls_cert->count()) options.tls_cert = flags.options.tls_cert;
+  if (flags.tls_key->count()) options.tls_key = flags.options.tls_key;
+  if (flags.token_key->count()) options.token_key = flags.options.token_key;
+  if (flags.threads->count()) options.threads = flags.options.threads;
+  if (options.db.empty()) {
+    std::cerr << "certcast: --db is required (or `db` in the --config file)\n";
+    return kExitUsage;
+  }
+
+  // Signals go to one thread; blocked in every other thread, including the server's workers,
+  // which are started after this.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);  // from this thread to the signal thread: the server is done
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = api::Server::Create(options);
+  if (!server.ok()) {
+    const bool usage = server.status().code() == StatusCode::kInvalidArgument;
+    std::cerr << "certcast: " << server.status().message() << "\n";
+    return usage ? kExitUsage : kExitFailure;
+  }
+  std::thread signal_thread([&] {
+    while (true) {
+      int received = 0;
+      sigwait(&signals, &received);
+      if (received == SIGHUP) {
+        Status s = (*server)->ReloadTls();
+        std::cerr << "certcast: SIGHUP: "
+                  << (s.ok() ? StrCat("TLS certificate reloaded from ", options.tls_cert)
+                             : s.message())
+                  << "\n";
+        continue;
+      }
+      if (received != SIGUSR1) {
+        std::cerr << "certcast: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
+                  << ": finishing requests in flight, then exiting\n";
+      }
+      (*server)->Stop();
+      return;
+    }
+  });
+  const std::string scheme = options.tls_cert.empty() ? "http" : "https";
+  Status s = (*server)->Run([&](int port) {
+    const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+    std::cerr << "certcast: serving " << scheme << "://" << host << ":" << port << " (store "
+              << options.db << ", " << options.threads << " workers)" << std::endl;
+  });
+  pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  signal_thread.join();
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+const bool registered = RegisterCommand({
+    .name = "serve",
+    .summary = "The fleet server: the REST API over the store, with scoped tokens",
+    .order = 85,
+    .setup =
+        [](CLI::App& sub) {
+          auto flags = std::make_shared<ServeFlags>();
+          api::ServerOptions defaults;
+          sub.description(
+              "Serves the REST API (docs/api.md; its OpenAPI document at GET /v1/openapi.json) "
+              "over the store until SIGTERM or SIGINT, which let requests in flight finish and "
+              "exit 0. Every route under /v1/ needs `Authorization: Bearer SECRET` with a token "
+              "from `certcast token create` that has the route's scope. POST /v1/events stores "
+              "events-v1 lines (gzip accepted) with per-line errors. GET /healthz answers 200 "
+              "while the store does. With --tls-cert/--tls-key the server speaks HTTPS, and "
+              "SIGHUP reloads the pair for new connections (a bad pair keeps the old one). Access "
+              "logs are JSON lines on stderr. Flags override the --config file, which holds every "
+              "setting with its default in docs/api.md.");
+          flags->db = sub.add_option("--db", flags->options.db,
+                                     "Store file (SQLite); created when missing");
+          flags->listen = sub.add_option("--listen", flags->options.listen,
+                                         "ADDR:PORT to listen on; port 0 picks a free one")
+                              ->default_str(defaults.listen);
+          flags->tls_cert = sub.add_option("--tls-cert", flags->options.tls_cert,
+                                           "PEM certificate chain, leaf first (HTTPS)");
+          flags->tls_key = sub.add_option("--tls-key", flags->options.tls_key,
+                                          "PEM private key of --tls-cert");
+          flags->token_key = sub.add_option("--token-key", flags->options.token_key,
+                                            "Token HMAC key file (0600)")
+                                 ->default_str("DB.token-key");
+          flags->threads = sub.add_option("--threads", flags->options.threads,
+                                          "Worker threads (each serves one connection at a time)")
+                               ->default_str(StrCat(defaults.threads))
+                               ->check(CLI::Range(1, 4096));
+          sub.add_option("--config", flags->config, "TOML settings file (docs/api.md)");
+          sub.footer(
+              "Exit: 0 stopped by SIGTERM/SIGINT; 2 bad flags or config; 3 the store, key, TLS "
+              "pair or listening socket failed.\n\nExample:\n"
+              "  certcast token create --db fleet.db --name ci --scope ingest,read\n"
+              "  certcast serve --db fleet.db --listen 0.0.0.0:8443 \\\n"
+              "      --tls-cert /etc/certcast/tls.pem --tls-key /etc/certcast/tls.key");
+          return [flags] { return RunServe(*flags); };
+        },
+});
+
+}  // namespace
+}  // namespace certcast::cli
