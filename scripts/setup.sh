@@ -29,6 +29,11 @@ BUILD_PKGS=(
 # systemd-timesyncd where that is installed, and keeps the clock in sync as timesyncd did.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
            certbot lego socat nsd unbound ldnsutils chrony faketime)
+# Node.js runs the OpenAPI 3.1 validator (npm @seriousme/openapi-schema-validator, pinned in
+# tests/integration/serve_api_test.sh). Debian's npm is a separate package; a Node.js that brings
+# its own npm (NodeSource) must not get Debian's on top, so it is added only when npm is missing.
+TEST_PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 
 pkgs=("${BUILD_PKGS[@]}")
 ((want_tests)) && pkgs+=("${TEST_PKGS[@]}")

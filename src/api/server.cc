@@ -491,6 +491,8 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
           in.body.append(data, n);
           return true;
         });
+        // httplib refuses a declared Content-Length over the limit itself, before reading.
+        if (!read && res.status == 413) too_large = true;
         if (too_large) {
           out.Error(413, "payload_too_large",
                     StrCat("request body over ", limit, " bytes (after decompression)"));

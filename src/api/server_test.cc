@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "core/strings.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -120,8 +121,9 @@ TEST(ResponseTest, ErrorsHaveOneShape) {
   EXPECT_EQ(r.status, 500);
 }
 
-// Every registered route is in the OpenAPI document with the same method and path template, and
-// every operation of the document is a registered route.
+// Every registered route is in the OpenAPI document with the same method, path template and
+// scopes (x-certcast-scopes, which tests/integration/serve_api_test.sh reads to pick the tokens
+// for its 401/403 checks), and every operation of the document is a registered route.
 TEST(OpenApiTest, DocumentAndRoutesMatch) {
   auto doc = nlohmann::json::parse(OpenApiDocument());
   EXPECT_EQ(doc["openapi"], "3.1.0");
@@ -130,7 +132,9 @@ TEST(OpenApiTest, DocumentAndRoutesMatch) {
     for (auto& [method, operation] : item.items()) {
       std::string upper;
       for (char c : method) upper.push_back(static_cast<char>(std::toupper(c)));
-      documented.insert(upper + " " + path);
+      ASSERT_TRUE(operation.contains("x-certcast-scopes")) << upper << " " << path;
+      std::vector<std::string> scopes = operation["x-certcast-scopes"];
+      documented.insert(upper + " " + path + " " + StrJoin(scopes, ","));
       // Routes under /v1/ document their 401 and 403.
       if (path.rfind("/v1/", 0) == 0) {
         EXPECT_TRUE(operation["responses"].contains("401")) << upper << " " << path;
@@ -142,10 +146,12 @@ TEST(OpenApiTest, DocumentAndRoutesMatch) {
   ServerContext context;
   ASSERT_TRUE(RegisterRoutes(router, context).ok());
   std::set<std::string> registered;
-  for (const Route& r : router.routes()) registered.insert(r.method + " " + r.path);
+  for (const Route& r : router.routes()) {
+    registered.insert(r.method + " " + r.path + " " + StrJoin(ScopeNames(r.scopes), ","));
+  }
   EXPECT_EQ(registered, documented);
-  EXPECT_TRUE(registered.count("POST /v1/events"));
-  EXPECT_TRUE(registered.count("GET /healthz"));
+  EXPECT_TRUE(registered.count("POST /v1/events ingest,agent"));
+  EXPECT_TRUE(registered.count("GET /healthz "));
 }
 
 }  // namespace
