@@ -1,6 +1,9 @@
 // SQLite implementation of Store. sqlite3 is wrapped here and nowhere else.
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
 #include <cstring>
 #include <filesystem>
@@ -693,6 +696,12 @@ StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
   if (!exists && !options.create_if_missing) {
     return NotFoundError(StrCat(path, ": no such store (run `certcast ingest --db ", path,
                                 " FILE` first)"));
+  }
+  if (!exists) {
+    // Created private: the store holds token hashes and audit records. SQLite gives its -wal and
+    // -shm files the database file's mode.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
   }
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;

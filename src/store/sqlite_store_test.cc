@@ -51,6 +51,18 @@ TEST_F(StoreTest, CreatesMigratesAndReopens) {
   EXPECT_EQ((*again)->SchemaVersion(), 3);
 }
 
+TEST_F(StoreTest, NewStoreFilesArePrivate) {
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
+  for (const std::string& file : {path_, path_ + "-wal"}) {
+    ASSERT_TRUE(std::filesystem::exists(file)) << file;
+    EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+        << file;
+  }
+}
+
 // A store written by the previous release (schema 2) gains the tokens table and keeps its events.
 TEST_F(StoreTest, MigratesASchema2StoreToTokens) {
   {
