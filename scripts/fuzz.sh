@@ -11,6 +11,8 @@
 #                                                seconds and crashes per target, written to
 #                                                build-fuzz/campaign.md and printed
 # Example: scripts/fuzz.sh --long 600 fuzz_model_file fuzz_plan_checkpoint
+# CERTCAST_FUZZ_NO_BUILD=1 runs the targets already in build-fuzz/ without rebuilding them (a
+# campaign resumed on the same binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +39,7 @@ if [[ $# -gt 0 ]]; then
   done
   targets="$*"
 fi
-if ! ninja -C build-fuzz $targets >build-fuzz/build.log 2>&1; then
+if [[ "${CERTCAST_FUZZ_NO_BUILD:-0}" == 0 ]] && ! ninja -C build-fuzz $targets >build-fuzz/build.log 2>&1; then
   tail -n 60 build-fuzz/build.log >&2; exit 1
 fi
 mkdir -p build-fuzz/crashes
