@@ -27,8 +27,10 @@ BUILD_PKGS=(
 # chrony (its chronyd on a free port, -x) and faketime (libfaketime shifts certcast's clock) serve
 # the NTP probe test. chrony is a time daemon and Debian allows one: it replaces
 # systemd-timesyncd where that is installed, and keeps the clock in sync as timesyncd did.
+# prometheus (and its promtool) scrapes `certcast serve` in tests/integration/serve_fleet_test.sh;
+# wrk loads it in bench/serve_bench.sh.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
-           certbot lego socat nsd unbound ldnsutils chrony faketime)
+           certbot lego socat nsd unbound ldnsutils chrony faketime prometheus wrk)
 # Node.js runs the OpenAPI 3.1 validator (npm @seriousme/openapi-schema-validator, pinned in
 # tests/integration/serve_api_test.sh). Debian's npm is a separate package; a Node.js that brings
 # its own npm (NodeSource) must not get Debian's on top, so it is added only when npm is missing.

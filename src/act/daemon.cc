@@ -36,7 +36,7 @@ std::string Dump(const nlohmann::ordered_json& j) {
 
 }  // namespace
 
-Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, Clock& clock,
+Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, const Clock& clock,
                std::ostream& log, std::function<void(absl::Duration)> sleep)
     : config_(std::move(config)),
       store_(store),

@@ -45,7 +45,7 @@ struct CycleReport {
 class Daemon {
  public:
   // `forecaster` may be null (facts alone). Store and forecaster must outlive the daemon.
-  Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, Clock& clock,
+  Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, const Clock& clock,
          std::ostream& log, std::function<void(absl::Duration)> sleep = nullptr);
 
   StatusOr<CycleReport> RunCycle();
@@ -80,7 +80,7 @@ class Daemon {
   DaemonConfig config_;
   Store& store_;
   const Forecaster* forecaster_;
-  Clock& clock_;
+  const Clock& clock_;
   std::ostream& log_;
   Executor executor_;
   std::map<std::string, absl::Time> collector_last_run_;

@@ -253,7 +253,7 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
   return argv;
 }
 
-Executor::Executor(DaemonConfig config, Clock& clock, std::function<void(absl::Duration)> sleep)
+Executor::Executor(DaemonConfig config, const Clock& clock, std::function<void(absl::Duration)> sleep)
     : config_(std::move(config)), clock_(clock), sleep_(std::move(sleep)) {
   if (!sleep_) {
     sleep_ = [](absl::Duration d) { std::this_thread::sleep_for(absl::ToChronoNanoseconds(d)); };

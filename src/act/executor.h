@@ -74,7 +74,7 @@ std::string TellingLine(std::string_view output);
 class Executor {
  public:
   // `sleep` waits between retries (tests pass a recorder instead of sleeping).
-  Executor(DaemonConfig config, Clock& clock,
+  Executor(DaemonConfig config, const Clock& clock,
            std::function<void(absl::Duration)> sleep = nullptr);
 
   // Carries out `action` for the lineage whose latest config is `lineage`. Errors are about
@@ -96,7 +96,7 @@ class Executor {
                                const RetryPolicy& retry, const std::string& stdin_text,
                                int lineage_lock_fd = -1);
   DaemonConfig config_;
-  Clock& clock_;
+  const Clock& clock_;
   std::function<void(absl::Duration)> sleep_;
 };
 

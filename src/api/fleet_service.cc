@@ -71,14 +71,14 @@ StatusOr<Forecaster> LoadStoredModel(const StoredModel& model) {
 
 }  // namespace
 
-FleetService::FleetService(FleetServiceOptions options, Clock& clock, ServerMetrics& metrics,
+FleetService::FleetService(FleetServiceOptions options, const Clock& clock, ServerMetrics& metrics,
                            std::ostream& log)
     : options_(std::move(options)), clock_(clock), metrics_(metrics), log_(log) {}
 
 FleetService::~FleetService() { Stop(); }
 
 StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions options,
-                                                             Clock& clock, ServerMetrics& metrics,
+                                                             const Clock& clock, ServerMetrics& metrics,
                                                              std::ostream& log) {
   std::unique_ptr<FleetService> service(new FleetService(std::move(options), clock, metrics, log));
   FleetServiceOptions& o = service->options_;

@@ -78,7 +78,7 @@ inline constexpr size_t kAuditKeptPerLineage = 20;
 class FleetService {
  public:
   // Opens its own store connection and the model; does not plan yet.
-  static StatusOr<std::unique_ptr<FleetService>> Create(FleetServiceOptions options, Clock& clock,
+  static StatusOr<std::unique_ptr<FleetService>> Create(FleetServiceOptions options, const Clock& clock,
                                                         ServerMetrics& metrics, std::ostream& log);
   ~FleetService();
 
@@ -104,7 +104,7 @@ class FleetService {
   double alert_threshold() const;
 
  private:
-  FleetService(FleetServiceOptions options, Clock& clock, ServerMetrics& metrics, std::ostream& log);
+  FleetService(FleetServiceOptions options, const Clock& clock, ServerMetrics& metrics, std::ostream& log);
   void Loop();
   // Runs a cycle (`record`) or a preview at now and publishes the snapshot. Caller holds plan_mu_.
   Status Refresh(bool record);
@@ -114,7 +114,7 @@ class FleetService {
                bool record, double seconds);
 
   FleetServiceOptions options_;
-  Clock& clock_;
+  const Clock& clock_;
   ServerMetrics& metrics_;
   std::ostream& log_;
   std::unique_ptr<Store> store_;

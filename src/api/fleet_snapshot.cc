@@ -278,18 +278,20 @@ void RecordForecastDay(const FleetSnapshot& snapshot, double alert_threshold, ab
             [](const ForecastDay& a, const ForecastDay& b) { return a.day < b.day; });
 }
 
+StatusOr<int64_t> ParseQueryInteger(std::string_view key, std::string_view value, int64_t lo,
+                                    int64_t hi) {
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < lo || n > hi) {
+    return InvalidArgumentError(
+        StrCat(key, ": expected an integer in [", lo, ", ", hi, "], got \"", value, "\""));
+  }
+  return n;
+}
+
 StatusOr<LineageQuery> ParseLineageQuery(const std::multimap<std::string, std::string>& params) {
   LineageQuery q;
-  auto integer = [](const std::string& key, const std::string& value, int64_t lo,
-                    int64_t hi) -> StatusOr<int64_t> {
-    int64_t n = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || end != value.data() + value.size() || n < lo || n > hi) {
-      return InvalidArgumentError(
-          StrCat(key, ": expected an integer in [", lo, ", ", hi, "], got \"", value, "\""));
-    }
-    return n;
-  };
+  const auto& integer = ParseQueryInteger;
   for (const auto& [key, value] : params) {
     if (params.count(key) > 1) return InvalidArgumentError(StrCat(key, ": given more than once"));
     if (key == "host") q.host = value;

@@ -156,6 +156,10 @@ struct LineageQuery {
 };
 inline constexpr int64_t kMaxPageSize = 1000;
 
+// A query parameter that must be an integer in [lo, hi]; InvalidArgument naming it otherwise.
+StatusOr<int64_t> ParseQueryInteger(std::string_view key, std::string_view value, int64_t lo,
+                                    int64_t hi);
+
 // Parses the query string parameters; an unknown parameter or a bad value is InvalidArgument
 // naming it ("limit: expected an integer in [1, 1000], got \"0\"").
 StatusOr<LineageQuery> ParseLineageQuery(const std::multimap<std::string, std::string>& params);

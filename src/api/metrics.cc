@@ -201,7 +201,7 @@ std::string RenderMetrics(const FleetSnapshot* snapshot, const ServerMetrics& se
   out += StrCat("certcast_ingest_requests_total ", server.ingest_requests.value(), "\n");
   Header(out, "certcast_ingest_events_total", "counter",
          "Event lines received by POST /v1/events, by result.");
-  out += StrCat("certcast_ingest_events_total{result=\"accepted\"} ", server.events_accepted.value(), "\n");
+  out += StrCat("certcast_ingest_events_total{result=\"stored\"} ", server.events_stored.value(), "\n");
   out += StrCat("certcast_ingest_events_total{result=\"duplicate\"} ", server.events_duplicate.value(), "\n");
   out += StrCat("certcast_ingest_events_total{result=\"rejected\"} ", server.events_rejected.value(), "\n");
   Header(out, "certcast_plans_total", "counter", "Plans the server ran, by result.");

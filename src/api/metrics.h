@@ -62,7 +62,7 @@ class ServerMetrics {
  public:
   ServerMetrics();
   Counter ingest_requests;
-  Counter events_accepted, events_duplicate, events_rejected;
+  Counter events_stored, events_duplicate, events_rejected;
   Counter plans_succeeded, plans_failed;
   Histogram plan_duration;
   // Per (method, route pattern) request durations; routes are the registered patterns

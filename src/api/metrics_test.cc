@@ -57,7 +57,7 @@ TEST(RenderMetrics, PerCertificateSeriesWithLabels) {
       "certcast_renewal_success_ratio{window=\"30d\"} 0.75\n",
       "certcast_renewal_mean_time_to_repair_seconds{window=\"30d\"} 3600\n",
       "# TYPE certcast_forecast_precision gauge\n",
-      "certcast_ingest_events_total{result=\"accepted\"} 0\n",
+      "certcast_ingest_events_total{result=\"stored\"} 0\n",
       "# TYPE certcast_plan_duration_seconds histogram\n",
   };
   for (const std::string& line : present) EXPECT_THAT(text, HasSubstr(line));
@@ -70,12 +70,12 @@ TEST(RenderMetrics, PerCertificateSeriesWithLabels) {
 TEST(RenderMetrics, WithoutSnapshotOnlyServerMetrics) {
   ServerMetrics server;
   server.ingest_requests.Add(3);
-  server.events_accepted.Add(10);
+  server.events_stored.Add(10);
   server.events_rejected.Add(2);
   const std::string text = RenderMetrics(nullptr, server);
   EXPECT_THAT(text, Not(HasSubstr("certcast_certificate_")));
   EXPECT_THAT(text, HasSubstr("certcast_ingest_requests_total 3\n"));
-  EXPECT_THAT(text, HasSubstr("certcast_ingest_events_total{result=\"accepted\"} 10\n"));
+  EXPECT_THAT(text, HasSubstr("certcast_ingest_events_total{result=\"stored\"} 10\n"));
   EXPECT_THAT(text, HasSubstr("certcast_ingest_events_total{result=\"rejected\"} 2\n"));
 }
 

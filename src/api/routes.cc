@@ -63,6 +63,7 @@ void PostEvents(const ServerContext& context, Request& request, Response& respon
     };
   }
   auto stats = IngestText(*request.store, request.body, "body", options);
+  context.metrics->ingest_requests.Add();
   if (!stats.ok()) {
     if (!refused_host.empty()) {
       response.Error(403, "forbidden",
@@ -88,6 +89,11 @@ void PostEvents(const ServerContext& context, Request& request, Response& respon
       return;
     }
   }
+  context.metrics->events_stored.Add(stats->inserted);
+  context.metrics->events_duplicate.Add(stats->duplicates);
+  context.metrics->events_rejected.Add(stats->rejected);
+  // The fleet view shows the new events after the debounce (fleet_service.h).
+  if (stats->inserted > 0) context.fleet->NotifyIngest();
   nlohmann::json j;
   j["accepted"] = stats->accepted;
   j["stored"] = stats->inserted;
@@ -123,6 +129,7 @@ Status RegisterCoreRoutes(Router& router, ServerContext& context) {
 
 Status RegisterRoutes(Router& router, ServerContext& context) {
   RETURN_IF_ERROR(RegisterCoreRoutes(router, context));
+  RETURN_IF_ERROR(RegisterFleetRoutes(router, context));
   return OkStatus();
 }
 

@@ -8,8 +8,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <iostream>
 #include <thread>
 
+#include "act/config.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "httplib.h"
@@ -355,10 +357,27 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Cl
   if (!options.tls_cert.empty()) {
     ASSIGN_OR_RETURN(server->impl_->tls, LoadTlsPair(options.tls_cert, options.tls_key));
   }
+  // The fleet view: its own store connection and planner; the first plan runs before the server
+  // listens, so the view routes never answer from nothing.
+  FleetServiceOptions fleet;
+  fleet.db = options.db;
+  fleet.model_file = options.model;
+  fleet.act = options.act;
+  fleet.plan_interval = options.plan_interval;
+  fleet.ingest_debounce = options.ingest_debounce;
+  if (!options.run_config.empty()) {
+    ASSIGN_OR_RETURN(fleet.daemon, act::LoadDaemonConfig(options.run_config));
+  }
+  server->metrics_ = std::make_unique<ServerMetrics>();
+  ASSIGN_OR_RETURN(server->fleet_,
+                   FleetService::Create(std::move(fleet), clock, *server->metrics_, std::cerr));
+  RETURN_IF_ERROR(server->fleet_->Start());
   server->context_.options = std::move(options);
   server->context_.clock = &clock;
   server->context_.stores = server->stores_.get();
   server->context_.authenticator = server->authenticator_.get();
+  server->context_.fleet = server->fleet_.get();
+  server->context_.metrics = server->metrics_.get();
   RETURN_IF_ERROR(RegisterRoutes(server->router_, server->context_));
   return server;
 }
@@ -424,6 +443,7 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
                          const httplib::ContentReader* reader) {
     Response out;
     bool body_unread = reader != nullptr;
+    std::string route_label = "unmatched";  // the metric's route label: patterns only, bounded
     [&] {
       const Router::Match match = router_.Find(req.method, req.path);
       if (!match.route) {
@@ -438,6 +458,7 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
         return;
       }
       const Route& route = *match.route;
+      route_label = route.path;
       auto lease = context_.stores->Acquire();
       if (!lease.ok()) {
         out.Error(503, "unavailable", StrCat("store: ", lease.status().message()));
@@ -526,6 +547,11 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
       }
     }();
     res.status = out.status;
+    if (context_.metrics) {
+      const absl::Time start = tls_request_log.started ? tls_request_log.start : absl::Now();
+      context_.metrics->RequestHistogram(req.method, route_label)
+          .Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    }
     for (auto& [name, value] : out.headers) res.set_header(name, value);
     // An unread body would be taken for the next request on this connection.
     if (body_unread) res.set_header("Connection", "close");

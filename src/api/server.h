@@ -30,6 +30,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "api/fleet_service.h"
+#include "api/metrics.h"
 #include "api/token.h"
 #include "core/clock.h"
 #include "core/status.h"
@@ -54,6 +56,13 @@ struct ServerOptions {
   int keep_alive_max = 1000;                // requests per connection
   absl::Duration last_used_flush = absl::Seconds(30);  // coalesced token last-use writes
   bool access_log = true;                   // JSON lines on stderr
+  // The fleet view and planning (fleet_service.h, docs/api.md "The fleet view").
+  std::string model;                        // model file; "" = the newest model in the store
+  std::string run_config;                   // `certcast run` TOML: [policy], executors for act
+  bool act = false;                         // carry the plan out (serve --act)
+  absl::Duration plan_interval = absl::Hours(1);
+  absl::Duration ingest_debounce = absl::Seconds(5);
+  bool metrics_token = false;               // GET /metrics needs a read token
 };
 
 // Reads a `certcast serve` config file (TOML, table [serve]) into `options`; keys absent keep
@@ -149,11 +158,16 @@ struct ServerContext {
   const Clock* clock = &SystemClock::Get();
   StorePool* stores = nullptr;
   Authenticator* authenticator = nullptr;
+  FleetService* fleet = nullptr;     // the fleet view; planned once before the server listens
+  ServerMetrics* metrics = nullptr;  // GET /metrics
 };
 
 // Registers every route of the API (routes.cc); each part of the API has one Register*Routes.
 Status RegisterRoutes(Router& router, ServerContext& context);
 Status RegisterCoreRoutes(Router& router, ServerContext& context);
+// The fleet view's routes (fleet_routes.cc): lineages, forecasts, plan, decisions, actions,
+// audit, models and /metrics.
+Status RegisterFleetRoutes(Router& router, ServerContext& context);
 
 // The OpenAPI 3.1 document (src/api/openapi.json, embedded at build time).
 std::string_view OpenApiDocument();
@@ -183,6 +197,8 @@ class Server {
   Router router_;
   std::unique_ptr<StorePool> stores_;
   std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<FleetService> fleet_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -27,6 +27,12 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
   RETURN_IF_ERROR(t.Get("keep_alive_max", o.keep_alive_max));
   RETURN_IF_ERROR(t.Get("last_used_flush", o.last_used_flush));
   RETURN_IF_ERROR(t.Get("access_log", o.access_log));
+  RETURN_IF_ERROR(t.Get("model", o.model));
+  RETURN_IF_ERROR(t.Get("run_config", o.run_config));
+  RETURN_IF_ERROR(t.Get("act", o.act));
+  RETURN_IF_ERROR(t.Get("plan_interval", o.plan_interval));
+  RETURN_IF_ERROR(t.Get("ingest_debounce", o.ingest_debounce));
+  RETURN_IF_ERROR(t.Get("metrics_token", o.metrics_token));
   RETURN_IF_ERROR(t.CheckUnknown());
   if (o.threads < 1 || o.threads > 4096) return InvalidArgumentError("threads: 1 to 4096");
   if (o.queue < 1) return InvalidArgumentError("queue: at least 1");
@@ -36,8 +42,12 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
                          {"write_timeout", o.write_timeout},
                          {"request_timeout", o.request_timeout},
                          {"keep_alive_timeout", o.keep_alive_timeout},
-                         {"last_used_flush", o.last_used_flush}}) {
+                         {"last_used_flush", o.last_used_flush},
+                         {"plan_interval", o.plan_interval}}) {
     if (d < absl::Seconds(1)) return InvalidArgumentError(StrCat(name, ": at least 1s"));
+  }
+  if (o.ingest_debounce < absl::Milliseconds(10)) {
+    return InvalidArgumentError("ingest_debounce: at least 10ms");
   }
   return OkStatus();
 }

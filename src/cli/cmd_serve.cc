@@ -8,6 +8,7 @@
 #include "api/server.h"
 #include "cli/command.h"
 #include "core/strings.h"
+#include "core/time.h"
 
 namespace certcast::cli {
 namespace {
@@ -21,6 +22,13 @@ struct ServeFlags {
   CLI::Option* tls_key = nullptr;
   CLI::Option* token_key = nullptr;
   CLI::Option* threads = nullptr;
+  CLI::Option* model = nullptr;
+  CLI::Option* run_config = nullptr;
+  CLI::Option* act = nullptr;
+  CLI::Option* plan_interval = nullptr;
+  CLI::Option* ingest_debounce = nullptr;
+  CLI::Option* metrics_token = nullptr;
+  std::string plan_interval_text, ingest_debounce_text;
 };
 
 int RunServe(const ServeFlags& flags) {
@@ -38,6 +46,14 @@ int RunServe(const ServeFlags& flags) {
   if (flags.tls_key->count()) options.tls_key = flags.options.tls_key;
   if (flags.token_key->count()) options.token_key = flags.options.token_key;
   if (flags.threads->count()) options.threads = flags.options.threads;
+  if (flags.model->count()) options.model = flags.options.model;
+  if (flags.run_config->count()) options.run_config = flags.options.run_config;
+  if (flags.act->count()) options.act = true;
+  if (flags.metrics_token->count()) options.metrics_token = true;
+  if (flags.plan_interval->count()) options.plan_interval = *ParseDurationFlag(flags.plan_interval_text);
+  if (flags.ingest_debounce->count()) {
+    options.ingest_debounce = *ParseDurationFlag(flags.ingest_debounce_text);
+  }
   if (options.db.empty()) {
     std::cerr << "certcast: --db is required (or `db` in the --config file)\n";
     return kExitUsage;
@@ -108,7 +124,12 @@ const bool registered = RegisterCommand({
               "while the store does. With --tls-cert/--tls-key the server speaks HTTPS, and "
               "SIGHUP reloads the pair for new connections (a bad pair keeps the old one). Access "
               "logs are JSON lines on stderr. Flags override the --config file, which holds every "
-              "setting with its default in docs/api.md.");
+              "setting with its default in docs/api.md. The server plans as `certcast plan` does, "
+              "once before it listens and every --plan-interval (recording its decisions; with "
+              "--act also carrying them out as `certcast run` does), and serves the result as "
+              "the fleet view: GET /v1/lineages (risk, reason and planned action per lineage, "
+              "highest risk first), /v1/lineages/{cert}, /v1/forecasts, POST /v1/plan (a dry "
+              "plan), decisions, actions, audit, models, and Prometheus metrics at GET /metrics.");
           flags->db = sub.add_option("--db", flags->options.db,
                                      "Store file (SQLite); created when missing");
           flags->listen = sub.add_option("--listen", flags->options.listen,
@@ -125,13 +146,38 @@ const bool registered = RegisterCommand({
                                           "Worker threads (each serves one connection at a time)")
                                ->default_str(StrCat(defaults.threads))
                                ->check(CLI::Range(1, 4096));
+          flags->model = sub.add_option("--model", flags->options.model,
+                                        "Model file from `certcast train` (default: the newest "
+                                        "model `train` stored in the store; none: risks are null)");
+          flags->run_config = sub.add_option(
+              "--run-config", flags->options.run_config,
+              "The `certcast run` TOML file: [policy] thresholds and, for --act, the executors "
+              "([client], [reload], [alert]); its collectors are ignored (default: built-in "
+              "policy, no executors configured)");
+          flags->act = sub.add_flag("--act", flags->options.act, "Carry each plan out through the executors, as "
+                                             "`certcast run` does (default: off: plan and record "
+                                             "decisions only)");
+          flags->plan_interval =
+              sub.add_option("--plan-interval", flags->plan_interval_text,
+                             "Plan (and with --act act) this often")
+                  ->default_str(absl::FormatDuration(defaults.plan_interval))
+                  ->check(RequireDuration());
+          flags->ingest_debounce =
+              sub.add_option("--ingest-debounce", flags->ingest_debounce_text,
+                             "Refresh the fleet view this long after events were posted")
+                  ->default_str(absl::FormatDuration(defaults.ingest_debounce))
+                  ->check(RequireDuration());
+          flags->metrics_token = sub.add_flag("--metrics-token", flags->options.metrics_token,
+                                              "GET /metrics needs a token with the read scope "
+                                              "(default: open, for Prometheus)");
           sub.add_option("--config", flags->config, "TOML settings file (docs/api.md)");
           sub.footer(
               "Exit: 0 stopped by SIGTERM/SIGINT; 2 bad flags or config; 3 the store, key, TLS "
               "pair or listening socket failed.\n\nExample:\n"
               "  certcast token create --db fleet.db --name ci --scope ingest,read\n"
               "  certcast serve --db fleet.db --listen 0.0.0.0:8443 \\\n"
-              "      --tls-cert /etc/certcast/tls.pem --tls-key /etc/certcast/tls.key");
+              "      --tls-cert /etc/certcast/tls.pem --tls-key /etc/certcast/tls.key\n"
+              "  certcast serve --db fleet.db --model risk.model --act --run-config certcast.toml");
           return [flags] { return RunServe(*flags); };
         },
 });

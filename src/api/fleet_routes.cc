@@ -1,0 +1,307 @@
+// The fleet routes: lineages, one lineage, forecasts, a dry plan, decisions, actions, the audit
+// log and its verification, models, and /metrics. Reads come from the FleetService's snapshot
+// (never blocked by a plan) or from the worker's own store connection.
+#include <algorithm>
+#include <charconv>
+
+#include "api/fleet_service.h"
+#include "api/metrics.h"
+#include "api/server.h"
+#include "core/event_json.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "nlohmann/json.hpp"
+#include "policy/planner.h"
+
+namespace certcast::api {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr int64_t kRecentEvents = 50;
+constexpr int64_t kDefaultPage = 100;
+
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Parsed JSON of a stored record; a record that is not JSON is served as a string.
+Json RecordJson(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? Json(text) : j;
+}
+
+std::shared_ptr<const FleetSnapshot> Snapshot(const ServerContext& context, Response& response) {
+  std::shared_ptr<const FleetSnapshot> snapshot = context.fleet->snapshot();
+  if (!snapshot) response.Error(503, "unavailable", "the first plan has not finished yet");
+  return snapshot;
+}
+
+// Checks `query` against the names allowed and reads limit / cursor ("after" a seq or an offset).
+struct Paging {
+  int64_t limit = kDefaultPage;
+  int64_t cursor = 0;
+};
+StatusOr<Paging> ParsePaging(const std::multimap<std::string, std::string>& query,
+                             const std::vector<std::string>& allowed) {
+  Paging paging;
+  for (const auto& [key, value] : query) {
+    if (query.count(key) > 1) return InvalidArgumentError(StrCat(key, ": given more than once"));
+    auto integer = [&](int64_t lo, int64_t hi) { return ParseQueryInteger(key, value, lo, hi); };
+    if (key == "limit") {
+      ASSIGN_OR_RETURN(paging.limit, integer(1, kMaxPageSize));
+    } else if (key == "cursor") {
+      ASSIGN_OR_RETURN(paging.cursor, integer(0, std::numeric_limits<int64_t>::max()));
+    } else if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return InvalidArgumentError(StrCat("unknown query parameter \"", key, "\" (expected ",
+                                         StrJoin(allowed, ", "),
+                                         allowed.empty() ? "" : ", ", "limit, cursor)"));
+    }
+  }
+  return paging;
+}
+
+std::string QueryValue(const std::multimap<std::string, std::string>& query, const std::string& key) {
+  auto it = query.find(key);
+  return it == query.end() ? "" : it->second;
+}
+
+void ListLineages(const ServerContext& context, Request& request, Response& response) {
+  auto query = ParseLineageQuery(request.query);
+  if (!query.ok()) return response.Error(query.status());
+  auto snapshot = Snapshot(context, response);
+  if (!snapshot) return;
+  response.Json(200, LineagePageJson(*snapshot, QueryLineages(*snapshot, *query), *query));
+}
+
+void GetLineage(const ServerContext& context, Request& request, Response& response) {
+  if (!request.query.empty()) {
+    return response.Error(400, "invalid_argument",
+                          StrCat("unknown query parameter \"", request.query.begin()->first,
+                                 "\" (this route takes none)"));
+  }
+  auto snapshot = Snapshot(context, response);
+  if (!snapshot) return;
+  const std::string& cert = request.path_params["cert"];
+  const LineageEntry* entry = snapshot->Find(cert);
+  if (entry == nullptr) {
+    return response.Error(404, "not_found", StrCat("no lineage \"", cert, "\" in the fleet view"));
+  }
+  Json j = Json::parse(LineageJson(*entry, /*detail=*/true));
+  j["at"] = FormatRfc3339(snapshot->at);
+  // The latest events stored about the lineage (its subject), newest first.
+  EventFilter filter;
+  filter.subjects = {cert};
+  std::vector<Event> recent;
+  const Status scanned = request.store->ScanEvents(filter, [&](const Event& e) {
+    recent.push_back(e);
+    if (recent.size() > static_cast<size_t>(kRecentEvents) * 2) {
+      recent.erase(recent.begin(), recent.end() - kRecentEvents);
+    }
+    return OkStatus();
+  });
+  if (!scanned.ok()) return response.Error(scanned);
+  Json events = Json::array();
+  for (size_t i = recent.size(); i-- > 0 && events.size() < static_cast<size_t>(kRecentEvents);) {
+    events.push_back(Json::parse(EventToJson(recent[i])));
+  }
+  j["recent_events"] = std::move(events);
+  Json decisions = Json::array(), actions = Json::array();
+  for (const AuditBrief& b : context.fleet->RecentAudit(cert)) {
+    Json record = {{"seq", b.seq}, {"at", FormatRfc3339(b.at)}, {"record", RecordJson(b.record_json)}};
+    (b.kind == "decision" ? decisions : actions).push_back(std::move(record));
+  }
+  j["decisions"] = std::move(decisions);
+  j["actions"] = std::move(actions);
+  response.Json(200, Dump(j));
+}
+
+void ListForecasts(const ServerContext& context, Request& request, Response& response) {
+  auto paging = ParsePaging(request.query, {"min_risk"});
+  if (!paging.ok()) return response.Error(paging.status());
+  std::multimap<std::string, std::string> filter;
+  if (request.query.contains("min_risk")) filter.emplace("min_risk", QueryValue(request.query, "min_risk"));
+  auto query = ParseLineageQuery(filter);
+  if (!query.ok()) return response.Error(query.status());
+  auto snapshot = Snapshot(context, response);
+  if (!snapshot) return;
+  Json j;
+  j["at"] = FormatRfc3339(snapshot->at);
+  j["model"] = snapshot->model_version;
+  j["horizon_seconds"] = absl::ToInt64Seconds(context.fleet->horizon());
+  j["alert_threshold"] = snapshot->has_model ? Json(context.fleet->alert_threshold()) : Json(nullptr);
+  Json list = Json::array();
+  int64_t matched = 0;
+  if (snapshot->has_model) {
+    for (const LineageEntry& e : snapshot->lineages) {  // highest risk first
+      if (!e.risk || (query->min_risk && *e.risk < *query->min_risk)) continue;
+      if (matched++ < paging->cursor || static_cast<int64_t>(list.size()) >= paging->limit) continue;
+      list.push_back({{"cert", e.cert},
+                      {"risk", *e.risk},
+                      {"in_episode", e.in_episode},
+                      {"alert", *e.risk >= context.fleet->alert_threshold() && !e.in_episode},
+                      {"reasons", e.risk_reasons}});
+    }
+  }
+  j["total"] = matched;
+  const int64_t next = paging->cursor + static_cast<int64_t>(list.size());
+  j["next_cursor"] = next < matched ? Json(std::to_string(next)) : Json(nullptr);
+  j["forecasts"] = std::move(list);
+  response.Json(200, Dump(j));
+}
+
+void PostPlan(const ServerContext& context, Request& request, Response& response) {
+  if (!request.query.empty()) {
+    return response.Error(400, "invalid_argument",
+                          StrCat("unknown query parameter \"", request.query.begin()->first,
+                                 "\" (this route takes none)"));
+  }
+  auto plan = context.fleet->DryPlan(request.now);
+  if (!plan.ok()) return response.Error(plan.status());
+  Json j;
+  j["at"] = FormatRfc3339(request.now);
+  j["dry"] = true;  // nothing stored, nothing carried out
+  j["model"] = plan->model_version;
+  j["lineages"] = plan->result.lineages;
+  Json actions = Json::array();
+  for (const policy::PlannedItem& item : plan->result.items) {
+    Json a = Json::parse(ActionToJson(item.action));
+    a["reason_code"] = std::string(item.reason);
+    actions.push_back(std::move(a));
+  }
+  j["actions"] = std::move(actions);
+  Json held = Json::array();
+  for (const policy::HeldItem& h : plan->result.held) {
+    held.push_back({{"cert", h.cert},
+                    {"action", std::string(ToString(h.held.proposal.kind))},
+                    {"reason_code", std::string(h.held.proposal.reason)},
+                    {"why", std::string(h.held.why)},
+                    {"detail", h.held.detail}});
+  }
+  j["held"] = std::move(held);
+  if (!plan->forecast_error.empty()) j["forecast_error"] = plan->forecast_error;
+  response.Json(200, Dump(j));
+}
+
+// Audit records after the cursor (a seq), optionally only of some kinds and one lineage.
+void ListAudit(Request& request, Response& response, const std::vector<std::string>& kinds,
+               std::string_view list_name) {
+  std::vector<std::string> allowed = {"cert"};
+  if (kinds.empty()) allowed.push_back("kind");
+  auto paging = ParsePaging(request.query, allowed);
+  if (!paging.ok()) return response.Error(paging.status());
+  const std::string cert = QueryValue(request.query, "cert");
+  const std::string kind = QueryValue(request.query, "kind");
+  Json list = Json::array();
+  int64_t last_seq = 0;
+  bool more = false;
+  static const Status kPageFull = CancelledError("page full");
+  const Status scanned =
+      request.store->ScanAuditAfter(paging->cursor, [&](const AuditRecord& r) -> Status {
+        if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) {
+          return OkStatus();
+        }
+        if (!kind.empty() && r.kind != kind) return OkStatus();
+        Json record = RecordJson(r.record_json);
+        if (!cert.empty() && !(record.is_object() && record.value("cert", "") == cert)) {
+          return OkStatus();
+        }
+        if (static_cast<int64_t>(list.size()) == paging->limit) {
+          more = true;
+          return kPageFull;
+        }
+        Json item = {{"seq", r.seq}, {"at", FormatRfc3339(r.at)}, {"kind", r.kind}};
+        if (kinds.empty()) {
+          item["prev_hash"] = r.prev_hash;
+          item["hash"] = r.hash;
+        }
+        item["record"] = std::move(record);
+        list.push_back(std::move(item));
+        last_seq = r.seq;
+        return OkStatus();
+      });
+  if (!scanned.ok() && !more) return response.Error(scanned);
+  Json j;
+  j[std::string(list_name)] = std::move(list);
+  j["next_cursor"] = more ? Json(std::to_string(last_seq)) : Json(nullptr);
+  response.Json(200, Dump(j));
+}
+
+void VerifyAuditRoute(Request& request, Response& response) {
+  auto verification = policy::VerifyAudit(*request.store);
+  if (!verification.ok()) return response.Error(verification.status());
+  Json j;
+  j["records"] = verification->records;
+  j["ok"] = verification->ok;
+  j["first_bad_seq"] = verification->ok ? Json(nullptr) : Json(verification->first_bad_seq);
+  j["problem"] = verification->ok ? Json(nullptr) : Json(verification->problem);
+  response.Json(200, Dump(j));
+}
+
+void ListModels(const ServerContext& context, Request& request, Response& response) {
+  if (!request.query.empty()) {
+    return response.Error(400, "invalid_argument",
+                          StrCat("unknown query parameter \"", request.query.begin()->first,
+                                 "\" (this route takes none)"));
+  }
+  auto models = request.store->ListModels();
+  if (!models.ok()) return response.Error(models.status());
+  Json list = Json::array();
+  for (const StoredModel& m : *models) {
+    list.push_back({{"id", m.id},
+                    {"name", m.name},
+                    {"created", FormatRfc3339(m.created)},
+                    {"metadata", RecordJson(m.metadata_json)}});
+  }
+  Json j;
+  j["models"] = std::move(list);
+  auto snapshot = context.fleet->snapshot();
+  j["in_use"] = snapshot ? Json(snapshot->model_version) : Json(nullptr);
+  response.Json(200, Dump(j));
+}
+
+}  // namespace
+
+Status RegisterFleetRoutes(Router& router, ServerContext& context) {
+  const ScopeSet read = Bit(Scope::kRead);
+  struct Spec {
+    const char* method;
+    const char* path;
+    ScopeSet scopes;
+    Handler handler;
+  };
+  const std::vector<Spec> routes = {
+      {"GET", "/v1/lineages", read,
+       [&context](Request& q, Response& r) { ListLineages(context, q, r); }},
+      {"GET", "/v1/lineages/{cert}", read,
+       [&context](Request& q, Response& r) { GetLineage(context, q, r); }},
+      {"GET", "/v1/forecasts", read,
+       [&context](Request& q, Response& r) { ListForecasts(context, q, r); }},
+      {"POST", "/v1/plan", Bit(Scope::kPlan),
+       [&context](Request& q, Response& r) { PostPlan(context, q, r); }},
+      {"GET", "/v1/decisions", read,
+       [](Request& q, Response& r) { ListAudit(q, r, {"decision"}, "decisions"); }},
+      {"GET", "/v1/actions", read,
+       [](Request& q, Response& r) { ListAudit(q, r, {"action"}, "actions"); }},
+      {"GET", "/v1/audit", read, [](Request& q, Response& r) { ListAudit(q, r, {}, "records"); }},
+      {"GET", "/v1/audit/verify", read, [](Request& q, Response& r) { VerifyAuditRoute(q, r); }},
+      {"GET", "/v1/models", read,
+       [&context](Request& q, Response& r) { ListModels(context, q, r); }},
+  };
+  for (const Spec& spec : routes) {
+    RETURN_IF_ERROR(router.Add(
+        {.method = spec.method, .path = spec.path, .scopes = spec.scopes, .handler = spec.handler}));
+  }
+  // Prometheus scrapes without a token unless the operator asked for one (metrics_token).
+  return router.Add({.method = "GET",
+                     .path = "/metrics",
+                     .scopes = context.options.metrics_token ? read : ScopeSet{0},
+                     .handler = [&context](Request&, Response& response) {
+                       const auto snapshot = context.fleet->snapshot();
+                       response.status = 200;
+                       response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                       response.body = RenderMetrics(snapshot.get(), *context.metrics);
+                     }});
+}
+
+}  // namespace certcast::api
