@@ -143,6 +143,26 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
   if (c.interval < absl::Seconds(1)) return InvalidArgumentError("interval: at least 1s");
   RETURN_IF_ERROR(t.Get("dry_run", c.dry_run));
   RETURN_IF_ERROR(t.Get("lock_dir", c.lock_dir));
+  RETURN_IF_ERROR(t.Get("action_budget", c.action_budget));
+  if (c.action_budget <= absl::ZeroDuration()) {
+    return InvalidArgumentError("action_budget: must be positive");
+  }
+  RETURN_IF_ERROR(t.Get("allowed_cas", c.allowed_cas));
+  for (const std::string& ca : c.allowed_cas) {
+    if (!ca.starts_with("https://") && !ca.starts_with("http://")) {
+      return InvalidArgumentError(StrCat("allowed_cas: \"", ca, "\" is not an ACME directory URL"));
+    }
+  }
+  std::vector<std::string> challenges;
+  RETURN_IF_ERROR(t.Get("allowed_challenges", challenges));
+  for (const std::string& text : challenges) {
+    std::optional<Challenge> challenge = ChallengeFromString(text);
+    if (!challenge) {
+      return InvalidArgumentError(
+          StrCat("allowed_challenges: \"", text, "\" is not http-01, dns-01 or tls-alpn-01"));
+    }
+    c.allowed_challenges.push_back(*challenge);
+  }
   for (const char* key : {"policy", "client", "lineage", "reload", "alert", "collector"}) t.MarkRead(key);
   RETURN_IF_ERROR(t.CheckUnknown());
   if (const toml::node* n = root.get("policy")) {
@@ -226,6 +246,17 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
     c.collectors.push_back(std::move(s));
   }
   return c;
+}
+
+std::string StateDirectory(const DaemonConfig& config) {
+  const size_t slash = config.db.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return config.db.substr(0, slash);
+}
+
+std::string LockDirectory(const DaemonConfig& config) {
+  return config.lock_dir.empty() ? StrCat(StateDirectory(config), "/locks") : config.lock_dir;
 }
 
 StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {

@@ -68,7 +68,23 @@ struct DaemonConfig {
   std::string model;  // "" = decide on facts alone (risk 0)
   absl::Duration interval = absl::Hours(1);  // one collect-ingest-score-plan-act cycle
   bool dry_run = false;                      // log what would run; run nothing
-  std::string lock_dir = "/tmp/certcast-locks";
+  // Per-lineage lock files. "" = "locks" in the state directory (the directory of `db`), created
+  // 0700. Whatever the path, it must be owned by the daemon's uid and not writable by group or
+  // others, or every renewal is refused with an error naming it.
+  std::string lock_dir;
+  // Wall time the renewal-track actions (renew, dry run, reload) of one cycle may start in,
+  // counted after the alerts (which go first). An action not started within it is deferred to
+  // the next cycle (logged and audited as "deferred"), so one hung CA holds the fleet for at most
+  // this plus one client timeout.
+  absl::Duration action_budget = absl::Minutes(30);
+  // CAs (ACME directory URLs) an action may pass to a client's --server, besides each lineage's
+  // [[lineage]] alt_cas and the clients' staging_server. Events (discover, collectors, the
+  // spool) may propose any CA; one not allowed here becomes an alert, never a command.
+  std::vector<std::string> allowed_cas = {"https://acme-v02.api.letsencrypt.org/directory"};
+  // Challenges certcast may select on a client's command line (a switch; lego on every run),
+  // besides each lineage's [[lineage]] alt_challenges and those the client has plumbing for
+  // (dns-01 with dns_provider or dns01_args, http-01 with webroot or http01_args).
+  std::vector<Challenge> allowed_challenges;
   policy::PolicyConfig policy;
   ClientSettings client;                              // default for every lineage
   std::map<std::string, ClientSettings> lineages;     // per-cert overrides
@@ -77,6 +93,11 @@ struct DaemonConfig {
   AlertSettings alert;
   std::vector<CollectorSettings> collectors;
 };
+
+// Where the daemon keeps its own files: the directory of `db` ("." for a bare file name).
+std::string StateDirectory(const DaemonConfig& config);
+// `lock_dir`, or StateDirectory()/locks when it is empty.
+std::string LockDirectory(const DaemonConfig& config);
 
 // Parses TOML text; errors name the key ("policy.dry_run_risk: expected a number in [0, 1]").
 StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text);

@@ -23,7 +23,7 @@ nlohmann::ordered_json ActionAudit(const PlannedAction& action, std::string_view
   audit["reason_code"] = std::string(reason_code);
   audit["risk"] = action.risk;
   audit["dry_run"] = dry_run;
-  audit["outcome"] = r.skipped ? "skipped" : r.success ? "success" : "failure";
+  audit["outcome"] = r.refused ? "refused" : r.skipped ? "skipped" : r.success ? "success" : "failure";
   audit["attempts"] = r.attempts;
   audit["detail"] = r.detail;
   audit["commands"] = r.commands;
@@ -43,7 +43,7 @@ Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, 
       forecaster_(forecaster),
       clock_(clock),
       log_(log),
-      executor_(config_, clock, std::move(sleep)),
+      executor_(config_, clock, std::move(sleep), &stop_),
       plan_state_(/*with_fleet=*/forecaster != nullptr) {}
 
 void Daemon::RecordAction(const std::string& cert, const std::string& record_json) {
@@ -67,12 +67,14 @@ void Daemon::Log(std::string_view level, std::string_view msg,
 StatusOr<CycleReport> Daemon::RunCycle() {
   CycleReport report;
   const absl::Time now = clock_.Now();
-  // 1. Collect.
+  // 1. Collect. "Due" on the monotonic clock: a wall clock stepped back a month must not keep
+  // the collectors quiet for a month.
+  const absl::Duration monotonic_now = clock_.Monotonic();
   for (const CollectorSettings& c : config_.collectors) {
     if (stopping()) break;
     auto last = collector_last_run_.find(c.name);
-    if (last != collector_last_run_.end() && now - last->second < c.every) continue;
-    collector_last_run_[c.name] = now;
+    if (last != collector_last_run_.end() && monotonic_now - last->second < c.every) continue;
+    collector_last_run_[c.name] = monotonic_now;
     ++report.collectors_run;
     ProcessOptions options;
     options.timeout = c.timeout;
@@ -151,45 +153,37 @@ StatusOr<CycleReport> Daemon::RunCycle() {
     return report;
   }
 
-  // 3. Act.
+  // 3. Act. Alerts first: a page must not wait behind a client hung on its CA. Then what the
+  // last cycle deferred, then the rest, each started only within the action budget.
+  std::vector<Deferred> queue;
   for (const policy::PlannedItem& item : plan->result.items) {
+    if (item.action.kind != ActionKind::kAlert) continue;
+    queue.push_back({item.action, std::string(item.reason), LineageOf(*plan, item.action.cert)});
+  }
+  const size_t alerts = queue.size();
+  std::vector<Deferred> carried = std::move(deferred_);
+  deferred_.clear();
+  for (Deferred& d : carried) queue.push_back(std::move(d));
+  for (const policy::PlannedItem& item : plan->result.items) {
+    if (item.action.kind == ActionKind::kAlert) continue;
+    const bool carried_already = std::any_of(queue.begin() + alerts, queue.end(), [&](const Deferred& d) {
+      return d.action.cert == item.action.cert && d.action.kind == item.action.kind;
+    });
+    if (carried_already) continue;
+    queue.push_back({item.action, std::string(item.reason), LineageOf(*plan, item.action.cert)});
+  }
+  std::optional<absl::Duration> budget_start;
+  for (size_t i = 0; i < queue.size(); ++i) {
     if (stopping()) break;
-    const PlannedAction& action = item.action;
-    auto config = plan->configs.find(action.cert);
-    ConfigEvent lineage;
-    if (config != plan->configs.end()) lineage = config->second;
-    else lineage.cert = action.cert;
-    auto executed = executor_.Execute(action, lineage, item.reason);
-    nlohmann::ordered_json audit;
-    if (!executed.ok()) {
-      ++report.actions_failed;
-      audit = ActionAudit(action, item.reason, config_.dry_run, ExecutionReport{});
-      audit["outcome"] = "error";
-      audit["detail"] = executed.status().message();
-      Log("error", "executor failed", {{"cert", action.cert}, {"error", executed.status().message()}});
-    } else {
-      const ExecutionReport& r = *executed;
-      if (r.skipped) ++report.actions_skipped;
-      else if (r.success) ++report.actions_succeeded;
-      else ++report.actions_failed;
-      audit = ActionAudit(action, item.reason, config_.dry_run, r);
-      if (!r.events.empty()) {
-        auto stored = store_.AppendEvents(r.events);
-        if (!stored.ok()) {
-          Log("error", "storing action results failed", {{"cert", action.cert}, {"error", stored.status().message()}});
-        }
+    const Deferred& next = queue[i];
+    if (i >= alerts) {
+      if (!budget_start) budget_start = clock_.Monotonic();
+      if (clock_.Monotonic() - *budget_start >= config_.action_budget) {
+        Defer(queue, i, report);
+        break;
       }
-      std::string argv;
-      for (const auto& command : r.commands) argv = StrJoin(command, " ");
-      Log(r.success || r.skipped ? "info" : "warn",
-          r.skipped ? "action skipped" : r.success ? "action done" : "action failed",
-          {{"cert", action.cert},
-           {"action", std::string(ToString(action.kind))},
-           {"reason", std::string(item.reason)},
-           {"detail", r.detail},
-           {"command", argv}});
     }
-    RecordAction(action.cert, Dump(audit));
+    Act(next.action, next.reason_code, next.lineage, report);
   }
   Log("info", "cycle done",
       {{"collectors", std::to_string(report.collectors_run)},
@@ -198,7 +192,9 @@ StatusOr<CycleReport> Daemon::RunCycle() {
        {"actions", std::to_string(report.actions_planned)},
        {"succeeded", std::to_string(report.actions_succeeded)},
        {"failed", std::to_string(report.actions_failed)},
-       {"skipped", std::to_string(report.actions_skipped)}});
+       {"skipped", std::to_string(report.actions_skipped)},
+       {"refused", std::to_string(report.actions_refused)},
+       {"deferred", std::to_string(report.actions_deferred)}});
   return report;
 }
 
@@ -208,6 +204,68 @@ StatusOr<policy::RunPlanOutput> Daemon::Preview(absl::Time at) {
   options.remember = options.audit = options.checkpoint = false;
   options.keep_views = true;
   return policy::RunPlan(store_, forecaster_, at, options, plan_state_);
+}
+
+ConfigEvent Daemon::LineageOf(const policy::RunPlanOutput& plan, const std::string& cert) {
+  auto config = plan.configs.find(cert);
+  if (config != plan.configs.end()) return config->second;
+  ConfigEvent lineage;
+  lineage.cert = cert;
+  return lineage;
+}
+
+void Daemon::Defer(const std::vector<Deferred>& queue, size_t from, CycleReport& report) {
+  for (size_t i = from; i < queue.size(); ++i) {
+    const Deferred& d = queue[i];
+    ++report.actions_deferred;
+    ExecutionReport none;
+    none.detail = StrCat("not started within action_budget ",
+                         absl::FormatDuration(config_.action_budget), "; deferred to the next cycle");
+    nlohmann::ordered_json audit = ActionAudit(d.action, d.reason_code, config_.dry_run, none);
+    audit["outcome"] = "deferred";
+    Log("warn", "action deferred to the next cycle",
+        {{"cert", d.action.cert},
+         {"action", std::string(ToString(d.action.kind))},
+         {"budget", absl::FormatDuration(config_.action_budget)}});
+    RecordAction(d.action.cert, Dump(audit));
+    deferred_.push_back(d);
+  }
+}
+
+void Daemon::Act(const PlannedAction& action, const std::string& reason_code,
+                 const ConfigEvent& lineage, CycleReport& report) {
+  auto executed = executor_.Execute(action, lineage, reason_code);
+  nlohmann::ordered_json audit;
+  if (!executed.ok()) {
+    ++report.actions_failed;
+    audit = ActionAudit(action, reason_code, config_.dry_run, ExecutionReport{});
+    audit["outcome"] = "error";
+    audit["detail"] = executed.status().message();
+    Log("error", "executor failed", {{"cert", action.cert}, {"error", executed.status().message()}});
+  } else {
+    const ExecutionReport& r = *executed;
+    if (r.refused) ++report.actions_refused;
+    else if (r.skipped) ++report.actions_skipped;
+    else if (r.success) ++report.actions_succeeded;
+    else ++report.actions_failed;
+    audit = ActionAudit(action, reason_code, config_.dry_run, r);
+    if (!r.events.empty()) {
+      auto stored = store_.AppendEvents(r.events);
+      if (!stored.ok()) {
+        Log("error", "storing action results failed", {{"cert", action.cert}, {"error", stored.status().message()}});
+      }
+    }
+    std::string argv;
+    for (const auto& command : r.commands) argv = StrJoin(command, " ");
+    Log(r.refused ? "error" : r.success || r.skipped ? "info" : "warn",
+        r.refused ? "action refused" : r.skipped ? "action skipped" : r.success ? "action done" : "action failed",
+        {{"cert", action.cert},
+         {"action", std::string(ToString(action.kind))},
+         {"reason", reason_code},
+         {"detail", r.detail},
+         {"command", argv}});
+  }
+  RecordAction(action.cert, Dump(audit));
 }
 
 int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
@@ -262,7 +320,9 @@ Status Daemon::Run(const std::function<void(absl::Duration)>& wait) {
                                  {"dry_run", config_.dry_run ? "true" : "false"}});
   if (!config_.dry_run && acting_) ResendUnsentAlerts(absl::Hours(24));
   while (!stopping()) {
-    const absl::Time started = clock_.Now();
+    // The monotonic reading: a wall clock stepped back by a month during the cycle would make
+    // `interval - elapsed` a month longer.
+    const absl::Duration started = clock_.Monotonic();
     auto cycle = RunCycle();
     if (!cycle.ok()) {
       // A failed cycle (store busy, disk full) is retried at the next interval, not fatal: a
@@ -270,8 +330,11 @@ Status Daemon::Run(const std::function<void(absl::Duration)>& wait) {
       Log("error", "cycle failed", {{"error", cycle.status().message()}});
     }
     if (stopping()) break;
-    const absl::Duration elapsed = clock_.Now() - started;
-    if (elapsed < config_.interval) wait(config_.interval - elapsed);
+    const absl::Duration elapsed = clock_.Monotonic() - started;
+    if (elapsed < config_.interval) {
+      if (wait) wait(config_.interval - elapsed);
+      else stop_.WaitFor(config_.interval - elapsed);
+    }
   }
   Log("info", "daemon stopped");
   return OkStatus();

@@ -6,9 +6,16 @@
 //   2. plan (policy::RunPlan: memory and decision audit records in the store);
 //   3. each planned action is executed (Executor); its result events are stored and an "action"
 //      audit record names the argv, attempts, outcome and reason; a failing executor is logged
-//      and the cycle goes on.
+//      and the cycle goes on. Alerts go first, so a hung CA never holds a page back; the other
+//      actions (those deferred by the previous cycle first) start only within
+//      `action_budget` of the first one; the rest are deferred to the next cycle, logged and
+//      audited with outcome "deferred" (planner memory already counts them as done, so the
+//      daemon keeps them itself; a restart loses them, and the planner proposes them again
+//      when its retry interval has passed).
 // Run() repeats cycles every `interval` until Stop() (SIGTERM/SIGINT in `certcast run`); a stop
-// request lets the action in progress finish, then returns.
+// request lets the client run in progress finish, ends retry waits and the wait between cycles
+// at once, then returns. The interval is measured on the clock's monotonic reading: a wall clock
+// stepped back does not stretch it; so are the collectors' `every`.
 //
 // Logs are JSON lines ({"ts","level","msg",...fields}) on the given stream.
 // Thread safety: Stop() may be called from any thread or a signal-handling thread; the rest from
@@ -20,10 +27,13 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "act/config.h"
 #include "act/executor.h"
+#include "act/stop_signal.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "policy/plan_state.h"
@@ -40,24 +50,27 @@ struct CycleReport {
   int collectors_run = 0, collectors_failed = 0;
   int64_t events_stored = 0, events_rejected = 0;
   int actions_planned = 0, actions_succeeded = 0, actions_failed = 0, actions_skipped = 0;
+  int actions_refused = 0;   // not allowed by the configuration: an alert went out instead
+  int actions_deferred = 0;  // not started within action_budget: left for the next cycle
 };
 
 class Daemon {
  public:
   // `forecaster` may be null (facts alone). Store and forecaster must outlive the daemon.
+  // `sleep` is the executors' wait between retries (null: a wait that Stop() interrupts).
   Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, const Clock& clock,
          std::ostream& log, std::function<void(absl::Duration)> sleep = nullptr);
 
   StatusOr<CycleReport> RunCycle();
   // Cycles until Stop(); `wait` blocks for up to the given time or until Stop() (tests pass a
-  // function that advances a FakeClock).
-  Status Run(const std::function<void(absl::Duration)>& wait);
-  void Stop() { stop_.store(true); }
+  // function that advances a FakeClock; null: wait on the stop signal).
+  Status Run(const std::function<void(absl::Duration)>& wait = nullptr);
+  void Stop() { stop_.Stop(); }
   // Sends the alerts decided in the last `lookback` whose sending the audit log does not show
   // (the daemon died between planning and acting) and records each as an action. Run() calls it
   // at start. Returns how many went out.
   int ResendUnsentAlerts(absl::Duration lookback);
-  bool stopping() const { return stop_.load(); }
+  bool stopping() const { return stop_.stopped(); }
 
   // For `certcast serve` (src/api), which runs this daemon without collectors:
   // Called in every cycle after the plan is stored and before any action runs, with the plan
@@ -73,6 +86,13 @@ class Daemon {
   const policy::PlanState& plan_state() const { return plan_state_; }
 
  private:
+  struct Deferred;
+  // Executes one action, stores its result events, logs it and records its audit record.
+  void Act(const PlannedAction& action, const std::string& reason_code, const ConfigEvent& lineage,
+           CycleReport& report);
+  // Records queue[from...] as deferred (log, audit) and keeps them for the next cycle.
+  void Defer(const std::vector<Deferred>& queue, size_t from, CycleReport& report);
+  static ConfigEvent LineageOf(const policy::RunPlanOutput& plan, const std::string& cert);
   // Appends an "action" audit record about `cert`; a failure is logged (the cycle goes on).
   void RecordAction(const std::string& cert, const std::string& record_json);
   void Log(std::string_view level, std::string_view msg,
@@ -82,12 +102,20 @@ class Daemon {
   const Forecaster* forecaster_;
   const Clock& clock_;
   std::ostream& log_;
+  StopSignal stop_;  // before executor_, which keeps a pointer to it
   Executor executor_;
-  std::map<std::string, absl::Time> collector_last_run_;
+  // Monotonic readings (Clock::Monotonic) of each collector's last run.
+  std::map<std::string, absl::Duration> collector_last_run_;
+  // Actions past the last cycle's budget, run first in the next cycle.
+  struct Deferred {
+    PlannedAction action;
+    std::string reason_code;
+    ConfigEvent lineage;
+  };
+  std::vector<Deferred> deferred_;
   // The events folded so far, advanced each cycle by what was stored since (plan_state.h): a
   // cycle reads the new events only, not the history.
   policy::PlanState plan_state_;
-  std::atomic<bool> stop_{false};
   PlanObserver observer_;
   bool acting_ = true;
 };

@@ -5,13 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <thread>
 
 #include "act/process.h"
+#include "act/stop_signal.h"
+#include "core/event_json.h"
 #include "collect/clients/common.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "curl/curl.h"
@@ -20,17 +24,24 @@
 namespace certcast::act {
 namespace {
 
-// flock-based lock held for the lifetime of the object.
+// flock-based lock held for the lifetime of the object. The directory is the daemon's own
+// (EnsurePrivateDirectory: 0700, owned by this uid, nobody else may write): a lock directory
+// another user controls lets that user hold a lineage's lock forever (no renewal) or plant a
+// symlink that root's open would follow. O_NOFOLLOW refuses such a symlink even so.
 class LineageLock {
  public:
   static StatusOr<std::unique_ptr<LineageLock>> TryAcquire(const std::string& dir,
                                                            std::string_view cert) {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return UnavailableError(StrCat("lock directory ", dir, ": ", std::strerror(errno)));
-    }
+    RETURN_IF_ERROR(EnsurePrivateDirectory(dir, "lock directory"));
     const std::string path = StrCat(dir, "/", LockFileName(cert));
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == ELOOP) {
+        return FailedPreconditionError(
+            StrCat("lock file ", path, ": is a symlink; refusing to follow it"));
+      }
+      return UnavailableError(StrCat("lock file ", path, ": ", std::strerror(errno)));
+    }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd);
       return std::unique_ptr<LineageLock>();  // held elsewhere
@@ -253,19 +264,87 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
   return argv;
 }
 
-Executor::Executor(DaemonConfig config, const Clock& clock, std::function<void(absl::Duration)> sleep)
-    : config_(std::move(config)), clock_(clock), sleep_(std::move(sleep)) {
+Status CheckActionAllowed(const DaemonConfig& config, const ClientSettings& client,
+                          const ConfigEvent& lineage, const PlannedAction& action) {
+  // An argv element starting with '-' is an option to the client, whatever its position.
+  if (action.cert.starts_with("-") || lineage.cert.starts_with("-")) {
+    return FailedPreconditionError(
+        StrCat("cert \"", action.cert, "\" starts with '-': not passed to a client"));
+  }
+  for (const std::string& name : lineage.names) {
+    if (Status s = ValidateDnsName(name); !s.ok()) {
+      return FailedPreconditionError(
+          StrCat("name \"", name, "\" is not a DNS name (", s.message(), "): not passed to a client"));
+    }
+  }
+  const LineageAlternatives* declared = nullptr;
+  if (auto it = config.alternatives.find(action.cert); it != config.alternatives.end()) {
+    declared = &it->second;
+  }
+  const bool dry_run = action.kind == ActionKind::kDryRun;
+  // Every CA the argv would name with --server (ClientArgv): a switch's CA, and lego's lineage CA
+  // on a real run (lego has no state that remembers it).
+  std::vector<std::string> cas;
+  if (action.ca) cas.push_back(*action.ca);
+  else if (client.kind == "lego" && !dry_run) cas.push_back(lineage.ca);
+  for (const std::string& ca : cas) {
+    auto in = [&](const std::vector<std::string>& list) {
+      return std::find(list.begin(), list.end(), ca) != list.end();
+    };
+    const bool allowed = in(config.allowed_cas) || (declared && in(declared->alt_cas)) ||
+                         ca == client.staging_server || ca == config.client.staging_server;
+    if (!allowed) {
+      return FailedPreconditionError(StrCat(
+          "CA \"", ca, "\" is not allowed (allowed_cas, the lineage's alt_cas in [[lineage]], "
+          "staging_server): not passed to a client"));
+    }
+  }
+  // The challenge the argv selects: a switch's, and lego's on every run.
+  std::optional<Challenge> challenge = action.challenge;
+  if (!challenge && client.kind == "lego") challenge = lineage.challenge;
+  if (challenge) {
+    auto in = [&](const std::vector<Challenge>& list) {
+      return std::find(list.begin(), list.end(), *challenge) != list.end();
+    };
+    const bool plumbed =
+        (*challenge == Challenge::kDns01 && (!client.dns_provider.empty() || !client.dns01_args.empty())) ||
+        (*challenge == Challenge::kHttp01 && (!client.webroot.empty() || !client.http01_args.empty()));
+    if (!(plumbed || in(config.allowed_challenges) || (declared && in(declared->alt_challenges)))) {
+      return FailedPreconditionError(StrCat(
+          "challenge ", ToString(*challenge), " is not allowed (allowed_challenges, the lineage's "
+          "alt_challenges in [[lineage]], or client settings for it): not passed to a client"));
+    }
+  }
+  return OkStatus();
+}
+
+Executor::Executor(DaemonConfig config, const Clock& clock, std::function<void(absl::Duration)> sleep,
+                   StopSignal* stop)
+    : config_(std::move(config)), clock_(clock), sleep_(std::move(sleep)), stop_(stop) {
   if (!sleep_) {
-    sleep_ = [](absl::Duration d) { std::this_thread::sleep_for(absl::ToChronoNanoseconds(d)); };
+    if (stop_) {
+      // Interruptible: Stop() ends a 60 s retry wait at once.
+      sleep_ = [stop](absl::Duration d) { stop->WaitFor(d); };
+    } else {
+      sleep_ = [](absl::Duration d) { std::this_thread::sleep_for(absl::ToChronoNanoseconds(d)); };
+    }
   }
 }
+
+bool Executor::Stopping() const { return stop_ != nullptr && stop_->stopped(); }
 
 ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
                                        absl::Duration timeout, const RetryPolicy& retry,
                                        const std::string& stdin_text, int lineage_lock_fd) {
   ExecutionReport report;
   for (int attempt = 0; attempt < retry.attempts; ++attempt) {
-    if (attempt > 0) sleep_(retry.waits[std::min<size_t>(attempt - 1, retry.waits.size() - 1)]);
+    if (attempt > 0) {
+      sleep_(retry.waits[std::min<size_t>(attempt - 1, retry.waits.size() - 1)]);
+      if (Stopping()) {
+        report.detail += " (no retry: certcast is stopping)";
+        break;
+      }
+    }
     report.commands.push_back(argv);
     ++report.attempts;
     ProcessOptions options;
@@ -321,7 +400,10 @@ ExecutionReport Executor::SendAlert(const PlannedAction& action, const ConfigEve
     } else {
       HttpResult last;
       for (int attempt = 0; attempt < kWebhookRetry.attempts; ++attempt) {
-        if (attempt > 0) sleep_(kWebhookRetry.waits[attempt - 1]);
+        if (attempt > 0) {
+          sleep_(kWebhookRetry.waits[attempt - 1]);
+          if (Stopping()) break;  // `last` says what the previous attempt got
+        }
         ++report.attempts;
         last = PostJson(config_.alert.webhook, json, config_.alert.timeout);
         const bool retryable = last.status == 0 || last.status == 429 || last.status >= 500;
@@ -362,7 +444,7 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
                                             std::string_view reason_code) {
   if (action.kind == ActionKind::kAlert) return SendAlert(action, lineage, reason_code);
   ASSIGN_OR_RETURN(std::unique_ptr<LineageLock> lock,
-                   LineageLock::TryAcquire(config_.lock_dir, action.cert));
+                   LineageLock::TryAcquire(LockDirectory(config_), action.cert));
   ExecutionReport report;
   if (!lock) {
     report.skipped = true;
@@ -399,6 +481,20 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
   // renew / dry_run
   ClientSettings client = config_.client;
   if (auto it = config_.lineages.find(action.cert); it != config_.lineages.end()) client = it->second;
+  if (Status allowed = CheckActionAllowed(config_, client, lineage, action); !allowed.ok()) {
+    // Whoever wrote the event (a collector, the spool, ingest) does not choose root's CA,
+    // challenge or arguments: nothing runs, and a person hears about it.
+    PlannedAction alert = action;
+    alert.kind = ActionKind::kAlert;
+    alert.reason = StrCat("certcast refused to ", ToString(action.kind), " ", action.cert, ": ",
+                          allowed.message(), ". Planned because: ", action.reason);
+    const ExecutionReport sent = SendAlert(alert, lineage, kReasonActionRefused);
+    report.refused = true;
+    report.commands = sent.commands;
+    report.attempts = sent.attempts;
+    report.detail = StrCat("refused: ", allowed.message(), "; alert: ", sent.detail);
+    return report;
+  }
   auto argv = ClientArgv(client, lineage, action);
   if (!argv.ok()) {
     report.detail = argv.status().message();

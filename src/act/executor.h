@@ -6,8 +6,13 @@
 //   alert           -> webhook (JSON POST) and/or command (alert JSON on stdin); audit only
 //
 // Every execution holds a per-lineage lock (flock on LOCK_DIR/<cert>.lock, so two certcast
-// processes never run the client for the same lineage at once), has a timeout, and follows the
-// retry table below. With dry_run set nothing runs: the report lists the argv that would run.
+// processes never run the client for the same lineage at once; LOCK_DIR must be the daemon's
+// own, see DaemonConfig::lock_dir), has a timeout, and follows the retry table below. With
+// dry_run set nothing runs: the report lists the argv that would run.
+//
+// What reaches a client's command line from events is checked first (CheckActionAllowed): the
+// CA and the challenge must be allowed by the daemon's configuration, names must be DNS names.
+// A refused renewal runs nothing and becomes an alert naming the refused value.
 //
 // Retry table (attempts, waits between them, what is retried):
 //   renew      1 attempt   never retried: the client has its own retry schedule, and every
@@ -35,6 +40,8 @@
 
 namespace certcast::act {
 
+class StopSignal;
+
 struct RetryPolicy {
   int attempts = 1;
   std::vector<absl::Duration> waits;  // waits[i] before attempt i + 2
@@ -50,11 +57,24 @@ StatusOr<std::vector<std::string>> ClientArgv(const ClientSettings& client,
                                               const ConfigEvent& config,
                                               const PlannedAction& action);
 
+// OK when `action` for the lineage configured as `lineage` (its latest config event) uses only
+// what the operator allowed: every CA it would pass to `--server` is in config.allowed_cas, the
+// lineage's [[lineage]] alt_cas or a staging_server; every challenge it would select on the
+// command line is in config.allowed_challenges, the lineage's alt_challenges or one `client`
+// has plumbing for; the cert key does not start with '-' and every name is a DNS name
+// (ValidateDnsName). FailedPrecondition naming the refused value otherwise.
+Status CheckActionAllowed(const DaemonConfig& config, const ClientSettings& client,
+                          const ConfigEvent& lineage, const PlannedAction& action);
+
+// The reason code of the alert sent in place of a refused action.
+inline constexpr char kReasonActionRefused[] = "ActionRefused";
+
 struct ExecutionReport {
   std::vector<std::vector<std::string>> commands;  // argv of each attempt (or that would run)
   int attempts = 0;
   bool success = false;
   bool skipped = false;        // lock held by another run, or dry-run mode
+  bool refused = false;        // not allowed (CheckActionAllowed): nothing ran, an alert went out
   std::string detail;          // what happened, one line
   std::string output;          // the last attempt's stdout then stderr (bounded by the capture)
   bool timed_out = false;      // the last attempt hit its timeout
@@ -73,9 +93,11 @@ std::string TellingLine(std::string_view output);
 
 class Executor {
  public:
-  // `sleep` waits between retries (tests pass a recorder instead of sleeping).
+  // `sleep` waits between retries (tests pass a recorder instead of sleeping); by default the
+  // wait ends early on `stop` (may be null: a plain sleep). After a wait, a stop request ends the
+  // retries: the report says so.
   Executor(DaemonConfig config, const Clock& clock,
-           std::function<void(absl::Duration)> sleep = nullptr);
+           std::function<void(absl::Duration)> sleep = nullptr, StopSignal* stop = nullptr);
 
   // Carries out `action` for the lineage whose latest config is `lineage`. Errors are about
   // certcast itself (cannot create the lock directory); a failing client is a report with
@@ -95,9 +117,11 @@ class Executor {
   ExecutionReport RunWithRetry(const std::vector<std::string>& argv, absl::Duration timeout,
                                const RetryPolicy& retry, const std::string& stdin_text,
                                int lineage_lock_fd = -1);
+  bool Stopping() const;
   DaemonConfig config_;
   const Clock& clock_;
   std::function<void(absl::Duration)> sleep_;
+  StopSignal* stop_;
 };
 
 // POSTs `json` to `url`. Returns the HTTP status (0 with a message on a network error).

@@ -3,6 +3,7 @@
 #include "act/executor.h"
 
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -272,7 +273,9 @@ TEST_F(ExecutorTest, ANameWithShellSyntaxReachesTheClientAsOneArgument) {
 }
 
 TEST_F(ExecutorTest, ASuccessfulRenewalIsRecordedAsAForcedRenewalEvent) {
-  Executor executor(Config(), clock_, sleep_);
+  DaemonConfig c = Config();
+  c.allowed_cas.push_back("https://other.example/dir");
+  Executor executor(c, clock_, sleep_);
   PlannedAction a = Action(ActionKind::kRenew);
   a.ca = "https://other.example/dir";
   auto report = executor.Execute(a, Lineage());
@@ -384,6 +387,173 @@ TEST_F(ExecutorTest, AnUnreachableWebhookIsRetriedFourTimesThenReported) {
   EXPECT_EQ(report.attempts, 4);
   EXPECT_THAT(slept_, ElementsAre(absl::Seconds(2), absl::Seconds(10), absl::Seconds(60)));
   EXPECT_THAT(report.detail, HasSubstr("webhook failed"));
+}
+
+// Finding 2 of issue #12: a lock directory someone else controls, or a symlink in place of a
+// lock file, is refused; nothing runs and nothing is created where the symlink points.
+TEST_F(ExecutorTest, ALockDirectoryWritableByOthersIsRefused) {
+  DaemonConfig c = Config();
+  ASSERT_EQ(::mkdir(c.lock_dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(c.lock_dir.c_str(), 0777), 0);
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  EXPECT_EQ(report.status(),
+            FailedPreconditionError(StrCat("lock directory ", c.lock_dir, ": mode 0777 lets group or "
+                                           "others write it; refusing to use it (chmod go-w)")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/argv"));
+}
+
+TEST_F(ExecutorTest, ALockDirectoryOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the directory to another uid";
+  DaemonConfig c = Config();
+  ASSERT_EQ(::mkdir(c.lock_dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(c.lock_dir.c_str(), 65534, 65534), 0);
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  EXPECT_EQ(report.status(),
+            FailedPreconditionError(StrCat("lock directory ", c.lock_dir,
+                                           ": owned by uid 65534, not by uid 0 (this process); "
+                                           "refusing to use it")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/argv"));
+}
+
+TEST_F(ExecutorTest, ASymlinkPlantedAsALockFileIsNotFollowed) {
+  DaemonConfig c = Config();
+  ASSERT_EQ(::mkdir(c.lock_dir.c_str(), 0700), 0);
+  const std::string target = dir_.path() + "/etc-shadow-stand-in";
+  const std::string lock = c.lock_dir + "/" + LockFileName("shop");
+  ASSERT_EQ(::symlink(target.c_str(), lock.c_str()), 0);
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  EXPECT_EQ(report.status(), FailedPreconditionError(StrCat("lock file ", lock,
+                                                            ": is a symlink; refusing to follow it")));
+  EXPECT_FALSE(std::filesystem::exists(target));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/argv"));
+}
+
+TEST_F(ExecutorTest, TheDefaultLockDirectoryIsPrivateInTheStateDirectory) {
+  DaemonConfig c = Config();
+  c.lock_dir.clear();
+  c.db = dir_.path() + "/state/fleet.db";
+  ASSERT_EQ(::mkdir((dir_.path() + "/state").c_str(), 0755), 0);
+  EXPECT_EQ(LockDirectory(c), dir_.path() + "/state/locks");
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->success) << report->detail;
+  struct stat st = {};
+  ASSERT_EQ(::lstat(LockDirectory(c).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(::lstat((LockDirectory(c) + "/shop.lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+// Finding 3 of issue #12: what an event says (CA, challenge, names) reaches a client only when
+// the operator allowed it.
+struct AllowCase {
+  std::string name;
+  std::function<void(DaemonConfig&, ClientSettings&, ConfigEvent&, PlannedAction&)> edit;
+  Status want;
+};
+
+class CheckActionAllowedTest : public ::testing::TestWithParam<AllowCase> {};
+
+TEST_P(CheckActionAllowedTest, AllowsOnlyWhatTheConfigurationAllows) {
+  DaemonConfig config;
+  ClientSettings client;  // certbot, no challenge plumbing
+  ConfigEvent lineage = Lineage();
+  PlannedAction action = Action(ActionKind::kRenew);
+  GetParam().edit(config, client, lineage, action);
+  EXPECT_EQ(CheckActionAllowed(config, client, lineage, action), GetParam().want);
+}
+
+const Status kEvilCa = FailedPreconditionError(
+    "CA \"https://evil.example/dir\" is not allowed (allowed_cas, the lineage's alt_cas in "
+    "[[lineage]], staging_server): not passed to a client");
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CheckActionAllowedTest,
+    ::testing::Values(
+        AllowCase{"PlainRenewal", [](auto&, auto&, auto&, auto&) {}, OkStatus()},
+        AllowCase{"CaSwitchFromAnEvent",
+                  [](auto&, auto&, auto&, PlannedAction& a) { a.ca = "https://evil.example/dir"; },
+                  kEvilCa},
+        AllowCase{"CaSwitchListedInAllowedCas",
+                  [](DaemonConfig& c, auto&, auto&, PlannedAction& a) {
+                    a.ca = "https://evil.example/dir";
+                    c.allowed_cas.push_back(*a.ca);
+                  },
+                  OkStatus()},
+        AllowCase{"CaSwitchDeclaredForTheLineage",
+                  [](DaemonConfig& c, auto&, auto&, PlannedAction& a) {
+                    a.ca = "https://evil.example/dir";
+                    c.alternatives["shop"].alt_cas = {*a.ca};
+                  },
+                  OkStatus()},
+        AllowCase{"CaSwitchDeclaredForAnotherLineage",
+                  [](DaemonConfig& c, auto&, auto&, PlannedAction& a) {
+                    a.ca = "https://evil.example/dir";
+                    c.alternatives["other"].alt_cas = {*a.ca};
+                  },
+                  kEvilCa},
+        AllowCase{"LegoUsesTheLineageCaFromTheEvent",
+                  [](auto&, ClientSettings& c, ConfigEvent& l, auto&) {
+                    c.kind = "lego";
+                    c.http01_args = {"--http"};
+                    l.ca = "https://evil.example/dir";
+                  },
+                  kEvilCa},
+        AllowCase{"LegoDryRunGoesToStaging",
+                  [](auto&, ClientSettings& c, ConfigEvent& l, PlannedAction& a) {
+                    c.kind = "lego";
+                    c.http01_args = {"--http"};
+                    l.ca = "https://evil.example/dir";
+                    a.kind = ActionKind::kDryRun;
+                  },
+                  OkStatus()},
+        AllowCase{"ChallengeSwitchWithoutPlumbingOrPermission",
+                  [](auto&, auto&, auto&, PlannedAction& a) { a.challenge = Challenge::kTlsAlpn01; },
+                  FailedPreconditionError(
+                      "challenge tls-alpn-01 is not allowed (allowed_challenges, the lineage's "
+                      "alt_challenges in [[lineage]], or client settings for it): not passed to a client")},
+        AllowCase{"ChallengeSwitchWithADnsProvider",
+                  [](auto&, ClientSettings& c, auto&, PlannedAction& a) {
+                    a.challenge = Challenge::kDns01;
+                    c.dns_provider = "dns-cloudflare";
+                  },
+                  OkStatus()},
+        AllowCase{"ChallengeSwitchInAllowedChallenges",
+                  [](DaemonConfig& c, auto&, auto&, PlannedAction& a) {
+                    a.challenge = Challenge::kTlsAlpn01;
+                    c.allowed_challenges = {Challenge::kTlsAlpn01};
+                  },
+                  OkStatus()},
+        AllowCase{"ANameThatIsAnOption",
+                  [](auto&, auto&, ConfigEvent& l, auto&) { l.names = {"--server"}; },
+                  FailedPreconditionError("name \"--server\" is not a DNS name (has a label starting "
+                                          "with '-'): not passed to a client")},
+        AllowCase{"ACertKeyThatIsAnOption",
+                  [](auto&, auto&, ConfigEvent& l, PlannedAction& a) { a.cert = l.cert = "--server=x"; },
+                  FailedPreconditionError("cert \"--server=x\" starts with '-': not passed to a client")}),
+    [](const auto& info) { return info.param.name; });
+
+TEST_F(ExecutorTest, AHostileCaInAnEventBecomesAnAlertNotACommand) {
+  DaemonConfig c = Config();
+  c.alert.command = {FakeProgram(dir_, "page")};
+  Executor executor(c, clock_, sleep_);
+  PlannedAction a = Action(ActionKind::kRenew);
+  a.ca = "https://evil.example/dir";
+  auto report = executor.Execute(a, Lineage(), "SwitchCa");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->refused);
+  EXPECT_FALSE(report->success);
+  EXPECT_TRUE(report->events.empty());
+  // Only the alert command ran (its argv is empty): no client.
+  EXPECT_THAT(RecordedArgv(), ElementsAre("--"));
+  const std::string body = Read(dir_.path() + "/stdin");
+  EXPECT_THAT(body, HasSubstr(R"("code":"ActionRefused")"));
+  EXPECT_THAT(body, HasSubstr(R"(certcast refused to renew shop: CA \"https://evil.example/dir\" is not allowed)"));
+  EXPECT_THAT(report->detail, HasSubstr("refused: CA \"https://evil.example/dir\" is not allowed"));
 }
 
 TEST(LockFileNameTest, ACertManagerNameCannotLeaveTheLockDirectory) {

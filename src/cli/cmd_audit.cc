@@ -28,7 +28,15 @@ int RunAudit(const AuditFlags& flags) {
     auto v = policy::VerifyAudit(**store);
     if (!v.ok()) return Fail(v.status());
     if (v->ok) {
-      std::cout << "audit log intact: " << v->records << " record(s), hash chain verified\n";
+      std::cout << "audit log intact: " << v->records << " record(s), hash chain verified";
+      if (v->head_seq > 0) std::cout << ", ends at or after the chain head (record " << v->head_seq << ")";
+      std::cout << "\n";
+      if (v->records_after_head > 0) {
+        std::cout << "note: " << v->records_after_head
+                  << " record(s) after the chain head: written after its last update (a crash "
+                     "between the two writes, or concurrent writers); the head does not vouch "
+                     "for them\n";
+      }
       return kExitOk;
     }
     std::cout << "audit log TAMPERED at seq " << v->first_bad_seq << ": " << v->problem << "\n";
@@ -75,10 +83,13 @@ const bool registered = RegisterCommand({
               "audit record: time, kind, what, why (reason constant and sentence), risk, model "
               "version and top feature contributions. Each record's SHA-256 covers the previous "
               "record's hash, so editing, deleting or reordering a stored record breaks the "
-              "chain; --verify recomputes it.");
+              "chain; --verify recomputes it and compares its end with the chain head kept "
+              "outside the store (DB-audit-head, 0600), so deleting the last records, or all of "
+              "them, is detected too. What it cannot detect: docs/security.md.");
           sub.add_option("--db", flags->db, "Store file (SQLite)")->required();
           sub.add_flag("--verify", flags->verify,
-                       "Recompute the hash chain; exit 1 and name the first bad record if broken");
+                       "Recompute the hash chain and compare it with the chain head file; exit 1 and name "
+                       "the first bad record if broken");
           sub.add_option("--kind", flags->kind, "Only records of this kind (decision, action, plan)");
           sub.add_option("--cert", flags->cert, "Only records about this lineage");
           sub.add_option("--last", flags->last, "Only the last N matching records (default: all)")

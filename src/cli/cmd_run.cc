@@ -2,9 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <condition_variable>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "act/config.h"
@@ -60,19 +58,13 @@ int RunDaemon(const RunFlags& flags) {
     auto cycle = daemon.RunCycle();
     return cycle.ok() ? kExitOk : Fail(cycle.status());
   }
-  std::mutex mu;
-  std::condition_variable wake;
   std::thread signal_thread([&] {
     int received = 0;
     sigwait(&signals, &received);
+    // Ends the wait between cycles and any retry wait at once (StopSignal).
     daemon.Stop();
-    std::lock_guard<std::mutex> lock(mu);
-    wake.notify_all();
   });
-  Status s = daemon.Run([&](absl::Duration d) {
-    std::unique_lock<std::mutex> lock(mu);
-    wake.wait_for(lock, absl::ToChronoNanoseconds(d), [&] { return daemon.stopping(); });
-  });
+  Status s = daemon.Run();
   if (!daemon.stopping()) {
     daemon.Stop();
     pthread_kill(signal_thread.native_handle(), SIGTERM);

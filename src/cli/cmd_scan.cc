@@ -8,6 +8,7 @@
 #include "collect/probe/scan.h"
 #include "core/clock.h"
 #include "core/event_json.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 #include "store/store.h"
 
@@ -56,16 +57,10 @@ int RunScanCommand(const ScanFlags& flags) {
   if (flags.out.empty() || flags.out == "-") {
     std::cout << lines << std::flush;
   } else {
-    // Written whole to a temporary and renamed, so a reader never sees half a scan.
-    const std::string temporary = flags.out + ".tmp";
-    {
-      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      out << lines;
-      out.flush();
-      if (!out) return Fail(UnavailableError(StrCat("--out ", temporary, ": write failed")));
-    }
-    if (std::rename(temporary.c_str(), flags.out.c_str()) != 0) {
-      return Fail(UnavailableError(StrCat("--out ", flags.out, ": rename failed")));
+    // Written whole to a temporary and renamed, so a reader never sees half a scan; the
+    // temporary's name is unpredictable and opened O_EXCL|O_NOFOLLOW (no symlink followed).
+    if (Status written = WriteFileAtomically(flags.out, lines, 0644); !written.ok()) {
+      return Fail(written.WithPrefix("--out"));
     }
   }
   std::cerr << "scan: " << plan->targets.size() << " targets, " << result.events.size() << " events, "

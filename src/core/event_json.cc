@@ -616,12 +616,18 @@ Status ValidateDnsName(std::string_view name) {
   std::string_view rest = name;
   if (rest.substr(0, 2) == "*.") rest.remove_prefix(2);
   size_t label = 0;
+  char previous = '.';
   for (const char c : rest) {
     if (c == '.') {
       if (label == 0) return InvalidArgumentError("has an empty label");
+      if (previous == '-') return InvalidArgumentError("has a label ending in '-'");
       label = 0;
+      previous = c;
       continue;
     }
+    // LDH labels: a leading '-' would also make the name an option on a client's command line.
+    if (c == '-' && label == 0) return InvalidArgumentError("has a label starting with '-'");
+    previous = c;
     if (c >= 'A' && c <= 'Z') return InvalidArgumentError("is not lower case");
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
       return InvalidArgumentError("has a character outside [a-z0-9._-]");
@@ -629,6 +635,7 @@ Status ValidateDnsName(std::string_view name) {
     if (++label > 63) return InvalidArgumentError("has a label longer than 63 bytes");
   }
   if (label == 0) return InvalidArgumentError("has an empty label");
+  if (previous == '-') return InvalidArgumentError("has a label ending in '-'");
   return OkStatus();
 }
 

@@ -48,7 +48,9 @@ void AppendEventJson(const Event& e, std::string& out);
 std::string EventToJson(const Event& e);
 
 // Validates a DNS name as events-v1 defines names: lower case, no trailing dot, optional "*."
-// prefix, labels of [a-z0-9_-], at most 253 bytes. Returns the reason on failure.
+// prefix, labels of [a-z0-9_-] of 1-63 bytes that neither start nor end with "-" (a leading "-"
+// would make a name an option on a client's command line), at most 253 bytes. Returns the reason
+// on failure. The one check every name passed to a client goes through.
 Status ValidateDnsName(std::string_view name);
 
 }  // namespace certcast

@@ -97,6 +97,12 @@ TEST(EventJson, RejectsBadLinesWithTheExactReason) {
       {"trailing dot",
        R"({"ts":"2026-01-01T00:00:00Z","type":"domain","name":"example.com."})",
        "has a trailing dot"},
+      {"a name that is a client option",
+       R"({"ts":"2026-01-01T00:00:00Z","type":"config","cert":"c","host":"h","names":["--server"],"client":"lego","ca":"x","challenge":"dns-01","ari":true})",
+       "field \"names\": \"--server\" has a label starting with '-'"},
+      {"a label ending in a hyphen",
+       R"({"ts":"2026-01-01T00:00:00Z","type":"domain","name":"shop-.example.com"})",
+       "field \"name\": \"shop-.example.com\" has a label ending in '-'"},
       {"names not strings",
        R"({"ts":"2026-01-01T00:00:00Z","type":"config","cert":"c","host":"h","names":[1],"client":"lego","ca":"x","challenge":"dns-01","ari":true})",
        "field \"names\": expected array of strings, found number"},
@@ -165,4 +171,32 @@ TEST(ParseRenewRule, Forms) {
 }
 
 }  // namespace
+// The one check every name passed to a client goes through (issue #12, finding 3).
+TEST(ValidateDnsNameTest, AcceptsLdhNamesAndRejectsOptionsAndOverlongLabels) {
+  struct Case {
+    std::string name;
+    std::string error;  // "" = valid
+  };
+  const std::vector<Case> cases = {
+      {"shop.example.com", ""},
+      {"*.example.com", ""},
+      {"xn--bcher-kva.example", ""},
+      {"a-b.c", ""},
+      {"--server", "has a label starting with '-'"},
+      {"-x.example.com", "has a label starting with '-'"},
+      {"shop.-x.com", "has a label starting with '-'"},
+      {"shop-", "has a label ending in '-'"},
+      {"*.*.example.com", "has a character outside [a-z0-9._-]"},
+      {"ex ample.com", "has a character outside [a-z0-9._-]"},
+      {std::string(64, 'a') + ".com", "has a label longer than 63 bytes"},
+      {std::string(250, 'a').replace(60, 1, ".").replace(120, 1, ".").replace(180, 1, ".") + ".com",
+       "is longer than 253 bytes"},
+      {"", "is empty"},
+  };
+  for (const Case& c : cases) {
+    const Status s = ValidateDnsName(c.name);
+    EXPECT_EQ(s.ok() ? "" : s.message(), c.error) << c.name;
+  }
+}
+
 }  // namespace certcast

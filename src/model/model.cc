@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_set.h"
 
+#include "core/file_safety.h"
 #include "core/json_checked.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -233,16 +234,11 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
   meta["blobs"] = {{{"name", "classifier"}, {"bytes", bundle.classifier_ubj.size()}},
                    {{"name", "survival"}, {"bytes", bundle.survival_ubj.size()}}};
   const std::string text = meta.dump();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return NotFoundError(StrCat("cannot write model file ", tmp));
-    out << kMagic << text.size() << "\n" << text << bundle.classifier_ubj << bundle.survival_ubj;
-    out.flush();
-    if (!out) return UnavailableError(StrCat("writing model file ", tmp, " failed"));
-  }
-  // Rename so a reader never sees half a model.
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return UnavailableError(StrCat("cannot rename ", tmp, " to ", path));
+  // Atomically, through a temporary of an unpredictable name opened O_EXCL|O_NOFOLLOW: a reader
+  // never sees half a model, and a symlink planted at "PATH.tmp" in a shared directory is not
+  // written through.
+  RETURN_IF_ERROR(WriteFileAtomically(
+      path, StrCat(kMagic, text.size(), "\n", text, bundle.classifier_ubj, bundle.survival_ubj), 0644));
   return OkStatus();
 }
 

@@ -408,26 +408,23 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   }
   const auto t4 = Clock::now();
   // Items point into out.forecasts, which moved into `out` before PlanFleet ran: still valid.
-  if (options.remember) {
-    RETURN_IF_ERROR(store.PutState(kMemoryStateKey, MemoryToJson(memory)));
-  }
+  // Memory, checkpoint and audit records commit together or not at all: memory saved without
+  // the audit records (an append failing on a full disk) would make the next plan propose
+  // nothing, its memory saying the actions were planned, while no action record follows.
+  StoreCommit commit;
+  if (options.remember) commit.state.emplace_back(kMemoryStateKey, MemoryToJson(memory));
+  std::string checkpoint;
   if (options.checkpoint && state.unsaved()) {
-    // The checkpoint is a cache: failing to save it costs the next plan time, not correctness,
-    // and must not fail a plan whose memory is already stored.
     const auto encode_start = Clock::now();
-    const std::string bytes = state.Serialize();
+    checkpoint = state.Serialize();
     out.encode_seconds = Seconds(encode_start, Clock::now());
-    if (store.PutCheckpoint(kPlanStateKey, bytes).ok()) {
-      state.MarkSaved();
-      out.checkpoint_bytes = static_cast<int64_t>(bytes.size());
-    }
+    commit.checkpoints.emplace_back(kPlanStateKey, checkpoint);
   }
   const auto t5 = Clock::now();
   if (options.audit) {
-    std::vector<AuditEntry> records;
-    records.reserve(out.result.items.size() + 1);
+    commit.audit.reserve(out.result.items.size() + 1);
     for (const PlannedItem& item : out.result.items) {
-      records.push_back({at, "decision", DecisionAuditJson(item, at, out.model_version)});
+      commit.audit.push_back({at, "decision", DecisionAuditJson(item, at, out.model_version)});
     }
     nlohmann::ordered_json summary;
     summary["at"] = FormatRfc3339(at);
@@ -440,10 +437,14 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
     }
     summary["held"] = std::move(held);
     summary["model"] = out.model_version;
-    records.push_back({at, "plan", summary.dump()});
-    // One transaction: one disk sync for the whole plan, and never half a plan in the log.
-    ASSIGN_OR_RETURN(std::vector<AuditRecord> unused, store.AppendAudits(records));
-    (void)unused;
+    commit.audit.push_back({at, "plan", summary.dump()});
+  }
+  // One transaction: one disk sync for the whole plan, and never half a plan in the store.
+  ASSIGN_OR_RETURN(std::vector<AuditRecord> unused, store.Commit(commit));
+  (void)unused;
+  if (!checkpoint.empty()) {
+    state.MarkSaved();
+    out.checkpoint_bytes = static_cast<int64_t>(checkpoint.size());
   }
   if (options.keep_views) {
     out.views = std::move(views);
@@ -461,10 +462,15 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
 
 StatusOr<AuditVerification> VerifyAudit(Store& store) {
   AuditVerification v;
+  ASSIGN_OR_RETURN(std::optional<AuditHead> head, store.ReadAuditHead());
   std::string previous_hash;
-  int64_t expected_seq = -1;
+  int64_t expected_seq = -1, last_seq = 0;
+  bool head_found = false;
   RETURN_IF_ERROR(store.ScanAudit([&](const AuditRecord& r) {
     ++v.records;
+    last_seq = r.seq;
+    if (head && r.seq == head->seq) head_found = r.hash == head->hash;
+    if (head && r.seq > head->seq) ++v.records_after_head;
     if (!v.ok) return OkStatus();
     auto fail = [&](std::string problem) {
       v.ok = false;
@@ -482,6 +488,32 @@ StatusOr<AuditVerification> VerifyAudit(Store& store) {
     previous_hash = r.hash;
     return OkStatus();
   }));
+  if (head) v.head_seq = head->seq;
+  if (!v.ok) return v;
+  // The chain alone cannot see records missing at its end: the head outside the store can.
+  if (!head) {
+    if (v.records > 0) {
+      v.ok = false;
+      v.first_bad_seq = last_seq;
+      v.problem = "no audit chain head file beside the store (deleted, or the store predates it): "
+                  "records missing from the end cannot be ruled out";
+    }
+    return v;
+  }
+  if (last_seq < head->seq) {
+    v.ok = false;
+    v.first_bad_seq = last_seq + 1;
+    v.problem = v.records == 0
+                    ? StrCat("the store has no audit records but the chain head names record ",
+                             head->seq, ": every record was deleted")
+                    : StrCat("the chain head names record ", head->seq, " but the store ends at ",
+                             last_seq, ": records were deleted from the end");
+  } else if (!head_found) {
+    v.ok = false;
+    v.first_bad_seq = head->seq;
+    v.problem = StrCat("record ", head->seq, " differs from the chain head's hash: the chain was "
+                       "rewritten from there");
+  }
   return v;
 }
 

@@ -113,8 +113,9 @@ struct RunPlanOutput {
   FleetMemory memory;
   // Where the time went (wall seconds): load = restoring the checkpoint + reading and folding
   // the events after it; views = building the lineage views; score = the forecaster (risks, and
-  // the reasons PlanFleet asks for); decide = the rest of the chain (PlanFleet); save = memory +
-  // checkpoint; audit = the audit records (one transaction).
+  // the reasons PlanFleet asks for); decide = the rest of the chain (PlanFleet); save = encoding
+  // memory and the checkpoint; audit = the audit records and the one transaction that commits
+  // memory, checkpoint and audit records together (Store::Commit).
   double load_seconds = 0, views_seconds = 0, score_seconds = 0, decide_seconds = 0,
          save_seconds = 0, audit_seconds = 0;
   AdvanceStats advance;
@@ -140,8 +141,18 @@ struct AuditVerification {
   bool ok = true;
   int64_t first_bad_seq = 0;
   std::string problem;
+  // The chain head outside the store (Store::ReadAuditHead): its seq (0: no head file), and how
+  // many records follow it (appended after the last head update: a crash between the commit and
+  // the head write, two writers racing, or records added by someone who can write the store).
+  int64_t head_seq = 0;
+  int64_t records_after_head = 0;
 };
 // Recomputes every record's hash and checks the chain links; reports the first broken record.
+// Then compares the chain with the head kept outside the store: a head naming a record the store
+// no longer has (the last rows or all rows deleted), or a record at the head's seq whose hash
+// differs, is reported as tampering; a missing head file while the store has records too (it
+// could have been deleted along with the rows). What this proves and does not: docs/security.md
+// section "Audit chain".
 StatusOr<AuditVerification> VerifyAudit(Store& store);
 
 }  // namespace certcast::policy

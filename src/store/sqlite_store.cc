@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "core/event_json.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -228,6 +229,8 @@ class SqliteStore final : public Store {
   }
 
   Status Init(const std::string& path, const StoreOptions& options) {
+    // An in-memory or URI store has no directory to keep a head file in.
+    if (path != ":memory:" && !path.starts_with("file:")) head_path_ = AuditHeadPath(path);
     sqlite3_busy_timeout(db_, 10000);
     // 16 KiB pages: event rows (~200-400 bytes) sit inside the primary-key b-tree, and bigger
     // pages keep it shallow. Takes effect only on a new file.
@@ -370,30 +373,56 @@ class SqliteStore final : public Store {
 
   StatusOr<AuditRecord> AppendAudit(absl::Time at, const std::string& kind,
                                     const std::string& record_json) override {
-    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    auto result = AppendAuditInTransaction(at, kind, record_json);
-    if (!result.ok()) {
-      Exec("ROLLBACK").IgnoreError();
-      return result.status();
-    }
-    RETURN_IF_ERROR(Exec("COMMIT"));
-    return result;
+    StoreCommit commit;
+    commit.audit.push_back({at, kind, record_json});
+    ASSIGN_OR_RETURN(std::vector<AuditRecord> records, Commit(commit));
+    return std::move(records.front());
   }
 
   StatusOr<std::vector<AuditRecord>> AppendAudits(std::span<const AuditEntry> entries) override {
+    StoreCommit commit;
+    commit.audit.assign(entries.begin(), entries.end());
+    return Commit(commit);
+  }
+
+  StatusOr<std::vector<AuditRecord>> Commit(const StoreCommit& commit) override {
     std::vector<AuditRecord> records;
-    if (entries.empty()) return records;
+    if (commit.state.empty() && commit.checkpoints.empty() && commit.audit.empty()) return records;
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    for (const AuditEntry& e : entries) {
+    Status s = OkStatus();
+    for (const auto& [key, value] : commit.state) {
+      if (s.ok()) s = PutState(key, value);
+    }
+    for (const auto& [key, value] : commit.checkpoints) {
+      if (s.ok()) s = PutCheckpoint(key, value);
+    }
+    for (const AuditEntry& e : commit.audit) {
+      if (!s.ok()) break;
       auto r = AppendAuditInTransaction(e.at, e.kind, e.record_json);
       if (!r.ok()) {
-        Exec("ROLLBACK").IgnoreError();
-        return r.status();
+        s = r.status().WithPrefix("audit append");
+        break;
       }
       records.push_back(std::move(*r));
     }
-    RETURN_IF_ERROR(Exec("COMMIT"));
+    if (s.ok()) s = Exec("COMMIT");
+    if (!s.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    if (!records.empty()) WriteAuditHead(records.back());
     return records;
+  }
+
+  StatusOr<std::optional<AuditHead>> ReadAuditHead() override {
+    if (head_path_.empty()) return std::optional<AuditHead>();
+    auto text = ReadFileNoFollow(head_path_, 4096);
+    if (!text.ok()) {
+      if (text.status().code() == StatusCode::kNotFound) return std::optional<AuditHead>();
+      return text.status();
+    }
+    ASSIGN_OR_RETURN(AuditHead head, ParseAuditHead(*text, head_path_));
+    return std::optional<AuditHead>(std::move(head));
   }
 
   Status ScanAudit(const std::function<Status(const AuditRecord&)>& fn) override {
@@ -549,6 +578,15 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Best effort after the commit (see Store::ReadAuditHead): the records are stored whatever
+  // happens here, and a head left behind is reported by verification, not as tampering.
+  void WriteAuditHead(const AuditRecord& last) {
+    if (head_path_.empty()) return;
+    WriteFileAtomically(head_path_, StrCat("certcast-audit-head 1 ", last.seq, " ", last.hash, "\n"),
+                        0600)
+        .IgnoreError();
+  }
+
   Status Exec(std::string_view sql) {
     char* err = nullptr;
     const std::string owned(sql);
@@ -663,6 +701,7 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_;
+  std::string head_path_;  // "" = no head file (in-memory store)
   int version_ = 0;
   Stmt insert_event_;
   Stmt select_event_json_;
@@ -677,6 +716,34 @@ std::string AuditHash(const AuditRecord& r) {
                                 absl::ToUnixMicros(r.at), "|", r.kind.size(), ":", r.kind, "|",
                                 r.record_json.size(), ":", r.record_json);
   return HexSha256(material);
+}
+
+std::string AuditHeadPath(const std::string& store_path) { return store_path + "-audit-head"; }
+
+StatusOr<AuditHead> ParseAuditHead(std::string_view text, const std::string& path) {
+  static constexpr std::string_view kMagic = "certcast-audit-head 1 ";
+  auto bad = [&](std::string_view why) {
+    return DataLossError(StrCat(path, ": not an audit chain head (", why, ")"));
+  };
+  if (!text.starts_with(kMagic)) return bad("expected \"certcast-audit-head 1 SEQ HASH\"");
+  text.remove_prefix(kMagic.size());
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  const size_t space = text.find(' ');
+  if (space == std::string_view::npos) return bad("no hash after the seq");
+  const std::string_view seq = text.substr(0, space), hash = text.substr(space + 1);
+  AuditHead head;
+  if (seq.empty() || seq.size() > 18) return bad("seq is not a number");
+  for (const char c : seq) {
+    if (c < '0' || c > '9') return bad("seq is not a number");
+    head.seq = head.seq * 10 + (c - '0');
+  }
+  if (head.seq < 1) return bad("seq is not positive");
+  if (hash.size() != 64) return bad("hash is not 64 hex digits");
+  for (const char c : hash) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return bad("hash is not 64 hex digits");
+  }
+  head.hash = std::string(hash);
+  return head;
 }
 
 StatusOr<std::vector<Event>> Store::LoadEvents(const EventFilter& filter) {

@@ -85,6 +85,28 @@ struct TokenRecord {
   std::optional<absl::Time> revoked;
 };
 
+// Everything one plan writes (RunPlan), committed in one transaction by Store::Commit: state
+// (planner memory), checkpoints and audit records are all stored, or none is. A plan whose
+// audit append fails must not leave memory saying its actions were done.
+struct StoreCommit {
+  std::vector<std::pair<std::string, std::string>> state;        // PutState(key, value)
+  std::vector<std::pair<std::string, std::string>> checkpoints;  // PutCheckpoint(key, value)
+  std::vector<AuditEntry> audit;                                 // AppendAudits, in order
+};
+
+// The audit chain head kept outside the store: the seq and hash of the newest audit record this
+// process (or another) appended, in the file AuditHeadPath(store path), 0600, replaced
+// atomically after every audit commit. Deleting records from the end of the store leaves the
+// head naming a record the store no longer has, which `audit --verify` reports.
+struct AuditHead {
+  int64_t seq = 0;
+  std::string hash;
+};
+// "<store path>-audit-head", beside the SQLite file and its -wal / -shm.
+std::string AuditHeadPath(const std::string& store_path);
+// The head file's one line "certcast-audit-head 1 SEQ HASH"; DataLoss naming the path otherwise.
+StatusOr<AuditHead> ParseAuditHead(std::string_view text, const std::string& path);
+
 // What was appended to the events table since an earlier point (EventAppendsSince).
 struct EventAppends {
   int64_t last_seq = 0;                    // newest append sequence number (0: none yet)
@@ -138,6 +160,14 @@ class Store {
   // Appends `entries` in order in one transaction (one disk sync for a plan's hundreds of
   // decisions instead of one each); all or none are stored.
   virtual StatusOr<std::vector<AuditRecord>> AppendAudits(std::span<const AuditEntry> entries) = 0;
+  // Stores all of `commit` in one transaction, or nothing; returns the audit records appended.
+  virtual StatusOr<std::vector<AuditRecord>> Commit(const StoreCommit& commit) = 0;
+  // The audit chain head file (AuditHead); nullopt when it does not exist (no audit record was
+  // ever appended through this version, or the store is in memory). The head is written after
+  // each commit that appends audit records; a failure to write it does not fail the commit (the
+  // records are stored): it leaves the head behind, which verification reports as records the
+  // head does not cover.
+  virtual StatusOr<std::optional<AuditHead>> ReadAuditHead() = 0;
 
   // Every AppendEvents that stores at least one new event gets the next sequence number and
   // remembers the earliest ts it stored. State derived from the events before a watermark W and

@@ -360,6 +360,47 @@ TEST_F(SpoolTest, ErrorsNameThePath) {
   EXPECT_FALSE(written.ok());
 }
 
+// Issue #12, finding 3: whoever can write the spool chooses what certcast believes, so only files
+// and a directory that root or certcast's uid owns and nobody else may write are read.
+TEST_F(SpoolTest, AFileWritableByOthersASymlinkOrAnotherUsersFileIsNotRead) {
+  const absl::Time now = T("2026-11-28T12:00:00Z");
+  ASSERT_TRUE(WriteSpoolFile(root_, "a-good.jsonl", SampleEvents()).ok());
+  ASSERT_TRUE(WriteSpoolFile(root_, "b-writable.jsonl", SampleEvents()).ok());
+  ASSERT_EQ(::chmod((root_ / "b-writable.jsonl").c_str(), 0666), 0);
+  Write(root_ / "elsewhere.txt", Lines(SampleEvents()));
+  fs::create_symlink(root_ / "elsewhere.txt", root_ / "c-link.jsonl");
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_TRUE(WriteSpoolFile(root_, "d-nobody.jsonl", SampleEvents()).ok());
+    ASSERT_EQ(::chown((root_ / "d-nobody.jsonl").c_str(), 65534, 65534), 0);
+  }
+  auto read = ReadSpool(root_, absl::Hours(24 * 30), now);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->files, 1);
+  EXPECT_EQ(read->events, SampleEvents());
+  ASSERT_EQ(read->problems.size(), root ? 3u : 2u);
+  EXPECT_EQ(read->problems[0].reason,
+            StrCat("spool file ", (root_ / "b-writable.jsonl").string(),
+                   ": mode 0666 lets group or others write it; refusing to use it (chmod go-w)"));
+  EXPECT_EQ(read->problems[1].reason,
+            StrCat("spool file ", (root_ / "c-link.jsonl").string(), ": is a symlink; not read"));
+  if (root) {
+    EXPECT_EQ(read->problems[2].reason,
+              StrCat("spool file ", (root_ / "d-nobody.jsonl").string(),
+                     ": owned by uid 65534, not by uid 0 (this process) or root; refusing to use it"));
+  }
+}
+
+TEST_F(SpoolTest, ASpoolDirectoryWritableByOthersIsNotReadAtAll) {
+  ASSERT_TRUE(WriteSpoolFile(root_, "a.jsonl", SampleEvents()).ok());
+  ASSERT_EQ(::chmod(root_.c_str(), 01777), 0);
+  auto read = ReadSpool(root_, absl::Hours(1), T("2026-11-28T12:00:00Z"));
+  EXPECT_EQ(read.status(),
+            FailedPreconditionError(StrCat("spool directory ", root_.string(),
+                                           ": mode 1777 lets group or others write it; refusing to "
+                                           "use it (chmod go-w)")));
+}
+
 // ---- host probe ----
 
 TEST(ClientVersion, EachClientsOutput) {

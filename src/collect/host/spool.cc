@@ -11,6 +11,7 @@
 #include "collect/clients/common.h"
 #include "collect/clients/discover.h"
 #include "core/event_json.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 
 namespace certcast::host {
@@ -19,19 +20,6 @@ namespace {
 
 Status Errno(std::string_view what, const fs::path& path) {
   return UnavailableError(StrCat(path.string(), ": ", what, ": ", std::strerror(errno)));
-}
-
-// Writes all of `data`, retrying short writes and EINTR.
-Status WriteAll(int fd, std::string_view data, const fs::path& path) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status();
 }
 
 // Makes a rename in `dir` durable: without it a power loss can bring back the old directory
@@ -52,6 +40,47 @@ bool IsSpoolFile(const std::string& name) {
 }
 bool IsTemporary(const std::string& name) {
   return name.starts_with(".") && name.ends_with(".tmp");
+}
+
+// Reads a spool file without following a symlink, after checking (on the open descriptor, so
+// the file checked is the file read) that root or this uid owns it and nobody else may write it.
+StatusOr<std::string> ReadTrustedSpoolFile(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return FailedPreconditionError(StrCat("spool file ", path.string(), ": is a symlink; not read"));
+    }
+    if (errno == ENOENT) return NotFoundError(StrCat(path.string(), ": gone"));
+    return Errno("open", path);
+  }
+  struct stat st = {};
+  Status s = ::fstat(fd, &st) == 0 ? Status() : Errno("fstat", path);
+  if (s.ok() && !S_ISREG(st.st_mode)) {
+    s = FailedPreconditionError(StrCat("spool file ", path.string(), ": not a regular file; not read"));
+  }
+  if (s.ok()) s = CheckTrusted(st, "spool file", path.string(), Owner::kSelfOrRoot);
+  if (s.ok() && static_cast<size_t>(st.st_size) > kMaxSpoolFileBytes) {
+    s = ResourceExhaustedError(StrCat(path.string(), ": larger than ", kMaxSpoolFileBytes, " bytes"));
+  }
+  std::string text;
+  if (s.ok()) {
+    text.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        s = Errno("read", path);
+        break;
+      }
+      if (n == 0) break;  // shrank meanwhile: what is there
+      done += static_cast<size_t>(n);
+    }
+    text.resize(done);
+  }
+  ::close(fd);
+  if (!s.ok()) return s;
+  return text;
 }
 
 }  // namespace
@@ -78,9 +107,9 @@ StatusOr<fs::path> WriteSpoolFile(const fs::path& dir, const std::string& name,
   const fs::path final_path = dir / name;
   // 0644: the daemon that reads the spool may run as another user than the ACME client; the
   // events hold nothing secret.
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create", temporary);
-  Status written = WriteAll(fd, text, temporary);
+  Status written = WriteAll(fd, text, temporary.string());
   if (written.ok() && ::fsync(fd) != 0) written = Errno("fsync", temporary);
   if (::close(fd) != 0 && written.ok()) written = Errno("close", temporary);
   if (written.ok() && ::rename(temporary.c_str(), final_path.c_str()) != 0) {
@@ -99,6 +128,15 @@ StatusOr<SpoolContents> ReadSpool(const fs::path& dir, absl::Duration keep, absl
   if (!fs::is_directory(dir, ec)) {
     return NotFoundError(StrCat(dir.string(), ": no such spool directory"));
   }
+  // Events from the spool reach the planner and from it root's ACME client: whoever can write a
+  // spool file chooses what certcast believes. Only root and this process's uid may.
+  struct stat dir_stat = {};
+  if (::lstat(dir.c_str(), &dir_stat) != 0) return Errno("lstat", dir);
+  if (S_ISLNK(dir_stat.st_mode)) {
+    return FailedPreconditionError(
+        StrCat("spool directory ", dir.string(), ": is a symlink; refusing to read it"));
+  }
+  RETURN_IF_ERROR(CheckTrusted(dir_stat, "spool directory", dir.string(), Owner::kSelfOrRoot));
   std::vector<fs::path> files, temporaries;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
@@ -123,7 +161,7 @@ StatusOr<SpoolContents> ReadSpool(const fs::path& dir, absl::Duration keep, absl
     }
   };
   for (const fs::path& path : files) {
-    auto text = clients::ReadFileBounded(path, kMaxSpoolFileBytes);
+    auto text = ReadTrustedSpoolFile(path);
     if (!text.ok()) {
       // A file another reader deleted between listing and reading is not a problem.
       if (fs::exists(path, ec)) out.problems.push_back({path.string(), 0, text.status().message()});

@@ -59,7 +59,10 @@ struct SpoolContents {
 // events and a problem per bad line or unreadable file. Deletes each spool file whose
 // modification time is before `now - keep` after reading it (so its events are returned one last
 // time), and temporaries more than an hour old (left by a writer that died before its rename).
-// A missing `dir` is NotFound; nothing else stops the read.
+// A missing `dir` is NotFound. `dir` must be a directory (not a symlink) owned by root or this
+// process's uid and not writable by group or others, else FailedPrecondition naming it and
+// nothing is read; a spool file that is a symlink, not owned so, or group/other-writable is a
+// problem and is not read (nor deleted). Nothing else stops the read.
 StatusOr<SpoolContents> ReadSpool(const std::filesystem::path& dir, absl::Duration keep,
                                   absl::Time now);
 
