@@ -161,19 +161,21 @@ void FleetService::NotifyIngest() {
     std::lock_guard<std::mutex> lock(mu_);
     // The first unreflected ingest starts the delay; later ones ride along, so a steady stream of
     // posts still refreshes once per debounce period instead of never.
-    if (!ingest_at_) ingest_at_ = clock_.Now();
+    if (!ingest_at_) ingest_at_ = clock_.Monotonic();
   }
   wake_.notify_all();
 }
 
 void FleetService::Loop() {
-  absl::Time next_cycle = clock_.Now() + options_.plan_interval;
+  // Scheduled on the monotonic clock: a wall clock stepped back a month must not postpone the next
+  // plan by a month (issue #12, finding 7).
+  absl::Duration next_cycle = clock_.Monotonic() + options_.plan_interval;
   while (true) {
     bool cycle = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       while (!stop_) {
-        const absl::Time now = clock_.Now();
+        const absl::Duration now = clock_.Monotonic();
         if (now >= next_cycle) {
           cycle = true;
           break;
@@ -192,7 +194,7 @@ void FleetService::Loop() {
       LogLine(log_, clock_, "error", cycle ? "plan cycle failed" : "fleet view refresh failed",
               {{"error", refreshed.message()}});
     }
-    if (cycle) next_cycle = clock_.Now() + options_.plan_interval;
+    if (cycle) next_cycle = clock_.Monotonic() + options_.plan_interval;
   }
 }
 

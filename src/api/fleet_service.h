@@ -131,7 +131,7 @@ class FleetService {
   std::mutex mu_;       // guards the fields below
   std::condition_variable wake_;
   bool stop_ = false;
-  std::optional<absl::Time> ingest_at_;  // last ingest not yet reflected
+  std::optional<absl::Duration> ingest_at_;  // Clock::Monotonic of the last ingest not yet reflected
   std::thread thread_;
 };
 
