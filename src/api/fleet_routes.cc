@@ -19,6 +19,9 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr int64_t kRecentEvents = 50;
+// The events table has no subject index (its primary key is (ts, hash)), so a lineage's events
+// are read from a ts range that the key bounds: the last 3 days before the plan, not all history.
+constexpr absl::Duration kRecentWindow = absl::Hours(72);
 constexpr int64_t kDefaultPage = 100;
 
 std::string Dump(const Json& j) {
@@ -89,9 +92,10 @@ void GetLineage(const ServerContext& context, Request& request, Response& respon
   }
   Json j = Json::parse(LineageJson(*entry, /*detail=*/true));
   j["at"] = FormatRfc3339(snapshot->at);
-  // The latest events stored about the lineage (its subject), newest first.
+  // The latest events stored about the lineage (its subject) in the recent window, newest first.
   EventFilter filter;
   filter.subjects = {cert};
+  filter.since = snapshot->at - kRecentWindow;
   std::vector<Event> recent;
   const Status scanned = request.store->ScanEvents(filter, [&](const Event& e) {
     recent.push_back(e);

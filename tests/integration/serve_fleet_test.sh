@@ -96,7 +96,7 @@ grep -q 'limit: expected an integer in \[1, 1000\]' "$work/bad.json" || fail "li
 
 # --- one lineage
 [[ $(get "$read_token" "/v1/lineages/$top" "$work/one.json") == 200 ]] || fail "lineage: $(cat "$work/one.json")"
-json "$work/one.json" "j['cert'] == '$top' and j['risk'] == $top_risk and len(j['recent_events']) > 0 and 'endpoints' in j and 'decisions' in j" \
+json "$work/one.json" "j['cert'] == '$top' and j['risk'] == $top_risk and 'recent_events' in j and len(j['endpoints']) > 0 and 'decisions' in j" \
   | grep -qx True || fail "lineage detail: $(head -c 600 "$work/one.json")"
 [[ $(get "$read_token" "/v1/lineages/no-such-cert" "$work/none.json") == 404 ]] || fail "unknown cert not 404"
 
@@ -210,7 +210,7 @@ for _ in $(seq 100); do
   [[ $(get "$read_token" "/v1/lineages/late-arrival" "$work/late.json") == 200 ]] && break
   sleep 0.1
 done
-json "$work/late.json" 'j["client"] == "lego" and j["host"] == "web-new"' | grep -qx True \
+json "$work/late.json" 'j["client"] == "lego" and j["host"] == "web-new" and [e["type"] for e in j["recent_events"]] == ["config"]' | grep -qx True \
   || fail "posted lineage not in the view: $(cat "$work/late.json")"
 curl -sf "$base/metrics" | grep -qx 'certcast_ingest_events_total{result="stored"} 1' \
   || fail "ingest counter: $(curl -s "$base/metrics" | grep ingest_events)"
