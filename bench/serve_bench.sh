@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The fleet server against the tools a user would otherwise run, on one machine in one run:
+#  1. ingest: the same N events (bench/gen_events.py, default 2,000,000) stored by local
+#     `certcast ingest` into a fresh store, and posted to `certcast serve` over HTTP into another
+#     fresh store (CHUNK lines per request, PARALLEL requests at a time, curl); wall seconds and
+#     events/s of each, and their ratio;
+#  2. reads: a store of LINEAGES lineages (default 100,000: a config, an issued certificate and a
+#     TLS probe each; no model, so risk is null), served; `wrk` against GET /v1/lineages (first
+#     page, 100 items) and GET /v1/lineages/{cert} (a random lineage per request): once at a fixed
+#     rate (RATE req/s in total, default 500, through a per-request delay in a wrk Lua script:
+#     wrk has no rate option and wrk2 is not in Debian) and once at maximum throughput; requests/s
+#     and the p50/p99 latency wrk reports.
+# Usage: BUILD=build bench/serve_bench.sh [N] [LINEAGES]   (prints a report; run it with `nice`)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CERTCAST=${CERTCAST:-$ROOT/${BUILD:-build}/certcast}
+N=${1:-2000000}
+LINEAGES=${2:-100000}
+CHUNK=${CHUNK:-10000}
+PARALLEL=${PARALLEL:-2}
+RATE=${RATE:-500}
+DURATION=${DURATION:-30s}
+work=$(mktemp -d "${TMPDIR:-/tmp}/serve-bench.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+serve() {  # serve DB PORT LOG [FLAGS...]: starts the server, waits for /healthz
+  "$CERTCAST" serve --db "$1" --listen "127.0.0.1:$2" "${@:4}" >"$3" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 6000); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return 0; sleep 0.1; done
+  echo "server on $2 did not come up: $(tail -5 "$3")" >&2
+  exit 1
+}
+stop_last() { kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
+
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start; $(git -C "$ROOT" rev-parse --short HEAD)"
+
+# ---- 1. ingest
+if [[ ${SKIP_INGEST:-0} != 1 ]]; then
+python3 "$ROOT/bench/gen_events.py" "$N" "$work/events.jsonl" --seed 1
+split -l "$CHUNK" -d -a 5 "$work/events.jsonl" "$work/chunk."
+t0=$(now)
+"$CERTCAST" ingest --db "$work/local.db" "$work/events.jsonl" 2>"$work/local.log"
+t1=$(now)
+local_s=$(echo "$t1 - $t0" | bc -l)
+
+"$CERTCAST" token create --db "$work/http.db" --name bench --scope ingest >"$work/ingest.token"
+port=$(free_port)
+# INGEST_DEBOUNCE: how soon the server re-plans after posted events (its default 5s; a long one
+# measures ingest without the fleet view's refreshes competing for the CPU).
+serve "$work/http.db" "$port" "$work/serve-ingest.log" --ingest-debounce "${INGEST_DEBOUNCE:-5s}"
+export TOKEN=$(cat "$work/ingest.token") URL="http://127.0.0.1:$port/v1/events"
+t0=$(now)
+ls "$work"/chunk.* | xargs -P "$PARALLEL" -I{} sh -c \
+  'code=$(curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $TOKEN" \
+     -H "Content-Type: application/x-ndjson" --data-binary @{} "$URL"); [ "$code" = 200 ] || { echo "{}: $code" >&2; exit 255; }'
+t1=$(now)
+http_s=$(echo "$t1 - $t0" | bc -l)
+stop_last
+stored_local="$("$CERTCAST" stats --db "$work/local.db" 2>/dev/null | awk '/^events:/ {print $2; exit}') stored"
+stored_http="$("$CERTCAST" stats --db "$work/http.db" 2>/dev/null | awk '/^events:/ {print $2; exit}') stored"
+printf 'ingest of %d events: local %.1f s (%.0f events/s, %s), HTTP %.1f s (%.0f events/s, %s; %d lines per request, %d at a time): HTTP/local = %.0f %%\n' \
+  "$N" "$local_s" "$(echo "$N / $local_s" | bc -l)" "$stored_local" "$http_s" "$(echo "$N / $http_s" | bc -l)" \
+  "$stored_http" "$CHUNK" "$PARALLEL" "$(echo "100 * $local_s / $http_s" | bc -l)"
+rm -f "$work"/chunk.* "$work/local.db"* "$work/http.db"*
+fi
+
+[[ ${SKIP_READS:-0} == 1 ]] && exit 0
+
+# ---- 2. reads on a LINEAGES-lineage store
+python3 - "$LINEAGES" "$work/lineages.jsonl" <<'EOF'
+import sys
+n, out = int(sys.argv[1]), open(sys.argv[2], "w")
+ca = "https://acme-v02.api.letsencrypt.org/directory"
+for i in range(n):
+    cert, host, name = f"site{i}", f"web{i % 3000}", f"www.site{i}.example.com"
+    day = 1 + i % 28
+    out.write('{"ts":"2026-09-01T00:00:00Z","type":"config","cert":"%s","host":"%s","names":["%s"],'
+              '"client":"certbot","client_version":"4.1.0","ca":"%s","challenge":"http-01","ari":false}\n' % (cert, host, name, ca))
+    out.write('{"ts":"2026-10-%02dT00:00:00Z","type":"issued","cert":"%s","serial":"%x","not_before":"2026-10-%02dT00:00:00Z",'
+              '"not_after":"2027-01-%02dT00:00:00Z","ca":"%s"}\n' % (day, cert, i, day, day, ca))
+    out.write('{"ts":"2026-11-%02dT00:00:00Z","type":"tls_probe","endpoint":"%s:443","sni":"%s","cert":"%s",'
+              '"outcome":"ok","serial":"%x","not_after":"2027-01-%02dT00:00:00Z"}\n' % (day, host, name, cert, i, day))
+EOF
+"$CERTCAST" ingest --db "$work/fleet.db" "$work/lineages.jsonl" 2>/dev/null
+"$CERTCAST" token create --db "$work/fleet.db" --name bench --scope read >"$work/read.token"
+port=$(free_port)
+t0=$(now)
+serve "$work/fleet.db" "$port" "$work/serve-read.log"
+t1=$(now)
+printf 'read store: %d lineages; server up with its first plan in %.1f s\n' "$LINEAGES" "$(echo "$t1 - $t0" | bc -l)"
+
+cat >"$work/wrk.lua" <<EOF
+local token = "$(cat "$work/read.token")"
+local lineages = $LINEAGES
+local mode = os.getenv("WRK_MODE")
+local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
+math.randomseed(1)
+request = function()
+  local path = "/v1/lineages"
+  if mode == "detail" then path = "/v1/lineages/site" .. math.random(0, lineages - 1) end
+  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
+end
+if delay_ms > 0 then delay = function() return delay_ms end end
+response = function(status, headers, body)
+  if status ~= 200 then error("status " .. status) end
+end
+EOF
+connections=10
+for mode in list detail; do
+  # Fixed rate: each of the connections waits connections/RATE s before each request, so the
+  # offered load is at most RATE req/s (less by the service time).
+  delay=$(echo "1000 * $connections / $RATE" | bc)
+  WRK_MODE=$mode WRK_DELAY_MS=$delay wrk -t2 -c$connections -d"$DURATION" --latency -s "$work/wrk.lua" \
+    "http://127.0.0.1:$port" >"$work/wrk-$mode-rate.txt" 2>&1
+  WRK_MODE=$mode wrk -t2 -c$connections -d"$DURATION" --latency -s "$work/wrk.lua" \
+    "http://127.0.0.1:$port" >"$work/wrk-$mode-max.txt" 2>&1
+  for kind in rate max; do
+    f="$work/wrk-$mode-$kind.txt"
+    rps=$(awk '/Requests\/sec/ {print $2}' "$f")
+    p50=$(awk '$1 == "50%" {print $2}' "$f")
+    p99=$(awk '$1 == "99%" {print $2}' "$f")
+    errors=$(grep -E 'Non-2xx|Socket errors' "$f" | tr '\n' ' ' || true)
+    label=$([[ $kind == rate ]] && echo "at <= $RATE req/s offered" || echo "max throughput")
+    echo "GET /v1/lineages$([[ $mode == detail ]] && echo '/{cert}') ($label, $connections connections, $DURATION): $rps req/s, p50 $p50, p99 $p99 ${errors}"
+  done
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
