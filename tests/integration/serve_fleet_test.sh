@@ -212,6 +212,8 @@ for _ in $(seq 100); do
 done
 json "$work/late.json" 'j["client"] == "lego" and j["host"] == "web-new" and [e["type"] for e in j["recent_events"]] == ["config"]' | grep -qx True \
   || fail "posted lineage not in the view: $(cat "$work/late.json")"
-curl -sf "$base/metrics" | grep -qx 'certcast_ingest_events_total{result="stored"} 1' \
-  || fail "ingest counter: $(curl -s "$base/metrics" | grep ingest_events)"
+# To a file first: `grep -q` stops reading at the match and curl's SIGPIPE would fail the pipeline.
+curl -sf "$base/metrics" >"$work/metrics2.txt" || fail "/metrics after the post"
+grep -qx 'certcast_ingest_events_total{result="stored"} 1' "$work/metrics2.txt" \
+  || fail "ingest counter: $(grep ingest_events "$work/metrics2.txt")"
 echo "serve fleet: ok"
