@@ -117,6 +117,7 @@ Status ParseClient(const toml::table* node, const std::string& path, ClientSetti
   RETURN_IF_ERROR(t.Get("http01_args", c.http01_args));
   RETURN_IF_ERROR(t.Get("email", c.email));
   RETURN_IF_ERROR(t.Get("lego_path", c.lego_path));
+  RETURN_IF_ERROR(t.Get("env", c.env));
   for (const char* key : {"cert", "alt_challenges", "alt_cas"}) t.MarkRead(key);
   return t.CheckUnknown();
 }
@@ -125,6 +126,7 @@ Status ParseCommand(const toml::table* node, const std::string& path, CommandSet
   Table t(node, path);
   RETURN_IF_ERROR(t.Get("command", c.argv));
   RETURN_IF_ERROR(t.Get("timeout", c.timeout));
+  RETURN_IF_ERROR(t.Get("env", c.env));
   t.MarkRead("host");
   if (c.argv.empty()) return InvalidArgumentError(StrCat(path, ".command: must name a program"));
   return t.CheckUnknown();
@@ -229,6 +231,7 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
     RETURN_IF_ERROR(a.Get("webhook", c.alert.webhook));
     RETURN_IF_ERROR(a.Get("command", c.alert.command));
     RETURN_IF_ERROR(a.Get("timeout", c.alert.timeout));
+    RETURN_IF_ERROR(a.Get("env", c.alert.env));
     RETURN_IF_ERROR(a.CheckUnknown());
   }
   ASSIGN_OR_RETURN(auto collector_tables, tables("collector"));
@@ -240,6 +243,7 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
     RETURN_IF_ERROR(ct.Get("command", s.argv));
     RETURN_IF_ERROR(ct.Get("every", s.every));
     RETURN_IF_ERROR(ct.Get("timeout", s.timeout));
+    RETURN_IF_ERROR(ct.Get("env", s.env));
     RETURN_IF_ERROR(ct.CheckUnknown());
     if (s.argv.empty()) return InvalidArgumentError(StrCat(path, ".command: must name a program"));
     if (s.name.empty()) s.name = s.argv.front();

@@ -36,11 +36,16 @@ struct ClientSettings {
   std::vector<std::string> http01_args;
   std::string email;         // lego needs it
   std::string lego_path;     // lego --path (its state directory)
+  // Variables the client gets besides the few every child inherits (act/process.h,
+  // kInheritedVariables): a DNS plugin's token for lego (CLOUDFLARE_DNS_API_TOKEN), acme.sh's
+  // CF_Token. Never logged.
+  std::map<std::string, std::string> env;
 };
 
 struct CommandSettings {
   std::vector<std::string> argv;
   absl::Duration timeout = absl::Minutes(1);
+  std::map<std::string, std::string> env;  // besides the inherited few (see ClientSettings::env)
 };
 
 struct CollectorSettings {
@@ -48,12 +53,14 @@ struct CollectorSettings {
   std::vector<std::string> argv;  // prints events-v1 lines on stdout
   absl::Duration every = absl::Hours(1);
   absl::Duration timeout = absl::Minutes(2);
+  std::map<std::string, std::string> env;  // besides the inherited few (see ClientSettings::env)
 };
 
 struct AlertSettings {
   std::string webhook;  // JSON POST; "" = none
   std::vector<std::string> command;  // gets the alert JSON on stdin; empty = none
   absl::Duration timeout = absl::Seconds(30);
+  std::map<std::string, std::string> env;  // for the command, besides the inherited few
 };
 
 // What a lineage may switch to, as its owner declares it in [[lineage]]; `certcast discover

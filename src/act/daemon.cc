@@ -5,7 +5,9 @@
 
 #include "act/process.h"
 #include "core/event_json.h"
+#include "core/redact.h"
 #include "core/strings.h"
+#include "core/utf8.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "policy/planner.h"
@@ -47,7 +49,8 @@ Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, 
       plan_state_(/*with_fleet=*/forecaster != nullptr) {}
 
 void Daemon::RecordAction(const std::string& cert, const std::string& record_json) {
-  auto appended = store_.AppendAudit(clock_.Now(), "action", record_json);
+  // The executor redacts what it reports; this is the last look before the record is permanent.
+  auto appended = store_.AppendAudit(clock_.Now(), "action", RedactSecrets(record_json));
   if (!appended.ok()) {
     Log("error", "audit append failed", {{"cert", cert}, {"error", appended.status().message()}});
   }
@@ -58,8 +61,9 @@ void Daemon::Log(std::string_view level, std::string_view msg,
   nlohmann::ordered_json j;
   j["ts"] = FormatRfc3339(clock_.Now());
   j["level"] = std::string(level);
-  j["msg"] = std::string(msg);
-  for (const auto& [key, value] : fields) j[key] = value;
+  // Every line passes the redaction: a field may quote a client's output or an error message.
+  j["msg"] = RedactSecrets(msg);
+  for (const auto& [key, value] : fields) j[key] = RedactSecrets(value);
   log_ << Dump(j) << "\n";
   log_.flush();
 }
@@ -80,6 +84,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
     options.timeout = c.timeout;
     // Collector output is the one large stream here; 64 MiB bounds a runaway collector.
     options.max_output_bytes = 64 << 20;
+    options.environment = ChildEnvironment(c.env);
     auto result = RunProcess(c.argv, options);
     if (!result.ok() || !result->ok()) {
       ++report.collectors_failed;
@@ -128,6 +133,14 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   plan_options.remember = !config_.dry_run;
   plan_options.keep_views = observer_ != nullptr;
   auto plan = policy::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
+  if (const UnreadableEvents unreadable = store_.unreadable_events();
+      unreadable.count > unreadable_reported_) {
+    // Planned without them (a row that does not parse never stops a cycle); said once per row.
+    Log("warn", "stored events unreadable, skipped",
+        {{"new", std::to_string(unreadable.count - unreadable_reported_)},
+         {"rows", DescribeUnreadable(unreadable)}});
+    unreadable_reported_ = unreadable.count;
+  }
   if (!plan.ok()) {
     Log("error", "plan failed", {{"error", plan.status().message()}});
     return plan.status();
@@ -139,11 +152,11 @@ StatusOr<CycleReport> Daemon::RunCycle() {
          {"seconds", std::to_string(plan->load_seconds)}});
   }
   if (!plan->forecast_error.empty()) {
-    Log("warn", "scoring failed; planned on facts alone", {{"error", plan->forecast_error.substr(0, 300)}});
+    Log("warn", "scoring failed; planned on facts alone", {{"error", ToValidUtf8(plan->forecast_error, 300)}});
   }
   if (!plan->reasons_error.empty()) {
     Log("warn", "forecast reasons failed; planned with the risks, messages without reasons",
-        {{"error", plan->reasons_error.substr(0, 300)}});
+        {{"error", ToValidUtf8(plan->reasons_error, 300)}});
   }
   report.actions_planned = static_cast<int>(plan->result.items.size());
   if (observer_) observer_(*plan, now, plan_state_);

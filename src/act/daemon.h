@@ -113,6 +113,7 @@ class Daemon {
     ConfigEvent lineage;
   };
   std::vector<Deferred> deferred_;
+  int64_t unreadable_reported_ = 0;  // unreadable stored events already logged
   // The events folded so far, advanced each cycle by what was stored since (plan_state.h): a
   // cycle reads the new events only, not the history.
   policy::PlanState plan_state_;

@@ -17,7 +17,9 @@
 #include "collect/clients/common.h"
 #include "core/file_safety.h"
 #include "core/strings.h"
+#include "core/redact.h"
 #include "core/time.h"
+#include "core/utf8.h"
 #include "curl/curl.h"
 #include "nlohmann/json.hpp"
 
@@ -72,6 +74,10 @@ const std::vector<std::string>& SwitchArgs(const ClientSettings& c, Challenge ch
   if (challenge == Challenge::kHttp01) return c.http01_args;
   return kNone;
 }
+
+// Longest `detail` of a renewal or deploy event the executor stores: the one line that says what
+// failed, with the exit code.
+constexpr size_t kMaxEventDetailBytes = 500;
 
 std::string MainName(const ConfigEvent& config) {
   return config.names.empty() ? config.cert : config.names.front();
@@ -335,6 +341,7 @@ bool Executor::Stopping() const { return stop_ != nullptr && stop_->stopped(); }
 
 ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
                                        absl::Duration timeout, const RetryPolicy& retry,
+                                       const std::map<std::string, std::string>& env,
                                        const std::string& stdin_text, int lineage_lock_fd) {
   ExecutionReport report;
   for (int attempt = 0; attempt < retry.attempts; ++attempt) {
@@ -345,18 +352,20 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
         break;
       }
     }
-    report.commands.push_back(argv);
+    // Records show the argv with its secrets (an EAB HMAC key) redacted; the program gets it whole.
+    report.commands.push_back(RedactArgv(argv));
     ++report.attempts;
     ProcessOptions options;
     options.timeout = timeout;
     options.stdin_text = stdin_text;
+    options.environment = ChildEnvironment(env);
     // A client run outlives a crash of certcast: it keeps the lineage's lock (so a restarted
     // certcast does not start a second renewal beside it) and writes to files, not pipes.
     options.inherited_fd = lineage_lock_fd;
     options.detached_output = lineage_lock_fd >= 0;
     auto result = RunProcess(argv, options);
     if (!result.ok()) {
-      report.detail = result.status().message();
+      report.detail = RedactSecrets(result.status().message());
       continue;  // not startable: retrying may help if it was a transient exec failure
     }
     report.output = result->stdout_text + result->stderr_text;
@@ -370,7 +379,7 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
                         ? StrCat("timed out after ", absl::FormatDuration(timeout))
                         : StrCat("exit ", result->exit_code,
                                  result->signal ? StrCat(" (signal ", result->signal, ")") : "",
-                                 ": ", TellingLine(report.output));
+                                 ": ", RedactSecrets(TellingLine(report.output)));
     if (result->timed_out) report.detail += " [timeout]";
   }
   return report;
@@ -380,12 +389,14 @@ ExecutionReport Executor::SendAlert(const PlannedAction& action, const ConfigEve
                                     std::string_view reason_code) {
   ExecutionReport report;
   nlohmann::ordered_json body;
-  body["cert"] = action.cert;
-  if (!reason_code.empty()) body["code"] = reason_code;
+  // The reason quotes stored details (a client's error line): JSON needs valid UTF-8, and
+  // nlohmann's dump throws on anything else.
+  body["cert"] = ToValidUtf8(action.cert);
+  if (!reason_code.empty()) body["code"] = ToValidUtf8(reason_code);
   // Who gets paged depends on the host and the names far more than on certcast's lineage key.
-  if (!lineage.host.empty()) body["host"] = lineage.host;
-  if (!lineage.names.empty()) body["names"] = lineage.names;
-  body["reason"] = action.reason;
+  if (!lineage.host.empty()) body["host"] = ToValidUtf8(lineage.host);
+  for (const std::string& name : lineage.names) body["names"].push_back(ToValidUtf8(name));
+  body["reason"] = ToValidUtf8(action.reason);
   body["risk"] = action.risk;
   body["at"] = FormatRfc3339(clock_.Now());
   body["source"] = "certcast";
@@ -394,7 +405,8 @@ ExecutionReport Executor::SendAlert(const PlannedAction& action, const ConfigEve
   std::vector<std::string> details;
   if (!config_.alert.webhook.empty()) {
     any = true;
-    report.commands.push_back({"POST", config_.alert.webhook});
+    // The URL's path and query may hold the webhook's secret (chat services put it there).
+    report.commands.push_back({"POST", UrlForRecords(config_.alert.webhook)});
     if (config_.dry_run) {
       details.push_back("would POST");
     } else {
@@ -412,17 +424,17 @@ ExecutionReport Executor::SendAlert(const PlannedAction& action, const ConfigEve
       const bool ok = last.status >= 200 && last.status < 300;
       all_ok &= ok;
       details.push_back(last.status ? StrCat("webhook HTTP ", last.status)
-                                    : StrCat("webhook failed: ", last.error));
+                                    : StrCat("webhook failed: ", RedactSecrets(last.error)));
     }
   }
   if (!config_.alert.command.empty()) {
     any = true;
     if (config_.dry_run) {
-      report.commands.push_back(config_.alert.command);
+      report.commands.push_back(RedactArgv(config_.alert.command));
       details.push_back("would run the alert command");
     } else {
       ExecutionReport r = RunWithRetry(config_.alert.command, config_.alert.timeout,
-                                       kAlertCommandRetry, json + "\n");
+                                       kAlertCommandRetry, config_.alert.env, json + "\n");
       report.commands.insert(report.commands.end(), r.commands.begin(), r.commands.end());
       report.attempts += r.attempts;
       all_ok &= r.success;
@@ -461,19 +473,20 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
       return report;
     }
     if (config_.dry_run) {
-      report.commands.push_back(it->second.argv);
+      report.commands.push_back(RedactArgv(it->second.argv));
       report.skipped = true;
       report.detail = "dry run";
       return report;
     }
-    report = RunWithRetry(it->second.argv, it->second.timeout, RetryFor(ActionKind::kReload), "");
+    report = RunWithRetry(it->second.argv, it->second.timeout, RetryFor(ActionKind::kReload),
+                          it->second.env, "");
     Event e;
     e.ts = clock_.Now();
     DeployEvent d;
     d.cert = action.cert;
     d.host = host;
     d.outcome = report.success ? Outcome::kSuccess : Outcome::kFailure;
-    d.detail = StrCat("reload by certcast: ", report.detail);
+    d.detail = ToValidUtf8(StrCat("reload by certcast: ", report.detail), kMaxEventDetailBytes);
     e.body = std::move(d);
     report.events.push_back(std::move(e));
     return report;
@@ -497,16 +510,16 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
   }
   auto argv = ClientArgv(client, lineage, action);
   if (!argv.ok()) {
-    report.detail = argv.status().message();
+    report.detail = RedactSecrets(argv.status().message());
     return report;
   }
   if (config_.dry_run) {
-    report.commands.push_back(*argv);
+    report.commands.push_back(RedactArgv(*argv));
     report.skipped = true;
     report.detail = "dry run";
     return report;
   }
-  report = RunWithRetry(*argv, client.timeout, RetryFor(action.kind), "", lock->fd());
+  report = RunWithRetry(*argv, client.timeout, RetryFor(action.kind), client.env, "", lock->fd());
   Event e;
   e.ts = clock_.Now();
   RenewalEvent r;
@@ -514,7 +527,7 @@ StatusOr<ExecutionReport> Executor::Execute(const PlannedAction& action, const C
   r.outcome = report.success ? Outcome::kSuccess : Outcome::kFailure;
   if (!report.success) {
     r.error = ClassifyClientFailure(report.output, report.timed_out);
-    r.detail = report.detail.substr(0, 500);
+    r.detail = ToValidUtf8(report.detail, kMaxEventDetailBytes);
   }
   r.challenge = action.challenge.value_or(lineage.challenge);
   r.ca = action.ca.value_or(lineage.ca);

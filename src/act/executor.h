@@ -28,6 +28,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -115,8 +116,9 @@ class Executor {
 
  private:
   ExecutionReport RunWithRetry(const std::vector<std::string>& argv, absl::Duration timeout,
-                               const RetryPolicy& retry, const std::string& stdin_text,
-                               int lineage_lock_fd = -1);
+                               const RetryPolicy& retry,
+                               const std::map<std::string, std::string>& env,
+                               const std::string& stdin_text, int lineage_lock_fd = -1);
   bool Stopping() const;
   DaemonConfig config_;
   const Clock& clock_;

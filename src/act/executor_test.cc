@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "act/config.h"
 #include "act/process.h"
+#include "core/event_json.h"
 #include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -556,6 +558,136 @@ TEST_F(ExecutorTest, AHostileCaInAnEventBecomesAnAlertNotACommand) {
   EXPECT_THAT(report->detail, HasSubstr("refused: CA \"https://evil.example/dir\" is not allowed"));
 }
 
+// Issue #12 finding 1: a localized client prints Latin-1 ("caf\xE9") and fails. The detail stored
+// must be valid UTF-8 (else the row is unreadable and every later plan failed), and the event
+// must read back.
+TEST_F(ExecutorTest, AClientPrintingInvalidUtf8IsRecordedAsValidUtf8) {
+  DaemonConfig c = Config();
+  c.client.path = dir_.path() + "/latin1-certbot";
+  std::ofstream(c.client.path) << "#!/bin/sh\nprintf 'Error: caf\\351\\n' >&2\nexit 1\n";
+  std::filesystem::permissions(c.client.path, std::filesystem::perms::owner_all);
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->success);
+  const auto* r = report->events.at(0).As<RenewalEvent>();
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->detail, "exit 1: Error: caf\xEF\xBF\xBD");
+  auto back = ParseEventLine(EventToJson(report->events.at(0)));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, report->events.at(0));
+}
+
+// LastLine cuts a long line keeping its end, never inside a character.
+TEST(ProcessTest, LastLineIsValidUtf8CutOnACharacterBoundary) {
+  struct Case {
+    std::string text;
+    size_t max;
+    std::string want;
+  } cases[] = {
+      {"first\nError: caf\xE9\n\n", 300, "Error: caf\xEF\xBF\xBD"},
+      {"x\xC3\xA9t\xC3\xA9", 4, "t\xC3\xA9"},   // "été" cut to 4 bytes: "t" + "é", not half an é
+      {"x\xC3\xA9t\xC3\xA9", 5, "\xC3\xA9t\xC3\xA9"},
+      {"abc \xF0\x9F\x94\x92", 3, ""},           // a 4-byte character does not fit in 3
+      {"  \n  ", 300, ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(LastLine(c.text, c.max), c.want) << c.text;
+}
+
+// Issue #12 finding 9: the run ends when the child exits, not when its pipes close.
+TEST(ProcessTest, AChildWhoseBackgroundProcessHoldsThePipesIsDoneWhenItExits) {
+  ProcessOptions options;
+  options.timeout = absl::Seconds(3);
+  // The background sleep inherits stdout and stderr and keeps them open for 20 s.
+  auto r = RunProcess({"sh", "-c", "sleep 20 & echo $!; echo bye >&2; exit 0"}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->stderr_text, "bye\n");
+  // The background process was not killed: a daemon a reload starts must live on.
+  const pid_t sleeper = std::stoi(r->stdout_text);
+  EXPECT_EQ(::kill(sleeper, 0), 0) << "the background process was killed";
+  ::kill(sleeper, SIGKILL);
+}
+
+// On a timeout the whole process group goes, including what the child started.
+TEST(ProcessTest, ATimeoutKillsTheChildsProcessGroup) {
+  TempDir dir;
+  ProcessOptions options;
+  options.timeout = absl::Milliseconds(300);
+  const std::string pid_file = dir.path() + "/pid";
+  auto r = RunProcess({"sh", "-c", "sleep 30 & echo $! > " + pid_file + "; sleep 30"}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->signal, SIGTERM);
+  const pid_t sleeper = std::stoi(Read(pid_file));
+  // Gone, or a zombie waiting for its new parent to reap it: either way no longer running.
+  std::string state;
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(sleeper) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) break;
+    state = line.substr(line.rfind(')') + 2, 1);
+    if (state == "Z") break;
+    ::usleep(10000);
+  }
+  EXPECT_TRUE(state.empty() || state == "Z") << "background sleep still in state " << state;
+}
+
+// A reload that starts a daemon which keeps stderr (nginx started by a script, `sleep 20 &`)
+// succeeds at once: before the fix it was a 3 s timeout, retried twice.
+TEST_F(ExecutorTest, AReloadThatLeavesADaemonHoldingStderrSucceedsFirstTime) {
+  DaemonConfig c = Config();
+  const std::string pid_file = dir_.path() + "/daemon.pid";
+  c.reload["web1"] = CommandSettings{
+      {"sh", "-c", "sleep 20 & echo $! > " + pid_file + "; echo reloaded; exit 0"}, absl::Seconds(3)};
+  Executor executor(c, clock_, sleep_);
+  PlannedAction a = Action(ActionKind::kReload);
+  a.host = "web1";
+  auto report = executor.Execute(a, Lineage());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->success) << report->detail;
+  EXPECT_EQ(report->attempts, 1);
+  EXPECT_TRUE(slept_.empty());
+  EXPECT_FALSE(report->timed_out);
+  EXPECT_EQ(report->events.at(0).As<DeployEvent>()->outcome, Outcome::kSuccess);
+  ::kill(std::stoi(Read(pid_file)), SIGKILL);
+}
+
+// Issue #12 finding 11: a child gets the allow-list and its configured variables, nothing else.
+TEST(ProcessTest, ChildEnvironmentIsTheAllowListPlusWhatWasConfigured) {
+  const char* const parent[] = {"PATH=/usr/bin:/bin", "HOME=/root", "LANG=fr_FR.UTF-8",
+                                "LC_ALL=C.UTF-8", "TZ=UTC", "REQUESTS_CA_BUNDLE=/ca.pem",
+                                "AWS_SECRET_ACCESS_KEY=hunter2", "CF_Token=secret",
+                                "LCX=no", "NOEQUALS", "PATHS=no", nullptr};
+  EXPECT_THAT(ChildEnvironment({}, parent),
+              ElementsAre("HOME=/root", "LANG=fr_FR.UTF-8", "LC_ALL=C.UTF-8", "PATH=/usr/bin:/bin",
+                          "REQUESTS_CA_BUNDLE=/ca.pem", "TZ=UTC"));
+  // Configured variables are added, and win over an inherited one.
+  EXPECT_THAT(ChildEnvironment({{"CLOUDFLARE_DNS_API_TOKEN", "t"}, {"TZ", "Europe/Paris"}}, parent),
+              ElementsAre("CLOUDFLARE_DNS_API_TOKEN=t", "HOME=/root", "LANG=fr_FR.UTF-8",
+                          "LC_ALL=C.UTF-8", "PATH=/usr/bin:/bin", "REQUESTS_CA_BUNDLE=/ca.pem",
+                          "TZ=Europe/Paris"));
+}
+
+TEST_F(ExecutorTest, TheClientSeesItsConfiguredVariablesButNotTheDaemonsOthers) {
+  ::setenv("CERTCAST_SECRET_TEST", "x", 1);
+  DaemonConfig c = Config();
+  c.client.path = dir_.path() + "/env-certbot";
+  std::ofstream(c.client.path) << "#!/bin/sh\nenv > '" << dir_.path() << "/env'\nexit 0\n";
+  std::filesystem::permissions(c.client.path, std::filesystem::perms::owner_all);
+  c.client.env = {{"CERTCAST_CONFIGURED_TEST", "y"}};
+  Executor executor(c, clock_, sleep_);
+  auto report = executor.Execute(Action(ActionKind::kRenew), Lineage());
+  ::unsetenv("CERTCAST_SECRET_TEST");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->success) << report->detail;
+  const std::string env = Read(dir_.path() + "/env");
+  EXPECT_THAT(env, ::testing::Not(HasSubstr("CERTCAST_SECRET_TEST")));
+  EXPECT_THAT(env, HasSubstr("CERTCAST_CONFIGURED_TEST=y\n"));
+  EXPECT_THAT(env, HasSubstr("PATH=/"));
+}
+
 TEST(LockFileNameTest, ACertManagerNameCannotLeaveTheLockDirectory) {
   EXPECT_EQ(LockFileName("default/shop-tls"), "default%2Fshop-tls.lock");
   EXPECT_EQ(LockFileName(".."), "%...lock");
@@ -636,14 +768,17 @@ end = "05:00"
 kind = "lego"
 email = "ops@example.com"
 dns_provider = "cloudflare"
+env = { CLOUDFLARE_DNS_API_TOKEN = "token" }
 [[lineage]]
 cert = "shop"
 kind = "certbot"
 [[reload]]
 host = "web1"
 command = ["systemctl", "reload", "nginx"]
+env = { SYSTEMD_LOG_LEVEL = "debug" }
 [alert]
 webhook = "https://hooks.example/certcast"
+env = { PAGER_TOKEN = "p" }
 [[collector]]
 name = "certbot-log"
 command = ["certcast", "parse", "certbot", "/var/log/letsencrypt/letsencrypt.log"]
@@ -666,6 +801,14 @@ every = "1h"
         ConfigCase{"AnUnknownAltChallengeIsAnError",
                    "[[lineage]]\ncert = \"shop\"\nalt_challenges = [\"dns-02\"]\n",
                    "lineage[0].alt_challenges: \"dns-02\" is not http-01, dns-01 or tls-alpn-01"},
+        ConfigCase{"AnEnvNameThatIsNotAVariableNameIsAnError",
+                   "[client]\nenv = { \"1X\" = \"v\" }\n",
+                   "client.env: \"1X\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"},
+        ConfigCase{"AnEnvValueThatIsNotAStringIsAnError",
+                   "[[reload]]\ncommand = [\"true\"]\nenv = { A = 1 }\n",
+                   "reload[0].env.A: expected a string"},
+        ConfigCase{"AnEnvThatIsNotATableIsAnError", "[[collector]]\ncommand = [\"true\"]\nenv = \"A=1\"\n",
+                   "collector[0].env: expected a table of strings"},
         ConfigCase{"ATimeScaleBelowOneIsAnError", "[policy]\ntime_scale = 0.5\n",
                    "policy.time_scale: expected a number >= 1 (1 = real time), got 0.5"}),
     [](const ::testing::TestParamInfo<ConfigCase>& info) { return info.param.name; });

@@ -8,11 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "core/strings.h"
+#include "core/utf8.h"
 
 extern char** environ;
 
@@ -33,6 +36,11 @@ struct Fd {
   }
 };
 
+// After the child exits, what is already in its pipes is read for this long, then reading stops.
+constexpr auto kDrainAfterExit = std::chrono::milliseconds(200);
+// How often the loop checks whether the child has exited.
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+
 Status MakePipe(Fd& read_end, Fd& write_end) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return InternalError(StrCat("pipe: ", std::strerror(errno)));
@@ -49,8 +57,30 @@ std::string LastLine(std::string_view text, size_t max) {
   }
   const size_t newline = text.rfind('\n');
   std::string_view line = newline == std::string_view::npos ? text : text.substr(newline + 1);
-  if (line.size() > max) line = line.substr(line.size() - max);
-  return std::string(line);
+  // Child output is any bytes (a localized client prints Latin-1): the line goes into events and
+  // audit records, so it is made valid UTF-8 and cut on a character boundary.
+  return ToValidUtf8(line, max, KeepEnd::kTail);
+}
+
+std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& configured,
+                                          const char* const* parent) {
+  if (parent == nullptr) parent = environ;
+  std::map<std::string, std::string> chosen;
+  for (const char* const* entry = parent; *entry != nullptr; ++entry) {
+    const std::string_view text = *entry;
+    const size_t equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    const std::string_view name = text.substr(0, equals);
+    const bool inherited =
+        name.starts_with("LC_") ||
+        std::find(std::begin(kInheritedVariables), std::end(kInheritedVariables), name) !=
+            std::end(kInheritedVariables);
+    if (inherited) chosen.emplace(name, text.substr(equals + 1));
+  }
+  for (const auto& [name, value] : configured) chosen[name] = value;
+  std::vector<std::string> out;
+  for (const auto& [name, value] : chosen) out.push_back(StrCat(name, "=", value));
+  return out;
 }
 
 StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
@@ -100,7 +130,15 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   args.push_back(nullptr);
   const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+  std::vector<char*> environment;
+  if (options.environment) {
+    for (const std::string& entry : *options.environment) {
+      environment.push_back(const_cast<char*>(entry.c_str()));
+    }
+    environment.push_back(nullptr);
+  }
+  const int spawned = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(),
+                                   options.environment ? environment.data() : environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0) {
@@ -117,13 +155,29 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   size_t written = 0;
   ::fcntl(in_write.fd, F_SETFL, O_NONBLOCK);
   ProcessResult result;
+  using SteadyClock = std::chrono::steady_clock;
   const auto deadline = start + std::chrono::microseconds(absl::ToInt64Microseconds(options.timeout));
   bool term_sent = false;
-  std::chrono::steady_clock::time_point kill_at;
+  int kills_sent = 0;
+  SteadyClock::time_point kill_at;
+  // Set when the child has exited: reading stops then, or at the end of the drain. What the
+  // child started may hold its stdout/stderr open for ever (`sleep 20 &`, a daemon a reload
+  // script starts): the child's exit is the end of the run, not the pipes' end.
+  std::optional<SteadyClock::time_point> drain_until;
   int status = 0;
   bool exited = false;
   char buffer[8192];
   while (true) {
+    if (!exited) {
+      const pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) {
+        exited = true;
+        drain_until = SteadyClock::now() + kDrainAfterExit;
+        in_write.Close();
+      } else if (r < 0 && errno != EINTR) {
+        break;  // not our child any more (cannot happen unless SIGCHLD is ignored)
+      }
+    }
     std::vector<pollfd> fds;
     if (out_read.fd >= 0) fds.push_back({out_read.fd, POLLIN, 0});
     if (err_read.fd >= 0) fds.push_back({err_read.fd, POLLIN, 0});
@@ -131,21 +185,31 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
       if (written >= options.stdin_text.size()) in_write.Close();
       else fds.push_back({in_write.fd, POLLOUT, 0});
     }
-    if (fds.empty()) break;  // both outputs closed: the child is done (or closed them)
-    const auto now = std::chrono::steady_clock::now();
-    if (!term_sent && now >= deadline) {
+    const auto now = SteadyClock::now();
+    if (exited && (fds.empty() || now >= *drain_until)) break;
+    if (!exited && !term_sent && now >= deadline) {
       result.timed_out = true;
-      ::kill(-pid, SIGTERM);
+      ::kill(-pid, SIGTERM);  // the whole group: the client and what it started
       term_sent = true;
       kill_at = now + std::chrono::seconds(2);
     }
-    if (term_sent && now >= kill_at) {
+    if (!exited && term_sent && now >= kill_at) {
+      // A child that outlives SIGKILL is stuck in the kernel (uninterruptible I/O): stop waiting
+      // after a second try rather than block the caller for ever (it stays a zombie).
+      if (kills_sent == 2) break;
       ::kill(-pid, SIGKILL);
-      break;
+      ++kills_sent;
+      kill_at = now + std::chrono::seconds(2);
     }
-    const auto until = term_sent ? kill_at : deadline;
+    // Wake often enough to notice the child's exit (no pipe tells when it leaves them open).
+    auto until = exited ? *drain_until : term_sent ? kill_at : deadline;
+    until = std::min(until, now + kPollInterval);
     const int wait_ms = static_cast<int>(std::max<int64_t>(
-        1, std::min<int64_t>(200, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count())));
+        1, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
+    if (fds.empty()) {
+      ::usleep(static_cast<useconds_t>(wait_ms) * 1000);
+      continue;
+    }
     const int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0 && errno != EINTR) break;
     for (const pollfd& p : fds) {
@@ -167,25 +231,6 @@ StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
       const size_t room = options.max_output_bytes > sink.size() ? options.max_output_bytes - sink.size() : 0;
       sink.append(buffer, std::min(room, static_cast<size_t>(n)));
     }
-  }
-  // Reap the child; it may still be running if it closed its outputs early.
-  while (!exited) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      exited = true;
-      break;
-    }
-    if (r < 0 && errno != EINTR) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (!term_sent && now >= deadline) {
-      result.timed_out = true;
-      ::kill(-pid, SIGTERM);
-      term_sent = true;
-      kill_at = now + std::chrono::seconds(2);
-    } else if (term_sent && now >= kill_at) {
-      ::kill(-pid, SIGKILL);
-    }
-    ::usleep(10000);
   }
   result.duration = absl::FromChrono(std::chrono::steady_clock::now() - start);
   if (options.detached_output) {

@@ -2,6 +2,9 @@
 // with the path of each key in errors ("policy.alert_risk: expected a number in [0, 1]").
 #pragma once
 
+#include <algorithm>
+#include <cctype>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -15,6 +18,14 @@
 #include "toml++/toml.h"
 
 namespace certcast::act {
+
+// Whether `name` can be an environment variable's name: [A-Za-z_][A-Za-z0-9_]*.
+inline bool IsVariableName(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
 
 // Reads typed values out of one TOML table and remembers which keys were read, so unknown keys
 // (typos) are reported.
@@ -60,6 +71,26 @@ class TomlTable {
           return InvalidArgumentError(StrCat(Key(key), ": expected an array of strings"));
         }
         out.push_back(item.value<std::string>().value());
+      }
+    } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+      // An environment: { NAME = "value", ... }.
+      const toml::table* table = node->as_table();
+      if (!table) return InvalidArgumentError(StrCat(Key(key), ": expected a table of strings"));
+      out.clear();
+      for (const auto& [name, entry] : *table) {
+        const std::string_view n = name.str();
+        if (!IsVariableName(n)) {
+          return InvalidArgumentError(
+              StrCat(Key(key), ": \"", n, "\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"));
+        }
+        if (!entry.is_string()) {
+          return InvalidArgumentError(StrCat(Key(key), ".", n, ": expected a string"));
+        }
+        const std::string text = entry.template value<std::string>().value();
+        if (text.find('\0') != std::string::npos) {
+          return InvalidArgumentError(StrCat(Key(key), ".", n, ": contains a NUL byte"));
+        }
+        out[std::string(n)] = text;
       }
     }
     return OkStatus();

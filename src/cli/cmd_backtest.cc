@@ -51,6 +51,7 @@ int RunBacktestCommand(const BacktestFlags& flags) {
   std::cerr << "backtest: loading events\n";
   auto events = (*store)->LoadEvents({});
   if (!events.ok()) return Fail(events.status());
+  WarnUnreadableEvents(**store);
   std::ofstream csv(flags.out, std::ios::trunc);
   if (!csv) return Fail(NotFoundError(StrCat("cannot write ", flags.out)));
   auto result = RunBacktest(*forecaster, *events, options, csv);

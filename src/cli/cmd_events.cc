@@ -63,6 +63,7 @@ int RunEvents(const EventsFlags& flags) {
     }
     return OkStatus();
   });
+  WarnUnreadableEvents(**store);
   if (!s.ok()) return Fail(s);
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }

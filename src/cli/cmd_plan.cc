@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "core/clock.h"
 #include "core/strings.h"
+#include "core/utf8.h"
 #include "core/time.h"
 #include "policy/planner.h"
 #include "store/store.h"
@@ -98,13 +99,14 @@ int RunPlanCommand(const PlanFlags& flags) {
   // fleet (millions of small allocations) costs as much as a plan step (docs/benchmarks.md).
   auto* state = new policy::PlanState(/*with_fleet=*/forecaster != nullptr);
   auto out = policy::RunPlan(**store, forecaster, at, options, *state);
+  WarnUnreadableEvents(**store);
   if (!out.ok()) return Fail(out.status());
   if (!out->forecast_error.empty()) {
-    std::cerr << "certcast: warning: scoring failed (" << out->forecast_error.substr(0, 300)
+    std::cerr << "certcast: warning: scoring failed (" << ToValidUtf8(out->forecast_error, 300)
               << "); planned on facts alone, risk 0\n";
   }
   if (!out->reasons_error.empty()) {
-    std::cerr << "certcast: warning: forecast reasons failed (" << out->reasons_error.substr(0, 300)
+    std::cerr << "certcast: warning: forecast reasons failed (" << ToValidUtf8(out->reasons_error, 300)
               << "); planned with the risks, messages without reasons\n";
   }
   if (flags.format == "table") {

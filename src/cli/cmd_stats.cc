@@ -98,6 +98,7 @@ const bool registered = RegisterCommand({
             auto store = Store::OpenSqlite(*db, {.create_if_missing = false});
             if (!store.ok()) return Fail(store.status());
             auto summary = Summarize(**store);
+            WarnUnreadableEvents(**store);
             if (!summary.ok()) return Fail(summary.status());
             PrintSummary(*summary, stdout);
             return kExitOk;

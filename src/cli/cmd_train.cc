@@ -34,6 +34,7 @@ int RunTrain(const TrainFlags& flags) {
   std::cerr << "train: loading events\n";
   auto events = (*store)->LoadEvents(filter);
   if (!events.ok()) return Fail(events.status());
+  WarnUnreadableEvents(**store);
   if (events->empty()) return Fail(FailedPreconditionError("the store holds no events to train on"));
   // Without --until, train on everything: the window ends just after the newest event.
   if (flags.until.empty()) until = events->back().ts + absl::Microseconds(1);

@@ -9,6 +9,10 @@
 #include "CLI/CLI.hpp"
 #include "core/status.h"
 
+namespace certcast {
+class Store;
+}  // namespace certcast
+
 namespace certcast::cli {
 
 // Exit codes, documented in `certcast --help` and docs/cli.md.
@@ -30,6 +34,11 @@ bool RegisterCommand(Command command);
 
 // Prints `status` as "certcast: <message>" on stderr and returns the exit code for it.
 int Fail(const Status& status);
+
+// Every command that reads stored events calls this when done: when ScanEvents skipped rows that
+// do not parse, says on stderr how many and which ("certcast: warning: ..."); the command's
+// result stands (it was computed from every readable event).
+void WarnUnreadableEvents(const Store& store);
 
 // Parses an RFC 3339 flag value or throws CLI::ValidationError (reported as a usage error).
 // Use as the `check` of an option: ->check(RequireTimestamp()).

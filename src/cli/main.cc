@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "core/time.h"
+#include "store/store.h"
 
 namespace certcast::cli {
 namespace {
@@ -26,6 +27,11 @@ int Fail(const Status& status) {
   std::cerr << "certcast: " << status.message() << "\n";
   if (status.code() == StatusCode::kInvalidArgument) return kExitUsage;
   return kExitFailure;
+}
+
+void WarnUnreadableEvents(const Store& store) {
+  const std::string described = DescribeUnreadable(store.unreadable_events());
+  if (!described.empty()) std::cerr << "certcast: warning: " << described << "\n";
 }
 
 CLI::Validator RequireTimestamp() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command.h"
 #include "core/clock.h"
 #include "core/time.h"
 #include "model/forecaster.h"
@@ -31,6 +32,7 @@ inline StatusOr<ScoringInputs> LoadScoringInputs(const std::string& db, const st
   EventFilter filter;
   filter.until = at;
   ASSIGN_OR_RETURN(std::vector<Event> events, store->LoadEvents(filter));
+  WarnUnreadableEvents(*store);
   return ScoringInputs{std::move(forecaster), std::move(store), at, std::move(events)};
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "core/utf8.h"
 
 #include "core/time.h"
 #include "simdjson.h"
@@ -94,7 +95,7 @@ class Reader {
   }
   Status BadValue(int slot, std::string_view value, std::string_view why) const {
     return InvalidArgumentError(StrCat("field \"", table_[slot], "\": \"",
-                                                   value.substr(0, 80), "\" ", why));
+                                                   ToValidUtf8(value, 80), "\" ", why));
   }
 
   Status RawString(int slot, std::string_view& out, size_t max = kMaxFieldBytes) const {
@@ -508,13 +509,24 @@ Status ParseDomain(const Reader& r, DomainEvent& e) {
 void AppendJsonString(std::string_view s, std::string& out) {
   out.push_back('"');
   // Fast path: most strings need no escaping and are copied in one append.
-  bool plain = true;
+  bool plain = true, ascii = true;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
+    ascii &= c < 0x80;
     if (c < 0x20 || c == '"' || c == '\\') {
       plain = false;
       break;
     }
+  }
+  // The parser refuses invalid UTF-8, so a line written with a stray byte could never be read
+  // back (a stored event that stops every scan). Callers make outside text valid (core/utf8.h);
+  // this is the last guard: invalid bytes become U+FFFD, cut to the original length so the
+  // codec's length limits still hold.
+  std::string valid;
+  if ((!ascii || !plain) && !IsValidUtf8(s)) {
+    valid = ToValidUtf8(s, s.size());
+    s = valid;
+    plain = false;
   }
   if (plain) {
     out.append(s);
@@ -687,7 +699,7 @@ StatusOr<Event> EventParser::Parse(std::string_view line) {
   const std::optional<EventType> type = EventTypeFromString(type_text);
   if (!type) {
     return InvalidArgumentError(
-        StrCat("unknown type \"", type_text.substr(0, 64), "\""));
+        StrCat("unknown type \"", ToValidUtf8(type_text, 64), "\""));
   }
   Reader r(*type, Tables()[static_cast<size_t>(*type)]);
   RETURN_IF_ERROR(r.Collect(obj));

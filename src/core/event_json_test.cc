@@ -170,6 +170,34 @@ TEST(ParseRenewRule, Forms) {
   EXPECT_FALSE(ParseRenewRule("fraction:1.5").has_value());
 }
 
+// A string with a byte that is not UTF-8 (a localized client printing Latin-1) must never be
+// written as a line the parser refuses: the serializer writes U+FFFD for it, within the
+// original length, and the line reads back.
+TEST(EventJson, InvalidUtf8IsNeverWrittenEvenWhenACallerMissedIt) {
+  struct Case {
+    std::string detail, read_back;
+  } cases[] = {
+      // 11 bytes; U+FFFD is 3 bytes and does not fit in the original length.
+      {"Error: caf\xE9", "Error: caf"},
+      {"\"caf\xE9\" failed", "\"caf\xEF\xBF\xBD\" fail"},
+      {"ok \xC3\xA9", "ok \xC3\xA9"},
+  };
+  for (const auto& c : cases) {
+    Event e;
+    e.ts = absl::FromUnixSeconds(1795000000);
+    DeployEvent d;
+    d.cert = "shop";
+    d.host = "web1";
+    d.outcome = Outcome::kFailure;
+    d.detail = c.detail;
+    e.body = d;
+    const std::string line = EventToJson(e);
+    auto back = ParseEventLine(line);
+    ASSERT_TRUE(back.ok()) << line << ": " << back.status();
+    EXPECT_EQ(back->As<DeployEvent>()->detail.value_or(""), c.read_back) << line;
+  }
+}
+
 }  // namespace
 // The one check every name passed to a client goes through (issue #12, finding 3).
 TEST(ValidateDnsNameTest, AcceptsLdhNamesAndRejectsOptionsAndOverlongLabels) {

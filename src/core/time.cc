@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "core/strings.h"
+#include "core/utf8.h"
 
 namespace certcast {
 namespace {
@@ -52,7 +53,7 @@ bool Digits(std::string_view s, size_t pos, size_t n, unsigned& out) {
 
 Status Bad(std::string_view text, std::string_view why) {
   return InvalidArgumentError(
-      StrCat("bad timestamp \"", text.substr(0, 64), "\": ", why,
+      StrCat("bad timestamp \"", ToValidUtf8(text, 64), "\": ", why,
                    " (want RFC 3339 UTC like 2026-11-01T00:00:00Z)"));
 }
 

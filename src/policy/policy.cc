@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/strings.h"
+#include "core/utf8.h"
 #include "core/time.h"
 #include "features/client_rule.h"
 
@@ -160,7 +161,7 @@ Diagnosis FromAttempt(const Attempt& a, const LineageView& v, Challenge challeng
                       const std::string& ca, const PolicyConfig& config, std::string prefix) {
   const Evidence& e = v.evidence;
   const std::string& err = a.error;
-  std::string detail = a.detail.empty() ? "" : StrCat(" (", a.detail.substr(0, 160), ")");
+  std::string detail = a.detail.empty() ? "" : StrCat(" (", ToValidUtf8(a.detail, 160), ")");
   const std::string what = StrCat(prefix, " with ", err.empty() ? "no error code" : err, " via ",
                                   ToString(a.challenge.value_or(challenge)), detail);
   std::string lower = a.detail;

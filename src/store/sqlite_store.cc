@@ -1,13 +1,15 @@
 // SQLite implementation of Store. sqlite3 is wrapped here and nowhere else.
-#include <sqlite3.h>
-
 #include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <set>
 
 #include <openssl/sha.h>
 
@@ -292,7 +294,7 @@ class SqliteStore final : public Store {
 
   Status ScanEvents(const EventFilter& filter,
                     const std::function<Status(const Event&)>& fn) override {
-    std::string sql = "SELECT json FROM events WHERE 1";
+    std::string sql = "SELECT json, ts, hash FROM events WHERE 1";
     if (!filter.subjects.empty()) {
       sql += " AND subject IN (";
       for (size_t i = 0; i < filter.subjects.size(); ++i) sql += i ? ",?" : "?";
@@ -314,11 +316,22 @@ class SqliteStore final : public Store {
       if (!row) break;
       auto event = parser.Parse(stmt.Text(0));
       if (!event.ok()) {
-        return DataLossError(StrCat("stored event unreadable: ", event.status().message()));
+        NoteUnreadable(stmt.Int(1), stmt.Int(2), event.status().message());
+        continue;
       }
       RETURN_IF_ERROR(fn(*event));
     }
     return OkStatus();
+  }
+
+  UnreadableEvents unreadable_events() const override { return unreadable_; }
+
+  void NoteUnreadable(int64_t ts, int64_t hash, std::string_view reason) {
+    if (!unreadable_keys_.insert({ts, hash}).second) return;  // met in an earlier scan
+    ++unreadable_.count;
+    if (unreadable_.first.size() < UnreadableEvents::kMaxListed) {
+      unreadable_.first.push_back({ts, hash, std::string(reason)});
+    }
   }
 
   StatusOr<int64_t> CountEvents() override {
@@ -706,6 +719,8 @@ class SqliteStore final : public Store {
   Stmt insert_event_;
   Stmt select_event_json_;
   Stmt insert_append_;
+  UnreadableEvents unreadable_;
+  std::set<std::pair<int64_t, int64_t>> unreadable_keys_;  // (ts, hash) of every row counted
 };
 
 }  // namespace
@@ -746,6 +761,50 @@ StatusOr<AuditHead> ParseAuditHead(std::string_view text, const std::string& pat
   return head;
 }
 
+namespace {
+
+// The store holds the audit log (argv, outcomes), planner memory, token hashes and whatever a
+// collector or a client's output put in an event: readable by its owner only. Created 0600 here
+// (SQLite would use 0644 less the umask); SQLite gives its -wal and -shm files the database
+// file's mode. An existing store that others may read is tightened (the "other" bits removed
+// from the file and its -wal/-shm); a store owned by someone else is left as it is.
+Status MakeStorePrivate(const std::string& path, bool exists) {
+  if (!exists) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      return OkStatus();
+    }
+    if (errno == EEXIST) return OkStatus();  // created meanwhile by another process
+    return UnavailableError(StrCat(path, ": cannot create store: ", std::strerror(errno)));
+  }
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st = {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if ((st.st_mode & S_IRWXO) != 0 && st.st_uid == ::geteuid()) {
+      ::chmod(file.c_str(), st.st_mode & 07770);
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+std::string DescribeUnreadable(const UnreadableEvents& unreadable) {
+  if (unreadable.count == 0) return "";
+  std::vector<std::string> rows;
+  for (const UnreadableEvent& u : unreadable.first) {
+    rows.push_back(StrCat("ts=", u.ts_micros, " (", FormatRfc3339(absl::FromUnixMicros(u.ts_micros)),
+                          ") hash=", u.hash, ": ", u.reason));
+  }
+  const auto& f = unreadable.first.front();
+  return StrCat(unreadable.count, " stored event", unreadable.count == 1 ? "" : "s",
+                " unreadable, skipped (the rest were read): ", StrJoin(rows, "; "),
+                unreadable.count > static_cast<int64_t>(rows.size()) ? "; ..." : "",
+                ". Remove one with: sqlite3 STORE \"DELETE FROM events WHERE ts=", f.ts_micros,
+                " AND hash=", f.hash, "\"");
+}
+
 StatusOr<std::vector<Event>> Store::LoadEvents(const EventFilter& filter) {
   std::vector<Event> events;
   RETURN_IF_ERROR(ScanEvents(filter, [&](const Event& e) {
@@ -764,12 +823,7 @@ StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
     return NotFoundError(StrCat(path, ": no such store (run `certcast ingest --db ", path,
                                 " FILE` first)"));
   }
-  if (!exists) {
-    // Created private: the store holds token hashes and audit records. SQLite gives its -wal and
-    // -shm files the database file's mode.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
-  }
+  RETURN_IF_ERROR(MakeStorePrivate(path, exists));
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;

@@ -1,9 +1,11 @@
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "core/event_json.h"
+#include "core/strings.h"
 #include "core/time.h"
 #include "gtest/gtest.h"
 #include "store/store.h"
@@ -91,6 +93,28 @@ TEST_F(StoreTest, MigratesASchema2StoreToTokens) {
   EXPECT_EQ((*store)->CreateToken(token).code(), StatusCode::kAlreadyExists);
 }
 
+// Issue #12 finding 4: the store (audit log, memory, events) is readable by its owner only: a new
+// one and its -wal/-shm are 0600; an existing one others could read is tightened on open.
+TEST_F(StoreTest, ANewStoreIsPrivateAndAWorldReadableOneIsTightened) {
+  const auto mode = [](const std::string& file) {
+    struct stat st = {};
+    EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+    return st.st_mode & 07777;
+  };
+  {
+    auto store = Store::OpenSqlite(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
+    EXPECT_EQ(mode(path_), 0600u);
+    EXPECT_EQ(mode(path_ + "-wal"), 0600u);
+    EXPECT_EQ(mode(path_ + "-shm"), 0600u);
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+  auto reopened = Store::OpenSqlite(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(mode(path_), 0640u);  // "other" loses its bits; the group is the operator's choice
+}
+
 TEST_F(StoreTest, MissingStoreIsNotCreatedWhenReading) {
   auto store = Store::OpenSqlite(path_, {.create_if_missing = false});
   ASSERT_FALSE(store.ok());
@@ -142,6 +166,53 @@ TEST_F(StoreTest, StoresExactDuplicatesOnceAndScansInTimeOrder) {
   EXPECT_EQ((*all)[0].type(), EventType::kRenewal);  // 10-30 first: out-of-order input is fine
   EXPECT_EQ((*all)[1].type(), EventType::kConfig);
   EXPECT_EQ((*all)[2].type(), EventType::kDns);
+}
+
+// Issue #12 finding 1: one stored row that does not parse (a byte that is not UTF-8, written by
+// a binary without core/utf8.h; or a row changed in the file) must not stop a scan: it is skipped
+// and counted once, and every other row is read.
+TEST_F(StoreTest, UnreadableRowsAreSkippedCountedOnceAndTheRestRead) {
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig), Ev(kDns), Ev(kRenewal)}).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE events SET json = replace(json, '203.0.113.9', 'caf' || "
+                         "CAST(X'E9' AS TEXT)) WHERE json LIKE '%\"dns\"%';"
+                         "UPDATE events SET json = 'not json' WHERE json LIKE '%\"renewal\"%'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  static constexpr std::string_view kNotJson =
+      "invalid JSON: Problem while parsing an atom starting with the letter 'n'";
+  static constexpr std::string_view kNotUtf8 = "invalid JSON: The input is not valid UTF-8";
+  for (int scan = 0; scan < 2; ++scan) {
+    auto events = (*store)->LoadEvents();
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_EQ(events->size(), 1u);
+    EXPECT_EQ(EventToJson(events->front()), kConfig);
+    const UnreadableEvents unreadable = (*store)->unreadable_events();
+    EXPECT_EQ(unreadable.count, 2) << "scan " << scan;  // the same rows are not counted twice
+    ASSERT_EQ(unreadable.first.size(), 2u);
+    // In (ts, hash) order: the renewal (10-30) before the dns event (11-02).
+    EXPECT_EQ(unreadable.first[0].ts_micros, absl::ToUnixMicros(*ParseRfc3339("2026-10-30T00:00:00Z")));
+    EXPECT_EQ(unreadable.first[1].ts_micros, absl::ToUnixMicros(*ParseRfc3339("2026-11-02T00:00:00Z")));
+    EXPECT_EQ(unreadable.first[0].reason, kNotJson);
+    EXPECT_EQ(unreadable.first[1].reason, kNotUtf8);
+  }
+  const UnreadableEvents unreadable = (*store)->unreadable_events();
+  const auto& [first, second] = std::tie(unreadable.first[0], unreadable.first[1]);
+  EXPECT_EQ(DescribeUnreadable(unreadable),
+            StrCat("2 stored events unreadable, skipped (the rest were read): ts=", first.ts_micros,
+                   " (2026-10-30T00:00:00Z) hash=", first.hash, ": ", kNotJson,
+                   "; ts=", second.ts_micros, " (2026-11-02T00:00:00Z) hash=", second.hash, ": ",
+                   kNotUtf8, ". Remove one with: sqlite3 STORE \"DELETE FROM events WHERE ts=",
+                   first.ts_micros, " AND hash=", first.hash, "\""));
+  // A store that met none says nothing.
+  EXPECT_EQ(DescribeUnreadable(UnreadableEvents{}), "");
 }
 
 TEST_F(StoreTest, FiltersBySubjectTypeAndTime) {

@@ -113,6 +113,25 @@ struct EventAppends {
   std::optional<absl::Time> earliest_ts;   // earliest ts stored by appends after the given seq
 };
 
+// A stored event row that does not parse (written by a binary that let an invalid byte through,
+// or changed in the file). Identified by its key in the events table, (ts, hash).
+struct UnreadableEvent {
+  int64_t ts_micros = 0;  // events.ts
+  int64_t hash = 0;       // events.hash
+  std::string reason;     // the parser's message
+};
+
+// The unreadable rows a store met while scanning, counted once each however often scanned.
+struct UnreadableEvents {
+  static constexpr size_t kMaxListed = 10;
+  int64_t count = 0;
+  std::vector<UnreadableEvent> first;  // the first kMaxListed met
+};
+
+// One line for a person: how many rows were skipped, which (ts, hash), why, and the SQL that
+// removes them. "" when none.
+std::string DescribeUnreadable(const UnreadableEvents& unreadable);
+
 // The hash of an audit record as stored (hex SHA-256 over its fields and prev_hash). Exposed so
 // `audit --verify` recomputes the chain with the same function that wrote it.
 std::string AuditHash(const AuditRecord& r);
@@ -134,9 +153,14 @@ class Store {
   virtual StatusOr<AppendResult> AppendEvents(std::span<const Event> events) = 0;
 
   // Calls `fn` for each stored event matching `filter`, in (ts, insertion) order. Stops and
-  // returns fn's error if it returns one.
+  // returns fn's error if it returns one. A row that does not parse is skipped and recorded in
+  // unreadable_events(), never an error: one bad row must not stop every plan, and the rest of
+  // the store is still true. Callers that read events say so (DescribeUnreadable) and carry on.
   virtual Status ScanEvents(const EventFilter& filter,
                             const std::function<Status(const Event&)>& fn) = 0;
+
+  // The rows ScanEvents skipped since this store was opened.
+  virtual UnreadableEvents unreadable_events() const = 0;
 
   // All matching events in ts order.
   StatusOr<std::vector<Event>> LoadEvents(const EventFilter& filter = {});

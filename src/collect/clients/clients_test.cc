@@ -521,11 +521,20 @@ TEST(Common, ParseUtcOffset) {
   }
 }
 
-TEST(Common, ToValidUtf8ReplacesOnlyInvalidBytes) {
-  EXPECT_EQ(ToValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
-  EXPECT_EQ(ToValidUtf8("a\xff" "b"), "a?b");
-  EXPECT_EQ(ToValidUtf8("\xed\xa0\x80"), "???");  // a UTF-16 surrogate
-  EXPECT_EQ(ToValidUtf8("\xe2\x82"), "??");        // cut short
+// CleanDetail cuts to kMaxDetailBytes on a character boundary: a cut through an "é" must not
+// leave half of it (the replacement would be stored instead, or, before core/utf8.h, the stray
+// byte made the whole event unreadable).
+TEST(Common, CleanDetailIsValidUtf8CutOnACharacterBoundary) {
+  struct Case {
+    std::string in, out;
+  } cases[] = {
+      {"  caf\xc3\xa9  ", "caf\xc3\xa9"},
+      {"a\xff" "b", "a\xEF\xBF\xBD" "b"},
+      {std::string(kMaxDetailBytes - 1, 'x') + "\xc3\xa9", std::string(kMaxDetailBytes - 1, 'x')},
+      {std::string(kMaxDetailBytes - 1, 'x') + "\xe9", std::string(kMaxDetailBytes - 1, 'x')},
+      {std::string(kMaxDetailBytes, 'x') + "yz", std::string(kMaxDetailBytes, 'x')},
+  };
+  for (const auto& c : cases) EXPECT_EQ(CleanDetail(c.in), c.out) << c.in.substr(0, 20);
 }
 
 TEST(CertbotLog, ParsePythonStringList) {

@@ -7,6 +7,7 @@
 
 #include "absl/time/civil_time.h"
 #include "core/event_json.h"
+#include "core/redact.h"
 #include "core/strings.h"
 
 namespace certcast::clients {
@@ -48,45 +49,6 @@ StatusOr<absl::Duration> ParseUtcOffset(std::string_view text) {
   return text[0] == '-' ? -offset : offset;
 }
 
-std::string ToValidUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  while (i < text.size()) {
-    const unsigned char c = byte(i);
-    size_t length = 0;
-    if (c < 0x80) {
-      length = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-    }
-    bool valid = length > 0 && i + length <= text.size();
-    for (size_t k = 1; valid && k < length; ++k) valid = (byte(i + k) & 0xC0) == 0x80;
-    if (valid && length >= 3) {
-      // Overlong forms, UTF-16 surrogates and code points above U+10FFFF are invalid UTF-8
-      // (RFC 3629 section 4) and simdjson refuses them.
-      const unsigned char d = byte(i + 1);
-      if (c == 0xE0 && d < 0xA0) valid = false;
-      if (c == 0xED && d > 0x9F) valid = false;
-      if (c == 0xF0 && d < 0x90) valid = false;
-      if (c == 0xF4 && d > 0x8F) valid = false;
-    }
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
-}
-
 std::string_view Trim(std::string_view text) {
   const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!text.empty() && space(text.front())) text.remove_prefix(1);
@@ -95,10 +57,8 @@ std::string_view Trim(std::string_view text) {
 }
 
 std::string CleanDetail(std::string_view text) {
-  text = Trim(text);
-  if (text.size() > kMaxDetailBytes) text = text.substr(0, kMaxDetailBytes);
-  // Cutting may split a UTF-8 sequence; ToValidUtf8 turns the stray bytes into '?'.
-  return ToValidUtf8(text);
+  // A client's error line may quote its command line or a URL with a secret in it.
+  return ToValidUtf8(RedactSecrets(Trim(text)), kMaxDetailBytes);
 }
 
 std::string LowerAscii(std::string_view text) {

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "core/event.h"
 #include "core/status.h"
+#include "core/utf8.h"  // ToValidUtf8: every string a parser puts in an event goes through it
 
 namespace certcast::clients {
 
@@ -54,14 +55,11 @@ std::vector<Line> SplitLines(std::string_view text);
 // Parses a UTC offset flag such as "+01:00", "-0530", "Z" or "+00:00".
 StatusOr<absl::Duration> ParseUtcOffset(std::string_view text);
 
-// Replaces bytes that are not valid UTF-8 with '?', so that any log text can go into a JSON string
-// (simdjson, behind ParseEventLine, refuses invalid UTF-8).
-std::string ToValidUtf8(std::string_view text);
-
 // Trims ASCII whitespace at both ends.
 std::string_view Trim(std::string_view text);
 
-// `detail` made fit for an event: valid UTF-8, trimmed, at most kMaxDetailBytes.
+// `detail` made fit for an event: trimmed, secrets redacted (core/redact.h), valid UTF-8, at most
+// kMaxDetailBytes (cut on a character boundary).
 std::string CleanDetail(std::string_view text);
 
 // An ACME problem found in client output: `type` is the full URN.

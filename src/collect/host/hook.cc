@@ -11,6 +11,7 @@
 #include "collect/clients/lego_state.h"
 #include "core/event_json.h"
 #include "core/strings.h"
+#include "core/utf8.h"
 
 namespace certcast::host {
 namespace fs = std::filesystem;
@@ -170,10 +171,10 @@ Status CheckName(std::string_view variable, const std::string& name) {
   if (name.size() > 255) {
     return InvalidArgumentError(StrCat(variable, " is longer than 255 bytes: not a lineage name"));
   }
-  bool ok = clients::ToValidUtf8(name) == name;
+  bool ok = IsValidUtf8(name);
   for (unsigned char c : name) ok = ok && c >= 0x20 && c != 0x7f;
   if (ok) return Status();
-  return InvalidArgumentError(StrCat(variable, " \"", clients::ToValidUtf8(name),
+  return InvalidArgumentError(StrCat(variable, " \"", ToValidUtf8(name),
                                      "\" is not a lineage name (control characters or invalid UTF-8)"));
 }
 
@@ -222,7 +223,7 @@ HookEvents RenewalEvents(const HookTarget& target) {
   RenewalEvent renewal;
   renewal.cert = target.cert;
   renewal.outcome = Outcome::kSuccess;
-  if (ca.ok()) renewal.ca = clients::ToValidUtf8(*ca);
+  if (ca.ok()) renewal.ca = ToValidUtf8(*ca);
   // Whole seconds: file systems differ in sub-second precision.
   Append(Event{absl::FromTimeT(st.st_mtim.tv_sec), std::move(renewal)}, out);
 
@@ -232,7 +233,7 @@ HookEvents RenewalEvents(const HookTarget& target) {
     issued.serial = facts->serial;
     issued.not_before = facts->not_before;
     issued.not_after = facts->not_after;
-    issued.ca = clients::ToValidUtf8(*ca);
+    issued.ca = ToValidUtf8(*ca);
     issued.names = facts->names;
     Append(Event{facts->not_before, std::move(issued)}, out);
   }

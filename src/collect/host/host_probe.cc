@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "collect/clients/common.h"
 #include "core/strings.h"
+#include "core/utf8.h"
 
 namespace certcast::host {
 namespace fs = std::filesystem;
@@ -46,8 +47,8 @@ std::optional<std::string> VersionWord(std::string_view text) {
 }
 
 std::string Quote(std::string_view output) {
-  std::string first = clients::ToValidUtf8(clients::Trim(output.substr(0, 80)));
-  return StrCat("\"", first, output.size() > 80 ? "...\"" : "\"");
+  const std::string_view text = clients::Trim(output);
+  return StrCat("\"", ToValidUtf8(text, 80), text.size() > 80 ? "...\"" : "\"");
 }
 
 // Last run of a systemd timer: systemctl when systemd runs, else the Persistent= stamp file.
@@ -147,7 +148,7 @@ StatusOr<std::optional<absl::Time>> ParseSystemctlLastTrigger(std::string_view o
       !absl::ParseTime("%a %Y-%m-%d %H:%M:%E*S UTC", absl::string_view(value->data(), value->size()),
                        absl::UTCTimeZone(), &t, &error)) {
     return InvalidArgumentError(
-        StrCat("LastTriggerUSec \"", clients::ToValidUtf8(*value),
+        StrCat("LastTriggerUSec \"", ToValidUtf8(*value),
                "\" is not \"Www YYYY-MM-DD HH:MM:SS UTC\" or @SECONDS"));
   }
   return std::optional<absl::Time>(t);

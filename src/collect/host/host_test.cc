@@ -152,7 +152,7 @@ TEST(HookEnvironment, MissingOrBadVariablesSayWhatAndHowToInstallTheHook) {
        "LEGO_CERT_DOMAIN \"shop\n.example.com\" is not a lineage name (control characters or "
        "invalid UTF-8)"},
       {Client::kAcmeSh, {{"Le_Domain", "shop\xff"}, {"CERT_PATH", "/x.cer"}},
-       "Le_Domain \"shop?\" is not a lineage name (control characters or invalid UTF-8)"},
+       "Le_Domain \"shop\xEF\xBF\xBD\" is not a lineage name (control characters or invalid UTF-8)"},
       {Client::kLego, {{"LEGO_CERT_DOMAIN", std::string(256, 'a')}, {"LEGO_CERT_PATH", "/x.crt"}},
        "LEGO_CERT_DOMAIN is longer than 255 bytes: not a lineage name"},
       {Client::kCaddy, {}, "no hook for client \"caddy\": certbot, lego or acme.sh"},
@@ -280,6 +280,9 @@ TEST_F(SpoolTest, WrittenEventsReadBackAndNoTemporaryIsLeft) {
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(*path, dir / "20261128T101502.000000Z-1.jsonl");
   EXPECT_EQ(Names(dir), std::vector<std::string>{"20261128T101502.000000Z-1.jsonl"});
+  // Private: the directory 0700 and the file 0600 (issue #12, finding 4).
+  EXPECT_EQ(fs::status(dir).permissions(), fs::perms::owner_all);
+  EXPECT_EQ(fs::status(*path).permissions(), fs::perms::owner_read | fs::perms::owner_write);
 
   const absl::Time now = T("2026-11-28T12:00:00Z");
   SetMtime(*path, now - absl::Hours(1));

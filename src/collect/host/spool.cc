@@ -95,7 +95,11 @@ StatusOr<fs::path> WriteSpoolFile(const fs::path& dir, const std::string& name,
     return InvalidArgumentError(StrCat("spool file name \"", name, "\" is not NAME.jsonl"));
   }
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  // Private (0700, files 0600): the spool holds what the daemon will believe about a lineage, and
+  // the daemon reads it as the same user the hooks run as (root, or the ACME client's user).
+  if (fs::create_directories(dir, ec) && !ec) {
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   if (ec) return UnavailableError(StrCat(dir.string(), ": cannot create: ", ec.message()));
 
   std::string text;
@@ -105,9 +109,7 @@ StatusOr<fs::path> WriteSpoolFile(const fs::path& dir, const std::string& name,
   }
   const fs::path temporary = dir / StrCat(".", name, ".tmp");
   const fs::path final_path = dir / name;
-  // 0644: the daemon that reads the spool may run as another user than the ACME client; the
-  // events hold nothing secret.
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("create", temporary);
   Status written = WriteAll(fd, text, temporary.string());
   if (written.ok() && ::fsync(fd) != 0) written = Errno("fsync", temporary);
