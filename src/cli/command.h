@@ -32,7 +32,8 @@ struct Command {
 
 bool RegisterCommand(Command command);
 
-// Prints `status` as "certcast: <message>" on stderr and returns the exit code for it.
+// Prints `status` as "certcast: <message>" on stderr (secrets redacted, core/redact.h) and returns
+// the exit code for it.
 int Fail(const Status& status);
 
 // Every command that reads stored events calls this when done: when ScanEvents skipped rows that

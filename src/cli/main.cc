@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "store/store.h"
 
@@ -24,7 +25,8 @@ bool RegisterCommand(Command command) {
 }
 
 int Fail(const Status& status) {
-  std::cerr << "certcast: " << status.message() << "\n";
+  // An error may quote a config value, a URL or a client's output: redacted (core/redact.h).
+  std::cerr << "certcast: " << RedactSecrets(status.message()) << "\n";
   if (status.code() == StatusCode::kInvalidArgument) return kExitUsage;
   return kExitFailure;
 }
