@@ -48,7 +48,11 @@ struct Paging {
 StatusOr<Paging> ParsePaging(const std::multimap<std::string, std::string>& query,
                              const std::vector<std::string>& allowed) {
   Paging paging;
-  for (const auto& [key, value] : query) {
+  for (const auto& parameter : query) {
+    // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture a
+    // binding in the lambda below.
+    const std::string& key = parameter.first;
+    const std::string& value = parameter.second;
     if (query.count(key) > 1) return InvalidArgumentError(StrCat(key, ": given more than once"));
     auto integer = [&](int64_t lo, int64_t hi) { return ParseQueryInteger(key, value, lo, hi); };
     if (key == "limit") {
