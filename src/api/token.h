@@ -26,7 +26,7 @@
 
 namespace certcast::api {
 
-// Scopes exactly as ../shared/spec/fleet-v1.md names them. A set is a bit mask.
+// Scopes exactly as the fleet contract names them (docs/api.md, "Tokens"). A set is a bit mask.
 enum class Scope : uint8_t { kIngest, kRead, kPlan, kAct, kAdmin, kAgent };
 inline constexpr int kScopeCount = 6;
 using ScopeSet = uint32_t;
