@@ -13,7 +13,7 @@ want_tests=0
 BUILD_PKGS=(
   g++ cmake ninja-build ccache pkg-config git
   libabsl-dev libsimdjson-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
-  libsqlite3-dev sqlite3 libpq-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libsqlite3-dev sqlite3 libpq-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev zlib1g-dev
   libpsl-dev publicsuffix libxxhash-dev libxgboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

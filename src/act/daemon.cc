@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "act/collector.h"
 #include "act/process.h"
 #include "core/event_json.h"
 #include "core/redact.h"
@@ -80,42 +81,18 @@ StatusOr<CycleReport> Daemon::RunCycle() {
     if (last != collector_last_run_.end() && monotonic_now - last->second < c.every) continue;
     collector_last_run_[c.name] = monotonic_now;
     ++report.collectors_run;
-    ProcessOptions options;
-    options.timeout = c.timeout;
-    // Collector output is the one large stream here; 64 MiB bounds a runaway collector.
-    options.max_output_bytes = 64 << 20;
-    options.environment = ChildEnvironment(c.env);
-    auto result = RunProcess(c.argv, options);
-    if (!result.ok() || !result->ok()) {
+    CollectorRun run = RunCollector(c);
+    if (!run.failure.empty()) {
       ++report.collectors_failed;
-      Log("warn", "collector failed",
-          {{"collector", c.name},
-           {"error", !result.ok() ? result.status().message()
-                                  : result->timed_out ? "timeout"
-                                                      : StrCat("exit ", result->exit_code, ": ",
-                                                               LastLine(result->stderr_text))}});
-      if (!result.ok() || result->stdout_text.empty()) continue;
-      // A collector that failed part-way may still have printed valid events: keep them.
+      Log("warn", "collector failed", {{"collector", c.name}, {"error", run.failure}});
     }
-    std::vector<Event> events;
-    EventParser parser;
-    std::istringstream lines(result->stdout_text);
-    std::string line;
-    int64_t number = 0;
-    while (std::getline(lines, line)) {
-      ++number;
-      if (line.empty()) continue;
-      auto e = parser.Parse(line);
-      if (!e.ok()) {
-        ++report.events_rejected;
-        if (report.events_rejected <= 10) {
-          Log("warn", "collector line rejected",
-              {{"collector", c.name}, {"line", std::to_string(number)}, {"error", e.status().message()}});
-        }
-        continue;
-      }
-      events.push_back(std::move(*e));
+    report.events_rejected += run.rejected;
+    for (const auto& [number, reason] : run.first_rejections) {
+      Log("warn", "collector line rejected",
+          {{"collector", c.name}, {"line", std::to_string(number)}, {"error", reason}});
     }
+    if (run.events.empty()) continue;
+    std::vector<Event>& events = run.events;
     auto stored = store_.AppendEvents(events);
     if (!stored.ok()) {
       Log("error", "storing collected events failed",

@@ -96,6 +96,10 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, mo
     ::unlink(temporary.c_str());
     return written;
   }
+  return SyncDirectory(dir);
+}
+
+Status SyncDirectory(const std::string& dir) {
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return Errno("open directory", dir);
   const int rc = ::fsync(dir_fd);

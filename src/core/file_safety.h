@@ -38,6 +38,10 @@ Status EnsurePrivateDirectory(const std::string& path, std::string_view what);
 // content or the new one, never a mix, and a crash leaves one of the two.
 Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode = 0600);
 
+// Makes a create, rename or unlink in `dir` durable (fsync of the directory): without it a power
+// loss can bring back the old directory entry although the file's data was synced.
+Status SyncDirectory(const std::string& dir);
+
 // Writes all of `data` to `fd`, retrying short writes and EINTR; errors name `path`.
 Status WriteAll(int fd, std::string_view data, const std::string& path);
 

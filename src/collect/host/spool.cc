@@ -22,17 +22,6 @@ Status Errno(std::string_view what, const fs::path& path) {
   return UnavailableError(StrCat(path.string(), ": ", what, ": ", std::strerror(errno)));
 }
 
-// Makes a rename in `dir` durable: without it a power loss can bring back the old directory
-// entry (no file) although the file's data was synced.
-Status SyncDirectory(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open directory", dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("fsync directory", dir);
-  return Status();
-}
-
 constexpr absl::Duration kAbandonedTemporaryAge = absl::Hours(1);
 
 bool IsSpoolFile(const std::string& name) {
@@ -121,7 +110,7 @@ StatusOr<fs::path> WriteSpoolFile(const fs::path& dir, const std::string& name,
     ::unlink(temporary.c_str());
     return written;
   }
-  RETURN_IF_ERROR(SyncDirectory(dir));
+  RETURN_IF_ERROR(SyncDirectory(dir.string()));
   return final_path;
 }
 

@@ -1,0 +1,375 @@
+#include "agent/agent.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "act/collector.h"
+#include "act/process.h"
+#include "api/token.h"
+#include "collect/clients/discover.h"
+#include "collect/host/host_probe.h"
+#include "collect/host/spool.h"
+#include "core/event_json.h"
+#include "core/file_safety.h"
+#include "core/host_name.h"
+#include "core/redact.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "nlohmann/json.hpp"
+
+namespace certcast::agent {
+namespace {
+
+constexpr size_t kMaxSeenBytes = 64u << 20;
+
+std::string Dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<Client> ClientOfKind(std::string_view kind) {
+  if (kind == "certbot") return Client::kCertbot;
+  if (kind == "lego") return Client::kLego;
+  if (kind == "acme.sh") return Client::kAcmeSh;
+  return std::nullopt;
+}
+
+}  // namespace
+
+uint64_t LineHash(std::string_view line) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : line) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options, const Clock& clock,
+                                               std::ostream& log) {
+  if (options.host.empty()) options.host = LocalHostName();
+  if (options.state_dir.empty()) return InvalidArgumentError("--state-dir is required");
+  ASSIGN_OR_RETURN(std::string token, ReadTokenFile(options.token_file));
+  ServerClientOptions client_options{.url = options.server, .token = token, .ca_file = options.ca_file,
+                                     .connect_timeout = options.connect_timeout,
+                                     .io_timeout = options.io_timeout};
+  ASSIGN_OR_RETURN(std::unique_ptr<ServerClient> server, ServerClient::Create(client_options));
+  std::unique_ptr<Agent> agent(new Agent(std::move(options), clock, log));
+  const AgentOptions& o = agent->options_;
+  agent->server_ = std::move(server);
+  RETURN_IF_ERROR(EnsurePrivateDirectory(o.state_dir, "--state-dir"));
+  const std::string lock_path = o.state_dir + "/lock";
+  agent->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (agent->lock_fd_ < 0) {
+    return FailedPreconditionError(StrCat(lock_path, ": open: ", std::strerror(errno)));
+  }
+  if (::flock(agent->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return FailedPreconditionError(StrCat("--state-dir ", o.state_dir,
+                                          ": another agent holds ", lock_path));
+  }
+  if (!o.config.empty()) {
+    ASSIGN_OR_RETURN(act::DaemonConfig config, act::LoadDaemonConfig(o.config));
+    agent->collectors_ = std::move(config.collectors);
+  }
+  OpenReport report;
+  OutboxOptions outbox_options{.dir = o.state_dir + "/outbox", .max_bytes = o.outbox_max_bytes,
+                               .segment_bytes = o.segment_bytes};
+  auto outbox = Outbox::Open(outbox_options, &report);
+  if (!outbox.ok()) return outbox.status();
+  agent->outbox_ = std::make_unique<Outbox>(std::move(*outbox));
+  for (const std::string& warning : report.warnings) agent->Log("warn", warning);
+  // The seen set is an optimisation (the server drops duplicates): unreadable means empty.
+  auto seen = ReadFileNoFollow(o.state_dir + "/seen", kMaxSeenBytes);
+  if (seen.ok()) {
+    for (size_t at = 0; at + 17 <= seen->size(); at += 17) {
+      agent->seen_.push_back(std::strtoull(seen->substr(at, 16).c_str(), nullptr, 16));
+    }
+    std::sort(agent->seen_.begin(), agent->seen_.end());
+  }
+  return agent;
+}
+
+Agent::~Agent() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void Agent::Log(std::string_view level, std::string_view msg,
+                const std::vector<std::pair<std::string, std::string>>& fields) {
+  nlohmann::ordered_json j;
+  j["ts"] = FormatRfc3339(clock_.Now());
+  j["level"] = std::string(level);
+  j["msg"] = RedactSecrets(msg);
+  j["host"] = options_.host;
+  for (const auto& [key, value] : fields) j[key] = RedactSecrets(value);
+  log_ << Dump(j) << "\n";
+  log_.flush();
+}
+
+Status Agent::DeadLetter(uint64_t batch, int64_t line, std::string_view error,
+                         std::string_view event) {
+  nlohmann::ordered_json j;
+  j["ts"] = FormatRfc3339(clock_.Now());
+  j["batch"] = batch;
+  j["line"] = line;
+  j["error"] = std::string(error);
+  j["event"] = std::string(event);
+  const std::string record = Dump(j) + "\n";
+  const std::string path = options_.state_dir + "/dead-letter.jsonl";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return UnavailableError(StrCat(path, ": open: ", std::strerror(errno)));
+  Status s = WriteAll(fd, record, path);
+  if (s.ok() && ::fdatasync(fd) != 0) s = UnavailableError(StrCat(path, ": fdatasync: ", std::strerror(errno)));
+  ::close(fd);
+  return s;
+}
+
+Status Agent::Collect(absl::Time now, AgentCycleReport& report) {
+  std::vector<Event> events;
+  if (!options_.spool_dir.empty()) {
+    auto spool = host::ReadSpool(options_.spool_dir, options_.spool_keep, now);
+    if (spool.ok()) {
+      for (const host::SpoolProblem& p : spool->problems) {
+        Log("warn", "spool problem", {{"file", p.file}, {"line", std::to_string(p.line)}, {"error", p.reason}});
+      }
+      std::move(spool->events.begin(), spool->events.end(), std::back_inserter(events));
+    } else if (spool.status().code() != StatusCode::kNotFound) {
+      Log("warn", "spool unreadable", {{"error", spool.status().message()}});
+    }
+  }
+  if (!options_.discover_root.empty()) {
+    clients::DiscoverOptions discover{.root = options_.discover_root,
+                                      .max_depth = options_.discover_depth,
+                                      .host = options_.host};
+    clients::DiscoverOutput found = clients::Discover(discover);
+    for (const clients::FileIssue& issue : found.issues) {
+      Log("warn", "discovery problem", {{"file", issue.path}, {"line", std::to_string(issue.line)}, {"error", issue.reason}});
+    }
+    std::move(found.events.begin(), found.events.end(), std::back_inserter(events));
+    // Host health for each client found ("certbot /etc/letsencrypt").
+    for (const std::string& where : found.found) {
+      const size_t space = where.find(' ');
+      if (space == std::string::npos) continue;
+      auto client = ClientOfKind(where.substr(0, space));
+      if (!client) continue;
+      host::HostProbeOptions probe{.host = options_.host, .client = *client,
+                                   .state_dir = where.substr(space + 1)};
+      if (*client == Client::kCertbot) probe.timer = "certbot.timer";
+      auto run = [](const std::vector<std::string>& argv) -> StatusOr<host::CommandOutput> {
+        act::ProcessOptions process;
+        process.timeout = absl::Seconds(30);
+        process.environment = act::ChildEnvironment({});
+        ASSIGN_OR_RETURN(act::ProcessResult result, act::RunProcess(argv, process));
+        if (result.timed_out) return DeadlineExceededError(StrCat(argv[0], ": timed out"));
+        return host::CommandOutput{result.exit_code, result.stdout_text + result.stderr_text};
+      };
+      host::HostProbeResult health = host::ProbeHost(probe, run, now);
+      if (health.event) events.push_back(std::move(*health.event));
+    }
+  }
+  const absl::Duration monotonic_now = clock_.Monotonic();
+  for (const act::CollectorSettings& c : collectors_) {
+    auto last = collector_last_run_.find(c.name);
+    if (last != collector_last_run_.end() && monotonic_now - last->second < c.every) continue;
+    collector_last_run_[c.name] = monotonic_now;
+    act::CollectorRun run = act::RunCollector(c);
+    if (!run.failure.empty()) Log("warn", "collector failed", {{"collector", c.name}, {"error", run.failure}});
+    for (const auto& [number, reason] : run.first_rejections) {
+      Log("warn", "collector line rejected", {{"collector", c.name}, {"line", std::to_string(number)}, {"error", reason}});
+    }
+    std::move(run.events.begin(), run.events.end(), std::back_inserter(events));
+  }
+
+  report.collected = static_cast<int64_t>(events.size());
+  std::vector<std::string> lines;
+  std::vector<uint64_t> seen_now;
+  for (const Event& e : events) {
+    std::string line = EventToJson(e);
+    const uint64_t hash = LineHash(line);
+    seen_now.push_back(hash);
+    if (std::binary_search(seen_.begin(), seen_.end(), hash)) {
+      ++report.already_queued;
+      continue;
+    }
+    if (std::optional<std::string_view> about = api::EventHost(e); about && *about != options_.host) {
+      ++report.foreign_host;
+      RETURN_IF_ERROR(DeadLetter(0, 0, StrCat("about host \"", *about, "\", not this agent's host \"", options_.host,
+                                              "\" (the server refuses another host's events)"), line));
+      continue;
+    }
+    lines.push_back(std::move(line));
+  }
+  // Durable first: the seen set may only name lines the outbox holds.
+  RETURN_IF_ERROR(outbox_->Append(lines, now));
+  report.queued = static_cast<int64_t>(lines.size());
+  std::sort(seen_now.begin(), seen_now.end());
+  seen_now.erase(std::unique(seen_now.begin(), seen_now.end()), seen_now.end());
+  if (seen_now != seen_) {
+    std::string text;
+    text.reserve(seen_now.size() * 17);
+    char hex[18];
+    for (uint64_t h : seen_now) {
+      std::snprintf(hex, sizeof hex, "%016llx\n", static_cast<unsigned long long>(h));
+      text += hex;
+    }
+    RETURN_IF_ERROR(WriteFileAtomically(options_.state_dir + "/seen", text));
+    seen_ = std::move(seen_now);
+  }
+  return OkStatus();
+}
+
+Status Agent::Deliver(AgentCycleReport& report, bool even_if_empty) {
+  outbox_->Seal();
+  // An empty outbox is still posted (an empty body, which stores nothing) when asked: it tells
+  // whether the server is there and still takes this token, which --once must know.
+  bool probe = even_if_empty && outbox_->segments().empty();
+  while (probe || !outbox_->segments().empty()) {
+    const Segment segment = probe ? Segment{} : outbox_->segments().front();
+    std::string body;
+    if (!probe) {
+      ASSIGN_OR_RETURN(body, outbox_->Read(segment));
+    }
+    auto answer = server_->Post("/v1/events", body, "application/x-ndjson");
+    if (!answer.ok()) return answer.status();
+    report.server_answered = true;
+    const int status = answer->status;
+    if (status == 401 || status == 403) {
+      refused_ = true;
+      std::string message = answer->body;
+      try {
+        message = nlohmann::json::parse(answer->body).at("error").at("message").get<std::string>();
+      } catch (const std::exception&) {
+      }
+      return FailedPreconditionError(StrCat("the server ", server_->url(), " refused this agent's token (HTTP ",
+                                            status, status == 401 ? ", unknown or revoked token" : ", forbidden",
+                                            "): ", message, "; events wait in ", options_.state_dir));
+    }
+    if (status == 200 || status == 422) {
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(answer->body);
+      } catch (const std::exception&) {
+        return UnavailableError(StrCat("POST /v1/events: HTTP ", status, " with a body that is not JSON"));
+      }
+      report.stored += j.value("stored", int64_t{0});
+      report.duplicates += j.value("duplicates", int64_t{0});
+      if (status == 422) {
+        std::vector<std::string_view> lines;
+        for (size_t start = 0; start < body.size();) {
+          const size_t end = body.find('\n', start);
+          lines.push_back(std::string_view(body).substr(start, end - start));
+          start = end + 1;
+        }
+        int64_t listed = 0;
+        for (const auto& rejected : j.value("rejected", nlohmann::json::array())) {
+          const int64_t number = rejected.value("line", int64_t{0});
+          const std::string error = rejected.value("error", std::string());
+          const std::string_view line =
+              number >= 1 && number <= static_cast<int64_t>(lines.size()) ? lines[number - 1] : "";
+          RETURN_IF_ERROR(DeadLetter(segment.sequence, number, error, line));
+          ++listed;
+        }
+        const int64_t total = j.value("rejected_total", listed);
+        if (total > listed) {
+          RETURN_IF_ERROR(DeadLetter(segment.sequence, 0,
+                                     StrCat(total - listed, " more lines rejected, not listed by the server"), ""));
+        }
+        report.rejected += total;
+        Log("warn", "server rejected lines", {{"batch", std::to_string(segment.sequence)},
+                                              {"rejected", std::to_string(total)},
+                                              {"dead_letter", options_.state_dir + "/dead-letter.jsonl"}});
+      }
+    } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
+      // The server will never take this batch as it is (400, 413, ...): keep it aside, go on.
+      RETURN_IF_ERROR(DeadLetter(segment.sequence, 0, StrCat("HTTP ", status, ": ", answer->body.substr(0, 512)),
+                                 body.substr(0, 4096)));
+      Log("error", "server refused a batch; moved to the dead-letter file",
+          {{"batch", std::to_string(segment.sequence)}, {"status", std::to_string(status)}});
+    } else {
+      return UnavailableError(StrCat("POST /v1/events: HTTP ", status));
+    }
+    if (probe) {
+      probe = false;
+    } else {
+      RETURN_IF_ERROR(outbox_->Acknowledge(segment));
+      ++report.batches;
+    }
+    if (auto dropped = outbox_->PeekDropped()) {
+      // The server is back: say what the bound dropped while it was away, as an event.
+      Event event;
+      event.ts = dropped->first;
+      event.body = HostEvent{.host = options_.host, .event = std::string("telemetry_dropped")};
+      RETURN_IF_ERROR(outbox_->Append({EventToJson(event)}, clock_.Now()));
+      RETURN_IF_ERROR(outbox_->ClearDropped());
+      Log("warn", "outbox bound dropped events while the server was away",
+          {{"events", std::to_string(dropped->events)}, {"bytes", std::to_string(dropped->bytes)},
+           {"since", FormatRfc3339(dropped->first)}});
+      outbox_->Seal();
+    }
+    if (stop_.stopped()) break;
+  }
+  return OkStatus();
+}
+
+StatusOr<AgentCycleReport> Agent::RunCycle() {
+  AgentCycleReport report;
+  const absl::Time now = clock_.Now();
+  RETURN_IF_ERROR(Collect(now, report));
+  Status delivered = Deliver(report, /*even_if_empty=*/true);
+  if (refused_) return delivered;
+  if (!delivered.ok() && delivered.code() != StatusCode::kUnavailable) return delivered;
+  if (!delivered.ok()) {
+    Log("warn", "server unavailable; events wait in the outbox", {{"error", delivered.message()}});
+  }
+  // ACT STEP (issue #17 part 2, engineer "actions"): pull this host's actions, lease, carry them
+  // out with the local executors, append the outcome events to the outbox.
+  if (act_step_ && delivered.ok() && !stop_.stopped()) {
+    const int64_t before = outbox_->bytes();
+    ActContext context{*server_, *outbox_, options_.host, clock_.Now(), log_};
+    Status acted = act_step_(context);
+    if (!acted.ok()) Log("warn", "act step failed", {{"error", acted.message()}});
+    if (outbox_->bytes() != before) {
+      delivered = Deliver(report);
+      if (refused_) return delivered;
+    }
+  }
+  report.pending_bytes = outbox_->bytes();
+  Log("info", "cycle", {{"collected", std::to_string(report.collected)},
+                        {"queued", std::to_string(report.queued)},
+                        {"batches", std::to_string(report.batches)},
+                        {"stored", std::to_string(report.stored)},
+                        {"duplicates", std::to_string(report.duplicates)},
+                        {"rejected", std::to_string(report.rejected)},
+                        {"pending_bytes", std::to_string(report.pending_bytes)}});
+  return report;
+}
+
+Status Agent::Run() {
+  absl::Duration next_cycle = clock_.Monotonic();
+  while (!stop_.stopped()) {
+    absl::Duration wait;
+    if (clock_.Monotonic() >= next_cycle) {
+      next_cycle = clock_.Monotonic() + options_.interval;
+      ASSIGN_OR_RETURN(AgentCycleReport report, RunCycle());
+      if (report.pending_bytes == 0) backoff_.Reset();
+    } else {
+      AgentCycleReport report;
+      Status delivered = Deliver(report);
+      if (refused_) return delivered;
+      if (!delivered.ok() && delivered.code() != StatusCode::kUnavailable) return delivered;
+      if (delivered.ok()) {
+        if (backoff_.failures() > 0) Log("info", "server back; outbox delivered", {{"batches", std::to_string(report.batches)}});
+        backoff_.Reset();
+      }
+    }
+    wait = next_cycle - clock_.Monotonic();
+    if (outbox_->bytes() > 0) wait = std::min(wait, backoff_.Next());
+    stop_.WaitFor(wait);
+  }
+  return OkStatus();
+}
+
+}  // namespace certcast::agent

@@ -1,0 +1,145 @@
+// `certcast agent` (docs/cli.md, docs/deploy.md): on each host beside its ACME clients, collects
+// what the host can see and delivers it to `certcast serve`, at least once and in order.
+//
+// One cycle (Agent::RunCycle) at the clock's now:
+//   1. Collect: the hooks' spool (collect/host/spool.h), the certbot/lego/acme.sh state found by
+//      discovery (collect/clients/discover.h), host health for each client found
+//      (collect/host/host_probe.h) and the [[collector]] commands of the daemon's config
+//      (act/collector.h) that are due. A line seen in the previous cycle's collection is not
+//      queued again (the spool and discovery repeat their lines every run). A line about another
+//      host than --host goes to the dead-letter file: the server would refuse the whole batch.
+//      What is left is appended to the outbox (outbox.h) durably before anything else happens.
+//   2. Deliver: the outbox's segments oldest first, one POST /v1/events each (gzip; an empty
+//      body when there is nothing to send, so every cycle learns whether the token still holds). 200 or 422
+//      removes the segment (422's rejected lines go to DIR/dead-letter.jsonl with the server's
+//      error, never retried); 401/403 stops the agent (refused()); anything else (5xx, 408,
+//      429, no answer) leaves the segment for a retry with backoff (backoff.h). Other 4xx move
+//      the whole batch to the dead-letter file. After an answer, a drop by the outbox's bound is
+//      reported as a `host` event with event "telemetry_dropped" (docs/decisions.md).
+//   3. ACT STEP: the place where the act step (issue #17 part 2, owned by the engineer
+//      "actions": pull this host's actions, lease, run with the local executors, report the
+//      outcomes as events through the outbox) runs, through SetActStep. Without one, nothing.
+//   4. Deliver again when the act step queued events.
+// Run() repeats: a cycle every `interval`, delivery retried with backoff in between, until
+// Stop() (SIGTERM: the batch in flight is finished and acknowledged first).
+//
+// State in DIR (--state-dir, 0700, owned by this uid): outbox/, dead-letter.jsonl, seen (hashes
+// of the last cycle's lines), lock (one agent per directory). Files 0600.
+// Thread safety: Stop() from any thread; the rest from one thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "act/config.h"
+#include "act/stop_signal.h"
+#include "agent/backoff.h"
+#include "agent/outbox.h"
+#include "agent/server_client.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace certcast::agent {
+
+struct AgentOptions {
+  std::string server;      // --server URL
+  std::string token_file;  // --token-file (ReadTokenFile)
+  std::string ca_file;     // --ca-file: the CA bundle of an https server
+  std::string state_dir;   // --state-dir
+  std::string host;        // --host; the machine's name when empty
+  std::string config;      // --config: daemon TOML whose [[collector]] entries run here
+  std::string spool_dir = "/var/lib/certcast/spool";  // "" = none
+  absl::Duration spool_keep = absl::Hours(24 * 30);
+  std::string discover_root = "/";  // "" = no discovery (and no host health)
+  int discover_depth = 5;
+  absl::Duration interval = absl::Minutes(5);
+  int64_t outbox_max_bytes = 256ll << 20;
+  int64_t segment_bytes = 1ll << 20;
+  absl::Duration retry_min = absl::Seconds(1);
+  absl::Duration retry_max = absl::Minutes(5);
+  uint64_t seed = 0;  // backoff jitter
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration io_timeout = absl::Seconds(60);
+};
+
+struct AgentCycleReport {
+  int64_t collected = 0;       // lines the sources produced
+  int64_t already_queued = 0;  // of them, seen in the previous cycle
+  int64_t foreign_host = 0;    // of them, about another host (dead-lettered)
+  int64_t queued = 0;          // appended to the outbox
+  int batches = 0;             // segments acknowledged by the server
+  int64_t stored = 0, duplicates = 0, rejected = 0;  // the server's counts over those batches
+  bool server_answered = false;  // some request got an HTTP answer this cycle
+  int64_t pending_bytes = 0;     // left in the outbox after the cycle
+};
+
+// What the act step gets (filled by part 2; see the header comment, step 3).
+struct ActContext {
+  ServerClient& server;
+  Outbox& outbox;  // Append outcome events here; the cycle delivers them
+  const std::string& host;
+  absl::Time now;
+  std::ostream& log;
+};
+using ActStep = std::function<Status(ActContext&)>;
+
+class Agent {
+ public:
+  // Reads the token file, creates/checks DIR, takes its lock, opens the outbox (a torn last line
+  // is dropped with a warning on `log`). Errors name the flag and path.
+  static StatusOr<std::unique_ptr<Agent>> Create(AgentOptions options, const Clock& clock,
+                                                 std::ostream& log);
+  ~Agent();
+
+  void SetActStep(ActStep step) { act_step_ = std::move(step); }
+
+  // One cycle (see above). An error only for what stops the agent: the server refused the token
+  // (refused() is then true) or the state directory failed. A server that is down is not an
+  // error: the events wait (pending_bytes > 0, server_answered false).
+  StatusOr<AgentCycleReport> RunCycle();
+  // Cycles until Stop(); returns the error that stopped it, OK after Stop().
+  Status Run();
+  void Stop() { stop_.Stop(); }
+
+  bool refused() const { return refused_; }
+  const std::string& host() const { return options_.host; }
+  const Outbox& outbox() const { return *outbox_; }
+
+ private:
+  Agent(AgentOptions options, const Clock& clock, std::ostream& log)
+      : options_(std::move(options)), clock_(clock), log_(log),
+        backoff_(options_.retry_min, options_.retry_max, options_.seed) {}
+  Status Collect(absl::Time now, AgentCycleReport& report);
+  // Delivers every segment; OK when the outbox is empty after, Unavailable when the server did
+  // not answer usefully (events wait), FailedPrecondition when it refused the token. With
+  // `even_if_empty`, an empty outbox is posted as an empty body (is the server there, does it
+  // still take the token?).
+  Status Deliver(AgentCycleReport& report, bool even_if_empty = false);
+  Status DeadLetter(uint64_t batch, int64_t line, std::string_view error, std::string_view event);
+  void Log(std::string_view level, std::string_view msg,
+           const std::vector<std::pair<std::string, std::string>>& fields = {});
+
+  AgentOptions options_;
+  const Clock& clock_;
+  std::ostream& log_;
+  act::StopSignal stop_;
+  Backoff backoff_;
+  std::unique_ptr<ServerClient> server_;
+  std::unique_ptr<Outbox> outbox_;
+  std::vector<act::CollectorSettings> collectors_;
+  std::map<std::string, absl::Duration> collector_last_run_;  // monotonic readings
+  std::vector<uint64_t> seen_;  // sorted hashes of the previous cycle's lines
+  ActStep act_step_;
+  int lock_fd_ = -1;
+  bool refused_ = false;
+};
+
+// FNV-1a 64 of a line: the key of the seen set (stable across builds and runs).
+uint64_t LineHash(std::string_view line);
+
+}  // namespace certcast::agent

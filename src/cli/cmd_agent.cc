@@ -1,0 +1,171 @@
+// certcast agent: collect on this host, deliver to `certcast serve` at least once and in order
+// (src/agent/agent.h, docs/deploy.md).
+#include <pthread.h>
+#include <signal.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "cli/command.h"
+#include "core/clock.h"
+#include "core/strings.h"
+#include "core/time.h"
+
+namespace certcast::cli {
+namespace {
+
+// Exit code of an agent whose token the server refused (401 unknown/revoked, 403 forbidden):
+// retrying cannot help, so a supervisor should not restart it in a loop
+// (packaging/certcast-agent.service: RestartPreventExitStatus=4).
+constexpr int kExitTokenRefused = 4;
+
+struct AgentFlags {
+  agent::AgentOptions options;
+  std::string interval = "5m";
+  std::string retry_min = "1s";
+  std::string retry_max = "5m";
+  std::string timeout = "60s";
+  bool once = false;
+};
+
+// For tests only: the agent's wall clock moved by CERTCAST_TEST_CLOCK_OFFSET ("10m", "-10m"), to
+// play a host whose clock is off without changing the machine's (docs/cli.md, `agent`).
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(absl::Duration offset) : offset_(offset) {}
+  absl::Time Now() const override { return SystemClock::Get().Now() + offset_; }
+  absl::Duration Monotonic() const override { return SystemClock::Get().Monotonic(); }
+
+ private:
+  absl::Duration offset_;
+};
+
+StatusOr<absl::Duration> TestClockOffset() {
+  const char* text = std::getenv("CERTCAST_TEST_CLOCK_OFFSET");
+  if (text == nullptr || *text == '\0') return absl::ZeroDuration();
+  std::string_view value = text;
+  const bool negative = value.starts_with('-');
+  if (negative) value.remove_prefix(1);
+  auto d = ParseDurationFlag(value);
+  if (!d.ok()) return d.status().WithPrefix("CERTCAST_TEST_CLOCK_OFFSET");
+  return negative ? -*d : *d;
+}
+
+int RunAgent(AgentFlags& flags) {
+  std::signal(SIGPIPE, SIG_IGN);
+  agent::AgentOptions& options = flags.options;
+  for (auto [name, text, target] :
+       {std::tuple{"--interval", &flags.interval, &options.interval},
+        std::tuple{"--retry-min", &flags.retry_min, &options.retry_min},
+        std::tuple{"--retry-max", &flags.retry_max, &options.retry_max},
+        std::tuple{"--timeout", &flags.timeout, &options.io_timeout}}) {
+    auto d = ParseDurationFlag(*text);
+    if (!d.ok()) return Fail(d.status().WithPrefix(name));
+    *target = *d;
+  }
+  if (options.seed == 0) options.seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
+  auto offset = TestClockOffset();
+  if (!offset.ok()) return Fail(offset.status());
+  OffsetClock clock(*offset);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto created = agent::Agent::Create(options, clock, std::cerr);
+  if (!created.ok()) return Fail(created.status());
+  agent::Agent& agent = **created;
+  if (flags.once) {
+    auto cycle = agent.RunCycle();
+    if (!cycle.ok()) {
+      Fail(cycle.status());
+      return agent.refused() ? kExitTokenRefused : kExitFailure;
+    }
+    if (!cycle->server_answered || cycle->pending_bytes > 0) {
+      std::cerr << "certcast: agent: not every event was acknowledged: "
+                << agent.outbox().segments().size() << " batches (" << cycle->pending_bytes
+                << " bytes) wait in " << options.state_dir << "/outbox\n";
+      return kExitFailure;
+    }
+    return cycle->rejected > 0 ? kExitRejected : kExitOk;
+  }
+  std::thread signal_thread([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    agent.Stop();
+  });
+  Status s = agent.Run();
+  agent.Stop();
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  if (s.ok()) return kExitOk;
+  Fail(s);
+  return agent.refused() ? kExitTokenRefused : kExitFailure;
+}
+
+const bool registered = RegisterCommand({
+    .name = "agent",
+    .summary = "Collect on this host and deliver every event to `certcast serve`, at least once",
+    .order = 61,
+    .setup =
+        [](CLI::App& sub) {
+          auto flags = std::make_shared<AgentFlags>();
+          sub.description(
+              "Runs on each host beside its ACME clients. Each cycle collects the hooks' spool, "
+              "the certbot, lego and acme.sh state and configuration found under --discover-root, "
+              "host health for each client found, and the [[collector]] commands of --config; "
+              "appends what is new to an outbox in --state-dir (fsynced before anything counts as "
+              "collected), then posts the outbox to the server oldest batch first (gzip). A batch "
+              "leaves the outbox only when the server answered 200 or 422; lines the server "
+              "rejected go to STATE-DIR/dead-letter.jsonl with its error. Without an answer, "
+              "delivery is retried with exponential backoff and jitter, and the outbox keeps at "
+              "most --outbox-max-bytes (oldest batches dropped first; the drop is reported as a "
+              "`host` event with event \"telemetry_dropped\" once the server answers). A token "
+              "the server refuses (401 revoked or unknown, 403) stops the agent. SIGTERM or "
+              "SIGINT lets the batch in flight finish.\n\nFor tests only: the environment "
+              "variable CERTCAST_TEST_CLOCK_OFFSET (\"10m\", \"-10m\") moves the agent's wall "
+              "clock, to play a host whose clock is off.");
+          sub.add_option("--server", flags->options.server, "Server URL, http(s)://HOST:PORT")->required();
+          sub.add_option("--token-file", flags->options.token_file,
+                         "File holding this host's `agent` token (owned by this user or root, mode 0600)")
+              ->required();
+          sub.add_option("--state-dir", flags->options.state_dir,
+                         "Directory of the outbox and the agent's state (created 0700)")
+              ->required();
+          sub.add_option("--host", flags->options.host, "This host's name in events (default: the machine's name)");
+          sub.add_flag("--once", flags->once,
+                       "Run one cycle; exit 0 only when the server answered and every event collected so "
+                       "far was acknowledged");
+          sub.add_option("--interval", flags->interval, "Time between cycles")->capture_default_str()->check(RequireDuration());
+          sub.add_option("--ca-file", flags->options.ca_file, "CA bundle (PEM) of an https server (default: the system's)");
+          sub.add_option("--config", flags->options.config, "certcast.toml whose [[collector]] entries run here (local probes)");
+          sub.add_option("--spool-dir", flags->options.spool_dir, "The hooks' spool (\"\" for none)")->capture_default_str();
+          sub.add_option("--discover-root", flags->options.discover_root,
+                         "Where discovery looks for client state (\"\" for no discovery)")
+              ->capture_default_str();
+          sub.add_option("--outbox-max-bytes", flags->options.outbox_max_bytes, "Bound of the outbox")->capture_default_str();
+          sub.add_option("--batch-bytes", flags->options.segment_bytes, "Bytes per batch (one POST)")->capture_default_str();
+          sub.add_option("--retry-min", flags->retry_min, "First wait after a failed delivery")->capture_default_str();
+          sub.add_option("--retry-max", flags->retry_max, "Longest wait between delivery attempts")->capture_default_str();
+          sub.add_option("--timeout", flags->timeout, "One read or write on the server connection")->capture_default_str();
+          sub.add_option("--seed", flags->options.seed, "Seed of the retry jitter (default: from pid and time)");
+          sub.footer(
+              "Exit: 0 stopped by a signal, or with --once every event acknowledged; 1 with --once, "
+              "the server rejected some lines (in the dead-letter file); 3 the server could not "
+              "be reached with --once (the events wait in the outbox), or the state directory "
+              "failed; 4 the server refused the token (revoked, unknown, or another host's).\n\n"
+              "Example:\n  certcast token create --db fleet.db --name web1 --scope agent --host web1 "
+              "> /etc/certcast/agent.token\n  certcast agent --server https://fleet.example:8440 "
+              "--ca-file /etc/certcast/ca.pem \\\n    --token-file /etc/certcast/agent.token "
+              "--state-dir /var/lib/certcast/agent");
+          return [flags] { return RunAgent(*flags); };
+        },
+});
+
+}  // namespace
+}  // namespace certcast::cli
