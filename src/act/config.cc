@@ -1,10 +1,9 @@
 #include "act/config.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "act/toml_table.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "toml++/toml.h"
@@ -264,11 +263,10 @@ std::string LockDirectory(const DaemonConfig& config) {
 }
 
 StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFoundError(StrCat(path, ": cannot open"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto config = ParseDaemonConfig(buffer.str());
+  // The config names the commands root runs and the CAs it may use: only a file nobody else can
+  // write is taken (ReadConfigFile).
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, kMaxConfigBytes, "daemon config"));
+  auto config = ParseDaemonConfig(text);
   if (!config.ok()) return config.status().WithPrefix(path);
   return config;
 }

@@ -1,10 +1,9 @@
 // `certcast serve --config FILE`: the server's settings in TOML, top-level keys named like the
 // ServerOptions fields (docs/api.md, "Configuration").
-#include <fstream>
-#include <sstream>
 
 #include "act/toml_table.h"
 #include "api/server.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 
 namespace certcast::api {
@@ -53,11 +52,10 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
 }
 
 Status LoadServerConfig(const std::string& path, ServerOptions& options) {
-  std::ifstream in(path);
-  if (!in) return NotFoundError(StrCat(path, ": cannot read config"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseServerConfig(text.str(), options).WithPrefix(path);
+  // The server's config chooses its TLS key, its token key and what it listens on: only a file
+  // nobody else can write is taken.
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, kMaxConfigBytes, "server config"));
+  return ParseServerConfig(text, options).WithPrefix(path);
 }
 
 }  // namespace certcast::api

@@ -12,6 +12,7 @@
 
 #include "cli/command.h"
 #include "collect/sim/simulator.h"
+#include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
 
@@ -57,11 +58,7 @@ class Progress {
 };
 
 StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(StrCat("cannot open ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return ReadRegularFile(path, kMaxConfigBytes, "simulator config");
 }
 
 Status WriteFile(const std::string& path, const std::string& text) {

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -135,6 +136,78 @@ StatusOr<std::string> ReadFileNoFollow(const std::string& path, size_t max_bytes
   }
   ::close(fd);
   return out;
+}
+
+namespace {
+
+// Reads from an open `fd` of a regular file, at most `max_bytes`. Closes `fd`.
+StatusOr<std::string> ReadOpenRegular(int fd, const struct stat& st, const std::string& path,
+                                      size_t max_bytes, std::string_view what) {
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return FailedPreconditionError(StrCat(what, " ", path, ": not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return ResourceExhaustedError(
+        StrCat(what, " ", path, ": ", st.st_size, " bytes, more than the limit of ", max_bytes));
+  }
+  std::string out;
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("read", path);
+      ::close(fd);
+      return s.WithPrefix(what);
+    }
+    if (n == 0) break;
+    // The file may grow between fstat and read.
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      ::close(fd);
+      return ResourceExhaustedError(
+          StrCat(what, " ", path, ": more than the limit of ", max_bytes, " bytes"));
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+StatusOr<std::string> ReadChecked(const std::string& path, size_t max_bytes,
+                                  std::string_view what, bool trusted) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Errno("open", path).WithPrefix(what);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = Errno("fstat", path).WithPrefix(what);
+    ::close(fd);
+    return s;
+  }
+  if (trusted && S_ISREG(st.st_mode)) {
+    Status s = CheckTrusted(st, what, path, Owner::kSelfOrRoot);
+    if (!s.ok()) {
+      ::close(fd);
+      return s;
+    }
+  }
+  // Back to blocking reads for a regular file (O_NONBLOCK does not affect them, but be plain).
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return ReadOpenRegular(fd, st, path, max_bytes, what);
+}
+
+}  // namespace
+
+StatusOr<std::string> ReadRegularFile(const std::string& path, size_t max_bytes,
+                                      std::string_view what) {
+  return ReadChecked(path, max_bytes, what, /*trusted=*/false);
+}
+
+StatusOr<std::string> ReadConfigFile(const std::string& path, size_t max_bytes,
+                                     std::string_view what) {
+  return ReadChecked(path, max_bytes, what, /*trusted=*/true);
 }
 
 }  // namespace certcast

@@ -48,4 +48,21 @@ Status WriteAll(int fd, std::string_view data, const std::string& path);
 // Reads `path` (at most `max_bytes`) without following a symlink; NotFound when missing.
 StatusOr<std::string> ReadFileNoFollow(const std::string& path, size_t max_bytes);
 
+// Reads a file a person points a command at (a simulator config, say): it may be a symlink, but
+// what it names must be a regular file of at most `max_bytes` (a FIFO or /dev/zero would hang or
+// exhaust memory). Errors name `what` and the path; NotFound when missing.
+StatusOr<std::string> ReadRegularFile(const std::string& path, size_t max_bytes,
+                                      std::string_view what);
+
+// Reads a configuration file that the process acts on: the daemon's and the server's configs name
+// the commands root runs and the CAs it may use, so whoever can write the file chooses what root
+// does. As ReadRegularFile (a symlink is fine: administrators link configs into place), and the
+// file itself must be trusted as Owner::kSelfOrRoot (owned by this uid or root, no group or other
+// write bit).
+StatusOr<std::string> ReadConfigFile(const std::string& path, size_t max_bytes,
+                                     std::string_view what);
+
+// The limit for configuration files: a real one is a few KiB.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+
 }  // namespace certcast

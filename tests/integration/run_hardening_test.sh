@@ -9,6 +9,7 @@
 #   - the client got its key, the server got the real URL, but neither the audit log nor the
 #     daemon's stderr holds any of the secrets;
 #   - the client saw its configured variable and not the daemon's secret;
+#   - a config file others can write is refused, naming it and the fix;
 #   - a row corrupted with the sqlite3 CLI is skipped, counted and named by `events` and `plan`,
 #     which still read the rest and exit 0.
 CERTCAST="$1"; ROOT="$2"
@@ -67,6 +68,19 @@ for f in fleet.db fleet.db-wal fleet.db-shm; do
   [[ ! -e $f || $(stat -c %a "$f") == 600 ]] || fail "$f is mode $(stat -c %a "$f"), want 600"
 done
 [[ $(stat -c %a fleet.db) == 600 ]] || fail "fleet.db is mode $(stat -c %a fleet.db), want 600"
+
+# A config others can write chooses what root runs: refused before anything is done, with the
+# file and the fix named; nothing stored changes.
+chmod 0666 certcast.toml
+before=$(sqlite3 fleet.db 'SELECT count(*) FROM events')
+if "$CERTCAST" run --config certcast.toml --once >run.out 2>run.err; then
+  fail "run --once took a world-writable config"
+fi
+grep -q "daemon config certcast.toml: mode 0666 lets group or others write it.*chmod go-w" run.err ||
+  fail "run did not name the writable config: $(cat run.err)"
+[[ $(sqlite3 fleet.db 'SELECT count(*) FROM events') == "$before" ]] || fail "the refused run changed the store"
+[[ ! -e client.argv ]] || fail "the refused run started the client"
+chmod 0644 certcast.toml
 
 CERTCAST_SECRET_TEST=x "$CERTCAST" run --config certcast.toml --once >run.out 2>run.err ||
   fail "run --once: exit $? ($(cat run.err))"
