@@ -27,6 +27,30 @@ Status Errno(std::string_view call, const std::string& path) {
   return UnavailableError(message);
 }
 
+// Reads everything from `fd` (at most `max_bytes`; the file may grow after any size check) and
+// closes it. Errors name `path`.
+StatusOr<std::string> ReadAndClose(int fd, const std::string& path, size_t max_bytes) {
+  std::string out;
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      ::close(fd);
+      return ResourceExhaustedError(StrCat(path, ": larger than ", max_bytes, " bytes"));
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 }  // namespace
 
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
@@ -117,25 +141,7 @@ StatusOr<std::string> ReadFileNoFollow(const std::string& path, size_t max_bytes
     }
     return Errno("open", path);
   }
-  std::string out;
-  char buffer[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("read", path);
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      ::close(fd);
-      return ResourceExhaustedError(StrCat(path, ": larger than ", max_bytes, " bytes"));
-    }
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return ReadAndClose(fd, path, max_bytes);
 }
 
 namespace {
@@ -152,27 +158,9 @@ StatusOr<std::string> ReadOpenRegular(int fd, const struct stat& st, const std::
     return ResourceExhaustedError(
         StrCat(what, " ", path, ": ", st.st_size, " bytes, more than the limit of ", max_bytes));
   }
-  std::string out;
-  char buffer[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("read", path);
-      ::close(fd);
-      return s.WithPrefix(what);
-    }
-    if (n == 0) break;
-    // The file may grow between fstat and read.
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      ::close(fd);
-      return ResourceExhaustedError(
-          StrCat(what, " ", path, ": more than the limit of ", max_bytes, " bytes"));
-    }
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  auto text = ReadAndClose(fd, path, max_bytes);
+  if (!text.ok()) return text.status().WithPrefix(what);
+  return text;
 }
 
 StatusOr<std::string> ReadChecked(const std::string& path, size_t max_bytes,
@@ -193,8 +181,6 @@ StatusOr<std::string> ReadChecked(const std::string& path, size_t max_bytes,
       return s;
     }
   }
-  // Back to blocking reads for a regular file (O_NONBLOCK does not affect them, but be plain).
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return ReadOpenRegular(fd, st, path, max_bytes, what);
 }
 
