@@ -62,9 +62,16 @@ int RunAgent(AgentFlags& flags) {
         std::tuple{"--retry-min", &flags.retry_min, &options.retry_min},
         std::tuple{"--retry-max", &flags.retry_max, &options.retry_max},
         std::tuple{"--timeout", &flags.timeout, &options.io_timeout}}) {
+    // Sub-second values too ("100ms"), for tests and fast local links.
     auto d = ParseDurationFlag(*text);
-    if (!d.ok()) return Fail(d.status().WithPrefix(name));
-    *target = *d;
+    absl::Duration fine;
+    if (d.ok()) {
+      *target = *d;
+    } else if (absl::ParseDuration(*text, &fine) && fine > absl::ZeroDuration()) {
+      *target = fine;
+    } else {
+      return Fail(d.status().WithPrefix(name));
+    }
   }
   if (options.seed == 0) options.seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
   auto offset = TestClockOffset();
@@ -141,7 +148,7 @@ const bool registered = RegisterCommand({
           sub.add_flag("--once", flags->once,
                        "Run one cycle; exit 0 only when the server answered and every event collected so "
                        "far was acknowledged");
-          sub.add_option("--interval", flags->interval, "Time between cycles")->capture_default_str()->check(RequireDuration());
+          sub.add_option("--interval", flags->interval, "Time between cycles")->capture_default_str();
           sub.add_option("--ca-file", flags->options.ca_file, "CA bundle (PEM) of an https server (default: the system's)");
           sub.add_option("--config", flags->options.config, "certcast.toml whose [[collector]] entries run here (local probes)");
           sub.add_option("--spool-dir", flags->options.spool_dir, "The hooks' spool (\"\" for none)")->capture_default_str();
