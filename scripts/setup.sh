@@ -31,6 +31,9 @@ BUILD_PKGS=(
 # wrk loads it in bench/serve_bench.sh.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
            certbot lego socat nsd unbound ldnsutils chrony faketime prometheus wrk)
+# systemd brings systemd-analyze, which verifies the units in packaging/ (tests/integration/
+# packaging_test.sh); nothing is started with it.
+TEST_PKGS+=(systemd)
 # Node.js runs the OpenAPI 3.1 validator (npm @seriousme/openapi-schema-validator, pinned in
 # tests/integration/serve_api_test.sh). Debian's npm is a separate package; a Node.js that brings
 # its own npm (NodeSource) must not get Debian's on top, so it is added only when npm is missing.
