@@ -11,11 +11,12 @@
 #include <string_view>
 
 #include "absl/time/time.h"
-#include "collect/probe/caa.h"
+#include "core/caa.h"
 #include "collect/probe/dns_wire.h"
 
 namespace {
 
+using namespace certcast;
 using namespace certcast::probe;
 
 void CheckRecords(const std::vector<DnsRecord>& records, absl::Time now) {

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "features/domains.h"
 #include "features/fleet_state.h"
 
 namespace certcast {
@@ -241,7 +242,7 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
     if (n.caa_seen && ca_url != nullptr) {
       caa_seen = true;
       const bool wildcard = s.config->names.size() > k && s.config->names[k].starts_with("*.");
-      if (!CaaPermits(n.caa_values, *ca_url, wildcard)) caa_forbids = true;
+      if (!CaaAllowsCa(n.caa_values, *ca_url, wildcard).permitted) caa_forbids = true;
     }
   }
   if (http_days >= 0) {

@@ -9,6 +9,7 @@
 
 #include "core/event_json.h"
 #include "core/time.h"
+#include "features/domains.h"
 #include "features/fleet_state.h"
 #include "features/labels.h"
 #include "gmock/gmock.h"
@@ -324,22 +325,62 @@ TEST(NextAttempt, CaddyFollowsCertMagicsRetryLadder) {
   EXPECT_EQ(*NextScheduledAttempt(*state.Find("shop"), T("2026-11-02T10:30:00Z")), T("2026-11-02T13:00:00Z"));
 }
 
-TEST(Caa, PermitsTable) {
+// The features read CAA through the one evaluation (core/caa.h) with the CA's identities from its
+// directory URL: a critical unknown property and ZeroSSL's Sectigo identity used to be missed here.
+TEST(Caa, AllowsCaTable) {
   const std::string le = "https://acme-v02.api.letsencrypt.org/directory";
-  EXPECT_TRUE(CaaPermits({}, le, false));
-  EXPECT_TRUE(CaaPermits({"0 iodef \"mailto:a@b.c\""}, le, false));
-  EXPECT_TRUE(CaaPermits({"0 issue \"letsencrypt.org\""}, le, false));
-  EXPECT_TRUE(CaaPermits({"0 issue \"letsencrypt.org; validationmethods=dns-01\""}, le, false));
-  EXPECT_FALSE(CaaPermits({"0 issue \"sectigo.com\""}, le, false));
-  EXPECT_FALSE(CaaPermits({"0 issue \";\""}, le, false));
-  EXPECT_FALSE(CaaPermits({"0 issue \"letsencrypt.org\"", "0 issuewild \"sectigo.com\""}, le, true));
-  EXPECT_TRUE(CaaPermits({"0 issue \"sectigo.com\"", "0 issuewild \"letsencrypt.org\""}, le, true));
+  const std::string zerossl = "https://acme.zerossl.com/v2/DV90";
+  struct Case {
+    std::vector<std::string> values;
+    std::string ca;
+    bool wildcard;
+    bool want;
+  };
+  const std::vector<Case> cases = {
+      {{}, le, false, true},
+      {{"0 iodef \"mailto:a@b.c\""}, le, false, true},
+      {{"0 issue \"letsencrypt.org\""}, le, false, true},
+      {{"0 issue \"LetsEncrypt.ORG\""}, le, false, true},
+      {{"0 issue \"letsencrypt.org; validationmethods=dns-01\""}, le, false, true},
+      {{"0 issue \"sectigo.com\""}, le, false, false},
+      {{"0 issue \";\""}, le, false, false},
+      {{"0 issue \"letsencrypt.org\"", "0 issuewild \"sectigo.com\""}, le, true, false},
+      {{"0 issue \"letsencrypt.org\"", "0 issuewild \"sectigo.com\""}, le, false, true},
+      {{"0 issue \"sectigo.com\"", "0 issuewild \"letsencrypt.org\""}, le, true, true},
+      {{"0 issue \"letsencrypt.org\"", "128 tbs \"unknown\""}, le, false, false},
+      {{"0 issue \"sectigo.com\""}, zerossl, false, true},
+      {{"0 issue \"zerossl.com\""}, zerossl, false, true},
+      {{"0 issue \"letsencrypt.org\""}, zerossl, false, false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(CaaAllowsCa(c.values, c.ca, c.wildcard).permitted, c.want)
+        << StrJoin(c.values, " | ") << " for " << c.ca << (c.wildcard ? " (wildcard)" : "");
+  }
 }
 
-TEST(RegistrableDomain, UsesThePublicSuffixList) {
-  EXPECT_EQ(RegistrableDomain("www.shop.example.co.uk"), "example.co.uk");
-  EXPECT_EQ(RegistrableDomain("*.api.example.com"), "example.com");
-  EXPECT_EQ(UrlHost("https://Acme.Example:14000/dir"), "acme.example");
+TEST(RegisteredDomain, UsesThePublicSuffixList) {
+  EXPECT_EQ(RegisteredDomain("www.shop.example.co.uk"), "example.co.uk");
+  EXPECT_EQ(RegisteredDomain("*.api.example.com"), "example.com");
+  EXPECT_EQ(RegisteredDomain("localhost"), "localhost");
+}
+
+TEST(UrlHost, Table) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"https://Acme.Example:14000/dir", "acme.example"},
+      {"https://user@acme.example./dir?x#y", "acme.example"},
+      {"https://[::1]:14000/dir", "::1"},
+      {"acme.example", "acme.example"},
+      {"", ""},
+  };
+  for (const auto& [url, want] : cases) EXPECT_EQ(UrlHost(url), want) << url;
+}
+
+TEST(CaaIdentities, HostRegisteredDomainAndAlias) {
+  EXPECT_EQ(CaaIdentities("https://acme-v02.api.letsencrypt.org/directory"),
+            (std::vector<std::string>{"acme-v02.api.letsencrypt.org", "letsencrypt.org"}));
+  EXPECT_EQ(CaaIdentities("https://acme.zerossl.com/v2/DV90"),
+            (std::vector<std::string>{"acme.zerossl.com", "zerossl.com", "sectigo.com"}));
+  EXPECT_EQ(CaaIdentities(""), std::vector<std::string>{});
 }
 
 }  // namespace

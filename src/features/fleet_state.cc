@@ -1,14 +1,13 @@
 // FleetState: folds events (in ts order) into lineage states and per-name/host/CA telemetry.
 #include "features/fleet_state.h"
 
-#include <libpsl.h>
-
 #include <algorithm>
 #include <cctype>
 
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/client_rule.h"
+#include "features/domains.h"
 
 namespace certcast {
 
@@ -19,16 +18,6 @@ constexpr double kCaTau = 2.0;
 constexpr double kFleetTau = 3.0;
 constexpr double kFailureTau = 14.0;
 constexpr double kDryRunTau = 7.0;
-
-const psl_ctx_t* Psl() {
-  // psl_latest picks the newest of the built-in list and the system's publicsuffix package; it
-  // is loaded once and never freed (process lifetime).
-  static const psl_ctx_t* psl = [] {
-    const psl_ctx_t* p = psl_latest(nullptr);
-    return p ? p : psl_builtin();
-  }();
-  return psl;
-}
 
 std::string_view ProbeName(std::string_view name) {
   if (name.starts_with("*.")) name.remove_prefix(2);
@@ -48,68 +37,6 @@ bool IsValidationError(std::string_view error) {
 }
 
 }  // namespace
-
-std::string RegistrableDomain(std::string_view name) {
-  name = ProbeName(name);
-  std::string text(name);
-  const psl_ctx_t* psl = Psl();
-  if (psl != nullptr) {
-    if (const char* r = psl_registrable_domain(psl, text.c_str()); r != nullptr) return r;
-  }
-  return text;
-}
-
-std::string UrlHost(std::string_view url) {
-  if (size_t p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
-  if (!url.empty() && url.front() == '[') {
-    url = url.substr(1, url.find(']') == std::string_view::npos ? url.size() - 1 : url.find(']') - 1);
-  } else if (size_t colon = url.rfind(':'); colon != std::string_view::npos) {
-    url = url.substr(0, colon);
-  }
-  std::string host(url);
-  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  while (!host.empty() && host.back() == '.') host.pop_back();
-  return host;
-}
-
-bool CaaPermits(const std::vector<std::string>& caa_values, std::string_view ca_url, bool wildcard) {
-  // Parse `flags tag value`; value may be quoted. Issuer domain = value before ';', trimmed.
-  std::vector<std::string> issue, issuewild;
-  for (const std::string& rr : caa_values) {
-    std::string_view v = rr;
-    size_t sp1 = v.find(' ');
-    if (sp1 == std::string_view::npos) continue;
-    std::string_view rest = v.substr(sp1 + 1);
-    size_t sp2 = rest.find(' ');
-    std::string_view tag = rest.substr(0, sp2);
-    std::string_view value = sp2 == std::string_view::npos ? "" : rest.substr(sp2 + 1);
-    if (!value.empty() && value.front() == '"') value.remove_prefix(1);
-    if (!value.empty() && value.back() == '"') value.remove_suffix(1);
-    value = value.substr(0, value.find(';'));
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-    std::string lower(value);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string tag_lower(tag);
-    for (char& c : tag_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (tag_lower == "issue") issue.push_back(lower);
-    if (tag_lower == "issuewild") issuewild.push_back(lower);
-  }
-  const std::vector<std::string>& relevant = (wildcard && !issuewild.empty()) ? issuewild : issue;
-  if (relevant.empty()) return wildcard ? issue.empty() || !issuewild.empty() : true;
-  const std::string host = UrlHost(ca_url);
-  const std::string host_domain = RegistrableDomain(host);
-  for (const std::string& issuer : relevant) {
-    if (issuer.empty()) continue;  // `issue ";"` forbids every CA
-    if (issuer == host || host.ends_with(StrCat(".", issuer)) || issuer == host_domain ||
-        RegistrableDomain(issuer) == host_domain) {
-      return true;
-    }
-  }
-  return false;
-}
 
 bool InEpisode(const LineageState& state) { return state.episode_onset.has_value(); }
 
@@ -163,7 +90,7 @@ size_t FleetStateImpl::HostFor(const std::string& host) {
     HostTelemetry& h = hosts.emplace_back();
     h.name = host;
     // A bare host name ("web1") is its own organisation.
-    const std::string org = host.find('.') == std::string::npos ? host : RegistrableDomain(host);
+    const std::string org = host.find('.') == std::string::npos ? host : RegisteredDomain(host);
     auto [oit, new_org] = organisation_index.try_emplace(org, organisations.size());
     if (new_org) organisations.emplace_back();
     h.organisation = oit->second;
@@ -177,7 +104,7 @@ size_t FleetStateImpl::CaFor(const std::string& url) {
     CaTelemetry& ca = cas.emplace_back();
     ca.url = url;
     ca.host = UrlHost(url);
-    ca.caa_identity = RegistrableDomain(ca.host);
+    ca.caa_identity = RegisteredDomain(ca.host);
   }
   return it->second;
 }
@@ -215,7 +142,7 @@ void FleetStateImpl::ApplyConfig(absl::Time ts, const ConfigEvent& e) {
     for (const std::string& n : e.names) {
       x.names.push_back(NameFor(n));
       lineages_by_name[std::string(ProbeName(n))].push_back(li);
-      const size_t rd = RegisteredDomainFor(RegistrableDomain(n));
+      const size_t rd = RegisteredDomainFor(RegisteredDomain(n));
       if (std::find(x.registered_domains.begin(), x.registered_domains.end(), rd) == x.registered_domains.end()) {
         x.registered_domains.push_back(rd);
       }

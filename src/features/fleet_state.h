@@ -164,16 +164,4 @@ class FleetStateImpl {
   void RememberHostAddresses(size_t lineage);
 };
 
-// Registrable domain (eTLD+1) of a DNS name by the public suffix list (libpsl's built-in list);
-// the name itself when the list has no answer (e.g. a bare public suffix or a private test TLD).
-std::string RegistrableDomain(std::string_view name);
-
-// Whether a CAA RRset (presentation-format values like `0 issue "letsencrypt.org"`) permits the
-// CA whose directory is `ca_url` to issue for a name (`wildcard` selects issuewild, RFC 8659
-// section 4.3). An RRset with no issue/issuewild property permits every CA.
-bool CaaPermits(const std::vector<std::string>& caa_values, std::string_view ca_url, bool wildcard);
-
-// Lower-cased host part of a URL ("https://acme.example:14000/dir" -> "acme.example").
-std::string UrlHost(std::string_view url);
-
 }  // namespace certcast

@@ -6,7 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "features/client_rule.h"
-#include "libpsl.h"
+#include "features/domains.h"
 #include "policy/binary_codec.h"
 
 namespace certcast::policy {
@@ -259,18 +259,6 @@ static void Put(BinaryWriter& w, const DomainState& d) { Put(w, d.expires); Put(
 static Status Get(BinaryReader& r, DomainState& d) { RETURN_IF_ERROR(Get(r, d.expires)); return Get(r, d.status); }
 
 
-
-std::string RegisteredDomain(std::string_view name) {
-  name = ProbeName(name);
-  static const psl_ctx_t* psl = [] {
-    const psl_ctx_t* ctx = psl_latest(nullptr);  // the system list, else the built-in one
-    return ctx ? ctx : psl_builtin();
-  }();
-  if (psl == nullptr) return std::string(name);
-  const std::string owned(name);
-  const char* registered = psl_registrable_domain(psl, owned.c_str());
-  return registered ? std::string(registered) : owned;
-}
 
 struct FleetViewBuilder::State {
   absl::flat_hash_map<std::string, CertState> certs;

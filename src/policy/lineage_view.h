@@ -135,10 +135,6 @@ struct LineageView {
   Evidence evidence;
 };
 
-// Registered domain (eTLD+1, public suffix list) of a DNS name; the name itself when the list has
-// no answer. A wildcard's "*." is dropped first.
-std::string RegisteredDomain(std::string_view name);
-
 // Accumulates events and produces views. Feed events in ts order (the store returns them so).
 class BinaryWriter;
 class BinaryReader;

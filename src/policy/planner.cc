@@ -6,6 +6,7 @@
 #include "core/json_checked.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "features/domains.h"
 #if CERTCAST_HAVE_MODEL
 #include "absl/container/flat_hash_set.h"
 #include "model/forecaster.h"

@@ -8,6 +8,7 @@
 #include "core/utf8.h"
 #include "core/time.h"
 #include "features/client_rule.h"
+#include "features/domains.h"
 
 namespace certcast::policy {
 namespace {
@@ -30,55 +31,6 @@ bool HasWildcard(const LineageView& v) {
 
 bool Contains(const std::vector<Challenge>& list, Challenge c) {
   return std::find(list.begin(), list.end(), c) != list.end();
-}
-
-std::string HostOfUrl(std::string_view url) {
-  if (auto p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
-  url = url.substr(0, url.find_first_of("/:?#"));
-  return std::string(url);
-}
-
-// RFC 8659: the "issue" properties of the relevant CAA RRset list the CAs allowed to issue; an
-// RRset without "issue" allows any CA; `0 issue ";"` allows none. The CA is identified by a domain
-// we compare with the ACME directory URL's host (or its registered domain), which is how CAs
-// publish their identifiers (letsencrypt.org for acme-v02.api.letsencrypt.org).
-// CAs whose CAA issuer domain is not their ACME host's registered domain (each CA's CPS names
-// its identifier; ZeroSSL issues under Sectigo's).
-std::string_view KnownCaaIdentity(std::string_view registered) {
-  if (registered == "zerossl.com") return "sectigo.com";
-  return {};
-}
-
-bool CaaPermits(const std::vector<std::string>& values, const std::string& ca_url) {
-  const std::string host = HostOfUrl(ca_url);
-  const std::string registered = RegisteredDomain(host);
-  const std::string_view alias = KnownCaaIdentity(registered);
-  bool any_issue = false;
-  for (const std::string& value : values) {
-    // Presentation format: flags tag "value"
-    const size_t tag_start = value.find(' ');
-    if (tag_start == std::string::npos) continue;
-    const size_t tag_end = value.find(' ', tag_start + 1);
-    if (tag_end == std::string::npos) continue;
-    const std::string tag = value.substr(tag_start + 1, tag_end - tag_start - 1);
-    // RFC 8659 section 4.1: a critical property (flag 128) this issuer does not understand
-    // forbids issuance by every CA.
-    const int flags = std::atoi(value.substr(0, tag_start).c_str());
-    if ((flags & 128) && tag != "issue" && tag != "issuewild" && tag != "iodef") return false;
-    if (tag != "issue") continue;
-    any_issue = true;
-    std::string issuer = value.substr(tag_end + 1);
-    issuer.erase(std::remove(issuer.begin(), issuer.end(), '"'), issuer.end());
-    issuer = issuer.substr(0, issuer.find(';'));
-    while (!issuer.empty() && issuer.back() == ' ') issuer.pop_back();
-    while (!issuer.empty() && issuer.front() == ' ') issuer.erase(0, 1);
-    if (issuer.empty()) continue;
-    if (issuer == host || issuer == registered || (!alias.empty() && issuer == alias) ||
-        (host.size() > issuer.size() && host.ends_with("." + issuer))) {
-      return true;
-    }
-  }
-  return !any_issue;
 }
 
 absl::Duration Lifetime(const IssuedEvent& c) { return c.not_after - c.not_before; }
@@ -152,8 +104,16 @@ bool ClockHarmful(const Evidence& e, const PolicyConfig& config) {
   return e.clock_offset_ms && std::abs(*e.clock_offset_ms) > config.clock_harm_ms;
 }
 
+// RFC 8659 through the one evaluation (features/domains.h): an order for the lineage's names is
+// refused when the CAA set forbids the CA for any of them, a wildcard name by its issuewild
+// properties, another name by its issue properties.
 bool CaaForbids(const LineageView& v, const std::string& ca) {
-  return !v.evidence.caa_values.empty() && !CaaPermits(v.evidence.caa_values, ca);
+  if (v.evidence.caa_values.empty()) return false;
+  const bool any_wildcard = HasWildcard(v);
+  const bool any_plain = std::any_of(v.config.names.begin(), v.config.names.end(),
+                                     [](const std::string& n) { return !n.starts_with("*."); });
+  return ((any_plain || !any_wildcard) && !CaaAllowsCa(v.evidence.caa_values, ca, false).permitted) ||
+         (any_wildcard && !CaaAllowsCa(v.evidence.caa_values, ca, true).permitted);
 }
 
 // Cause of a failed attempt, from its error and the evidence around it.

@@ -295,6 +295,20 @@ INSTANTIATE_TEST_SUITE_P(
               R"({"ts":"2026-10-28T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"other.example\""]})"},
              "2026-10-29T00:00:00Z",
              {{ActionKind::kRenew, kReasonSwitchCa, std::nullopt, "https://other.example/dir"}}},
+        // RFC 8659 section 4.3 through the one evaluation (core/caa.h): a wildcard name is ruled by
+        // issuewild, which the policy used to ignore (it let the CA issue and switched nothing).
+        Case{"AWildcardThatIssuewildForbidsTheCaSwitchesCaWhenTheRenewalIsNear",
+             {R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["*.shop.example.com"],"client":"certbot","client_version":"4.1.0","ca":"https://acme.example/dir","challenge":"dns-01","alt_cas":["https://other.example/dir"],"ari":false})",
+              kIssued,
+              R"({"ts":"2026-10-28T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"acme.example\"","0 issuewild \"other.example\""]})"},
+             "2026-10-29T00:00:00Z",
+             {{ActionKind::kRenew, kReasonSwitchCa, std::nullopt, "https://other.example/dir"}}},
+        // Issuer domain names are compared case-insensitively (RFC 8659 section 4.2): the policy
+        // used to read "ACME.Example" as another CA and switched away from a permitted one.
+        Case{"ACaaIssuerInOtherCaseStillPermitsTheCa",
+             {kConfigAltCa, kIssued,
+              R"({"ts":"2026-10-28T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"CAA","rcode":"NOERROR","values":["0 issue \"ACME.Example\""]})"},
+             "2026-10-29T00:00:00Z", {}},
         Case{"AnAriWindowMovedIntoThePastRenewsNow",
              {kConfigHttp, kIssued,
               R"({"ts":"2026-09-20T00:00:00Z","type":"ari","cert":"shop","ca":"https://acme.example/dir","window_start":"2026-09-19T00:00:00Z","window_end":"2026-09-19T12:00:00Z"})"},

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "collect/probe/caa.h"
+#include "core/caa.h"
 #include "core/strings.h"
 
 namespace certcast::probe {

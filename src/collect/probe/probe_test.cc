@@ -1,4 +1,4 @@
-// Unit tests for the pure parts of collect/probe: CAA evaluation, DNS wire parsing, ARI
+// Unit tests for the pure parts of collect/probe: DNS wire parsing, ARI
 // certificate IDs, renewalInfo / directory / Retry-After parsing, TLS error classification,
 // HTTP-01 redirect rules, scan config errors, trust store loading. Table-driven; bad inputs assert
 // the exact error.
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "collect/probe/acme_probe.h"
-#include "collect/probe/caa.h"
 #include "collect/probe/dns_probe.h"
 #include "collect/probe/dns_wire.h"
 #include "collect/probe/http01_probe.h"
@@ -23,82 +22,6 @@
 
 namespace certcast::probe {
 namespace {
-
-CaaRecord Caa(uint8_t flags, std::string tag, std::string value) { return {flags, std::move(tag), std::move(value)}; }
-
-TEST(CaaPermitsTest, Table) {
-  struct Case {
-    std::string name;
-    std::vector<CaaRecord> records;
-    std::string ca;
-    bool wildcard;
-    CaaDecision want;
-  };
-  const std::vector<Case> cases = {
-      {"no records lets any CA issue", {}, "letsencrypt.org", false, {true, "no CAA records"}},
-      {"issue naming the CA permits", {Caa(0, "issue", "letsencrypt.org")}, "letsencrypt.org", false,
-       {true, "issue property names \"letsencrypt.org\""}},
-      {"issuer domain is compared case-insensitively, parameters ignored",
-       {Caa(0, "ISSUE", " LetsEncrypt.org; accounturi=https://x/acct/1")}, "letsencrypt.org", false,
-       {true, "issue property names \"letsencrypt.org\""}},
-      {"issue naming another CA forbids", {Caa(0, "issue", "other-ca.example")}, "letsencrypt.org", false,
-       {false, "issue property names only other-ca.example"}},
-      {"empty issue value names no CA", {Caa(0, "issue", ";")}, "letsencrypt.org", false,
-       {false, "issue property names only (no CA)"}},
-      {"only iodef: no issue property, any CA", {Caa(0, "iodef", "mailto:x@example.com")}, "letsencrypt.org", false,
-       {true, "no issue property"}},
-      {"unknown non-critical tag is ignored", {Caa(0, "futuretag", "x"), Caa(0, "issue", "letsencrypt.org")},
-       "letsencrypt.org", false, {true, "issue property names \"letsencrypt.org\""}},
-      {"unknown critical tag forbids everything",
-       {Caa(128, "futuretag", "x"), Caa(0, "issue", "letsencrypt.org")}, "letsencrypt.org", false,
-       {false, "unknown critical property \"futuretag\""}},
-      {"known critical tag is fine", {Caa(128, "issue", "letsencrypt.org")}, "letsencrypt.org", false,
-       {true, "issue property names \"letsencrypt.org\""}},
-      {"wildcard uses issuewild over issue",
-       {Caa(0, "issue", "letsencrypt.org"), Caa(0, "issuewild", "other-ca.example")}, "letsencrypt.org", true,
-       {false, "issuewild property names only other-ca.example"}},
-      {"wildcard falls back to issue without issuewild", {Caa(0, "issue", "letsencrypt.org")}, "letsencrypt.org",
-       true, {true, "issue property names \"letsencrypt.org\""}},
-      {"non-wildcard ignores issuewild",
-       {Caa(0, "issuewild", "letsencrypt.org"), Caa(0, "issue", "other-ca.example")}, "letsencrypt.org", false,
-       {false, "issue property names only other-ca.example"}},
-      {"issuewild alone leaves non-wildcard names open", {Caa(0, "issuewild", ";")}, "letsencrypt.org", false,
-       {true, "no issue property"}},
-      {"one of several issue properties is enough",
-       {Caa(0, "issue", "other-ca.example"), Caa(0, "issue", "letsencrypt.org")}, "letsencrypt.org", false,
-       {true, "issue property names \"letsencrypt.org\""}},
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(CaaPermits(c.records, c.ca, c.wildcard), c.want) << c.name;
-  }
-}
-
-TEST(CaaPresentationTest, ParsesAndRoundTrips) {
-  auto r = ParseCaaPresentation(R"(128 issue "ca.example; a=\"b\"\\ \009")");
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(*r, Caa(128, "issue", "ca.example; a=\"b\"\\ \t"));
-  EXPECT_EQ(FormatCaaPresentation(*r), R"(128 issue "ca.example; a=\"b\"\\ \009")");
-}
-
-TEST(CaaPresentationTest, RejectsBadInput) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"0", "CAA record \"0\" has no tag"},
-      {"300 issue \"x\"", "CAA flags \"300\" is not 0..255"},
-      {"x issue \"x\"", "CAA flags \"x\" is not 0..255"},
-      {"0 issue", "CAA record \"0 issue\" has no value"},
-      {"0 is-sue \"x\"", "CAA tag \"is-sue\" is not alphanumeric"},
-      {"0 issue x", "CAA value x is not quoted"},
-      {"0 issue \"a\"b\"", "CAA value has an unescaped quote"},
-      {"0 issue \"a\\\"", "CAA value ends in a backslash"},
-      {"0 issue \"\\12\"", "CAA value has a short \\DDD escape"},
-      {"0 issue \"\\999\"", "CAA value has a bad \\DDD escape"},
-  };
-  for (const auto& [text, want] : cases) {
-    auto r = ParseCaaPresentation(text);
-    ASSERT_FALSE(r.ok()) << text;
-    EXPECT_EQ(r.status().message(), want) << text;
-  }
-}
 
 // Builds DNS messages byte by byte for the parser tests.
 struct Message {

@@ -1,4 +1,4 @@
-#include "collect/probe/caa.h"
+#include "core/caa.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 
 #include "core/strings.h"
 
-namespace certcast::probe {
+namespace certcast {
 namespace {
 
 std::string Lower(std::string_view s) {
@@ -107,8 +107,8 @@ std::string FormatCaaPresentation(const CaaRecord& record) {
   return out;
 }
 
-CaaDecision CaaPermits(std::span<const CaaRecord> records, std::string_view ca_identifier,
-                       bool wildcard) {
+CaaDecision CaaPermits(std::span<const CaaRecord> records,
+                       std::span<const std::string> ca_identities, bool wildcard) {
   // RFC 8659 §4.1: "If a CA encounters a Property with the Issuer Critical Flag set and does not
   // recognize the Property Tag, it MUST NOT issue".
   for (const CaaRecord& r : records) {
@@ -122,14 +122,15 @@ CaaDecision CaaPermits(std::span<const CaaRecord> records, std::string_view ca_i
   const std::string_view tag = wildcard && any_issuewild ? "issuewild" : "issue";
   std::vector<std::string> named;
   bool any = false;
-  const std::string want = Lower(ca_identifier);
+  std::vector<std::string> wanted;
+  for (const std::string& identity : ca_identities) wanted.push_back(Lower(identity));
   for (const CaaRecord& r : records) {
     if (Lower(r.tag) != tag) continue;
     any = true;
     std::string_view value = r.value;
     const size_t semicolon = value.find(';');
     const std::string issuer = Lower(Trim(value.substr(0, semicolon)));
-    if (!issuer.empty() && issuer == want) return {true, StrCat(tag, " property names \"", issuer, "\"")};
+    if (!issuer.empty() && std::find(wanted.begin(), wanted.end(), issuer) != wanted.end()) return {true, StrCat(tag, " property names \"", issuer, "\"")};
     named.push_back(issuer.empty() ? "(no CA)" : issuer);
   }
   if (!any) {
@@ -140,4 +141,22 @@ CaaDecision CaaPermits(std::span<const CaaRecord> records, std::string_view ca_i
   return {false, StrCat(tag, " property names only ", StrJoin(named, ", "))};
 }
 
-}  // namespace certcast::probe
+CaaDecision CaaPermits(std::span<const CaaRecord> records, std::string_view ca_identity,
+                       bool wildcard) {
+  const std::string identity(ca_identity);
+  return CaaPermits(records, std::span<const std::string>(&identity, 1), wildcard);
+}
+
+CaaDecision CaaPermitsPresentation(std::span<const std::string> values,
+                                   std::span<const std::string> ca_identities, bool wildcard) {
+  std::vector<CaaRecord> records;
+  records.reserve(values.size());
+  for (const std::string& value : values) {
+    StatusOr<CaaRecord> record = ParseCaaPresentation(value);
+    if (!record.ok()) return {false, std::string(record.status().message())};
+    records.push_back(*std::move(record));
+  }
+  return CaaPermits(records, ca_identities, wildcard);
+}
+
+}  // namespace certcast
