@@ -58,6 +58,13 @@ Status ParsePolicy(const toml::table* node, policy::PolicyConfig& p) {
   RETURN_IF_ERROR(t.Get("urgent_expiry", p.urgent_expiry));
   RETURN_IF_ERROR(t.Get("reload_settle", p.reload_settle));
   RETURN_IF_ERROR(t.Get("time_scale", p.time_scale));
+  RETURN_IF_ERROR(t.Get("needs_approval", p.needs_approval));
+  for (const std::string& kind : p.needs_approval) {
+    if (kind != "renew" && kind != "dry_run" && kind != "reload" && kind != "switch") {
+      return InvalidArgumentError(StrCat("policy.needs_approval: \"", kind,
+                                         "\" is not renew, dry_run, reload or switch"));
+    }
+  }
   t.MarkRead("maintenance_window");
   if (node) {
     if (const toml::node* windows = node->get("maintenance_window")) {

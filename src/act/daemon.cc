@@ -109,6 +109,8 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   // In dry-run mode nothing is carried out, so nothing may be remembered as done.
   plan_options.remember = !config_.dry_run;
   plan_options.keep_views = observer_ != nullptr;
+  // Queued only when the decisions are recorded: dry-run mode remembers nothing.
+  if (!config_.dry_run) plan_options.queue_for_agent = agent_queue_;
   auto plan = policy::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
   if (const UnreadableEvents unreadable = store_.unreadable_events();
       unreadable.count > unreadable_reported_) {
@@ -136,6 +138,14 @@ StatusOr<CycleReport> Daemon::RunCycle() {
         {{"error", ToValidUtf8(plan->reasons_error, 300)}});
   }
   report.actions_planned = static_cast<int>(plan->result.items.size());
+  auto queued = [&](size_t i) { return i < plan->queued.size() && plan->queued[i]; };
+  for (size_t i = 0; i < plan->result.items.size(); ++i) {
+    if (!queued(i)) continue;
+    ++report.actions_queued;
+    const PlannedAction& a = plan->result.items[i].action;
+    Log("info", "action queued for an agent",
+        {{"cert", a.cert}, {"action", std::string(ToString(a.kind))}});
+  }
   if (observer_) observer_(*plan, now, plan_state_);
   if (!acting_) {
     Log("info", "cycle done (planned only: acting is off)",
@@ -146,16 +156,18 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   // 3. Act. Alerts first: a page must not wait behind a client hung on its CA. Then what the
   // last cycle deferred, then the rest, each started only within the action budget.
   std::vector<Deferred> queue;
-  for (const policy::PlannedItem& item : plan->result.items) {
-    if (item.action.kind != ActionKind::kAlert) continue;
+  for (size_t i = 0; i < plan->result.items.size(); ++i) {
+    const policy::PlannedItem& item = plan->result.items[i];
+    if (item.action.kind != ActionKind::kAlert || queued(i)) continue;
     queue.push_back({item.action, std::string(item.reason), LineageOf(*plan, item.action.cert)});
   }
   const size_t alerts = queue.size();
   std::vector<Deferred> carried = std::move(deferred_);
   deferred_.clear();
   for (Deferred& d : carried) queue.push_back(std::move(d));
-  for (const policy::PlannedItem& item : plan->result.items) {
-    if (item.action.kind == ActionKind::kAlert) continue;
+  for (size_t i = 0; i < plan->result.items.size(); ++i) {
+    const policy::PlannedItem& item = plan->result.items[i];
+    if (item.action.kind == ActionKind::kAlert || queued(i)) continue;
     const bool carried_already = std::any_of(queue.begin() + alerts, queue.end(), [&](const Deferred& d) {
       return d.action.cert == item.action.cert && d.action.kind == item.action.kind;
     });
@@ -184,7 +196,8 @@ StatusOr<CycleReport> Daemon::RunCycle() {
        {"failed", std::to_string(report.actions_failed)},
        {"skipped", std::to_string(report.actions_skipped)},
        {"refused", std::to_string(report.actions_refused)},
-       {"deferred", std::to_string(report.actions_deferred)}});
+       {"deferred", std::to_string(report.actions_deferred)},
+       {"queued", std::to_string(report.actions_queued)}});
   return report;
 }
 

@@ -52,6 +52,7 @@ struct CycleReport {
   int actions_planned = 0, actions_succeeded = 0, actions_failed = 0, actions_skipped = 0;
   int actions_refused = 0;   // not allowed by the configuration: an alert went out instead
   int actions_deferred = 0;  // not started within action_budget: left for the next cycle
+  int actions_queued = 0;    // handed to an agent (SetAgentQueue): not carried out here
 };
 
 class Daemon {
@@ -78,6 +79,10 @@ class Daemon {
   using PlanObserver = std::function<void(const policy::RunPlanOutput& plan, absl::Time at,
                                           const policy::PlanState& state)>;
   void SetPlanObserver(PlanObserver observer) { observer_ = std::move(observer); }
+  // Which planned actions an agent carries out instead of this daemon (the server's rule,
+  // src/api/agent_queue.h): they are queued in the store with the plan and never run here,
+  // whether acting is on or off. Null: every action stays here.
+  void SetAgentQueue(policy::RunPlanOptions::QueueForAgent queue) { agent_queue_ = std::move(queue); }
   // false: cycles plan and record their decisions (memory, audit) but carry nothing out.
   void SetActing(bool acting) { acting_ = acting; }
   // A plan at `at` over the daemon's folded state that stores nothing (no memory, audit records
@@ -118,6 +123,7 @@ class Daemon {
   // cycle reads the new events only, not the history.
   policy::PlanState plan_state_;
   PlanObserver observer_;
+  policy::RunPlanOptions::QueueForAgent agent_queue_;
   bool acting_ = true;
 };
 

@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "act/daemon.h"
+#include "api/agent_queue.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -204,6 +205,13 @@ Status FleetService::Refresh(bool record) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   if (record) {
+    // Who has an agent now (a token revoked since the last cycle no longer does): the rule of
+    // agent_queue.h, applied to this cycle's decisions.
+    ASSIGN_OR_RETURN(std::vector<TokenRecord> tokens, store_->ListTokens());
+    daemon_->SetAgentQueue([hosts = AgentHosts(tokens), at = clock_.Now(), policy = options_.daemon.policy](
+                               const policy::PlannedItem& item, const ConfigEvent& lineage) {
+      return QueueForAgent(item, lineage, at, hosts, policy);
+    });
     bool published = false;
     daemon_->SetPlanObserver([&](const policy::RunPlanOutput& plan, absl::Time at,
                                  const policy::PlanState& state) {

@@ -130,6 +130,7 @@ Status RegisterCoreRoutes(Router& router, ServerContext& context) {
 Status RegisterRoutes(Router& router, ServerContext& context) {
   RETURN_IF_ERROR(RegisterCoreRoutes(router, context));
   RETURN_IF_ERROR(RegisterFleetRoutes(router, context));
+  RETURN_IF_ERROR(RegisterActionRoutes(router, context));
   return OkStatus();
 }
 

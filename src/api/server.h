@@ -63,6 +63,9 @@ struct ServerOptions {
   absl::Duration plan_interval = absl::Hours(1);
   absl::Duration ingest_debounce = absl::Seconds(5);
   bool metrics_token = false;               // GET /metrics needs a read token
+  // How long an agent's lease on a queued action lasts (POST /v1/agent/actions/lease): past it,
+  // without a report, the action is leased again (the agent died; store.h, ActionState).
+  absl::Duration action_lease = absl::Minutes(30);
 };
 
 // Reads a `certcast serve` config file (TOML, table [serve]) into `options`; keys absent keep
@@ -168,6 +171,9 @@ Status RegisterCoreRoutes(Router& router, ServerContext& context);
 // The fleet view's routes (fleet_routes.cc): lineages, forecasts, plan, decisions, actions,
 // audit, models and /metrics.
 Status RegisterFleetRoutes(Router& router, ServerContext& context);
+// The action queue's routes (action_routes.cc): agents lease and report, operators list, approve
+// and cancel.
+Status RegisterActionRoutes(Router& router, ServerContext& context);
 
 // The OpenAPI 3.1 document (src/api/openapi.json, embedded at build time).
 std::string_view OpenApiDocument();

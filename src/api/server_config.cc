@@ -32,6 +32,7 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
   RETURN_IF_ERROR(t.Get("plan_interval", o.plan_interval));
   RETURN_IF_ERROR(t.Get("ingest_debounce", o.ingest_debounce));
   RETURN_IF_ERROR(t.Get("metrics_token", o.metrics_token));
+  RETURN_IF_ERROR(t.Get("action_lease", o.action_lease));
   RETURN_IF_ERROR(t.CheckUnknown());
   if (o.threads < 1 || o.threads > 4096) return InvalidArgumentError("threads: 1 to 4096");
   if (o.queue < 1) return InvalidArgumentError("queue: at least 1");
@@ -42,7 +43,8 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
                          {"request_timeout", o.request_timeout},
                          {"keep_alive_timeout", o.keep_alive_timeout},
                          {"last_used_flush", o.last_used_flush},
-                         {"plan_interval", o.plan_interval}}) {
+                         {"plan_interval", o.plan_interval},
+                         {"action_lease", o.action_lease}}) {
     if (d < absl::Seconds(1)) return InvalidArgumentError(StrCat(name, ": at least 1s"));
   }
   if (o.ingest_debounce < absl::Milliseconds(10)) {

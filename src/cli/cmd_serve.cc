@@ -129,7 +129,11 @@ const bool registered = RegisterCommand({
               "--act also carrying them out as `certcast run` does), and serves the result as "
               "the fleet view: GET /v1/lineages (risk, reason and planned action per lineage, "
               "highest risk first), /v1/lineages/{cert}, /v1/forecasts, POST /v1/plan (a dry "
-              "plan), decisions, actions, audit, models, and Prometheus metrics at GET /metrics.");
+              "plan), decisions, actions, audit, models, and Prometheus metrics at GET /metrics. "
+              "A renewal, dry run or reload for a host that has an agent (a token in force with "
+              "the agent scope bound to that host) is queued for that agent instead "
+              "(`certcast agent` leases it, carries it out and reports: GET /v1/queue); --act "
+              "runs the rest here.");
           flags->db = sub.add_option("--db", flags->options.db,
                                      "Store file (SQLite); created when missing");
           flags->listen = sub.add_option("--listen", flags->options.listen,

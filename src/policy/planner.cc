@@ -424,8 +424,21 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   const auto t5 = Clock::now();
   if (options.audit) {
     commit.audit.reserve(out.result.items.size() + 1);
-    for (const PlannedItem& item : out.result.items) {
+    out.queued.assign(out.result.items.size(), false);
+    for (size_t i = 0; i < out.result.items.size(); ++i) {
+      const PlannedItem& item = out.result.items[i];
+      const int decision_index = static_cast<int>(commit.audit.size());
       commit.audit.push_back({at, "decision", DecisionAuditJson(item, at, out.model_version)});
+      if (!options.queue_for_agent) continue;
+      auto config = out.configs.find(item.action.cert);
+      ConfigEvent lineage;
+      if (config != out.configs.end()) lineage = config->second;
+      else lineage.cert = item.action.cert;
+      std::optional<NewQueuedAction> queued = options.queue_for_agent(item, lineage);
+      if (!queued) continue;
+      queued->decision_audit_index = decision_index;
+      commit.actions.push_back(std::move(*queued));
+      out.queued[i] = true;
     }
     nlohmann::ordered_json summary;
     summary["at"] = FormatRfc3339(at);

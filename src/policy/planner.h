@@ -21,6 +21,7 @@
 #include "policy/lineage_view.h"
 #include "policy/plan_state.h"
 #include "policy/policy.h"
+#include "store/store.h"
 
 namespace certcast {
 class Store;
@@ -94,6 +95,13 @@ struct RunPlanOptions {
   // Also hand back the lineage views and the fleet memory the plan decided on (RunPlanOutput::
   // views, ::memory): the server builds its fleet view from them (src/api/fleet_snapshot.h).
   bool keep_views = false;
+  // Actions carried out by an agent instead of here (the server's rule, src/api/agent_queue.h):
+  // for a planned item and its lineage's config, the action to queue, or nullopt to keep the
+  // item for the local executors. Called only when `audit` is set (a queued action names its
+  // decision's audit record); the queued actions commit with the plan (StoreCommit::actions).
+  using QueueForAgent =
+      std::function<std::optional<NewQueuedAction>(const PlannedItem&, const ConfigEvent&)>;
+  QueueForAgent queue_for_agent;
 };
 
 struct RunPlanOutput {
@@ -118,6 +126,9 @@ struct RunPlanOutput {
   // memory, checkpoint and audit records together (Store::Commit).
   double load_seconds = 0, views_seconds = 0, score_seconds = 0, decide_seconds = 0,
          save_seconds = 0, audit_seconds = 0;
+  // Parallel to result.items: true for an item queued for an agent (queue_for_agent), which the
+  // local executors must leave alone.
+  std::vector<bool> queued;
   AdvanceStats advance;
   int64_t checkpoint_bytes = 0;  // 0 when not saved (also when nothing new was folded)
   double encode_seconds = 0;     // of save_seconds: serializing the checkpoint

@@ -106,6 +106,11 @@ struct MaintenanceWindow {
 };
 
 struct PolicyConfig {
+  // Actions an agent may carry out only after a person approved them through the API (`act`
+  // scope, POST /v1/queue/{id}/approve): any of "renew", "dry_run", "reload", and "switch" (a
+  // renewal that switches CA or challenge). Empty: agents carry out every action they lease.
+  // Actions the server carries out itself (serve --act, run) are not gated by it.
+  std::vector<std::string> needs_approval;
   // Reload a host that serves an older serial than the newest issued one after this long: multi-
   // node fleets lag a little after issuance (docs/background.md section 7: "a day after issuance").
   absl::Duration reload_grace = absl::Hours(20);

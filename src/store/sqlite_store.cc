@@ -17,6 +17,7 @@
 #include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "nlohmann/json.hpp"
 #include "store/store.h"
 
 #define XXH_INLINE_ALL
@@ -28,7 +29,7 @@ namespace {
 // Numbered schema migrations. Migration i (1-based) takes the schema from version i-1 to i.
 // Append only: a released migration is never edited, because stores in the field are already
 // at its version.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: events and the derived records later steps fill in.
     R"sql(
     -- Keyed by (ts, hash of the canonical JSON). Exact duplicates share both, so the primary
@@ -128,6 +129,32 @@ constexpr std::array<const char*, 3> kMigrations = {
       revoked   INTEGER
     );
     CREATE UNIQUE INDEX tokens_in_force_by_name ON tokens (name) WHERE revoked IS NULL;
+    )sql",
+    // 4: the action queue (Store::LeaseActions): actions planned for hosts with an agent, leased
+    // by that agent and reported back. Rows are never deleted (the audit log names their ids).
+    R"sql(
+    CREATE TABLE action_queue (
+      id             INTEGER PRIMARY KEY AUTOINCREMENT,
+      host           TEXT    NOT NULL,
+      cert           TEXT    NOT NULL,
+      kind           TEXT    NOT NULL,
+      parameters     TEXT    NOT NULL,     -- JSON
+      decision_seq   INTEGER NOT NULL,     -- audit.seq of the decision
+      needs_approval INTEGER NOT NULL,
+      approved_by    TEXT    NOT NULL DEFAULT '',
+      state          TEXT    NOT NULL,     -- queued, leased, done, failed, cancelled, expired
+      created        INTEGER NOT NULL,     -- microseconds since the Unix epoch, UTC
+      expires        INTEGER NOT NULL,
+      lease_holder   TEXT    NOT NULL DEFAULT '',
+      lease_id       TEXT    NOT NULL DEFAULT '',
+      lease_expires  INTEGER,
+      attempts       INTEGER NOT NULL DEFAULT 0,
+      outcome        TEXT    NOT NULL DEFAULT '',
+      finished       INTEGER
+    );
+    -- A lease looks up one host's open actions.
+    CREATE INDEX action_queue_open_by_host ON action_queue (host, id)
+      WHERE state IN ('queued', 'leased');
     )sql",
 };
 
@@ -400,7 +427,10 @@ class SqliteStore final : public Store {
 
   StatusOr<std::vector<AuditRecord>> Commit(const StoreCommit& commit) override {
     std::vector<AuditRecord> records;
-    if (commit.state.empty() && commit.checkpoints.empty() && commit.audit.empty()) return records;
+    if (commit.state.empty() && commit.checkpoints.empty() && commit.audit.empty() &&
+        commit.actions.empty()) {
+      return records;
+    }
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
     Status s = OkStatus();
     for (const auto& [key, value] : commit.state) {
@@ -417,6 +447,20 @@ class SqliteStore final : public Store {
         break;
       }
       records.push_back(std::move(*r));
+    }
+    for (const NewQueuedAction& a : commit.actions) {
+      if (!s.ok()) break;
+      if (a.decision_audit_index < 0 || a.decision_audit_index >= static_cast<int>(records.size())) {
+        s = InvalidArgumentError(StrCat("queued action for ", a.cert, ": decision_audit_index ",
+                                        a.decision_audit_index, " names no audit record of this commit"));
+        break;
+      }
+      auto queued = QueueInTransaction(a, records[a.decision_audit_index]);
+      if (!queued.ok()) {
+        s = queued.status().WithPrefix("queue action");
+        break;
+      }
+      for (AuditRecord& r : *queued) records.push_back(std::move(r));
     }
     if (s.ok()) s = Exec("COMMIT");
     if (!s.ok()) {
@@ -460,6 +504,162 @@ class SqliteStore final : public Store {
       RETURN_IF_ERROR(fn(r));
     }
     return OkStatus();
+  }
+
+  StatusOr<std::vector<QueuedAction>> LeaseActions(const std::string& host, int max,
+                                                   absl::Duration lease,
+                                                   const ActionActor& actor) override {
+    return InTransaction<std::vector<QueuedAction>>([&]() -> StatusOr<std::vector<QueuedAction>> {
+      const int64_t now = absl::ToUnixMicros(actor.at);
+      std::vector<QueuedAction> open;
+      ASSIGN_OR_RETURN(open, SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND state IN "
+                                                  "('queued', 'leased') ORDER BY id"),
+                                           [&](Stmt& stmt) { stmt.BindText(1, host); }));
+      std::vector<QueuedAction> leased;
+      for (QueuedAction& a : open) {
+        const bool lease_running = a.state == ActionState::kLeased && a.lease_expires &&
+                                   absl::ToUnixMicros(*a.lease_expires) > now;
+        if (lease_running) continue;
+        const bool decision_expired = absl::ToUnixMicros(a.expires) <= now;
+        if (a.state == ActionState::kQueued && decision_expired) {
+          RETURN_IF_ERROR(EndAction(a, ActionState::kExpired, "the decision expired before any agent "
+                                    "leased it", "action_expired", actor));
+          continue;
+        }
+        if (a.state == ActionState::kLeased && (decision_expired || a.attempts >= kMaxActionLeases)) {
+          RETURN_IF_ERROR(EndAction(
+              a, ActionState::kFailed,
+              decision_expired ? StrCat("lease ", a.lease_id, " expired without a report after the "
+                                        "decision expired")
+                               : StrCat("leased ", a.attempts, " times, never reported"),
+              "action_expired", actor));
+          continue;
+        }
+        if (a.state == ActionState::kQueued && a.needs_approval && a.approved_by.empty()) continue;
+        if (static_cast<int>(leased.size()) >= max) continue;
+        const bool relapsed = a.state == ActionState::kLeased;
+        a.state = ActionState::kLeased;
+        ++a.attempts;
+        a.lease_id = StrCat(a.id, ".", a.attempts);
+        a.lease_holder = actor.name;
+        a.lease_expires = actor.at + lease;
+        ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET state = 'leased', "
+                                                       "attempts = ?2, lease_id = ?3, lease_holder = "
+                                                       "?4, lease_expires = ?5 WHERE id = ?1"));
+        stmt.BindInt(1, a.id);
+        stmt.BindInt(2, a.attempts);
+        stmt.BindText(3, a.lease_id);
+        stmt.BindText(4, a.lease_holder);
+        stmt.BindInt(5, absl::ToUnixMicros(*a.lease_expires));
+        RETURN_IF_ERROR(stmt.Run());
+        nlohmann::ordered_json audit = ActionAuditJson(a, actor);
+        audit["lease_id"] = a.lease_id;
+        audit["lease_expires"] = FormatRfc3339(*a.lease_expires);
+        audit["attempt"] = a.attempts;
+        if (relapsed) audit["detail"] = "the previous lease expired without a report";
+        RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_leased", audit));
+        leased.push_back(std::move(a));
+      }
+      return leased;
+    });
+  }
+
+  StatusOr<ReportedAction> ReportActionOutcome(int64_t id, const std::string& host,
+                                               const std::string& lease_id,
+                                               const ActionOutcome& outcome,
+                                               const ActionActor& actor) override {
+    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
+      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
+      if (!found || found->host != host) {
+        return NotFoundError(StrCat("no action ", id, " for host \"", host, "\""));
+      }
+      QueuedAction& a = *found;
+      const ActionState reported = outcome.success ? ActionState::kDone : ActionState::kFailed;
+      if (a.lease_id != lease_id || a.lease_id.empty()) {
+        return FailedPreconditionError(StrCat(
+            "stale lease: action ", id, " is ", ToString(a.state),
+            a.lease_id.empty() ? " and was never leased" : StrCat(" under lease ", a.lease_id),
+            "; the report names lease \"", lease_id, "\" (lease the action again)"));
+      }
+      if (a.state == ActionState::kLeased) {
+        RETURN_IF_ERROR(EndAction(a, reported, outcome.outcome_json, "action_outcome", actor));
+        return ReportedAction{std::move(a), false};
+      }
+      if ((a.state == ActionState::kDone || a.state == ActionState::kFailed) &&
+          a.state == reported && a.outcome_json == outcome.outcome_json) {
+        return ReportedAction{std::move(a), true};
+      }
+      return FailedPreconditionError(StrCat("action ", id, " is ", ToString(a.state),
+                                            " already (lease ", a.lease_id,
+                                            "); a different report for it is refused"));
+    });
+  }
+
+  StatusOr<ReportedAction> ApproveAction(int64_t id, const ActionActor& actor) override {
+    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
+      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
+      if (!found) return NotFoundError(StrCat("no action ", id));
+      QueuedAction& a = *found;
+      if (!a.needs_approval) {
+        return FailedPreconditionError(StrCat("action ", id, " does not need approval"));
+      }
+      if (!a.approved_by.empty()) return ReportedAction{std::move(a), true};
+      if (a.state != ActionState::kQueued) {
+        return FailedPreconditionError(StrCat("action ", id, " is ", ToString(a.state),
+                                              "; only a queued action can be approved"));
+      }
+      ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET approved_by = ?2 "
+                                                     "WHERE id = ?1"));
+      stmt.BindInt(1, id);
+      stmt.BindText(2, actor.name);
+      RETURN_IF_ERROR(stmt.Run());
+      a.approved_by = actor.name;
+      RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_approved", ActionAuditJson(a, actor)));
+      return ReportedAction{std::move(a), false};
+    });
+  }
+
+  StatusOr<ReportedAction> CancelAction(int64_t id, const ActionActor& actor) override {
+    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
+      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
+      if (!found) return NotFoundError(StrCat("no action ", id));
+      QueuedAction& a = *found;
+      if (a.state == ActionState::kCancelled) return ReportedAction{std::move(a), true};
+      if (a.state == ActionState::kLeased) {
+        return FailedPreconditionError(StrCat("action ", id, " is leased by \"", a.lease_holder,
+                                              "\" (lease ", a.lease_id, ") and may be running; "
+                                              "it cannot be cancelled"));
+      }
+      if (a.state != ActionState::kQueued) {
+        return FailedPreconditionError(StrCat("action ", id, " is ", ToString(a.state),
+                                              "; only a queued action can be cancelled"));
+      }
+      RETURN_IF_ERROR(EndAction(a, ActionState::kCancelled, StrCat("cancelled by ", actor.name),
+                                "action_cancelled", actor));
+      return ReportedAction{std::move(a), false};
+    });
+  }
+
+  StatusOr<std::vector<QueuedAction>> ListActions(const ActionFilter& filter) override {
+    std::string sql = StrCat(kActionColumns, " WHERE id > ?1");
+    if (filter.host) sql += " AND host = ?2";
+    if (filter.state) sql += " AND state = ?3";
+    sql += " ORDER BY id LIMIT ?4";
+    const std::string state = filter.state ? std::string(ToString(*filter.state)) : "";
+    return SelectActions(sql, [&](Stmt& stmt) {
+      stmt.BindInt(1, filter.after_id);
+      if (filter.host) stmt.BindText(2, *filter.host);
+      if (filter.state) stmt.BindText(3, state);
+      stmt.BindInt(4, filter.limit);
+    });
+  }
+
+  StatusOr<std::optional<QueuedAction>> GetAction(int64_t id) override {
+    ASSIGN_OR_RETURN(std::vector<QueuedAction> found,
+                     SelectActions(StrCat(kActionColumns, " WHERE id = ?1"),
+                                   [&](Stmt& stmt) { stmt.BindInt(1, id); }));
+    if (found.empty()) return std::optional<QueuedAction>();
+    return std::optional<QueuedAction>(std::move(found.front()));
   }
 
   Status PutState(const std::string& key, const std::string& value) override {
@@ -591,6 +791,154 @@ class SqliteStore final : public Store {
   }
 
  private:
+  static constexpr const char* kActionColumns =
+      "SELECT id, host, cert, kind, parameters, decision_seq, needs_approval, approved_by, state, "
+      "created, expires, lease_holder, lease_id, lease_expires, attempts, outcome, finished "
+      "FROM action_queue";
+
+  StatusOr<std::vector<QueuedAction>> SelectActions(const std::string& sql,
+                                                    const std::function<void(Stmt&)>& bind) {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, sql));
+    bind(stmt);
+    std::vector<QueuedAction> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      QueuedAction a;
+      a.id = stmt.Int(0);
+      a.host = stmt.Text(1);
+      a.cert = stmt.Text(2);
+      a.kind = stmt.Text(3);
+      a.parameters_json = stmt.Text(4);
+      a.decision_seq = stmt.Int(5);
+      a.needs_approval = stmt.Int(6) != 0;
+      a.approved_by = stmt.Text(7);
+      const std::optional<ActionState> state = ActionStateFromString(stmt.Text(8));
+      if (!state) {
+        return DataLossError(StrCat("action_queue row ", a.id, ": unknown state \"", stmt.Text(8), "\""));
+      }
+      a.state = *state;
+      a.created = absl::FromUnixMicros(stmt.Int(9));
+      a.expires = absl::FromUnixMicros(stmt.Int(10));
+      a.lease_holder = stmt.Text(11);
+      a.lease_id = stmt.Text(12);
+      if (sqlite3_column_type(stmt.raw(), 13) != SQLITE_NULL) a.lease_expires = absl::FromUnixMicros(stmt.Int(13));
+      a.attempts = static_cast<int>(stmt.Int(14));
+      a.outcome_json = stmt.Text(15);
+      if (sqlite3_column_type(stmt.raw(), 16) != SQLITE_NULL) a.finished = absl::FromUnixMicros(stmt.Int(16));
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  // Runs `body` in one write transaction; commits when it succeeds, rolls back otherwise, and
+  // writes the audit head after a commit that appended audit records.
+  template <typename T>
+  StatusOr<T> InTransaction(const std::function<StatusOr<T>()>& body) {
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    last_audit_in_transaction_.reset();
+    StatusOr<T> result = body();
+    Status s = result.ok() ? Exec("COMMIT") : result.status();
+    if (!s.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      last_audit_in_transaction_.reset();
+      return s;
+    }
+    if (last_audit_in_transaction_) WriteAuditHead(*last_audit_in_transaction_);
+    last_audit_in_transaction_.reset();
+    return result;
+  }
+
+  static nlohmann::ordered_json ActionAuditJson(const QueuedAction& a, const ActionActor& actor) {
+    nlohmann::ordered_json j;
+    j["id"] = a.id;
+    j["cert"] = a.cert;
+    j["action"] = a.kind;
+    j["host"] = a.host;
+    j["decision_seq"] = a.decision_seq;
+    j["by"] = actor.name;
+    return j;
+  }
+
+  Status AuditInTransaction(absl::Time at, const std::string& kind, const nlohmann::ordered_json& j) {
+    ASSIGN_OR_RETURN(AuditRecord r,
+                     AppendAuditInTransaction(at, kind, j.dump(-1, ' ', false,
+                                                                nlohmann::json::error_handler_t::replace)));
+    last_audit_in_transaction_ = std::move(r);
+    return OkStatus();
+  }
+
+  // Moves `a` to a final state with `outcome` and audits it as `audit_kind`.
+  Status EndAction(QueuedAction& a, ActionState state, const std::string& outcome,
+                   const std::string& audit_kind, const ActionActor& actor) {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET state = ?2, outcome = "
+                                                   "?3, finished = ?4 WHERE id = ?1"));
+    const std::string name(ToString(state));
+    stmt.BindInt(1, a.id);
+    stmt.BindText(2, name);
+    stmt.BindText(3, outcome);
+    stmt.BindInt(4, absl::ToUnixMicros(actor.at));
+    RETURN_IF_ERROR(stmt.Run());
+    a.state = state;
+    a.outcome_json = outcome;
+    a.finished = actor.at;
+    nlohmann::ordered_json audit = ActionAuditJson(a, actor);
+    audit["state"] = name;
+    if (!a.lease_id.empty()) audit["lease_id"] = a.lease_id;
+    // An outcome is the agent's JSON report; the store's own reasons are sentences.
+    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(outcome, nullptr, false);
+    if (!parsed.is_discarded() && parsed.is_object()) audit["outcome"] = std::move(parsed);
+    else audit["detail"] = outcome;
+    return AuditInTransaction(actor.at, audit_kind, audit);
+  }
+
+  // Inserts `a` (its decision is `decision`) and expires what it supersedes; returns the audit
+  // records appended.
+  StatusOr<std::vector<AuditRecord>> QueueInTransaction(const NewQueuedAction& a,
+                                                        const AuditRecord& decision) {
+    std::vector<AuditRecord> records;
+    ActionActor planner{"planner", decision.at};
+    ASSIGN_OR_RETURN(std::vector<QueuedAction> superseded,
+                     SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND cert = ?2 AND kind = "
+                                                          "?3 AND state = 'queued' ORDER BY id"),
+                                   [&](Stmt& stmt) {
+                                     stmt.BindText(1, a.host);
+                                     stmt.BindText(2, a.cert);
+                                     stmt.BindText(3, a.kind);
+                                   }));
+    for (QueuedAction& old : superseded) {
+      RETURN_IF_ERROR(EndAction(old, ActionState::kExpired,
+                                StrCat("superseded by the decision of audit record ", decision.seq),
+                                "action_expired", planner));
+      records.push_back(*last_audit_in_transaction_);
+    }
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO action_queue (host, cert, kind, "
+                                                   "parameters, decision_seq, needs_approval, state, "
+                                                   "created, expires) VALUES (?1,?2,?3,?4,?5,?6,"
+                                                   "'queued',?7,?8)"));
+    stmt.BindText(1, a.host);
+    stmt.BindText(2, a.cert);
+    stmt.BindText(3, a.kind);
+    stmt.BindText(4, a.parameters_json);
+    stmt.BindInt(5, decision.seq);
+    stmt.BindInt(6, a.needs_approval ? 1 : 0);
+    stmt.BindInt(7, absl::ToUnixMicros(decision.at));
+    stmt.BindInt(8, absl::ToUnixMicros(a.expires));
+    RETURN_IF_ERROR(stmt.Run());
+    QueuedAction queued;
+    queued.id = sqlite3_last_insert_rowid(db_);
+    queued.host = a.host;
+    queued.cert = a.cert;
+    queued.kind = a.kind;
+    queued.decision_seq = decision.seq;
+    nlohmann::ordered_json audit = ActionAuditJson(queued, planner);
+    audit["needs_approval"] = a.needs_approval;
+    audit["expires"] = FormatRfc3339(a.expires);
+    RETURN_IF_ERROR(AuditInTransaction(decision.at, "action_queued", audit));
+    records.push_back(*last_audit_in_transaction_);
+    return records;
+  }
+
   // Best effort after the commit (see Store::ReadAuditHead): the records are stored whatever
   // happens here, and a head left behind is reported by verification, not as tampering.
   void WriteAuditHead(const AuditRecord& last) {
@@ -720,6 +1068,7 @@ class SqliteStore final : public Store {
   Stmt select_event_json_;
   Stmt insert_append_;
   UnreadableEvents unreadable_;
+  std::optional<AuditRecord> last_audit_in_transaction_;  // newest audit record of InTransaction
   std::set<std::pair<int64_t, int64_t>> unreadable_keys_;  // (ts, hash) of every row counted
 };
 
@@ -731,6 +1080,26 @@ std::string AuditHash(const AuditRecord& r) {
                                 absl::ToUnixMicros(r.at), "|", r.kind.size(), ":", r.kind, "|",
                                 r.record_json.size(), ":", r.record_json);
   return HexSha256(material);
+}
+
+std::string_view ToString(ActionState state) {
+  switch (state) {
+    case ActionState::kQueued: return "queued";
+    case ActionState::kLeased: return "leased";
+    case ActionState::kDone: return "done";
+    case ActionState::kFailed: return "failed";
+    case ActionState::kCancelled: return "cancelled";
+    case ActionState::kExpired: return "expired";
+  }
+  return "?";
+}
+
+std::optional<ActionState> ActionStateFromString(std::string_view name) {
+  for (ActionState s : {ActionState::kQueued, ActionState::kLeased, ActionState::kDone,
+                        ActionState::kFailed, ActionState::kCancelled, ActionState::kExpired}) {
+    if (ToString(s) == name) return s;
+  }
+  return std::nullopt;
 }
 
 std::string AuditHeadPath(const std::string& store_path) { return store_path + "-audit-head"; }

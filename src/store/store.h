@@ -85,6 +85,84 @@ struct TokenRecord {
   std::optional<absl::Time> revoked;
 };
 
+// The action queue (schema 4; docs/api.md "Actions carried out by agents"). The server plans
+// for the fleet; an action for a host that has an agent is queued here instead of run on the
+// server, and that host's agent leases it, carries it out and reports the outcome.
+//
+// States and the only moves between them:
+//   queued  -> leased     LeaseActions (approved first when needs_approval)
+//   queued  -> cancelled  CancelAction
+//   queued  -> expired    its decision no longer holds: `expires` passed, or a newer decision
+//                         for the same host, lineage and kind was queued (superseded)
+//   leased  -> done|failed  ReportActionOutcome with the current lease id
+//   leased  -> leased     LeaseActions again once the lease expired without a report (the agent
+//                         died); attempts + 1 and a new lease id, so a report naming the old
+//                         lease is refused as stale
+//   leased  -> failed     the lease expired kMaxActionLeases times without a report, or expired
+//                         after the decision did (nobody will report: the planner decides again)
+// done, failed, cancelled and expired are final. A leased action is never cancelled or expired
+// while its lease runs: the agent may be carrying it out.
+enum class ActionState : uint8_t { kQueued, kLeased, kDone, kFailed, kCancelled, kExpired };
+std::string_view ToString(ActionState state);
+std::optional<ActionState> ActionStateFromString(std::string_view name);
+
+inline constexpr int kMaxActionLeases = 3;
+
+struct QueuedAction {
+  int64_t id = 0;
+  std::string host;             // the agent's host (the token's); never taken from a request
+  std::string cert;             // the lineage
+  std::string kind;             // ActionKind name: renew, dry_run, reload
+  std::string parameters_json;  // what the agent needs: {"action": ActionToJson, "reason_code",
+                                // "lineage": the lineage's config event (events-v1)}
+  int64_t decision_seq = 0;     // audit seq of the decision record behind it
+  bool needs_approval = false;
+  std::string approved_by;      // token name; "" = not approved
+  ActionState state = ActionState::kQueued;
+  absl::Time created;
+  absl::Time expires;           // not handed out after this
+  std::string lease_holder;     // token name of the last lease ("" = never leased)
+  std::string lease_id;         // "<id>.<attempt>": unique per lease of this action
+  std::optional<absl::Time> lease_expires;
+  int attempts = 0;             // leases handed out
+  std::string outcome_json;     // the reported outcome, or why the store ended it ("" = none)
+  std::optional<absl::Time> finished;
+};
+
+// One action to queue with a plan (StoreCommit::actions).
+struct NewQueuedAction {
+  std::string host, cert, kind, parameters_json;
+  bool needs_approval = false;
+  absl::Time expires;
+  // Index in StoreCommit::audit of the decision record; its seq becomes decision_seq.
+  int decision_audit_index = -1;
+};
+
+// Who changes a queued action and when: every change appends an audit record naming `name` (a
+// token's name, never its secret) in the same transaction as the change.
+struct ActionActor {
+  std::string name;
+  absl::Time at;
+};
+
+struct ActionFilter {
+  std::optional<std::string> host;
+  std::optional<ActionState> state;
+  int64_t after_id = 0;  // paging: ids greater than this
+  int64_t limit = 100;
+};
+
+// What the agent says happened (ReportActionOutcome).
+struct ActionOutcome {
+  bool success = false;       // done or failed
+  std::string outcome_json;   // the agent's report as stored (bounded by the caller)
+};
+
+struct ReportedAction {
+  QueuedAction action;
+  bool repeated = false;  // the same report was already stored: nothing changed, nothing audited
+};
+
 // Everything one plan writes (RunPlan), committed in one transaction by Store::Commit: state
 // (planner memory), checkpoints and audit records are all stored, or none is. A plan whose
 // audit append fails must not leave memory saying its actions were done.
@@ -92,6 +170,10 @@ struct StoreCommit {
   std::vector<std::pair<std::string, std::string>> state;        // PutState(key, value)
   std::vector<std::pair<std::string, std::string>> checkpoints;  // PutCheckpoint(key, value)
   std::vector<AuditEntry> audit;                                 // AppendAudits, in order
+  // Queued after the audit records (each names its decision's record); each also appends an
+  // "action_queued" audit record and supersedes (expires) the queued, not yet leased actions of
+  // the same host, lineage and kind.
+  std::vector<NewQueuedAction> actions;
 };
 
 // The audit chain head kept outside the store: the seq and hash of the newest audit record this
@@ -215,6 +297,39 @@ class Store {
   virtual StatusOr<std::vector<TokenRecord>> ListTokens() = 0;  // by created, then name
   virtual Status RevokeToken(const std::string& name, absl::Time at) = 0;
   virtual Status TouchTokens(std::span<const std::pair<std::string, absl::Time>> id_and_time) = 0;
+
+  // The action queue (see ActionState for the states and moves; schema 4). Every method that
+  // changes an action appends its audit record in the same transaction ("action_leased",
+  // "action_outcome", "action_approved", "action_cancelled", "action_expired"), naming the actor.
+  //
+  // LeaseActions: first ends what can no longer run (queued actions past `expires` -> expired;
+  // leases expired kMaxActionLeases times or past `expires` -> failed), then leases up to `max`
+  // of `host`'s actions, oldest first: queued ones (approved when needs_approval) and leased
+  // ones whose lease expired. Each gets attempts + 1, lease id "<id>.<attempts>", the actor as
+  // holder and lease_expires = actor.at + lease.
+  virtual StatusOr<std::vector<QueuedAction>> LeaseActions(const std::string& host, int max,
+                                                           absl::Duration lease,
+                                                           const ActionActor& actor) = 0;
+  // Records the outcome of action `id` of `host` leased as `lease_id`. NotFound when `host` has
+  // no action `id` (another host's action is not shown to exist). The same report again (same
+  // lease, same success and outcome) is `repeated` and changes nothing. FailedPrecondition, the
+  // message naming the action, its state and the lease in force: a lease id that is not the
+  // action's latest (stale: leased again since), an action already reported differently, or one
+  // that was cancelled, expired or failed by the store. The lease's expiry is not checked: a late
+  // report from the holder of the latest lease is still the truth about what ran.
+  virtual StatusOr<ReportedAction> ReportActionOutcome(int64_t id, const std::string& host,
+                                                       const std::string& lease_id,
+                                                       const ActionOutcome& outcome,
+                                                       const ActionActor& actor) = 0;
+  // Approves a queued action that needs approval (repeated when approved already).
+  // FailedPrecondition when it does not need approval or is not queued; NotFound for no action.
+  virtual StatusOr<ReportedAction> ApproveAction(int64_t id, const ActionActor& actor) = 0;
+  // Cancels a queued action (repeated when cancelled already). FailedPrecondition for a leased
+  // (it may be running) or otherwise finished action; NotFound for no action.
+  virtual StatusOr<ReportedAction> CancelAction(int64_t id, const ActionActor& actor) = 0;
+  // By id ascending, at most filter.limit.
+  virtual StatusOr<std::vector<QueuedAction>> ListActions(const ActionFilter& filter) = 0;
+  virtual StatusOr<std::optional<QueuedAction>> GetAction(int64_t id) = 0;
 
   // Small key/value state for coordinators (e.g. the daemon's last run, a lineage's lock owner).
   virtual Status PutState(const std::string& key, const std::string& value) = 0;

@@ -1,0 +1,302 @@
+// The action queue's contract (store.h, ActionState): queueing with a plan, leases and their
+// expiry, idempotent and stale reports, approval, cancellation, expiry, and the audit record of
+// every change. Written against the Store interface so a second implementation runs the same.
+#include <filesystem>
+
+#include "core/strings.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "store/store.h"
+
+namespace certcast {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+class ActionQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("certcast-queue-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = Store::OpenSqlite((dir_ / "q.db").string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Queues one action with its decision, as a plan does; returns its id.
+  int64_t Queue(const std::string& host, const std::string& cert, const std::string& kind,
+                absl::Time at, absl::Duration valid = absl::Hours(6), bool needs_approval = false) {
+    StoreCommit commit;
+    commit.audit.push_back({at, "decision", StrCat(R"({"cert":")", cert, R"(","action":")", kind, R"("})")});
+    commit.actions.push_back({.host = host, .cert = cert, .kind = kind,
+                              .parameters_json = R"({"action":{}})", .needs_approval = needs_approval,
+                              .expires = at + valid, .decision_audit_index = 0});
+    auto records = store_->Commit(commit);
+    EXPECT_TRUE(records.ok()) << records.status();
+    ActionFilter queued;
+    queued.host = host;
+    queued.state = ActionState::kQueued;
+    auto open = store_->ListActions(queued);
+    EXPECT_TRUE(open.ok());
+    return open->empty() ? 0 : open->back().id;
+  }
+
+  // The audit records after `after` as "kind by" strings.
+  std::vector<std::string> AuditKinds(int64_t after = 0) {
+    std::vector<std::string> kinds;
+    EXPECT_TRUE(store_->ScanAuditAfter(after, [&](const AuditRecord& r) {
+      const auto j = nlohmann::json::parse(r.record_json);
+      kinds.push_back(StrCat(r.kind, j.contains("by") ? StrCat(" ", j["by"].get<std::string>()) : ""));
+      return OkStatus();
+    }).ok());
+    return kinds;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ActionQueueTest, QueuedWithItsDecisionAndAudited) {
+  const int64_t id = Queue("web1", "shop", "renew", kT0);
+  ASSERT_GT(id, 0);
+  auto action = store_->GetAction(id);
+  ASSERT_TRUE(action.ok() && action->has_value());
+  EXPECT_EQ((*action)->state, ActionState::kQueued);
+  EXPECT_EQ((*action)->decision_seq, 1);  // the decision record of the same commit
+  EXPECT_EQ((*action)->created, kT0);
+  EXPECT_EQ((*action)->attempts, 0);
+  EXPECT_EQ(AuditKinds(), (std::vector<std::string>{"decision", "action_queued planner"}));
+  // The chain head file covers the queue's records too.
+  auto head = store_->ReadAuditHead();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->seq, 2);
+}
+
+TEST_F(ActionQueueTest, ACommitNamingNoDecisionStoresNothing) {
+  StoreCommit commit;
+  commit.audit.push_back({kT0, "decision", "{}"});
+  commit.actions.push_back({.host = "web1", .cert = "shop", .kind = "renew", .parameters_json = "{}",
+                            .expires = kT0 + absl::Hours(1), .decision_audit_index = 3});
+  auto records = store_->Commit(commit);
+  ASSERT_FALSE(records.ok());
+  EXPECT_EQ(records.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(records.status().message(),
+            "queued action for shop: decision_audit_index 3 names no audit record of this commit");
+  EXPECT_TRUE(AuditKinds().empty());  // the decision was rolled back with it
+  EXPECT_TRUE(store_->ListActions({})->empty());
+}
+
+TEST_F(ActionQueueTest, LeaseHandsOutOnlyTheHostsActionsOnce) {
+  const int64_t a = Queue("web1", "shop", "renew", kT0);
+  const int64_t b = Queue("web2", "blog", "renew", kT0);
+  auto leased = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent-web1", kT0 + absl::Seconds(1)});
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ((*leased)[0].id, a);
+  EXPECT_EQ((*leased)[0].lease_id, StrCat(a, ".1"));
+  EXPECT_EQ((*leased)[0].lease_holder, "agent-web1");
+  EXPECT_EQ((*leased)[0].lease_expires, kT0 + absl::Seconds(1) + absl::Minutes(5));
+  // While the lease runs, nobody gets it again.
+  auto again = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent-web1", kT0 + absl::Minutes(1)});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  EXPECT_EQ((*store_->GetAction(b))->state, ActionState::kQueued);
+}
+
+TEST_F(ActionQueueTest, MaxBoundsOneLease) {
+  for (const char* cert : {"a", "b", "c"}) Queue("web1", cert, "renew", kT0);
+  auto leased = store_->LeaseActions("web1", 2, absl::Minutes(5), {"agent", kT0});
+  ASSERT_TRUE(leased.ok());
+  ASSERT_EQ(leased->size(), 2u);
+  EXPECT_EQ((*leased)[0].cert, "a");  // oldest first
+  EXPECT_EQ((*leased)[1].cert, "b");
+}
+
+TEST_F(ActionQueueTest, AnExpiredLeaseIsLeasedAgainAndTheOldLeaseIsStale) {
+  const int64_t id = Queue("web1", "shop", "renew", kT0);
+  ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->size(), 1u);
+  auto second = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0 + absl::Minutes(6)});
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].attempts, 2);
+  EXPECT_EQ((*second)[0].lease_id, StrCat(id, ".2"));
+  const ActionOutcome done{.success = true, .outcome_json = R"({"result":"success"})"};
+  auto stale = store_->ReportActionOutcome(id, "web1", StrCat(id, ".1"), done, {"agent", kT0 + absl::Minutes(7)});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.status().message(),
+            StrCat("stale lease: action ", id, " is leased under lease ", id, ".2; the report names lease \"",
+                   id, ".1\" (lease the action again)"));
+  auto fresh = store_->ReportActionOutcome(id, "web1", StrCat(id, ".2"), done, {"agent", kT0 + absl::Minutes(7)});
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_FALSE(fresh->repeated);
+  EXPECT_EQ(fresh->action.state, ActionState::kDone);
+}
+
+TEST_F(ActionQueueTest, TheSameReportTwiceIsOneOutcome) {
+  const int64_t id = Queue("web1", "shop", "renew", kT0);
+  ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->size(), 1u);
+  const int64_t before = static_cast<int64_t>(AuditKinds().size());
+  const ActionOutcome failed{.success = false, .outcome_json = R"({"result":"failure","detail":"exit 1"})"};
+  const std::string lease = StrCat(id, ".1");
+  auto first = store_->ReportActionOutcome(id, "web1", lease, failed, {"agent", kT0 + absl::Minutes(1)});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->repeated);
+  auto second = store_->ReportActionOutcome(id, "web1", lease, failed, {"agent", kT0 + absl::Minutes(2)});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->repeated);
+  EXPECT_EQ(second->action.finished, kT0 + absl::Minutes(1));  // the first report's time stays
+  EXPECT_EQ(AuditKinds().size(), static_cast<size_t>(before + 1));  // one outcome record
+  EXPECT_EQ(AuditKinds().back(), "action_outcome agent");
+  // A different report for the same lease is refused: an outcome is never rewritten.
+  const ActionOutcome done{.success = true, .outcome_json = R"({"result":"success"})"};
+  auto changed = store_->ReportActionOutcome(id, "web1", lease, done, {"agent", kT0 + absl::Minutes(3)});
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.status().message(),
+            StrCat("action ", id, " is failed already (lease ", lease, "); a different report for it is refused"));
+  EXPECT_EQ((*store_->GetAction(id))->state, ActionState::kFailed);
+}
+
+TEST_F(ActionQueueTest, BadReportsAreRefusedWithWhatIsWrong) {
+  const int64_t id = Queue("web1", "shop", "renew", kT0);
+  const ActionOutcome done{.success = true, .outcome_json = "{}"};
+  struct Case {
+    int64_t id;
+    std::string host, lease;
+    StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {id, "web2", StrCat(id, ".1"), StatusCode::kNotFound,
+       StrCat("no action ", id, " for host \"web2\"")},  // another host's action does not exist for it
+      {999, "web1", "999.1", StatusCode::kNotFound, "no action 999 for host \"web1\""},
+      {id, "web1", StrCat(id, ".1"), StatusCode::kFailedPrecondition,
+       StrCat("stale lease: action ", id, " is queued and was never leased; the report names lease \"",
+              id, ".1\" (lease the action again)")},
+  };
+  for (const Case& c : cases) {
+    auto r = store_->ReportActionOutcome(c.id, c.host, c.lease, done, {"agent", kT0});
+    ASSERT_FALSE(r.ok()) << c.host << " " << c.lease;
+    EXPECT_EQ(r.status().code(), c.code);
+    EXPECT_EQ(r.status().message(), c.message);
+  }
+  EXPECT_EQ((*store_->GetAction(id))->state, ActionState::kQueued);
+}
+
+TEST_F(ActionQueueTest, ALateReportFromTheLatestLeaseIsTheTruth) {
+  const int64_t id = Queue("web1", "shop", "renew", kT0);
+  ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->size(), 1u);
+  // The lease expired, but nobody leased again: the holder's report still counts.
+  auto r = store_->ReportActionOutcome(id, "web1", StrCat(id, ".1"), {.success = true, .outcome_json = "{}"},
+                                       {"agent", kT0 + absl::Hours(1)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->action.state, ActionState::kDone);
+}
+
+TEST_F(ActionQueueTest, DecisionsExpireAndLeasesRunOut) {
+  const int64_t stale = Queue("web1", "old", "renew", kT0, absl::Hours(1));
+  const int64_t flaky = Queue("web1", "flaky", "renew", kT0, absl::Hours(100));
+  // Leased kMaxActionLeases times and never reported: the store gives up on it.
+  absl::Time t = kT0 + absl::Hours(2);
+  for (int i = 0; i < kMaxActionLeases; ++i) {
+    auto leased = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", t});
+    ASSERT_TRUE(leased.ok());
+    ASSERT_EQ(leased->size(), 1u) << i;
+    EXPECT_EQ((*leased)[0].id, flaky);
+    t += absl::Minutes(10);
+  }
+  auto none = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", t});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto old = *store_->GetAction(stale);
+  EXPECT_EQ(old->state, ActionState::kExpired);
+  EXPECT_EQ(old->outcome_json, "the decision expired before any agent leased it");
+  auto given_up = *store_->GetAction(flaky);
+  EXPECT_EQ(given_up->state, ActionState::kFailed);
+  EXPECT_EQ(given_up->outcome_json, "leased 3 times, never reported");
+}
+
+TEST_F(ActionQueueTest, ANewerDecisionSupersedesTheQueuedOne) {
+  const int64_t first = Queue("web1", "shop", "renew", kT0);
+  const int64_t reload = Queue("web1", "shop", "reload", kT0);
+  const int64_t second = Queue("web1", "shop", "renew", kT0 + absl::Hours(1));
+  EXPECT_EQ((*store_->GetAction(first))->state, ActionState::kExpired);
+  EXPECT_EQ((*store_->GetAction(reload))->state, ActionState::kQueued);  // another kind stays
+  EXPECT_EQ((*store_->GetAction(second))->state, ActionState::kQueued);
+  EXPECT_EQ((*store_->GetAction(first))->outcome_json,
+            StrCat("superseded by the decision of audit record ", (*store_->GetAction(second))->decision_seq));
+}
+
+TEST_F(ActionQueueTest, ApprovalGatesTheLease) {
+  const int64_t id = Queue("web1", "shop", "renew", kT0, absl::Hours(6), /*needs_approval=*/true);
+  EXPECT_TRUE(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->empty());
+  auto approved = store_->ApproveAction(id, {"alice", kT0 + absl::Minutes(1)});
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_FALSE(approved->repeated);
+  EXPECT_EQ(approved->action.approved_by, "alice");
+  EXPECT_TRUE(store_->ApproveAction(id, {"bob", kT0 + absl::Minutes(2)})->repeated);
+  EXPECT_EQ((*store_->GetAction(id))->approved_by, "alice");
+  EXPECT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0 + absl::Minutes(3)})->size(), 1u);
+  const std::vector<std::string> kinds = AuditKinds();
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "action_approved alice"), 1);
+
+  const int64_t plain = Queue("web1", "blog", "renew", kT0);
+  auto refused = store_->ApproveAction(plain, {"alice", kT0});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), StrCat("action ", plain, " does not need approval"));
+  EXPECT_EQ(store_->ApproveAction(12345, {"alice", kT0}).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ActionQueueTest, OnlyAQueuedActionIsCancelled) {
+  const int64_t queued = Queue("web1", "shop", "renew", kT0);
+  const int64_t running = Queue("web1", "blog", "renew", kT0);
+  auto cancelled = store_->CancelAction(queued, {"alice", kT0});
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->action.state, ActionState::kCancelled);
+  EXPECT_TRUE(store_->CancelAction(queued, {"alice", kT0})->repeated);
+  auto leased = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent-web1", kT0});
+  ASSERT_EQ(leased->size(), 1u);  // the cancelled one is not handed out
+  EXPECT_EQ((*leased)[0].id, running);
+  auto refused = store_->CancelAction(running, {"alice", kT0});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            StrCat("action ", running, " is leased by \"agent-web1\" (lease ", running,
+                   ".1) and may be running; it cannot be cancelled"));
+  // A report for a cancelled action is refused.
+  auto report = store_->ReportActionOutcome(queued, "web1", "", {.success = true, .outcome_json = "{}"},
+                                            {"agent-web1", kT0});
+  EXPECT_EQ(report.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ActionQueueTest, ListFiltersAndPages) {
+  for (const char* cert : {"a", "b", "c"}) Queue("web1", cert, "renew", kT0);
+  Queue("web2", "d", "renew", kT0);
+  auto page = store_->ListActions({.host = "web1", .state = std::nullopt, .after_id = 0, .limit = 2});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  auto rest = store_->ListActions({.host = "web1", .state = std::nullopt, .after_id = page->back().id, .limit = 2});
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].cert, "c");
+  ActionFilter done;
+  done.state = ActionState::kDone;
+  EXPECT_EQ(store_->ListActions(done)->size(), 0u);
+  EXPECT_EQ(store_->ListActions({})->size(), 4u);
+}
+
+TEST(ActionStateTest, NamesRoundTrip) {
+  for (ActionState s : {ActionState::kQueued, ActionState::kLeased, ActionState::kDone,
+                        ActionState::kFailed, ActionState::kCancelled, ActionState::kExpired}) {
+    EXPECT_EQ(ActionStateFromString(ToString(s)), s);
+  }
+  EXPECT_EQ(ActionStateFromString("running"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace certcast
