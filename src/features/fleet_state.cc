@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/acme_error.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/client_rule.h"
@@ -25,16 +26,6 @@ std::string_view ProbeName(std::string_view name) {
 }
 
 bool BadRcode(Rcode r) { return r != Rcode::kNoError; }
-
-// Validation errors: the CA could not validate control of the name. These are the failures whose
-// precursors (DNS, HTTP-01, CAA) are visible ahead of time.
-bool IsValidationError(std::string_view error) {
-  for (std::string_view v : {"connection", "unauthorized", "dns", "caa", "incorrectResponse",
-                             "tls", "rejectedIdentifier"}) {
-    if (error.ends_with(StrCat(":", v)) || error == v) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -208,7 +199,7 @@ void FleetStateImpl::ApplyRenewal(absl::Time ts, const RenewalEvent& e) {
   x.attempts.Add(t, 1, 1.0);
   const bool failed = e.outcome == Outcome::kFailure;
   if (failed) {
-    (IsValidationError(rec.error) ? x.validation_failures : x.other_failures).Add(t, 1, kFailureTau);
+    (IsValidationFailure(rec.error) ? x.validation_failures : x.other_failures).Add(t, 1, kFailureTau);
   }
   if (e.dry_run) {
     s.last_dry_run = rec;

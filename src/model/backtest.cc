@@ -1,5 +1,7 @@
 #include "model/backtest.h"
 
+#include "core/cause.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -108,6 +110,8 @@ StatusOr<std::map<std::string, std::map<absl::Time, std::string>>> ReadCauses(co
     if (cert.empty() || when.empty() || cause.empty()) continue;
     auto t = ParseRfc3339(when);
     if (!t.ok()) continue;
+    // Truth files written before the vocabulary was unified name some causes differently.
+    if (std::optional<Cause> known = ParseCause(cause)) cause = std::string(ToString(*known));
     out[cert][*t] = cause;
   }
   return out;

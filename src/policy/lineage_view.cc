@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/acme_error.h"
 #include "features/client_rule.h"
 #include "features/domains.h"
 #include "policy/binary_codec.h"
@@ -20,11 +21,7 @@ constexpr absl::Duration kTrendWindow = absl::Hours(24 * 14);
 constexpr size_t kPreviousKept = kRenewalHistoryKept;
 
 std::string StripAcmeUrn(const std::optional<std::string>& error) {
-  if (!error) return "";
-  constexpr std::string_view kPrefix = "urn:ietf:params:acme:error:";
-  std::string_view e = *error;
-  if (e.substr(0, kPrefix.size()) == kPrefix) e.remove_prefix(kPrefix.size());
-  return std::string(e);
+  return error ? std::string(AcmeErrorType(*error)) : std::string();
 }
 
 std::string_view ProbeName(std::string_view name) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/acme_error.h"
 #include "core/strings.h"
 #include "core/utf8.h"
 #include "core/time.h"
@@ -88,6 +89,8 @@ Diagnosis Make(Cause cause, Confidence confidence, std::string evidence, bool tr
       d.fix = "fix time synchronisation (NTP) on the host";
       break;
     case Cause::kUnknown:
+    case Cause::kTransient:
+    case Cause::kLifetimeConfig:
       d.fix = "read the client's log for the failing attempt";
       break;
   }
@@ -130,23 +133,23 @@ Diagnosis FromAttempt(const Attempt& a, const LineageView& v, Challenge challeng
   auto with = [&](Cause cause, std::string extra = "", bool transient = false) {
     return Make(cause, Confidence::kConfirmed, what + extra, transient);
   };
-  if (err == "rateLimited") return with(Cause::kRateLimited);
-  if (err == "caa") {
+  const AcmeErrorClass error_class = ClassifyAcmeError(err);
+  if (error_class == AcmeErrorClass::kRateLimited) return with(Cause::kRateLimited);
+  if (error_class == AcmeErrorClass::kCaa) {
     return with(Cause::kCaaDnssec, CaaForbids(v, a.ca.value_or(ca))
                                        ? StrCat("; CAA of ", e.caa_name, " does not allow this CA")
                                        : "");
   }
-  if (err == "accountDoesNotExist" || err == "externalAccountRequired" ||
+  if (error_class == AcmeErrorClass::kAccount ||
       lower.find("external account") != std::string::npos ||
       lower.find("account key") != std::string::npos) {
     return with(Cause::kAccount);
   }
-  if (ClockHarmful(e, config) && (err == "tls" || err == "malformed" || err == "network" ||
-                                  err == "badNonce" || err == "unauthorized" || err == "timeout")) {
+  if (ClockHarmful(e, config) && ClockCanCause(err)) {
     return with(Cause::kClock, StrCat("; host clock is off by ", *e.clock_offset_ms / 1000, " s"));
   }
-  if (err == "dns_api") return with(Cause::kDns01Automation);
-  if (err == "local" || err == "hook" || err == "badPublicKey" || err == "badSignatureAlgorithm") {
+  if (error_class == AcmeErrorClass::kDnsApi) return with(Cause::kDns01Automation);
+  if (error_class == AcmeErrorClass::kLocal) {
     return with(Cause::kLocalClient);
   }
   if (err == "timeout" && used == Challenge::kDns01 &&
@@ -154,16 +157,15 @@ Diagnosis FromAttempt(const Attempt& a, const LineageView& v, Challenge challeng
        lower.find("txt") != std::string::npos)) {
     return with(Cause::kDns01Automation, "; the TXT record did not propagate in time");
   }
-  if (err == "serverInternal" || err == "badNonce" || err == "timeout" || err == "network") {
+  if (error_class == AcmeErrorClass::kTransient) {
     std::string extra;
     if (e.ca.count > 0) extra = StrCat("; CA probes failing since ", Ts(*e.ca.since));
     return with(Cause::kCaSide, extra, /*transient=*/true);
   }
-  if (err == "invalidProfile" || err == "malformed" || err == "badCSR") {
+  if (error_class == AcmeErrorClass::kRequestRefused) {
     return with(Cause::kCaSide, "; the CA refuses the client's request options");
   }
-  if (err == "dns" || err == "connection" || err == "unauthorized" || err == "incorrectResponse" ||
-      err == "tls") {
+  if (error_class == AcmeErrorClass::kValidation) {
     if (!e.nxdomain_name.empty()) {
       return with(Cause::kDnsPointing, StrCat("; ", e.nxdomain_name, " is NXDOMAIN"));
     }
@@ -214,24 +216,6 @@ Status ApplyTimeScale(PolicyConfig& c) {
     *d = *d / c.time_scale;
   }
   return OkStatus();
-}
-
-std::string_view ToString(Cause c) {
-  switch (c) {
-    case Cause::kNone: return "none";
-    case Cause::kDnsPointing: return "dns_pointing";
-    case Cause::kHttp01Unreachable: return "http01_unreachable";
-    case Cause::kDns01Automation: return "dns01_automation";
-    case Cause::kLocalClient: return "local_client";
-    case Cause::kNotServed: return "not_served";
-    case Cause::kRateLimited: return "rate_limited";
-    case Cause::kCaaDnssec: return "caa_dnssec";
-    case Cause::kCaSide: return "ca_side";
-    case Cause::kAccount: return "account";
-    case Cause::kClock: return "clock";
-    case Cause::kUnknown: return "unknown";
-  }
-  return "?";
 }
 
 // Whether the lineage's config was reported after certcast's switch, i.e. the client's own
@@ -299,9 +283,11 @@ Diagnosis Diagnose(const LineageView& v, const LineageMemory& m, const PolicyCon
                 StrCat("the ", ToString(c.kind), " credential ", state)));
   }
   if (e.domain_expires && *e.domain_expires <= now) {
-    return HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
+    Diagnosis lapsed = HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
                 StrCat("registration of ", e.domain_name, " expired at ", Ts(*e.domain_expires))),
                     StrCat("domain:", e.domain_name));
+    lapsed.registration_lapsed = true;
+    return lapsed;
   }
   if (!e.nxdomain_name.empty()) {
     return HardFact(Make(Cause::kDnsPointing, Confidence::kPersistent,
@@ -434,7 +420,7 @@ std::optional<Switch> SwitchAvoiding(const LineageView& v, const LineageMemory& 
     return std::nullopt;
   };
   // A lapsed registration breaks every challenge and every CA.
-  const bool domain_lapsed = d.evidence.find("registration of") != std::string::npos;
+  const bool domain_lapsed = d.registration_lapsed;
   switch (d.cause) {
     case Cause::kHttp01Unreachable:
       if (challenge == Challenge::kDns01) return std::nullopt;

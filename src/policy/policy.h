@@ -20,6 +20,7 @@
 
 #include "absl/time/time.h"
 #include "core/action.h"
+#include "core/cause.h"
 #include "core/event.h"
 #include "core/status.h"
 #include "policy/lineage_view.h"
@@ -51,22 +52,8 @@ inline constexpr std::string_view kHeldRateLimit = "HeldRateLimit";
 inline constexpr std::string_view kHeldMaintenanceWindow = "HeldMaintenanceWindow";
 inline constexpr std::string_view kHeldConcurrency = "HeldConcurrency";
 
-// The failure causes of docs/background.md section 7.
-enum class Cause : uint8_t {
-  kNone,
-  kDnsPointing,       // DNS no longer points at the host (moved, deleted, NXDOMAIN, lapsed)
-  kHttp01Unreachable, // port 80 / proxy / redirect / webroot
-  kDns01Automation,   // DNS API token, delegation, propagation
-  kLocalClient,       // scheduler, disk, permissions, runtime
-  kNotServed,         // renewed but the server still serves the old certificate
-  kRateLimited,
-  kCaaDnssec,         // CAA forbids the CA, SERVFAIL, bogus DNSSEC
-  kCaSide,            // CA outage or incident
-  kAccount,           // account key / EAB
-  kClock,
-  kUnknown,
-};
-std::string_view ToString(Cause c);
+// The failure causes: the one vocabulary of core/cause.h (the simulator's truth uses it too).
+using ::certcast::Cause;
 
 enum class Confidence : uint8_t {
   kNone,
@@ -87,6 +74,9 @@ struct Diagnosis {
   // Set when the cause is shared by several lineages (a host's disk or clock, a registered
   // domain's registration or CAA): "host:web1", "domain:example.com". One alert per scope.
   std::string scope;
+  // The name's registration lapsed: no challenge and no CA can help (a fact, set where the
+  // registration's expiry is read; never inferred from the evidence's words).
+  bool registration_lapsed = false;
 };
 
 // What the forecast says about a lineage (from model/; policy does not depend on how it is made).

@@ -176,6 +176,14 @@ INSTANTIATE_TEST_SUITE_P(
               Renewal("2026-10-31T06:00:00Z", "failure", "connection")},
              "2026-10-31T23:59:59Z",
              {{ActionKind::kRenew, kReasonSwitchChallenge, Challenge::kDns01}}},
+        // The switch used to be refused when the evidence's words contained "registration of"
+        // (meant for a lapsed domain); a client's error detail saying so must not decide anything.
+        Case{"AnErrorDetailMentioningARegistrationDoesNotBlockTheSwitch",
+             {kConfigHttp, kIssued,
+              R"({"ts":"2026-10-30T00:00:00Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"NXDOMAIN","values":[]})",
+              R"({"ts":"2026-10-31T06:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:dns","detail":"no valid A records; registration of shop.example.com pending","challenge":"http-01"})"},
+             "2026-10-31T23:59:59Z",
+             {{ActionKind::kRenew, kReasonSwitchChallenge, Challenge::kDns01}}},
         Case{"ASwitchThatTheClientsConfigUndoesWhileTheCauseStandsIsReportedToAPerson",
              AfterSwitch("http-01", false),
              "2026-11-03T00:00:00Z",

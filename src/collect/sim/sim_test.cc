@@ -277,7 +277,7 @@ TEST(SimulatorTest, RedeployBurstOverTheExactSetLimitIsRefusedWithRateLimited) {
   EXPECT_GT(issued, 50);
   EXPECT_GT(refused, 10);
   EXPECT_GT(r.metrics.rate_limited_attempts, 10);
-  EXPECT_GT(r.metrics.by_cause["rate_limit"].episodes, 5);
+  EXPECT_GT(r.metrics.by_cause["rate_limited"].episodes, 5);
 }
 
 TEST(SimulatorTest, CaaCauseYieldsCaaErrorsAndACaaAnswerThatExcludesTheCa) {
@@ -319,7 +319,7 @@ TEST(SimulatorTest, StaleDeployServesASerialThatDiffersFromTheIssuedOne) {
   absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> newest;
   std::set<std::string> stale_certs;
   for (const Episode& ep : r.truth.episodes)
-    if (ep.cause == "stale_deploy") stale_certs.insert(ep.cert);
+    if (ep.cause == "not_served") stale_certs.insert(ep.cert);
   ASSERT_FALSE(stale_certs.empty());
   int mismatches = 0;
   for (const Event& e : sink.events_) {
@@ -330,7 +330,7 @@ TEST(SimulatorTest, StaleDeployServesASerialThatDiffersFromTheIssuedOne) {
     if (e.ts - at > absl::Hours(24) && *p->serial != serial) ++mismatches;
   }
   EXPECT_GT(mismatches, 10);
-  EXPECT_GT(r.metrics.by_cause["stale_deploy"].episodes_with_outage, 0);
+  EXPECT_GT(r.metrics.by_cause["not_served"].episodes_with_outage, 0);
 }
 
 // Reloads every lineage whose served serial differs from its newest issued serial for a day.
@@ -366,9 +366,9 @@ TEST(ClosedLoopTest, ReloadEndsAStaleDeployOutage) {
   RunResult base = MustRun(c, nullptr, none->get());
   ReloadStalePolicy reload;
   RunResult with = MustRun(c, nullptr, &reload);
-  ASSERT_GT(base.metrics.by_cause["stale_deploy"].outage_hours, 24);
+  ASSERT_GT(base.metrics.by_cause["not_served"].outage_hours, 24);
   EXPECT_GT(with.metrics.reloads, 0);
-  EXPECT_EQ(with.metrics.by_cause["stale_deploy"].outage_hours, 0);
+  EXPECT_EQ(with.metrics.by_cause["not_served"].outage_hours, 0);
   EXPECT_LT(with.metrics.outage_hours, base.metrics.outage_hours);
 }
 
@@ -522,6 +522,18 @@ TEST(ConfigTest, PresetsAndTomlOverrides) {
   SimConfig f;
   f.lineages = 0;
   EXPECT_EQ(ValidateConfig(f).message(), "lineages must be 1..2000000");
+}
+
+// The simulator's truth speaks the one cause vocabulary (core/cause.h) that the policy diagnoses
+// with: before, it wrote dns_repoint, stale_deploy, rate_limit and account_eab.
+TEST(SimCauses, EveryVariantNamesACauseOfTheOneVocabulary) {
+  for (int v = 0; v < kVariantCount; ++v) {
+    const std::string_view cause = VariantCause(static_cast<Variant>(v));
+    const std::optional<Cause> parsed = ParseCause(cause);
+    ASSERT_TRUE(parsed.has_value()) << VariantName(static_cast<Variant>(v)) << ": " << cause;
+    EXPECT_EQ(ToString(*parsed), cause) << VariantName(static_cast<Variant>(v));
+  }
+  for (std::string_view cause : kCauses) EXPECT_EQ(ToString(*ParseCause(cause)), cause);
 }
 
 }  // namespace

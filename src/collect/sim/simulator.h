@@ -31,6 +31,7 @@
 
 #include "absl/time/time.h"
 #include "core/action.h"
+#include "core/cause.h"
 #include "core/event.h"
 #include "core/status.h"
 
@@ -41,10 +42,10 @@ namespace certcast::sim {
 // calls from docs/background.md §7 (no public per-cause data exists); docs/simulator.md explains each.
 // Scopes: lineage, host, org, domain (registered domain), ca.
 #define CERTCAST_SIM_VARIANTS(X)                                                        \
-  X(dns_a_moved, dns_repoint, lineage, 0.030, 0.15, 0.10, 72)                           \
-  X(dns_record_deleted, dns_repoint, lineage, 0.008, 0.10, 0.20, 48)                    \
-  X(dns_wrong_aaaa, dns_repoint, lineage, 0.008, 0.25, 0.00, 0)                         \
-  X(domain_lapsed, dns_repoint, domain, 0.010, 0.00, 0.00, 0)                           \
+  X(dns_a_moved, dns_pointing, lineage, 0.030, 0.15, 0.10, 72)                           \
+  X(dns_record_deleted, dns_pointing, lineage, 0.008, 0.10, 0.20, 48)                    \
+  X(dns_wrong_aaaa, dns_pointing, lineage, 0.008, 0.25, 0.00, 0)                         \
+  X(domain_lapsed, dns_pointing, domain, 0.010, 0.00, 0.00, 0)                           \
   X(http01_firewall, http01_unreachable, host, 0.030, 0.10, 0.30, 24)                   \
   X(http01_port_closed, http01_unreachable, host, 0.020, 0.10, 0.20, 24)                \
   X(http01_geo_block, http01_unreachable, host, 0.012, 1.00, 0.00, 0)                   \
@@ -61,10 +62,10 @@ namespace certcast::sim {
   X(local_runtime_broken, local_client, host, 0.015, 0.30, 0.00, 0)                     \
   X(local_hook_failing, local_client, host, 0.010, 1.00, 0.00, 0)                       \
   X(local_permissions, local_client, host, 0.010, 1.00, 0.00, 0)                        \
-  X(stale_hook_missing, stale_deploy, lineage, 0.020, 0.00, 0.00, 0)                    \
-  X(stale_hook_failing, stale_deploy, lineage, 0.015, 0.00, 0.00, 0)                    \
-  X(ratelimit_redeploy_loop, rate_limit, lineage, 0.010, 0.00, 1.00, 96)                \
-  X(ratelimit_san_burst, rate_limit, domain, 0.000, 0.00, 0.00, 0)                      \
+  X(stale_hook_missing, not_served, lineage, 0.020, 0.00, 0.00, 0)                    \
+  X(stale_hook_failing, not_served, lineage, 0.015, 0.00, 0.00, 0)                    \
+  X(ratelimit_redeploy_loop, rate_limited, lineage, 0.010, 0.00, 1.00, 96)                \
+  X(ratelimit_san_burst, rate_limited, domain, 0.000, 0.00, 0.00, 0)                      \
   X(caa_restrictive, caa_dnssec, domain, 0.010, 0.10, 0.00, 0)                          \
   X(caa_critical_unknown, caa_dnssec, domain, 0.003, 0.10, 0.00, 0)                     \
   X(dnssec_broken, caa_dnssec, domain, 0.050, 0.20, 0.30, 24)                           \
@@ -72,9 +73,9 @@ namespace certcast::sim {
   X(ca_partial, ca_side, ca, 1.500, 0.50, 1.00, 24)                                     \
   X(ca_revocation, ca_side, ca, 0.300, 0.00, 1.00, 1)                                   \
   X(ca_profile_removed, ca_side, ca, 0.500, 1.00, 0.00, 0)                              \
-  X(account_eab_expired, account_eab, org, 0.200, 0.00, 0.00, 0)                        \
-  X(account_key_lost, account_eab, host, 0.010, 0.20, 0.00, 0)                          \
-  X(account_deactivated, account_eab, host, 0.003, 1.00, 0.00, 0)                       \
+  X(account_eab_expired, account, org, 0.200, 0.00, 0.00, 0)                        \
+  X(account_key_lost, account, host, 0.010, 0.20, 0.00, 0)                          \
+  X(account_deactivated, account, host, 0.003, 1.00, 0.00, 0)                       \
   X(clock_rtc_reset, clock, host, 0.010, 0.00, 0.00, 0)                                 \
   X(unknown_failure, unknown, lineage, 0.010, 1.00, 0.30, 48)
 
@@ -116,11 +117,8 @@ inline constexpr int kLookAlikeCount = 0
 // Causes of docs/background.md §7, plus "transient" (one failed attempt that the next one fixes: a
 // self-healing episode with no precursor) and "lifetime_config" (a renewal rule that renews after
 // the certificate expires, e.g. acme.sh after_issue_days:59 with 45-day certificates).
-inline constexpr std::string_view kCauses[] = {
-    "dns_repoint", "http01_unreachable", "dns01_automation", "local_client", "stale_deploy",
-    "rate_limit",  "caa_dnssec",         "ca_side",          "account_eab",  "clock",
-    "unknown",     "transient",          "lifetime_config"};
-inline constexpr int kCauseCount = sizeof(kCauses) / sizeof(kCauses[0]);
+// The names are core/cause.h's, the one vocabulary (every cause but "none").
+inline constexpr std::span<const std::string_view> kCauses(kCauseNames + 1, kCauseCount - 1);
 
 std::string_view VariantName(Variant v);
 std::string_view VariantCause(Variant v);
@@ -212,7 +210,7 @@ struct Episode {
   std::string cause;    // one of kCauses
   std::string variant;  // fault variant, or "transient" / "lifetime_config" / "rate_limited"
   absl::Time onset;     // first failed non-dry-run attempt; for unlabelled episodes see below
-  // events-v1 labels see this episode (it starts with a failed renewal). stale_deploy and a lost
+  // events-v1 labels see this episode (it starts with a failed renewal). not_served and a lost
   // scheduler fail without a failed attempt; their onset is the issuance that was not deployed
   // or the first due time that passed without a run.
   bool labelled = true;

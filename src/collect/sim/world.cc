@@ -748,7 +748,7 @@ void World::ServeNewest(int32_t l, Sec t, const char* detail) {
   L.served_serial = L.serial;
   L.served_not_after = L.not_after;
   L.deploy_at = kInf;
-  if (L.episode >= 0 && truth_.episodes[L.episode].cause == "stale_deploy") EndEpisode(l, t);
+  if (L.episode >= 0 && truth_.episodes[L.episode].cause == "not_served") EndEpisode(l, t);
   if (detail) {
     Event& e = NewEvent(t);
     auto& b = e.body.emplace<DeployEvent>();
@@ -996,7 +996,7 @@ Sec World::Attempt(int32_t l, Sec t, const char* trigger, bool dry_run) {
         b.detail = "nginx: [emerg] cannot load certificate key: permission denied; reload failed";
         Visible(stale, done + 2);
       }
-      StartEpisode(l, done, "stale_deploy", VariantName(faults_[stale].variant), stale, false);
+      StartEpisode(l, done, "not_served", VariantName(faults_[stale].variant), stale, false);
       return done;
     }
     for (int32_t k : L.looks) {
@@ -1024,7 +1024,7 @@ Sec World::Attempt(int32_t l, Sec t, const char* trigger, bool dry_run) {
     if (p != std::string::npos) what.replace(p, 2, limit_kind == 1 ? L.probe_name : D.name);
     detail = StrCat(what, ", retry after ", FormatRfc3339(T(t + retry_after)),
                     ": see https://letsencrypt.org/docs/rate-limits/");
-    cause = "rate_limit";
+    cause = "rate_limited";
     variant = "rate_limited";
     ++m_.rate_limited_attempts;
   } else if (fault >= 0) {
@@ -1036,7 +1036,7 @@ Sec World::Attempt(int32_t l, Sec t, const char* trigger, bool dry_run) {
     variant = std::string(VariantName(faults_[fault].variant));
     // A failed validation costs an authorization-failure token (not for client-side errors).
     if (!dry_run && ca.rate_limits && !ari_exempt &&
-        (cause == "dns_repoint" || cause == "http01_unreachable" || cause == "dns01_automation" ||
+        (cause == "dns_pointing" || cause == "http01_unreachable" || cause == "dns01_automation" ||
          cause == "caa_dnssec")) {
       L.authz_failures.tokens -= 1;
     }
@@ -1902,7 +1902,7 @@ void World::Apply(const PlannedAction& a, Sec t) {
       if (HasRealCause(l, t, &fault)) {
         ++m_.alerts_true;
         std::string cause = fault >= 0 ? std::string(VariantCause(faults_[fault].variant))
-                            : L.episode >= 0 ? truth_.episodes[L.episode].cause : "stale_deploy";
+                            : L.episode >= 0 ? truth_.episodes[L.episode].cause : "not_served";
         ++m_.by_cause[cause].alerts_true;
         trust_ = std::min(1.0, trust_ + 0.01);
         if (fault >= 0 && faults_[fault].abandoned) {
