@@ -324,8 +324,8 @@ StatusOr<AgentCycleReport> Agent::RunCycle() {
   if (!delivered.ok()) {
     Log("warn", "server unavailable; events wait in the outbox", {{"error", delivered.message()}});
   }
-  // ACT STEP (issue #17 part 2, engineer "actions"): pull this host's actions, lease, carry them
-  // out with the local executors, append the outcome events to the outbox.
+  // Act (actions.h, set by cmd_agent.cc): lease this host's actions, carry them out with the
+  // local executors, append their events to the outbox, report the outcomes.
   if (act_step_ && delivered.ok() && !stop_.stopped()) {
     const int64_t before = outbox_->bytes();
     ActContext context{*server_, *outbox_, options_.host, clock_.Now(), log_};

@@ -16,9 +16,9 @@
 //      429, no answer) leaves the segment for a retry with backoff (backoff.h). Other 4xx move
 //      the whole batch to the dead-letter file. After an answer, a drop by the outbox's bound is
 //      reported as a `host` event with event "telemetry_dropped" (docs/decisions.md).
-//   3. ACT STEP: the place where the act step (issue #17 part 2, owned by the engineer
-//      "actions": pull this host's actions, lease, run with the local executors, report the
-//      outcomes as events through the outbox) runs, through SetActStep. Without one, nothing.
+//   3. Act, through SetActStep: `certcast agent` sets actions.h's ActionRunner, which leases this
+//      host's queued actions, carries each out exactly once with the local executors, appends
+//      their events to the outbox and reports the outcomes. Without a step, nothing.
 //   4. Deliver again when the act step queued events.
 // Run() repeats: a cycle every `interval`, delivery retried with backoff in between, until
 // Stop() (SIGTERM: the batch in flight is finished and acknowledged first).

@@ -8,7 +8,10 @@
 #include <iostream>
 #include <thread>
 
+#include "act/config.h"
+#include "agent/actions.h"
 #include "agent/agent.h"
+#include "core/event_json.h"
 #include "cli/command.h"
 #include "core/clock.h"
 #include "core/strings.h"
@@ -87,6 +90,33 @@ int RunAgent(AgentFlags& flags) {
   auto created = agent::Agent::Create(options, clock, std::cerr);
   if (!created.ok()) return Fail(created.status());
   agent::Agent& agent = **created;
+  // The act step (src/agent/actions.h): this host's configuration (--config: [client], [reload],
+  // allowed_cas, allowed_challenges) decides how, and whether, an action from the server runs.
+  agent::ActionRunnerOptions act_options;
+  act_options.state_dir = options.state_dir;
+  if (!options.config.empty()) {
+    auto config = act::LoadDaemonConfig(options.config);
+    if (!config.ok()) return Fail(config.status().WithPrefix(StrCat("--config ", options.config)));
+    act_options.config = std::move(*config);
+  }
+  auto runner = agent::ActionRunner::Create(std::move(act_options), clock, std::cerr);
+  if (!runner.ok()) return Fail(runner.status());
+  agent::ActionRunner& actions = **runner;
+  agent.SetActStep([&actions](agent::ActContext& context) -> Status {
+    auto post = [&context](const std::string& path,
+                           const std::string& json) -> StatusOr<agent::ActionServerAnswer> {
+      ASSIGN_OR_RETURN(agent::ServerAnswer answer,
+                       context.server.Post(path, json, "application/json", /*gzip=*/false));
+      return agent::ActionServerAnswer{answer.status, std::move(answer.body)};
+    };
+    auto emit = [&context](std::span<const Event> events) {
+      std::vector<std::string> lines;
+      for (const Event& e : events) lines.push_back(EventToJson(e));
+      return context.outbox.Append(lines, context.now);
+    };
+    auto step = actions.RunStep(post, emit);
+    return step.ok() ? OkStatus() : step.status();
+  });
   if (flags.once) {
     auto cycle = agent.RunCycle();
     if (!cycle.ok()) {
@@ -104,6 +134,7 @@ int RunAgent(AgentFlags& flags) {
   std::thread signal_thread([&] {
     int received = 0;
     sigwait(&signals, &received);
+    actions.Stop();
     agent.Stop();
   });
   Status s = agent.Run();
