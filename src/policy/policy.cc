@@ -942,6 +942,128 @@ std::vector<Served> StaleServers(const Context& x) {
 
 }  // namespace
 
+// ---- Gates (policy.h): each one pure, about one proposal ----
+
+namespace {
+bool SameSerialRenewed(const PolicyInput& in) {
+  return in.memory.last_renew_serial == in.lineage.current->serial;
+}
+// An ARI-suggested renewal inside its window is exempt from Let's Encrypt's rate limits.
+bool AriExempt(const PolicyInput& in) {
+  const LineageView& v = in.lineage;
+  return v.config.ari && AriWindowIsCurrent(v) && in.now >= v.ari->window_start &&
+         in.now <= v.ari->window_end;
+}
+}  // namespace
+
+std::optional<GateHold> GateRenewalRecentlyPlanned(const PolicyInput& in, const Proposal& p) {
+  const LineageMemory& m = in.memory;
+  if (p.kind != ActionKind::kRenew || !SameSerialRenewed(in) || !m.last_renew_at ||
+      in.now - *m.last_renew_at >= in.config.renew_retry_interval) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldAlreadyDone, StrCat("certcast planned a renewal at ", Ts(*m.last_renew_at))};
+}
+
+std::optional<GateHold> GateRenewalsForCertificateSpent(const PolicyInput& in, const Proposal& p) {
+  const LineageMemory& m = in.memory;
+  // The safety net retries daily until expiry; after it, more forced attempts only burn failed
+  // authorizations: a person has the alert.
+  if (p.kind != ActionKind::kRenew || !SameSerialRenewed(in) ||
+      (p.safety_net && in.lineage.current->not_after > in.now) ||
+      m.renewals_for_serial < in.config.max_renewals_per_certificate) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldAlreadyDone,
+                  StrCat(m.renewals_for_serial, " certcast renewals already tried for this certificate")};
+}
+
+std::optional<GateHold> GateExactSetRateLimit(const PolicyInput& in, const Proposal& p) {
+  const PolicyConfig& cfg = in.config;
+  const LineageView& v = in.lineage;
+  if (p.kind != ActionKind::kRenew || AriExempt(in) ||
+      v.issued_last_7d < cfg.exact_set_limit - cfg.exact_set_reserve) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldRateLimit,
+                  StrCat(v.issued_last_7d, " certificates for this name set in 7 d (limit ",
+                         cfg.exact_set_limit, ", ", cfg.exact_set_reserve, " kept for the client)")};
+}
+
+std::optional<GateHold> GateFailedAuthorizations(const PolicyInput& in, const Proposal& p) {
+  const PolicyConfig& cfg = in.config;
+  const LineageView& v = in.lineage;
+  if (p.kind != ActionKind::kRenew || AriExempt(in) ||
+      v.failures_last_hour < cfg.failed_authorizations_per_hour - 1) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldRateLimit,
+                  StrCat(v.failures_last_hour, " failed attempts in the last hour (limit ",
+                         cfg.failed_authorizations_per_hour, " failed authorizations per hour)")};
+}
+
+std::optional<GateHold> GateRegisteredDomainLimit(const PolicyInput& in, const Proposal& p) {
+  const LineageView& v = in.lineage;
+  // A changed name set is a new order, not a renewal: the per-registered-domain limit counts.
+  if (p.kind != ActionKind::kRenew || AriExempt(in) || !in.budget.per_registered_domain ||
+      v.config.names.empty() || v.current->names == v.config.names || v.current->names.empty()) {
+    return std::nullopt;
+  }
+  const std::string domain = RegisteredDomain(v.config.names.front());
+  auto it = in.budget.per_registered_domain->find(domain);
+  if (it == in.budget.per_registered_domain->end() ||
+      it->second < in.config.registered_domain_limit - 1) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldRateLimit, StrCat(it->second, " certificates for ", domain, " in 7 d")};
+}
+
+std::optional<GateHold> GateDryRunRecentlyPlanned(const PolicyInput& in, const Proposal& p) {
+  const LineageMemory& m = in.memory;
+  if (p.kind != ActionKind::kDryRun || !m.last_dry_run_at ||
+      in.now - *m.last_dry_run_at >= in.config.dry_run_interval) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldAlreadyDone, StrCat("certcast planned a dry run at ", Ts(*m.last_dry_run_at))};
+}
+
+std::optional<GateHold> GateReloadRecentlyPlanned(const PolicyInput& in, const Proposal& p) {
+  const LineageMemory& m = in.memory;
+  if (p.kind != ActionKind::kReload || m.last_reload_serial != in.lineage.current->serial ||
+      !m.last_reload_at || in.now - *m.last_reload_at >= in.config.reload_retry_interval) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldAlreadyDone, StrCat("certcast planned a reload at ", Ts(*m.last_reload_at))};
+}
+
+std::optional<GateHold> GateMaintenanceWindow(const PolicyInput& in, const Proposal& p) {
+  if (p.kind == ActionKind::kAlert || p.safety_net ||
+      InMaintenanceWindow(in.config.maintenance_windows, in.now)) {
+    return std::nullopt;
+  }
+  return GateHold{kHeldMaintenanceWindow, "outside every maintenance window"};
+}
+
+std::optional<GateHold> GateAlertAlreadySent(const PolicyInput& in, const Proposal& p) {
+  if (p.kind != ActionKind::kAlert || !AlreadyAlerted(in.memory, p.alert_key)) return std::nullopt;
+  return GateHold{kHeldAlreadyDone, StrCat("alert ", p.alert_key, " already sent")};
+}
+
+std::span<const NamedGate> Gates() {
+  static constexpr NamedGate kGates[] = {
+      {"renewal_recently_planned", GateRenewalRecentlyPlanned},
+      {"renewals_for_certificate_spent", GateRenewalsForCertificateSpent},
+      {"exact_set_rate_limit", GateExactSetRateLimit},
+      {"failed_authorizations", GateFailedAuthorizations},
+      {"registered_domain_limit", GateRegisteredDomainLimit},
+      {"dry_run_recently_planned", GateDryRunRecentlyPlanned},
+      {"reload_recently_planned", GateReloadRecentlyPlanned},
+      {"maintenance_window", GateMaintenanceWindow},
+      {"alert_already_sent", GateAlertAlreadySent},
+  };
+  return kGates;
+}
+
 Decision Decide(const PolicyInput& in) {
   Decision decision;
   const LineageView& v = in.lineage;
@@ -1009,89 +1131,33 @@ Decision Decide(const PolicyInput& in) {
     }
   }
 
-  // ---- Gates ----
-  const LineageMemory& m = in.memory;
-  const PolicyConfig& cfg = in.config;
-  const bool in_window = InMaintenanceWindow(cfg.maintenance_windows, in.now);
-  auto hold = [&](Proposal p, std::string_view why, std::string detail) {
-    decision.held.push_back(Held{std::move(p), why, std::move(detail)});
+  // ---- Gates: the ordered table of kGates; the first that holds a proposal keeps it back ----
+  auto gate = [&](Proposal& p) -> bool {
+    for (const NamedGate& g : Gates()) {
+      if (std::optional<GateHold> h = g.gate(in, p)) {
+        decision.held.push_back(Held{std::move(p), h->why, std::move(h->detail)});
+        return false;
+      }
+    }
+    return true;
   };
   if (renewal) {
     Proposal& p = *renewal;
-    bool held = false;
-    if (p.kind == ActionKind::kRenew) {
-      const bool same_serial = m.last_renew_serial == v.current->serial;
-      const bool ari_exempt = v.config.ari && AriWindowIsCurrent(v) &&
-                              in.now >= v.ari->window_start && in.now <= v.ari->window_end;
-      if (same_serial && m.last_renew_at && in.now - *m.last_renew_at < cfg.renew_retry_interval) {
-        hold(p, kHeldAlreadyDone, StrCat("certcast planned a renewal at ", Ts(*m.last_renew_at)));
-        held = true;
-      } else if (same_serial &&
-                 (!p.safety_net || v.current->not_after <= in.now) &&
-                 m.renewals_for_serial >= cfg.max_renewals_per_certificate) {
-        // The safety net retries daily until expiry; after it, more forced attempts only burn
-        // failed authorizations: a person has the alert.
-        hold(p, kHeldAlreadyDone,
-             StrCat(m.renewals_for_serial, " certcast renewals already tried for this certificate"));
-        held = true;
-      } else if (!ari_exempt &&
-                 v.issued_last_7d >= cfg.exact_set_limit - cfg.exact_set_reserve) {
-        hold(p, kHeldRateLimit,
-             StrCat(v.issued_last_7d, " certificates for this name set in 7 d (limit ",
-                    cfg.exact_set_limit, ", ", cfg.exact_set_reserve, " kept for the client)"));
-        held = true;
-      } else if (!ari_exempt && v.failures_last_hour >= cfg.failed_authorizations_per_hour - 1) {
-        hold(p, kHeldRateLimit,
-             StrCat(v.failures_last_hour, " failed attempts in the last hour (limit ",
-                    cfg.failed_authorizations_per_hour, " failed authorizations per hour)"));
-        held = true;
-      } else if (!ari_exempt && in.budget.per_registered_domain && !v.config.names.empty() &&
-                 v.current->names != v.config.names && !v.current->names.empty()) {
-        // A changed name set is a new order, not a renewal: the per-registered-domain limit counts.
-        const std::string domain = RegisteredDomain(v.config.names.front());
-        auto it = in.budget.per_registered_domain->find(domain);
-        if (it != in.budget.per_registered_domain->end() &&
-            it->second >= cfg.registered_domain_limit - 1) {
-          hold(p, kHeldRateLimit, StrCat(it->second, " certificates for ", domain, " in 7 d"));
-          held = true;
-        }
-      }
-      if (held && decision.held.back().why == kHeldRateLimit && p.safety_net && !alert) {
-        alert = Alert(x, kReasonRateLimitBudget,
-                      StrCat("certificate expires at ", Ts(v.current->not_after),
-                             " but renewing now would hit a rate limit: ",
-                             decision.held.back().detail, CauseSuffix(x)),
-                      StrCat("ratelimit:", v.current->serial));
-      }
-    } else if (p.kind == ActionKind::kDryRun) {
-      if (m.last_dry_run_at && in.now - *m.last_dry_run_at < cfg.dry_run_interval) {
-        hold(p, kHeldAlreadyDone, StrCat("certcast planned a dry run at ", Ts(*m.last_dry_run_at)));
-        held = true;
-      }
+    const bool safety_net = p.safety_net;
+    if (gate(p)) {
+      decision.actions.push_back(std::move(p));
+    } else if (decision.held.back().why == kHeldRateLimit && safety_net && !alert) {
+      alert = Alert(x, kReasonRateLimitBudget,
+                    StrCat("certificate expires at ", Ts(v.current->not_after),
+                           " but renewing now would hit a rate limit: ",
+                           decision.held.back().detail, CauseSuffix(x)),
+                    StrCat("ratelimit:", v.current->serial));
     }
-    if (!held && !in_window && !p.safety_net) {
-      hold(p, kHeldMaintenanceWindow, "outside every maintenance window");
-      held = true;
-    }
-    if (!held) decision.actions.push_back(std::move(p));
   }
   for (Proposal& p : reloads) {
-    if (m.last_reload_serial == v.current->serial && m.last_reload_at &&
-        in.now - *m.last_reload_at < cfg.reload_retry_interval) {
-      hold(p, kHeldAlreadyDone, StrCat("certcast planned a reload at ", Ts(*m.last_reload_at)));
-    } else if (!in_window && !p.safety_net) {
-      hold(p, kHeldMaintenanceWindow, "outside every maintenance window");
-    } else {
-      decision.actions.push_back(std::move(p));
-    }
+    if (gate(p)) decision.actions.push_back(std::move(p));
   }
-  if (alert) {
-    if (AlreadyAlerted(m, alert->alert_key)) {
-      hold(*alert, kHeldAlreadyDone, StrCat("alert ", alert->alert_key, " already sent"));
-    } else {
-      decision.actions.push_back(std::move(*alert));
-    }
-  }
+  if (alert && gate(*alert)) decision.actions.push_back(std::move(*alert));
   return decision;
 }
 

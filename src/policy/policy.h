@@ -14,6 +14,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -260,6 +261,37 @@ std::optional<Switch> SwitchAvoiding(const LineageView& lineage, const LineageMe
 
 // Whether `now` is inside a maintenance window (true when none is configured).
 bool InMaintenanceWindow(const std::vector<MaintenanceWindow>& windows, absl::Time now);
+
+// ---- Gates: after the checks, an ordered table of named gates; the first that holds a proposal
+// keeps it back (Decision::held) with its reason. Each gate is pure and looks at one proposal
+// (it ignores kinds it is not about); `input.lineage.current` must be set. ----
+struct GateHold {
+  std::string_view why;  // kHeld*
+  std::string detail;
+};
+using Gate = std::optional<GateHold> (*)(const PolicyInput& input, const Proposal& proposal);
+struct NamedGate {
+  std::string_view name;
+  Gate gate;
+};
+// certcast renewed this serial less than renew_retry_interval ago.
+std::optional<GateHold> GateRenewalRecentlyPlanned(const PolicyInput& input, const Proposal& proposal);
+// max_renewals_per_certificate tried for this serial (the safety net goes on until expiry).
+std::optional<GateHold> GateRenewalsForCertificateSpent(const PolicyInput& input, const Proposal& proposal);
+// Certificates per exact name set in 7 d, minus the client's reserve (ARI renewals exempt).
+std::optional<GateHold> GateExactSetRateLimit(const PolicyInput& input, const Proposal& proposal);
+// Failed authorizations per hour, one kept (ARI renewals exempt).
+std::optional<GateHold> GateFailedAuthorizations(const PolicyInput& input, const Proposal& proposal);
+// A changed name set is a new order: certificates per registered domain in 7 d.
+std::optional<GateHold> GateRegisteredDomainLimit(const PolicyInput& input, const Proposal& proposal);
+std::optional<GateHold> GateDryRunRecentlyPlanned(const PolicyInput& input, const Proposal& proposal);
+std::optional<GateHold> GateReloadRecentlyPlanned(const PolicyInput& input, const Proposal& proposal);
+// Renewals, dry runs and reloads wait for a maintenance window unless the safety net fires.
+std::optional<GateHold> GateMaintenanceWindow(const PolicyInput& input, const Proposal& proposal);
+// An alert is sent once per key.
+std::optional<GateHold> GateAlertAlreadySent(const PolicyInput& input, const Proposal& proposal);
+// The gates in the order Decide applies them.
+std::span<const NamedGate> Gates();
 
 // The whole chain for one lineage.
 Decision Decide(const PolicyInput& input);

@@ -482,5 +482,145 @@ TEST(MaintenanceWindowTest, AWindowAcrossMidnightBelongsToItsStartDay) {
   EXPECT_TRUE(InMaintenanceWindow({}, T("2026-11-29T23:30:00Z")));
 }
 
+// ---- Gates: each named gate alone, one row per reason to hold and per reason not to ----
+struct GateCase {
+  std::string name;
+  Gate gate;
+  ActionKind kind;
+  bool safety_net;
+  std::function<void(LineageView&, LineageMemory&, PolicyConfig&)> setup;
+  std::optional<std::string_view> want;  // kHeld*, or nullopt: the gate lets it pass
+  std::string detail = "";
+};
+
+TEST(GatesTest, EachGateAlone) {
+  const absl::Time now = T("2026-10-29T12:00:00Z");
+  const auto renewed_at = [&](absl::Duration ago) {
+    return [=](LineageView&, LineageMemory& m, PolicyConfig&) {
+      m.last_renew_at = now - ago;
+      m.last_renew_serial = "0a";
+    };
+  };
+  const std::vector<GateCase> cases = {
+      {"renewal planned 2 h ago is held", GateRenewalRecentlyPlanned, ActionKind::kRenew, false,
+       renewed_at(absl::Hours(2)), kHeldAlreadyDone, "certcast planned a renewal at 2026-10-29T10:00:00Z"},
+      {"renewal planned 21 h ago passes", GateRenewalRecentlyPlanned, ActionKind::kRenew, false,
+       renewed_at(absl::Hours(21)), std::nullopt},
+      {"a dry run is not a renewal", GateRenewalRecentlyPlanned, ActionKind::kDryRun, false,
+       renewed_at(absl::Hours(2)), std::nullopt},
+      {"three renewals for this serial are enough", GateRenewalsForCertificateSpent, ActionKind::kRenew, false,
+       [](LineageView&, LineageMemory& m, PolicyConfig&) { m.last_renew_serial = "0a"; m.renewals_for_serial = 3; },
+       kHeldAlreadyDone, "3 certcast renewals already tried for this certificate"},
+      {"the safety net goes on before expiry", GateRenewalsForCertificateSpent, ActionKind::kRenew, true,
+       [](LineageView&, LineageMemory& m, PolicyConfig&) { m.last_renew_serial = "0a"; m.renewals_for_serial = 3; },
+       std::nullopt},
+      {"another serial starts the count again", GateRenewalsForCertificateSpent, ActionKind::kRenew, false,
+       [](LineageView&, LineageMemory& m, PolicyConfig&) { m.last_renew_serial = "09"; m.renewals_for_serial = 3; },
+       std::nullopt},
+      {"four of five certificates for the name set in 7 d", GateExactSetRateLimit, ActionKind::kRenew, true,
+       [](LineageView& v, LineageMemory&, PolicyConfig&) { v.issued_last_7d = 4; },
+       kHeldRateLimit, "4 certificates for this name set in 7 d (limit 5, 1 kept for the client)"},
+      {"three certificates leave room", GateExactSetRateLimit, ActionKind::kRenew, false,
+       [](LineageView& v, LineageMemory&, PolicyConfig&) { v.issued_last_7d = 3; }, std::nullopt},
+      {"four failed authorizations in the hour", GateFailedAuthorizations, ActionKind::kRenew, false,
+       [](LineageView& v, LineageMemory&, PolicyConfig&) { v.failures_last_hour = 4; },
+       kHeldRateLimit, "4 failed attempts in the last hour (limit 5 failed authorizations per hour)"},
+      {"three failed authorizations pass", GateFailedAuthorizations, ActionKind::kRenew, false,
+       [](LineageView& v, LineageMemory&, PolicyConfig&) { v.failures_last_hour = 3; }, std::nullopt},
+      {"unchanged name set: no new order", GateRegisteredDomainLimit, ActionKind::kRenew, false,
+       [](LineageView& v, LineageMemory&, PolicyConfig&) { v.current->names = v.config.names; }, std::nullopt},
+      {"dry run 1 d ago is held", GateDryRunRecentlyPlanned, ActionKind::kDryRun, false,
+       [&](LineageView&, LineageMemory& m, PolicyConfig&) { m.last_dry_run_at = now - absl::Hours(24); },
+       kHeldAlreadyDone, "certcast planned a dry run at 2026-10-28T12:00:00Z"},
+      {"dry run 4 d ago passes", GateDryRunRecentlyPlanned, ActionKind::kDryRun, false,
+       [&](LineageView&, LineageMemory& m, PolicyConfig&) { m.last_dry_run_at = now - absl::Hours(96); },
+       std::nullopt},
+      {"reload of this serial 1 h ago is held", GateReloadRecentlyPlanned, ActionKind::kReload, false,
+       [&](LineageView&, LineageMemory& m, PolicyConfig&) {
+         m.last_reload_at = now - absl::Hours(1);
+         m.last_reload_serial = "0a";
+       },
+       kHeldAlreadyDone, "certcast planned a reload at 2026-10-29T11:00:00Z"},
+      {"reload of an older serial passes", GateReloadRecentlyPlanned, ActionKind::kReload, false,
+       [&](LineageView&, LineageMemory& m, PolicyConfig&) {
+         m.last_reload_at = now - absl::Hours(1);
+         m.last_reload_serial = "09";
+       },
+       std::nullopt},
+      {"outside the only window", GateMaintenanceWindow, ActionKind::kRenew, false,
+       [](LineageView&, LineageMemory&, PolicyConfig& c) { c.maintenance_windows = {{0x7f, 0, 60}}; },
+       kHeldMaintenanceWindow, "outside every maintenance window"},
+      {"the safety net ignores windows", GateMaintenanceWindow, ActionKind::kRenew, true,
+       [](LineageView&, LineageMemory&, PolicyConfig& c) { c.maintenance_windows = {{0x7f, 0, 60}}; },
+       std::nullopt},
+      {"alerts ignore windows", GateMaintenanceWindow, ActionKind::kAlert, false,
+       [](LineageView&, LineageMemory&, PolicyConfig& c) { c.maintenance_windows = {{0x7f, 0, 60}}; },
+       std::nullopt},
+      {"no window configured: always inside", GateMaintenanceWindow, ActionKind::kReload, false,
+       [](LineageView&, LineageMemory&, PolicyConfig&) {}, std::nullopt},
+      {"an alert key already sent", GateAlertAlreadySent, ActionKind::kAlert, false,
+       [&](LineageView&, LineageMemory& m, PolicyConfig&) { m.alerted.push_back({"k", now}); },
+       kHeldAlreadyDone, "alert k already sent"},
+      {"a new alert key", GateAlertAlreadySent, ActionKind::kAlert, false,
+       [&](LineageView&, LineageMemory& m, PolicyConfig&) { m.alerted.push_back({"other", now}); },
+       std::nullopt},
+  };
+  for (const GateCase& c : cases) {
+    FleetViewBuilder builder;
+    for (const char* line : {kConfigHttp, kIssued}) builder.Add(*ParseEventLine(line));
+    std::vector<LineageView> views = builder.Build(now);
+    ASSERT_EQ(views.size(), 1u);
+    LineageMemory memory;
+    PolicyConfig config;
+    c.setup(views[0], memory, config);
+    ForecastView forecast;
+    absl::flat_hash_map<std::string, int> per_domain;
+    FleetBudget budget{&per_domain};
+    Proposal p;
+    p.kind = c.kind;
+    p.track = c.kind == ActionKind::kAlert ? Track::kAlert : Track::kRenewal;
+    p.safety_net = c.safety_net;
+    p.alert_key = "k";
+    std::optional<GateHold> got = c.gate(PolicyInput{views[0], forecast, memory, config, budget, now}, p);
+    ASSERT_EQ(got.has_value(), c.want.has_value()) << c.name;
+    if (got) {
+      EXPECT_EQ(got->why, *c.want) << c.name;
+      EXPECT_EQ(got->detail, c.detail) << c.name;
+    }
+  }
+}
+
+// A changed name set is a new order: the registered domain's budget counts.
+TEST(GatesTest, RegisteredDomainLimitCountsANewNameSet) {
+  const absl::Time now = T("2026-10-29T12:00:00Z");
+  FleetViewBuilder builder;
+  for (const char* line : {kConfigHttp, kIssued}) builder.Add(*ParseEventLine(line));
+  std::vector<LineageView> views = builder.Build(now);
+  ASSERT_EQ(views.size(), 1u);
+  views[0].current->names = {"old.example.com"};
+  LineageMemory memory;
+  PolicyConfig config;
+  ForecastView forecast;
+  absl::flat_hash_map<std::string, int> per_domain = {{"example.com", 49}};
+  FleetBudget budget{&per_domain};
+  Proposal p;
+  p.kind = ActionKind::kRenew;
+  std::optional<GateHold> got = GateRegisteredDomainLimit(PolicyInput{views[0], forecast, memory, config, budget, now}, p);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->why, kHeldRateLimit);
+  EXPECT_EQ(got->detail, "49 certificates for example.com in 7 d");
+  per_domain["example.com"] = 48;
+  EXPECT_FALSE(GateRegisteredDomainLimit(PolicyInput{views[0], forecast, memory, config, budget, now}, p));
+}
+
+TEST(GatesTest, TheTableNamesEveryGateOnceInOrder) {
+  std::vector<std::string_view> names;
+  for (const NamedGate& g : Gates()) names.push_back(g.name);
+  EXPECT_EQ(names, (std::vector<std::string_view>{
+                       "renewal_recently_planned", "renewals_for_certificate_spent", "exact_set_rate_limit",
+                       "failed_authorizations", "registered_domain_limit", "dry_run_recently_planned",
+                       "reload_recently_planned", "maintenance_window", "alert_already_sent"}));
+}
+
 }  // namespace
 }  // namespace certcast::policy
