@@ -8,6 +8,7 @@
 #         heldout  the held-out fleets: look at them only for final figures
 #   TAG   names this run's models and results (e.g. before, after), so two binaries compare on
 #         the same stores
+#   MODEL_TAG (environment) reuses another tag's models instead of training
 #   BIN   the certcast binary (default build/certcast); WORK the cache directory
 #         (default /tmp/certcast-forecast-eval); fleets and stores are made once per WORK.
 # Prints one line per fleet: PR-AUC, Brier, base-rate Brier, episode recall (caught/episodes),
@@ -89,8 +90,13 @@ for spec in "${fleets[@]}"; do
     rm -f "$events"  # the store holds them; the truth file stays
     echo ok >"$db.done"
   fi
-  model="$work/$name.$tag.model" log="$work/$name.$tag.log"
-  nice "$bin" train --db "$db" --model "$model" --until "${split}T00:00:00Z" >"$log.train" 2>&1
+  # MODEL_TAG=before reuses the models trained by the run tagged "before" (a change that only
+  # touches scoring compares on the same trees, and skips the slowest step).
+  model_tag=${MODEL_TAG:-$tag}
+  model="$work/$name.$model_tag.model" log="$work/$name.$tag.log"
+  if [ "$model_tag" = "$tag" ] || [ ! -s "$model" ]; then
+    nice "$bin" train --db "$db" --model "$model" --until "${split}T00:00:00Z" >"$work/$name.$model_tag.log.train" 2>&1
+  fi
   nice "$bin" backtest --db "$db" --model "$model" --from "${split}T00:00:00Z" --to "${end}T00:00:00Z" \
     --out "$work/$name.$tag.csv" --truth "$work/$name.truth.jsonl" 2>&1 | grep -v '^backtest: day' >"$log"
   read -r scored positive < <(sed -nE 's/.* ([0-9]+) scored cert-days \(([0-9]+) positive\).*/\1 \2/p' "$log")
@@ -100,5 +106,5 @@ for spec in "${fleets[@]}"; do
   echo "$name [$tag] $model_line | base-rate Brier $base | ceiling $catchable/$episodes"
   echo "  truth catchable/all: $causes"
   echo "  $(grep '^recall per cause' "$log")"
-  grep -E '^(validation|alert threshold)' "$log.train" | sed 's/^/  train: /'
+  grep -E '^(validation|alert threshold)' "$work/$name.$model_tag.log.train" | sed 's/^/  train: /'
 done

@@ -15,10 +15,11 @@ namespace {
 struct BacktestFlags {
   std::string db, model, from, to, out, horizon, report, truth;
   int threads = 2;
+  bool no_recalibrate = false;
 };
 
 void PrintMetrics(const std::string& name, const ForecastMetrics& m) {
-  std::printf("%-58s PR-AUC %.3f  Brier %.4f  recall %.3f (%d/%d)  precision %.3f (%lld/%lld)  median lead %.1f d\n",
+  std::printf("%-58s PR-AUC %.3f  Brier %.5f  recall %.3f (%d/%d)  precision %.3f (%lld/%lld)  median lead %.1f d\n",
               name.c_str(), m.pr_auc, m.brier, m.recall, m.caught, m.episodes, m.precision,
               static_cast<long long>(m.true_alerts), static_cast<long long>(m.alerts), m.median_lead_days);
 }
@@ -35,6 +36,7 @@ int RunBacktestCommand(const BacktestFlags& flags) {
   options.to = *ParseRfc3339(flags.to);
   options.horizon = flags.horizon.empty() ? forecaster->horizon() : *ParseDurationFlag(flags.horizon);
   options.threads = flags.threads;
+  options.recalibrate = !flags.no_recalibrate;
   options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   if (options.horizon != forecaster->horizon()) {
     std::cerr << "backtest: note: the model forecasts a " << absl::ToInt64Hours(forecaster->horizon()) / 24
@@ -62,6 +64,15 @@ int RunBacktestCommand(const BacktestFlags& flags) {
               static_cast<long long>(result->rows), static_cast<long long>(result->lineages),
               static_cast<long long>(result->model.scored_days), static_cast<long long>(result->model.positive_days),
               result->threshold);
+  if (result->model.scored_days > 0) {
+    const double base = static_cast<double>(result->model.positive_days) / result->model.scored_days;
+    std::printf("base rate %.5f: its Brier score %.5f\n", base, base * (1 - base));
+  }
+  if (options.recalibrate) {
+    std::printf("recalibrated on %lld observed outcomes: risk = sigmoid(%.3f * logit(model risk) + %.3f) on the last day\n",
+                static_cast<long long>(result->recalibration_outcomes), result->recalibration_slope,
+                result->recalibration_intercept);
+  }
   PrintMetrics("certcast model", result->model);
   for (const auto& [name, m] : result->baselines) PrintMetrics(StrCat("rule: ", name), m);
   std::printf("recall per cause (model):");
@@ -98,6 +109,10 @@ const bool registered = RegisterCommand({
           sub.add_option("--report", flags->report, "Also write a self-contained HTML report");
           sub.add_option("--truth", flags->truth, "Ground-truth causes (JSON Lines with cert, onset, cause) for recall per cause");
           sub.add_option("--threads", flags->threads, "Scoring threads")->capture_default_str()->check(CLI::Range(1, 256));
+          sub.add_flag("--no-recalibrate", flags->no_recalibrate,
+                       "Write the model's risk as trained. By default each day's risk is recalibrated on the "
+                       "outcomes of earlier days whose horizon has passed (risk = sigmoid(a * logit(p) + b), a "
+                       "prior at the identity); alerts are the model's own either way");
           sub.footer(
               "Example:\n  certcast backtest --db fleet.db --model fleet.model --from 2026-10-01T00:00:00Z "
               "--to 2026-11-01T00:00:00Z --out backtest.csv --report backtest.html");

@@ -13,6 +13,7 @@
 #include "features/features.h"
 #include "features/fleet_state.h"
 #include "features/labels.h"
+#include "model/recalibration.h"
 #include "nlohmann/json.hpp"
 
 namespace certcast {
@@ -141,11 +142,28 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
   int64_t day_number = 0;
   double scoring_seconds = 0;
   std::vector<float> f(kFeatureCount);
+  // Recalibration from outcomes as they arrive: at day D, the forecasts of days D' with
+  // D' + horizon < D have outcomes that events before D decide (an onset in (D', D' + horizon] and
+  // whether D' was inside an episode depend only on events up to the onset or D'), so the
+  // episodes computed from all events give the same answer for them as events before D would.
+  OutcomeRecalibration recalibration;
+  std::vector<float> model_risks;  // the model's risk of rows[i], before recalibration
+  size_t matured = 0;
   for (absl::Time day = from; day < options.to; day += absl::Hours(24), ++day_number) {
     const auto t0 = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(state.AdvanceTo(events, day, &cursor));
     ASSIGN_OR_RETURN(std::vector<LineageForecast> forecasts, forecaster.ScoreState(state, day, score_options));
     scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (options.recalibrate) {
+      const size_t before = matured;
+      for (; matured < rows.size() && rows[matured].day + options.horizon < day; ++matured) {
+        const ScoredDay& r = rows[matured];
+        const std::vector<Episode>& eps = *episodes[r.lineage];
+        if (InEpisodeAt(eps, r.day)) continue;
+        recalibration.Add(model_risks[matured], OnsetIn(eps, r.day, r.day + options.horizon) != nullptr);
+      }
+      if (matured != before) recalibration.Refit();
+    }
     ASSIGN_OR_RETURN(FeatureExtractor fx, FeatureExtractor::Create(state, day));
     while (certs.size() < state.lineage_count()) {
       certs.push_back(state.lineage(certs.size()).cert);
@@ -157,7 +175,9 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
     for (size_t li = 0; li < state.lineage_count(); ++li) {
       if (!fx.HasConfig(li)) continue;
       const LineageForecast& fc = forecasts[k++];
-      const double risk = RescaleRisk(fc.risk, forecaster.horizon(), options.horizon);
+      const double model_risk = RescaleRisk(fc.risk, forecaster.horizon(), options.horizon);
+      const double risk = options.recalibrate ? recalibration.Apply(model_risk) : model_risk;
+      model_risks.push_back(static_cast<float>(model_risk));
       line.clear();
       line += day_text;
       line += ',';
@@ -203,6 +223,9 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
   for (size_t r = 0; r < rules.size(); ++r) {
     result.baselines.emplace_back(rules[r].name, Evaluate(rule_rows[r], episodes, from, options.to, options.horizon, cause_ptr));
   }
+  result.recalibration_slope = recalibration.slope();
+  result.recalibration_intercept = recalibration.intercept();
+  result.recalibration_outcomes = recalibration.observations();
   result.rows = static_cast<int64_t>(rows.size());
   result.lineages = static_cast<int64_t>(certs.size());
   result.seconds_features_and_scoring = scoring_seconds;

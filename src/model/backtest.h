@@ -26,6 +26,9 @@ struct BacktestOptions {
   // Optional ground truth: cert -> (onset -> cause), e.g. from the simulator's truth file; used
   // for recall per cause instead of the onset's ACME error.
   const std::map<std::string, std::map<absl::Time, std::string>>* causes = nullptr;
+  // Recalibrate each day's risk on the outcomes already observed (recalibration.h); the alert
+  // stays the model's own operating point. false: the model's risk as it is.
+  bool recalibrate = true;
   std::function<void(const std::string&)> progress;
 };
 
@@ -37,6 +40,9 @@ struct BacktestResult {
   int64_t lineages = 0;
   double threshold = 0;
   double seconds_features_and_scoring = 0;
+  // The recalibration map at the last day (identity when off or before any outcome).
+  double recalibration_slope = 1, recalibration_intercept = 0;
+  int64_t recalibration_outcomes = 0;
 };
 
 // Writes the CSV (header `day,cert,risk,alert`) to `csv` and returns the metrics.

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "model/forecaster.h"
 #include "model/metrics.h"
+#include "model/recalibration.h"
 #include "nlohmann/json.hpp"
 
 namespace certcast {
@@ -555,6 +556,7 @@ TEST(PriorOnlyModel, HealthyFleetTrainsBacktestsAndForecastsFromTheBaseRate) {
   BacktestOptions backtest;
   backtest.from = Day(5);
   backtest.to = Day(85);
+  backtest.recalibrate = false;
   std::ostringstream csv;
   auto result = RunBacktest(*forecaster, failing, backtest, csv);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -564,6 +566,87 @@ TEST(PriorOnlyModel, HealthyFleetTrainsBacktestsAndForecastsFromTheBaseRate) {
   ASSERT_GT(result->model.positive_days, 0);
   EXPECT_NEAR(result->model.pr_auc, static_cast<double>(result->model.positive_days) / result->model.scored_days, 1e-9);
   EXPECT_EQ(csv.str().substr(0, 19), "day,cert,risk,alert");
+
+  // Recalibrated on arrival, the same prior learns the failing fleet's rate from outcomes whose
+  // horizon has passed (the last day's risk near the observed rate, far above the prior), the
+  // alerts stay the model's, and the first days (no outcome known yet) are exactly the model's
+  // risk, since an outcome known earlier would be a leak.
+  backtest.recalibrate = true;
+  std::ostringstream recalibrated_csv;
+  auto recalibrated = RunBacktest(*forecaster, failing, backtest, recalibrated_csv);
+  ASSERT_TRUE(recalibrated.ok()) << recalibrated.status();
+  EXPECT_GT(recalibrated->recalibration_outcomes, 40 * 60);
+  EXPECT_EQ(recalibrated->model.alerts, 0);
+  const double rate = static_cast<double>(recalibrated->model.positive_days) / recalibrated->model.scored_days;
+  const std::string last_csv = recalibrated_csv.str();
+  const std::string last_line = last_csv.substr(last_csv.rfind('\n', last_csv.size() - 2) + 1);
+  const double last_risk = std::stod(last_line.substr(last_line.find(',', last_line.find(',') + 1) + 1));
+  EXPECT_GT(last_risk, expected * 10) << last_line;
+  EXPECT_GT(last_risk, rate / 3) << last_line;
+  EXPECT_LT(last_risk, rate * 3) << last_line;
+  std::istringstream raw_lines(csv.str()), new_lines(recalibrated_csv.str());
+  std::string raw_line, new_line;
+  int same_days_rows = 0, later_changed = 0;
+  const std::string first_changeable = FormatRfc3339(Day(5 + 8));
+  while (std::getline(raw_lines, raw_line) && std::getline(new_lines, new_line)) {
+    if (raw_line.substr(0, first_changeable.size()) < first_changeable || raw_line.starts_with("day,")) {
+      EXPECT_EQ(new_line, raw_line);
+      ++same_days_rows;
+    } else if (new_line != raw_line) {
+      ++later_changed;
+    }
+  }
+  EXPECT_EQ(same_days_rows, 1 + 40 * 8);
+  EXPECT_GT(later_changed, 40 * 60);
+}
+
+TEST(OutcomeRecalibration, MovesAsFarAsTheOutcomesSay) {
+  struct Case {
+    std::string name;
+    double forecast, observed;  // every forecast `forecast`, outcomes at rate `observed`
+    int rows;
+    double expect_low, expect_high;  // Apply(forecast) lies in this range
+  };
+  const Case cases[] = {
+      {"calibrated forecasts stay", 0.02, 0.02, 100000, 0.0195, 0.0205},
+      {"a doubled rate is learnt from many outcomes", 0.01, 0.02, 200000, 0.018, 0.021},
+      {"a halved rate too", 0.04, 0.02, 200000, 0.0185, 0.0215},
+      {"a few outcomes move it a little", 0.01, 0.2, 10, 0.0101, 0.05},
+  };
+  for (const Case& c : cases) {
+    OutcomeRecalibration r;
+    const int positives = static_cast<int>(std::lround(c.rows * c.observed));
+    for (int i = 0; i < c.rows; ++i) r.Add(c.forecast, i < positives);
+    r.Refit();
+    EXPECT_EQ(r.observations(), c.rows) << c.name;
+    EXPECT_EQ(r.positives(), positives) << c.name;
+    EXPECT_GE(r.Apply(c.forecast), c.expect_low) << c.name;
+    EXPECT_LE(r.Apply(c.forecast), c.expect_high) << c.name;
+  }
+}
+
+TEST(OutcomeRecalibration, KeepsTheRankingAndRefusesBadInputs) {
+  OutcomeRecalibration r;
+  EXPECT_EQ(r.Apply(0.3), 0.3);  // nothing observed: the identity
+  // Outcomes that reverse the ranking (high risk never fails, low risk always does) cannot make
+  // the map decreasing: the slope stays positive, so the ranking of today's forecasts holds.
+  for (int i = 0; i < 1000; ++i) {
+    r.Add(0.9, false);
+    r.Add(0.001, true);
+  }
+  r.Add(std::nan(""), true);  // ignored
+  r.Add(0.0, false);          // clamped, not -infinity
+  r.Add(1.0, true);
+  r.Refit();
+  EXPECT_EQ(r.observations(), 2002);
+  EXPECT_GT(r.slope(), 0);
+  EXPECT_TRUE(std::isfinite(r.intercept()));
+  EXPECT_LT(r.Apply(0.001), r.Apply(0.9));
+  EXPECT_TRUE(std::isnan(r.Apply(std::nan(""))));
+  for (double p : {0.0, 1e-9, 0.5, 1.0}) {
+    EXPECT_GE(r.Apply(p), 0.0) << p;
+    EXPECT_LE(r.Apply(p), 1.0) << p;
+  }
 }
 
 TEST(PriorOnlyModel, RefusesAFileThatClaimsPriorOnlyButCarriesAClassifier) {
