@@ -8,7 +8,8 @@
 #         heldout  the held-out fleets: look at them only for final figures
 #   TAG   names this run's models and results (e.g. before, after), so two binaries compare on
 #         the same stores
-#   MODEL_TAG (environment) reuses another tag's models instead of training
+#   MODEL_TAG (environment) reuses another tag's models instead of training; BACKTEST_FLAGS
+#   (environment) adds flags to backtest, e.g. --no-recalibrate
 #   BIN   the certcast binary (default build/certcast); WORK the cache directory
 #         (default /tmp/certcast-forecast-eval); fleets and stores are made once per WORK.
 # Prints one line per fleet: PR-AUC, Brier, base-rate Brier, episode recall (caught/episodes),
@@ -98,7 +99,7 @@ for spec in "${fleets[@]}"; do
     nice "$bin" train --db "$db" --model "$model" --until "${split}T00:00:00Z" >"$work/$name.$model_tag.log.train" 2>&1
   fi
   nice "$bin" backtest --db "$db" --model "$model" --from "${split}T00:00:00Z" --to "${end}T00:00:00Z" \
-    --out "$work/$name.$tag.csv" --truth "$work/$name.truth.jsonl" 2>&1 | grep -v '^backtest: day' >"$log"
+    --out "$work/$name.$tag.csv" --truth "$work/$name.truth.jsonl" ${BACKTEST_FLAGS:-} 2>&1 | grep -v '^backtest: day' >"$log"
   read -r scored positive < <(sed -nE 's/.* ([0-9]+) scored cert-days \(([0-9]+) positive\).*/\1 \2/p' "$log")
   model_line=$(grep '^certcast model' "$log" | sed -E 's/^certcast model +//')
   { read -r catchable episodes; read -r causes; } < <(oracle "$work/$name.truth.jsonl" "$split" "$end")
