@@ -9,7 +9,7 @@
 #   TAG   names this run's models and results (e.g. before, after), so two binaries compare on
 #         the same stores
 #   MODEL_TAG (environment) reuses another tag's models instead of training; BACKTEST_FLAGS
-#   (environment) adds flags to backtest, e.g. --no-recalibrate
+#   (environment) adds flags to backtest, e.g. --recalibrate
 #   BIN   the certcast binary (default build/certcast); WORK the cache directory
 #         (default /tmp/certcast-forecast-eval); fleets and stores are made once per WORK.
 # Prints one line per fleet: PR-AUC, Brier, base-rate Brier, episode recall (caught/episodes),

@@ -15,7 +15,7 @@ namespace {
 struct BacktestFlags {
   std::string db, model, from, to, out, horizon, report, truth;
   int threads = 2;
-  bool no_recalibrate = false;
+  bool recalibrate = false;
 };
 
 void PrintMetrics(const std::string& name, const ForecastMetrics& m) {
@@ -36,7 +36,7 @@ int RunBacktestCommand(const BacktestFlags& flags) {
   options.to = *ParseRfc3339(flags.to);
   options.horizon = flags.horizon.empty() ? forecaster->horizon() : *ParseDurationFlag(flags.horizon);
   options.threads = flags.threads;
-  options.recalibrate = !flags.no_recalibrate;
+  options.recalibrate = flags.recalibrate;
   options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   if (options.horizon != forecaster->horizon()) {
     std::cerr << "backtest: note: the model forecasts a " << absl::ToInt64Hours(forecaster->horizon()) / 24
@@ -109,10 +109,10 @@ const bool registered = RegisterCommand({
           sub.add_option("--report", flags->report, "Also write a self-contained HTML report");
           sub.add_option("--truth", flags->truth, "Ground-truth causes (JSON Lines with cert, onset, cause) for recall per cause");
           sub.add_option("--threads", flags->threads, "Scoring threads")->capture_default_str()->check(CLI::Range(1, 256));
-          sub.add_flag("--no-recalibrate", flags->no_recalibrate,
-                       "Write the model's risk as trained. By default each day's risk is recalibrated on the "
-                       "outcomes of earlier days whose horizon has passed (risk = sigmoid(a * logit(p) + b), a "
-                       "prior at the identity); alerts are the model's own either way");
+          sub.add_flag("--recalibrate", flags->recalibrate,
+                       "Recalibrate each day's risk on the outcomes of earlier days whose horizon has passed "
+                       "(risk = sigmoid(a * logit(p) + b), a prior at the identity); alerts stay the model's. "
+                       "Helps a model scored on a fleet it was not trained on; off by default");
           sub.footer(
               "Example:\n  certcast backtest --db fleet.db --model fleet.model --from 2026-10-01T00:00:00Z "
               "--to 2026-11-01T00:00:00Z --out backtest.csv --report backtest.html");
