@@ -15,6 +15,7 @@
 #include "collect/sim/simulator.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "alert/alert.h"
 #include "policy/sim_policy.h"
 #if CERTCAST_HAVE_MODEL
 #include "model/forecaster.h"
@@ -65,20 +66,67 @@ class RecordingPolicy : public sim::Policy {
   sim::Policy& inner_;
 };
 
+// An open episode or an active fault on the lineage or its host at `at`.
+bool RealCause(const RecordingPolicy& r, const sim::GroundTruth& truth, const std::string& cert,
+               absl::Time at) {
+  auto host = r.host_of_.find(cert);
+  for (const sim::Episode& e : truth.episodes) {
+    if (e.cert == cert && e.onset <= at && (!e.end || *e.end > at)) return true;
+  }
+  for (const sim::FaultRecord& f : truth.faults) {
+    if (f.start > at || (f.end && *f.end <= at)) continue;
+    if (f.subject == cert || (host != r.host_of_.end() && f.subject == host->second)) return true;
+  }
+  return false;
+}
+
+// Pages and tickets as a person receives them: with the alert core (SimPolicy::EnableIncidents),
+// one per incident notification; without it, every alert is a page about one lineage. A notice
+// points at a real cause when one of the lineages it names has one.
+struct Paging {
+  int64_t pages = 0, pages_real = 0, tickets = 0, tickets_real = 0, incidents = 0;
+  int64_t watched = 0, info = 0;
+  void Add(const Paging& o) {
+    pages += o.pages; pages_real += o.pages_real; tickets += o.tickets;
+    tickets_real += o.tickets_real; incidents += o.incidents; watched += o.watched; info += o.info;
+  }
+};
+Paging CountPaging(const RecordingPolicy& r, const sim::GroundTruth& truth,
+                   const policy::SimPolicy& p, bool incidents) {
+  Paging out;
+  if (!incidents) {
+    for (const auto& entry : r.log_) {
+      if (entry.action.kind != ActionKind::kAlert) continue;
+      ++out.pages;
+      out.pages_real += RealCause(r, truth, entry.action.cert, entry.at) ? 1 : 0;
+    }
+    out.incidents = out.pages;
+    return out;
+  }
+  const auto& stats = p.alert_stats();
+  for (const auto& n : stats.firing) {
+    bool real = false;
+    for (const std::string& cert : n.certs) real = real || RealCause(r, truth, cert, n.at);
+    if (n.severity == alert::Severity::kPage) {
+      ++out.pages;
+      out.pages_real += real ? 1 : 0;
+    } else {
+      ++out.tickets;
+      out.tickets_real += real ? 1 : 0;
+    }
+  }
+  out.incidents = stats.incidents;
+  out.watched = stats.lineage_plans_watched;
+  out.info = stats.lineage_plans_info;
+  return out;
+}
+
 void ReportByReason(const RecordingPolicy& r, const sim::GroundTruth& truth,
                     std::map<std::string, std::pair<int64_t, int64_t>>& by_reason) {
   for (const auto& entry : r.log_) {
     const PlannedAction& a = entry.action;
     const std::string reason = StrCat(ToString(a.kind), " ", a.reason.substr(0, a.reason.find(':')));
-    bool real = false;
-    auto host = r.host_of_.find(a.cert);
-    for (const sim::Episode& e : truth.episodes) {
-      if (e.cert == a.cert && e.onset <= entry.at && (!e.end || *e.end > entry.at)) real = true;
-    }
-    for (const sim::FaultRecord& f : truth.faults) {
-      if (f.start > entry.at || (f.end && *f.end <= entry.at)) continue;
-      if (f.subject == a.cert || (host != r.host_of_.end() && f.subject == host->second)) real = true;
-    }
+    const bool real = RealCause(r, truth, a.cert, entry.at);
     if (std::getenv("CERTCAST_DEBUG_REASON") && reason == std::getenv("CERTCAST_DEBUG_REASON")) {
       std::cerr << FormatRfc3339(entry.at) << " " << (real ? "REAL " : "false ") << a.cert << " "
                 << a.reason << "\n";
@@ -130,6 +178,10 @@ int Main(int argc, char** argv) {
   app.add_option("--days", days, "Simulated days");
   app.add_option("--expiry-days", expiry_days, "expiry-alert baseline threshold");
   app.add_option("--model", model_path, "Forecaster model file (default: facts alone)");
+  std::string sim_toml;
+  app.add_option("--sim-toml", sim_toml,
+                 "Simulator settings applied to every preset, e.g. '[lookalikes]\\n"
+                 "dns_provider_outage = 4' (a DNS provider outage shape, issue #15)");
   CLI11_PARSE(app, argc, argv);
 
   const Forecaster* forecaster = nullptr;
@@ -145,7 +197,11 @@ int Main(int argc, char** argv) {
     forecaster = &*loaded;
   }
 #endif
-  const std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast"};
+  // "certcast" is the planner's alerts as written (one per lineage); "certcast+incidents" routes
+  // them through the alert core (issue #15), the only difference between the two.
+  const std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast",
+                                             "certcast+incidents"};
+  std::map<std::string, Paging> paging;
   std::map<std::string, Totals> totals;
   std::map<std::string, std::pair<int64_t, int64_t>> by_reason;
   std::map<std::string, std::map<std::string, Totals>> per_preset;
@@ -160,17 +216,29 @@ int Main(int argc, char** argv) {
         std::cerr << config.status() << "\n";
         return 2;
       }
+      if (!sim_toml.empty()) {
+        Status applied = sim::ApplyToml(sim_toml, *config);
+        if (!applied.ok()) {
+          std::cerr << "--sim-toml: " << applied << "\n";
+          return 2;
+        }
+      }
       config->lineages = lineages;
       config->days = days;
       config->seed = std::stoull(seed_text);
       for (const std::string& name : policies) {
         StatusOr<sim::RunResult> result = InternalError("unset");
         double decide_seconds = 0;
-        if (name == "certcast") {
+        if (name.starts_with("certcast")) {
           policy::SimPolicy p(policy::PolicyConfig{}, forecaster);
+          const bool incidents = name == "certcast+incidents";
+          if (incidents) p.EnableIncidents(alert::AlertPolicy{});
           RecordingPolicy recorder(p);
           result = sim::RunClosedLoop(*config, recorder, nullptr);
-          if (result.ok()) ReportByReason(recorder, result->truth, by_reason);
+          if (result.ok()) {
+            ReportByReason(recorder, result->truth, by_reason);
+            paging[name].Add(CountPaging(recorder, result->truth, p, incidents));
+          }
           decide_seconds = p.decide_seconds();
           if (p.forecast_failures() > 0) {
             std::cerr << "warning: forecaster failed on " << p.forecast_failures() << " day(s)\n";
@@ -196,7 +264,7 @@ int Main(int argc, char** argv) {
                   << m.rate_limited_attempts << " | " << m.alerts << " | "
                   << (m.alerts ? Fixed(100 * m.alert_precision()) + "%" : "-") << " | "
                   << m.dry_runs << " | " << m.reloads << " | " << m.switches << " | "
-                  << m.forced_renewals << " | " << (name == "certcast" ? Fixed(decide_seconds, 2) : "")
+                  << m.forced_renewals << " | " << (name.starts_with("certcast") ? Fixed(decide_seconds, 2) : "")
                   << " |\n";
         std::cout.flush();
       }
@@ -241,6 +309,24 @@ int Main(int argc, char** argv) {
               << " (" << none.episodes_with_outage << ") | " << Fixed(aof.outage_hours) << " ("
               << aof.episodes_with_outage << ") | " << Fixed(cc.outage_hours) << " ("
               << cc.episodes_with_outage << ") | " << cc.alerts_true << " |\n";
+  }
+  std::cout << "\n## Pages and tickets (all presets and seeds)\n\n"
+            << "| policy | outage h | issuances | lineage alerts | their precision (simulator) | "
+               "pages | pages at a real cause | tickets | tickets at a real cause | incidents | "
+               "pages per incident | lineage-plans watched | lineage-plans info |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const std::string& name : {std::string("certcast"), std::string("certcast+incidents")}) {
+    const Totals& x = totals[name];
+    const Paging& g = paging[name];
+    auto share = [](int64_t part, int64_t all) {
+      return all ? Fixed(100.0 * part / all) + "%" : std::string("-");
+    };
+    std::cout << "| " << name << " | " << Fixed(x.outage_hours) << " | " << x.issuances << " | "
+              << x.alerts << " | " << share(x.alerts_true, x.alerts) << " | " << g.pages << " | "
+              << share(g.pages_real, g.pages) << " | " << g.tickets << " | "
+              << share(g.tickets_real, g.tickets) << " | " << g.incidents << " | "
+              << (g.incidents ? Fixed(double(g.pages) / g.incidents, 2) : "-") << " | "
+              << g.watched << " | " << g.info << " |\n";
   }
   std::cout << "\n## certcast actions by reason (all runs)\n\n"
             << "| action and reason | count | with an open episode or active fault on the lineage or "

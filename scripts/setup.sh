@@ -30,7 +30,8 @@ BUILD_PKGS=(
 # prometheus (and its promtool) scrapes `certcast serve` in tests/integration/serve_fleet_test.sh;
 # wrk loads it in bench/serve_bench.sh.
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
-           certbot lego socat nsd unbound ldnsutils chrony faketime prometheus wrk)
+           certbot lego socat nsd unbound ldnsutils chrony faketime prometheus wrk
+           prometheus-alertmanager)
 # systemd brings systemd-analyze, which verifies the units in packaging/ (tests/integration/
 # packaging_test.sh); nothing is started with it.
 TEST_PKGS+=(systemd)

@@ -238,6 +238,32 @@ StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view toml_text) {
     RETURN_IF_ERROR(a.Get("command", c.alert.command));
     RETURN_IF_ERROR(a.Get("timeout", c.alert.timeout));
     RETURN_IF_ERROR(a.Get("env", c.alert.env));
+    RETURN_IF_ERROR(a.Get("alertmanager", c.alert.alertmanager.url));
+    RETURN_IF_ERROR(a.Get("alertmanager_generator_url", c.alert.alertmanager.generator_url));
+    RETURN_IF_ERROR(a.Get("alertmanager_labels", c.alert.alertmanager.labels));
+    RETURN_IF_ERROR(a.Get("alertmanager_timeout", c.alert.alertmanager.timeout));
+    c.alert.incidents = !c.alert.alertmanager.url.empty();
+    RETURN_IF_ERROR(a.Get("incidents", c.alert.incidents));
+    alert::AlertPolicy& p = c.alert.policy;
+    RETURN_IF_ERROR(a.Get("retry_margin", p.retry_margin));
+    RETURN_IF_ERROR(a.Get("page_within", p.page_within));
+    RETURN_IF_ERROR(a.Get("ticket_within", p.ticket_within));
+    RETURN_IF_ERROR(a.Get("clear_expected", p.clear_expected));
+    RETURN_IF_ERROR(a.Get("renotify_page", p.renotify_page));
+    RETURN_IF_ERROR(a.Get("renotify_ticket", p.renotify_ticket));
+    if (p.page_within > p.ticket_within) {
+      return InvalidArgumentError("alert.page_within: longer than alert.ticket_within");
+    }
+    for (absl::Duration d : {p.renotify_page, p.renotify_ticket}) {
+      if (d <= absl::ZeroDuration()) {
+        return InvalidArgumentError("alert.renotify_page / renotify_ticket: must be positive");
+      }
+    }
+    if (!c.alert.alertmanager.url.empty() && !c.alert.alertmanager.url.starts_with("http://") &&
+        !c.alert.alertmanager.url.starts_with("https://")) {
+      return InvalidArgumentError(StrCat("alert.alertmanager: \"", c.alert.alertmanager.url,
+                                         "\" is not an http:// or https:// URL"));
+    }
     RETURN_IF_ERROR(a.CheckUnknown());
   }
   ASSIGN_OR_RETURN(auto collector_tables, tables("collector"));

@@ -11,6 +11,8 @@
 #include "absl/time/time.h"
 #include "core/event.h"
 #include "core/status.h"
+#include "alert/alert.h"
+#include "alert/alertmanager.h"
 #include "policy/policy.h"
 
 namespace certcast::act {
@@ -61,6 +63,13 @@ struct AlertSettings {
   std::vector<std::string> command;  // gets the alert JSON on stdin; empty = none
   absl::Duration timeout = absl::Seconds(30);
   std::map<std::string, std::string> env;  // for the command, besides the inherited few
+  // Incidents (src/alert, docs/alerts.md): the planner's alerts go through the alert core, which
+  // groups them by cause, pages only near the deadline and sends notices per incident (to the
+  // webhook, the command and Alertmanager) instead of one alert per lineage. On by default when
+  // an Alertmanager is configured.
+  bool incidents = false;
+  alert::AlertPolicy policy;              // [alert] page_within, ticket_within, ... (durations)
+  alert::AlertmanagerSettings alertmanager;  // [alert] alertmanager = URL, alertmanager_labels
 };
 
 // What a lineage may switch to, as its owner declares it in [[lineage]]; `certcast discover

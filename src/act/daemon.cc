@@ -1,10 +1,13 @@
 #include "act/daemon.h"
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "act/collector.h"
 #include "act/process.h"
+#include "alert/alertmanager.h"
+#include "alert/from_plan.h"
 #include "core/event_json.h"
 #include "core/redact.h"
 #include "core/strings.h"
@@ -108,7 +111,8 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   plan_options.config = config_.policy;
   // In dry-run mode nothing is carried out, so nothing may be remembered as done.
   plan_options.remember = !config_.dry_run;
-  plan_options.keep_views = observer_ != nullptr;
+  // The alert step needs the views (expiry, due time, host of each alerting lineage).
+  plan_options.keep_views = observer_ != nullptr || config_.alert.incidents;
   // Queued only when the decisions are recorded: dry-run mode remembers nothing.
   if (!config_.dry_run) plan_options.queue_for_agent = agent_queue_;
   auto plan = policy::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
@@ -156,10 +160,14 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   // 3. Act. Alerts first: a page must not wait behind a client hung on its CA. Then what the
   // last cycle deferred, then the rest, each started only within the action budget.
   std::vector<Deferred> queue;
-  for (size_t i = 0; i < plan->result.items.size(); ++i) {
-    const policy::PlannedItem& item = plan->result.items[i];
-    if (item.action.kind != ActionKind::kAlert || queued(i)) continue;
-    queue.push_back({item.action, std::string(item.reason), LineageOf(*plan, item.action.cert)});
+  if (config_.alert.incidents) {
+    RunIncidents(*plan, now, report);
+  } else {
+    for (size_t i = 0; i < plan->result.items.size(); ++i) {
+      const policy::PlannedItem& item = plan->result.items[i];
+      if (item.action.kind != ActionKind::kAlert || queued(i)) continue;
+      queue.push_back({item.action, std::string(item.reason), LineageOf(*plan, item.action.cert)});
+    }
   }
   const size_t alerts = queue.size();
   std::vector<Deferred> carried = std::move(deferred_);
@@ -316,6 +324,124 @@ int Daemon::ResendUnsentAlerts(absl::Duration lookback) {
     resent += r.success ? 1 : 0;
   }
   return resent;
+}
+
+namespace {
+constexpr char kOutboxKey[] = "alert.alertmanager.outbox.v1";
+// A receiver down for weeks must not grow the store without bound: the oldest bodies go first
+// (each later body restates the incidents it names, so the newest matter most).
+constexpr size_t kOutboxMax = 1000;
+}  // namespace
+
+void Daemon::RunIncidents(const policy::RunPlanOutput& plan, absl::Time now, CycleReport& report) {
+  const std::vector<alert::AlertCandidate> candidates =
+      alert::CandidatesFromPlan(plan.result, plan.views);
+  std::vector<alert::Incident> incidents;
+  IncidentFilter open;
+  open.open = true;
+  open.limit = std::numeric_limits<int64_t>::max();
+  auto records = store_.ListIncidents(open);
+  if (!records.ok()) {
+    Log("error", "reading incidents failed; no notices this cycle",
+        {{"error", records.status().message()}});
+    return;
+  }
+  for (const IncidentRecord& r : *records) {
+    auto incident = alert::FromRecord(r);
+    if (!incident.ok()) {
+      // Left as stored (the API shows it with the reason); its cause opens a new incident.
+      Log("warn", "stored incident unreadable, skipped", {{"error", incident.status().message()}});
+      continue;
+    }
+    incidents.push_back(std::move(*incident));
+  }
+  auto silences = store_.ListSilences();
+  if (!silences.ok()) {
+    Log("error", "reading silences failed; no notices this cycle",
+        {{"error", silences.status().message()}});
+    return;
+  }
+  const alert::StepResult step =
+      alert::Step(incidents, candidates, *silences, config_.alert.policy, now);
+  if (config_.dry_run) {
+    Log("info", "dry run: incident notices not sent",
+        {{"notifications", std::to_string(step.notifications.size())}});
+    return;
+  }
+  std::vector<IncidentRecord> changed;
+  for (const alert::Incident& in : incidents) {
+    if (std::find(step.changed.begin(), step.changed.end(), in.id) != step.changed.end()) {
+      changed.push_back(alert::ToRecord(in));
+    }
+  }
+  // Stored before anything is sent: a notice sent for a state the store does not have would be
+  // sent again after a crash; one stored and not sent is at worst re-sent at its interval.
+  Status stored = store_.PutIncidents(changed);
+  if (!stored.ok()) {
+    Log("error", "storing incidents failed; no notices this cycle", {{"error", stored.message()}});
+    return;
+  }
+  for (const alert::Notification& n : step.notifications) {
+    const ExecutionReport r = executor_.SendNotification(n);
+    nlohmann::ordered_json audit;
+    audit["notification"] = n.kind == alert::Notification::Kind::kFiring ? "firing" : "resolved";
+    audit["incident"] = n.incident_id;
+    audit["cause_key"] = n.cause_key;
+    audit["severity"] = alert::ToString(n.severity);
+    audit["dedupe_key"] = n.dedupe_key;
+    audit["certs"] = n.certs;
+    audit["summary"] = n.summary;
+    audit["success"] = r.success;
+    audit["detail"] = r.detail;
+    RecordAction(n.incident_id, Dump(audit));
+    Log(r.success ? "info" : "warn", "incident notice",
+        {{"incident", n.incident_id}, {"severity", std::string(alert::ToString(n.severity))},
+         {"kind", audit["notification"].get<std::string>()}, {"detail", r.detail}});
+    ++report.notifications;
+  }
+  if (!config_.alert.alertmanager.url.empty()) {
+    FlushAlertmanager(step.notifications.empty()
+                          ? ""
+                          : alert::AlertmanagerBody(step.notifications, config_.alert.alertmanager));
+    auto pending = store_.GetState(kOutboxKey);
+    if (pending.ok() && pending->has_value()) {
+      auto j = nlohmann::json::parse(**pending, nullptr, false);
+      report.alertmanager_pending = j.is_array() ? static_cast<int>(j.size()) : 0;
+    }
+  }
+}
+
+void Daemon::FlushAlertmanager(const std::string& body) {
+  std::vector<std::string> outbox;
+  auto stored = store_.GetState(kOutboxKey);
+  if (stored.ok() && stored->has_value()) {
+    auto j = nlohmann::json::parse(**stored, nullptr, /*allow_exceptions=*/false);
+    if (j.is_array()) {
+      for (const auto& item : j) {
+        if (item.is_string()) outbox.push_back(item.get<std::string>());
+      }
+    } else {
+      Log("warn", "Alertmanager outbox unreadable, dropped", {{"key", kOutboxKey}});
+    }
+  }
+  if (!body.empty()) outbox.push_back(body);
+  if (outbox.size() > kOutboxMax) outbox.erase(outbox.begin(), outbox.end() - kOutboxMax);
+  size_t sent = 0;
+  const std::string url = StrCat(config_.alert.alertmanager.url, "/api/v2/alerts");
+  for (; sent < outbox.size(); ++sent) {
+    const HttpResult r = PostJson(url, outbox[sent], config_.alert.alertmanager.timeout);
+    if (r.status >= 200 && r.status < 300) continue;
+    Log("warn", "Alertmanager did not take the alerts; kept for the next cycle",
+        {{"url", config_.alert.alertmanager.url},
+         {"status", std::to_string(r.status)},
+         {"error", r.error},
+         {"pending", std::to_string(outbox.size() - sent)}});
+    break;
+  }
+  outbox.erase(outbox.begin(), outbox.begin() + static_cast<std::ptrdiff_t>(sent));
+  nlohmann::json rest = outbox;
+  Status saved = store_.PutState(kOutboxKey, rest.dump());
+  if (!saved.ok()) Log("error", "saving the Alertmanager outbox failed", {{"error", saved.message()}});
 }
 
 Status Daemon::Run(const std::function<void(absl::Duration)>& wait) {

@@ -53,6 +53,8 @@ struct CycleReport {
   int actions_refused = 0;   // not allowed by the configuration: an alert went out instead
   int actions_deferred = 0;  // not started within action_budget: left for the next cycle
   int actions_queued = 0;    // handed to an agent (SetAgentQueue): not carried out here
+  int notifications = 0;     // incident notices sent (alert.incidents)
+  int alertmanager_pending = 0;  // Alertmanager posts still in the outbox after this cycle
 };
 
 class Daemon {
@@ -98,6 +100,13 @@ class Daemon {
   // Records queue[from...] as deferred (log, audit) and keeps them for the next cycle.
   void Defer(const std::vector<Deferred>& queue, size_t from, CycleReport& report);
   static ConfigEvent LineageOf(const policy::RunPlanOutput& plan, const std::string& cert);
+  // The alert step (config alert.incidents): the plan's alerts through the alert core, incidents
+  // stored, notifications sent to the webhook, the command and Alertmanager (through the
+  // outbox, so nothing is lost while it is down).
+  void RunIncidents(const policy::RunPlanOutput& plan, absl::Time now, CycleReport& report);
+  // Posts the Alertmanager bodies waiting in the store's outbox (state key kOutboxKey), oldest
+  // first, and `body` after them; what does not go through stays for the next cycle.
+  void FlushAlertmanager(const std::string& body);
   // Appends an "action" audit record about `cert`; a failure is logged (the cycle goes on).
   void RecordAction(const std::string& cert, const std::string& record_json);
   void Log(std::string_view level, std::string_view msg,

@@ -385,6 +385,55 @@ ExecutionReport Executor::RunWithRetry(const std::vector<std::string>& argv,
   return report;
 }
 
+ExecutionReport Executor::SendNotification(const alert::Notification& n) {
+  ExecutionReport report;
+  nlohmann::ordered_json body;
+  body["incident"] = n.incident_id;
+  body["state"] = n.kind == alert::Notification::Kind::kFiring ? "firing" : "resolved";
+  body["severity"] = alert::ToString(n.severity);
+  body["cause"] = n.cause;
+  body["cause_key"] = n.cause_key;
+  body["dedupe_key"] = n.dedupe_key;
+  body["lineages"] = n.certs;
+  body["summary"] = n.summary;
+  body["starts_at"] = FormatRfc3339(n.starts_at);
+  if (n.ends_at) body["ends_at"] = FormatRfc3339(*n.ends_at);
+  body["at"] = FormatRfc3339(clock_.Now());
+  body["source"] = "certcast";
+  const std::string json = body.dump();
+  bool all_ok = true;
+  std::vector<std::string> details;
+  if (!config_.alert.webhook.empty()) {
+    report.commands.push_back({"POST", UrlForRecords(config_.alert.webhook)});
+    HttpResult last;
+    for (int attempt = 0; attempt < kWebhookRetry.attempts; ++attempt) {
+      if (attempt > 0) {
+        sleep_(kWebhookRetry.waits[attempt - 1]);
+        if (Stopping()) break;
+      }
+      ++report.attempts;
+      last = PostJson(config_.alert.webhook, json, config_.alert.timeout);
+      const bool retryable = last.status == 0 || last.status == 429 || last.status >= 500;
+      if ((last.status >= 200 && last.status < 300) || !retryable) break;
+    }
+    all_ok &= last.status >= 200 && last.status < 300;
+    details.push_back(last.status ? StrCat("webhook HTTP ", last.status)
+                                  : StrCat("webhook failed: ", RedactSecrets(last.error)));
+  }
+  if (!config_.alert.command.empty()) {
+    ExecutionReport r = RunWithRetry(config_.alert.command, config_.alert.timeout,
+                                     kAlertCommandRetry, config_.alert.env, json + "\n");
+    report.commands.insert(report.commands.end(), r.commands.begin(), r.commands.end());
+    report.attempts += r.attempts;
+    all_ok &= r.success;
+    details.push_back(StrCat("alert command: ", r.detail));
+  }
+  report.success = all_ok;
+  report.detail = details.empty() ? "no webhook or command (Alertmanager: see the outbox)"
+                                  : StrJoin(details, "; ");
+  return report;
+}
+
 ExecutionReport Executor::SendAlert(const PlannedAction& action, const ConfigEvent& lineage,
                                     std::string_view reason_code) {
   ExecutionReport report;

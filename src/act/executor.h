@@ -113,6 +113,11 @@ class Executor {
   // known. Exposed for tests.
   ExecutionReport SendAlert(const PlannedAction& action, const ConfigEvent& lineage = {},
                             std::string_view reason_code = {});
+  // Sends an incident notice (alert.incidents) through the webhook and command: one JSON object,
+  // {"incident", "state" (firing/resolved), "severity", "cause", "cause_key", "dedupe_key",
+  // "lineages", "summary", "starts_at", "ends_at"?, "at", "source"}. Alertmanager is the
+  // daemon's (it keeps an outbox); success when no webhook or command is configured.
+  ExecutionReport SendNotification(const alert::Notification& notification);
 
  private:
   ExecutionReport RunWithRetry(const std::vector<std::string>& argv, absl::Duration timeout,

@@ -131,6 +131,7 @@ Status RegisterRoutes(Router& router, ServerContext& context) {
   RETURN_IF_ERROR(RegisterCoreRoutes(router, context));
   RETURN_IF_ERROR(RegisterFleetRoutes(router, context));
   RETURN_IF_ERROR(RegisterActionRoutes(router, context));
+  RETURN_IF_ERROR(RegisterAlertRoutes(router, context));
   return OkStatus();
 }
 

@@ -174,6 +174,8 @@ Status RegisterFleetRoutes(Router& router, ServerContext& context);
 // The action queue's routes (action_routes.cc): agents lease and report, operators list, approve
 // and cancel.
 Status RegisterActionRoutes(Router& router, ServerContext& context);
+// Incidents and silences (alert_routes.cc, docs/alerts.md).
+Status RegisterAlertRoutes(Router& router, ServerContext& context);
 
 // The OpenAPI 3.1 document (src/api/openapi.json, embedded at build time).
 std::string_view OpenApiDocument();

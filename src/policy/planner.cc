@@ -167,7 +167,7 @@ PlanResult PlanFleetWith(const std::vector<LineageView>& lineages, const Forecas
   for (auto& [i, d] : proposing) {
     const LineageView& v = lineages[i];
     const ForecastView& forecast = forecast_of(v);
-    for (Held& h : d.held) result.held.push_back({v.cert, std::move(h)});
+    for (Held& h : d.held) result.held.push_back({v.cert, std::move(h), d.diagnosis});
     for (Proposal& p : d.actions) {
       PlannedItem item;
       item.action.cert = v.cert;
@@ -206,7 +206,8 @@ PlanResult PlanFleetWith(const std::vector<LineageView>& lineages, const Forecas
       result.held.push_back({item.action.cert,
                              Held{p, kHeldConcurrency,
                                   StrCat("more than ", config.max_concurrent_renewals,
-                                         " renewals and dry runs in this run")}});
+                                         " renewals and dry runs in this run")},
+                             item.diagnosis});
       continue;
     }
     if (limited) ++limited_count;
@@ -225,8 +226,10 @@ PlanResult PlanFleetWith(const std::vector<LineageView>& lineages, const Forecas
         p.reason = item.reason;
         p.message = item.action.reason;
         p.alert_key = item.alert_key;
-        result.held.push_back({item.action.cert, Held{p, kHeldAlreadyDone,
-                                                      StrCat("alert ", item.alert_key, " already sent")}});
+        result.held.push_back({item.action.cert,
+                               Held{p, kHeldAlreadyDone,
+                                    StrCat("alert ", item.alert_key, " already sent")},
+                               item.diagnosis});
         continue;
       }
       fleet.alerted.emplace_back(item.alert_key, now);

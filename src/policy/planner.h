@@ -52,6 +52,9 @@ struct PlannedItem {
 struct HeldItem {
   std::string cert;
   Held held;
+  // The lineage's diagnosis at this plan: an alert held because it was already sent still says
+  // what the cause is (the alert core, src/alert, follows conditions that persist).
+  Diagnosis diagnosis;
 };
 
 struct PlanResult {

@@ -1,6 +1,10 @@
 #include "policy/sim_policy.h"
 
 #include <chrono>
+#include <map>
+
+#include "alert/from_plan.h"
+#include "core/strings.h"
 
 #if CERTCAST_HAVE_MODEL
 #include "features/lineage_state.h"
@@ -12,6 +16,7 @@ namespace certcast::policy {
 struct SimPolicy::State {
   FleetViewBuilder builder;
   FleetMemory memory;
+  std::vector<alert::Incident> incidents;  // open ones (resolved ones are dropped)
 #if CERTCAST_HAVE_MODEL
   std::vector<Event> events;  // every event so far, ts order (the forecaster's FleetState input)
   FleetState fleet;
@@ -26,6 +31,8 @@ SimPolicy::SimPolicy(PolicyConfig config, const Forecaster* forecaster, std::str
       state_(std::make_unique<State>()) {}
 
 SimPolicy::~SimPolicy() = default;
+
+void SimPolicy::EnableIncidents(alert::AlertPolicy policy) { alerting_ = policy; }
 
 std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
                                              std::span<const Event> todays_events) {
@@ -58,7 +65,46 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
   PlanResult result = PlanFleet(views, forecasts, state_->memory, config_, day_end);
   std::vector<PlannedAction> actions;
   actions.reserve(result.items.size());
-  for (PlannedItem& item : result.items) actions.push_back(std::move(item.action));
+  if (!alerting_) {
+    for (PlannedItem& item : result.items) actions.push_back(std::move(item.action));
+  } else {
+    for (PlannedItem& item : result.items) {
+      if (item.action.kind != ActionKind::kAlert) actions.push_back(std::move(item.action));
+    }
+    const std::vector<alert::AlertCandidate> candidates = alert::CandidatesFromPlan(result, views);
+    const size_t before = state_->incidents.size();
+    alert::StepResult step = alert::Step(state_->incidents, candidates, {}, *alerting_, day_end);
+    alert_stats_.incidents += static_cast<int64_t>(state_->incidents.size() - before);
+    for (const alert::Incident& in : state_->incidents) {
+      for (const alert::IncidentLineage& l : in.lineages) {
+        if (l.recovered || l.last_seen != day_end) continue;
+        if (l.severity == alert::Severity::kWatch) ++alert_stats_.lineage_plans_watched;
+        if (l.severity == alert::Severity::kInfo) ++alert_stats_.lineage_plans_info;
+      }
+    }
+    std::map<std::string, const alert::IncidentLineage*> lineage_of;
+    for (const alert::Incident& in : state_->incidents) {
+      for (const alert::IncidentLineage& l : in.lineages) lineage_of[in.id + "\n" + l.cert] = &l;
+    }
+    for (const alert::Notification& n : step.notifications) {
+      if (n.kind == alert::Notification::Kind::kResolved) {
+        ++alert_stats_.resolved_notices;
+        continue;
+      }
+      alert_stats_.firing.push_back({day_end, n.severity, n.incident_id, n.certs});
+      for (const std::string& cert : n.certs) {
+        PlannedAction a;
+        a.cert = cert;
+        a.kind = ActionKind::kAlert;
+        auto it = lineage_of.find(n.incident_id + "\n" + cert);
+        a.reason = StrCat(alert::ToString(n.severity), ": ",
+                          it == lineage_of.end() ? n.summary : it->second->message);
+        actions.push_back(std::move(a));
+      }
+    }
+    // Resolved incidents are kept by `certcast run` in the store; the loop needs only open ones.
+    std::erase_if(state_->incidents, [](const alert::Incident& in) { return !in.open; });
+  }
   decide_seconds_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return actions;

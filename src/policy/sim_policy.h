@@ -6,8 +6,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "alert/alert.h"
 #include "policy/planner.h"
 #include "collect/sim/simulator.h"
 
@@ -26,6 +28,28 @@ class SimPolicy : public sim::Policy {
   std::string name() const override { return name_; }
   std::vector<PlannedAction> Decide(absl::Time day_end, std::span<const Event> todays_events) override;
 
+  // Routes the planner's alerts through the alert core (src/alert) as `certcast run` does: only
+  // firing notifications reach people, as one alert per lineage they name, its reason starting
+  // with the severity ("page: ...", "ticket: ..."); watches and info notices reach nobody.
+  // Without it, every planned alert goes out as the planner wrote it (the "before" of issue #15).
+  void EnableIncidents(alert::AlertPolicy policy);
+
+  // What the alert core did over the run (EnableIncidents).
+  struct NotificationLog {
+    absl::Time at;
+    alert::Severity severity;
+    std::string incident_id;
+    std::vector<std::string> certs;
+  };
+  struct AlertStats {
+    int64_t incidents = 0;               // opened
+    int64_t lineage_plans_watched = 0;   // a lineage alerting at a plan, classified watch
+    int64_t lineage_plans_info = 0;
+    int64_t resolved_notices = 0;
+    std::vector<NotificationLog> firing;  // every firing notification
+  };
+  const AlertStats& alert_stats() const { return alert_stats_; }
+
   // Seconds spent deciding (views + scoring + chain) over the run, for the report.
   double decide_seconds() const { return decide_seconds_; }
   int64_t forecast_failures() const { return forecast_failures_; }
@@ -36,6 +60,8 @@ class SimPolicy : public sim::Policy {
   const Forecaster* forecaster_;
   std::string name_;
   std::unique_ptr<State> state_;
+  std::optional<alert::AlertPolicy> alerting_;
+  AlertStats alert_stats_;
   double decide_seconds_ = 0;
   int64_t forecast_failures_ = 0;
 };

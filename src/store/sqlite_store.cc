@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -29,7 +30,7 @@ namespace {
 // Numbered schema migrations. Migration i (1-based) takes the schema from version i-1 to i.
 // Append only: a released migration is never edited, because stores in the field are already
 // at its version.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: events and the derived records later steps fill in.
     R"sql(
     -- Keyed by (ts, hash of the canonical JSON). Exact duplicates share both, so the primary
@@ -155,6 +156,35 @@ constexpr std::array<const char*, 4> kMigrations = {
     -- A lease looks up one host's open actions.
     CREATE INDEX action_queue_open_by_host ON action_queue (host, id)
       WHERE state IN ('queued', 'leased');
+    )sql",
+    // 5: incidents and silences (src/alert, docs/alerts.md). An incident's lineages and
+    // notifications live in its JSON document; the columns are what the API filters and sorts on.
+    // Silences are never deleted, so who silenced what and until when stays on record.
+    R"sql(
+    CREATE TABLE incidents (
+      id        TEXT    PRIMARY KEY,
+      cause_key TEXT    NOT NULL,
+      severity  TEXT    NOT NULL,
+      open      INTEGER NOT NULL,     -- 1 open, 0 resolved
+      opened    INTEGER NOT NULL,     -- microseconds since the Unix epoch, UTC
+      updated   INTEGER NOT NULL,
+      resolved  INTEGER,
+      document  TEXT    NOT NULL      -- JSON (src/alert/incident.h)
+    );
+    CREATE INDEX incidents_by_updated ON incidents (updated, id);
+    CREATE INDEX incidents_open_by_cause ON incidents (cause_key) WHERE open = 1;
+
+    CREATE TABLE silences (
+      id         TEXT    PRIMARY KEY,
+      matcher    TEXT    NOT NULL,    -- lineage | host | cause | label
+      value      TEXT    NOT NULL,
+      comment    TEXT    NOT NULL,
+      created_by TEXT    NOT NULL,
+      created    INTEGER NOT NULL,
+      until      INTEGER NOT NULL,
+      ended      INTEGER,
+      ended_by   TEXT    NOT NULL DEFAULT ''
+    );
     )sql",
 };
 
@@ -428,7 +458,7 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<AuditRecord>> Commit(const StoreCommit& commit) override {
     std::vector<AuditRecord> records;
     if (commit.state.empty() && commit.checkpoints.empty() && commit.audit.empty() &&
-        commit.actions.empty()) {
+        commit.actions.empty() && commit.incidents.empty()) {
       return records;
     }
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -439,6 +469,7 @@ class SqliteStore final : public Store {
     for (const auto& [key, value] : commit.checkpoints) {
       if (s.ok()) s = PutCheckpoint(key, value);
     }
+    if (s.ok()) s = PutIncidentsInTransaction(commit.incidents);
     for (const AuditEntry& e : commit.audit) {
       if (!s.ok()) break;
       auto r = AppendAuditInTransaction(e.at, e.kind, e.record_json);
@@ -782,6 +813,95 @@ class SqliteStore final : public Store {
     return Exec("COMMIT");
   }
 
+  Status PutIncidents(std::span<const IncidentRecord> incidents) override {
+    if (incidents.empty()) return OkStatus();
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status s = PutIncidentsInTransaction(incidents);
+    if (s.ok()) s = Exec("COMMIT");
+    if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+
+  StatusOr<std::optional<IncidentRecord>> GetIncident(const std::string& id) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, StrCat(kIncidentColumns, " WHERE id = ?1")));
+    stmt.BindText(1, id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<IncidentRecord>();
+    return std::optional<IncidentRecord>(ReadIncident(stmt));
+  }
+
+  StatusOr<std::vector<IncidentRecord>> ListIncidents(const IncidentFilter& filter) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, StrCat(kIncidentColumns,
+                                                          " WHERE (?1 IS NULL OR open = ?1) "
+                                                          "ORDER BY updated DESC, id LIMIT ?2")));
+    if (filter.open) stmt.BindInt(1, *filter.open ? 1 : 0);
+    stmt.BindInt(2, std::max<int64_t>(0, filter.limit));
+    std::vector<IncidentRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out.push_back(ReadIncident(stmt));
+    }
+    return out;
+  }
+
+  Status CreateSilence(const SilenceRecord& silence) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO silences (id, matcher, value, "
+                                                   "comment, created_by, created, until, ended, "
+                                                   "ended_by) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
+    stmt.BindText(1, silence.id);
+    stmt.BindText(2, silence.matcher);
+    stmt.BindText(3, silence.value);
+    stmt.BindText(4, silence.comment);
+    stmt.BindText(5, silence.created_by);
+    stmt.BindInt(6, absl::ToUnixMicros(silence.created));
+    stmt.BindInt(7, absl::ToUnixMicros(silence.until));
+    if (silence.ended) stmt.BindInt(8, absl::ToUnixMicros(*silence.ended));
+    stmt.BindText(9, silence.ended_by);
+    Status s = stmt.Run();
+    if (!s.ok() && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return AlreadyExistsError(StrCat("silence id ", silence.id, " exists"));
+    }
+    return s;
+  }
+
+  StatusOr<std::vector<SilenceRecord>> ListSilences() override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT id, matcher, value, comment, created_by, "
+                                                   "created, until, ended, ended_by FROM silences "
+                                                   "ORDER BY created, id"));
+    std::vector<SilenceRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      SilenceRecord r;
+      r.id = stmt.Text(0);
+      r.matcher = stmt.Text(1);
+      r.value = stmt.Text(2);
+      r.comment = stmt.Text(3);
+      r.created_by = stmt.Text(4);
+      r.created = absl::FromUnixMicros(stmt.Int(5));
+      r.until = absl::FromUnixMicros(stmt.Int(6));
+      if (sqlite3_column_type(stmt.raw(), 7) != SQLITE_NULL) r.ended = absl::FromUnixMicros(stmt.Int(7));
+      r.ended_by = stmt.Text(8);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  Status EndSilence(const std::string& id, absl::Time at, const std::string& by) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE silences SET ended = ?2, ended_by = ?3 "
+                                                   "WHERE id = ?1 AND ended IS NULL AND "
+                                                   "created <= ?2 AND ?2 < until"));
+    stmt.BindText(1, id);
+    stmt.BindInt(2, absl::ToUnixMicros(at));
+    stmt.BindText(3, by);
+    RETURN_IF_ERROR(stmt.Run());
+    if (sqlite3_changes(db_) == 0) {
+      return NotFoundError(StrCat("no silence \"", id, "\" in force (see GET /v1/silences)"));
+    }
+    return OkStatus();
+  }
+
   StatusOr<std::optional<std::string>> GetState(const std::string& key) override {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT value FROM state WHERE key = ?1"));
     stmt.BindText(1, key);
@@ -966,6 +1086,46 @@ class SqliteStore final : public Store {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "PRAGMA user_version"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? static_cast<int>(stmt.Int(0)) : 0;
+  }
+
+  // Inside a transaction the caller holds (PutIncidents, Commit).
+  Status PutIncidentsInTransaction(std::span<const IncidentRecord> incidents) {
+    if (incidents.empty()) return OkStatus();
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO incidents (id, cause_key, severity, "
+                                                   "open, opened, updated, resolved, document) "
+                                                   "VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON "
+                                                   "CONFLICT(id) DO UPDATE SET cause_key = ?2, "
+                                                   "severity = ?3, open = ?4, opened = ?5, "
+                                                   "updated = ?6, resolved = ?7, document = ?8"));
+    for (const IncidentRecord& r : incidents) {
+      stmt.Reset();
+      stmt.BindText(1, r.id);
+      stmt.BindText(2, r.cause_key);
+      stmt.BindText(3, r.severity);
+      stmt.BindInt(4, r.open ? 1 : 0);
+      stmt.BindInt(5, absl::ToUnixMicros(r.opened));
+      stmt.BindInt(6, absl::ToUnixMicros(r.updated));
+      if (r.resolved) stmt.BindInt(7, absl::ToUnixMicros(*r.resolved));
+      stmt.BindText(8, r.document_json);
+      RETURN_IF_ERROR(stmt.Run().WithPrefix(StrCat("incident ", r.id)));
+    }
+    return OkStatus();
+  }
+
+  static constexpr const char* kIncidentColumns =
+      "SELECT id, cause_key, severity, open, opened, updated, resolved, document FROM incidents";
+
+  static IncidentRecord ReadIncident(const Stmt& stmt) {
+    IncidentRecord r;
+    r.id = stmt.Text(0);
+    r.cause_key = stmt.Text(1);
+    r.severity = stmt.Text(2);
+    r.open = stmt.Int(3) != 0;
+    r.opened = absl::FromUnixMicros(stmt.Int(4));
+    r.updated = absl::FromUnixMicros(stmt.Int(5));
+    if (sqlite3_column_type(stmt.raw(), 6) != SQLITE_NULL) r.resolved = absl::FromUnixMicros(stmt.Int(6));
+    r.document_json = stmt.Text(7);
+    return r;
   }
 
   static constexpr const char* kTokenColumns =

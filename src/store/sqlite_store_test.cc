@@ -46,11 +46,11 @@ TEST_F(StoreTest, CreatesMigratesAndReopens) {
   {
     auto store = Store::OpenSqlite(path_);
     ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ((*store)->SchemaVersion(), 4);
+    EXPECT_EQ((*store)->SchemaVersion(), 5);
   }
   auto again = Store::OpenSqlite(path_, {.create_if_missing = false});
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ((*again)->SchemaVersion(), 4);
+  EXPECT_EQ((*again)->SchemaVersion(), 5);
 }
 
 TEST_F(StoreTest, NewStoreFilesArePrivate) {
@@ -65,7 +65,8 @@ TEST_F(StoreTest, NewStoreFilesArePrivate) {
   }
 }
 
-// A store written by the previous release (schema 2) gains the tokens table and keeps its events.
+// A store written by an earlier release (schema 2) gains the tokens, incidents and silences tables
+// and keeps its events.
 TEST_F(StoreTest, MigratesASchema2StoreToTokens) {
   {
     auto store = Store::OpenSqlite(path_);
@@ -74,12 +75,13 @@ TEST_F(StoreTest, MigratesASchema2StoreToTokens) {
   }
   sqlite3* db;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE tokens; DROP TABLE action_queue; PRAGMA user_version=2", nullptr, nullptr, nullptr),
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE tokens; DROP TABLE action_queue; DROP TABLE incidents; "
+                         "DROP TABLE silences; PRAGMA user_version=2", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   auto store = Store::OpenSqlite(path_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->SchemaVersion(), 4);
+  EXPECT_EQ((*store)->SchemaVersion(), 5);
   EXPECT_EQ(*(*store)->CountEvents(), 1);
   TokenRecord token{.id = "00ff", .name = "ci", .scopes = {"read"}, .host = std::nullopt,
                     .hash = std::string("\0\1", 2), .created = absl::FromUnixSeconds(5),
@@ -362,6 +364,104 @@ TEST_F(StoreTest, CheckpointsHoldBinaryValues) {
   EXPECT_EQ(**store->GetCheckpoint("plan"), "second");
   ASSERT_TRUE(store->DeleteCheckpoint("plan").ok());
   EXPECT_FALSE(store->GetCheckpoint("plan")->has_value());
+}
+
+
+TEST_F(StoreTest, IncidentsUpsertListAndSurviveReopen) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  IncidentRecord a{.id = "inc-a", .cause_key = "dns:ns1.example.net", .severity = "watch",
+                   .open = true, .opened = t0, .updated = t0, .resolved = std::nullopt,
+                   .document_json = R"({"v":1})"};
+  IncidentRecord b{.id = "inc-b", .cause_key = "host:web1", .severity = "page", .open = false,
+                   .opened = t0, .updated = t0 + absl::Hours(2),
+                   .resolved = t0 + absl::Hours(2), .document_json = "{}"};
+  {
+    auto store = Store::OpenSqlite(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->PutIncidents(std::vector<IncidentRecord>{a, b}).ok());
+    // Upsert: the same id replaces the row (a lineage joined, the severity rose).
+    a.severity = "page";
+    a.updated = t0 + absl::Hours(3);
+    a.document_json = R"({"v":2})";
+    StoreCommit commit;
+    commit.incidents.push_back(a);
+    ASSERT_TRUE((*store)->Commit(commit).ok());
+  }
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto got = (*store)->GetIncident("inc-a");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, a);
+  auto none = (*store)->GetIncident("inc-zzz");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  struct Case {
+    IncidentFilter filter{};
+    std::vector<std::string> ids;
+  };
+  const Case cases[] = {
+      {{}, {"inc-a", "inc-b"}},  // most recently updated first
+      {{.open = true, .limit = 1000}, {"inc-a"}},
+      {{.open = false, .limit = 1000}, {"inc-b"}},
+      {{.open = std::nullopt, .limit = 1}, {"inc-a"}},
+      {{.open = std::nullopt, .limit = 0}, {}},
+  };
+  for (const Case& c : cases) {
+    auto list = (*store)->ListIncidents(c.filter);
+    ASSERT_TRUE(list.ok()) << list.status();
+    std::vector<std::string> ids;
+    for (const auto& r : *list) ids.push_back(r.id);
+    EXPECT_EQ(ids, c.ids);
+  }
+  auto resolved = (*store)->GetIncident("inc-b");
+  ASSERT_TRUE(resolved.ok() && resolved->has_value());
+  EXPECT_EQ(**resolved, b);
+}
+
+TEST_F(StoreTest, SilencesAreKeptWithWhoAndUntilAndEndOnlyWhileInForce) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  auto store = Store::OpenSqlite(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  SilenceRecord s{.id = "sil-1", .matcher = "cause", .value = "dns:ns1.example.net",
+                  .comment = "provider maintenance", .created_by = "alice", .created = t0,
+                  .until = t0 + absl::Hours(4), .ended = std::nullopt, .ended_by = ""};
+  ASSERT_TRUE((*store)->CreateSilence(s).ok());
+  Status dup = (*store)->CreateSilence(s);
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(dup.message(), "silence id sil-1 exists");
+
+  struct Case {
+    std::string id;
+    absl::Time at;
+    StatusCode code;
+  };
+  const Case cases[] = {
+      {"sil-unknown", t0 + absl::Hours(1), StatusCode::kNotFound},
+      {"sil-1", t0 - absl::Hours(1), StatusCode::kNotFound},  // not yet in force
+      {"sil-1", t0 + absl::Hours(4), StatusCode::kNotFound},  // already expired
+      {"sil-1", t0 + absl::Hours(1), StatusCode::kOk},
+      {"sil-1", t0 + absl::Hours(2), StatusCode::kNotFound},  // already ended
+  };
+  for (const Case& c : cases) {
+    Status ended = (*store)->EndSilence(c.id, c.at, "bob");
+    EXPECT_EQ(ended.code(), c.code) << c.id << " " << ended;
+    if (c.code == StatusCode::kNotFound) {
+      EXPECT_EQ(ended.message(),
+                "no silence \"" + c.id + "\" in force (see GET /v1/silences)");
+    }
+  }
+  auto list = (*store)->ListSilences();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  SilenceRecord want = s;
+  want.ended = t0 + absl::Hours(1);
+  want.ended_by = "bob";
+  EXPECT_EQ(list->front(), want);
+  EXPECT_FALSE(list->front().InForce(t0 + absl::Minutes(90)));
+  EXPECT_TRUE(s.InForce(t0));
+  EXPECT_FALSE(s.InForce(t0 + absl::Hours(4)));
 }
 
 }  // namespace

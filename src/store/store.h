@@ -163,6 +163,44 @@ struct ReportedAction {
   bool repeated = false;  // the same report was already stored: nothing changed, nothing audited
 };
 
+// An incident as stored (schema 5): the alerts that share one cause key (src/alert/incident.h).
+// The store keeps the fields it filters and sorts on as columns and the rest (affected and
+// recovered lineages, notifications sent) as the alert core's JSON document, which it does not
+// interpret.
+struct IncidentRecord {
+  std::string id;             // unique, stable for the incident's life ("inc-...")
+  std::string cause_key;      // "dns:ns1.example.net,ns2.example.net", "ca:...", "host:web1", ...
+  std::string severity;       // "page", "ticket", "info" or "watch" (the highest it reached)
+  bool open = true;           // false once resolved
+  absl::Time opened;
+  absl::Time updated;
+  std::optional<absl::Time> resolved;
+  std::string document_json;  // the alert core's document (IncidentToJson)
+  bool operator==(const IncidentRecord&) const = default;
+};
+
+struct IncidentFilter {
+  std::optional<bool> open;  // only open (true) or only resolved (false) incidents; absent = all
+  int64_t limit = 1000;      // at most this many, most recently updated first
+};
+
+// A silence (schema 5): while in force (created <= now < until and not ended early), alerts that
+// match it are recorded but not sent. Rows are never deleted: who silenced what, until when, and
+// who ended it early stay on record.
+struct SilenceRecord {
+  std::string id;             // unique ("sil-...")
+  std::string matcher;        // "lineage", "host", "cause" or "label"
+  std::string value;          // the cert, host name, cause key, or "name=value" for a label
+  std::string comment;        // why (free text, operator's)
+  std::string created_by;     // token or operator name, never a secret
+  absl::Time created;
+  absl::Time until;
+  std::optional<absl::Time> ended;  // ended early (DELETE /v1/silences/{id})
+  std::string ended_by;
+  bool operator==(const SilenceRecord&) const = default;
+  bool InForce(absl::Time now) const { return created <= now && now < until && !ended; }
+};
+
 // Everything one plan writes (RunPlan), committed in one transaction by Store::Commit: state
 // (planner memory), checkpoints and audit records are all stored, or none is. A plan whose
 // audit append fails must not leave memory saying its actions were done.
@@ -174,6 +212,7 @@ struct StoreCommit {
   // "action_queued" audit record and supersedes (expires) the queued, not yet leased actions of
   // the same host, lineage and kind.
   std::vector<NewQueuedAction> actions;
+  std::vector<IncidentRecord> incidents;                         // PutIncidents
 };
 
 // The audit chain head kept outside the store: the seq and hash of the newest audit record this
@@ -330,6 +369,20 @@ class Store {
   // By id ascending, at most filter.limit.
   virtual StatusOr<std::vector<QueuedAction>> ListActions(const ActionFilter& filter) = 0;
   virtual StatusOr<std::optional<QueuedAction>> GetAction(int64_t id) = 0;
+  // Incidents (schema 5). PutIncidents inserts or replaces each record by id, all in one
+  // transaction or none. GetIncident: nullopt when no incident has that id. ListIncidents: most
+  // recently updated first (then id), at most filter.limit.
+  virtual Status PutIncidents(std::span<const IncidentRecord> incidents) = 0;
+  virtual StatusOr<std::optional<IncidentRecord>> GetIncident(const std::string& id) = 0;
+  virtual StatusOr<std::vector<IncidentRecord>> ListIncidents(const IncidentFilter& filter) = 0;
+
+  // Silences (schema 5). CreateSilence: AlreadyExists when the id is taken. ListSilences: every
+  // silence ever set, ended or not, by created then id (callers filter with InForce).
+  // EndSilence marks a silence in force as ended at `at` by `by`; NotFound when no silence with
+  // that id is in force at `at` (unknown, already ended, expired or not yet started).
+  virtual Status CreateSilence(const SilenceRecord& silence) = 0;
+  virtual StatusOr<std::vector<SilenceRecord>> ListSilences() = 0;
+  virtual Status EndSilence(const std::string& id, absl::Time at, const std::string& by) = 0;
 
   // Small key/value state for coordinators (e.g. the daemon's last run, a lineage's lock owner).
   virtual Status PutState(const std::string& key, const std::string& value) = 0;

@@ -91,7 +91,8 @@ namespace certcast::sim {
   X(harmless_upgrade, host, 0.30)             \
   X(disk_warning_cleared, host, 0.10)         \
   X(clock_drift_small, host, 0.08)            \
-  X(deploy_lag, lineage, 0.03)
+  X(deploy_lag, lineage, 0.03)                \
+  X(dns_provider_outage, org, 0.0)
 
 enum class Variant : uint8_t {
 #define CERTCAST_SIM_X(name, cause, scope, rate, silent, heal, heal_h) k_##name,

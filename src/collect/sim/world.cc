@@ -338,7 +338,13 @@ void World::Randomize(Rng& rng) {
   auto j = [&](double& x) { x *= std::exp(s * rng.Normal()); };
   auto share = [&](double& x) { x = std::clamp(x * std::exp(s * rng.Normal()), 0.0, 1.0); };
   for (auto& v : c_.variants) j(v.rate);
-  for (auto& r : c_.lookalike_rates) j(r);
+  // The DNS provider outage (added later, rate 0 unless set) draws only when set, so fleets
+  // built before it existed are drawn exactly as they were.
+  constexpr int kProviderOutage = static_cast<int>(LookAlike::k_dns_provider_outage);
+  for (int i = 0; i < kLookAlikeCount; ++i) {
+    if (i != kProviderOutage) j(c_.lookalike_rates[i]);
+  }
+  if (c_.lookalike_rates[kProviderOutage] > 0) j(c_.lookalike_rates[kProviderOutage]);
   for (double* w : {&c_.w_certbot, &c_.w_certbot_old, &c_.w_lego, &c_.w_lego_v5, &c_.w_acmesh,
                     &c_.w_acmesh_old, &c_.w_cert_manager, &c_.w_caddy, &c_.w_other}) {
     j(*w);
@@ -554,6 +560,9 @@ void World::AddLook(Rng& rng, LookAlike kind, int32_t subject, Sec start) {
     case LookAlike::k_ca_latency_spike: k.end = start + Sec(rng.Uniform(1, 6) * kHour); break;
     case LookAlike::k_token_rotated_late: k.end = start + Sec(rng.Uniform(4, 11) * kDay); break;
     case LookAlike::k_deploy_lag: k.end = start + 30 * kDay; break;
+    // A DNS provider's outage of a few hours: its name servers answer SERVFAIL, and CAs retry
+    // (docs/simulator.md, look-alikes). Renewals keep working unless one falls inside it.
+    case LookAlike::k_dns_provider_outage: k.end = start + Sec(rng.Uniform(2, 10) * kHour); break;
     default: break;
   }
   const int32_t i = int32_t(looks_.size());
@@ -1376,6 +1385,14 @@ void World::OnDomainDaily(int32_t d, Sec t) {
     if (lk.kind == LookAlike::k_caa_still_permits && lk.start <= t) {
       if (caa.empty()) caa.push_back(StrCat("0 issue \"", kCas[0].caa_issuer, "\""));
       caa.push_back("0 issue \"digicert.com\"");
+    }
+  }
+  // The org's DNS provider is down: every lookup of its zones answers SERVFAIL meanwhile.
+  for (int32_t k : orgs_[D.org].looks) {
+    const Look& lk = looks_[k];
+    if (lk.kind == LookAlike::k_dns_provider_outage && lk.start <= t && t < lk.end) {
+      rcode = Rcode::kServFail;
+      caa.clear();
     }
   }
   if (lapsed) { rcode = Rcode::kNxDomain; caa.clear(); }
