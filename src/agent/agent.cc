@@ -222,6 +222,10 @@ Status Agent::Collect(absl::Time now, AgentCycleReport& report) {
 }
 
 Status Agent::Deliver(AgentCycleReport& report, bool even_if_empty) {
+  struct CloseAfter {
+    ServerClient& server;
+    ~CloseAfter() { server.Close(); }
+  } close_after{*server_};
   outbox_->Seal();
   // An empty outbox is still posted (an empty body, which stores nothing) when asked: it tells
   // whether the server is there and still takes this token, which --once must know.

@@ -87,6 +87,8 @@ StatusOr<ServerAnswer> ServerClient::Get(const std::string& path) {
   return Answer(result, url_ + path, "GET");
 }
 
+void ServerClient::Close() { client_->stop(); }
+
 StatusOr<std::string> ReadTokenFile(const std::string& path) {
   const std::string what = StrCat("token file ", path);
   const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);

@@ -45,6 +45,10 @@ class ServerClient {
   StatusOr<ServerAnswer> Post(const std::string& path, std::string_view body,
                               std::string_view content_type, bool gzip = true);
   StatusOr<ServerAnswer> Get(const std::string& path);
+  // Closes the kept-alive connection. The agent calls it at the end of each delivery: a server
+  // worker serves one connection at a time, and a thousand agents idling on kept-alive
+  // connections between cycles would hold the workers.
+  void Close();
   const std::string& url() const { return url_; }
 
  private:
