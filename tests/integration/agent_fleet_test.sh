@@ -120,6 +120,24 @@ answer=$(curl -sS -H "Authorization: Bearer $(cat h1.token)" --data-binary @dupl
   fail "duplicate delivery: $answer"
 [[ $(rows h1) == 130 ]] || fail "duplicate delivery changed h1's rows: $(rows h1)"
 
+# ---- the outbox bound while the server is away: oldest dropped, the drop reported -----------------
+stop_server
+spool h1 131 200   # about 23 KB of lines; the bound is 8 KB
+rc=0; agent h1 --once --outbox-max-bytes 8192 --batch-bytes 2048 2>h1.log || rc=$?
+[[ $rc == 3 ]] || fail "h1 with the server down: exit $rc, want 3: $(cat h1.log)"
+kept=$(outbox_lines h1)
+(( kept > 0 && kept < 100 )) || fail "bounded outbox kept $kept lines"
+start_server
+agent h1 --once --outbox-max-bytes 8192 --batch-bytes 2048 2>h1.log || fail "h1 after the drop: $(cat h1.log)"
+[[ $(rows h1) == $((130 + kept)) ]] || fail "after the drop: h1 has $(rows h1) rows, want $((130 + kept))"
+[[ $(sqlite3 "$db" "SELECT count(*) FROM events WHERE json LIKE '%\"detail\":\"seq 330\"%'") == 1 &&
+   $(sqlite3 "$db" "SELECT count(*) FROM events WHERE json LIKE '%\"detail\":\"seq 131\"%'") == 0 ]] ||
+  fail "the bound did not drop the oldest lines first"
+[[ $(sqlite3 "$db" "SELECT count(*) FROM events WHERE json LIKE '%\"type\":\"host\",\"host\":\"h1\",\"event\":\"telemetry_dropped\"%'") == 1 ]] ||
+  fail "the drop was not reported as a host event: $(cat h1.log)"
+grep -q '"msg":"outbox bound dropped events while the server was away"' h1.log || fail "drop not logged: $(cat h1.log)"
+h1_rows=$(rows h1)
+
 # ---- kill -9 of an agent in the middle of a push ------------------------------------------------
 spool h2 51 40000
 mark=$(appends)
@@ -144,4 +162,5 @@ grep -q 'refused this agent.s token (HTTP 401, unknown or revoked token): token 
 [[ $(outbox_lines h3) == 5 && $(rows h3) == 50 ]] ||
   fail "revoked h3: $(outbox_lines h3) lines wait (want 5), $(rows h3) rows (want 50)"
 grep -qF "$(cat h3.token)" h3.log && fail "the token appears in the agent's log"
-echo "agent_fleet: ok ($(rows h1) + $(rows h2) + $(rows h3) rows; kill -9 after $before_kill rows of h2)"
+[[ $(rows h1) == "$h1_rows" ]] || fail "h1's rows changed"
+echo "agent_fleet: ok ($(rows h1) + $(rows h2) + $(rows h3) rows; $kept of 200 kept by the bound; kill -9 after $before_kill rows of h2)"
