@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # certcast run --once with [alert] alertmanager against a real Prometheus Alertmanager (Debian's
-# prometheus-alertmanager) on 127.0.0.1, whose webhook receiver is a small HTTP server this test
-# runs. Two lineages on one registered domain whose CAA lookup answers SERVFAIL, both expiring in
-# two days:
-#   - they arrive as ONE incident (one Alertmanager alert, severity page, both lineages named);
+# prometheus-alertmanager) on 127.0.0.1 (cluster listener off), whose webhook receiver is a small
+# HTTP server this test runs. What arrived is read back twice: from Alertmanager's own API
+# (GET /api/v2/alerts, /api/v2/alerts/groups) and from the notifications it sends the receiver.
+# Two lineages on one registered domain whose CAA lookup answers SERVFAIL, both expiring in two
+# days:
+#   - they arrive as ONE incident: one Alertmanager alert in one group, severity page, with the
+#     labels, annotations, startsAt, endsAt (one re-notification interval ahead) and generatorURL
+#     docs/alerts.md promises;
 #   - Alertmanager is stopped, the cause clears, the next cycle resolves the incident and keeps the
-#     post in the store's outbox; Alertmanager comes back and the next cycle delivers it: the
-#     receiver gets the group resolved;
-#   - the cause returns under a silence set in certcast: the incident is stored, nothing is sent.
+#     post in the store's outbox; Alertmanager comes back and the next cycle delivers it, once: the
+#     receiver gets the group resolved with endsAt = the incident's resolution;
+#   - the cause returns under a silence kept in the store: the incident is stored,
+#     nothing reaches Alertmanager.
 CERTCAST="$1"; ROOT="$2"
 source "$ROOT/tests/integration/probe_lib.sh"
 cd "$work"
@@ -80,10 +85,11 @@ lineage() {  # CERT
   echo "{\"ts\":\"$(iso $((now - 88 * 86400)))\",\"type\":\"config\",\"cert\":\"$1\",\"host\":\"web1\",\"names\":[\"$1.example.com\"],\"client\":\"certbot\",\"client_version\":\"2.1.0\",\"ca\":\"https://acme.example/dir\",\"challenge\":\"http-01\",\"ari\":false}"
   echo "{\"ts\":\"$(iso $((now - 88 * 86400)))\",\"type\":\"issued\",\"cert\":\"$1\",\"serial\":\"0a$1\",\"not_before\":\"$(iso $((now - 88 * 86400)))\",\"not_after\":\"$(iso $((now + 2 * 86400)))\",\"ca\":\"https://acme.example/dir\"}"
 }
-caa() {  # RCODE SECONDS_AGO
-  echo "{\"ts\":\"$(iso $((now - $2)))\",\"type\":\"dns\",\"name\":\"example.com\",\"rtype\":\"CAA\",\"rcode\":\"$1\",\"values\":[]}"
+# The DNS probe reports a CAA lookup under the name it probed (the climb to example.com included).
+caa() {  # CERT RCODE SECONDS_AGO
+  echo "{\"ts\":\"$(iso $((now - $3)))\",\"type\":\"dns\",\"name\":\"$1.example.com\",\"rtype\":\"CAA\",\"rcode\":\"$2\",\"values\":[]}"
 }
-{ lineage shop; lineage blog; caa SERVFAIL 3600; } >events.jsonl
+{ lineage shop; lineage blog; caa shop SERVFAIL 3600; caa blog SERVFAIL 3600; } >events.jsonl
 cat >certbot <<'SH'
 #!/bin/sh
 echo "An unexpected error occurred: DNS problem: SERVFAIL looking up CAA for example.com" >&2
@@ -119,14 +125,45 @@ run_once
 read -r incident state severity certs < <(incidents)
 [[ $state == open && $severity == page && $certs == blog,shop ]] || fail "incident: $(incidents)"
 wait_received "b['status'] == 'firing' and len(b['alerts']) == 1 and b['groupLabels'] == {'incident': '$incident'}"
-python3 - "$incident" <<'PY' || fail "firing alert: $(cat received.jsonl)"
+am_get() { curl -sf "http://127.0.0.1:$am_port/api/v2/$1" || fail "GET /api/v2/$1"; }
+am_get alerts >am_alerts.json
+am_get alerts/groups >am_groups.json
+python3 - "$incident" fleet.db <<'PY' || fail "Alertmanager's alerts: $(cat am_alerts.json); groups: $(cat am_groups.json)"
+import datetime, json, sqlite3, sys
+incident, db = sys.argv[1], sys.argv[2]
+def t(text):  # RFC 3339 from Go (milliseconds) or certcast (microseconds)
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+doc, = sqlite3.connect(db).execute("select document from incidents where id = ?", (incident,)).fetchone()
+d = json.loads(doc)
+alerts = json.load(open("am_alerts.json"))
+assert len(alerts) == 1, f"want one alert, got {len(alerts)}"
+a = alerts[0]
+assert a["labels"] == {"alertname": "CertcastIncident", "incident": incident, "cause": "caa_dnssec",
+                       "cause_key": "domain:example.com", "severity": "page", "team": "web"}, a["labels"]
+ann = a["annotations"]
+assert set(ann) == {"summary", "lineages", "description"}, ann
+assert sorted(ann["lineages"].split(",")) == ["blog", "shop"], ann
+assert ann["summary"].startswith("caa_dnssec on domain:example.com: 2 lineages affected; "), ann
+assert "CAA lookup answers SERVFAIL" in ann["summary"], ann
+assert ann["description"] == f"2 lineages share the cause domain:example.com; dedupe key {incident}:page", ann
+assert a["generatorURL"] == "https://certcast.example/v1/incidents/" + incident, a
+assert a["status"]["state"] == "active", a["status"]
+ms = datetime.timedelta(milliseconds=1)
+assert abs(t(a["startsAt"]) - t(d["opened"])) < ms, (a["startsAt"], d["opened"])
+# Firing: ends one re-notification interval (renotify_page, 24 h) after the notice.
+want_end = t(d["notified_at"]) + datetime.timedelta(hours=24)
+assert abs(t(a["endsAt"]) - want_end) < ms, (a["endsAt"], want_end)
+groups = json.load(open("am_groups.json"))
+assert len(groups) == 1 and groups[0]["labels"] == {"incident": incident}, groups
+assert [g["fingerprint"] for g in groups[0]["alerts"]] == [a["fingerprint"]], groups
+PY
+# The notification the receiver got is that group with that one alert.
+python3 - "$incident" <<'PY' || fail "firing notification: $(cat received.jsonl)"
 import json, sys
 b = json.loads(open("received.jsonl").readline())
-a = b["alerts"][0]
-assert a["labels"] == {"alertname": "CertcastIncident", "incident": sys.argv[1], "cause": "caa_dnssec",
-                       "cause_key": "domain:example.com", "severity": "page", "team": "web"}, a["labels"]
-assert sorted(a["annotations"]["lineages"].split(",")) == ["blog", "shop"], a["annotations"]
-assert a["generatorURL"] == "https://certcast.example/v1/incidents/" + sys.argv[1], a
+assert b["status"] == "firing" and b["groupLabels"] == {"incident": sys.argv[1]}, b
+assert len(b["alerts"]) == 1 and b["alerts"][0]["labels"]["severity"] == "page", b
+assert b["alerts"][0]["generatorURL"] == "https://certcast.example/v1/incidents/" + sys.argv[1], b
 PY
 # The plan's per-lineage alerts did not go out on their own: the audit log has incident notices.
 python3 - fleet.db <<'PY' || fail "audit of the notice"
@@ -144,7 +181,7 @@ renewed() {  # CERT
 }
 # Stamped just before now: a plan reads the events before its instant only.
 now=$(date -u +%s)
-{ renewed shop; renewed blog; caa NOERROR 1; } >recovered.jsonl
+{ renewed shop; renewed blog; caa shop NOERROR 1; caa blog NOERROR 1; } >recovered.jsonl
 "$CERTCAST" ingest --db fleet.db recovered.jsonl >>ingest.out 2>&1 || fail "ingest: $(cat ingest.out)"
 run_once
 read -r _ state _ _ < <(incidents)
@@ -157,6 +194,29 @@ start_am
 run_once
 [[ $(outbox) == 0 ]] || fail "outbox not flushed: $(outbox)"
 wait_received "b['status'] == 'resolved' and b['groupLabels'] == {'incident': '$incident'}"
+python3 - "$incident" fleet.db <<'PY' || fail "resolved notification: $(cat received.jsonl)"
+import datetime, json, sqlite3, sys
+incident, db = sys.argv[1], sys.argv[2]
+def t(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+doc, = sqlite3.connect(db).execute("select document from incidents where id = ?", (incident,)).fetchone()
+d = json.loads(doc)
+bodies = [json.loads(line) for line in open("received.jsonl")]
+resolved = [b for b in bodies if b["status"] == "resolved"]
+assert len(resolved) == 1, resolved
+a, = resolved[0]["alerts"]
+assert a["labels"]["incident"] == incident and a["labels"]["severity"] == "page", a
+assert a["status"] == "resolved", a
+# endsAt is the incident's resolution, not Alertmanager's receipt of the late post.
+assert abs(t(a["endsAt"]) - t(d["resolved"])) < datetime.timedelta(milliseconds=1), (a["endsAt"], d["resolved"])
+# Exactly one post per state change: one firing, one resolved notice in the audit log.
+rows = [json.loads(r[0]) for r in sqlite3.connect(db).execute(
+    "select record from audit where kind = 'action' and record like '%notification%' order by rowid")]
+assert [(r["notification"], r["severity"]) for r in rows] == [("firing", "page"), ("resolved", "page")], rows
+PY
+# Resolved: no longer among Alertmanager's active alerts.
+[[ $(am_get 'alerts?active=true&silenced=true&inhibited=true&unprocessed=true') == "[]" ]] ||
+  fail "a resolved incident is still active in Alertmanager: $(am_get alerts)"
 
 # ---- 3. a silence in certcast: the cause returns, nothing is sent ---------------------------------
 python3 - fleet.db <<'PY'
@@ -170,7 +230,7 @@ db.commit()
 PY
 lines_before=$(wc -l <received.jsonl)
 now=$(date -u +%s)
-{ lineage api; caa SERVFAIL 1; } >again.jsonl
+{ lineage api; caa api SERVFAIL 1; } >again.jsonl
 "$CERTCAST" ingest --db fleet.db again.jsonl >>ingest.out 2>&1 || fail "ingest: $(cat ingest.out)"
 run_once
 [[ $(incidents | grep -c ' open ') == 1 ]] || fail "the returning cause is not an open incident: $(incidents)"
@@ -180,6 +240,8 @@ doc, = sqlite3.connect(sys.argv[1]).execute("select document from incidents wher
 d = json.loads(doc)
 assert d["notifications"] == 0 and all(l["silenced_by"] == "sil-test" for l in d["lineages"] if not l["recovered"]), d
 PY
-sleep 3  # group_wait + group_interval: anything posted would have arrived by now
+# certcast posts during the cycle: had it sent anything, Alertmanager would hold it now.
+[[ $(am_get alerts) == "[]" ]] || fail "a silenced incident reached Alertmanager: $(am_get alerts)"
+[[ $(outbox) == 0 ]] || fail "a silenced incident waits in the outbox: $(outbox)"
 [[ $(wc -l <received.jsonl) == "$lines_before" ]] || fail "a silenced incident was sent: $(tail -1 received.jsonl)"
-echo "alertmanager: 1 incident paged as one group, resolved after an outage through the outbox, silence held"
+echo "alertmanager: one incident = one alert in one group (labels, annotations, startsAt, endsAt, generatorURL read back), resolved after an outage through the outbox with endsAt, silence held"
