@@ -34,6 +34,14 @@ AlertCandidate Make(const std::string& cert, std::string_view reason, const std:
   c.host = host;
   c.cause_key = CauseKey(::certcast::ToString(d.cause), d.scope, cert, host, ca, domain);
   if (d.cause == policy::Cause::kNone) c.cause_key = StrCat("lineage:", cert);
+  // What a label silence can match (`--label client=lego`): the lineage's own facts.
+  c.labels = {{"cert", c.cert}, {"host", c.host}, {"cause", c.cause},
+              {"cause_key", c.cause_key}, {"reason", c.reason}};
+  if (view) {
+    c.labels["client"] = std::string(::certcast::ToString(view->config.client));
+    c.labels["ca"] = ca;
+    c.labels["challenge"] = std::string(::certcast::ToString(view->config.challenge));
+  }
   return c;
 }
 

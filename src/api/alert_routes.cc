@@ -7,6 +7,7 @@
 #include "alert/silence_request.h"
 #include "api/fleet_snapshot.h"
 #include "api/server.h"
+#include "api/silences.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -120,25 +121,16 @@ void ListSilences(Request& request, Response& response) {
   response.Json(200, Dump(j));
 }
 
-// Who did what to which silence, in the audit log (the token's name, never its secret).
-Status AuditSilence(Request& request, std::string_view route, const SilenceRecord& s) {
-  Json audit;
-  audit["token"] = request.principal->name;
-  audit["route"] = route;
-  audit["silence"] = Json::parse(alert::SilenceJson(s, request.now));
-  return request.store->AppendAudit(request.now, "silence", Dump(audit)).status();
-}
-
 void PostSilence(Request& request, Response& response) {
-  auto silence = alert::ParseSilenceRequest(request.body, request.now, request.principal->name);
-  if (!silence.ok()) return response.Error(silence.status());
+  auto parsed = alert::ParseSilenceRequest(request.body, request.now, request.principal->name);
+  if (!parsed.ok()) return response.Error(parsed.status());
   // An id nobody can guess or collide with; not a secret.
   std::random_device random;
-  silence->id = alert::SilenceId((uint64_t{random()} << 32) ^ random());
-  Status created = request.store->CreateSilence(*silence);
-  if (!created.ok()) return response.Error(created);
-  Status audited = AuditSilence(request, "POST /v1/silences", *silence);
-  if (!audited.ok()) return response.Error(audited.WithPrefix("silence stored, audit record failed"));
+  auto silence = AddSilence(*request.store, *std::move(parsed), (uint64_t{random()} << 32) ^ random(),
+                            {.field = "token", .name = request.principal->name,
+                             .via = "POST /v1/silences"},
+                            request.now);
+  if (!silence.ok()) return response.Error(silence.status());
   response.headers.emplace_back("Location", StrCat("/v1/silences/", silence->id));
   response.Json(201, alert::SilenceJson(*silence, request.now));
 }
@@ -146,18 +138,12 @@ void PostSilence(Request& request, Response& response) {
 void DeleteSilence(Request& request, Response& response) {
   Status checked = CheckQuery(request.query, {});
   if (!checked.ok()) return response.Error(checked);
-  const std::string& id = request.path_params["id"];
-  Status ended = request.store->EndSilence(id, request.now, request.principal->name);
-  if (!ended.ok()) return response.Error(ended);
-  auto silences = request.store->ListSilences();
-  if (!silences.ok()) return response.Error(silences.status());
-  for (const SilenceRecord& s : *silences) {
-    if (s.id != id) continue;
-    Status audited = AuditSilence(request, "DELETE /v1/silences/{id}", s);
-    if (!audited.ok()) return response.Error(audited.WithPrefix("silence ended, audit record failed"));
-    return response.Json(200, alert::SilenceJson(s, request.now));
-  }
-  response.Error(500, "internal", StrCat("silence ", id, " ended but not found again"));
+  auto ended = EndSilence(*request.store, request.path_params["id"],
+                          {.field = "token", .name = request.principal->name,
+                           .via = "DELETE /v1/silences/{id}"},
+                          request.now);
+  if (!ended.ok()) return response.Error(ended.status());
+  response.Json(200, alert::SilenceJson(*ended, request.now));
 }
 
 }  // namespace

@@ -897,7 +897,7 @@ class SqliteStore final : public Store {
     stmt.BindText(3, by);
     RETURN_IF_ERROR(stmt.Run());
     if (sqlite3_changes(db_) == 0) {
-      return NotFoundError(StrCat("no silence \"", id, "\" in force (see GET /v1/silences)"));
+      return NotFoundError(StrCat("no silence \"", id, "\" in force (certcast silence list, GET /v1/silences)"));
     }
     return OkStatus();
   }

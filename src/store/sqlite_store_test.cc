@@ -449,7 +449,7 @@ TEST_F(StoreTest, SilencesAreKeptWithWhoAndUntilAndEndOnlyWhileInForce) {
     EXPECT_EQ(ended.code(), c.code) << c.id << " " << ended;
     if (c.code == StatusCode::kNotFound) {
       EXPECT_EQ(ended.message(),
-                "no silence \"" + c.id + "\" in force (see GET /v1/silences)");
+                "no silence \"" + c.id + "\" in force (certcast silence list, GET /v1/silences)");
     }
   }
   auto list = (*store)->ListSilences();

@@ -11,7 +11,7 @@
 #   - Alertmanager is stopped, the cause clears, the next cycle resolves the incident and keeps the
 #     post in the store's outbox; Alertmanager comes back and the next cycle delivers it, once: the
 #     receiver gets the group resolved with endsAt = the incident's resolution;
-#   - the cause returns under a silence kept in the store: the incident is stored,
+#   - the cause returns under a silence set with `certcast silence add`: the incident is stored,
 #     nothing reaches Alertmanager.
 CERTCAST="$1"; ROOT="$2"
 source "$ROOT/tests/integration/probe_lib.sh"
@@ -219,26 +219,19 @@ PY
   fail "a resolved incident is still active in Alertmanager: $(am_get alerts)"
 
 # ---- 3. a silence in certcast: the cause returns, nothing is sent ---------------------------------
-python3 - fleet.db <<'PY'
-import sqlite3, sys, time
-now = int(time.time() * 1e6)
-db = sqlite3.connect(sys.argv[1])
-db.execute("insert into silences (id, matcher, value, comment, created_by, created, until) values "
-           "('sil-test', 'cause', 'domain:example.com', 'provider maintenance', 'alice', ?, ?)",
-           (now - 60_000_000, now + 3_600_000_000))
-db.commit()
-PY
+silence=$("$CERTCAST" silence add --db fleet.db --by alice --cause domain:example.com --for 1h \
+  --comment 'provider maintenance' 2>>run.err) || fail "silence add: $(tail -3 run.err)"
 lines_before=$(wc -l <received.jsonl)
 now=$(date -u +%s)
 { lineage api; caa api SERVFAIL 1; } >again.jsonl
 "$CERTCAST" ingest --db fleet.db again.jsonl >>ingest.out 2>&1 || fail "ingest: $(cat ingest.out)"
 run_once
 [[ $(incidents | grep -c ' open ') == 1 ]] || fail "the returning cause is not an open incident: $(incidents)"
-python3 - fleet.db <<'PY' || fail "silenced lineage not marked"
+python3 - fleet.db "$silence" <<'PY' || fail "silenced lineage not marked"
 import json, sqlite3, sys
 doc, = sqlite3.connect(sys.argv[1]).execute("select document from incidents where open = 1").fetchone()
 d = json.loads(doc)
-assert d["notifications"] == 0 and all(l["silenced_by"] == "sil-test" for l in d["lineages"] if not l["recovered"]), d
+assert d["notifications"] == 0 and all(l["silenced_by"] == sys.argv[2] for l in d["lineages"] if not l["recovered"]), d
 PY
 # certcast posts during the cycle: had it sent anything, Alertmanager would hold it now.
 [[ $(am_get alerts) == "[]" ]] || fail "a silenced incident reached Alertmanager: $(am_get alerts)"
