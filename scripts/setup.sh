@@ -29,9 +29,11 @@ BUILD_PKGS=(
 # systemd-timesyncd where that is installed, and keeps the clock in sync as timesyncd did.
 # prometheus (and its promtool) scrapes `certcast serve` in tests/integration/serve_fleet_test.sh;
 # wrk loads it in bench/serve_bench.sh.
+# postgresql-15 (server and psql): the store's contract suite on PostgreSQL and several servers
+# on one database (tests/integration/pg_*_test.sh start their own with initdb + pg_ctl).
 TEST_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 openssl curl nginx-light pebble
            certbot lego socat nsd unbound ldnsutils chrony faketime prometheus wrk
-           prometheus-alertmanager)
+           prometheus-alertmanager postgresql-15)
 # systemd brings systemd-analyze, which verifies the units in packaging/ (tests/integration/
 # packaging_test.sh); nothing is started with it.
 TEST_PKGS+=(systemd)

@@ -14,6 +14,7 @@
 #include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "store/store.h"
+#include "store/store_backends.h"
 #if CERTCAST_HAVE_MODEL
 #include "model/forecaster.h"
 #endif
@@ -204,6 +205,19 @@ Status FleetService::Refresh(bool record) {
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  if (record) {
+    // Several servers may share one store: exactly one plans and records (the leader); the others
+    // preview, so their view still follows the shared events. A leader that dies releases the
+    // lock with its connection, and the next cycle of another server takes it over.
+    auto leader = HoldLeadership(*store_, "planner");
+    if (!leader.ok()) return leader.status().WithPrefix("planner leadership");
+    if (leader->changed) {
+      LogLine(log_, clock_, "info", leader->held ? "planning: this server leads" :
+                                                   "not planning: another server leads",
+              {{"db", StoreDisplayName(options_.db)}});
+    }
+    if (!leader->held) record = false;
+  }
   if (record) {
     // Who has an agent now (a token revoked since the last cycle no longer does): the rule of
     // agent_queue.h, applied to this cycle's decisions.

@@ -16,6 +16,7 @@
 #include "core/time.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "store/store_backends.h"
 
 namespace certcast::api {
 
@@ -344,7 +345,14 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Cl
 
   std::unique_ptr<Server> server(new Server());
   server->impl_ = std::make_unique<Impl>();
-  if (options.token_key.empty()) options.token_key = DefaultTokenKeyPath(options.db);
+  if (options.token_key.empty()) {
+    // Every server sharing a PostgreSQL store needs a copy of one key file (cmd_token.cc).
+    if (IsPostgresUri(options.db)) {
+      return InvalidArgumentError(StrCat("--token-key FILE is required with a PostgreSQL store (",
+                                         StoreDisplayName(options.db), ")"));
+    }
+    options.token_key = DefaultTokenKeyPath(options.db);
+  }
   // Creating the store here (not only opening it) lets a new deployment start with `serve` and
   // make its tokens afterwards; the key is created with it for the same reason.
   {

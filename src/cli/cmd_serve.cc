@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "store/store_backends.h"
 
 namespace certcast::cli {
 namespace {
@@ -99,7 +100,7 @@ int RunServe(const ServeFlags& flags) {
   Status s = (*server)->Run([&](int port) {
     const std::string host = options.listen.substr(0, options.listen.rfind(':'));
     std::cerr << "certcast: serving " << scheme << "://" << host << ":" << port << " (store "
-              << options.db << ", " << options.threads << " workers)" << std::endl;
+              << StoreDisplayName(options.db) << ", " << options.threads << " workers)" << std::endl;
   });
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
@@ -135,7 +136,7 @@ const bool registered = RegisterCommand({
               "(`certcast agent` leases it, carries it out and reports: GET /v1/queue); --act "
               "runs the rest here.");
           flags->db = sub.add_option("--db", flags->options.db,
-                                     "Store file (SQLite); created when missing");
+                                     "Store: SQLite file or postgresql:// URI; created when missing");
           flags->listen = sub.add_option("--listen", flags->options.listen,
                                          "ADDR:PORT to listen on; port 0 picks a free one")
                               ->default_str(defaults.listen);
@@ -144,7 +145,7 @@ const bool registered = RegisterCommand({
           flags->tls_key = sub.add_option("--tls-key", flags->options.tls_key,
                                           "PEM private key of --tls-cert");
           flags->token_key = sub.add_option("--token-key", flags->options.token_key,
-                                            "Token HMAC key file (0600)")
+                                            "Token HMAC key file (0600); required with a PostgreSQL --db, the same file on every server")
                                  ->default_str("DB.token-key");
           flags->threads = sub.add_option("--threads", flags->options.threads,
                                           "Worker threads (each serves one connection at a time)")

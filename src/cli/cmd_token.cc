@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "store/store_backends.h"
 
 namespace certcast::cli {
 namespace {
@@ -19,8 +20,15 @@ struct TokenFlags {
   std::string host;
 };
 
-std::string KeyPath(const TokenFlags& flags) {
-  return flags.token_key.empty() ? api::DefaultTokenKeyPath(flags.db) : flags.token_key;
+// A PostgreSQL store has no "beside": every server sharing it needs a copy of one key file, and
+// the key must not sit in the database beside the hashes it keys.
+StatusOr<std::string> KeyPath(const TokenFlags& flags) {
+  if (!flags.token_key.empty()) return flags.token_key;
+  if (IsPostgresUri(flags.db)) {
+    return InvalidArgumentError(StrCat("--token-key FILE is required with a PostgreSQL store (",
+                                       StoreDisplayName(flags.db), ")"));
+  }
+  return api::DefaultTokenKeyPath(flags.db);
 }
 
 int UsageError(const Status& s) {
@@ -35,9 +43,11 @@ int RunCreate(const TokenFlags& flags) {
   request.name = flags.name;
   request.scopes = *scopes;
   if (!flags.host.empty()) request.host = flags.host;
+  auto key_path = KeyPath(flags);
+  if (!key_path.ok()) return UsageError(key_path.status());
   auto store = Store::OpenSqlite(flags.db);
   if (!store.ok()) return Fail(store.status());
-  auto key = api::TokenKey::Load(KeyPath(flags), /*create=*/true);
+  auto key = api::TokenKey::Load(*key_path, /*create=*/true);
   if (!key.ok()) return Fail(key.status());
   auto secret = api::CreateToken(**store, *key, request, SystemClock::Get().Now());
   if (!secret.ok()) {
@@ -96,7 +106,7 @@ const bool registered = RegisterCommand({
               "the store keeps an HMAC-SHA256 of it under the key in --token-key.");
           sub.require_subcommand(1);
           auto* create = sub.add_subcommand("create", "Make a token and print its secret (one line)");
-          create->add_option("--db", flags->db, "Store file (SQLite); created when missing")
+          create->add_option("--db", flags->db, "Store: SQLite file or postgresql:// URI; created when missing")
               ->required();
           create->add_option("--name", flags->name, "Unique name (letters, digits, . _ -)")
               ->required();
@@ -106,16 +116,16 @@ const bool registered = RegisterCommand({
           create->add_option("--host", flags->host,
                              "Bind to a host: its events only (required with agent)");
           create->add_option("--token-key", flags->token_key,
-                             "HMAC key file, created 0600 when missing")
+                             "HMAC key file, created 0600 when missing; required with a PostgreSQL --db")
               ->default_str("DB.token-key");
 
           auto* list = sub.add_subcommand("list", "Names, scopes, hosts, created, last used, "
                                                   "revoked (never secrets), tab-separated");
-          list->add_option("--db", flags->db, "Store file")->required();
+          list->add_option("--db", flags->db, "Store: SQLite file or postgresql:// URI")->required();
 
           auto* revoke = sub.add_subcommand("revoke", "Revoke a token by name (effective at the "
                                                       "server's next request)");
-          revoke->add_option("--db", flags->db, "Store file")->required();
+          revoke->add_option("--db", flags->db, "Store: SQLite file or postgresql:// URI")->required();
           revoke->add_option("name", flags->name, "Token name")->required();
           sub.footer(
               "Exit: 0 ok; 2 bad flags, unknown scope, duplicate or unknown name; 3 the store or "

@@ -1,33 +1,37 @@
 // The action queue's contract (store.h, ActionState): queueing with a plan, leases and their
 // expiry, idempotent and stale reports, approval, cancellation, expiry, and the audit record of
-// every change. Written against the Store interface so a second implementation runs the same.
+// every change. Every TEST_P runs on SQLite and on PostgreSQL (store_test_backends.h).
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "core/strings.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "store/store.h"
+#include "store/store_test_backends.h"
 
 namespace certcast {
 namespace {
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 
-class ActionQueueTest : public ::testing::Test {
+using store_test::Backend;
+using store_test::BackendName;
+
+class ActionQueueTest : public store_test::BackendTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("certcast-queue-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto store = Store::OpenSqlite((dir_ / "q.db").string());
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto store = Store::OpenSqlite(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    BackendTest::TearDown();
   }
 
   // Queues one action with its decision, as a plan does; returns its id.
@@ -59,11 +63,13 @@ class ActionQueueTest : public ::testing::Test {
     return kinds;
   }
 
-  std::filesystem::path dir_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(ActionQueueTest, QueuedWithItsDecisionAndAudited) {
+INSTANTIATE_TEST_SUITE_P(Backends, ActionQueueTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
+
+TEST_P(ActionQueueTest, QueuedWithItsDecisionAndAudited) {
   const int64_t id = Queue("web1", "shop", "renew", kT0);
   ASSERT_GT(id, 0);
   auto action = store_->GetAction(id);
@@ -73,13 +79,18 @@ TEST_F(ActionQueueTest, QueuedWithItsDecisionAndAudited) {
   EXPECT_EQ((*action)->created, kT0);
   EXPECT_EQ((*action)->attempts, 0);
   EXPECT_EQ(AuditKinds(), (std::vector<std::string>{"decision", "action_queued planner"}));
-  // The chain head file covers the queue's records too.
+  // The chain head file covers the queue's records too (SQLite; PostgreSQL keeps none).
   auto head = store_->ReadAuditHead();
-  ASSERT_TRUE(head.ok() && head->has_value());
-  EXPECT_EQ((*head)->seq, 2);
+  ASSERT_TRUE(head.ok());
+  if (Pg()) {
+    EXPECT_FALSE(head->has_value());
+  } else {
+    ASSERT_TRUE(head->has_value());
+    EXPECT_EQ((*head)->seq, 2);
+  }
 }
 
-TEST_F(ActionQueueTest, ACommitNamingNoDecisionStoresNothing) {
+TEST_P(ActionQueueTest, ACommitNamingNoDecisionStoresNothing) {
   StoreCommit commit;
   commit.audit.push_back({kT0, "decision", "{}"});
   commit.actions.push_back({.host = "web1", .cert = "shop", .kind = "renew", .parameters_json = "{}",
@@ -93,7 +104,7 @@ TEST_F(ActionQueueTest, ACommitNamingNoDecisionStoresNothing) {
   EXPECT_TRUE(store_->ListActions({})->empty());
 }
 
-TEST_F(ActionQueueTest, LeaseHandsOutOnlyTheHostsActionsOnce) {
+TEST_P(ActionQueueTest, LeaseHandsOutOnlyTheHostsActionsOnce) {
   const int64_t a = Queue("web1", "shop", "renew", kT0);
   const int64_t b = Queue("web2", "blog", "renew", kT0);
   auto leased = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent-web1", kT0 + absl::Seconds(1)});
@@ -110,7 +121,7 @@ TEST_F(ActionQueueTest, LeaseHandsOutOnlyTheHostsActionsOnce) {
   EXPECT_EQ((*store_->GetAction(b))->state, ActionState::kQueued);
 }
 
-TEST_F(ActionQueueTest, MaxBoundsOneLease) {
+TEST_P(ActionQueueTest, MaxBoundsOneLease) {
   for (const char* cert : {"a", "b", "c"}) Queue("web1", cert, "renew", kT0);
   auto leased = store_->LeaseActions("web1", 2, absl::Minutes(5), {"agent", kT0});
   ASSERT_TRUE(leased.ok());
@@ -119,7 +130,7 @@ TEST_F(ActionQueueTest, MaxBoundsOneLease) {
   EXPECT_EQ((*leased)[1].cert, "b");
 }
 
-TEST_F(ActionQueueTest, AnExpiredLeaseIsLeasedAgainAndTheOldLeaseIsStale) {
+TEST_P(ActionQueueTest, AnExpiredLeaseIsLeasedAgainAndTheOldLeaseIsStale) {
   const int64_t id = Queue("web1", "shop", "renew", kT0);
   ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->size(), 1u);
   auto second = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0 + absl::Minutes(6)});
@@ -140,7 +151,7 @@ TEST_F(ActionQueueTest, AnExpiredLeaseIsLeasedAgainAndTheOldLeaseIsStale) {
   EXPECT_EQ(fresh->action.state, ActionState::kDone);
 }
 
-TEST_F(ActionQueueTest, TheSameReportTwiceIsOneOutcome) {
+TEST_P(ActionQueueTest, TheSameReportTwiceIsOneOutcome) {
   const int64_t id = Queue("web1", "shop", "renew", kT0);
   ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->size(), 1u);
   const int64_t before = static_cast<int64_t>(AuditKinds().size());
@@ -164,7 +175,7 @@ TEST_F(ActionQueueTest, TheSameReportTwiceIsOneOutcome) {
   EXPECT_EQ((*store_->GetAction(id))->state, ActionState::kFailed);
 }
 
-TEST_F(ActionQueueTest, BadReportsAreRefusedWithWhatIsWrong) {
+TEST_P(ActionQueueTest, BadReportsAreRefusedWithWhatIsWrong) {
   const int64_t id = Queue("web1", "shop", "renew", kT0);
   const ActionOutcome done{.success = true, .outcome_json = "{}"};
   struct Case {
@@ -190,7 +201,7 @@ TEST_F(ActionQueueTest, BadReportsAreRefusedWithWhatIsWrong) {
   EXPECT_EQ((*store_->GetAction(id))->state, ActionState::kQueued);
 }
 
-TEST_F(ActionQueueTest, ALateReportFromTheLatestLeaseIsTheTruth) {
+TEST_P(ActionQueueTest, ALateReportFromTheLatestLeaseIsTheTruth) {
   const int64_t id = Queue("web1", "shop", "renew", kT0);
   ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->size(), 1u);
   // The lease expired, but nobody leased again: the holder's report still counts.
@@ -200,7 +211,7 @@ TEST_F(ActionQueueTest, ALateReportFromTheLatestLeaseIsTheTruth) {
   EXPECT_EQ(r->action.state, ActionState::kDone);
 }
 
-TEST_F(ActionQueueTest, DecisionsExpireAndLeasesRunOut) {
+TEST_P(ActionQueueTest, DecisionsExpireAndLeasesRunOut) {
   const int64_t stale = Queue("web1", "old", "renew", kT0, absl::Hours(1));
   const int64_t flaky = Queue("web1", "flaky", "renew", kT0, absl::Hours(100));
   // Leased kMaxActionLeases times and never reported: the store gives up on it.
@@ -223,7 +234,7 @@ TEST_F(ActionQueueTest, DecisionsExpireAndLeasesRunOut) {
   EXPECT_EQ(given_up->outcome_json, "leased 3 times, never reported");
 }
 
-TEST_F(ActionQueueTest, ANewerDecisionSupersedesTheQueuedOne) {
+TEST_P(ActionQueueTest, ANewerDecisionSupersedesTheQueuedOne) {
   const int64_t first = Queue("web1", "shop", "renew", kT0);
   const int64_t reload = Queue("web1", "shop", "reload", kT0);
   const int64_t second = Queue("web1", "shop", "renew", kT0 + absl::Hours(1));
@@ -234,7 +245,7 @@ TEST_F(ActionQueueTest, ANewerDecisionSupersedesTheQueuedOne) {
             StrCat("superseded by the decision of audit record ", (*store_->GetAction(second))->decision_seq));
 }
 
-TEST_F(ActionQueueTest, ApprovalGatesTheLease) {
+TEST_P(ActionQueueTest, ApprovalGatesTheLease) {
   const int64_t id = Queue("web1", "shop", "renew", kT0, absl::Hours(6), /*needs_approval=*/true);
   EXPECT_TRUE(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->empty());
   auto approved = store_->ApproveAction(id, {"alice", kT0 + absl::Minutes(1)});
@@ -254,7 +265,7 @@ TEST_F(ActionQueueTest, ApprovalGatesTheLease) {
   EXPECT_EQ(store_->ApproveAction(12345, {"alice", kT0}).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(ActionQueueTest, OnlyAQueuedActionIsCancelled) {
+TEST_P(ActionQueueTest, OnlyAQueuedActionIsCancelled) {
   const int64_t queued = Queue("web1", "shop", "renew", kT0);
   const int64_t running = Queue("web1", "blog", "renew", kT0);
   auto cancelled = store_->CancelAction(queued, {"alice", kT0});
@@ -275,7 +286,7 @@ TEST_F(ActionQueueTest, OnlyAQueuedActionIsCancelled) {
   EXPECT_EQ(report.status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ActionQueueTest, ListFiltersAndPages) {
+TEST_P(ActionQueueTest, ListFiltersAndPages) {
   for (const char* cert : {"a", "b", "c"}) Queue("web1", cert, "renew", kT0);
   Queue("web2", "d", "renew", kT0);
   auto page = store_->ListActions({.host = "web1", .state = std::nullopt, .after_id = 0, .limit = 2});
@@ -288,6 +299,81 @@ TEST_F(ActionQueueTest, ListFiltersAndPages) {
   done.state = ActionState::kDone;
   EXPECT_EQ(store_->ListActions(done)->size(), 0u);
   EXPECT_EQ(store_->ListActions({})->size(), 4u);
+}
+
+// Two servers leasing one host's actions at the same moment (two agents, or one agent retrying
+// against the other server): every action is handed out exactly once, and the audit chain stays
+// one chain with one "action_leased" record per action.
+TEST_P(ActionQueueTest, TwoStoresLeasingAtOnceHandOutEachActionOnce) {
+  constexpr int kActions = 30;
+  for (int i = 0; i < kActions; ++i) Queue("web1", StrCat("cert", i), "renew", kT0);
+  auto other = Store::OpenSqlite(path_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::vector<int64_t> got[2];
+  Status failed[2];
+  auto lease_all = [&](Store* store, int who) {
+    for (int empty = 0; empty < 3;) {
+      auto leased = store->LeaseActions("web1", 2, absl::Hours(1), {StrCat("agent", who), kT0});
+      if (!leased.ok()) {
+        if (leased.status().code() == StatusCode::kUnavailable) continue;  // busy: try again
+        failed[who] = leased.status();
+        return;
+      }
+      if (leased->empty()) ++empty;
+      for (const QueuedAction& a : *leased) got[who].push_back(a.id);
+    }
+  };
+  std::thread first(lease_all, store_.get(), 0);
+  std::thread second(lease_all, other->get(), 1);
+  first.join();
+  second.join();
+  ASSERT_TRUE(failed[0].ok()) << failed[0];
+  ASSERT_TRUE(failed[1].ok()) << failed[1];
+  std::vector<int64_t> all = got[0];
+  all.insert(all.end(), got[1].begin(), got[1].end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all.size(), static_cast<size_t>(kActions));
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "an action leased twice";
+  const std::vector<std::string> kinds = AuditKinds();
+  EXPECT_EQ(std::count_if(kinds.begin(), kinds.end(),
+                          [](const std::string& k) { return k.starts_with("action_leased"); }),
+            kActions);
+  EXPECT_EQ(store_test::ExpectOneChain(*store_), static_cast<int64_t>(kinds.size()));
+}
+
+// FOR UPDATE SKIP LOCKED: an action whose row another transaction holds (a report on another
+// server, say) is passed over without waiting; the host's other actions are leased at once.
+TEST_P(ActionQueueTest, PostgresLeaseSkipsAnActionAnotherServerHoldsWithoutWaiting) {
+  if (!Pg()) GTEST_SKIP() << "PostgreSQL's row locks";
+  const int64_t held = Queue("web1", "shop", "renew", kT0);
+  const int64_t free = Queue("web1", "blog", "renew", kT0);
+  PGconn* other = PQconnectdb(path_.c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  PQclear(PQexec(other, "BEGIN"));
+  PGresult* lock = PQexec(other, StrCat("SELECT id FROM action_queue WHERE id = ", held, " FOR UPDATE").c_str());
+  ASSERT_EQ(PQresultStatus(lock), PGRES_TUPLES_OK);
+  PQclear(lock);
+  // Were the lease to wait for the row, it would wait until this connection commits: it runs
+  // in a thread, and the row is released after 10 s at most so that a failure does not hang.
+  std::atomic<bool> done = false;
+  StatusOr<std::vector<QueuedAction>> leased = std::vector<QueuedAction>{};
+  std::thread lease([&] {
+    leased = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0});
+    done = true;
+  });
+  for (int i = 0; i < 1000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const bool waited = !done;
+  PQclear(PQexec(other, "COMMIT"));
+  PQfinish(other);
+  lease.join();
+  EXPECT_FALSE(waited) << "the lease waited for the locked row";
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ((*leased)[0].id, free);
+  auto later = store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0 + absl::Seconds(1)});
+  ASSERT_TRUE(later.ok()) << later.status();
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ((*later)[0].id, held);  // released, it is the next lease's
 }
 
 TEST(ActionStateTest, NamesRoundTrip) {

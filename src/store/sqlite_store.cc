@@ -1,5 +1,6 @@
 // SQLite implementation of Store. sqlite3 is wrapped here and nowhere else.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <set>
 
 #include <openssl/sha.h>
@@ -18,8 +20,9 @@
 #include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
-#include "nlohmann/json.hpp"
+#include "store/action_queue_rules.h"
 #include "store/store.h"
+#include "store/store_backends.h"
 
 #define XXH_INLINE_ALL
 #include "xxhash.h"
@@ -280,6 +283,7 @@ class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
+    for (const auto& [role, fd] : leader_files_) ::close(fd);
     // Statements must be finalized before the connection closes.
     insert_event_ = Stmt();
     select_event_json_ = Stmt();
@@ -289,6 +293,7 @@ class SqliteStore final : public Store {
 
   Status Init(const std::string& path, const StoreOptions& options) {
     // An in-memory or URI store has no directory to keep a head file in.
+    path_ = path;
     if (path != ":memory:" && !path.starts_with("file:")) head_path_ = AuditHeadPath(path);
     sqlite3_busy_timeout(db_, 10000);
     // 16 KiB pages: event rows (~200-400 bytes) sit inside the primary-key b-tree, and bigger
@@ -335,6 +340,29 @@ class SqliteStore final : public Store {
   }
 
   int SchemaVersion() const override { return version_; }
+
+  // An flock, released by the kernel when the process dies (kill -9 included), like the
+  // PostgreSQL store's session advisory lock. An in-memory store is alone: always the leader.
+  StatusOr<Leadership> HoldLeadership(std::string_view role) {
+    const std::string key(role);
+    if (head_path_.empty() || leader_files_.contains(key)) {
+      const bool changed = !memory_leader_.contains(key);
+      memory_leader_.insert(key);
+      return Leadership{.held = true, .changed = changed};
+    }
+    const std::string path = StrCat(path_, "-leader-", role);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return UnavailableError(StrCat(path, ": cannot open: ", std::strerror(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) return Leadership{.held = false, .changed = false};
+      return UnavailableError(StrCat(path, ": cannot lock: ", std::strerror(error)));
+    }
+    leader_files_.emplace(key, fd);
+    memory_leader_.insert(key);
+    return Leadership{.held = true, .changed = true};
+  }
 
   StatusOr<AppendResult> AppendEvents(std::span<const Event> events) override {
     AppendResult result;
@@ -541,39 +569,20 @@ class SqliteStore final : public Store {
                                                    absl::Duration lease,
                                                    const ActionActor& actor) override {
     return InTransaction<std::vector<QueuedAction>>([&]() -> StatusOr<std::vector<QueuedAction>> {
-      const int64_t now = absl::ToUnixMicros(actor.at);
       std::vector<QueuedAction> open;
       ASSIGN_OR_RETURN(open, SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND state IN "
                                                   "('queued', 'leased') ORDER BY id"),
                                            [&](Stmt& stmt) { stmt.BindText(1, host); }));
       std::vector<QueuedAction> leased;
       for (QueuedAction& a : open) {
-        const bool lease_running = a.state == ActionState::kLeased && a.lease_expires &&
-                                   absl::ToUnixMicros(*a.lease_expires) > now;
-        if (lease_running) continue;
-        const bool decision_expired = absl::ToUnixMicros(a.expires) <= now;
-        if (a.state == ActionState::kQueued && decision_expired) {
-          RETURN_IF_ERROR(EndAction(a, ActionState::kExpired, "the decision expired before any agent "
-                                    "leased it", "action_expired", actor));
+        const action_queue::LeaseStep step =
+            action_queue::DecideLease(a, actor.at, static_cast<int>(leased.size()) < max);
+        if (step.kind == action_queue::LeaseStep::kSkip) continue;
+        if (step.kind == action_queue::LeaseStep::kEnd) {
+          RETURN_IF_ERROR(EndAction(a, step.end_state, step.reason, "action_expired", actor));
           continue;
         }
-        if (a.state == ActionState::kLeased && (decision_expired || a.attempts >= kMaxActionLeases)) {
-          RETURN_IF_ERROR(EndAction(
-              a, ActionState::kFailed,
-              decision_expired ? StrCat("lease ", a.lease_id, " expired without a report after the "
-                                        "decision expired")
-                               : StrCat("leased ", a.attempts, " times, never reported"),
-              "action_expired", actor));
-          continue;
-        }
-        if (a.state == ActionState::kQueued && a.needs_approval && a.approved_by.empty()) continue;
-        if (static_cast<int>(leased.size()) >= max) continue;
-        const bool relapsed = a.state == ActionState::kLeased;
-        a.state = ActionState::kLeased;
-        ++a.attempts;
-        a.lease_id = StrCat(a.id, ".", a.attempts);
-        a.lease_holder = actor.name;
-        a.lease_expires = actor.at + lease;
+        const std::string audit = action_queue::ApplyLease(a, lease, actor);
         ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET state = 'leased', "
                                                        "attempts = ?2, lease_id = ?3, lease_holder = "
                                                        "?4, lease_expires = ?5 WHERE id = ?1"));
@@ -583,11 +592,6 @@ class SqliteStore final : public Store {
         stmt.BindText(4, a.lease_holder);
         stmt.BindInt(5, absl::ToUnixMicros(*a.lease_expires));
         RETURN_IF_ERROR(stmt.Run());
-        nlohmann::ordered_json audit = ActionAuditJson(a, actor);
-        audit["lease_id"] = a.lease_id;
-        audit["lease_expires"] = FormatRfc3339(*a.lease_expires);
-        audit["attempt"] = a.attempts;
-        if (relapsed) audit["detail"] = "the previous lease expired without a report";
         RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_leased", audit));
         leased.push_back(std::move(a));
       }
@@ -601,73 +605,40 @@ class SqliteStore final : public Store {
                                                const ActionActor& actor) override {
     return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
       ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
-      if (!found || found->host != host) {
-        return NotFoundError(StrCat("no action ", id, " for host \"", host, "\""));
-      }
-      QueuedAction& a = *found;
-      const ActionState reported = outcome.success ? ActionState::kDone : ActionState::kFailed;
-      if (a.lease_id != lease_id || a.lease_id.empty()) {
-        return FailedPreconditionError(StrCat(
-            "stale lease: action ", id, " is ", ToString(a.state),
-            a.lease_id.empty() ? " and was never leased" : StrCat(" under lease ", a.lease_id),
-            "; the report names lease \"", lease_id, "\" (lease the action again)"));
-      }
-      if (a.state == ActionState::kLeased) {
-        RETURN_IF_ERROR(EndAction(a, reported, outcome.outcome_json, "action_outcome", actor));
-        return ReportedAction{std::move(a), false};
-      }
-      if ((a.state == ActionState::kDone || a.state == ActionState::kFailed) &&
-          a.state == reported && a.outcome_json == outcome.outcome_json) {
-        return ReportedAction{std::move(a), true};
-      }
-      return FailedPreconditionError(StrCat("action ", id, " is ", ToString(a.state),
-                                            " already (lease ", a.lease_id,
-                                            "); a different report for it is refused"));
+      ASSIGN_OR_RETURN(action_queue::Verdict verdict,
+                       action_queue::CheckReport(found, id, host, lease_id, outcome));
+      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
+      RETURN_IF_ERROR(EndAction(*found, action_queue::ReportedState(outcome), outcome.outcome_json,
+                                "action_outcome", actor));
+      return ReportedAction{std::move(*found), false};
     });
   }
 
   StatusOr<ReportedAction> ApproveAction(int64_t id, const ActionActor& actor) override {
     return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
       ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
-      if (!found) return NotFoundError(StrCat("no action ", id));
-      QueuedAction& a = *found;
-      if (!a.needs_approval) {
-        return FailedPreconditionError(StrCat("action ", id, " does not need approval"));
-      }
-      if (!a.approved_by.empty()) return ReportedAction{std::move(a), true};
-      if (a.state != ActionState::kQueued) {
-        return FailedPreconditionError(StrCat("action ", id, " is ", ToString(a.state),
-                                              "; only a queued action can be approved"));
-      }
+      ASSIGN_OR_RETURN(action_queue::Verdict verdict, action_queue::CheckApprove(found, id));
+      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
       ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET approved_by = ?2 "
                                                      "WHERE id = ?1"));
       stmt.BindInt(1, id);
       stmt.BindText(2, actor.name);
       RETURN_IF_ERROR(stmt.Run());
-      a.approved_by = actor.name;
-      RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_approved", ActionAuditJson(a, actor)));
-      return ReportedAction{std::move(a), false};
+      found->approved_by = actor.name;
+      RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_approved",
+                                         action_queue::ApprovedAuditJson(*found, actor)));
+      return ReportedAction{std::move(*found), false};
     });
   }
 
   StatusOr<ReportedAction> CancelAction(int64_t id, const ActionActor& actor) override {
     return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
       ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
-      if (!found) return NotFoundError(StrCat("no action ", id));
-      QueuedAction& a = *found;
-      if (a.state == ActionState::kCancelled) return ReportedAction{std::move(a), true};
-      if (a.state == ActionState::kLeased) {
-        return FailedPreconditionError(StrCat("action ", id, " is leased by \"", a.lease_holder,
-                                              "\" (lease ", a.lease_id, ") and may be running; "
-                                              "it cannot be cancelled"));
-      }
-      if (a.state != ActionState::kQueued) {
-        return FailedPreconditionError(StrCat("action ", id, " is ", ToString(a.state),
-                                              "; only a queued action can be cancelled"));
-      }
-      RETURN_IF_ERROR(EndAction(a, ActionState::kCancelled, StrCat("cancelled by ", actor.name),
+      ASSIGN_OR_RETURN(action_queue::Verdict verdict, action_queue::CheckCancel(found, id));
+      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
+      RETURN_IF_ERROR(EndAction(*found, ActionState::kCancelled, StrCat("cancelled by ", actor.name),
                                 "action_cancelled", actor));
-      return ReportedAction{std::move(a), false};
+      return ReportedAction{std::move(*found), false};
     });
   }
 
@@ -910,6 +881,17 @@ class SqliteStore final : public Store {
     return std::optional<std::string>(std::string(stmt.Text(0)));
   }
 
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListState() {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "SELECT key, value FROM state ORDER BY key"));
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out.emplace_back(stmt.Text(0), stmt.Text(1));
+    }
+    return out;
+  }
+
  private:
   static constexpr const char* kActionColumns =
       "SELECT id, host, cert, kind, parameters, decision_seq, needs_approval, approved_by, state, "
@@ -969,21 +951,8 @@ class SqliteStore final : public Store {
     return result;
   }
 
-  static nlohmann::ordered_json ActionAuditJson(const QueuedAction& a, const ActionActor& actor) {
-    nlohmann::ordered_json j;
-    j["id"] = a.id;
-    j["cert"] = a.cert;
-    j["action"] = a.kind;
-    j["host"] = a.host;
-    j["decision_seq"] = a.decision_seq;
-    j["by"] = actor.name;
-    return j;
-  }
-
-  Status AuditInTransaction(absl::Time at, const std::string& kind, const nlohmann::ordered_json& j) {
-    ASSIGN_OR_RETURN(AuditRecord r,
-                     AppendAuditInTransaction(at, kind, j.dump(-1, ' ', false,
-                                                                nlohmann::json::error_handler_t::replace)));
+  Status AuditInTransaction(absl::Time at, const std::string& kind, const std::string& record_json) {
+    ASSIGN_OR_RETURN(AuditRecord r, AppendAuditInTransaction(at, kind, record_json));
     last_audit_in_transaction_ = std::move(r);
     return OkStatus();
   }
@@ -999,16 +968,7 @@ class SqliteStore final : public Store {
     stmt.BindText(3, outcome);
     stmt.BindInt(4, absl::ToUnixMicros(actor.at));
     RETURN_IF_ERROR(stmt.Run());
-    a.state = state;
-    a.outcome_json = outcome;
-    a.finished = actor.at;
-    nlohmann::ordered_json audit = ActionAuditJson(a, actor);
-    audit["state"] = name;
-    if (!a.lease_id.empty()) audit["lease_id"] = a.lease_id;
-    // An outcome is the agent's JSON report; the store's own reasons are sentences.
-    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(outcome, nullptr, false);
-    if (!parsed.is_discarded() && parsed.is_object()) audit["outcome"] = std::move(parsed);
-    else audit["detail"] = outcome;
+    const std::string audit = action_queue::ApplyEnd(a, state, outcome, actor);
     return AuditInTransaction(actor.at, audit_kind, audit);
   }
 
@@ -1017,7 +977,7 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<AuditRecord>> QueueInTransaction(const NewQueuedAction& a,
                                                         const AuditRecord& decision) {
     std::vector<AuditRecord> records;
-    ActionActor planner{"planner", decision.at};
+    const ActionActor planner = action_queue::Planner(decision.at);
     ASSIGN_OR_RETURN(std::vector<QueuedAction> superseded,
                      SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND cert = ?2 AND kind = "
                                                           "?3 AND state = 'queued' ORDER BY id"),
@@ -1028,7 +988,7 @@ class SqliteStore final : public Store {
                                    }));
     for (QueuedAction& old : superseded) {
       RETURN_IF_ERROR(EndAction(old, ActionState::kExpired,
-                                StrCat("superseded by the decision of audit record ", decision.seq),
+                                action_queue::SupersededReason(decision.seq),
                                 "action_expired", planner));
       records.push_back(*last_audit_in_transaction_);
     }
@@ -1051,10 +1011,9 @@ class SqliteStore final : public Store {
     queued.cert = a.cert;
     queued.kind = a.kind;
     queued.decision_seq = decision.seq;
-    nlohmann::ordered_json audit = ActionAuditJson(queued, planner);
-    audit["needs_approval"] = a.needs_approval;
-    audit["expires"] = FormatRfc3339(a.expires);
-    RETURN_IF_ERROR(AuditInTransaction(decision.at, "action_queued", audit));
+    RETURN_IF_ERROR(AuditInTransaction(
+        decision.at, "action_queued",
+        action_queue::QueuedAuditJson(queued, a.needs_approval, a.expires, planner)));
     records.push_back(*last_audit_in_transaction_);
     return records;
   }
@@ -1222,6 +1181,9 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_;
+  std::string path_;
+  std::map<std::string, int> leader_files_;  // role -> locked file descriptor
+  std::set<std::string> memory_leader_;      // roles reported held (Leadership::changed)
   std::string head_path_;  // "" = no head file (in-memory store)
   int version_ = 0;
   Stmt insert_event_;
@@ -1343,8 +1305,27 @@ StatusOr<std::vector<Event>> Store::LoadEvents(const EventFilter& filter) {
   return events;
 }
 
+bool IsPostgresUri(std::string_view db) {
+  return db.starts_with("postgresql://") || db.starts_with("postgres://");
+}
+
+namespace sqlite_backend {
+StatusOr<Leadership> HoldLeadership(Store& store, std::string_view role) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(&store);
+  if (!sqlite) return InternalError("not a SQLite store");
+  return sqlite->HoldLeadership(role);
+}
+StatusOr<std::vector<std::pair<std::string, std::string>>> ListState(Store& store) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(&store);
+  if (!sqlite) return InternalError("not a SQLite store");
+  return sqlite->ListState();
+}
+}  // namespace sqlite_backend
+
+// Every --db comes here (store_backends.h): a PostgreSQL URI goes to OpenPostgres.
 StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
                                                    const StoreOptions& options) {
+  if (IsPostgresUri(path)) return OpenPostgres(path, options);
   if (path.empty()) return InvalidArgumentError("store path is empty");
   std::error_code ec;
   const bool exists = std::filesystem::exists(path, ec);

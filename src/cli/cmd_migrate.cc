@@ -1,0 +1,205 @@
+// certcast migrate: copies a store (a single host's SQLite file) into another (the fleet's shared
+// PostgreSQL), then checks the copy by counts and by the audit chain.
+#include <algorithm>
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/strings.h"
+#include "store/store_backends.h"
+
+namespace certcast::cli {
+namespace {
+
+struct MigrateFlags {
+  std::string from;
+  std::string to;
+  bool into_non_empty = false;
+};
+
+constexpr size_t kEventBatch = 20000;
+constexpr size_t kAuditBatch = 1000;
+
+// What a store holds that the copy must account for.
+struct Contents {
+  int64_t events = 0, audit = 0, tokens = 0, models = 0, state = 0;
+  bool empty() const { return events == 0 && audit == 0 && tokens == 0 && models == 0 && state == 0; }
+};
+
+StatusOr<Contents> Count(Store& store) {
+  Contents c;
+  ASSIGN_OR_RETURN(c.events, store.CountEvents());
+  RETURN_IF_ERROR(store.ScanAudit([&](const AuditRecord&) {
+    ++c.audit;
+    return OkStatus();
+  }));
+  ASSIGN_OR_RETURN(std::vector<TokenRecord> tokens, store.ListTokens());
+  c.tokens = static_cast<int64_t>(tokens.size());
+  ASSIGN_OR_RETURN(std::vector<StoredModel> models, store.ListModels());
+  c.models = static_cast<int64_t>(models.size());
+  ASSIGN_OR_RETURN(auto state, ListState(store));
+  c.state = static_cast<int64_t>(state.size());
+  return c;
+}
+
+Status Migrate(const MigrateFlags& flags, std::ostream& out) {
+  if (flags.from == flags.to) return InvalidArgumentError("--from and --to name the same store");
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> from, Store::OpenSqlite(flags.from, {.create_if_missing = false}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> to, Store::OpenSqlite(flags.to));
+  const std::string to_name = StoreDisplayName(flags.to);
+  ASSIGN_OR_RETURN(Contents before, Count(*to));
+  if (!before.empty() && !flags.into_non_empty) {
+    return FailedPreconditionError(StrCat(
+        to_name, ": the target store is not empty (", before.events, " events, ", before.audit,
+        " audit records, ", before.tokens, " tokens, ", before.models, " models, ", before.state,
+        " state keys); nothing was copied. Pass --into-non-empty to add this store to it"));
+  }
+  ASSIGN_OR_RETURN(Contents source, Count(*from));
+
+  // Events, in batches: duplicates of events the target has are stored once.
+  std::vector<Event> batch;
+  AppendResult events;
+  auto flush = [&]() -> Status {
+    ASSIGN_OR_RETURN(AppendResult r, to->AppendEvents(batch));
+    events.inserted += r.inserted;
+    events.duplicates += r.duplicates;
+    batch.clear();
+    return OkStatus();
+  };
+  RETURN_IF_ERROR(from->ScanEvents({}, [&](const Event& e) {
+    batch.push_back(e);
+    return batch.size() >= kEventBatch ? flush() : OkStatus();
+  }));
+  if (!batch.empty()) RETURN_IF_ERROR(flush());
+  const UnreadableEvents unreadable = from->unreadable_events();
+  if (unreadable.count > 0) std::cerr << "certcast migrate: " << DescribeUnreadable(unreadable) << "\n";
+
+  // The audit log, in order. Into an empty target the records keep their seq and hash (the
+  // chain is computed the same way from the same fields), so the copy is checked record by
+  // record; into a non-empty one they are chained after its own records.
+  std::vector<AuditEntry> entries;
+  std::vector<AuditRecord> source_audit;
+  auto flush_audit = [&]() -> Status {
+    RETURN_IF_ERROR(to->AppendAudits(entries).status());
+    entries.clear();
+    return OkStatus();
+  };
+  RETURN_IF_ERROR(from->ScanAudit([&](const AuditRecord& r) {
+    if (AuditHash(r) != r.hash) {
+      return DataLossError(StrCat(StoreDisplayName(flags.from), ": audit record ", r.seq,
+                                  " does not match its hash; run `certcast audit --verify --db ",
+                                  StoreDisplayName(flags.from), "` (nothing more was copied)"));
+    }
+    entries.push_back({r.at, r.kind, r.record_json});
+    if (before.audit == 0) source_audit.push_back({.seq = r.seq, .at = {}, .kind = {}, .record_json = {},
+                                                   .prev_hash = {}, .hash = r.hash});
+    return entries.size() >= kAuditBatch ? flush_audit() : OkStatus();
+  }));
+  if (!entries.empty()) RETURN_IF_ERROR(flush_audit());
+
+  // Tokens keep their id, hash, creation, last use and revocation.
+  ASSIGN_OR_RETURN(std::vector<TokenRecord> tokens, from->ListTokens());
+  int64_t tokens_copied = 0;
+  for (const TokenRecord& t : tokens) {
+    ASSIGN_OR_RETURN(std::optional<TokenRecord> existing, to->FindToken(t.id));
+    if (existing) continue;  // the same token (its id is random) is already there
+    RETURN_IF_ERROR(to->CreateToken(t).WithPrefix(StrCat("token ", t.name)));
+    if (t.revoked) RETURN_IF_ERROR(to->RevokeToken(t.name, *t.revoked));
+    if (t.last_used) {
+      const std::vector<std::pair<std::string, absl::Time>> touch = {{t.id, *t.last_used}};
+      RETURN_IF_ERROR(to->TouchTokens(touch));
+    }
+    ++tokens_copied;
+  }
+  // Models: the newest of each name (the only one anything loads), with its metadata.
+  ASSIGN_OR_RETURN(std::vector<StoredModel> listed, from->ListModels());
+  std::vector<std::string> names;
+  for (auto it = listed.rbegin(); it != listed.rend(); ++it) {
+    if (std::find(names.begin(), names.end(), it->name) == names.end()) names.push_back(it->name);
+  }
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(std::optional<StoredModel> model, from->LatestModel(name));
+    if (model) RETURN_IF_ERROR(to->PutModel(*model).status());
+  }
+  // The planner's memory (what it did, lineage locks); checkpoints are derived from events and
+  // rebuilt by the first plan on the target.
+  ASSIGN_OR_RETURN(auto state, ListState(*from));
+  StoreCommit commit;
+  commit.state = state;
+  RETURN_IF_ERROR(to->Commit(commit).status());
+
+  // Verification.
+  ASSIGN_OR_RETURN(Contents after, Count(*to));
+  const int64_t readable = source.events - unreadable.count;
+  if (after.events < readable || (before.empty() && after.events != readable)) {
+    return DataLossError(StrCat(to_name, ": holds ", after.events, " events after the copy, ",
+                                "expected ", readable));
+  }
+  if (after.audit != before.audit + source.audit) {
+    return DataLossError(StrCat(to_name, ": holds ", after.audit, " audit records after the copy, "
+                                "expected ", before.audit + source.audit));
+  }
+  size_t index = 0;
+  std::string prev;
+  int64_t head_seq = 0;
+  Status chain = to->ScanAudit([&](const AuditRecord& r) -> Status {
+    if (r.prev_hash != prev || AuditHash(r) != r.hash) {
+      return DataLossError(StrCat(to_name, ": audit chain broken at record ", r.seq));
+    }
+    if (before.audit == 0 && (index >= source_audit.size() || source_audit[index].seq != r.seq ||
+                              source_audit[index].hash != r.hash)) {
+      return DataLossError(StrCat(to_name, ": audit record ", r.seq, " differs from the source's"));
+    }
+    ++index;
+    prev = r.hash;
+    head_seq = r.seq;
+    return OkStatus();
+  });
+  RETURN_IF_ERROR(chain);
+  out << "events: " << events.inserted << " copied, " << events.duplicates
+      << " already there (source " << source.events << ", " << unreadable.count << " unreadable)\n"
+      << "audit: " << source.audit << " records copied; chain verified to seq " << head_seq
+      << (before.audit == 0 ? ", every hash equal to the source's" : ", chained after the target's own")
+      << "\n"
+      << "tokens: " << tokens_copied << " copied; models: " << names.size()
+      << " (the newest of each name); state: " << state.size()
+      << " keys; checkpoints: not copied (rebuilt from events by the first plan)\n";
+  return OkStatus();
+}
+
+int RunMigrate(const MigrateFlags& flags) {
+  Status s = Migrate(flags, std::cout);
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+const bool registered = RegisterCommand({
+    .name = "migrate",
+    .summary = "Copy a store into another (a host's SQLite file into the fleet's PostgreSQL)",
+    .order = 83,
+    .setup =
+        [](CLI::App& sub) {
+          auto flags = std::make_shared<MigrateFlags>();
+          sub.description(
+              "Copies every event, the audit log, tokens (hashes only, as stored), the newest "
+              "model of each name and the planner's state from --from into --to, then verifies "
+              "the copy: event and audit counts, and the target's audit chain record by record "
+              "(into an empty target every record keeps its seq and hash). Either side may be a "
+              "SQLite file or a postgresql:// URI. Refuses a target that already holds anything "
+              "unless --into-non-empty is given. Stop the servers writing to --from first: what "
+              "they write during the copy is not copied.");
+          sub.add_option("--from", flags->from, "Store to copy (SQLite file or postgresql:// URI)")
+              ->required();
+          sub.add_option("--to", flags->to, "Store to copy into; created when missing")->required();
+          sub.add_flag("--into-non-empty", flags->into_non_empty,
+                       "Add to a target that already holds events or records (events already "
+                       "there are stored once; audit records are chained after its own). "
+                       "Default: refuse");
+          sub.footer(
+              "Example:\n  certcast migrate --from /var/lib/certcast/fleet.db \\\n"
+              "    --to postgresql://certcast@db.example:5432/certcast");
+          return [flags] { return RunMigrate(*flags); };
+        },
+});
+
+}  // namespace
+}  // namespace certcast::cli
