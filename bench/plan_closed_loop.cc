@@ -12,14 +12,12 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "alert/alert.h"
 #include "collect/sim/simulator.h"
 #include "core/strings.h"
 #include "core/time.h"
-#include "alert/alert.h"
-#include "policy/sim_policy.h"
-#if CERTCAST_HAVE_MODEL
 #include "model/forecaster.h"
-#endif
+#include "policy/sim_policy.h"
 
 namespace certcast {
 namespace {
@@ -185,7 +183,6 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const Forecaster* forecaster = nullptr;
-#if CERTCAST_HAVE_MODEL
   std::optional<Forecaster> loaded;
   if (!model_path.empty()) {
     auto f = Forecaster::Load(model_path);
@@ -196,7 +193,6 @@ int Main(int argc, char** argv) {
     loaded.emplace(std::move(*f));
     forecaster = &*loaded;
   }
-#endif
   // "certcast" is the planner's alerts as written (one per lineage); "certcast+incidents" routes
   // them through the alert core (issue #15), the only difference between the two.
   const std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast",

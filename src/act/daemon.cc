@@ -9,6 +9,7 @@
 #include "alert/alertmanager.h"
 #include "alert/from_plan.h"
 #include "core/event_json.h"
+#include "core/json_text.h"
 #include "core/redact.h"
 #include "core/strings.h"
 #include "core/utf8.h"
@@ -36,10 +37,6 @@ nlohmann::ordered_json ActionAudit(const PlannedAction& action, std::string_view
   return audit;
 }
 
-std::string Dump(const nlohmann::ordered_json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 }  // namespace
 
 Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, const Clock& clock,
@@ -62,14 +59,7 @@ void Daemon::RecordAction(const std::string& cert, const std::string& record_jso
 
 void Daemon::Log(std::string_view level, std::string_view msg,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
-  nlohmann::ordered_json j;
-  j["ts"] = FormatRfc3339(clock_.Now());
-  j["level"] = std::string(level);
-  // Every line passes the redaction: a field may quote a client's output or an error message.
-  j["msg"] = RedactSecrets(msg);
-  for (const auto& [key, value] : fields) j[key] = RedactSecrets(value);
-  log_ << Dump(j) << "\n";
-  log_.flush();
+  WriteLogLine(log_, clock_.Now(), level, msg, fields);
 }
 
 StatusOr<CycleReport> Daemon::RunCycle() {

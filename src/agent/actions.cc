@@ -10,6 +10,7 @@
 
 #include "core/event_json.h"
 #include "core/file_safety.h"
+#include "core/json_text.h"
 #include "core/redact.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -24,8 +25,6 @@ using Json = nlohmann::ordered_json;
 // A lease answer holds at most 100 actions (the route's bound) of a few KiB each.
 constexpr size_t kMaxJournalBytes = 1 << 20;
 constexpr size_t kMaxDetailBytes = 4096;
-
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 StatusOr<absl::Time> TimeField(const Json& j, const char* key) {
   auto it = j.find(key);
@@ -202,13 +201,7 @@ Status ActionRunner::Journal(const JournalEntry& entry) {
 
 void ActionRunner::Log(std::string_view level, std::string_view msg,
                        const std::vector<std::pair<std::string, std::string>>& fields) {
-  Json j;
-  j["ts"] = FormatRfc3339(clock_.Now());
-  j["level"] = std::string(level);
-  j["msg"] = RedactSecrets(msg);
-  for (const auto& [key, value] : fields) j[key] = RedactSecrets(value);
-  log_ << Dump(j) << "\n";
-  log_.flush();
+  WriteLogLine(log_, clock_.Now(), level, msg, fields);
 }
 
 StatusOr<bool> ActionRunner::Report(JournalEntry& entry, const PostJson& post, ActionStepReport& report) {

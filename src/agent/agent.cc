@@ -17,6 +17,7 @@
 #include "core/event_json.h"
 #include "core/file_safety.h"
 #include "core/host_name.h"
+#include "core/json_text.h"
 #include "core/redact.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -26,10 +27,6 @@ namespace certcast::agent {
 namespace {
 
 constexpr size_t kMaxSeenBytes = 64u << 20;
-
-std::string Dump(const nlohmann::ordered_json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 std::optional<Client> ClientOfKind(std::string_view kind) {
   if (kind == "certbot") return Client::kCertbot;
@@ -99,14 +96,12 @@ Agent::~Agent() {
 
 void Agent::Log(std::string_view level, std::string_view msg,
                 const std::vector<std::pair<std::string, std::string>>& fields) {
-  nlohmann::ordered_json j;
-  j["ts"] = FormatRfc3339(clock_.Now());
-  j["level"] = std::string(level);
-  j["msg"] = RedactSecrets(msg);
-  j["host"] = options_.host;
-  for (const auto& [key, value] : fields) j[key] = RedactSecrets(value);
-  log_ << Dump(j) << "\n";
-  log_.flush();
+  // Every line names the host: agents' logs are often shipped to one place.
+  LogFields with_host;
+  with_host.reserve(fields.size() + 1);
+  with_host.emplace_back("host", options_.host);
+  with_host.insert(with_host.end(), fields.begin(), fields.end());
+  WriteLogLine(log_, clock_.Now(), level, msg, with_host);
 }
 
 Status Agent::DeadLetter(uint64_t batch, int64_t line, std::string_view error,

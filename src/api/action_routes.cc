@@ -6,6 +6,7 @@
 
 #include "api/fleet_snapshot.h"
 #include "api/server.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "core/utf8.h"
@@ -18,8 +19,6 @@ using Json = nlohmann::ordered_json;
 
 constexpr int64_t kMaxLeased = 100;
 constexpr size_t kMaxDetailBytes = 4096;
-
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 Json ParsedOrText(const std::string& text) {
   if (text.empty()) return nullptr;

@@ -8,6 +8,7 @@
 #include "api/fleet_snapshot.h"
 #include "api/server.h"
 #include "api/silences.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -18,10 +19,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr int64_t kDefaultIncidents = 100;
-
-std::string Dump(const Json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 // Only the named parameters, each at most once.
 Status CheckQuery(const std::multimap<std::string, std::string>& query,

@@ -8,6 +8,7 @@
 #include "api/metrics.h"
 #include "api/server.h"
 #include "core/event_json.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -23,10 +24,6 @@ constexpr int64_t kRecentEvents = 50;
 // are read from a ts range that the key bounds: the last 3 days before the plan, not all history.
 constexpr absl::Duration kRecentWindow = absl::Hours(72);
 constexpr int64_t kDefaultPage = 100;
-
-std::string Dump(const Json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 // Parsed JSON of a stored record; a record that is not JSON is served as a string.
 Json RecordJson(const std::string& text) {

@@ -10,45 +10,26 @@
 #include "absl/container/flat_hash_set.h"
 #include "act/daemon.h"
 #include "api/agent_queue.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "model/forecaster.h"
 #include "nlohmann/json.hpp"
 #include "store/store.h"
 #include "store/store_backends.h"
-#if CERTCAST_HAVE_MODEL
-#include "model/forecaster.h"
-#endif
 
 namespace certcast::api {
 
 struct FleetService::Model {
-#if CERTCAST_HAVE_MODEL
   std::optional<Forecaster> forecaster;
-#endif
   std::string source;  // the file, or "store model #ID"
   const Forecaster* get() const {
-#if CERTCAST_HAVE_MODEL
     return forecaster ? &*forecaster : nullptr;
-#else
-    return nullptr;
-#endif
   }
 };
 
 namespace {
 
-void LogLine(std::ostream& log, const Clock& clock, std::string_view level, std::string_view msg,
-             const std::vector<std::pair<std::string, std::string>>& fields) {
-  nlohmann::ordered_json j;
-  j["ts"] = FormatRfc3339(clock.Now());
-  j["level"] = std::string(level);
-  j["msg"] = std::string(msg);
-  for (const auto& [k, v] : fields) j[k] = v;
-  log << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  log.flush();
-}
-
-#if CERTCAST_HAVE_MODEL
 // Forecaster::Load reads a file: a stored model is written to a private temporary file first.
 StatusOr<Forecaster> LoadStoredModel(const StoredModel& model) {
   char path[] = "/tmp/certcast-model-XXXXXX";
@@ -69,7 +50,6 @@ StatusOr<Forecaster> LoadStoredModel(const StoredModel& model) {
   unlink(path);
   return loaded;
 }
-#endif
 
 }  // namespace
 
@@ -88,7 +68,6 @@ StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions
   store_options.create_if_missing = false;
   ASSIGN_OR_RETURN(service->store_, Store::OpenSqlite(o.db, store_options));
   service->model_ = std::make_unique<Model>();
-#if CERTCAST_HAVE_MODEL
   if (!o.model_file.empty()) {
     auto loaded = Forecaster::Load(o.model_file);
     if (!loaded.ok()) {
@@ -105,16 +84,11 @@ StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions
         service->model_->source = StrCat("store model #", stored->id);
       } else {
         // Facts alone still protect every certificate; a refused model must not stop the server.
-        LogLine(log, clock, "warn", "stored model not used; planning on facts alone",
+        WriteLogLine(log, clock.Now(), "warn", "stored model not used; planning on facts alone",
                 {{"model", StrCat(stored->id)}, {"error", loaded.status().message()}});
       }
     }
   }
-#else
-  if (!o.model_file.empty()) {
-    return FailedPreconditionError("this build has no forecaster (src/model): --model cannot be used");
-  }
-#endif
   o.daemon.db = o.db;
   o.daemon.collectors.clear();
   service->daemon_ = std::make_unique<act::Daemon>(o.daemon, *service->store_,
@@ -126,16 +100,12 @@ StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions
 bool FleetService::has_model() const { return model_->get() != nullptr; }
 
 absl::Duration FleetService::horizon() const {
-#if CERTCAST_HAVE_MODEL
   if (model_->get()) return model_->get()->horizon();
-#endif
   return absl::ZeroDuration();
 }
 
 double FleetService::alert_threshold() const {
-#if CERTCAST_HAVE_MODEL
   if (model_->get()) return model_->get()->alert_threshold();
-#endif
   return 1;
 }
 
@@ -193,7 +163,7 @@ void FleetService::Loop() {
     std::lock_guard<std::mutex> plan_lock(plan_mu_);
     const Status refreshed = Refresh(cycle);
     if (!refreshed.ok()) {
-      LogLine(log_, clock_, "error", cycle ? "plan cycle failed" : "fleet view refresh failed",
+      WriteLogLine(log_, clock_.Now(), "error", cycle ? "plan cycle failed" : "fleet view refresh failed",
               {{"error", refreshed.message()}});
     }
     if (cycle) next_cycle = clock_.Monotonic() + options_.plan_interval;
@@ -258,7 +228,6 @@ void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
                            const policy::PlanState& state, bool record, double seconds) {
   const bool scored = has_model() && plan.forecast_error.empty();
   policy::ForecastMap forecasts = plan.forecasts;
-#if CERTCAST_HAVE_MODEL
   // The planner explained only the lineages it proposes something for; a person reading the
   // riskiest lineages wants theirs too.
   if (scored && options_.explain_top > 0 && state.fleet() != nullptr) {
@@ -283,12 +252,11 @@ void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
           for (Reason& r : f.reasons) it->second.reasons.push_back(std::move(r.sentence));
         }
       } else {
-        LogLine(log_, clock_, "warn", "forecast reasons for the fleet view failed",
+        WriteLogLine(log_, clock_.Now(), "warn", "forecast reasons for the fleet view failed",
                 {{"error", explained.status().message()}});
       }
     }
   }
-#endif
   auto snapshot = std::make_shared<FleetSnapshot>(
       BuildFleetSnapshot(plan.views, forecasts, scored, plan.result, plan.memory, at));
   snapshot->model_version = plan.model_version;
@@ -318,17 +286,17 @@ void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
     if (stored.ok() && *stored) {
       auto parsed = ForecastHistoryFromJson(**stored);
       if (parsed.ok()) history = std::move(*parsed);
-      else LogLine(log_, clock_, "warn", "forecast history unreadable; starting over",
+      else WriteLogLine(log_, clock_.Now(), "warn", "forecast history unreadable; starting over",
                    {{"error", parsed.status().message()}});
     }
     if (record && scored) {
       RecordForecastDay(*snapshot, alert_threshold(), kpis.window + horizon(), history);
       const Status put = store_->PutState(kForecastHistoryKey, ForecastHistoryToJson(history));
-      if (!put.ok()) LogLine(log_, clock_, "warn", "storing the forecast history failed", {{"error", put.message()}});
+      if (!put.ok()) WriteLogLine(log_, clock_.Now(), "warn", "storing the forecast history failed", {{"error", put.message()}});
     }
     if (has_model()) ComputeForecastQuality(history, merged, horizon(), at, kpis);
   } else {
-    LogLine(log_, clock_, "warn", "reading renewals for the KPIs failed",
+    WriteLogLine(log_, clock_.Now(), "warn", "reading renewals for the KPIs failed",
             {{"error", (renewals.ok() ? issued.status() : renewals.status()).message()}});
   }
   IndexAudit();
@@ -346,7 +314,7 @@ void FleetService::IndexAudit() {
     return OkStatus();
   });
   if (!scanned.ok()) {
-    LogLine(log_, clock_, "warn", "indexing the audit log failed", {{"error", scanned.message()}});
+    WriteLogLine(log_, clock_.Now(), "warn", "indexing the audit log failed", {{"error", scanned.message()}});
     return;
   }
   std::unique_lock<std::shared_mutex> lock(audit_mu_);

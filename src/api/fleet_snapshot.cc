@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -14,10 +15,6 @@ namespace certcast::api {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::string Dump(const Json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 Json TimeOrNull(const std::optional<absl::Time>& t) {
   return t ? Json(FormatRfc3339(*t)) : Json(nullptr);

@@ -6,13 +6,11 @@
 #include "cli/command.h"
 #include "core/clock.h"
 #include "core/strings.h"
-#include "core/utf8.h"
 #include "core/time.h"
+#include "core/utf8.h"
+#include "model/forecaster.h"
 #include "policy/planner.h"
 #include "store/store.h"
-#if CERTCAST_HAVE_MODEL
-#include "model/forecaster.h"
-#endif
 
 namespace certcast::cli {
 namespace {
@@ -76,7 +74,6 @@ int RunPlanCommand(const PlanFlags& flags) {
   if (!store.ok()) return Fail(store.status());
 
   const Forecaster* forecaster = nullptr;
-#if CERTCAST_HAVE_MODEL
   std::optional<Forecaster> loaded;
   if (!flags.model.empty()) {
     auto model = Forecaster::Load(flags.model);
@@ -90,11 +87,6 @@ int RunPlanCommand(const PlanFlags& flags) {
       forecaster = &*loaded;
     }
   }
-#else
-  if (!flags.model.empty()) {
-    std::cerr << "certcast: warning: this build has no forecaster; planning on facts alone\n";
-  }
-#endif
   // Never freed: the process ends right after the plan, and freeing the folded state of a large
   // fleet (millions of small allocations) costs as much as a plan step (docs/benchmarks.md).
   auto* state = new policy::PlanState(/*with_fleet=*/forecaster != nullptr);

@@ -10,10 +10,8 @@
 #include "cli/command.h"
 #include "core/clock.h"
 #include "core/strings.h"
-#include "store/store.h"
-#if CERTCAST_HAVE_MODEL
 #include "model/forecaster.h"
-#endif
+#include "store/store.h"
 
 namespace certcast::cli {
 namespace {
@@ -40,7 +38,6 @@ int RunDaemon(const RunFlags& flags) {
   auto store = Store::OpenSqlite(config->db);
   if (!store.ok()) return Fail(store.status());
   const Forecaster* forecaster = nullptr;
-#if CERTCAST_HAVE_MODEL
   std::optional<Forecaster> loaded;
   if (!config->model.empty()) {
     auto model = Forecaster::Load(config->model);
@@ -52,7 +49,6 @@ int RunDaemon(const RunFlags& flags) {
       forecaster = &*loaded;
     }
   }
-#endif
   act::Daemon daemon(*config, **store, forecaster, SystemClock::Get(), std::cerr);
   if (flags.once) {
     auto cycle = daemon.RunCycle();

@@ -4,17 +4,11 @@
 
 #include "core/strings.h"
 #include "core/time.h"
-#include "policy/binary_codec.h"
-#include "store/store.h"
-#if CERTCAST_HAVE_MODEL
 #include "features/features.h"
 #include "features/lineage_state.h"
+#include "policy/binary_codec.h"
 #include "policy/fleet_state_codec.h"
-#else
-namespace certcast {
-class FleetState {};  // without src/model there is no forecaster state to keep
-}  // namespace certcast
-#endif
+#include "store/store.h"
 
 namespace certcast::policy {
 namespace {
@@ -32,11 +26,7 @@ double Since(std::chrono::steady_clock::time_point start) {
 }
 
 std::string FeatureSchema() {
-#if CERTCAST_HAVE_MODEL
   return FeatureSchemaId();
-#else
-  return "";
-#endif
 }
 
 }  // namespace
@@ -53,9 +43,7 @@ void PlanState::Reset() {
   unsaved_ = true;
   views_ = FleetViewBuilder();
   fleet_.reset();
-#if CERTCAST_HAVE_MODEL
   if (with_fleet_) fleet_ = std::make_unique<FleetState>();
-#endif
 }
 
 Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time until,
@@ -66,9 +54,7 @@ Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time
   filter.until = until;
   Status s = store.ScanEvents(filter, [&](const Event& e) {
     views_.Add(e);
-#if CERTCAST_HAVE_MODEL
     if (fleet_) RETURN_IF_ERROR(fleet_->Apply(e));
-#endif
     ++stats.events_folded;
     unsaved_ = true;
     return OkStatus();
@@ -136,9 +122,7 @@ std::string PlanState::Serialize() const {
   w.Time(watermark_);
   w.I64(append_seq_);
   views_.Save(w);
-#if CERTCAST_HAVE_MODEL
   if (fleet_) SaveFleetState(*fleet_, w);
-#endif
   return w.Take();
 }
 
@@ -173,9 +157,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   RETURN_IF_ERROR(r.Time(watermark));
   RETURN_IF_ERROR(r.I64(seq));
   Status s = views_.Load(r);
-#if CERTCAST_HAVE_MODEL
   if (s.ok() && fleet_) s = LoadFleetState(r, *fleet_);
-#endif
   if (s.ok() && !r.done()) s = DataLossError(StrCat("checkpoint: ", bytes.size() - r.position(), " trailing bytes"));
   if (!s.ok()) {
     Reset();

@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/container/flat_hash_set.h"
 #include "core/json_checked.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/domains.h"
-#if CERTCAST_HAVE_MODEL
-#include "absl/container/flat_hash_set.h"
 #include "model/forecaster.h"
-#endif
 #include "nlohmann/json.hpp"
 #include "store/store.h"
 #include "store/store_backends.h"
@@ -342,7 +340,6 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   const auto t1 = Clock::now();
   std::vector<LineageView> views = state.views().Build(at);
   const auto t2 = Clock::now();
-#if CERTCAST_HAVE_MODEL
   if (forecaster) {
     // Reasons come after the decision, for the few lineages that use them (PlanFleet).
     ScoreOptions score_options;
@@ -370,14 +367,9 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   } else {
     out.model_version = "none";
   }
-#else
-  if (forecaster) return FailedPreconditionError("this build has no forecaster (src/model)");
-  out.model_version = "none";
-#endif
   const auto t3 = Clock::now();
   double explain_seconds = 0;
   ExplainForecasts explain;
-#if CERTCAST_HAVE_MODEL
   if (forecaster && out.forecast_error.empty()) {
     explain = [&](const std::vector<std::string>& certs, ForecastMap& forecasts) {
       const auto start = Clock::now();
@@ -401,7 +393,6 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
       explain_seconds = Seconds(start, Clock::now());
     };
   }
-#endif
   out.result = PlanFleet(views, out.forecasts, memory, options.config, at, explain);
   // The audit records say so too: their messages and top features lack the reasons.
   if (!out.reasons_error.empty()) out.model_version += " (reasons failed: none given)";

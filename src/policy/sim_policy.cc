@@ -6,10 +6,8 @@
 #include "alert/from_plan.h"
 #include "core/strings.h"
 
-#if CERTCAST_HAVE_MODEL
 #include "features/lineage_state.h"
 #include "model/forecaster.h"
-#endif
 
 namespace certcast::policy {
 
@@ -17,11 +15,9 @@ struct SimPolicy::State {
   FleetViewBuilder builder;
   FleetMemory memory;
   std::vector<alert::Incident> incidents;  // open ones (resolved ones are dropped)
-#if CERTCAST_HAVE_MODEL
   std::vector<Event> events;  // every event so far, ts order (the forecaster's FleetState input)
   FleetState fleet;
   size_t cursor = 0;
-#endif
 };
 
 SimPolicy::SimPolicy(PolicyConfig config, const Forecaster* forecaster, std::string name)
@@ -39,7 +35,6 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
   const auto start = std::chrono::steady_clock::now();
   for (const Event& e : todays_events) state_->builder.Add(e);
   absl::flat_hash_map<std::string, ForecastView> forecasts;
-#if CERTCAST_HAVE_MODEL
   if (forecaster_) {
     state_->events.insert(state_->events.end(), todays_events.begin(), todays_events.end());
     Status advanced = state_->fleet.AdvanceTo(state_->events, day_end, &state_->cursor);
@@ -60,7 +55,6 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
       ++forecast_failures_;
     }
   }
-#endif
   const std::vector<LineageView> views = state_->builder.Build(day_end);
   PlanResult result = PlanFleet(views, forecasts, state_->memory, config_, day_end);
   std::vector<PlannedAction> actions;
