@@ -1,6 +1,7 @@
 #include "act/agent_action.h"
 
 #include "core/event_json.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -10,7 +11,7 @@ std::string AgentActionParametersToJson(const AgentActionParameters& p) {
   Event lineage{p.decided, p.lineage};
   // Built as text: ActionToJson and EventToJson are the canonical forms, embedded unchanged.
   return StrCat(R"({"action":)", ActionToJson(p.action), R"(,"reason_code":)",
-                nlohmann::json(p.reason_code).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                Dump(nlohmann::json(p.reason_code)),
                 R"(,"lineage":)", EventToJson(lineage), "}");
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -445,8 +446,7 @@ StatusOr<Incident> FromRecord(const IncidentRecord& record) {
 }
 
 std::string IncidentJson(const Incident& incident) {
-  return IncidentToJsonObject(incident).dump(-1, ' ', false,
-                                              nlohmann::json::error_handler_t::replace);
+  return Dump(IncidentToJsonObject(incident));
 }
 
 std::string SilenceJson(const SilenceRecord& s, absl::Time now) {
@@ -461,7 +461,7 @@ std::string SilenceJson(const SilenceRecord& s, absl::Time now) {
   j["ended"] = OptionalTime(s.ended);
   j["ended_by"] = s.ended_by;
   j["in_force"] = s.InForce(now);
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Dump(j);
 }
 
 }  // namespace certcast::alert

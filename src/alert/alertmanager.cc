@@ -1,5 +1,6 @@
 #include "alert/alertmanager.h"
 
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -51,7 +52,7 @@ std::string AlertmanagerBody(std::span<const Notification> notifications,
     }
     alerts.push_back(Alert(n, n.severity, settings, n.expires_at));
   }
-  return alerts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Dump(alerts);
 }
 
 }  // namespace certcast::alert

@@ -1,6 +1,7 @@
 #include "api/silences.h"
 
 #include "alert/alert.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -15,7 +16,7 @@ Status Audit(Store& store, const SilenceRecord& silence, const SilenceActor& act
   audit["silence"] = nlohmann::ordered_json::parse(alert::SilenceJson(silence, now));
   return store
       .AppendAudit(now, "silence",
-                   audit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+                   Dump(audit))
       .status();
 }
 

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -28,7 +29,7 @@ std::string ActionToJson(const PlannedAction& a) {
   j["reason"] = a.reason;
   // Three decimals: enough to rank and compare with a threshold, short enough to read.
   j["risk"] = std::round(a.risk * 1000) / 1000;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Dump(j);
 }
 
 StatusOr<PlannedAction> ParseActionLine(std::string_view line) {

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "core/json_checked.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/domains.h"
@@ -314,7 +315,7 @@ std::string DecisionAuditJson(const PlannedItem& item, absl::Time at,
   }
   j["top_features"] = std::move(features);
   if (!item.alert_key.empty()) j["alert_key"] = item.alert_key;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Dump(j);
 }
 
 StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl::Time at,

@@ -1,5 +1,6 @@
 #include "store/action_queue_rules.h"
 
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -16,10 +17,6 @@ nlohmann::ordered_json Base(const QueuedAction& a, const ActionActor& actor) {
   j["decision_seq"] = a.decision_seq;
   j["by"] = actor.name;
   return j;
-}
-
-std::string Dump(const nlohmann::ordered_json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
