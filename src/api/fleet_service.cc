@@ -182,7 +182,7 @@ Status FleetService::Refresh(bool record) {
     auto leader = HoldLeadership(*store_, "planner");
     if (!leader.ok()) return leader.status().WithPrefix("planner leadership");
     if (leader->changed) {
-      LogLine(log_, clock_, "info", leader->held ? "planning: this server leads" :
+      WriteLogLine(log_, clock_.Now(), "info", leader->held ? "planning: this server leads" :
                                                    "not planning: another server leads",
               {{"db", StoreDisplayName(options_.db)}});
     }
