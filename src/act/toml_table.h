@@ -72,6 +72,14 @@ class TomlTable {
         }
         out.push_back(item.value<std::string>().value());
       }
+    } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+      const toml::array* array = node->as_array();
+      if (!array) return InvalidArgumentError(StrCat(Key(key), ": expected an array of integers"));
+      out.clear();
+      for (const toml::node& item : *array) {
+        if (!item.is_integer()) return InvalidArgumentError(StrCat(Key(key), ": expected an array of integers"));
+        out.push_back(static_cast<int>(item.value<int64_t>().value()));
+      }
     } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
       // An environment: { NAME = "value", ... }.
       const toml::table* table = node->as_table();

@@ -10,7 +10,9 @@
 
 #include "act/collector.h"
 #include "act/process.h"
+#include "api/probe_targets.h"
 #include "api/token.h"
+#include "collect/probe/scan.h"
 #include "collect/clients/discover.h"
 #include "collect/host/host_probe.h"
 #include "collect/host/spool.h"
@@ -313,6 +315,53 @@ Status Agent::Deliver(AgentCycleReport& report, bool even_if_empty) {
   return OkStatus();
 }
 
+Status Agent::Probe(AgentCycleReport& report) {
+  struct CloseAfter {
+    ServerClient& server;
+    ~CloseAfter() { server.Close(); }
+  } close_after{*server_};
+  auto answer = server_->Get("/v1/agent/probes");
+  if (!answer.ok()) {
+    Log("warn", "probe targets not fetched", {{"error", answer.status().message()}});
+    return OkStatus();
+  }
+  if (answer->status != 200) {
+    Log("warn", "probe targets not fetched", {{"status", std::to_string(answer->status)}});
+    return OkStatus();
+  }
+  // Parsing keeps at most a few more than probe_max so that refusals below can be counted, while
+  // a huge list costs no more than that.
+  auto list = api::ParseProbeTargetsJson(answer->body, 4 * static_cast<size_t>(options_.probe_max) + 16);
+  if (!list.ok()) {
+    Log("warn", "probe targets unusable", {{"error", list.status().message()}});
+    return OkStatus();
+  }
+  std::vector<api::ProbeTarget> admitted;
+  for (api::ProbeTarget& target : list->targets) {
+    const bool internal = target.kind != api::ProbeTarget::Kind::kTls ||
+                          api::IsInternalAddress(api::EndpointHost(target.endpoint));
+    if (internal && static_cast<int>(admitted.size()) < options_.probe_max) {
+      admitted.push_back(std::move(target));
+    } else {
+      ++report.probes_refused;
+    }
+  }
+  report.probes_refused += static_cast<int>(list->truncated);
+  if (report.probes_refused > 0) {
+    Log("warn", "probe targets left out (this agent's limits: internal addresses only, --probe-max; or the server's probe_max_targets)",
+        {{"left_out", std::to_string(report.probes_refused)}, {"probe_max", std::to_string(options_.probe_max)}});
+  }
+  if (admitted.empty()) return OkStatus();
+  api::ProbeRunOptions run{.timeout = options_.probe_timeout, .ca_file = options_.probe_ca_file,
+                           .host = options_.host, .concurrency = 4};
+  const probe::ScanResult result = probe::RunScan(api::PlanProbes(admitted, run, clock_));
+  report.probes = static_cast<int>(admitted.size());
+  for (const std::string& error : result.errors) Log("warn", "probe failed", {{"error", error}});
+  std::vector<std::string> lines;
+  for (const Event& e : result.events) lines.push_back(EventToJson(e));
+  return outbox_->Append(lines, clock_.Now());
+}
+
 StatusOr<AgentCycleReport> Agent::RunCycle() {
   AgentCycleReport report;
   const absl::Time now = clock_.Now();
@@ -323,17 +372,18 @@ StatusOr<AgentCycleReport> Agent::RunCycle() {
   if (!delivered.ok()) {
     Log("warn", "server unavailable; events wait in the outbox", {{"error", delivered.message()}});
   }
+  const int64_t before = outbox_->bytes();
+  if (options_.probes && delivered.ok() && !stop_.stopped()) RETURN_IF_ERROR(Probe(report));
   // Act (actions.h, set by cmd_agent.cc): lease this host's actions, carry them out with the
   // local executors, append their events to the outbox, report the outcomes.
   if (act_step_ && delivered.ok() && !stop_.stopped()) {
-    const int64_t before = outbox_->bytes();
     ActContext context{*server_, *outbox_, options_.host, clock_.Now(), log_};
     Status acted = act_step_(context);
     if (!acted.ok()) Log("warn", "act step failed", {{"error", acted.message()}});
-    if (outbox_->bytes() != before) {
-      delivered = Deliver(report);
-      if (refused_) return delivered;
-    }
+  }
+  if (outbox_->bytes() != before) {
+    delivered = Deliver(report);
+    if (refused_) return delivered;
   }
   report.pending_bytes = outbox_->bytes();
   Log("info", "cycle", {{"collected", std::to_string(report.collected)},
@@ -342,6 +392,7 @@ StatusOr<AgentCycleReport> Agent::RunCycle() {
                         {"stored", std::to_string(report.stored)},
                         {"duplicates", std::to_string(report.duplicates)},
                         {"rejected", std::to_string(report.rejected)},
+                        {"probes", std::to_string(report.probes)},
                         {"pending_bytes", std::to_string(report.pending_bytes)}});
   return report;
 }

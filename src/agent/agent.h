@@ -65,6 +65,15 @@ struct AgentOptions {
   uint64_t seed = 0;  // backoff jitter
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration io_timeout = absl::Seconds(60);
+  // The probes the server derives for this host (GET /v1/agent/probes), run each cycle after a
+  // delivery the server answered. The agent's own limits win over the server's list: at most
+  // probe_max targets, each within probe_timeout, and TLS endpoints only at internal address
+  // literals (api::IsInternalAddress: loopback, private, link-local) -- the server probes what is
+  // public, and a name could resolve anywhere.
+  bool probes = true;
+  int probe_max = 64;
+  absl::Duration probe_timeout = absl::Seconds(5);
+  std::string probe_ca_file;  // trust of the probed endpoints and CAs; "" = the system store
 };
 
 struct AgentCycleReport {
@@ -74,6 +83,8 @@ struct AgentCycleReport {
   int64_t queued = 0;          // appended to the outbox
   int batches = 0;             // segments acknowledged by the server
   int64_t stored = 0, duplicates = 0, rejected = 0;  // the server's counts over those batches
+  int probes = 0;                // probe targets run this cycle
+  int probes_refused = 0;        // targets the server listed that the agent's limits left out
   bool server_answered = false;  // some request got an HTTP answer this cycle
   int64_t pending_bytes = 0;     // left in the outbox after the cycle
 };
@@ -120,6 +131,10 @@ class Agent {
   // `even_if_empty`, an empty outbox is posted as an empty body (is the server there, does it
   // still take the token?).
   Status Deliver(AgentCycleReport& report, bool even_if_empty = false);
+  // Fetches this host's probe targets, runs those the agent's limits admit and appends their
+  // events to the outbox. An error only when the outbox fails; a server without the route or a
+  // bad list is a warning.
+  Status Probe(AgentCycleReport& report);
   Status DeadLetter(uint64_t batch, int64_t line, std::string_view error, std::string_view event);
   void Log(std::string_view level, std::string_view msg,
            const std::vector<std::pair<std::string, std::string>>& fields = {});

@@ -132,6 +132,7 @@ Status RegisterRoutes(Router& router, ServerContext& context) {
   RETURN_IF_ERROR(RegisterFleetRoutes(router, context));
   RETURN_IF_ERROR(RegisterActionRoutes(router, context));
   RETURN_IF_ERROR(RegisterAlertRoutes(router, context));
+  RETURN_IF_ERROR(RegisterProbeRoutes(router, context));
   return OkStatus();
 }
 

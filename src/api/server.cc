@@ -380,6 +380,18 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Cl
   ASSIGN_OR_RETURN(server->fleet_,
                    FleetService::Create(std::move(fleet), clock, *server->metrics_, std::cerr));
   RETURN_IF_ERROR(server->fleet_->Start());
+  if (options.probe) {
+    ProbeServiceOptions probes{.db = options.db, .interval = options.probe_interval};
+    probes.targets.public_ports = options.probe_public_ports;
+    probes.targets.local_ports = options.probe_local_ports;
+    probes.targets.max_targets = static_cast<size_t>(options.probe_max_targets);
+    probes.run.timeout = options.probe_timeout;
+    probes.run.ca_file = options.probe_ca_file;
+    FleetService* fleet_service = server->fleet_.get();
+    ASSIGN_OR_RETURN(server->probes_,
+                     ProbeService::Create(std::move(probes), clock, [fleet_service] { return fleet_service->snapshot(); },
+                                          [fleet_service] { fleet_service->NotifyIngest(); }, std::cerr));
+  }
   server->context_.options = std::move(options);
   server->context_.clock = &clock;
   server->context_.stores = server->stores_.get();
@@ -652,9 +664,11 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
       if (lease.ok()) context_.authenticator->FlushLastUsed(**lease).IgnoreError();
     }
   });
+  if (probes_) probes_->Start();
   if (on_listening) on_listening(bound);
   const bool listened = http.listen_after_bind();
   Stop();
+  if (probes_) probes_->Stop();
   flusher.join();
   // Requests answered during the last flush's wait are written now.
   auto lease = context_.stores->Acquire();

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "api/fleet_service.h"
 #include "api/metrics.h"
+#include "api/probe_service.h"
 #include "api/token.h"
 #include "core/clock.h"
 #include "core/status.h"
@@ -66,6 +67,16 @@ struct ServerOptions {
   // How long an agent's lease on a queued action lasts (POST /v1/agent/actions/lease): past it,
   // without a report, the action is leased again (the agent died; store.h, ActionState).
   absl::Duration action_lease = absl::Minutes(30);
+  // Probes derived from the lineages the server knows (probe_targets.h): the server's own from
+  // outside, every probe_interval, when `probe`; and the lists agents fetch (GET
+  // /v1/agent/probes), whose TLS targets are each name on 127.0.0.1 at probe_local_ports.
+  bool probe = false;
+  absl::Duration probe_interval = absl::Hours(1);
+  absl::Duration probe_timeout = absl::Seconds(10);  // one probe of the server's
+  std::string probe_ca_file;                         // trust of the server's probes; "" = system
+  std::vector<int> probe_public_ports = {443};
+  std::vector<int> probe_local_ports = {443};
+  int64_t probe_max_targets = 500;                   // per list (per host for agents)
 };
 
 // Reads a `certcast serve` config file (TOML, table [serve]) into `options`; keys absent keep
@@ -176,6 +187,9 @@ Status RegisterFleetRoutes(Router& router, ServerContext& context);
 Status RegisterActionRoutes(Router& router, ServerContext& context);
 // Incidents and silences (alert_routes.cc, docs/alerts.md).
 Status RegisterAlertRoutes(Router& router, ServerContext& context);
+// Probe targets derived from the fleet view (probe_routes.cc, probe_targets.h): GET
+// /v1/agent/probes.
+Status RegisterProbeRoutes(Router& router, ServerContext& context);
 
 // The OpenAPI 3.1 document (src/api/openapi.json, embedded at build time).
 std::string_view OpenApiDocument();
@@ -207,6 +221,7 @@ class Server {
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<FleetService> fleet_;
+  std::unique_ptr<ProbeService> probes_;  // with `probe`: the server's own probes
   std::unique_ptr<Impl> impl_;
 };
 

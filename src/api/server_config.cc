@@ -33,7 +33,27 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
   RETURN_IF_ERROR(t.Get("ingest_debounce", o.ingest_debounce));
   RETURN_IF_ERROR(t.Get("metrics_token", o.metrics_token));
   RETURN_IF_ERROR(t.Get("action_lease", o.action_lease));
+  RETURN_IF_ERROR(t.Get("probe", o.probe));
+  RETURN_IF_ERROR(t.Get("probe_interval", o.probe_interval));
+  RETURN_IF_ERROR(t.Get("probe_timeout", o.probe_timeout));
+  RETURN_IF_ERROR(t.Get("probe_ca_file", o.probe_ca_file));
+  RETURN_IF_ERROR(t.Get("probe_public_ports", o.probe_public_ports));
+  RETURN_IF_ERROR(t.Get("probe_local_ports", o.probe_local_ports));
+  RETURN_IF_ERROR(t.Get("probe_max_targets", o.probe_max_targets));
   RETURN_IF_ERROR(t.CheckUnknown());
+  for (auto [name, ports] : {std::pair{"probe_public_ports", &o.probe_public_ports},
+                             {"probe_local_ports", &o.probe_local_ports}}) {
+    if (ports->size() > 16) return InvalidArgumentError(StrCat(name, ": at most 16 ports"));
+    for (int port : *ports) {
+      if (port < 1 || port > 65535) return InvalidArgumentError(StrCat(name, ": ", port, " is not a port (1 to 65535)"));
+    }
+  }
+  if (o.probe_max_targets < 1 || o.probe_max_targets > 100000) {
+    return InvalidArgumentError("probe_max_targets: 1 to 100000");
+  }
+  if (o.probe_timeout < absl::Seconds(1) || o.probe_timeout > absl::Minutes(10)) {
+    return InvalidArgumentError("probe_timeout: 1s to 10m");
+  }
   if (o.threads < 1 || o.threads > 4096) return InvalidArgumentError("threads: 1 to 4096");
   if (o.queue < 1) return InvalidArgumentError("queue: at least 1");
   if (o.max_body_bytes < 1024) return InvalidArgumentError("max_body_bytes: at least 1024");
@@ -44,7 +64,8 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
                          {"keep_alive_timeout", o.keep_alive_timeout},
                          {"last_used_flush", o.last_used_flush},
                          {"plan_interval", o.plan_interval},
-                         {"action_lease", o.action_lease}}) {
+                         {"action_lease", o.action_lease},
+                         {"probe_interval", o.probe_interval}}) {
     if (d < absl::Seconds(1)) return InvalidArgumentError(StrCat(name, ": at least 1s"));
   }
   if (o.ingest_debounce < absl::Milliseconds(10)) {

@@ -31,6 +31,8 @@ struct AgentFlags {
   std::string retry_min = "1s";
   std::string retry_max = "5m";
   std::string timeout = "60s";
+  std::string probe_timeout = "5s";
+  bool no_probes = false;
   bool once = false;
 };
 
@@ -64,7 +66,8 @@ int RunAgent(AgentFlags& flags) {
        {std::tuple{"--interval", &flags.interval, &options.interval},
         std::tuple{"--retry-min", &flags.retry_min, &options.retry_min},
         std::tuple{"--retry-max", &flags.retry_max, &options.retry_max},
-        std::tuple{"--timeout", &flags.timeout, &options.io_timeout}}) {
+        std::tuple{"--timeout", &flags.timeout, &options.io_timeout},
+        std::tuple{"--probe-timeout", &flags.probe_timeout, &options.probe_timeout}}) {
     // Sub-second values too ("100ms"), for tests and fast local links.
     auto d = ParseDurationFlag(*text);
     absl::Duration fine;
@@ -76,6 +79,8 @@ int RunAgent(AgentFlags& flags) {
       return Fail(d.status().WithPrefix(name));
     }
   }
+  options.probes = !flags.no_probes;
+  if (options.probe_max < 0 || options.probe_max > 10000) return Fail(InvalidArgumentError("--probe-max: 0 to 10000"));
   if (options.seed == 0) options.seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
   auto offset = TestClockOffset();
   if (!offset.ok()) return Fail(offset.status());
@@ -163,7 +168,12 @@ const bool registered = RegisterCommand({
               "rejected go to STATE-DIR/dead-letter.jsonl with its error. Without an answer, "
               "delivery is retried with exponential backoff and jitter, and the outbox keeps at "
               "most --outbox-max-bytes (oldest batches dropped first; the drop is reported as a "
-              "`host` event with event \"telemetry_dropped\" once the server answers). A token "
+              "`host` event with event \"telemetry_dropped\" once the server answers). After a delivery the "
+              "server answered, the agent fetches the probes the server derived for this host from the "
+              "lineages it knows (GET /v1/agent/probes: each name as SNI on 127.0.0.1 at the server's "
+              "probe_local_ports, internal endpoints seen serving them, the CA directory) and runs "
+              "those its own limits admit (TLS endpoints at internal addresses only, --probe-max, "
+              "--probe-timeout); their events are delivered in the same cycle. A token "
               "the server refuses (401 revoked or unknown, 403) stops the agent. SIGTERM or "
               "SIGINT lets the batch in flight finish.\n\nFor tests only: the environment "
               "variable CERTCAST_TEST_CLOCK_OFFSET (\"10m\", \"-10m\") moves the agent's wall "
@@ -192,6 +202,14 @@ const bool registered = RegisterCommand({
           sub.add_option("--retry-max", flags->retry_max, "Longest wait between delivery attempts")->capture_default_str();
           sub.add_option("--timeout", flags->timeout, "One read or write on the server connection")->capture_default_str();
           sub.add_option("--seed", flags->options.seed, "Seed of the retry jitter (default: from pid and time)");
+          sub.add_flag("--no-probes", flags->no_probes, "Do not run the probes the server derives for this host");
+          sub.add_option("--probe-max", flags->options.probe_max,
+                         "Most probe targets run per cycle (the rest of the server's list is left out)")
+              ->capture_default_str();
+          sub.add_option("--probe-timeout", flags->probe_timeout, "One probe (connect and handshake, or one CA request)")
+              ->capture_default_str();
+          sub.add_option("--probe-ca-file", flags->options.probe_ca_file,
+                         "CA bundle (PEM) the probed endpoints and CAs are verified against (default: the system's)");
           sub.footer(
               "Exit: 0 stopped by a signal, or with --once every event acknowledged; 1 with --once, "
               "the server rejected some lines (in the dead-letter file); 3 the server could not "

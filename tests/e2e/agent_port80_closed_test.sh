@@ -23,8 +23,12 @@ read -r port < <(lab_free_ports 1)
 lab_spawn serve "$CERTCAST" "$CERTCAST" serve --db "$E2E_DB" --listen "127.0.0.1:$port" \
   --run-config "$E2E_CONF" --plan-interval 1s --threads 4
 lab_wait_until 30 curl -sf "http://127.0.0.1:$port/healthz" || fail "certcast serve did not start (see $LAB/logs/serve.log)"
+# The probes the server derives for the host (GET /v1/agent/probes) verify against the lab's
+# roots and pebble's HTTPS CA, as the lab's scan config does.
+cat "$LAB_ROOTS" "$LAB_PEBBLE_CA" >"$E2E/probe-trust.pem"
 lab_spawn agent "$CERTCAST" "$CERTCAST" agent --server "http://127.0.0.1:$port" --token-file "$E2E/agent.token" \
-  --state-dir "$E2E/agent" --host lab --config "$E2E_CONF" --spool-dir "" --discover-root "" --interval 1s
+  --state-dir "$E2E/agent" --host lab --config "$E2E_CONF" --spool-dir "" --discover-root "" --interval 1s \
+  --probe-ca-file "$E2E/probe-trust.pem" --probe-timeout 3s
 say "port 80 closes; web's scheduled renewal is due at $(date -d @"$due" +%T)"
 lab_http_off
 

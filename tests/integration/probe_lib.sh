@@ -53,3 +53,23 @@ expect() {
   local got; got=$(field "$1" "$2")
   [[ "$got" == "$3" ]] || fail "${4:-}: $2 = '$got', want '$3' in: $1"
 }
+
+# start_nginx HTTP_BODY: nginx as one process (no master, no workers: one PID to stop, no user
+# switch) with HTTP_BODY inside its http {} block, files under $work; started like `start nginx`.
+start_nginx() {
+  mkdir -p "$work/logs"
+  cat >"$work/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
+  uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
+  $1
+}
+CONF
+  start nginx nginx -p "$work" -c "$work/nginx.conf"
+}

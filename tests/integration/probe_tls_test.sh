@@ -82,18 +82,7 @@ for k in stapled revoked; do
 "
 done
 H=${port[http]}
-cat >nginx.conf <<CONF
-# One process (no master, no workers): one PID to stop, no user switch.
-daemon off;
-master_process off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
-  uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
-  $tls_servers
+start_nginx "  $tls_servers
   server {
     listen 127.0.0.1:$H;
     root $work/www;
@@ -104,9 +93,7 @@ http {
     location ~ ^/.well-known/acme-challenge/loop([0-9]+)$ { set \$n \$1; return 302 /.well-known/acme-challenge/loop\$n-; }
     location ~ ^/.well-known/acme-challenge/loop([0-9-]+)$ { return 302 /.well-known/acme-challenge/loop\$1-; }
   }
-}
-CONF
-start nginx nginx -p "$work" -c "$work/nginx.conf"
+"
 # A server that accepts and never answers: the handshake must time out.
 start blackhole python3 -c 'import socket,sys,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
