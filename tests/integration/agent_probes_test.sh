@@ -25,7 +25,7 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key 
 printf 'subjectAltName=DNS:shop.test,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >leaf.ext
 openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 10 -extfile leaf.ext -out leaf.pem \
   2>/dev/null || fail "openssl leaf"
-serial=$(openssl x509 -in leaf.pem -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//')
+serial=$(openssl x509 -in leaf.pem -noout -serial | cut -d= -f2 | tr A-F a-f)
 tls_port=$(free_port)
 start_nginx "server { listen 127.0.0.1:$tls_port ssl; ssl_certificate $work/leaf.pem; ssl_certificate_key $work/leaf.key; return 200 ok; }"
 wait_tcp "$tls_port"
