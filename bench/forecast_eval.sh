@@ -9,7 +9,8 @@
 #   TAG   names this run's models and results (e.g. before, after), so two binaries compare on
 #         the same stores
 #   MODEL_TAG (environment) reuses another tag's models instead of training; BACKTEST_FLAGS
-#   (environment) adds flags to backtest, e.g. --recalibrate
+#   (environment) adds flags to backtest, e.g. --recalibrate; TRAIN_FLAGS to train, e.g.
+#   --attempt-model
 #   BIN   the certcast binary (default build/certcast); WORK the cache directory
 #         (default /tmp/certcast-forecast-eval); fleets and stores are made once per WORK.
 # Prints one line per fleet: PR-AUC, Brier, base-rate Brier, episode recall (caught/episodes),
@@ -98,7 +99,7 @@ for spec in "${fleets[@]}"; do
   model_tag=${MODEL_TAG:-$tag}
   model="$work/$name.$model_tag.model" log="$work/$name.$tag.log"
   if [ "$model_tag" = "$tag" ] || [ ! -s "$model" ]; then
-    nice "$bin" train --db "$db" --model "$model" --until "${split}T00:00:00Z" >"$work/$name.$model_tag.log.train" 2>&1
+    nice "$bin" train --db "$db" --model "$model" --until "${split}T00:00:00Z" ${TRAIN_FLAGS:-} >"$work/$name.$model_tag.log.train" 2>&1
   fi
   nice "$bin" backtest --db "$db" --model "$model" --from "${split}T00:00:00Z" --to "${end}T00:00:00Z" \
     --out "$work/$name.$tag.csv" --truth "$work/$name.truth.jsonl" ${BACKTEST_FLAGS:-} 2>&1 | grep -v '^backtest: day' >"$log"
@@ -109,5 +110,6 @@ for spec in "${fleets[@]}"; do
   echo "$name [$tag] $model_line | base-rate Brier $base | ceiling $catchable/$episodes"
   echo "  truth catchable/all: $causes"
   echo "  $(grep '^recall per cause' "$log")"
+  grep '^onset time' "$log" | sed 's/^/  /' || true
   grep -E '^(validation|alert threshold)' "$work/$name.$model_tag.log.train" | sed 's/^/  train: /'
 done

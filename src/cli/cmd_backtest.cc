@@ -75,6 +75,10 @@ int RunBacktestCommand(const BacktestFlags& flags) {
   }
   PrintMetrics("certcast model", result->model);
   for (const auto& [name, m] : result->baselines) PrintMetrics(StrCat("rule: ", name), m);
+  std::printf("onset time of caught episodes, median error: %.1f days from the next scheduled attempt (%lld), "
+              "%.1f days from the AFT model (%lld)\n",
+              result->onset_time_attempt_median_days, static_cast<long long>(result->onset_time_attempt_count),
+              result->onset_time_aft_median_days, static_cast<long long>(result->onset_time_aft_count));
   std::printf("recall per cause (model):");
   for (const auto& [cause, c] : result->model.by_cause) std::printf("  %s %d/%d", cause.c_str(), c.caught, c.episodes);
   std::printf("\n");

@@ -18,6 +18,7 @@ struct TrainFlags {
   std::string db, model, until, horizon = "7d", algorithm = "gbtree";
   int threads = 2;
   bool no_survival = false;
+  bool attempt_model = false;
 };
 
 int RunTrain(const TrainFlags& flags) {
@@ -43,6 +44,7 @@ int RunTrain(const TrainFlags& flags) {
   options.algorithm = flags.algorithm;
   options.threads = flags.threads;
   options.survival = !flags.no_survival;
+  options.attempt_model = flags.attempt_model;
   options.progress = [](const std::string& line) { std::cerr << "train: " << line << "\n"; };
   std::cerr << "train: " << events->size() << " events before " << FormatRfc3339(until) << "\n";
   auto set = BuildTrainingSet(*events, until, options);
@@ -109,6 +111,11 @@ const bool registered = RegisterCommand({
               ->check(CLI::IsMember({"gbtree", "rf"}));
           sub.add_option("--threads", flags->threads, "Training threads")->capture_default_str()->check(CLI::Range(1, 256));
           sub.add_flag("--no-survival", flags->no_survival, "Skip the AFT time-to-failure model");
+          sub.add_flag("--attempt-model", flags->attempt_model,
+                       "Also learn P(a renewal attempt fails | the state before it) from every attempt outside "
+                       "an episode (dry runs included), composed with the client's next scheduled attempt and "
+                       "blended in by the calibration on the held-out days (off by default: it did not help on "
+                       "the development fleets, docs/forecast.md)");
           sub.footer("Example:\n  certcast train --db fleet.db --model fleet.model --until 2026-10-01T00:00:00Z");
           return [flags] { return RunTrain(*flags); };
         },

@@ -1,5 +1,7 @@
 #include "model/backtest.h"
 
+#include "absl/container/flat_hash_set.h"
+
 #include "core/cause.h"
 
 #include <algorithm>
@@ -148,6 +150,9 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
   // episodes computed from all events give the same answer for them as events before D would.
   OutcomeRecalibration recalibration;
   std::vector<float> model_risks;  // the model's risk of rows[i], before recalibration
+  // rows[i]'s predicted onset: the next scheduled attempt, and day + AFT's time to failure
+  // (InfinitePast: none).
+  std::vector<std::pair<absl::Time, absl::Time>> predicted_onsets;
   size_t matured = 0;
   for (absl::Time day = from; day < options.to; day += absl::Hours(24), ++day_number) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -187,6 +192,8 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
       line += fc.alert ? ",1\n" : ",0\n";
       csv << line;
       rows.push_back(ScoredDay{static_cast<uint32_t>(li), day, static_cast<float>(risk), fc.alert});
+      predicted_onsets.emplace_back(fc.next_attempt.value_or(absl::InfinitePast()),
+                                    fc.expected_time_to_failure ? day + *fc.expected_time_to_failure : absl::InfinitePast());
       fx.Extract(li, f.data());
       for (size_t r = 0; r < rules.size(); ++r) {
         auto [score, alert] = rules[r].fn(f.data(), state.lineage(li), day);
@@ -222,6 +229,35 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
   result.model = Evaluate(rows, episodes, from, options.to, options.horizon, cause_ptr);
   for (size_t r = 0; r < rules.size(); ++r) {
     result.baselines.emplace_back(rules[r].name, Evaluate(rule_rows[r], episodes, from, options.to, options.horizon, cause_ptr));
+  }
+  {
+    // The first alert day of each caught episode (rows are in day order): [onset - horizon,
+    // onset - 1 day], as episode recall counts it.
+    absl::flat_hash_set<std::pair<uint32_t, int64_t>> seen;
+    std::vector<double> attempt_errors, aft_errors;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const ScoredDay& r = rows[i];
+      if (!r.alert) continue;
+      const Episode* ep = OnsetIn(*episodes[r.lineage], r.day, r.day + options.horizon);
+      // The episodes episode recall counts (metrics.cc): a window day inside [from, to).
+      if (ep == nullptr || ep->onset - absl::Hours(24) < from || ep->onset >= options.to + options.horizon ||
+          ep->onset - r.day < absl::Hours(24)) {
+        continue;
+      }
+      if (!seen.insert({r.lineage, absl::ToUnixSeconds(ep->onset)}).second) continue;
+      const auto [attempt, aft] = predicted_onsets[i];
+      if (attempt != absl::InfinitePast()) attempt_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(attempt - ep->onset)) / 24);
+      if (aft != absl::InfinitePast()) aft_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(aft - ep->onset)) / 24);
+    }
+    auto median = [](std::vector<double>& v) {
+      if (v.empty()) return 0.0;
+      std::sort(v.begin(), v.end());
+      return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    result.onset_time_attempt_count = static_cast<int64_t>(attempt_errors.size());
+    result.onset_time_aft_count = static_cast<int64_t>(aft_errors.size());
+    result.onset_time_attempt_median_days = median(attempt_errors);
+    result.onset_time_aft_median_days = median(aft_errors);
   }
   result.recalibration_slope = recalibration.slope();
   result.recalibration_intercept = recalibration.intercept();

@@ -45,6 +45,12 @@ struct BacktestResult {
   // The recalibration map at the last day (identity when off or before any outcome).
   double recalibration_slope = 1, recalibration_intercept = 0;
   int64_t recalibration_outcomes = 0;
+  // Time-to-failure accuracy (issue #14): for each caught episode, on its first alert day, the
+  // error in days of the predicted onset against the real one. "attempt": the onset is the next
+  // attempt under the client's rule (the attempt model's footing); "aft": the day plus the AFT
+  // survival model's median time to failure. Medians over the episodes that have the prediction.
+  int64_t onset_time_attempt_count = 0, onset_time_aft_count = 0;
+  double onset_time_attempt_median_days = 0, onset_time_aft_median_days = 0;
 };
 
 // Writes the CSV (header `day,cert,risk,alert`) to `csv` and returns the metrics.

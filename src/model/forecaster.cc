@@ -20,6 +20,7 @@ class ForecasterImpl {
   ModelBundle bundle;
   std::optional<xgb::Booster> classifier;
   std::optional<xgb::Booster> survival;
+  std::optional<xgb::Booster> attempt;  // P(attempt fails), blended by the calibration (model.h)
   // XGBoost's nthread is a booster parameter: changing it between a batch and a single-row call
   // must not race with another thread's prediction.
   mutable std::mutex predict_mutex;
@@ -35,16 +36,20 @@ class ForecasterImpl {
       ASSIGN_OR_RETURN(xgb::Booster s, xgb::Booster::FromBuffer(bundle.survival_ubj));
       impl->survival.emplace(std::move(s));
     }
+    if (!bundle.attempt_ubj.empty()) {
+      ASSIGN_OR_RETURN(xgb::Booster a, xgb::Booster::FromBuffer(bundle.attempt_ubj));
+      impl->attempt.emplace(std::move(a));
+    }
     impl->bundle = std::move(bundle);
     return Forecaster(std::move(impl));
   }
 
   StatusOr<std::vector<float>> Predict(const xgb::Booster& booster, const std::vector<float>& x, size_t rows,
-                                       bool margin, int threads) const {
+                                       bool margin, int threads, size_t width = kModelWidth) const {
     std::lock_guard<std::mutex> lock(predict_mutex);
     const int n = rows <= 1 ? 1 : (threads <= 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : threads);
     RETURN_IF_ERROR(const_cast<xgb::Booster&>(booster).SetParam("nthread", std::to_string(n)));
-    return booster.PredictDense(x, rows, kModelWidth, margin);
+    return booster.PredictDense(x, rows, width, margin);
   }
 };
 
@@ -97,6 +102,11 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
   if (impl_->survival) {
     ASSIGN_OR_RETURN(times, impl_->Predict(*impl_->survival, x, lineages.size(), false, options.threads));
   }
+  std::vector<float> p_fail;
+  if (impl_->attempt) {
+    ASSIGN_OR_RETURN(p_fail, impl_->Predict(*impl_->attempt, AttemptRows(x.data(), lineages.size()), lineages.size(),
+                                            false, options.threads, kAttemptWidth));
+  }
   const Calibration& cal = impl_->bundle.calibration;
   const double threshold = alert_threshold();
   for (size_t i = 0; i < lineages.size(); ++i) {
@@ -104,7 +114,8 @@ StatusOr<std::vector<LineageForecast>> Forecaster::ScoreState(const FleetState& 
     LineageForecast& f = out[i];
     f.cert = s.cert;
     f.anomaly = x[i * kModelWidth + kAnomalyColumn];
-    f.risk = cal.Apply(margins[i], f.anomaly);
+    f.risk = cal.Apply(margins[i], f.anomaly,
+                       p_fail.empty() ? AttemptInput{} : ComposeAttempt(p_fail[i], &x[i * kModelWidth], horizon()));
     f.in_episode = InEpisode(s);
     f.alert = !f.in_episode && f.risk >= threshold;
     f.next_attempt = NextScheduledAttempt(s, at);

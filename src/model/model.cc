@@ -100,17 +100,40 @@ std::span<const TailSurprise::Column> TailColumns() {
 }
 
 // ---------------------------------------------------------------------------------------------
-double Calibration::Apply(double margin, double anomaly) const {
-  return Sigmoid(a * margin + b + c * (std::isfinite(anomaly) ? anomaly : 0));
+void AttemptRowFromFeatures(const float* features, bool dry_run, float* out) {
+  std::copy(features, features + kFeatureCount, out);
+  // Timing: near zero at every attempt, days before it on a day row. Kept, they would let the
+  // attempt model learn "an attempt is now", which a day row never is.
+  for (int k : {kDaysToExpiry, kLifetimeElapsed, kDaysToDue, kDaysToNextAttempt, kAriWindowStartDays,
+                kDaysSinceSuccess, kBlockedAttemptDays, kAttemptsPerDay}) {
+    out[k] = kMissing;
+  }
+  out[kAttemptDryRunColumn] = dry_run ? 1 : 0;
+}
+
+AttemptInput ComposeAttempt(double p_fail, const float* features, absl::Duration horizon) {
+  AttemptInput in;
+  const double p = std::clamp(p_fail, 1e-5, 1 - 1e-5);
+  in.logit = std::log(p / (1 - p));
+  const float next = features[kDaysToNextAttempt];
+  in.in_window = std::isfinite(next) && next <= absl::ToDoubleHours(horizon) / 24.0;
+  return in;
+}
+
+double Calibration::Apply(double margin, double anomaly, AttemptInput attempt) const {
+  double z = a * margin + b + c * (std::isfinite(anomaly) ? anomaly : 0);
+  if (std::isfinite(attempt.logit)) z += attempt.in_window ? d_in * attempt.logit + e : d_out * attempt.logit;
+  return Sigmoid(z);
 }
 
 Calibration Calibration::Fit(const std::vector<float>& margins, const std::vector<float>& anomalies,
-                             const std::vector<uint8_t>& labels) {
+                             const std::vector<uint8_t>& labels, const std::vector<AttemptInput>& attempts) {
   // Newton's method on the logistic log-likelihood with a small ridge (keeps it finite when the
   // validation slice separates perfectly), first with the anomaly term, then without it if its
   // weight comes out negative: an anomaly may raise risk, history says nothing about lowering it.
   // The anomaly input is centred and scaled so that a near-constant anomaly score does not make
-  // the Hessian singular (it would be collinear with the intercept).
+  // the Hessian singular (it would be collinear with the intercept). The attempt terms (inputs
+  // 3-5) take part only when `attempts` has one entry per margin.
   double mean = 0, var = 0;
   size_t finite = 0;
   for (float z : anomalies) if (std::isfinite(z)) { mean += z; ++finite; }
@@ -118,19 +141,32 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
   for (float z : anomalies) if (std::isfinite(z)) var += (z - mean) * (z - mean);
   const double scale = finite > 1 && var > 0 ? std::sqrt(var / (finite - 1)) : 1.0;
   const double ridge = 1e-3 + 1e-6 * margins.size();
+  const bool with_attempts = !attempts.empty() && attempts.size() == margins.size();
+  constexpr int kMax = 6;
   auto fit = [&](bool with_anomaly) {
-    double w[3] = {1, 0, 0};
-    const int k = with_anomaly ? 3 : 2;
+    // Active inputs: margin, intercept, [anomaly], [attempt logit in window, out of it, in window].
+    std::vector<int> active = {0, 1};
+    if (with_anomaly) active.push_back(2);
+    if (with_attempts) active.insert(active.end(), {3, 4, 5});
+    const int k = static_cast<int>(active.size());
+    double w[kMax] = {1, 0, 0, 0, 0, 0};
     auto features = [&](size_t i, double* x) {
-      x[0] = margins[i];
-      x[1] = 1.0;
-      x[2] = std::isfinite(anomalies[i]) ? (anomalies[i] - mean) / scale : 0.0;
+      double all[kMax];
+      all[0] = margins[i];
+      all[1] = 1.0;
+      all[2] = std::isfinite(anomalies[i]) ? (anomalies[i] - mean) / scale : 0.0;
+      all[3] = all[4] = all[5] = 0;
+      if (with_attempts && std::isfinite(attempts[i].logit)) {
+        (attempts[i].in_window ? all[3] : all[4]) = attempts[i].logit;
+        all[5] = attempts[i].in_window ? 1 : 0;
+      }
+      for (int j = 0; j < k; ++j) x[j] = all[active[j]];
     };
     // Penalised negative log-likelihood, for the line search.
     auto loss = [&](const double* v) {
       double total = 0;
       for (size_t i = 0; i < margins.size(); ++i) {
-        double x[3];
+        double x[kMax];
         features(i, x);
         double z = 0;
         for (int j = 0; j < k; ++j) z += v[j] * x[j];
@@ -142,9 +178,9 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
     };
     double current = loss(w);
     for (int iter = 0; iter < 100; ++iter) {
-      double g[3] = {0, 0, 0}, h[3][3] = {{0}};
+      double g[kMax] = {0}, h[kMax][kMax] = {{0}};
       for (size_t i = 0; i < margins.size(); ++i) {
-        double x[3];
+        double x[kMax];
         features(i, x);
         double z = 0;
         for (int j = 0; j < k; ++j) z += w[j] * x[j];
@@ -160,8 +196,8 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
         g[j] += ridge * (w[j] - (j == 0 ? 1 : 0));
         h[j][j] += ridge;
       }
-      // Solve h * d = g (k <= 3) by Gauss-Jordan elimination with partial pivoting.
-      double m[3][4];
+      // Solve h * d = g (k <= 6) by Gauss-Jordan elimination with partial pivoting.
+      double m[kMax][kMax + 1];
       for (int j = 0; j < k; ++j) {
         for (int l = 0; l < k; ++l) m[j][l] = h[j][l];
         m[j][k] = g[j];
@@ -177,11 +213,12 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
           for (int l = col; l <= k; ++l) m[r][l] -= f * m[col][l];
         }
       }
-      double d[3] = {0, 0, 0};
+      double d[kMax] = {0};
       for (int j = 0; j < k; ++j) d[j] = std::clamp(m[j][k] / m[j][j], -2.0, 2.0);
       // Backtracking: a Newton step from saturated scores (random-forest margins) can overshoot
       // and oscillate; halve it until the loss goes down.
-      double step = 1, next = current, trial[3] = {w[0], w[1], w[2]};
+      double step = 1, next = current, trial[kMax];
+      std::copy(w, w + kMax, trial);
       for (int halving = 0; halving < 30; ++halving, step /= 2) {
         for (int j = 0; j < k; ++j) trial[j] = w[j] - step * d[j];
         next = loss(trial);
@@ -196,14 +233,19 @@ Calibration Calibration::Fit(const std::vector<float>& margins, const std::vecto
       current = next;
       if (moved < 1e-7) break;
     }
+    double all[kMax] = {0};
+    for (int j = 0; j < k; ++j) all[active[j]] = w[j];
     // Back to the raw anomaly scale: c * (z - mean) / scale = (c / scale) z - c mean / scale.
-    const double c = with_anomaly ? w[2] / scale : 0;
-    return Calibration{w[0], w[1] - c * mean, c};
+    const double c = with_anomaly ? all[2] / scale : 0;
+    return Calibration{all[0], all[1] - c * mean, c, all[3], all[4], all[5]};
   };
   if (margins.empty()) return Calibration{};
   Calibration c = fit(true);
   if (c.c < 0 || !std::isfinite(c.c)) c = fit(false);
-  if (!std::isfinite(c.a) || !std::isfinite(c.b)) return Calibration{};
+  if (!std::isfinite(c.a) || !std::isfinite(c.b) || !std::isfinite(c.d_in) || !std::isfinite(c.d_out) ||
+      !std::isfinite(c.e)) {
+    return Calibration{};
+  }
   return c;
 }
 
@@ -228,17 +270,23 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
                                        " is outside (0, 366 days]"));
   }
   nlohmann::json meta = nlohmann::json::parse(ModelInfoJson(bundle.info));
-  meta["calibration"] = {bundle.calibration.a, bundle.calibration.b, bundle.calibration.c};
+  const Calibration& cal = bundle.calibration;
+  meta["calibration"] = {cal.a, cal.b, cal.c};
+  // Only a model with an attempt model writes the attempt terms, so a file without one reads as
+  // before.
+  if (!bundle.attempt_ubj.empty()) meta["calibration"] = {cal.a, cal.b, cal.c, cal.d_in, cal.d_out, cal.e};
   meta["anomaly"] = nlohmann::json::parse(bundle.anomaly.ToJson());
   meta["tail_surprise"] = nlohmann::json::parse(bundle.tail.ToJson());
   meta["blobs"] = {{{"name", "classifier"}, {"bytes", bundle.classifier_ubj.size()}},
                    {{"name", "survival"}, {"bytes", bundle.survival_ubj.size()}}};
+  if (!bundle.attempt_ubj.empty()) meta["blobs"].push_back({{"name", "attempt"}, {"bytes", bundle.attempt_ubj.size()}});
   const std::string text = meta.dump();
   // Atomically, through a temporary of an unpredictable name opened O_EXCL|O_NOFOLLOW: a reader
   // never sees half a model, and a symlink planted at "PATH.tmp" in a shared directory is not
   // written through.
   RETURN_IF_ERROR(WriteFileAtomically(
-      path, StrCat(kMagic, text.size(), "\n", text, bundle.classifier_ubj, bundle.survival_ubj), 0644));
+      path, StrCat(kMagic, text.size(), "\n", text, bundle.classifier_ubj, bundle.survival_ubj, bundle.attempt_ubj),
+      0644));
   return OkStatus();
 }
 
@@ -308,34 +356,49 @@ StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view pa
     // Files written before prior-only models existed have no such key: they all had a classifier.
     b.info.prior_only = meta.value("prior_only", false);
     const nlohmann::json& cal = meta.at("calibration");
-    if (!cal.is_array() || cal.size() != 3) {
-      return DataLossError(StrCat(path, ": corrupt model metadata: calibration is not [a, b, c]"));
+    if (!cal.is_array() || (cal.size() != 3 && cal.size() != 6)) {
+      return DataLossError(StrCat(path, ": corrupt model metadata: calibration is not [a, b, c] or [a, b, c, d_in, d_out, e]"));
     }
     b.calibration = Calibration{json_checked::Finite(cal[0], "calibration a"), json_checked::Finite(cal[1], "calibration b"),
                                 json_checked::Finite(cal[2], "calibration c")};
+    if (cal.size() == 6) {
+      b.calibration.d_in = json_checked::Finite(cal[3], "calibration d_in");
+      b.calibration.d_out = json_checked::Finite(cal[4], "calibration d_out");
+      b.calibration.e = json_checked::Finite(cal[5], "calibration e");
+    }
     StatusOr<IsolationForest> anomaly = IsolationForest::FromJson(meta.at("anomaly").dump(), kModelWidth);
     if (!anomaly.ok()) return DataLossError(StrCat(path, ": corrupt model metadata: ", anomaly.status().message()));
     b.anomaly = *std::move(anomaly);
     StatusOr<TailSurprise> tail = TailSurprise::FromJson(meta.at("tail_surprise").dump(), kModelWidth);
     if (!tail.ok()) return DataLossError(StrCat(path, ": corrupt model metadata: ", tail.status().message()));
     b.tail = *std::move(tail);
-    // Exactly the two blobs WriteModelFile writes, each once, each within the limit and what is
-    // left of the file, and nothing after them.
+    // Exactly the blobs WriteModelFile writes (classifier, survival, and the attempt model when
+    // there is one), each once, each within the limit and what is left of the file, and nothing
+    // after them.
     const nlohmann::json& blobs = meta.at("blobs");
     if (!blobs.is_array()) return DataLossError(StrCat(path, ": corrupt model metadata: blobs is not a list"));
-    bool seen_classifier = false, seen_survival = false;
+    bool seen_classifier = false, seen_survival = false, seen_attempt = false;
     for (const auto& blob : blobs) {
       const std::string name = blob.at("name").get<std::string>();
       const size_t size = static_cast<size_t>(Integer(blob.at("bytes"), 0, kMaxModelBlobBytes, StrCat("blob ", name, " bytes")));
-      bool* seen = name == "classifier" ? &seen_classifier : name == "survival" ? &seen_survival : nullptr;
+      bool* seen = name == "classifier" ? &seen_classifier
+                   : name == "survival" ? &seen_survival
+                   : name == "attempt"  ? &seen_attempt
+                                        : nullptr;
       if (seen == nullptr) return DataLossError(StrCat(path, ": corrupt model metadata: unknown blob \"", name, "\""));
       if (*seen) return DataLossError(StrCat(path, ": corrupt model metadata: blob ", name, " listed twice"));
       *seen = true;
       if (size > rest.size()) {
         return DataLossError(StrCat(path, ": truncated model file: blob ", name, " of ", size, " bytes, ", rest.size(), " left"));
       }
-      (name == "classifier" ? b.classifier_ubj : b.survival_ubj).assign(rest.substr(0, size));
+      (name == "classifier" ? b.classifier_ubj : name == "survival" ? b.survival_ubj : b.attempt_ubj)
+          .assign(rest.substr(0, size));
       rest.remove_prefix(size);
+    }
+    if (seen_attempt != (cal.size() == 6)) {
+      return DataLossError(StrCat(path, ": corrupt model metadata: ",
+                                  seen_attempt ? "an attempt model without its calibration terms"
+                                               : "attempt calibration terms without an attempt model"));
     }
     if (!seen_classifier || !seen_survival) {
       return DataLossError(StrCat(path, ": corrupt model metadata: blob ", seen_classifier ? "survival" : "classifier",
@@ -389,7 +452,25 @@ StatusOr<TrainingSet> BuildTrainingSet(std::span<const Event> events, absl::Time
                             "% of training-period negatives (weighted)"));
   }
   int64_t day_number = 0;
+  std::vector<float> attempt_row(kAttemptWidth);
   for (absl::Time day = set.first_day; day <= set.last_day; day += absl::Hours(24), ++day_number) {
+    // The day's renewal attempts, each seen from the state just before it (events with ts < the
+    // attempt's): rows of the attempt model. Attempts inside an episode are retries of a failure
+    // that already happened, which no forecast is asked about.
+    for (size_t next = cursor; next < events.size() && events[next].ts < day; ++next) {
+      const auto* renewal = events[next].As<RenewalEvent>();
+      if (renewal == nullptr) continue;
+      const absl::Time ts = events[next].ts;
+      RETURN_IF_ERROR(state.AdvanceTo(events, ts, &cursor));
+      const std::optional<size_t> li = state.IndexOf(renewal->cert);
+      if (!li || !state.lineage(*li).config || InEpisode(state.lineage(*li))) continue;
+      ASSIGN_OR_RETURN(FeatureExtractor at_attempt, FeatureExtractor::Create(state, ts));
+      at_attempt.Extract(*li, row.data());
+      AttemptRowFromFeatures(row.data(), renewal->dry_run, attempt_row.data());
+      set.attempt_x.insert(set.attempt_x.end(), attempt_row.begin(), attempt_row.end());
+      set.attempt_y.push_back(renewal->outcome == Outcome::kFailure ? 1 : 0);
+      set.attempt_ts.push_back(ts);
+    }
     RETURN_IF_ERROR(state.AdvanceTo(events, day, &cursor));
     ASSIGN_OR_RETURN(FeatureExtractor fx, FeatureExtractor::Create(state, day));
     while (set.certs.size() < state.lineage_count()) {
@@ -675,13 +756,64 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   // Calibrate on the validation slice.
   ASSIGN_OR_RETURN(std::vector<float> margins, xgb_time([&] { return booster.Predict(d_valid, 1); }));
   phase("validation margins (from XGBoost's prediction cache)");
+
+  // The attempt model, on the attempts before the validation slice only: its forecasts of the
+  // validation days are then out of sample, and the calibration below weighs them honestly.
+  std::vector<AttemptInput> attempt_inputs;
+  if (options.attempt_model) {
+    std::vector<float> ax, ay;
+    for (size_t i = 0; i < set.attempt_y.size(); ++i) {
+      if (set.attempt_ts[i] >= split) continue;
+      ax.insert(ax.end(), set.attempt_x.begin() + i * kAttemptWidth, set.attempt_x.begin() + (i + 1) * kAttemptWidth);
+      ay.push_back(set.attempt_y[i]);
+    }
+    const double failures = std::accumulate(ay.begin(), ay.end(), 0.0);
+    report.attempt_rows = ay.size();
+    report.attempt_failures = static_cast<size_t>(failures);
+    // A few failures say nothing a calibration could weigh: no attempt model then.
+    if (failures >= 10 && failures < static_cast<double>(ay.size())) {
+      ASSIGN_OR_RETURN(xgb::DMatrix d_attempts, xgb_time([&] {
+                         return xgb::DMatrix::Dense(ax, ay.size(), kAttemptWidth, options.threads);
+                       }));
+      RETURN_IF_ERROR(xgb_time([&] { return d_attempts.SetFloat("label", ay); }));
+      const xgb::DMatrix* attempt_cache[] = {&d_attempts};
+      ASSIGN_OR_RETURN(xgb::Booster attempt, xgb_time([&] { return xgb::Booster::Create(attempt_cache); }));
+      // Probabilities as they are (no class weights): the calibration needs P(fail), not a rank.
+      const double base = std::clamp(failures / ay.size(), 1e-4, 0.5);
+      report.attempt_params = {
+          {"objective", "binary:logistic"}, {"tree_method", "hist"}, {"nthread", std::to_string(options.threads)},
+          {"base_score", std::to_string(base)}, {"eta", "0.05"}, {"max_depth", "4"}, {"min_child_weight", "3"},
+          {"subsample", "0.8"}, {"colsample_bytree", "0.8"}, {"lambda", "5"}, {"max_bin", "128"},
+          {"seed", std::to_string(options.seed)}, {"verbosity", "0"}};
+      for (const auto& [k, v] : report.attempt_params) RETURN_IF_ERROR(attempt.SetParam(k, v));
+      for (int round = 0; round < 150; ++round) {
+        RETURN_IF_ERROR(xgb_time([&] { return attempt.UpdateOneIter(round, d_attempts); }));
+      }
+      ASSIGN_OR_RETURN(report.bundle.attempt_ubj, xgb_time([&] { return attempt.SaveUbj(); }));
+      std::vector<float> valid_attempt_rows = AttemptRows(x_valid.data(), valid_idx.size());
+      ASSIGN_OR_RETURN(std::vector<float> p_fail, xgb_time([&] {
+                         return attempt.PredictDense(valid_attempt_rows, valid_idx.size(), kAttemptWidth, false);
+                       }));
+      for (size_t k = 0; k < valid_idx.size(); ++k) {
+        attempt_inputs.push_back(ComposeAttempt(p_fail[k], &x_valid[k * kModelWidth], options.horizon));
+      }
+      if (options.progress) {
+        options.progress(StrCat("attempt model: ", ay.size(), " attempts before ", FormatRfc3339(split), ", ",
+                                failures, " failed"));
+      }
+    } else if (options.progress) {
+      options.progress(StrCat("no attempt model: ", failures, " failed attempts in ", ay.size()));
+    }
+    phase("attempt model");
+  }
+
   std::vector<float> anomalies;
   std::vector<uint8_t> labels;
   for (size_t k = 0; k < valid_idx.size(); ++k) {
     anomalies.push_back(x_valid[k * kModelWidth + kAnomalyColumn]);
     labels.push_back(y_valid[k] > 0.5f);
   }
-  report.bundle.calibration = Calibration::Fit(margins, anomalies, labels);
+  report.bundle.calibration = Calibration::Fit(margins, anomalies, labels, attempt_inputs);
   phase("calibration fitted");
 
   // Operating point: chosen by the alert metrics of the validation slice, the same scoring the
@@ -690,7 +822,8 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   std::vector<float> risks;
   for (size_t k = 0; k < valid_idx.size(); ++k) {
     ScoredDay r = set.rows[valid_idx[k]];
-    r.risk = static_cast<float>(report.bundle.calibration.Apply(margins[k], anomalies[k]));
+    r.risk = static_cast<float>(report.bundle.calibration.Apply(
+        margins[k], anomalies[k], attempt_inputs.empty() ? AttemptInput{} : attempt_inputs[k]));
     risks.push_back(r.risk);
     valid_rows.push_back(r);
   }
@@ -750,7 +883,10 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
                              train_idx.size(), ",\"valid_rows\":", valid_idx.size(), ",\"scale_pos_weight\":",
                              pos_weight, ",\"base_score\":", base_score, ",\"calibration\":[",
                              report.bundle.calibration.a, ",", report.bundle.calibration.b, ",",
-                             report.bundle.calibration.c, "]}");
+                             report.bundle.calibration.c, ",", report.bundle.calibration.d_in, ",",
+                             report.bundle.calibration.d_out, ",", report.bundle.calibration.e,
+                             "],\"attempt_rows\":", report.attempt_rows, ",\"attempt_failures\":",
+                             report.attempt_failures, ",\"attempt_model\":", report.bundle.attempt_ubj.empty() ? "false" : "true", "}");
   report.xgboost_seconds = xgb_time.seconds;
   report.xgboost_cpu_seconds = xgb_time.cpu_seconds;
   report.total_seconds = Seconds(start);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,14 +44,41 @@ std::span<const int> AnomalyColumns();
 // Catalogue columns the tail surprise looks at, with the direction in which a value is harmful.
 std::span<const TailSurprise::Column> TailColumns();
 
-// p = sigmoid(a * margin + b + c * anomaly): Platt scaling on a time-ordered validation slice,
-// with the anomaly score as a second input so that "never seen before" raises the risk by as much
-// as the validation data supports (c >= 0).
+// The attempt model (issue #14, "predict attempts, not calendar days"): P(a renewal attempt fails
+// | the lineage's state just before it), learned from every attempt outside an episode, dry runs
+// included. Its rows are the feature catalogue with the columns that only say *when* masked (at an
+// attempt they are near zero by construction; a day row is days before its attempt), plus one
+// column that is 1 for a dry run (0 when a day row asks about the next real attempt). Margins
+// before the next attempt (credential, disk, domain, RRSIG) are already measured at the next
+// attempt, so they keep their meaning in both rows.
+inline constexpr int kAttemptDryRunColumn = kFeatureCount;
+inline constexpr int kAttemptWidth = kFeatureCount + 1;
+// Writes kAttemptWidth floats from kFeatureCount feature values.
+void AttemptRowFromFeatures(const float* features, bool dry_run, float* out);
+// What a day row's attempt-model probability means for the horizon: an onset is the first failed
+// attempt, so P(onset in (D, D + horizon]) is P(fail) when the client's next attempt falls in the
+// horizon, and far less when it does not (an attempt off the schedule). Both are passed to the
+// calibration separately; `logit` is NaN without an attempt model.
+struct AttemptInput {
+  double logit = std::numeric_limits<double>::quiet_NaN();
+  bool in_window = false;
+};
+// From the attempt model's probability and the day row's features (kDaysToNextAttempt).
+AttemptInput ComposeAttempt(double p_fail, const float* features, absl::Duration horizon);
+
+// p = sigmoid(a * margin + b + c * anomaly [+ attempt terms]): Platt scaling on a time-ordered
+// validation slice, with the anomaly score as a second input so that "never seen before" raises
+// the risk by as much as the validation data supports (c >= 0), and, with an attempt model, its
+// logit as a third input: d_in * logit + e when the next attempt falls in the horizon, d_out *
+// logit when it does not. The attempt model is trained on attempts before the validation slice,
+// so the blend's weights are fitted on forecasts it did not see (no stacking leak).
 struct Calibration {
   double a = 1, b = 0, c = 0;
-  double Apply(double margin, double anomaly) const;
+  double d_in = 0, d_out = 0, e = 0;
+  double Apply(double margin, double anomaly, AttemptInput attempt = {}) const;
+  // `attempts` empty: no attempt terms (they stay 0).
   static Calibration Fit(const std::vector<float>& margins, const std::vector<float>& anomalies,
-                         const std::vector<uint8_t>& labels);
+                         const std::vector<uint8_t>& labels, const std::vector<AttemptInput>& attempts = {});
 };
 
 // How TrainModel picks the alert threshold among candidates from the validation slice's alert
@@ -90,6 +118,7 @@ struct ModelBundle {
   ModelInfo info;
   std::string classifier_ubj;
   std::string survival_ubj;  // empty: no survival model
+  std::string attempt_ubj;   // empty: no attempt model (too few failed attempts, or an older file)
   IsolationForest anomaly;
   TailSurprise tail;
   Calibration calibration;
@@ -125,6 +154,10 @@ struct TrainOptions {
   int max_rounds = 150;
   OperatingPointRule operating_point;
   bool survival = true;
+  // The attempt model (kAttemptWidth rows, blended in by the calibration). Off by default: on the
+  // development fleets it did not raise PR-AUC or episode recall (docs/forecast.md, "attempt
+  // model"); `train --attempt-model` turns it on.
+  bool attempt_model = false;
   // Above about this many cert-days, training-period negatives are subsampled while the matrix is
   // built (memory bound) and weighted so the class balance stays honest.
   size_t max_rows = 2'000'000;
@@ -143,6 +176,11 @@ struct TrainingSet {
   std::vector<ScoredDay> rows;      // lineage index and day per row
   std::vector<std::string> certs;   // lineage index -> cert
   std::vector<std::vector<Episode>> episodes;  // lineage index -> episodes before `until`
+  // Attempt rows (kAttemptWidth each): every renewal attempt outside an episode, dry runs
+  // included, features from events before the attempt; label 1 when it failed.
+  std::vector<float> attempt_x;
+  std::vector<float> attempt_y;
+  std::vector<absl::Time> attempt_ts;
   absl::Time first_day, last_day;   // first and last D
   absl::Time until;
   size_t size() const { return y.size(); }
@@ -173,7 +211,9 @@ struct TrainReport {
   std::vector<TrainPhase> phases;
   // The XGBoost parameters of the classifier and the survival model as set, so that a benchmark
   // of XGBoost alone can train with exactly these.
-  std::vector<std::pair<std::string, std::string>> classifier_params, survival_params;
+  std::vector<std::pair<std::string, std::string>> classifier_params, survival_params, attempt_params;
+  // Attempts the attempt model was trained on (before the validation slice) and how many failed.
+  size_t attempt_rows = 0, attempt_failures = 0;
   // The validation slice as scored by the calibrated model (alert at the chosen threshold), and
   // the days it covers, [from, to).
   std::vector<ScoredDay> validation_rows;

@@ -15,6 +15,8 @@
 #include "core/event_json.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "features/accumulators.h"
+#include "features/fleet_state.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/forecaster.h"
@@ -146,6 +148,58 @@ TEST(Calibration, RecoversAKnownLogisticMapping) {
   Calibration c = Calibration::Fit(margins, anomalies, labels);
   EXPECT_NEAR(c.a, 0.5, 0.08);
   EXPECT_NEAR(c.b + 0.5 * c.c, -2, 0.15);
+}
+
+TEST(Calibration, WeighsTheAttemptModelInAndOutOfTheWindow) {
+  // Outcomes drawn from a known blend: the attempt logit counts fully when the next attempt is in
+  // the horizon, a tenth outside it; the fit must find both weights and the in-window offset.
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> n(0, 1.5);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<float> margins, anomalies;
+  std::vector<uint8_t> labels;
+  std::vector<AttemptInput> attempts;
+  for (int i = 0; i < 40000; ++i) {
+    const double m = n(rng), logit = n(rng) - 2;
+    const bool in = u(rng) < 0.3;
+    margins.push_back(static_cast<float>(m));
+    anomalies.push_back(0.5f);
+    attempts.push_back({logit, in});
+    const double z = 0.4 * m - 3 + (in ? 1.0 * logit + 0.5 : 0.1 * logit);
+    labels.push_back(u(rng) < 1 / (1 + std::exp(-z)));
+  }
+  const Calibration c = Calibration::Fit(margins, anomalies, labels, attempts);
+  EXPECT_NEAR(c.a, 0.4, 0.08);
+  EXPECT_NEAR(c.d_in, 1.0, 0.15);
+  EXPECT_NEAR(c.d_out, 0.1, 0.15);
+  EXPECT_NEAR(c.e, 0.5, 0.3);
+  // Without an attempt model the terms stay 0 and Apply ignores an attempt input.
+  const Calibration plain = Calibration::Fit(margins, anomalies, labels);
+  EXPECT_EQ(plain.d_in, 0);
+  EXPECT_EQ(plain.d_out, 0);
+  EXPECT_EQ(plain.e, 0);
+  EXPECT_EQ(plain.Apply(1, 0.5, {-1, true}), plain.Apply(1, 0.5));
+}
+
+TEST(AttemptModel, ComposesTheAttemptWithTheScheduleAndMasksTiming) {
+  std::vector<float> features(kFeatureCount, 2.0f);
+  features[kDaysToNextAttempt] = 3;
+  const AttemptInput in = ComposeAttempt(0.5, features.data(), absl::Hours(24 * 7));
+  EXPECT_TRUE(in.in_window);
+  EXPECT_NEAR(in.logit, 0, 1e-9);
+  features[kDaysToNextAttempt] = 8;
+  EXPECT_FALSE(ComposeAttempt(0.5, features.data(), absl::Hours(24 * 7)).in_window);
+  features[kDaysToNextAttempt] = kMissing;  // no certificate: no schedule
+  EXPECT_FALSE(ComposeAttempt(0.5, features.data(), absl::Hours(24 * 7)).in_window);
+  // A probability of 0 or 1 stays a finite logit.
+  EXPECT_TRUE(std::isfinite(ComposeAttempt(0, features.data(), absl::Hours(1)).logit));
+  EXPECT_TRUE(std::isfinite(ComposeAttempt(1, features.data(), absl::Hours(1)).logit));
+  std::vector<float> row(kAttemptWidth);
+  AttemptRowFromFeatures(features.data(), true, row.data());
+  EXPECT_TRUE(std::isnan(row[kDaysToDue]));
+  EXPECT_TRUE(std::isnan(row[kDaysToExpiry]));
+  EXPECT_EQ(row[kHttp01FailDays4], 2.0f);
+  EXPECT_EQ(row[kAttemptDryRunColumn], 1.0f);
 }
 
 TEST(IsolationForest, ScoresAnOutlierAboveOrdinaryRows) {
@@ -327,6 +381,7 @@ class TrainedModel : public testing::Test {
     TrainOptions options;
     options.threads = 1;
     options.max_rounds = 60;
+    options.attempt_model = true;  // the forecaster's tests then cover the blend too
     auto set = BuildTrainingSet(*events_, Day(120), options);
     ASSERT_TRUE(set.ok()) << set.status();
     auto report = TrainModel(*set, options);
@@ -375,6 +430,93 @@ TEST_F(TrainedModel, RanksFailingLineagesOnAFreshFleetAndSaysWhy) {
   int explained = 0;
   for (size_t i = 0; i < 20; ++i) explained += risk_and_http01_reason[i].second;
   EXPECT_GE(explained, 10);
+}
+
+TEST_F(TrainedModel, AttemptRowsSeeOnlyTheStateBeforeTheirAttempt) {
+  TrainOptions options;
+  auto set = BuildTrainingSet(*events_, Day(120), options);
+  ASSERT_TRUE(set.ok()) << set.status();
+  // Every renewal outside an episode of a configured lineage is one row, in order, labelled by
+  // its outcome; the first failure of each episode is among them, its retries are not.
+  size_t expected = 0, failures = 0;
+  auto episodes = ComputeEpisodes(*events_);
+  for (const Event& e : *events_) {
+    const auto* r = e.As<RenewalEvent>();
+    // The day loop's last day is the last D; attempts before it are seen.
+    if (r == nullptr || e.ts >= set->last_day) continue;
+    if (InEpisodeAt(episodes[r->cert], e.ts - absl::Nanoseconds(1))) continue;
+    ++expected;
+    failures += r->outcome == Outcome::kFailure;
+  }
+  ASSERT_GT(failures, 0u);
+  EXPECT_EQ(set->attempt_y.size(), expected);
+  EXPECT_EQ(std::accumulate(set->attempt_y.begin(), set->attempt_y.end(), 0.0), static_cast<double>(failures));
+  EXPECT_EQ(set->attempt_x.size(), expected * kAttemptWidth);
+  EXPECT_TRUE(std::is_sorted(set->attempt_ts.begin(), set->attempt_ts.end()));
+  // A row equals the features of a state that has applied only events before the attempt: the
+  // attempt's own outcome is not in it.
+  const size_t i = std::find(set->attempt_y.begin(), set->attempt_y.end(), 1.0f) - set->attempt_y.begin();
+  FleetState state;
+  size_t cursor = 0;
+  ASSERT_TRUE(state.AdvanceTo(*events_, set->attempt_ts[i], &cursor).ok());
+  auto fx = FeatureExtractor::Create(state, set->attempt_ts[i]);
+  ASSERT_TRUE(fx.ok());
+  const Event* attempt = nullptr;
+  for (const Event& e : *events_) {
+    const auto* r = e.As<RenewalEvent>();
+    if (e.ts == set->attempt_ts[i] && r != nullptr && r->outcome == Outcome::kFailure) attempt = &e;
+  }
+  ASSERT_NE(attempt, nullptr);
+  std::vector<float> features(kFeatureCount), row(kAttemptWidth);
+  fx->Extract(*state.IndexOf(attempt->As<RenewalEvent>()->cert), features.data());
+  AttemptRowFromFeatures(features.data(), false, row.data());
+  for (int k = 0; k < kAttemptWidth; ++k) {
+    const float got = set->attempt_x[i * kAttemptWidth + k];
+    EXPECT_TRUE(got == row[k] || (std::isnan(got) && std::isnan(row[k]))) << ModelFeatureNames()[k];
+  }
+  EXPECT_EQ(features[kValidationFailures], 0.0f);  // the failing attempt itself is not counted yet
+}
+
+TEST_F(TrainedModel, CarriesAnAttemptModelThatTheCalibrationWeighs) {
+  auto bundle = ReadModelFile(*path_);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_FALSE(bundle->attempt_ubj.empty());
+  EXPECT_NE(bundle->calibration.d_in, 0.0);
+  // The default, without the attempt model, trains and scores as before issue #14's second step.
+  TrainOptions options;
+  options.threads = 1;
+  options.max_rounds = 20;
+  ASSERT_FALSE(options.attempt_model);
+  auto set = BuildTrainingSet(*events_, Day(120), options);
+  ASSERT_TRUE(set.ok());
+  auto report = TrainModel(*set, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->bundle.attempt_ubj.empty());
+  EXPECT_EQ(report->bundle.calibration.d_in, 0.0);
+  const std::string path = *path_ + ".plain";
+  ASSERT_TRUE(WriteModelFile(path, report->bundle).ok());
+  EXPECT_TRUE(Forecaster::Load(path).ok());
+  std::remove(path.c_str());
+}
+
+TEST_F(TrainedModel, BacktestTimesTheOnsetsOfCaughtEpisodes) {
+  auto forecaster = Forecaster::Load(*path_);
+  ASSERT_TRUE(forecaster.ok()) << forecaster.status();
+  // In this fleet a broken lineage fails at its first attempt on or after the due time (2/3 of a
+  // 90-day lifetime, the rule NextScheduledAttempt knows), once a day at 06:00: the next
+  // scheduled attempt names the onset within a day. The AFT model only guesses a distribution.
+  auto fleet = SyntheticFleet(400, 90, 11);
+  BacktestOptions options;
+  options.from = Day(10);
+  options.to = Day(85);
+  std::ostringstream csv;
+  auto result = RunBacktest(*forecaster, fleet, options, csv);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GT(result->model.caught, 0);
+  EXPECT_EQ(result->onset_time_attempt_count, result->model.caught);
+  EXPECT_EQ(result->onset_time_aft_count, result->model.caught);
+  EXPECT_LT(result->onset_time_attempt_median_days, 1.0);
+  EXPECT_GT(result->onset_time_aft_median_days, 0.0);
 }
 
 TEST_F(TrainedModel, RefusesAFileWithAnotherSchema) {
@@ -819,7 +961,20 @@ TEST(ModelFile, RefusesHostileFilesWithExactErrors) {
        "", "m: corrupt model metadata: alert_threshold 7 is not a probability"},
       {"calibration with two numbers",
        [](nlohmann::json& m) { m["calibration"] = {1, 2}; },
-       "", "m: corrupt model metadata: calibration is not [a, b, c]"},
+       "", "m: corrupt model metadata: calibration is not [a, b, c] or [a, b, c, d_in, d_out, e]"},
+      {"attempt terms without an attempt model",
+       [](nlohmann::json& m) { m["calibration"] = {1, 2, 0, 1, 0, 0}; },
+       "", "m: corrupt model metadata: attempt calibration terms without an attempt model"},
+      {"an attempt model without its terms",
+       [](nlohmann::json& m) { m["blobs"].push_back({{"name", "attempt"}, {"bytes", 3}}); },
+       "abc", "m: corrupt model metadata: an attempt model without its calibration terms"},
+      {"an attempt model listed twice",
+       [](nlohmann::json& m) {
+         m["calibration"] = {1, 2, 0, 1, 0, 0};
+         m["blobs"].push_back({{"name", "attempt"}, {"bytes", 1}});
+         m["blobs"].push_back({{"name", "attempt"}, {"bytes", 1}});
+       },
+       "ab", "m: corrupt model metadata: blob attempt listed twice"},
       {"tail values out of order",
        [](nlohmann::json& m) { m["tail_surprise"][0]["sorted"] = {3, 1}; },
        "", "m: corrupt model metadata: tail surprise: column entry 0: values not sorted"},

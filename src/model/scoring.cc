@@ -35,4 +35,10 @@ std::vector<float> ExtractModelRows(const FeatureExtractor& fx, const std::vecto
   return x;
 }
 
+std::vector<float> AttemptRows(const float* x, size_t rows) {
+  std::vector<float> out(rows * kAttemptWidth);
+  for (size_t i = 0; i < rows; ++i) AttemptRowFromFeatures(x + i * kModelWidth, false, &out[i * kAttemptWidth]);
+  return out;
+}
+
 }  // namespace certcast

@@ -17,6 +17,10 @@ void FillDetectorColumns(const IsolationForest& forest, const TailSurprise& tail
 // Splits the work over `threads` (0 = hardware concurrency).
 std::vector<float> ExtractModelRows(const FeatureExtractor& fx, const std::vector<size_t>& lineages, int threads);
 
+// Attempt-model rows (rows x kAttemptWidth, model.h) for day rows of a rows x kModelWidth
+// matrix: each asks about the lineage's next real attempt (dry-run column 0).
+std::vector<float> AttemptRows(const float* x, size_t rows);
+
 // Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks.
 template <typename Fn>
 void ParallelChunks(size_t n, int threads, Fn fn);
