@@ -80,6 +80,9 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options, const Clock
   auto outbox = Outbox::Open(outbox_options, &report);
   if (!outbox.ok()) return outbox.status();
   agent->outbox_ = std::make_unique<Outbox>(std::move(*outbox));
+  auto dead_letter = DeadLetterFile::Open(o.state_dir, o.dead_letter_max_bytes);
+  if (!dead_letter.ok()) return dead_letter.status();
+  agent->dead_letter_ = std::make_unique<DeadLetterFile>(std::move(*dead_letter));
   for (const std::string& warning : report.warnings) agent->Log("warn", warning);
   // The seen set is an optimisation (the server drops duplicates): unreadable means empty.
   auto seen = ReadFileNoFollow(o.state_dir + "/seen", kMaxSeenBytes);
@@ -114,14 +117,33 @@ Status Agent::DeadLetter(uint64_t batch, int64_t line, std::string_view error,
   j["line"] = line;
   j["error"] = std::string(error);
   j["event"] = std::string(event);
-  const std::string record = Dump(j) + "\n";
-  const std::string path = options_.state_dir + "/dead-letter.jsonl";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return UnavailableError(StrCat(path, ": open: ", std::strerror(errno)));
-  Status s = WriteAll(fd, record, path);
-  if (s.ok() && ::fdatasync(fd) != 0) s = UnavailableError(StrCat(path, ": fdatasync: ", std::strerror(errno)));
-  ::close(fd);
-  return s;
+  return dead_letter_->Append(Dump(j), clock_.Now());
+}
+
+Status Agent::ReportDrops() {
+  struct Drop {
+    std::optional<DroppedCount> count;
+    const char* event;
+    const char* message;
+    std::function<Status()> clear;
+  };
+  for (const Drop& drop : {Drop{outbox_->PeekDropped(), "telemetry_dropped",
+                                "outbox bound dropped events while the server was away",
+                                [this] { return outbox_->ClearDropped(); }},
+                           Drop{dead_letter_->PeekDropped(), "dead_letter_dropped",
+                                "dead-letter bound dropped its oldest records",
+                                [this] { return dead_letter_->ClearDropped(); }}}) {
+    if (!drop.count) continue;
+    Event event;
+    event.ts = drop.count->first;
+    event.body = HostEvent{.host = options_.host, .event = std::string(drop.event)};
+    RETURN_IF_ERROR(outbox_->Append({EventToJson(event)}, clock_.Now()));
+    RETURN_IF_ERROR(drop.clear());
+    Log("warn", drop.message, {{"events", std::to_string(drop.count->events)}, {"bytes", std::to_string(drop.count->bytes)},
+                               {"since", FormatRfc3339(drop.count->first)}});
+    outbox_->Seal();
+  }
+  return OkStatus();
 }
 
 Status Agent::Collect(absl::Time now, AgentCycleReport& report) {
@@ -298,18 +320,8 @@ Status Agent::Deliver(AgentCycleReport& report, bool even_if_empty) {
       RETURN_IF_ERROR(outbox_->Acknowledge(segment));
       ++report.batches;
     }
-    if (auto dropped = outbox_->PeekDropped()) {
-      // The server is back: say what the bound dropped while it was away, as an event.
-      Event event;
-      event.ts = dropped->first;
-      event.body = HostEvent{.host = options_.host, .event = std::string("telemetry_dropped")};
-      RETURN_IF_ERROR(outbox_->Append({EventToJson(event)}, clock_.Now()));
-      RETURN_IF_ERROR(outbox_->ClearDropped());
-      Log("warn", "outbox bound dropped events while the server was away",
-          {{"events", std::to_string(dropped->events)}, {"bytes", std::to_string(dropped->bytes)},
-           {"since", FormatRfc3339(dropped->first)}});
-      outbox_->Seal();
-    }
+    // The server is back: say what the bounds dropped while it was away, as events.
+    RETURN_IF_ERROR(ReportDrops());
     if (stop_.stopped()) break;
   }
   return OkStatus();

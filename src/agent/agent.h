@@ -15,7 +15,8 @@
 //      error, never retried); 401/403 stops the agent (refused()); anything else (5xx, 408,
 //      429, no answer) leaves the segment for a retry with backoff (backoff.h). Other 4xx move
 //      the whole batch to the dead-letter file. After an answer, a drop by the outbox's bound is
-//      reported as a `host` event with event "telemetry_dropped" (docs/decisions.md).
+//      reported as a `host` event with event "telemetry_dropped" (docs/decisions.md), one by the
+//      dead-letter file's bound as "dead_letter_dropped".
 //   3. Act, through SetActStep: `certcast agent` sets actions.h's ActionRunner, which leases this
 //      host's queued actions, carries each out exactly once with the local executors, appends
 //      their events to the outbox and reports the outcomes. Without a step, nothing.
@@ -23,7 +24,8 @@
 // Run() repeats: a cycle every `interval`, delivery retried with backoff in between, until
 // Stop() (SIGTERM: the batch in flight is finished and acknowledged first).
 //
-// State in DIR (--state-dir, 0700, owned by this uid): outbox/, dead-letter.jsonl, seen (hashes
+// State in DIR (--state-dir, 0700, owned by this uid): outbox/, dead-letter.jsonl (bounded:
+// dead_letter.h), seen (hashes
 // of the last cycle's lines), lock (one agent per directory). Files 0600.
 // Thread safety: Stop() from any thread; the rest from one thread.
 #pragma once
@@ -39,6 +41,7 @@
 #include "act/config.h"
 #include "act/stop_signal.h"
 #include "agent/backoff.h"
+#include "agent/dead_letter.h"
 #include "agent/outbox.h"
 #include "agent/server_client.h"
 #include "core/clock.h"
@@ -59,6 +62,7 @@ struct AgentOptions {
   int discover_depth = 5;
   absl::Duration interval = absl::Minutes(5);
   int64_t outbox_max_bytes = 256ll << 20;
+  int64_t dead_letter_max_bytes = 16ll << 20;  // dead_letter.h: oldest records dropped beyond it
   int64_t segment_bytes = 1ll << 20;
   absl::Duration retry_min = absl::Seconds(1);
   absl::Duration retry_max = absl::Minutes(5);
@@ -136,6 +140,9 @@ class Agent {
   // bad list is a warning.
   Status Probe(AgentCycleReport& report);
   Status DeadLetter(uint64_t batch, int64_t line, std::string_view error, std::string_view event);
+  // After the server answered: a drop by the outbox's or the dead-letter file's bound, not yet
+  // reported, becomes a `host` event (`event_name`) in the outbox; then the count is cleared.
+  Status ReportDrops();
   void Log(std::string_view level, std::string_view msg,
            const std::vector<std::pair<std::string, std::string>>& fields = {});
 
@@ -146,6 +153,7 @@ class Agent {
   Backoff backoff_;
   std::unique_ptr<ServerClient> server_;
   std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<DeadLetterFile> dead_letter_;
   std::vector<act::CollectorSettings> collectors_;
   std::map<std::string, absl::Duration> collector_last_run_;  // monotonic readings
   std::vector<uint64_t> seen_;  // sorted hashes of the previous cycle's lines

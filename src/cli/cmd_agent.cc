@@ -197,6 +197,9 @@ const bool registered = RegisterCommand({
                          "Where discovery looks for client state (\"\" for no discovery)")
               ->capture_default_str();
           sub.add_option("--outbox-max-bytes", flags->options.outbox_max_bytes, "Bound of the outbox")->capture_default_str();
+          sub.add_option("--dead-letter-max-bytes", flags->options.dead_letter_max_bytes,
+                         "Bound of the dead-letter files (the oldest half dropped beyond it, reported as an event)")
+              ->capture_default_str();
           sub.add_option("--batch-bytes", flags->options.segment_bytes, "Bytes per batch (one POST)")->capture_default_str();
           sub.add_option("--retry-min", flags->retry_min, "First wait after a failed delivery")->capture_default_str();
           sub.add_option("--retry-max", flags->retry_max, "Longest wait between delivery attempts")->capture_default_str();
