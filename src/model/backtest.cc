@@ -238,16 +238,21 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
     for (size_t i = 0; i < rows.size(); ++i) {
       const ScoredDay& r = rows[i];
       if (!r.alert) continue;
-      const Episode* ep = OnsetIn(*episodes[r.lineage], r.day, r.day + options.horizon);
-      // The episodes episode recall counts (metrics.cc): a window day inside [from, to).
-      if (ep == nullptr || ep->onset - absl::Hours(24) < from || ep->onset >= options.to + options.horizon ||
-          ep->onset - r.day < absl::Hours(24)) {
-        continue;
+      // One alert day may catch several episodes of the lineage (short ones in a row), as
+      // episode recall counts them: each is timed from its own first alert day.
+      const std::vector<Episode>& eps = *episodes[r.lineage];
+      for (const Episode* ep = OnsetIn(eps, r.day, r.day + options.horizon);
+           ep != nullptr && ep != eps.data() + eps.size() && ep->onset <= r.day + options.horizon; ++ep) {
+        // The episodes episode recall counts (metrics.cc): a window day inside [from, to).
+        if (ep->onset - absl::Hours(24) < from || ep->onset >= options.to + options.horizon ||
+            ep->onset - r.day < absl::Hours(24)) {
+          continue;
+        }
+        if (!seen.insert({r.lineage, absl::ToUnixSeconds(ep->onset)}).second) continue;
+        const auto [attempt, aft] = predicted_onsets[i];
+        if (attempt != absl::InfinitePast()) attempt_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(attempt - ep->onset)) / 24);
+        if (aft != absl::InfinitePast()) aft_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(aft - ep->onset)) / 24);
       }
-      if (!seen.insert({r.lineage, absl::ToUnixSeconds(ep->onset)}).second) continue;
-      const auto [attempt, aft] = predicted_onsets[i];
-      if (attempt != absl::InfinitePast()) attempt_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(attempt - ep->onset)) / 24);
-      if (aft != absl::InfinitePast()) aft_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(aft - ep->onset)) / 24);
     }
     auto median = [](std::vector<double>& v) {
       if (v.empty()) return 0.0;
