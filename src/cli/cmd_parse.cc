@@ -10,15 +10,12 @@
 
 #include "cli/command.h"
 #include "core/host_name.h"
-#include "collect/clients/acme_sh.h"
 #include "collect/clients/acme_sh_log.h"
 #include "collect/clients/certbot_log.h"
-#include "collect/clients/certbot_renewal_conf.h"
 #include "collect/clients/certificate.h"
 #include "collect/clients/common.h"
 #include "collect/clients/discover.h"
 #include "collect/clients/lego_output.h"
-#include "collect/clients/lego_state.h"
 #include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
@@ -85,10 +82,9 @@ class ParseRun {
  private:
   void File(const std::string& file) {
     const std::string& c = flags_.client;
-    if (c == "certbot" && HasExtension(file, {".conf"})) return CertbotConf(file);
-    if (c == "acme.sh" && HasExtension(file, {".conf"})) return AcmeShConf(file);
+    if ((c == "certbot" || c == "acme.sh") && HasExtension(file, {".conf"})) return StateFile(file);
+    if (c == "lego" && HasExtension(file, {".json"})) return StateFile(file);
     if (HasExtension(file, {".pem", ".crt", ".cer", ".der"})) return Certificate(file);
-    if (c == "lego" && HasExtension(file, {".json"})) return LegoJson(file);
     auto text = Read(file, clients::kMaxLogBytes);
     if (!text) return;
     // Lines that carry no time (terminal output, a copy without stamps) are stamped with the
@@ -118,103 +114,40 @@ class ParseRun {
     Print(file, out);
   }
 
-  void CertbotConf(const std::string& file) {
-    auto text = Read(file, clients::kMaxRenewalConfBytes);
-    if (!text) return;
-    auto conf = clients::ParseCertbotRenewalConf(*text);
-    if (!conf.ok()) return Reject(file, conf.status().message());
-    clients::CertbotConfigInputs inputs;
-    inputs.lineage = flags_.cert.value_or(fs::path(file).stem().string());
-    inputs.host = flags_.host;
-    inputs.ts = Mtime(file);
-    // names: from the lineage's certificate, found where the conf says ("cert = ...") or, for
-    // a tree copied elsewhere, in certbot's layout (renewal/../live/NAME/cert.pem).
-    const fs::path layout_path =
-        fs::path(file).parent_path() / ".." / "live" / inputs.lineage / "cert.pem";
-    std::optional<clients::CertificateFacts> facts;
-    for (const fs::path& cert_path :
-         {conf->cert_path ? fs::path(*conf->cert_path) : layout_path, layout_path}) {
-      if (auto data = clients::ReadFileBounded(cert_path, clients::kMaxCertificateFileBytes);
-          data.ok()) {
-        if (auto f = clients::ParseCertificate(*data); f.ok()) {
-          facts = *f;
-          break;
-        }
-      }
+  // A client's state file: read with the layout knowledge discovery uses (collect/clients).
+  void StateFile(const std::string& file) {
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) {
+      std::cerr << file << ": not a readable file\n";
+      unreadable_ = true;
+      return;
     }
-    inputs.names = facts ? facts->names : conf->webroot_domains;
-    if (inputs.names.empty()) {
-      return Reject(file, StrCat("no names: ", layout_path.lexically_normal().string(),
-                                 " is unreadable and webroot_map is empty"));
-    }
-    auto event = clients::CertbotConfigEvent(*conf, inputs);
-    if (!event.ok()) return Reject(file, event.status().message());
-    Emit(*event);
+    clients::LineageFileOptions options;
+    options.host = flags_.host;
+    options.lineage = flags_.cert;
+    options.lego_challenge = challenge_;
+    options.lego_ca = flags_.ca;
+    clients::DiscoverOutput out;
+    if (flags_.client == "certbot") clients::ReadCertbotRenewal(file, options, out);
+    else if (flags_.client == "lego") clients::ReadLegoCertificate(file, options, out);
+    else clients::ReadAcmeShDomain(file, options, out);
+    for (const Event& e : out.events) std::cout << EventToJson(e) << "\n";
+    for (const auto& issue : out.issues) Reject(issue.path, issue.reason);
   }
 
-  void AcmeShConf(const std::string& file) {
-    auto text = Read(file, clients::kMaxAcmeShConfBytes);
-    if (!text) return;
-    auto conf = clients::ParseAcmeShDomainConf(*text);
-    if (!conf.ok()) return Reject(file, conf.status().message());
-    auto event = clients::AcmeShConfigEvent(*conf, flags_.host, Mtime(file));
-    if (!event.ok()) return Reject(file, event.status().message());
-    Emit(*event);
-  }
-
-  // A certificate alone: the lineage from --cert or the client's layout, the CA from --ca.
+  // A certificate alone: the lineage from --cert or the client's layout, the CA from --ca or the
+  // layout (certbot's renewal/NAME.conf).
   void Certificate(const std::string& file) {
     auto data = Read(file, clients::kMaxCertificateFileBytes);
     if (!data) return;
     auto facts = clients::ParseCertificate(*data);
     if (!facts.ok()) return Reject(file, facts.status().message());
-    std::string cert;
-    if (flags_.cert) {
-      cert = *flags_.cert;
-    } else if (flags_.client == "certbot") {
-      cert = fs::path(file).parent_path().filename().string();  // live/NAME/cert.pem
-    } else {
-      cert = fs::path(file).stem().string();  // lego DOMAIN.crt, acme.sh DOMAIN.cer
-      if (cert.starts_with("_.")) cert.replace(0, 1, "*");  // lego stores "*." as "_."
-    }
-    std::optional<std::string> ca = flags_.ca;
-    if (!ca && flags_.client == "certbot") {
-      // live/NAME/cert.pem: the lineage's renewal/NAME.conf names the server.
-      const fs::path conf_path =
-          fs::path(file).parent_path() / ".." / ".." / "renewal" / (cert + ".conf");
-      if (auto text = clients::ReadFileBounded(conf_path, clients::kMaxRenewalConfBytes);
-          text.ok()) {
-        if (auto conf = clients::ParseCertbotRenewalConf(*text); conf.ok()) {
-          ca = conf->server.value_or("https://acme-v02.api.letsencrypt.org/directory");
-        }
-      }
-    }
+    clients::CertificateFilePlace place = clients::PlaceCertificateFile(flags_.client, file);
+    const std::string cert = flags_.cert.value_or(place.lineage);
+    const std::optional<std::string> ca = flags_.ca ? flags_.ca : place.ca;
     if (!ca) return Reject(file, "a certificate alone does not name its CA: pass --ca URL");
     IssuedEvent e{cert, facts->serial, facts->not_before, facts->not_after, *ca, facts->names};
     Emit(Event{facts->not_before, std::move(e)}, file);
-  }
-
-  void LegoJson(const std::string& file) {
-    auto text = Read(file, clients::kMaxLegoResourceBytes);
-    if (!text) return;
-    auto resource = clients::ParseLegoResource(*text);
-    if (!resource.ok()) return Reject(file, resource.status().message());
-    fs::path crt = file;
-    crt.replace_extension(".crt");
-    auto data = clients::ReadFileBounded(crt, clients::kMaxCertificateFileBytes);
-    if (!data.ok()) return Reject(file, StrCat(crt.string(), ": ", data.status().message()));
-    auto facts = clients::ParseCertificate(*data);
-    if (!facts.ok()) return Reject(crt.string(), facts.status().message());
-    const std::string ca = clients::LegoCa(*resource, flags_.ca);
-    auto issued = clients::LegoIssuedEvent(*resource, *facts, ca);
-    if (!issued.ok()) return Reject(file, issued.status().message());
-    Emit(*issued);
-    if (challenge_) {
-      clients::LegoConfigInputs inputs{flags_.host, *challenge_, std::nullopt, Mtime(file)};
-      auto config = clients::LegoConfigEvent(*resource, *facts, ca, inputs);
-      if (!config.ok()) return Reject(file, config.status().message());
-      Emit(*config);
-    }
   }
 
   std::optional<std::string> Read(const std::string& file, size_t max_bytes) {
@@ -278,13 +211,15 @@ const bool kRegistered = RegisterCommand(Command{
       flags->host = LocalHostName();
       sub.description(
           "Turns an ACME client's logs and state into events-v1 lines on stdout: attempts in a "
-          "log become `renewal` events, a renewal/DOMAIN configuration a `config` event, a "
-          "certificate an `issued` event. What each FILE is follows from its name: certbot "
-          "*.conf (renewal/NAME.conf), lego *.json (certificates/DOMAIN.json, with DOMAIN.crt "
-          "beside it), acme.sh *.conf (DOMAIN/DOMAIN.conf), *.pem/*.crt/*.cer/*.der a "
+          "log become `renewal` events, a lineage's configuration a `config` event and its "
+          "certificate an `issued` event (state files are read as `certcast discover` reads "
+          "them). What each FILE is follows from its name: certbot *.conf (renewal/NAME.conf: "
+          "config, and issued for live/NAME/cert.pem), lego *.json (certificates/DOMAIN.json "
+          "with DOMAIN.crt beside it: issued, and config with --challenge), acme.sh *.conf "
+          "(DOMAIN/DOMAIN.conf: config, and issued for DOMAIN.cer), *.pem/*.crt/*.cer/*.der a "
           "certificate; anything else is a log: certbot's letsencrypt.log, lego's captured "
-          "output or acme.sh's acme.sh.log. Each input line or file that cannot be used is reported on stderr as "
-          "FILE:LINE: reason (exit 1); other events are still printed.\n\n"
+          "output or acme.sh's acme.sh.log. Each input line or file that cannot be used is "
+          "reported on stderr as FILE:LINE: reason (exit 1); other events are still printed.\n\n"
           "Logs may come as the clients write them or as they were kept: certbot's "
           "letsencrypt.log or its terminal output (cron mail, `certbot renew` in a container), "
           "inside journald/syslog lines, `docker logs -t` stamps, docker compose prefixes, "

@@ -1025,6 +1025,41 @@ class DiscoverTest : public testing::Test {
   fs::path root_;
 };
 
+// `certcast parse` reads a single state file through these, with the same layout knowledge.
+TEST_F(DiscoverTest, OneLineageFileReadsLikeDiscoveryWithTheLineageOverridden) {
+  const fs::path le = root_ / "etc/letsencrypt";
+  Copy("state/c-http.conf", le / "renewal/c-http.conf");
+  Copy("state/c-http.pem", le / "live/c-http/cert.pem");
+  LineageFileOptions options;
+  options.host = "web1";
+  DiscoverOutput out;
+  ReadCertbotRenewal(le / "renewal/c-http.conf", options, out);
+  ASSERT_EQ(out.events.size(), 2u) << (out.issues.empty() ? "" : out.issues[0].reason);
+  EXPECT_EQ(out.events[0].type(), EventType::kConfig);
+  EXPECT_EQ(out.events[1].type(), EventType::kIssued);
+  EXPECT_EQ(EventSubject(out.events[1]), "c-http");
+
+  options.lineage = "shop";  // parse --cert: the certificate is looked for under live/shop/
+  DiscoverOutput missing;
+  ReadCertbotRenewal(le / "renewal/c-http.conf", options, missing);
+  EXPECT_THAT(missing.events, testing::IsEmpty());
+  ASSERT_EQ(missing.issues.size(), 2u);
+  EXPECT_EQ(missing.issues[0].path, (le / "live/shop/cert.pem").string());
+  Copy("state/c-http.pem", le / "live/shop/cert.pem");
+  DiscoverOutput renamed;
+  ReadCertbotRenewal(le / "renewal/c-http.conf", options, renamed);
+  ASSERT_EQ(renamed.events.size(), 2u);
+  EXPECT_EQ(EventSubject(renamed.events[0]), "shop");
+  EXPECT_EQ(EventSubject(renamed.events[1]), "shop");
+
+  const CertificateFilePlace certbot = PlaceCertificateFile("certbot", le / "live/c-http/cert.pem");
+  EXPECT_EQ(certbot.lineage, "c-http");
+  EXPECT_EQ(certbot.ca, "https://127.0.0.1:14000/dir");  // from renewal/c-http.conf
+  EXPECT_EQ(PlaceCertificateFile("lego", "/x/certificates/_.shop.example.crt").lineage, "*.shop.example");
+  EXPECT_EQ(PlaceCertificateFile("acme.sh", "/x/_.shop.example/_.shop.example.cer").lineage, "_.shop.example");
+  EXPECT_EQ(PlaceCertificateFile("lego", "/x/certificates/shop.example.crt").ca, std::nullopt);
+}
+
 TEST_F(DiscoverTest, FindsCertbotAndLegoState) {
   const fs::path le = root_ / "etc/letsencrypt";
   Copy("state/c-http.conf", le / "renewal/c-http.conf");
@@ -1058,7 +1093,7 @@ TEST_F(DiscoverTest, FindsCertbotAndLegoState) {
                                          ": not a readable file"));
   EXPECT_EQ(out.issues[1].path, (le / "renewal/c-dns.conf").string());
   EXPECT_EQ(out.issues[1].reason,
-            "no names: live/NAME/cert.pem is unreadable and webroot_map is empty");
+            StrCat("no names: ", (le / "live/c-dns/cert.pem").string(), " is unreadable and webroot_map is empty"));
   EXPECT_EQ(out.found, (std::vector<std::string>{StrCat("certbot ", le.string()),
                                                  StrCat("lego ", lego.string())}));
 }

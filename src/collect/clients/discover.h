@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/event.h"
@@ -47,6 +48,37 @@ struct DiscoverOutput {
 };
 
 DiscoverOutput Discover(const DiscoverOptions& options);
+
+// One lineage's state files, read the way Discover reads them. `certcast parse` calls these for
+// the files named on its command line, so each client's layout is known in this one place.
+struct LineageFileOptions {
+  std::string host;                          // config events' host
+  std::optional<std::string> lineage;        // instead of the name the layout gives (parse --cert)
+  std::optional<Challenge> lego_challenge;   // emit lego config events with this challenge
+  std::optional<std::string> lego_ca;        // lego's --server, when known
+};
+// certbot renewal/NAME.conf: a config event (names from the certificate, else webroot_map) and an
+// issued event for the certificate: live/NAME/cert.pem beside renewal/, else the conf's own
+// `cert =` pointer (a conf read outside its tree).
+void ReadCertbotRenewal(const std::filesystem::path& conf_path, const LineageFileOptions& options,
+                        DiscoverOutput& out);
+// lego certificates/DOMAIN.json with DOMAIN.crt beside it: an issued event, and a config event
+// when the challenge is given (lego does not store it).
+void ReadLegoCertificate(const std::filesystem::path& json_path, const LineageFileOptions& options,
+                         DiscoverOutput& out);
+// acme.sh DOMAIN/DOMAIN.conf: a config event, and an issued event for DOMAIN.cer beside it when
+// the conf names its CA (Le_API).
+void ReadAcmeShDomain(const std::filesystem::path& conf_path, const LineageFileOptions& options,
+                      DiscoverOutput& out);
+
+// A certificate file on its own, placed in the client's layout: the lineage it belongs to
+// (certbot live/NAME/cert.pem; lego certificates/DOMAIN.crt with "_." for "*."; acme.sh
+// DOMAIN.cer) and, for certbot, the CA its renewal/NAME.conf names.
+struct CertificateFilePlace {
+  std::string lineage;
+  std::optional<std::string> ca;
+};
+CertificateFilePlace PlaceCertificateFile(std::string_view client, const std::filesystem::path& path);
 
 // Reads a whole file if it is at most `max_bytes` long (I/O helper shared with the CLI).
 StatusOr<std::string> ReadFileBounded(const std::filesystem::path& path, size_t max_bytes);
