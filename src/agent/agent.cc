@@ -176,7 +176,22 @@ Status Agent::Collect(absl::Time now, AgentCycleReport& report) {
       if (!client) continue;
       host::HostProbeOptions probe{.host = options_.host, .client = *client,
                                    .state_dir = where.substr(space + 1)};
-      if (*client == Client::kCertbot) probe.timer = "certbot.timer";
+      if (*client == Client::kCertbot) {
+        probe.timer = "certbot.timer";
+      } else {
+        // lego and acme.sh: whatever timer or cron entry the operator set up for them.
+        const host::ClientSchedule schedule =
+            host::DiscoverClientSchedule(*client, options_.discover_root, probe.state_dir);
+        probe.timer = schedule.timer;
+        probe.cron_file = schedule.cron_file;
+        if (schedule.timer.empty() && schedule.cron_entry.empty()) {
+          Log("warn", "no scheduler runs this client: no systemd timer named for it, no cron entry",
+              {{"client", where}});
+        } else if (schedule.timer.empty() && schedule.cron_file.empty()) {
+          Log("warn", "the client's cron entry leaves no trace of its runs (output to /dev/null)",
+              {{"client", where}, {"entry", schedule.cron_entry}});
+        }
+      }
       auto run = [](const std::vector<std::string>& argv) -> StatusOr<host::CommandOutput> {
         act::ProcessOptions process;
         process.timeout = absl::Seconds(30);

@@ -4,9 +4,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/string_view.h"
 #include "collect/clients/common.h"
@@ -200,6 +203,130 @@ HostProbeResult ProbeHost(const HostProbeOptions& options, const RunCommand& run
     out.event = Event{now, std::move(host)};
   }
   return out;
+}
+
+namespace {
+
+std::vector<std::string> Words(std::string_view line) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : line) {
+    if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == ';' || c == '&' || c == '|') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
+bool IsProgram(std::string_view word, std::string_view name) {
+  return word == name || (word.size() > name.size() && word.ends_with(name) &&
+                          word[word.size() - name.size() - 1] == '/');
+}
+
+// The file an entry's output goes to: the word after the last `>>` or `>` (also `>>FILE`).
+std::string OutputFile(const std::vector<std::string>& words) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (w.starts_with("2>")) continue;  // stderr alone
+    if (w == ">>" || w == ">" || w == "1>" || w == "1>>") {
+      if (i + 1 < words.size()) out = words[i + 1];
+    } else if (w.starts_with(">>")) {
+      out = std::string(w.substr(2));
+    } else if (w.starts_with(">") && w.size() > 1 && w[1] != '&') {
+      out = std::string(w.substr(1));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ClientSchedule FindClientSchedule(Client client, const std::vector<SchedulerFile>& crontabs,
+                                  const std::vector<std::string>& timer_units,
+                                  const fs::path& state_dir) {
+  ClientSchedule found;
+  const std::string_view needle = client == Client::kLego ? "lego" : client == Client::kAcmeSh ? "acme" : "certbot";
+  std::vector<std::string> units = timer_units;
+  std::sort(units.begin(), units.end());
+  for (const std::string& unit : units) {
+    if (unit.ends_with(".timer") && unit.find(needle) != std::string::npos) {
+      found.timer = unit;
+      break;
+    }
+  }
+  for (const SchedulerFile& file : crontabs) {
+    int number = 0;
+    for (std::string_view rest = file.text; !rest.empty() && found.cron_entry.empty();) {
+      const size_t end = rest.find('\n');
+      std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      ++number;
+      const std::vector<std::string> words = Words(line);
+      if (words.empty() || words[0].starts_with('#')) continue;
+      if (words[0].find('=') != std::string::npos) continue;  // VAR=value
+      bool runs = false, with = false;
+      for (const std::string& w : words) {
+        if (client == Client::kLego) {
+          runs |= IsProgram(w, "lego");
+          with |= w == "renew";
+        } else if (client == Client::kAcmeSh) {
+          runs |= IsProgram(w, "acme.sh");
+          with |= w == "--cron";
+        } else {
+          runs |= IsProgram(w, "certbot");
+          with |= w == "renew";
+        }
+      }
+      if (!runs || !with) continue;
+      found.cron_entry = StrCat(file.path, ":", number);
+      const std::string output = OutputFile(words);
+      if (!output.empty() && output != "/dev/null") {
+        found.cron_file = output;
+      } else if (client == Client::kAcmeSh && !state_dir.empty()) {
+        found.cron_file = state_dir / "acme.sh.log";
+      }
+    }
+    if (!found.cron_entry.empty()) break;
+  }
+  return found;
+}
+
+ClientSchedule DiscoverClientSchedule(Client client, const fs::path& root, const fs::path& state_dir) {
+  constexpr uintmax_t kMaxCrontabBytes = 64 * 1024;
+  std::vector<std::string> units;
+  for (const char* dir : {"etc/systemd/system", "lib/systemd/system", "usr/lib/systemd/system"}) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root / dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.ends_with(".timer")) units.push_back(name);
+    }
+  }
+  std::vector<fs::path> paths = {root / "etc/crontab"};
+  for (const char* dir : {"etc/cron.d", "var/spool/cron/crontabs"}) {
+    std::error_code ec;
+    std::vector<fs::path> in_dir;
+    for (const auto& entry : fs::directory_iterator(root / dir, ec)) in_dir.push_back(entry.path());
+    std::sort(in_dir.begin(), in_dir.end());
+    paths.insert(paths.end(), in_dir.begin(), in_dir.end());
+  }
+  std::vector<SchedulerFile> crontabs;
+  for (const fs::path& path : paths) {
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::symlink_status(path, ec)) || fs::file_size(path, ec) > kMaxCrontabBytes || ec) {
+      continue;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The path as the host knows it, not under the test root.
+    crontabs.push_back({"/" + fs::relative(path, root, ec).string(), std::move(text)});
+  }
+  return FindClientSchedule(client, crontabs, units, state_dir);
 }
 
 }  // namespace certcast::host

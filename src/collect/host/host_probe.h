@@ -70,4 +70,35 @@ StatusOr<std::string> ParseClientVersion(Client client, std::string_view output)
 // (never triggered) -> nullopt. Other zones are refused: local time names are ambiguous.
 StatusOr<std::optional<absl::Time>> ParseSystemctlLastTrigger(std::string_view output);
 
+// Where a client's renewals are scheduled. certbot's packages install certbot.timer; lego has no
+// scheduler of its own and acme.sh installs a crontab entry (`acme.sh --cron`), so for those two
+// the agent looks for what the operator set up: a systemd timer unit whose name names the client
+// ("lego-renew.timer", "acme.sh.timer"), else a cron entry that runs it.
+struct SchedulerFile {
+  std::string path;  // for messages ("/etc/cron.d/lego")
+  std::string text;
+};
+struct ClientSchedule {
+  std::string timer;                 // the timer unit found ("" = none)
+  std::string cron_entry;            // "PATH:LINE" of the cron entry found ("" = none)
+  // What that entry's runs leave behind, whose mtime is the last run: the file its output is
+  // appended or written to; for acme.sh with its output discarded, STATE_DIR/acme.sh.log (written
+  // on every run when acme.sh's LOG_FILE is set). Empty when a run leaves no trace.
+  std::filesystem::path cron_file;
+};
+// Pure. `timer_units`: unit file names (any order; the first match in sorted order wins).
+// `crontabs`: system crontab (/etc/crontab, /etc/cron.d: a user column) or user crontab text; a
+// line is an entry when it is not blank, not a comment and not a VAR=value assignment. lego's
+// entry runs `lego` (a word, possibly a path ending /lego) with `renew`; acme.sh's runs `acme.sh`
+// with `--cron`.
+ClientSchedule FindClientSchedule(Client client, const std::vector<SchedulerFile>& crontabs,
+                                  const std::vector<std::string>& timer_units,
+                                  const std::filesystem::path& state_dir);
+// Reads the candidates under `root` ("/" on a host): *.timer in etc/systemd/system,
+// lib/systemd/system and usr/lib/systemd/system; etc/crontab, etc/cron.d/*,
+// var/spool/cron/crontabs/* (regular files up to 64 KiB; unreadable ones are skipped), and finds
+// the schedule in them.
+ClientSchedule DiscoverClientSchedule(Client client, const std::filesystem::path& root,
+                                      const std::filesystem::path& state_dir);
+
 }  // namespace certcast::host

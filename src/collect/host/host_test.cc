@@ -564,3 +564,77 @@ TEST_F(HostProbeTest, MissingPiecesAreLeftOutAndReported) {
 
 }  // namespace
 }  // namespace certcast::host
+
+namespace certcast::host {
+namespace {
+
+TEST(ClientSchedule, FoundInCrontabsAndTimerNames) {
+  struct Row {
+    const char* what;
+    Client client;
+    std::vector<SchedulerFile> crontabs;
+    std::vector<std::string> timers;
+    std::string timer, entry, cron_file;
+  };
+  const std::vector<Row> rows = {
+      {"lego's timer wins over its cron entry", Client::kLego,
+       {{"/etc/cron.d/lego", "0 3 * * * root lego --path /etc/lego renew --days 30 >> /var/log/lego.log 2>&1\n"}},
+       {"certbot.timer", "lego-renew.timer", "lego-renew.service"}, "lego-renew.timer", "/etc/cron.d/lego:1",
+       "/var/log/lego.log"},
+      {"lego by full path, output written with >FILE", Client::kLego,
+       {{"/etc/crontab", "SHELL=/bin/sh\n# lego renew (a comment)\n17 * * * * root /usr/local/bin/lego renew >/var/log/l.log\n"}},
+       {}, "", "/etc/crontab:3", "/var/log/l.log"},
+      {"lego's output discarded: an entry without a trace", Client::kLego,
+       {{"/var/spool/cron/crontabs/root", "0 0 * * * lego --accept-tos renew > /dev/null 2>&1\n"}}, {}, "",
+       "/var/spool/cron/crontabs/root:1", ""},
+      {"lego run without renew is not the renewal", Client::kLego,
+       {{"/etc/crontab", "0 0 * * * root lego list\n"}}, {}, "", "", ""},
+      {"a word that merely contains lego is not lego", Client::kLego,
+       {{"/etc/crontab", "0 0 * * * root legolas renew\n"}}, {}, "", "", ""},
+      {"acme.sh's own entry: output discarded, its log in the state directory", Client::kAcmeSh,
+       {{"/var/spool/cron/crontabs/root",
+         "26 0 * * * \"/root/.acme.sh\"/acme.sh --cron --home \"/root/.acme.sh\" > /dev/null\n"}},
+       {}, "", "/var/spool/cron/crontabs/root:1", "/root/.acme.sh/acme.sh.log"},
+      {"acme.sh's timer", Client::kAcmeSh, {}, {"acme_sh.timer", "apt-daily.timer"}, "acme_sh.timer", "", ""},
+      {"nothing for acme.sh", Client::kAcmeSh,
+       {{"/etc/crontab", "0 0 * * * root lego renew\n"}}, {"lego.timer"}, "", "", ""},
+  };
+  for (const Row& row : rows) {
+    const ClientSchedule found = FindClientSchedule(row.client, row.crontabs, row.timers, "/root/.acme.sh");
+    EXPECT_EQ(found.timer, row.timer) << row.what;
+    EXPECT_EQ(found.cron_entry, row.entry) << row.what;
+    EXPECT_EQ(found.cron_file.string(), row.cron_file) << row.what;
+  }
+}
+
+TEST_F(HostProbeTest, DiscoveredCronEntryGivesTheLastRun) {
+  fs::create_directories(root_ / "etc/cron.d");
+  fs::create_directories(root_ / "var/log");
+  const fs::path log = root_ / "var/log/lego.log";
+  std::ofstream(root_ / "etc/cron.d/lego") << "0 3 * * * root lego renew >> " << log.string() << "\n";
+  std::ofstream(log) << "renewed\n";
+  const auto stamp = std::chrono::file_clock::from_sys(std::chrono::sys_seconds(std::chrono::seconds(1795759921)));
+  fs::last_write_time(log, stamp);
+  const ClientSchedule schedule = DiscoverClientSchedule(Client::kLego, root_, root_);
+  EXPECT_EQ(schedule.cron_entry, "/etc/cron.d/lego:1");
+  EXPECT_EQ(schedule.cron_file, log);
+  EXPECT_EQ(schedule.timer, "");
+  HostProbeOptions options;
+  options.host = "web2";
+  options.client = Client::kLego;
+  options.cron_file = schedule.cron_file;
+  FakeRunner runner;
+  runner.answers.emplace("lego", CommandOutput{0, "lego version 4.9.1 linux/amd64\n"});
+  const HostProbeResult result = ProbeHost(options, runner.Get(), T("2026-11-28T12:00:00Z"));
+  ASSERT_TRUE(result.event);
+  EXPECT_EQ(result.event->As<HostEvent>()->scheduler_last_run, absl::FromUnixSeconds(1795759921));
+  // Nothing under an empty root.
+  const fs::path empty = root_ / "empty";
+  fs::create_directories(empty);
+  const ClientSchedule none = DiscoverClientSchedule(Client::kAcmeSh, empty, empty);
+  EXPECT_EQ(none.timer, "");
+  EXPECT_EQ(none.cron_entry, "");
+}
+
+}  // namespace
+}  // namespace certcast::host
