@@ -85,6 +85,18 @@ access_log = false
   EXPECT_FALSE(o.access_log);
   EXPECT_EQ(o.write_timeout, ServerOptions().write_timeout);  // absent keeps the default
 
+  ServerOptions probes;
+  ASSERT_TRUE(ParseServerConfig("probe = true\nprobe_interval = \"10m\"\nprobe_public_ports = [443, 8443]\n"
+                                "probe_local_ports = [8443]\nprobe_ca_file = \"/etc/ca.pem\"\n",
+                                probes)
+                  .ok());
+  EXPECT_TRUE(probes.probe);
+  EXPECT_EQ(probes.probe_interval, absl::Minutes(10));
+  EXPECT_EQ(probes.probe_public_ports, (std::vector<int>{443, 8443}));
+  EXPECT_EQ(probes.probe_local_ports, (std::vector<int>{8443}));
+  EXPECT_EQ(probes.probe_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(probes.probe_max_targets, 500);
+
   struct Case {
     std::string text;
     std::string error;
@@ -96,6 +108,14 @@ access_log = false
       {"write_timeout = \"0s\"", "write_timeout: at least 1s"},
       {"max_body_bytes = 10", "max_body_bytes: at least 1024"},
       {"db = ", "line 1: "},
+      {"probe = \"yes\"", "probe: expected true or false"},
+      {"probe_public_ports = 443", "probe_public_ports: expected an array of integers"},
+      {"probe_local_ports = [443, \"8443\"]", "probe_local_ports: expected an array of integers"},
+      {"probe_local_ports = [0]", "probe_local_ports: 0 is not a port (1 to 65535)"},
+      {"probe_public_ports = [70000]", "probe_public_ports: 70000 is not a port (1 to 65535)"},
+      {"probe_max_targets = 0", "probe_max_targets: 1 to 100000"},
+      {"probe_timeout = \"20m\"", "probe_timeout: 1s to 10m"},
+      {"probe_interval = \"0s\"", "probe_interval: at least 1s"},
   };
   for (const Case& c : cases) {
     ServerOptions options;
