@@ -150,9 +150,9 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
   // episodes computed from all events give the same answer for them as events before D would.
   OutcomeRecalibration recalibration;
   std::vector<float> model_risks;  // the model's risk of rows[i], before recalibration
-  // rows[i]'s predicted onset: the next scheduled attempt, and day + AFT's time to failure
-  // (InfinitePast: none).
-  std::vector<std::pair<absl::Time, absl::Time>> predicted_onsets;
+  // rows[i]'s predicted onset in days after its day: the next scheduled attempt, and AFT's time to
+  // failure (NaN: none). Floats: a backtest holds one per cert-day.
+  std::vector<std::pair<float, float>> predicted_onsets;
   size_t matured = 0;
   for (absl::Time day = from; day < options.to; day += absl::Hours(24), ++day_number) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -192,8 +192,9 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
       line += fc.alert ? ",1\n" : ",0\n";
       csv << line;
       rows.push_back(ScoredDay{static_cast<uint32_t>(li), day, static_cast<float>(risk), fc.alert});
-      predicted_onsets.emplace_back(fc.next_attempt.value_or(absl::InfinitePast()),
-                                    fc.expected_time_to_failure ? day + *fc.expected_time_to_failure : absl::InfinitePast());
+      predicted_onsets.emplace_back(
+          fc.next_attempt ? static_cast<float>(absl::ToDoubleHours(*fc.next_attempt - day) / 24) : kMissing,
+          fc.expected_time_to_failure ? static_cast<float>(absl::ToDoubleHours(*fc.expected_time_to_failure) / 24) : kMissing);
       fx.Extract(li, f.data());
       for (size_t r = 0; r < rules.size(); ++r) {
         auto [score, alert] = rules[r].fn(f.data(), state.lineage(li), day);
@@ -250,8 +251,9 @@ StatusOr<BacktestResult> RunBacktest(const Forecaster& forecaster, std::span<con
         }
         if (!seen.insert({r.lineage, absl::ToUnixSeconds(ep->onset)}).second) continue;
         const auto [attempt, aft] = predicted_onsets[i];
-        if (attempt != absl::InfinitePast()) attempt_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(attempt - ep->onset)) / 24);
-        if (aft != absl::InfinitePast()) aft_errors.push_back(absl::ToDoubleHours(absl::AbsDuration(aft - ep->onset)) / 24);
+        const double actual = absl::ToDoubleHours(ep->onset - r.day) / 24;
+        if (std::isfinite(attempt)) attempt_errors.push_back(std::abs(attempt - actual));
+        if (std::isfinite(aft)) aft_errors.push_back(std::abs(aft - actual));
       }
     }
     auto median = [](std::vector<double>& v) {
