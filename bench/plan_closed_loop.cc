@@ -105,6 +105,18 @@ Paging CountPaging(const RecordingPolicy& r, const sim::GroundTruth& truth,
   for (const auto& n : stats.firing) {
     bool real = false;
     for (const std::string& cert : n.certs) real = real || RealCause(r, truth, cert, n.at);
+    // One line per notice for studying the false ones (issue #15): severity, real or not, cause
+    // key, then each named lineage with its own truth and message.
+    if (std::getenv("CERTCAST_DEBUG_PAGES")) {
+      std::cerr << "NOTICE " << FormatRfc3339(n.at) << " " << alert::ToString(n.severity) << " "
+                << (real ? "REAL" : "false") << " " << n.cause_key << " " << n.certs.size();
+      for (size_t i = 0; i < n.certs.size(); ++i) {
+        std::cerr << " | " << n.certs[i] << " "
+                  << (RealCause(r, truth, n.certs[i], n.at) ? "real" : "false") << " "
+                  << (i < n.messages.size() ? n.messages[i] : "");
+      }
+      std::cerr << "\n";
+    }
     if (n.severity == alert::Severity::kPage) {
       ++out.pages;
       out.pages_real += real ? 1 : 0;

@@ -44,6 +44,10 @@ struct AlertCandidate {
   bool confirmed = false;  // a renewal or dry run failed with this cause
   bool hard_fact = false;  // a fact that breaks renewal by itself (policy::Diagnosis::hard_fact)
   bool transient = false;  // the error class usually clears by itself
+  // A report about configuration, not a renewal about to fail: the client's renew rule renews
+  // after expiry (RenewRuleTooLate). The expiry it leads to alerts on its own (ExpiryImminent,
+  // which certcast's own safety-net renewal answers first), so this one is at most a ticket.
+  bool config_report = false;
   std::optional<absl::Time> renewal_due;  // the client's next renewal
   std::optional<absl::Time> expiry;       // the current certificate's notAfter
 };
@@ -73,7 +77,9 @@ struct AlertPolicy {
   absl::Duration renotify_ticket = absl::Hours(24 * 7);
 };
 
-// The severity of one candidate whose condition was first seen at `first_seen`.
+// The severity of one candidate whose condition was first seen at `first_seen`. A config_report
+// is a ticket inside ticket_within of the deadline (or with no expiry known), info further away;
+// it never pages.
 Severity Classify(const AlertCandidate& candidate, absl::Time first_seen,
                   const AlertPolicy& policy, absl::Time now);
 

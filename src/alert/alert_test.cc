@@ -62,6 +62,21 @@ TEST(ClassifyTest, PagesOnlyNearTheDeadlineAndWatchesYoungSoftConditions) {
     a.hard_fact = c.hard_fact;
     EXPECT_EQ(ToString(Classify(a, kNow - c.age, policy, kNow)), ToString(c.want)) << c.name;
   }
+  // A configuration report (the client's rule renews after expiry) never pages: the expiry it
+  // leads to has its own alert.
+  for (const auto& [expires_in, want] :
+       {std::pair{2 * kDay, Severity::kTicket}, {7 * kDay, Severity::kTicket},
+        {20 * kDay, Severity::kTicket}, {40 * kDay, Severity::kInfo}}) {
+    AlertCandidate rule = Candidate("shop", "lineage:shop", true, expires_in, expires_in);
+    rule.reason = "RenewRuleTooLate";
+    rule.config_report = true;
+    EXPECT_EQ(ToString(Classify(rule, kNow - kDay, policy, kNow)), ToString(want))
+        << "config report, expires in " << absl::FormatDuration(expires_in);
+  }
+  AlertCandidate rule_no_expiry = Candidate("shop", "lineage:shop", true, kDay, kDay);
+  rule_no_expiry.config_report = true;
+  rule_no_expiry.expiry.reset();
+  EXPECT_EQ(Classify(rule_no_expiry, kNow, policy, kNow), Severity::kTicket);
   // No expiry known: not a page (no deadline to escalate on) but worth a ticket once persisting.
   AlertCandidate unknown = Candidate("shop", "k", true, kDay, kDay);
   unknown.expiry.reset();

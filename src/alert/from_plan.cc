@@ -22,6 +22,7 @@ AlertCandidate Make(const std::string& cert, std::string_view reason, const std:
       reason == policy::kReasonPredictedFailure || reason == policy::kReasonHazardAhead;
   c.confirmed = d.confidence == policy::Confidence::kConfirmed || !predicted;
   c.hard_fact = d.hard_fact;
+  c.config_report = reason == policy::kReasonRenewRuleTooLate;
   c.transient = d.transient;
   std::string host, ca, domain;
   if (view) {

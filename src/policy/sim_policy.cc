@@ -85,7 +85,12 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
         ++alert_stats_.resolved_notices;
         continue;
       }
-      alert_stats_.firing.push_back({day_end, n.severity, n.incident_id, n.certs});
+      NotificationLog logged{day_end, n.severity, n.incident_id, n.certs, n.cause_key, {}};
+      for (const std::string& cert : n.certs) {
+        auto it = lineage_of.find(n.incident_id + "\n" + cert);
+        logged.messages.push_back(it == lineage_of.end() ? "" : it->second->message);
+      }
+      alert_stats_.firing.push_back(std::move(logged));
       for (const std::string& cert : n.certs) {
         PlannedAction a;
         a.cert = cert;

@@ -40,6 +40,8 @@ class SimPolicy : public sim::Policy {
     alert::Severity severity;
     std::string incident_id;
     std::vector<std::string> certs;
+    std::string cause_key;
+    std::vector<std::string> messages;  // each cert's own message (which renewal fails, why)
   };
   struct AlertStats {
     int64_t incidents = 0;               // opened
