@@ -1,6 +1,7 @@
 #include "alert/alert.h"
 
 #include "alert/alertmanager.h"
+#include "alert/from_plan.h"
 #include "alert/silence_request.h"
 #include "nlohmann/json.hpp"
 
@@ -81,6 +82,69 @@ TEST(ClassifyTest, PagesOnlyNearTheDeadlineAndWatchesYoungSoftConditions) {
   AlertCandidate unknown = Candidate("shop", "k", true, kDay, kDay);
   unknown.expiry.reset();
   EXPECT_EQ(Classify(unknown, kNow, policy, kNow), Severity::kTicket);
+}
+
+// What the planner's alerts become: the candidates' labels (what a label silence matches), the
+// configuration report flag, the cause key; a held alert (already sent) still counts.
+TEST(CandidatesFromPlanTest, LabelsConfigReportAndHeldAlerts) {
+  policy::LineageView view;
+  view.cert = "shop";
+  view.config.cert = "shop";
+  view.config.host = "web1";
+  view.config.names = {"shop.example.com"};
+  view.config.client = Client::kAcmeSh;
+  view.config.ca = "https://acme.example/dir";
+  view.config.challenge = Challenge::kDns01;
+  IssuedEvent current;
+  current.cert = "shop";
+  current.not_before = kNow - 40 * kDay;
+  current.not_after = kNow + 5 * kDay;
+  view.current = current;
+  policy::PlanResult plan;
+  policy::PlannedItem rule;
+  rule.action.cert = "shop";
+  rule.action.kind = ActionKind::kAlert;
+  rule.action.reason = "RenewRuleTooLate: renew_rule after_issue_days:59 renews after expiry";
+  rule.reason = policy::kReasonRenewRuleTooLate;
+  plan.items.push_back(rule);
+  policy::PlannedItem renew = rule;  // not an alert: no candidate
+  renew.action.kind = ActionKind::kRenew;
+  plan.items.push_back(renew);
+  policy::HeldItem held;
+  held.cert = "shop";
+  held.held.proposal.kind = ActionKind::kAlert;
+  held.held.proposal.reason = policy::kReasonPredictedFailure;
+  held.held.proposal.message = "the next renewal is expected to fail";
+  held.held.why = policy::kHeldAlreadyDone;
+  held.diagnosis.cause = Cause::kCaaDnssec;
+  held.diagnosis.hard_fact = true;
+  plan.held.push_back(held);
+  policy::HeldItem gated = held;  // held by a gate, not because it was sent: no candidate
+  gated.held.why = "HeldByGate";
+  plan.held.push_back(gated);
+
+  const std::vector<AlertCandidate> got = CandidatesFromPlan(plan, {view});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0].config_report);
+  EXPECT_EQ(got[0].cause_key, "lineage:shop");
+  EXPECT_EQ(got[0].expiry, kNow + 5 * kDay);
+  // Capped: five days from expiry would page anything else.
+  EXPECT_EQ(Classify(got[0], kNow, AlertPolicy{}, kNow), Severity::kTicket);
+  const std::map<std::string, std::string> want_labels = {
+      {"cert", "shop"}, {"host", "web1"}, {"cause", "RenewRuleTooLate"},
+      {"cause_key", "lineage:shop"}, {"reason", "RenewRuleTooLate"}, {"client", "acme.sh"},
+      {"ca", "https://acme.example/dir"}, {"challenge", "dns-01"}};
+  EXPECT_EQ(got[0].labels, want_labels);
+  EXPECT_FALSE(got[1].config_report);
+  EXPECT_EQ(got[1].cause_key, "domain:example.com");
+  EXPECT_EQ(got[1].labels.at("cause"), "caa_dnssec");
+  EXPECT_EQ(Classify(got[1], kNow, AlertPolicy{}, kNow), Severity::kPage);
+  SilenceRecord by_client{.id = "sil-1", .matcher = "label", .value = "client=acme.sh",
+                          .comment = "", .created_by = "alice", .created = kNow,
+                          .until = kNow + kDay, .ended = std::nullopt, .ended_by = ""};
+  EXPECT_TRUE(Matches(by_client, got[1]));
+  by_client.value = "client=lego";
+  EXPECT_FALSE(Matches(by_client, got[1]));
 }
 
 TEST(CauseKeyTest, SharedCausesShareAKey) {
