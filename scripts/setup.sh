@@ -41,6 +41,9 @@ TEST_PKGS+=(systemd)
 # tests/integration/serve_api_test.sh). Debian's npm is a separate package; a Node.js that brings
 # its own npm (NodeSource) must not get Debian's on top, so it is added only when npm is missing.
 TEST_PKGS+=(nodejs)
+# Headless Chromium runs the dashboard's browser test (tests/integration/dashboard_test.sh, driven
+# by npm puppeteer-core, pinned there) and bench/dashboard_bench.sh.
+TEST_PKGS+=(chromium)
 command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 
 pkgs=("${BUILD_PKGS[@]}")

@@ -24,6 +24,11 @@ constexpr int64_t kRecentEvents = 50;
 // are read from a ts range that the key bounds: the last 3 days before the plan, not all history.
 constexpr absl::Duration kRecentWindow = absl::Hours(72);
 constexpr int64_t kDefaultPage = 100;
+// GET /v1/lineages/{cert}?days=&events=: the widest window and most events one request reads.
+constexpr int64_t kMaxEventDays = 30;
+constexpr int64_t kMaxEvents = 500;
+constexpr int kDefaultTimelineDays = 30;
+constexpr int kMaxTimelineDays = 90;
 
 // Parsed JSON of a stored record; a record that is not JSON is served as a string.
 Json RecordJson(const std::string& text) {
@@ -79,10 +84,24 @@ void ListLineages(const ServerContext& context, Request& request, Response& resp
 }
 
 void GetLineage(const ServerContext& context, Request& request, Response& response) {
-  if (!request.query.empty()) {
-    return response.Error(400, "invalid_argument",
-                          StrCat("unknown query parameter \"", request.query.begin()->first,
-                                 "\" (this route takes none)"));
+  absl::Duration window = kRecentWindow;
+  int64_t event_limit = kRecentEvents;
+  for (const auto& [key, value] : request.query) {
+    if (request.query.count(key) > 1) {
+      return response.Error(InvalidArgumentError(StrCat(key, ": given more than once")));
+    }
+    if (key == "days") {
+      auto days = ParseQueryInteger(key, value, 1, kMaxEventDays);
+      if (!days.ok()) return response.Error(days.status());
+      window = absl::Hours(24) * *days;
+    } else if (key == "events") {
+      auto limit = ParseQueryInteger(key, value, 1, kMaxEvents);
+      if (!limit.ok()) return response.Error(limit.status());
+      event_limit = *limit;
+    } else {
+      return response.Error(400, "invalid_argument",
+                            StrCat("unknown query parameter \"", key, "\" (expected days, events)"));
+    }
   }
   auto snapshot = Snapshot(context, response);
   if (!snapshot) return;
@@ -96,21 +115,32 @@ void GetLineage(const ServerContext& context, Request& request, Response& respon
   // The latest events stored about the lineage (its subject) in the recent window, newest first.
   EventFilter filter;
   filter.subjects = {cert};
-  filter.since = snapshot->at - kRecentWindow;
+  filter.since = snapshot->at - window;
   std::vector<Event> recent;
   const Status scanned = request.store->ScanEvents(filter, [&](const Event& e) {
     recent.push_back(e);
-    if (recent.size() > static_cast<size_t>(kRecentEvents) * 2) {
-      recent.erase(recent.begin(), recent.end() - kRecentEvents);
+    if (recent.size() > static_cast<size_t>(event_limit) * 2) {
+      recent.erase(recent.begin(), recent.end() - event_limit);
     }
     return OkStatus();
   });
   if (!scanned.ok()) return response.Error(scanned);
   Json events = Json::array();
-  for (size_t i = recent.size(); i-- > 0 && events.size() < static_cast<size_t>(kRecentEvents);) {
+  for (size_t i = recent.size(); i-- > 0 && events.size() < static_cast<size_t>(event_limit);) {
     events.push_back(Json::parse(EventToJson(recent[i])));
   }
   j["recent_events"] = std::move(events);
+  j["events_since"] = FormatRfc3339(snapshot->at - window);
+  // Risk over time: the server's daily forecast record (fleet_snapshot.h, ForecastDay).
+  j["alert_threshold"] =
+      snapshot->has_model ? Json(context.fleet->alert_threshold()) : Json(nullptr);
+  Json risk_history = Json::array();
+  for (const RiskPoint& p : LineageRiskHistory(snapshot->forecast_history, cert)) {
+    risk_history.push_back({{"day", FormatRfc3339(p.day)},
+                            {"risk", p.risk ? Json(*p.risk) : Json(nullptr)},
+                            {"below", p.below ? Json(*p.below) : Json(nullptr)}});
+  }
+  j["risk_history"] = std::move(risk_history);
   Json decisions = Json::array(), actions = Json::array();
   for (const AuditBrief& b : context.fleet->RecentAudit(cert)) {
     Json record = {{"seq", b.seq}, {"at", FormatRfc3339(b.at)}, {"record", RecordJson(b.record_json)}};
@@ -118,6 +148,46 @@ void GetLineage(const ServerContext& context, Request& request, Response& respon
   }
   j["decisions"] = std::move(decisions);
   j["actions"] = std::move(actions);
+  response.Json(200, Dump(j));
+}
+
+// GET /v1/fleet: the KPIs of the lineages that pass the filters of GET /v1/lineages.
+void FleetSummary(const ServerContext& context, Request& request, Response& response) {
+  std::multimap<std::string, std::string> filters = request.query;
+  int timeline_days = kDefaultTimelineDays;
+  if (auto it = filters.find("timeline_days"); it != filters.end()) {
+    if (filters.count("timeline_days") > 1) {
+      return response.Error(InvalidArgumentError("timeline_days: given more than once"));
+    }
+    auto days = ParseQueryInteger("timeline_days", it->second, 1, kMaxTimelineDays);
+    if (!days.ok()) return response.Error(days.status());
+    timeline_days = static_cast<int>(*days);
+    filters.erase(it);
+  }
+  for (const char* paging : {"sort", "limit", "offset", "cursor"}) {
+    if (filters.contains(paging)) {
+      return response.Error(InvalidArgumentError(
+          StrCat("unknown query parameter \"", paging,
+                 "\" (expected host, name, client, ca, challenge, cause, min_risk, timeline_days)")));
+    }
+  }
+  auto query = ParseLineageQuery(filters);
+  if (!query.ok()) return response.Error(query.status());
+  auto snapshot = Snapshot(context, response);
+  if (!snapshot) return;
+  std::optional<double> threshold;
+  if (snapshot->has_model) threshold = context.fleet->alert_threshold();
+  response.Json(200, FleetSummaryJson(*snapshot, *query, threshold, context.fleet->horizon(),
+                                      timeline_days));
+}
+
+// GET /v1/token: who the bearer is, so that a client (the dashboard) can say what it may do.
+void WhoAmI(Request& request, Response& response) {
+  const Principal& who = *request.principal;
+  Json j;
+  j["name"] = who.name;
+  j["scopes"] = ScopeNames(who.scopes);
+  j["host"] = who.host ? Json(*who.host) : Json(nullptr);
   response.Json(200, Dump(j));
 }
 
@@ -275,7 +345,12 @@ Status RegisterFleetRoutes(Router& router, ServerContext& context) {
     ScopeSet scopes;
     Handler handler;
   };
+  ScopeSet any = 0;
+  for (int i = 0; i < kScopeCount; ++i) any |= ScopeSet{1} << i;
   const std::vector<Spec> routes = {
+      {"GET", "/v1/fleet", read,
+       [&context](Request& q, Response& r) { FleetSummary(context, q, r); }},
+      {"GET", "/v1/token", any, [](Request& q, Response& r) { WhoAmI(q, r); }},
       {"GET", "/v1/lineages", read,
        [&context](Request& q, Response& r) { ListLineages(context, q, r); }},
       {"GET", "/v1/lineages/{cert}", read,

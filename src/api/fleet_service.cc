@@ -295,6 +295,7 @@ void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
       if (!put.ok()) WriteLogLine(log_, clock_.Now(), "warn", "storing the forecast history failed", {{"error", put.message()}});
     }
     if (has_model()) ComputeForecastQuality(history, merged, horizon(), at, kpis);
+    snapshot->forecast_history = std::move(history);
   } else {
     WriteLogLine(log_, clock_.Now(), "warn", "reading renewals for the KPIs failed",
             {{"error", (renewals.ok() ? issued.status() : renewals.status()).message()}});

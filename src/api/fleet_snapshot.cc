@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
 
 #include "absl/container/flat_hash_set.h"
 #include "core/json_text.h"
@@ -110,6 +111,7 @@ FleetSnapshot BuildFleetSnapshot(const std::vector<policy::LineageView>& views,
       e.action_reason_code = std::string(p->second->reason);
       if (p->second->diagnosis.cause != policy::Cause::kNone) {
         e.diagnosis = p->second->diagnosis.evidence;
+        e.cause = std::string(ToString(p->second->diagnosis.cause));
       }
       e.reason = p->second->action.reason;
     }
@@ -232,7 +234,13 @@ void ComputeForecastQuality(const std::vector<ForecastDay>& history,
 std::string ForecastHistoryToJson(const std::vector<ForecastDay>& history) {
   Json days = Json::array();
   for (const ForecastDay& d : history) {
-    days.push_back({{"day", FormatRfc3339(d.day)}, {"alerted", d.alerted}});
+    Json day = {{"day", FormatRfc3339(d.day)}, {"alerted", d.alerted}};
+    if (!d.risks.empty()) {
+      Json risks = Json::object();
+      for (const auto& [cert, units] : d.risks) risks[cert] = units;
+      day["risks"] = std::move(risks);
+    }
+    days.push_back(std::move(day));
   }
   return Dump(Json{{"version", 1}, {"days", std::move(days)}});
 }
@@ -251,10 +259,22 @@ StatusOr<std::vector<ForecastDay>> ForecastHistoryFromJson(std::string_view text
     }
     auto day = ParseRfc3339(d["day"].get<std::string>());
     if (!day.ok()) return DataLossError(StrCat("forecast history: day ", i, ": ", day.status().message()));
-    ForecastDay out{*day, {}};
+    ForecastDay out{*day, {}, {}};
     for (const Json& cert : d["alerted"]) {
       if (!cert.is_string()) return DataLossError(StrCat("forecast history: day ", i, ": a cert is not a string"));
       out.alerted.push_back(cert.get<std::string>());
+    }
+    if (d.contains("risks")) {
+      const Json& risks = d["risks"];
+      if (!risks.is_object()) return DataLossError(StrCat("forecast history: day ", i, ": risks is not an object"));
+      for (const auto& [cert, units] : risks.items()) {
+        if (!units.is_number_integer() || units.get<int64_t>() < 0 || units.get<int64_t>() > kRiskUnits) {
+          return DataLossError(StrCat("forecast history: day ", i, ": risk of \"", cert,
+                                      "\" is not an integer in [0, ", kRiskUnits, "]"));
+        }
+        out.risks.emplace_back(cert, static_cast<int>(units.get<int64_t>()));
+      }
+      std::sort(out.risks.begin(), out.risks.end());
     }
     history.push_back(std::move(out));
   }
@@ -264,15 +284,42 @@ StatusOr<std::vector<ForecastDay>> ForecastHistoryFromJson(std::string_view text
 void RecordForecastDay(const FleetSnapshot& snapshot, double alert_threshold, absl::Duration keep,
                        std::vector<ForecastDay>& history) {
   const absl::Time day = absl::FromUnixSeconds(absl::ToUnixSeconds(snapshot.at) / 86400 * 86400);
-  ForecastDay today{day, {}};
+  ForecastDay today{day, {}, {}};
   for (const LineageEntry& e : snapshot.lineages) {
     if (e.risk && *e.risk >= alert_threshold && !e.in_episode) today.alerted.push_back(e.cert);
   }
   std::sort(today.alerted.begin(), today.alerted.end());
+  // The snapshot is sorted by risk, highest first: its head is the day's highest risks.
+  for (const LineageEntry& e : snapshot.lineages) {
+    if (today.risks.size() == kRiskHistoryKept) break;
+    if (!e.risk) continue;
+    today.risks.emplace_back(e.cert, static_cast<int>(std::lround(*e.risk * kRiskUnits)));
+  }
+  std::sort(today.risks.begin(), today.risks.end());
   std::erase_if(history, [&](const ForecastDay& d) { return d.day == day || d.day < day - keep; });
   history.push_back(std::move(today));
   std::sort(history.begin(), history.end(),
             [](const ForecastDay& a, const ForecastDay& b) { return a.day < b.day; });
+}
+
+std::vector<RiskPoint> LineageRiskHistory(const std::vector<ForecastDay>& history,
+                                          std::string_view cert) {
+  std::vector<RiskPoint> points;
+  for (const ForecastDay& d : history) {
+    if (d.risks.empty()) continue;
+    RiskPoint point{d.day, std::nullopt, std::nullopt};
+    auto it = std::lower_bound(d.risks.begin(), d.risks.end(), cert,
+                               [](const auto& item, std::string_view c) { return item.first < c; });
+    if (it != d.risks.end() && it->first == cert) {
+      point.risk = static_cast<double>(it->second) / kRiskUnits;
+    } else {
+      int lowest = kRiskUnits;
+      for (const auto& item : d.risks) lowest = std::min(lowest, item.second);
+      point.below = static_cast<double>(lowest) / kRiskUnits;
+    }
+    points.push_back(point);
+  }
+  return points;
 }
 
 StatusOr<int64_t> ParseQueryInteger(std::string_view key, std::string_view value, int64_t lo,
@@ -295,6 +342,8 @@ StatusOr<LineageQuery> ParseLineageQuery(const std::multimap<std::string, std::s
     else if (key == "name") q.name = value;
     else if (key == "client") q.client = value;
     else if (key == "ca") q.ca = value;
+    else if (key == "challenge") q.challenge = value;
+    else if (key == "cause") q.cause = value;
     else if (key == "min_risk") {
       char* end = nullptr;
       const double r = std::strtod(value.c_str(), &end);
@@ -317,25 +366,36 @@ StatusOr<LineageQuery> ParseLineageQuery(const std::multimap<std::string, std::s
     } else {
       return InvalidArgumentError(StrCat(
           "unknown query parameter \"", key,
-          "\" (expected host, name, client, ca, min_risk, sort, limit, offset, cursor)"));
+          "\" (expected host, name, client, ca, challenge, cause, min_risk, sort, limit, offset, "
+          "cursor)"));
     }
   }
   return q;
 }
 
+namespace {
+
+bool Matches(const LineageEntry& e, const LineageQuery& q) {
+  if (!q.host.empty() && std::find(e.hosts.begin(), e.hosts.end(), q.host) == e.hosts.end() &&
+      e.host != q.host) {
+    return false;
+  }
+  if (!q.name.empty() && std::find(e.names.begin(), e.names.end(), q.name) == e.names.end()) return false;
+  if (!q.client.empty() && e.client != q.client) return false;
+  if (!q.ca.empty() && e.ca != q.ca) return false;
+  if (!q.challenge.empty() && e.challenge != q.challenge) return false;
+  if (!q.cause.empty() && e.cause != q.cause) return false;
+  if (q.min_risk && (!e.risk || *e.risk < *q.min_risk)) return false;
+  return true;
+}
+
+}  // namespace
+
 LineagePage QueryLineages(const FleetSnapshot& snapshot, const LineageQuery& q) {
   LineagePage page;
   std::vector<const LineageEntry*> matches;
   for (const LineageEntry& e : snapshot.lineages) {
-    if (!q.host.empty() && std::find(e.hosts.begin(), e.hosts.end(), q.host) == e.hosts.end() &&
-        e.host != q.host) {
-      continue;
-    }
-    if (!q.name.empty() && std::find(e.names.begin(), e.names.end(), q.name) == e.names.end()) continue;
-    if (!q.client.empty() && e.client != q.client) continue;
-    if (!q.ca.empty() && e.ca != q.ca) continue;
-    if (q.min_risk && (!e.risk || *e.risk < *q.min_risk)) continue;
-    matches.push_back(&e);
+    if (Matches(e, q)) matches.push_back(&e);
   }
   // Absent times sort last; ties keep the default (risk) order, which stable_sort preserves.
   auto by_time = [](const std::optional<absl::Time> LineageEntry::*field) {
@@ -385,6 +445,7 @@ Json LineageObject(const LineageEntry& e, bool detail) {
   j["risk_reasons"] = e.risk_reasons;
   j["held"] = e.held.empty() ? Json(nullptr) : Json(e.held);
   j["diagnosis"] = e.diagnosis.empty() ? Json(nullptr) : Json(e.diagnosis);
+  j["cause"] = e.cause.empty() ? Json(nullptr) : Json(e.cause);
   j["last_success"] = TimeOrNull(e.last_success);
   j["last_failure"] = TimeOrNull(e.last_failure);
   j["episode_failures"] = e.episode_failures;
@@ -406,6 +467,98 @@ Json LineageObject(const LineageEntry& e, bool detail) {
 }
 
 }  // namespace
+
+std::string FleetSummaryJson(const FleetSnapshot& snapshot, const LineageQuery& query,
+                             std::optional<double> alert_threshold, absl::Duration horizon,
+                             int timeline_days) {
+  const absl::Time week = snapshot.at + absl::Hours(24 * 7);
+  const absl::Time today = absl::FromUnixSeconds(absl::ToUnixSeconds(snapshot.at) / 86400 * 86400);
+  int64_t certificates = 0, alerting = 0, failing = 0, expiring = 0, at_risk = 0, planned = 0;
+  int64_t expired = 0, stale = 0;
+  std::vector<int64_t> expiries(timeline_days, 0), dues(timeline_days, 0);
+  int64_t overdue = 0;  // renewal due before today and not renewed
+  std::map<std::string, std::map<std::string, int64_t>> facets;
+  auto day_of = [&](absl::Time t) -> int64_t { return (t - today) / absl::Hours(24); };
+  for (const LineageEntry& e : snapshot.lineages) {
+    // Facets come from the whole fleet so that a filter can be changed, not only narrowed.
+    ++facets["host"][e.host];
+    ++facets["client"][e.client];
+    ++facets["ca"][e.ca];
+    ++facets["challenge"][e.challenge];
+    if (!e.cause.empty()) ++facets["cause"][e.cause];
+    if (!Matches(e, query)) continue;
+    ++certificates;
+    const bool alerts = alert_threshold && e.risk && *e.risk >= *alert_threshold && !e.in_episode;
+    const bool expires_soon = e.not_after && *e.not_after <= week;
+    alerting += alerts;
+    failing += e.in_episode;
+    expiring += expires_soon;
+    at_risk += alerts || e.in_episode || expires_soon;
+    planned += e.action.has_value();
+    expired += e.not_after && *e.not_after <= snapshot.at;
+    stale += e.served_state == kServedStale;
+    if (e.not_after) {
+      const int64_t d = day_of(*e.not_after);
+      if (d >= 0 && d < timeline_days) ++expiries[d];
+    }
+    if (e.renewal_due) {
+      const int64_t d = day_of(*e.renewal_due);
+      if (d < 0) ++overdue;
+      else if (d < timeline_days) ++dues[d];
+    }
+  }
+  const FleetKpis& k = snapshot.kpis;
+  auto optional = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
+  Json j;
+  j["at"] = FormatRfc3339(snapshot.at);
+  j["model"] = snapshot.model_version;
+  j["alert_threshold"] = alert_threshold ? Json(*alert_threshold) : Json(nullptr);
+  j["horizon_seconds"] = absl::ToInt64Seconds(horizon);
+  j["certificates"] = certificates;
+  j["fleet_certificates"] = static_cast<int64_t>(snapshot.lineages.size());
+  j["at_risk_7d"] = {{"total", at_risk},
+                     {"alerting", alerting},
+                     {"failing", failing},
+                     {"expiring", expiring}};
+  j["planned_actions"] = planned;
+  j["expired"] = expired;
+  j["served_stale"] = stale;
+  // Incidents are the alerting part of the server's (docs/api.md); absent routes: null.
+  j["open_incidents"] = nullptr;
+  j["window_seconds"] = absl::ToInt64Seconds(k.window);
+  j["renewals"] = {{"succeeded", k.renewals_succeeded},
+                   {"failed", k.renewals_failed},
+                   {"success_ratio", optional(k.success_ratio)}};
+  j["repairs"] = {{"count", k.repairs}, {"mean_time_to_repair_seconds", optional(k.mean_time_to_repair_seconds)}};
+  j["forecast"] = {{"alerts_judged", k.forecast_alerts_judged},
+                   {"alerts_hit", k.forecast_alerts_hit},
+                   {"precision", optional(k.forecast_precision)},
+                   {"onsets", k.onsets},
+                   {"onsets_forecast", k.onsets_forecast},
+                   {"recall", optional(k.forecast_recall)}};
+  Json timeline = Json::array();
+  for (int d = 0; d < timeline_days; ++d) {
+    timeline.push_back({{"day", FormatRfc3339(today + absl::Hours(24) * d)},
+                        {"expiries", expiries[d]},
+                        {"renewals_due", dues[d]}});
+  }
+  j["timeline"] = std::move(timeline);
+  j["renewals_overdue"] = overdue;
+  Json facet_json = Json::object();
+  for (const char* name : {"host", "client", "ca", "challenge", "cause"}) {
+    std::vector<std::pair<std::string, int64_t>> values(facets[name].begin(), facets[name].end());
+    std::stable_sort(values.begin(), values.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    Json list = Json::array();
+    for (size_t i = 0; i < values.size() && i < kMaxFacetValues; ++i) {
+      if (values[i].first.empty()) continue;
+      list.push_back({{"value", values[i].first}, {"lineages", values[i].second}});
+    }
+    facet_json[name] = std::move(list);
+  }
+  j["facets"] = std::move(facet_json);
+  return Dump(j);
+}
 
 std::string LineageJson(const LineageEntry& entry, bool detail) {
   return Dump(LineageObject(entry, detail));

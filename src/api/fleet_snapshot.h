@@ -14,6 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -72,6 +74,7 @@ struct LineageEntry {
   std::string action_reason_code;   // kReason* constant, "" without an action
   std::string held;                 // a proposal held back, in words ("" = none)
   std::string diagnosis;            // the policy's diagnosed cause, in words ("" = none)
+  std::string cause;                // the diagnosed cause's name (policy::Cause, "" = none)
   // One sentence: the action's reason, else the held proposal, else the first risk reason, else
   // "no action needed".
   std::string reason;
@@ -90,6 +93,19 @@ struct FleetKpis {
   std::optional<double> forecast_precision, forecast_recall;
 };
 
+// One day's forecast: the lineages whose risk was at or above the model's alert threshold and
+// not already failing, as the server recorded them (ForecastHistory).
+struct ForecastDay {
+  absl::Time day;  // midnight UTC
+  std::vector<std::string> alerted;
+  // The day's highest risks (at most kRiskHistoryKept lineages, sorted by cert) in units of
+  // 1/10000, integers so that the stored history round-trips exactly: a lineage's risk over time
+  // (LineageRiskHistory). Days recorded before this field existed have none.
+  std::vector<std::pair<std::string, int>> risks;
+};
+inline constexpr size_t kRiskHistoryKept = 500;
+inline constexpr int kRiskUnits = 10000;
+
 struct FleetSnapshot {
   absl::Time at;                     // the plan instant
   absl::Time built;                  // when the refresh finished (wall clock)
@@ -100,6 +116,7 @@ struct FleetSnapshot {
   std::vector<LineageEntry> lineages;  // highest risk first, then by cert (the default order)
   absl::flat_hash_map<std::string, size_t> index;  // cert -> position in `lineages`
   FleetKpis kpis;
+  std::vector<ForecastDay> forecast_history;  // as stored when the snapshot was built
 
   const LineageEntry* Find(std::string_view cert) const;
 };
@@ -119,13 +136,6 @@ FleetSnapshot BuildFleetSnapshot(const std::vector<policy::LineageView>& views,
 void ComputeRenewalKpis(const std::vector<Event>& renewals_in_ts_order, absl::Time at,
                         FleetKpis& kpis);
 
-// One day's forecast: the lineages whose risk was at or above the model's alert threshold and
-// not already failing, as the server recorded them (ForecastHistory).
-struct ForecastDay {
-  absl::Time day;  // midnight UTC
-  std::vector<std::string> alerted;
-};
-
 // Trailing forecast precision and recall over (at - window, at] against what happened:
 //  - an alert (lineage, day) is judged once its horizon (day, day + horizon] has passed, or an
 //    onset already fell in it; it is a hit when the lineage's renewal failure episode began in it;
@@ -141,14 +151,26 @@ void ComputeForecastQuality(const std::vector<ForecastDay>& history,
 // The forecast history as stored under a store state key: JSON, at most `keep_days` days.
 std::string ForecastHistoryToJson(const std::vector<ForecastDay>& history);
 StatusOr<std::vector<ForecastDay>> ForecastHistoryFromJson(std::string_view json);
-// Adds (or replaces) the day of `at` with the snapshot's alerted lineages and drops days older
-// than `keep`.
+// Adds (or replaces) the day of `at` with the snapshot's alerted lineages and its
+// kRiskHistoryKept highest risks, and drops days older than `keep`.
 void RecordForecastDay(const FleetSnapshot& snapshot, double alert_threshold, absl::Duration keep,
                        std::vector<ForecastDay>& history);
+
+// One point of a lineage's risk over time: its recorded risk that day, or (absent from the day's
+// kept risks) only a bound: below the lowest risk kept that day.
+struct RiskPoint {
+  absl::Time day;
+  std::optional<double> risk;
+  std::optional<double> below;
+};
+// The lineage's points over the recorded days, oldest first (days without risks are skipped).
+std::vector<RiskPoint> LineageRiskHistory(const std::vector<ForecastDay>& history,
+                                          std::string_view cert);
 
 // GET /v1/lineages query parameters.
 struct LineageQuery {
   std::string host, name, client, ca;   // exact matches; "" = any
+  std::string challenge, cause;         // exact matches (cause: the diagnosed cause's name)
   std::optional<double> min_risk;       // lineages without a risk never pass a min_risk
   std::string sort = "risk";            // risk | cert | not_after | renewal_due
   int64_t limit = 100;
@@ -170,6 +192,16 @@ struct LineagePage {
   std::optional<int64_t> next_offset;
 };
 LineagePage QueryLineages(const FleetSnapshot& snapshot, const LineageQuery& query);
+
+// GET /v1/fleet: the KPIs over the lineages matching `query`'s filters (its paging and sort are
+// ignored): counts, at risk within 7 days (alerting, already failing or expiring), the renewal
+// and forecast KPIs of the whole fleet, a daily timeline of expiries and client renewal due
+// dates over `timeline_days` from the snapshot instant, and the filter values present (facets,
+// at most kMaxFacetValues each, most frequent first). `alert_threshold` absent: no model.
+inline constexpr size_t kMaxFacetValues = 200;
+std::string FleetSummaryJson(const FleetSnapshot& snapshot, const LineageQuery& query,
+                             std::optional<double> alert_threshold, absl::Duration horizon,
+                             int timeline_days);
 
 // JSON of one lineage: the list item, or with `detail` everything the entry holds.
 std::string LineageJson(const LineageEntry& entry, bool detail);

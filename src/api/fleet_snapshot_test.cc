@@ -229,8 +229,8 @@ TEST(ParseLineageQuery, BadParametersNameThemselves) {
       {{{"sort", "size"}}, "sort: expected one of risk, cert, not_after, renewal_due, got \"size\""},
       {{{"host", "a"}, {"host", "b"}}, "host: given more than once"},
       {{{"hots", "a"}},
-       "unknown query parameter \"hots\" (expected host, name, client, ca, min_risk, sort, limit, "
-       "offset, cursor)"},
+       "unknown query parameter \"hots\" (expected host, name, client, ca, challenge, cause, min_risk, "
+       "sort, limit, offset, cursor)"},
   };
   for (const Case& c : cases) {
     auto q = ParseLineageQuery(c.params);
@@ -301,10 +301,10 @@ TEST(ComputeForecastQuality, PrecisionAndRecallAgainstOnsets) {
   const absl::Time at = T("2026-12-01T00:00:00Z");
   const absl::Duration horizon = absl::Hours(24 * 7);
   const std::vector<ForecastDay> history = {
-      {T("2026-11-02T00:00:00Z"), {"a", "b"}},  // a fails on 11-03 (hit); b never (miss)
-      {T("2026-11-20T00:00:00Z"), {"c"}},       // c fails on 11-29 (beyond 7 d: miss)
-      {T("2026-11-28T00:00:00Z"), {"d"}},       // horizon not over, no onset: not judged
-      {T("2026-11-29T00:00:00Z"), {"e"}},       // e fails 11-30: judged early, hit
+      {T("2026-11-02T00:00:00Z"), {"a", "b"}, {}},  // a fails on 11-03 (hit); b never (miss)
+      {T("2026-11-20T00:00:00Z"), {"c"}, {}},       // c fails on 11-29 (beyond 7 d: miss)
+      {T("2026-11-28T00:00:00Z"), {"d"}, {}},       // horizon not over, no onset: not judged
+      {T("2026-11-29T00:00:00Z"), {"e"}, {}},       // e fails 11-30: judged early, hit
   };
   const std::vector<Event> events = Parse({
       Renewal("2026-11-03T00:00:00Z", "a", false),
@@ -333,8 +333,8 @@ TEST(ComputeForecastQuality, PrecisionAndRecallAgainstOnsets) {
 TEST(ForecastHistory, RoundTripRecordAndBadInput) {
   FleetSnapshot s = Fleet();
   s.at = T("2026-11-02T13:00:00Z");
-  std::vector<ForecastDay> history = {{T("2026-09-01T00:00:00Z"), {"old"}},
-                                      {T("2026-11-02T00:00:00Z"), {"replaced"}}};
+  std::vector<ForecastDay> history = {{T("2026-09-01T00:00:00Z"), {"old"}, {}},
+                                      {T("2026-11-02T00:00:00Z"), {"replaced"}, {}}};
   RecordForecastDay(s, /*alert_threshold=*/0.5, absl::Hours(24 * 60), history);
   ASSERT_EQ(history.size(), 1u);  // the September day is older than 60 days; today replaced
   EXPECT_EQ(history[0].day, T("2026-11-02T00:00:00Z"));
@@ -361,6 +361,119 @@ TEST(ForecastHistory, RoundTripRecordAndBadInput) {
     ASSERT_FALSE(parsed.ok()) << b.json;
     EXPECT_EQ(parsed.status().code(), StatusCode::kDataLoss);
     EXPECT_EQ(parsed.status().message().rfind(b.error, 0), 0u) << parsed.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace certcast::api
+
+namespace certcast::api {
+namespace {
+
+// The dashboard's filters beyond GET /v1/lineages' first ones: challenge and diagnosed cause.
+TEST(QueryLineages, ChallengeAndCauseFilters) {
+  FleetSnapshot s = Fleet();
+  s.lineages[0].challenge = "dns-01";
+  s.lineages[1].challenge = "http-01";
+  s.lineages[1].cause = "http01_unreachable";
+  s.lineages[2].challenge = "http-01";
+  struct Case {
+    std::multimap<std::string, std::string> params;
+    std::vector<std::string> want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{{"challenge", "http-01"}}, {"b", "c"}},
+           {{{"challenge", "dns-01"}}, {"a"}},
+           {{{"cause", "http01_unreachable"}}, {"b"}},
+           {{{"cause", "http01_unreachable"}, {"challenge", "dns-01"}}, {}},
+           {{{"cause", "clock"}}, {}},
+       }) {
+    auto q = ParseLineageQuery(c.params);
+    ASSERT_TRUE(q.ok()) << q.status();
+    EXPECT_EQ(Certs(QueryLineages(s, *q)), c.want);
+  }
+  auto bad = ParseLineageQuery({{"cause", "a"}, {"cause", "b"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "cause: given more than once");
+}
+
+TEST(FleetSummaryJson, CountsTimelineKpisAndFacets) {
+  FleetSnapshot s = Fleet();  // at 2026-11-02; a 0.9 (expires 12-05), b 0.5 (11-20), c 0.2, d none (11-10)
+  s.lineages[1].in_episode = true;  // b is already failing: not an alert
+  s.lineages[0].renewal_due = T("2026-11-03T00:00:00Z");
+  s.lineages[2].renewal_due = T("2026-10-30T00:00:00Z");  // overdue
+  s.lineages[3].not_after = T("2026-11-05T00:00:00Z");    // d expires within 7 days
+  s.lineages[0].challenge = s.lineages[1].challenge = s.lineages[2].challenge = s.lineages[3].challenge = "http-01";
+  s.kpis.renewals_succeeded = 9;
+  s.kpis.renewals_failed = 1;
+  s.kpis.success_ratio = 0.9;
+  auto all = ParseLineageQuery({});
+  ASSERT_TRUE(all.ok());
+  auto j = nlohmann::json::parse(FleetSummaryJson(s, *all, 0.4, absl::Hours(24 * 7), 10));
+  EXPECT_EQ(j["certificates"], 4);
+  EXPECT_EQ(j["fleet_certificates"], 4);
+  // a alerts (0.9 >= 0.4); b fails; d expires 11-05; c (0.2, no expiry) is not at risk.
+  EXPECT_EQ(j["at_risk_7d"]["total"], 3);
+  EXPECT_EQ(j["at_risk_7d"]["alerting"], 1);
+  EXPECT_EQ(j["at_risk_7d"]["failing"], 1);
+  EXPECT_EQ(j["at_risk_7d"]["expiring"], 1);
+  EXPECT_TRUE(j["open_incidents"].is_null());
+  EXPECT_EQ(j["renewals"]["success_ratio"], 0.9);
+  EXPECT_TRUE(j["repairs"]["mean_time_to_repair_seconds"].is_null());
+  ASSERT_EQ(j["timeline"].size(), 10u);
+  EXPECT_EQ(j["timeline"][0]["day"], "2026-11-02T00:00:00Z");
+  EXPECT_EQ(j["timeline"][1]["renewals_due"], 1);  // a on 11-03
+  EXPECT_EQ(j["timeline"][3]["expiries"], 1);      // d on 11-05
+  EXPECT_EQ(j["renewals_overdue"], 1);             // c
+  // Facets: the whole fleet, most frequent first.
+  EXPECT_EQ(j["facets"]["host"][0]["value"], "web1");
+  EXPECT_EQ(j["facets"]["host"][0]["lineages"], 2);
+  EXPECT_EQ(j["facets"]["ca"][0]["value"], "le");
+  EXPECT_EQ(j["facets"]["ca"][0]["lineages"], 3);
+
+  // A filter narrows the counts, not the facets; no model: nothing alerts.
+  auto web1 = ParseLineageQuery({{"host", "web1"}});
+  ASSERT_TRUE(web1.ok());
+  j = nlohmann::json::parse(FleetSummaryJson(s, *web1, std::nullopt, absl::Hours(24 * 7), 3));
+  EXPECT_EQ(j["certificates"], 2);
+  EXPECT_EQ(j["at_risk_7d"]["alerting"], 0);
+  EXPECT_EQ(j["at_risk_7d"]["total"], 0);
+  EXPECT_TRUE(j["alert_threshold"].is_null());
+  EXPECT_EQ(j["facets"]["host"].size(), 3u);
+}
+
+TEST(ForecastHistory, RisksRecordRoundTripAndHistoryOfOneLineage) {
+  FleetSnapshot s = Fleet();
+  s.at = T("2026-11-02T13:00:00Z");
+  std::vector<ForecastDay> history = {{T("2026-11-01T00:00:00Z"), {"a"}, {{"a", 8000}, {"c", 3000}}}};
+  RecordForecastDay(s, /*alert_threshold=*/0.5, absl::Hours(24 * 60), history);
+  ASSERT_EQ(history.size(), 2u);
+  // Kept: every risk present (d has none), sorted by cert, in 1/10000.
+  EXPECT_EQ(history[1].risks, (std::vector<std::pair<std::string, int>>{{"a", 9000}, {"b", 5000}, {"c", 2000}}));
+  auto back = ForecastHistoryFromJson(ForecastHistoryToJson(history));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)[0].risks, history[0].risks);
+  EXPECT_EQ((*back)[1].risks, history[1].risks);
+
+  const std::vector<RiskPoint> b = LineageRiskHistory(history, "b");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_FALSE(b[0].risk.has_value());  // not kept on 11-01: below that day's lowest kept risk
+  EXPECT_EQ(b[0].below, 0.3);
+  EXPECT_EQ(b[1].risk, 0.5);
+  EXPECT_FALSE(b[1].below.has_value());
+  // Days without risks (recorded before risks were kept) are skipped.
+  EXPECT_TRUE(LineageRiskHistory({{T("2026-11-01T00:00:00Z"), {"a"}, {}}}, "a").empty());
+
+  for (const char* bad : {
+           R"({"days":[{"day":"2026-11-02T00:00:00Z","alerted":[],"risks":[]}]})",
+           R"({"days":[{"day":"2026-11-02T00:00:00Z","alerted":[],"risks":{"a":0.5}}]})",
+           R"({"days":[{"day":"2026-11-02T00:00:00Z","alerted":[],"risks":{"a":10001}}]})",
+           R"({"days":[{"day":"2026-11-02T00:00:00Z","alerted":[],"risks":{"a":-1}}]})",
+       }) {
+    auto parsed = ForecastHistoryFromJson(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kDataLoss);
+    EXPECT_EQ(parsed.status().message().rfind("forecast history: day 0: risk", 0), 0u) << parsed.status().message();
   }
 }
 

@@ -133,6 +133,7 @@ Status RegisterRoutes(Router& router, ServerContext& context) {
   RETURN_IF_ERROR(RegisterActionRoutes(router, context));
   RETURN_IF_ERROR(RegisterAlertRoutes(router, context));
   RETURN_IF_ERROR(RegisterProbeRoutes(router, context));
+  RETURN_IF_ERROR(RegisterDashboardRoutes(router, context));
   return OkStatus();
 }
 

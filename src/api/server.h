@@ -190,6 +190,8 @@ Status RegisterAlertRoutes(Router& router, ServerContext& context);
 // Probe targets derived from the fleet view (probe_routes.cc, probe_targets.h): GET
 // /v1/agent/probes.
 Status RegisterProbeRoutes(Router& router, ServerContext& context);
+// The dashboard's page and files (dashboard_routes.cc, dashboard.h): GET / and /dashboard/{file}.
+Status RegisterDashboardRoutes(Router& router, ServerContext& context);
 
 // The OpenAPI 3.1 document (src/api/openapi.json, embedded at build time).
 std::string_view OpenApiDocument();

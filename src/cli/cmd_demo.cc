@@ -1,13 +1,25 @@
 // certcast demo: the main job end to end on a simulated fleet, in one command and under two
 // minutes: simulate -> store -> train -> backtest -> summary and HTML report. Uses the same
 // library calls as `simulate`, `ingest`, `train` and `backtest`.
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 
+#include "api/fleet_service.h"
+#include "api/fleet_snapshot.h"
+#include "api/token.h"
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/serve_loop.h"
 #include "cli/stats.h"
 #include "collect/sim/simulator.h"
 #include "core/clock.h"
@@ -27,6 +39,8 @@ struct DemoFlags {
   uint64_t seed = 1;
   std::string start = "2026-01-01T00:00:00Z";
   std::string preset = "small";
+  bool serve = false;
+  std::string listen = "127.0.0.1:8440";
 };
 
 // Streams the simulator's events into the store in transactions of ~20k events.
@@ -61,7 +75,111 @@ void Metric(const std::string& name, const ForecastMetrics& m) {
               m.median_lead_days);
 }
 
+// The backtest's daily forecasts (CSV `day,cert,risk,alert`) as the server's forecast history:
+// what the model said each day, so the served fleet has risk over time and trailing forecast
+// precision and recall from the first page on.
+StatusOr<std::vector<api::ForecastDay>> ForecastHistoryFromBacktest(const std::string& csv_path) {
+  std::ifstream in(csv_path);
+  if (!in) return UnavailableError(StrCat(csv_path, ": cannot read"));
+  std::map<absl::Time, std::vector<std::pair<std::string, double>>> days;
+  std::map<absl::Time, std::vector<std::string>> alerted;
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    if (++number == 1) continue;  // header
+    // day,cert,risk,alert with the cert possibly quoted: the day is the first field and risk and
+    // alert the last two, so the cert is what lies between.
+    const size_t first = line.find(',');
+    const size_t last = line.rfind(',');
+    const size_t risk_at = last == std::string::npos ? last : line.rfind(',', last - 1);
+    if (first == std::string::npos || risk_at == std::string::npos || risk_at <= first) {
+      return DataLossError(StrCat(csv_path, ":", number, ": expected day,cert,risk,alert"));
+    }
+    auto day = ParseRfc3339(line.substr(0, first));
+    if (!day.ok()) return DataLossError(StrCat(csv_path, ":", number, ": ", day.status().message()));
+    std::string cert = line.substr(first + 1, risk_at - first - 1);
+    if (cert.size() >= 2 && cert.front() == '"' && cert.back() == '"') {
+      cert = cert.substr(1, cert.size() - 2);
+      for (size_t i = cert.find("\"\""); i != std::string::npos; i = cert.find("\"\"", i + 1)) cert.erase(i, 1);
+    }
+    const double risk = std::strtod(line.c_str() + risk_at + 1, nullptr);
+    days[*day].emplace_back(cert, risk);
+    if (line.substr(last + 1) == "1") alerted[*day].push_back(cert);
+  }
+  std::vector<api::ForecastDay> history;
+  for (auto& [day, risks] : days) {
+    api::ForecastDay d{day, std::move(alerted[day]), {}};
+    std::sort(risks.begin(), risks.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (risks.size() > api::kRiskHistoryKept) risks.resize(api::kRiskHistoryKept);
+    for (const auto& [cert, risk] : risks) {
+      d.risks.emplace_back(cert, static_cast<int>(std::lround(risk * api::kRiskUnits)));
+    }
+    std::sort(d.alerted.begin(), d.alerted.end());
+    std::sort(d.risks.begin(), d.risks.end());
+    history.push_back(std::move(d));
+  }
+  return history;
+}
+
+// `demo --serve`: the dashboard and the API on the demo's store, on a clock that starts where the
+// simulated history ends, signed in with a read-only token made for this run.
+int ServeDemo(const DemoFlags& flags, const std::string& db, const std::string& model_path,
+              const std::string& csv_path, absl::Time end) {
+  static OffsetClock clock(end - SystemClock::Get().Now());
+  std::string secret;
+  {
+    auto store = Store::OpenSqlite(db);
+    if (!store.ok()) return Fail(store.status());
+    auto history = ForecastHistoryFromBacktest(csv_path);
+    if (!history.ok()) return Fail(history.status());
+    if (Status s = (*store)->PutState(api::kForecastHistoryKey, api::ForecastHistoryToJson(*history));
+        !s.ok()) {
+      return Fail(s);
+    }
+    // The model goes into the store as `train --db` puts it: the server serves the newest stored
+    // model and GET /v1/models (the dashboard's Model page) lists it with its validation figures.
+    auto bundle = ReadModelFile(model_path);
+    if (!bundle.ok()) return Fail(bundle.status());
+    std::ifstream model_in(model_path, std::ios::binary);
+    StoredModel stored{.created = clock.Now(), .name = api::kStoredModelName,
+                       .metadata_json = ModelInfoJson(bundle->info),
+                       .blob = std::string(std::istreambuf_iterator<char>(model_in), {})};
+    if (!model_in || stored.blob.empty()) return Fail(InternalError(StrCat("reading back ", model_path)));
+    if (auto put = (*store)->PutModel(stored); !put.ok()) return Fail(put.status());
+    auto key = api::TokenKey::Load(api::DefaultTokenKeyPath(db), /*create=*/true);
+    if (!key.ok()) return Fail(key.status());
+    api::NewToken request;
+    request.name = StrCat("demo-dashboard-", absl::ToUnixSeconds(SystemClock::Get().Now()));
+    request.scopes = api::Bit(api::Scope::kRead);
+    auto created = api::CreateToken(**store, *key, request, clock.Now());
+    if (!created.ok()) return Fail(created.status());
+    secret = *created;
+  }
+  api::ServerOptions options;
+  options.db = db;
+  options.listen = flags.listen;
+  options.threads = 8;
+  options.access_log = false;  // the demo's terminal shows the address, not every request
+  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
+  std::printf("\n4. serving the dashboard on the demo fleet as of %s (Ctrl-C stops) ...\n",
+              FormatRfc3339(end).c_str());
+  std::fflush(stdout);
+  return ServeUntilSignal(options, clock, [&](int port) {
+    std::printf("dashboard: http://%s:%d/?token=%s\n", host.c_str(), port, secret.c_str());
+    std::fflush(stdout);
+  });
+}
+
 int RunDemo(const DemoFlags& flags) {
+  if (flags.serve) {
+    // The server's signal thread waits for SIGTERM/SIGINT with sigwait, which needs them blocked
+    // in every thread; training starts worker threads that inherit this thread's mask, so block
+    // them now (a signal during the demo's steps then stops the server as soon as it starts).
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  }
   const absl::Time wall_start = SystemClock::Get().Now();
   auto seconds = [&] { return absl::ToDoubleSeconds(SystemClock::Get().Now() - wall_start); };
   std::error_code ec;
@@ -176,8 +294,10 @@ int RunDemo(const DemoFlags& flags) {
   }
   std::printf("\nwrote %s, %s, %s and %s (%.0f s)\n", csv_path.c_str(), report_path.c_str(),
               model_path.c_str(), truth_path.c_str(), seconds());
+  if (flags.serve) return ServeDemo(flags, db, model_path, csv_path, end);
   std::printf("next: certcast forecast --db %s --model %s --at %s\n", db.c_str(),
               model_path.c_str(), FormatRfc3339(FloorToDay(end)).c_str());
+  std::printf("      certcast demo --serve   (the same, then the dashboard in a browser)\n");
   return kExitOk;
 }
 
@@ -193,7 +313,8 @@ const bool registered = RegisterCommand({
               "forecaster on the first two thirds of its history, backtests the last third day by "
               "day (features from events before each day only) and prints the forecast's quality "
               "beside simple alerting rules. Writes the store, model, backtest CSV, HTML report and "
-              "the simulator's ground truth under --dir.");
+              "the simulator's ground truth under --dir. With --serve it then serves the "
+              "dashboard (docs/dashboard.md) on that store.");
           sub.add_option("--dir", flags->dir, "Output directory")->capture_default_str();
           sub.add_option("--lineages", flags->lineages, "Certificate lineages")
               ->capture_default_str()
@@ -208,7 +329,15 @@ const bool registered = RegisterCommand({
           sub.add_option("--preset", flags->preset, "small, hosting or k8s")
               ->capture_default_str()
               ->check(CLI::IsMember({"small", "hosting", "k8s"}));
-          sub.footer("Example:\n  certcast demo\n  certcast demo --lineages 2000 --preset hosting");
+          sub.add_flag("--serve", flags->serve,
+                       "Then serve the dashboard and the API on the demo's store until "
+                       "interrupted, on a clock that starts where the simulated history ends; "
+                       "prints `dashboard: http://ADDR:PORT/?token=SECRET` (a read-only token "
+                       "made for this run; opening the address signs in)");
+          sub.add_option("--listen", flags->listen, "ADDR:PORT for --serve; port 0 picks a free one")
+              ->capture_default_str();
+          sub.footer("Example:\n  certcast demo\n  certcast demo --lineages 2000 --preset hosting\n"
+                     "  certcast demo --serve --listen 127.0.0.1:8440   # then open the printed address");
           return [flags] { return RunDemo(*flags); };
         },
 });

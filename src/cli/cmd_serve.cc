@@ -7,11 +7,58 @@
 
 #include "api/server.h"
 #include "cli/command.h"
+#include "cli/serve_loop.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "store/store_backends.h"
 
 namespace certcast::cli {
+
+int ServeUntilSignal(const api::ServerOptions& options, const Clock& clock,
+                     const std::function<void(int port)>& on_listening) {
+  // Signals go to one thread; blocked in every other thread, including the server's workers,
+  // which are started after this.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);  // from this thread to the signal thread: the server is done
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = api::Server::Create(options, clock);
+  if (!server.ok()) {
+    const bool usage = server.status().code() == StatusCode::kInvalidArgument;
+    std::cerr << "certcast: " << server.status().message() << "\n";
+    return usage ? kExitUsage : kExitFailure;
+  }
+  std::thread signal_thread([&] {
+    while (true) {
+      int received = 0;
+      sigwait(&signals, &received);
+      if (received == SIGHUP) {
+        Status s = (*server)->ReloadTls();
+        std::cerr << "certcast: SIGHUP: "
+                  << (s.ok() ? StrCat("TLS certificate reloaded from ", options.tls_cert)
+                             : s.message())
+                  << "\n";
+        continue;
+      }
+      if (received != SIGUSR1) {
+        std::cerr << "certcast: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
+                  << ": finishing requests in flight, then exiting\n";
+      }
+      (*server)->Stop();
+      return;
+    }
+  });
+  Status s = (*server)->Run(on_listening);
+  pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  signal_thread.join();
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
 namespace {
 
 struct ServeFlags {
@@ -60,52 +107,12 @@ int RunServe(const ServeFlags& flags) {
     return kExitUsage;
   }
 
-  // Signals go to one thread; blocked in every other thread, including the server's workers,
-  // which are started after this.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGUSR1);  // from this thread to the signal thread: the server is done
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  auto server = api::Server::Create(options);
-  if (!server.ok()) {
-    const bool usage = server.status().code() == StatusCode::kInvalidArgument;
-    std::cerr << "certcast: " << server.status().message() << "\n";
-    return usage ? kExitUsage : kExitFailure;
-  }
-  std::thread signal_thread([&] {
-    while (true) {
-      int received = 0;
-      sigwait(&signals, &received);
-      if (received == SIGHUP) {
-        Status s = (*server)->ReloadTls();
-        std::cerr << "certcast: SIGHUP: "
-                  << (s.ok() ? StrCat("TLS certificate reloaded from ", options.tls_cert)
-                             : s.message())
-                  << "\n";
-        continue;
-      }
-      if (received != SIGUSR1) {
-        std::cerr << "certcast: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
-                  << ": finishing requests in flight, then exiting\n";
-      }
-      (*server)->Stop();
-      return;
-    }
-  });
   const std::string scheme = options.tls_cert.empty() ? "http" : "https";
-  Status s = (*server)->Run([&](int port) {
+  return ServeUntilSignal(options, SystemClock::Get(), [&](int port) {
     const std::string host = options.listen.substr(0, options.listen.rfind(':'));
     std::cerr << "certcast: serving " << scheme << "://" << host << ":" << port << " (store "
               << StoreDisplayName(options.db) << ", " << options.threads << " workers)" << std::endl;
   });
-  pthread_kill(signal_thread.native_handle(), SIGUSR1);
-  signal_thread.join();
-  if (!s.ok()) return Fail(s);
-  return kExitOk;
 }
 
 const bool registered = RegisterCommand({

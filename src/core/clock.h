@@ -40,6 +40,18 @@ class SystemClock final : public Clock {
   }
 };
 
+// The system clock shifted by a fixed offset: time passes at the real rate from a chosen instant.
+// `certcast demo --serve` serves a simulated fleet whose history ends at its own "now".
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(absl::Duration offset) : offset_(offset) {}
+  absl::Time Now() const override { return SystemClock::Get().Now() + offset_; }
+  absl::Duration Monotonic() const override { return SystemClock::Get().Monotonic(); }
+
+ private:
+  const absl::Duration offset_;
+};
+
 // A clock that moves only when told to. Advance moves both readings; Set and StepWall move the
 // wall clock alone (an NTP step), the monotonic reading stays. Thread-safe.
 class FakeClock final : public Clock {

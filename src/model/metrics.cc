@@ -205,6 +205,21 @@ ForecastMetrics AlertCurve::At(float threshold) const {
 }
 
 std::string MetricsToJson(const ForecastMetrics& m) {
+  // The PR curve thinned to at most kJsonCurvePoints points (always keeping the last), and the
+  // calibration bins: what the dashboard's Model page draws, small enough for the model metadata.
+  constexpr size_t kJsonCurvePoints = 100;
+  std::string curve;
+  const size_t step = std::max<size_t>(1, (m.pr_curve.size() + kJsonCurvePoints - 1) / kJsonCurvePoints);
+  for (size_t i = 0; i < m.pr_curve.size(); ++i) {
+    if (i % step != 0 && i + 1 != m.pr_curve.size()) continue;
+    if (!curve.empty()) curve += ",";
+    curve += StrCat("[", m.pr_curve[i].first, ",", m.pr_curve[i].second, "]");
+  }
+  std::string bins;
+  for (const auto& [mean_risk, observed, rows] : m.calibration) {
+    if (!bins.empty()) bins += ",";
+    bins += StrCat("[", mean_risk, ",", observed, ",", rows, "]");
+  }
   std::string causes;
   for (const auto& [cause, c] : m.by_cause) {
     if (!causes.empty()) causes += ",";
@@ -214,7 +229,8 @@ std::string MetricsToJson(const ForecastMetrics& m) {
                 ",\"pr_auc\":", m.pr_auc, ",\"brier\":", m.brier, ",\"episodes\":", m.episodes,
                 ",\"caught\":", m.caught, ",\"recall\":", m.recall, ",\"alerts\":", m.alerts,
                 ",\"true_alerts\":", m.true_alerts, ",\"precision\":", m.precision,
-                ",\"median_lead_days\":", m.median_lead_days, ",\"by_cause\":{", causes, "}}");
+                ",\"median_lead_days\":", m.median_lead_days, ",\"by_cause\":{", causes,
+                "},\"pr_curve\":[", curve, "],\"calibration_bins\":[", bins, "]}");
 }
 
 }  // namespace certcast

@@ -92,6 +92,8 @@ class AlertCurve {
 double AveragePrecision(const std::vector<float>& scores, const std::vector<uint8_t>& labels,
                         std::vector<std::pair<double, double>>* curve = nullptr);
 
+// The metrics as JSON: the figures, recall per cause, the PR curve (at most 100 [recall,
+// precision] points) and the calibration bins ([mean risk, observed rate, rows]).
 std::string MetricsToJson(const ForecastMetrics& m);
 
 }  // namespace certcast

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser: `certcast demo --serve` on a small simulated fleet, headless
+# Chromium (Debian's) driven by puppeteer-core, with axe-core for accessibility (both from npm,
+# pinned, installed once into a cache directory). dashboard_browser.mjs holds the checks:
+# sign-in moves the token out of the address, every page loads without console errors, the
+# ranking equals the API's and links to a lineage page whose events are that lineage's, a filter
+# changes the ranking, a read-only token cannot plan (the UI says so, the API answers 403), a plan
+# token's click reaches POST /v1/plan, no serious or critical axe violation, a phone's width fits.
+# Screenshots of each page are kept in BUILD/test-artifacts/dashboard/.
+# The server listens on 127.0.0.1 on a free port and is stopped by PID.
+set -euo pipefail
+CERTCAST="$1"; ROOT="$2"
+source "$ROOT/tests/integration/dashboard_lib.sh"
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  [[ -f $work/serve.log ]] && { echo "--- demo --serve stderr" >&2; tail -20 "$work/serve.log" >&2; }
+  exit 1
+}
+chromium=$(command -v chromium || true)
+[[ -n $chromium ]] || fail "chromium is not installed (scripts/setup.sh TEST_PKGS)"
+command -v node >/dev/null || fail "node is not installed (scripts/setup.sh TEST_PKGS)"
+
+npm_dir=$(dashboard_npm_dir) || fail "npm install of puppeteer-core and axe-core"
+
+artifacts="$(cd "$(dirname "$CERTCAST")" && pwd)/test-artifacts/dashboard"
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+
+# A small fleet: big enough for a model that learned something, two CAs and clients to filter on.
+"$CERTCAST" demo --dir "$work/demo" --lineages 120 --days 120 --seed 3 --serve \
+  --listen 127.0.0.1:0 >"$work/demo.out" 2>"$work/serve.log" &
+pid=$!
+url=""
+for _ in $(seq 1200); do
+  url=$(sed -n 's/^dashboard: //p' "$work/demo.out")
+  [[ -n $url ]] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/demo.out" >&2; fail "demo --serve exited"; }
+  sleep 0.1
+done
+[[ -n $url ]] || fail "demo --serve printed no dashboard address in 120 s: $(tail -3 "$work/demo.out")"
+[[ $(grep -c '^dashboard: ' "$work/demo.out") -eq 1 ]] || fail "more than one dashboard line"
+[[ $url =~ ^http://127\.0\.0\.1:[0-9]+/\?token=cc_[0-9a-f_]+$ ]] || fail "dashboard line: $url"
+base=${url%%/\?token=*}
+secret=${url#*token=}
+grep -qF "$secret" "$work/serve.log" && fail "the secret appears on stderr"
+curl -sf "$base/healthz" >/dev/null || fail "server not healthy"
+plan_token=$("$CERTCAST" token create --db "$work/demo/fleet.db" --name dashboard-planner --scope read,plan)
+
+DASHBOARD_URL="$url" PLAN_TOKEN="$plan_token" BASE="$base" CHROMIUM="$chromium" \
+  ARTIFACTS="$artifacts" NPM_DIR="$npm_dir" \
+  timeout 180 node "$ROOT/tests/integration/dashboard_browser.mjs" >"$work/browser.out" 2>&1 \
+  || { cat "$work/browser.out" >&2; fail "browser checks"; }
+cat "$work/browser.out"
+for page in fleet lineage fleet-filtered model audit incidents fleet-phone fleet-plan; do
+  [[ -s "$artifacts/$page.png" ]] || fail "no screenshot $page.png"
+done
+kill -TERM "$pid"  # an asynchronous command of a non-interactive shell ignores SIGINT
+wait "$pid" || fail "demo --serve did not exit 0 on SIGTERM"
+pid=""
+echo "dashboard: ok (screenshots in $artifacts)"
