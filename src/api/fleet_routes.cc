@@ -3,6 +3,7 @@
 // (never blocked by a plan) or from the worker's own store connection.
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "api/fleet_service.h"
 #include "api/metrics.h"
@@ -177,8 +178,14 @@ void FleetSummary(const ServerContext& context, Request& request, Response& resp
   if (!snapshot) return;
   std::optional<double> threshold;
   if (snapshot->has_model) threshold = context.fleet->alert_threshold();
+  // Open incidents are few (one per cause, not per lineage): counted from their rows.
+  IncidentFilter open;
+  open.open = true;
+  open.limit = std::numeric_limits<int64_t>::max();
+  auto incidents = request.store->ListIncidents(open);
+  if (!incidents.ok()) return response.Error(incidents.status());
   response.Json(200, FleetSummaryJson(*snapshot, *query, threshold, context.fleet->horizon(),
-                                      timeline_days));
+                                      timeline_days, static_cast<int64_t>(incidents->size())));
 }
 
 // GET /v1/token: who the bearer is, so that a client (the dashboard) can say what it may do.

@@ -470,7 +470,7 @@ Json LineageObject(const LineageEntry& e, bool detail) {
 
 std::string FleetSummaryJson(const FleetSnapshot& snapshot, const LineageQuery& query,
                              std::optional<double> alert_threshold, absl::Duration horizon,
-                             int timeline_days) {
+                             int timeline_days, int64_t open_incidents) {
   const absl::Time week = snapshot.at + absl::Hours(24 * 7);
   const absl::Time today = absl::FromUnixSeconds(absl::ToUnixSeconds(snapshot.at) / 86400 * 86400);
   int64_t certificates = 0, alerting = 0, failing = 0, expiring = 0, at_risk = 0, planned = 0;
@@ -523,8 +523,7 @@ std::string FleetSummaryJson(const FleetSnapshot& snapshot, const LineageQuery& 
   j["planned_actions"] = planned;
   j["expired"] = expired;
   j["served_stale"] = stale;
-  // Incidents are the alerting part of the server's (docs/api.md); absent routes: null.
-  j["open_incidents"] = nullptr;
+  j["open_incidents"] = open_incidents;
   j["window_seconds"] = absl::ToInt64Seconds(k.window);
   j["renewals"] = {{"succeeded", k.renewals_succeeded},
                    {"failed", k.renewals_failed},

@@ -198,10 +198,11 @@ LineagePage QueryLineages(const FleetSnapshot& snapshot, const LineageQuery& que
 // and forecast KPIs of the whole fleet, a daily timeline of expiries and client renewal due
 // dates over `timeline_days` from the snapshot instant, and the filter values present (facets,
 // at most kMaxFacetValues each, most frequent first). `alert_threshold` absent: no model.
+// `open_incidents`: the store's open incidents (docs/alerts.md), fleet-wide, not filtered.
 inline constexpr size_t kMaxFacetValues = 200;
 std::string FleetSummaryJson(const FleetSnapshot& snapshot, const LineageQuery& query,
                              std::optional<double> alert_threshold, absl::Duration horizon,
-                             int timeline_days);
+                             int timeline_days, int64_t open_incidents);
 
 // JSON of one lineage: the list item, or with `detail` everything the entry holds.
 std::string LineageJson(const LineageEntry& entry, bool detail);

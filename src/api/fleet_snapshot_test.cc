@@ -409,7 +409,7 @@ TEST(FleetSummaryJson, CountsTimelineKpisAndFacets) {
   s.kpis.success_ratio = 0.9;
   auto all = ParseLineageQuery({});
   ASSERT_TRUE(all.ok());
-  auto j = nlohmann::json::parse(FleetSummaryJson(s, *all, 0.4, absl::Hours(24 * 7), 10));
+  auto j = nlohmann::json::parse(FleetSummaryJson(s, *all, 0.4, absl::Hours(24 * 7), 10, 3));
   EXPECT_EQ(j["certificates"], 4);
   EXPECT_EQ(j["fleet_certificates"], 4);
   // a alerts (0.9 >= 0.4); b fails; d expires 11-05; c (0.2, no expiry) is not at risk.
@@ -417,7 +417,7 @@ TEST(FleetSummaryJson, CountsTimelineKpisAndFacets) {
   EXPECT_EQ(j["at_risk_7d"]["alerting"], 1);
   EXPECT_EQ(j["at_risk_7d"]["failing"], 1);
   EXPECT_EQ(j["at_risk_7d"]["expiring"], 1);
-  EXPECT_TRUE(j["open_incidents"].is_null());
+  EXPECT_EQ(j["open_incidents"], 3);  // passed through: the route counts the store's open rows
   EXPECT_EQ(j["renewals"]["success_ratio"], 0.9);
   EXPECT_TRUE(j["repairs"]["mean_time_to_repair_seconds"].is_null());
   ASSERT_EQ(j["timeline"].size(), 10u);
@@ -434,7 +434,7 @@ TEST(FleetSummaryJson, CountsTimelineKpisAndFacets) {
   // A filter narrows the counts, not the facets; no model: nothing alerts.
   auto web1 = ParseLineageQuery({{"host", "web1"}});
   ASSERT_TRUE(web1.ok());
-  j = nlohmann::json::parse(FleetSummaryJson(s, *web1, std::nullopt, absl::Hours(24 * 7), 3));
+  j = nlohmann::json::parse(FleetSummaryJson(s, *web1, std::nullopt, absl::Hours(24 * 7), 3, 0));
   EXPECT_EQ(j["certificates"], 2);
   EXPECT_EQ(j["at_risk_7d"]["alerting"], 0);
   EXPECT_EQ(j["at_risk_7d"]["total"], 0);

@@ -14,6 +14,8 @@
 #include <iterator>
 #include <map>
 
+#include "alert/alert.h"
+#include "alert/from_plan.h"
 #include "api/fleet_service.h"
 #include "api/fleet_snapshot.h"
 #include "api/token.h"
@@ -27,6 +29,8 @@
 #include "core/time.h"
 #include "model/backtest.h"
 #include "model/model.h"
+#include "policy/plan_state.h"
+#include "policy/planner.h"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -121,6 +125,41 @@ StatusOr<std::vector<api::ForecastDay>> ForecastHistoryFromBacktest(const std::s
   return history;
 }
 
+// The alert step (docs/alerts.md) replayed once a day over the simulated history's last
+// kIncidentReplayDays, as `certcast run` with `[alert] incidents = true` would have run it on this
+// fleet: the Incidents page then shows open and resolved incidents of this fleet. The server
+// itself only plans (it runs no alert step without --act), so nothing else writes incidents here.
+// Plans replayed here leave no decisions, memory or checkpoint behind (audit, remember and
+// checkpoint off); only the incidents are stored. Returns how many are open and resolved.
+constexpr int kIncidentReplayDays = 14;
+
+StatusOr<std::pair<int, int>> ReplayIncidents(Store& store, const Forecaster& forecaster,
+                                              absl::Time end) {
+  policy::PlanState state(/*with_fleet=*/true);
+  policy::RunPlanOptions options;
+  options.audit = false;
+  options.remember = false;
+  options.checkpoint = false;
+  options.keep_views = true;
+  const alert::AlertPolicy alerting;
+  std::vector<alert::Incident> incidents;
+  for (int day = kIncidentReplayDays; day >= 0; --day) {
+    const absl::Time at = end - absl::Hours(24) * day;
+    ASSIGN_OR_RETURN(policy::RunPlanOutput plan, policy::RunPlan(store, &forecaster, at, options, state));
+    const std::vector<alert::AlertCandidate> candidates =
+        alert::CandidatesFromPlan(plan.result, plan.views);
+    alert::Step(incidents, candidates, {}, alerting, at);
+  }
+  std::vector<IncidentRecord> records;
+  std::pair<int, int> open_resolved{0, 0};
+  for (const alert::Incident& incident : incidents) {
+    records.push_back(alert::ToRecord(incident));
+    (records.back().open ? open_resolved.first : open_resolved.second) += 1;
+  }
+  RETURN_IF_ERROR(store.PutIncidents(records));
+  return open_resolved;
+}
+
 // `demo --serve`: the dashboard and the API on the demo's store, on a clock that starts where the
 // simulated history ends, signed in with a read-only token made for this run.
 int ServeDemo(const DemoFlags& flags, const std::string& db, const std::string& model_path,
@@ -146,6 +185,12 @@ int ServeDemo(const DemoFlags& flags, const std::string& db, const std::string& 
                        .blob = std::string(std::istreambuf_iterator<char>(model_in), {})};
     if (!model_in || stored.blob.empty()) return Fail(InternalError(StrCat("reading back ", model_path)));
     if (auto put = (*store)->PutModel(stored); !put.ok()) return Fail(put.status());
+    auto forecaster = Forecaster::Load(model_path);
+    if (!forecaster.ok()) return Fail(forecaster.status());
+    auto replayed = ReplayIncidents(**store, *forecaster, end);
+    if (!replayed.ok()) return Fail(replayed.status().WithPrefix("replaying the alert step"));
+    std::printf("   incidents: %d open, %d resolved (the alert step replayed over the last %d days)\n",
+                replayed->first, replayed->second, kIncidentReplayDays);
     auto key = api::TokenKey::Load(api::DefaultTokenKeyPath(db), /*create=*/true);
     if (!key.ok()) return Fail(key.status());
     api::NewToken request;

@@ -1,6 +1,7 @@
 // Drives the dashboard in headless Chromium (puppeteer-core) against `certcast demo --serve`;
 // run by dashboard_test.sh, which starts the server and passes what this needs in the environment:
-//   DASHBOARD_URL (the printed http://ADDR:PORT/?token=SECRET, read-only), PLAN_TOKEN (read,plan),
+//   DASHBOARD_URL (the printed http://ADDR:PORT/?token=SECRET, read-only), PLAN_TOKEN (read,plan,
+//   admin) and OPERATOR_NAME (its name),
 //   BASE, CHROMIUM, ARTIFACTS (screenshots), NPM_DIR (puppeteer-core and axe-core).
 // Every check throws with what differed; any console error or page error fails the run.
 import {createRequire} from 'node:module';
@@ -144,7 +145,7 @@ check(JSON.stringify(filtered) !== JSON.stringify(rankingCerts), 'the filter did
 check(page.url().includes(`${facetName}=`), `filter not in the address: ${page.url()}`);
 await shot(page, 'fleet-filtered');
 
-// 6. Model, Audit, Incidents pages.
+// 6. Model, Audit, Incidents pages (the Incidents page's lists equal the API's).
 await page.goto(base + '/#/model', {waitUntil: 'domcontentloaded'});
 await page.waitForSelector('#model-figures');
 check(await page.$('svg[aria-label="Precision-recall curve (validation)"]') !== null, 'no PR curve');
@@ -160,7 +161,27 @@ await page.waitForSelector('#audit-records tbody tr');
 await shot(page, 'audit');
 timings.axe_audit = await axe(page, 'audit');
 await page.goto(base + '/#/incidents', {waitUntil: 'domcontentloaded'});
-await page.waitForSelector('#incidents, #incidents-absent');
+await page.waitForSelector('#silence-form');
+const openIncidents = await apiGet('/v1/incidents?state=open&limit=200', readToken);
+const resolvedIncidents = await apiGet('/v1/incidents?state=resolved&limit=50', readToken);
+check(openIncidents.incidents.length > 0, 'the demo fleet has no open incident: the Incidents page shows nothing to test');
+const shownOpen = await page.$$eval('#incidents-open tbody tr', trs => trs.map(tr => tr.dataset.incident));
+check(JSON.stringify(shownOpen) === JSON.stringify(openIncidents.incidents.map(x => x.id)),
+      `open incidents differ from GET /v1/incidents: ${shownOpen.slice(0, 3)} vs ${openIncidents.incidents.slice(0, 3).map(x => x.id)}`);
+const shownResolved = await page.$$eval('#incidents-resolved tbody tr', trs => trs.map(tr => tr.dataset.incident));
+check(JSON.stringify(shownResolved) === JSON.stringify(resolvedIncidents.incidents.map(x => x.id)), 'resolved incidents differ from the API');
+const firstIncident = openIncidents.incidents[0];
+const affected = await page.$$eval(`#incidents-open tr[data-incident="${firstIncident.id}"] td ul a`, links => links.map(a => a.textContent));
+check(JSON.stringify(affected) === JSON.stringify(firstIncident.lineages.map(l => l.cert)),
+      `incident ${firstIncident.id} lists ${affected} instead of ${firstIncident.lineages.map(l => l.cert)}`);
+// Read-only: the form is there but disabled, the page says why, and the API refuses the write.
+check(await page.$eval('#silence-submit', b => b.disabled), 'silence button enabled for a read-only token');
+const silenceNote = await page.$eval('#silence-read-only', e => e.textContent);
+check(silenceNote.includes('Read-only') && silenceNote.includes('admin'), `silence read-only note: "${silenceNote}"`);
+const refusedSilence = await fetch(base + '/v1/silences', {method: 'POST', headers: {Authorization: 'Bearer ' + readToken, 'Content-Type': 'application/json'},
+                                   body: JSON.stringify({matcher: 'cause', value: firstIncident.cause_key, duration: '1h'})});
+check(refusedSilence.status === 403, `POST /v1/silences with the read-only token: HTTP ${refusedSilence.status}, want 403`);
+check((await apiGet('/v1/silences?state=all', readToken)).silences.length === 0, 'a silence exists after the refused write');
 await shot(page, 'incidents');
 timings.axe_incidents = await axe(page, 'incidents');
 
@@ -189,6 +210,41 @@ const summaryText = await planner.$eval('#plan-summary', e => e.textContent);
 check(summaryText.includes(`${plan.actions.length} actions proposed`), `plan summary: "${summaryText}"`);
 await shot(planner, 'fleet-plan');
 await planner.close();
+
+// 9. The same token (admin scope too) sets a silence from the Incidents page: the button on the
+// first open incident fills in its cause, the form posts it, and the API then has it, by this
+// token's name; ending it from the page reaches the API as well.
+const operator = await newPage();
+await operator.goto(`${base}/?token=${encodeURIComponent(env.PLAN_TOKEN)}#/incidents`, {waitUntil: 'domcontentloaded'});
+await operator.waitForSelector('#incidents-open tbody tr');
+check(await operator.$('#silence-read-only') === null, 'read-only note shown to an admin token');
+await operator.click(`#incidents-open tr[data-incident="${firstIncident.id}"] button`);
+check(await operator.$eval('#silence-value', i => i.value) === firstIncident.cause_key, 'Silence cause did not fill in the cause key');
+await operator.select('#silence-duration', '1d');
+await operator.type('#silence-comment', 'dashboard test');
+const [silenceResponse] = await Promise.all([
+  operator.waitForResponse(r => r.url().endsWith('/v1/silences') && r.request().method() === 'POST'),
+  operator.click('#silence-submit'),
+]);
+check(silenceResponse.status() === 201, `POST /v1/silences from the UI: HTTP ${silenceResponse.status()}`);
+await operator.waitForSelector('#silence-done');
+const silences = (await apiGet('/v1/silences', readToken)).silences;
+check(silences.length === 1, `GET /v1/silences: ${silences.length} in force, want 1`);
+const silence = silences[0];
+check(silence.matcher === 'cause' && silence.value === firstIncident.cause_key && silence.comment === 'dashboard test' &&
+      silence.created_by === env.OPERATOR_NAME && silence.in_force,
+      `silence as stored: ${JSON.stringify(silence)}`);
+const hours = (Date.parse(silence.until) - Date.parse(silence.created)) / 3600000;
+check(Math.abs(hours - 24) < 0.01, `silence lasts ${hours} h, want 24`);
+check(await operator.$(`#silences tr[data-silence="${silence.id}"]`) !== null, 'the new silence is not in the table');
+await shot(operator, 'incidents-silenced');
+await Promise.all([
+  operator.waitForResponse(r => r.url().endsWith('/v1/silences/' + silence.id) && r.request().method() === 'DELETE' && r.status() === 200),
+  operator.click(`#silences tr[data-silence="${silence.id}"] button`),
+]);
+const ended = (await apiGet('/v1/silences?state=all', readToken)).silences.find(s => s.id === silence.id);
+check(ended && !ended.in_force && ended.ended_by === env.OPERATOR_NAME, `silence after End now: ${JSON.stringify(ended)}`);
+await operator.close();
 
 await browser.close();
 check(problems.length === 0, 'browser problems:\n  ' + problems.join('\n  '));

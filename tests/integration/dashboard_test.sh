@@ -5,7 +5,10 @@
 # sign-in moves the token out of the address, every page loads without console errors, the
 # ranking equals the API's and links to a lineage page whose events are that lineage's, a filter
 # changes the ranking, a read-only token cannot plan (the UI says so, the API answers 403), a plan
-# token's click reaches POST /v1/plan, no serious or critical axe violation, a phone's width fits.
+# token's click reaches POST /v1/plan, no serious or critical axe violation, a phone's width fits;
+# the Incidents page lists the API's open and resolved incidents (the demo replays the alert step
+# over its last 14 days), a read-only token cannot silence (the UI says so, the API answers 403),
+# an admin token's silence set and ended in the UI reaches the API under its name.
 # Screenshots of each page are kept in BUILD/test-artifacts/dashboard/.
 # The server listens on 127.0.0.1 on a free port and is stopped by PID.
 set -euo pipefail
@@ -51,14 +54,16 @@ base=${url%%/\?token=*}
 secret=${url#*token=}
 grep -qF "$secret" "$work/serve.log" && fail "the secret appears on stderr"
 curl -sf "$base/healthz" >/dev/null || fail "server not healthy"
-plan_token=$("$CERTCAST" token create --db "$work/demo/fleet.db" --name dashboard-planner --scope read,plan)
+grep -qE '^   incidents: [1-9][0-9]* open' "$work/demo.out" || fail "the demo replayed no open incident: $(grep incidents "$work/demo.out")"
+operator=dashboard-operator
+plan_token=$("$CERTCAST" token create --db "$work/demo/fleet.db" --name "$operator" --scope read,plan,admin)
 
-DASHBOARD_URL="$url" PLAN_TOKEN="$plan_token" BASE="$base" CHROMIUM="$chromium" \
+DASHBOARD_URL="$url" PLAN_TOKEN="$plan_token" OPERATOR_NAME="$operator" BASE="$base" CHROMIUM="$chromium" \
   ARTIFACTS="$artifacts" NPM_DIR="$npm_dir" \
   timeout 180 node "$ROOT/tests/integration/dashboard_browser.mjs" >"$work/browser.out" 2>&1 \
   || { cat "$work/browser.out" >&2; fail "browser checks"; }
 cat "$work/browser.out"
-for page in fleet lineage fleet-filtered model audit incidents fleet-phone fleet-plan; do
+for page in fleet lineage fleet-filtered model audit incidents fleet-phone fleet-plan incidents-silenced; do
   [[ -s "$artifacts/$page.png" ]] || fail "no screenshot $page.png"
 done
 kill -TERM "$pid"  # an asynchronous command of a non-interactive shell ignores SIGINT

@@ -278,7 +278,7 @@ async function fleetPage(params) {
   const kpis = el('dl', {class: 'kpis', 'aria-label': 'Key figures'},
     kpi('Certificates', num(k.certificates), k.certificates === k.fleet_certificates ? 'whole fleet' : `of ${num(k.fleet_certificates)} (filtered)`),
     kpi('At risk in 7 days', num(k.at_risk_7d.total), `${k.at_risk_7d.alerting} forecast · ${k.at_risk_7d.failing} failing · ${k.at_risk_7d.expiring} expiring`),
-    kpi('Open incidents', k.open_incidents === null ? 'n/a' : num(k.open_incidents), k.open_incidents === null ? 'no incidents on this server' : null),
+    kpi('Open incidents', el('a', {href: '#/incidents', text: num(k.open_incidents)}), 'whole fleet'),
     kpi('Renewal success (30 d)', pct(k.renewals.success_ratio), `${num(k.renewals.succeeded)} ok · ${num(k.renewals.failed)} failed`),
     kpi('MTTR (30 d)', duration(k.repairs.mean_time_to_repair_seconds), `${num(k.repairs.count)} repairs`),
     kpi('Forecast precision (30 d)', pct(k.forecast.precision), `${k.forecast.alerts_hit} of ${k.forecast.alerts_judged} alerts`),
@@ -521,14 +521,129 @@ async function lineagePage(cert) {
     el('h2', {text: 'Audit records'}), recordTable('Audit records that name this lineage', audit.records, 'lineage-audit'));
 }
 
+// Incidents (GET /v1/incidents, docs/alerts.md): alerts grouped by cause, open first, each with
+// the lineages it affects; silences (GET /v1/silences) with who set them and until when. Setting
+// or ending a silence needs the admin scope (POST/DELETE /v1/silences); a token without it sees
+// why instead of a form that would be refused.
+const SEVERITY_WORDS = {page: 'page (act now)', ticket: 'ticket', info: 'info (recorded, not sent)', watch: 'watch (re-checked each plan)'};
+
+function incidentLineages(incident) {
+  const lineages = incident.lineages || [];
+  if (lineages.length === 0) return el('span', {text: '–'});
+  return el('ul', {class: 'compact'}, lineages.map(l => el('li', {},
+    el('a', {href: '#/lineage/' + encodeURIComponent(l.cert), text: l.cert}),
+    ` (${l.host || 'no host'}, ${l.severity}${l.recovered ? ', recovered ' + when(l.recovered) : ''}${l.silenced_by ? ', silenced by ' + l.silenced_by : ''})`,
+    l.message ? el('span', {class: 'sub', text: l.message}) : null)));
+}
+
+function incidentTable(caption, incidents, id, silenceButton) {
+  if (incidents.length === 0) return el('p', {class: 'note', id, text: caption + ': none.'});
+  return el('div', {class: 'table-wrap'}, el('table', {id, class: 'incidents'},
+    el('caption', {text: caption}),
+    el('thead', {}, el('tr', {},
+      el('th', {scope: 'col', text: 'Cause'}), el('th', {scope: 'col', text: 'Severity'}),
+      el('th', {scope: 'col', text: 'Opened'}), el('th', {scope: 'col', text: incidents[0].state === 'open' ? 'Updated' : 'Resolved'}),
+      el('th', {scope: 'col', class: 'num', text: 'Lineages'}), el('th', {scope: 'col', text: 'Affected lineages'}),
+      silenceButton ? el('th', {scope: 'col', text: 'Silence'}) : null)),
+    el('tbody', {}, incidents.map(x => el('tr', {'data-incident': x.id},
+      el('td', {}, el('strong', {text: x.cause || x.cause_key}), el('span', {class: 'sub', text: `${x.cause_key} · ${x.id}`}),
+         x.unreadable ? el('span', {class: 'badge bad', text: 'unreadable: ' + x.unreadable}) : null),
+      el('td', {}, el('span', {class: 'badge sev-' + x.severity, text: SEVERITY_WORDS[x.severity] || x.severity}),
+         x.peak_severity && x.peak_severity !== x.severity ? el('span', {class: 'sub', text: 'peak ' + x.peak_severity}) : null),
+      el('td', {text: when(x.opened)}),
+      el('td', {text: when(x.state === 'open' ? x.updated : x.resolved)}),
+      el('td', {class: 'num', text: `${num(x.affected)}${x.recovered ? ` (${num(x.recovered)} recovered)` : ''}`}),
+      el('td', {}, incidentLineages(x)),
+      silenceButton ? el('td', {}, silenceButton(x)) : null)))));
+}
+
+function silenceTable(silences, endButton) {
+  if (silences.length === 0) return el('p', {class: 'note', id: 'silences', text: 'Silences: none set.'});
+  return el('div', {class: 'table-wrap'}, el('table', {id: 'silences'},
+    el('caption', {text: 'Silences, in force and past (alerts they match stay in their incident but send no notice)'}),
+    el('thead', {}, el('tr', {},
+      el('th', {scope: 'col', text: 'Matches'}), el('th', {scope: 'col', text: 'Set by'}), el('th', {scope: 'col', text: 'From'}),
+      el('th', {scope: 'col', text: 'Until'}), el('th', {scope: 'col', text: 'State'}), el('th', {scope: 'col', text: 'Comment'}),
+      endButton ? el('th', {scope: 'col', text: 'End'}) : null)),
+    el('tbody', {}, silences.map(s => el('tr', {'data-silence': s.id},
+      el('td', {}, `${s.matcher} = `, el('code', {text: s.value}), el('span', {class: 'sub', text: s.id})),
+      el('td', {text: s.created_by}),
+      el('td', {text: when(s.created)}),
+      el('td', {text: s.ended ? `${when(s.ended)} (ended by ${s.ended_by})` : when(s.until)}),
+      el('td', {}, el('span', {class: s.in_force ? 'badge good' : 'badge', text: s.in_force ? 'in force' : 'over'})),
+      el('td', {text: s.comment || '–'}),
+      endButton ? el('td', {}, s.in_force ? endButton(s) : null) : null)))));
+}
+
 async function incidentsPage() {
   if (!apiPaths.has('/v1/incidents')) {
     showPage('Incidents', el('p', {id: 'incidents-absent', text: 'This server does not keep incidents: its API has no /v1/incidents route. Alerts the planner decides are listed as decisions on the Audit page.'}));
     return;
   }
-  const data = await api('/v1/incidents?limit=100');
-  const list = data.incidents || [];
-  showPage('Incidents', recordTable('Incidents', list.map((x, i) => ({seq: x.id || i, at: x.opened || x.at, record: x})), 'incidents'));
+  const [open, resolved, silences] = await Promise.all([
+    api('/v1/incidents?state=open&limit=200'),
+    api('/v1/incidents?state=resolved&limit=50'),
+    api('/v1/silences?state=all'),
+  ]);
+  const writer = can('admin');
+  const result = el('div', {id: 'silence-result', 'aria-live': 'polite'});
+
+  // The silence form: what to match, for how long, why. Buttons on incidents fill it in.
+  const matcher = el('select', {id: 'silence-matcher', name: 'matcher', disabled: !writer},
+    ['cause', 'lineage', 'host', 'label'].map(m => el('option', {value: m, text: m})));
+  const value = el('input', {id: 'silence-value', name: 'value', required: true, autocomplete: 'off', disabled: !writer, size: 32});
+  const length = el('select', {id: 'silence-duration', name: 'duration', disabled: !writer},
+    [['1h', '1 hour'], ['4h', '4 hours'], ['1d', '1 day'], ['7d', '7 days']].map(([v, t]) => el('option', {value: v, text: t, selected: v === '4h'})));
+  const comment = el('input', {id: 'silence-comment', name: 'comment', autocomplete: 'off', disabled: !writer, size: 32, maxlength: 1000});
+  const submit = el('button', {type: 'submit', id: 'silence-submit', text: 'Set silence', disabled: !writer});
+  const form = el('form', {class: 'filters', id: 'silence-form', 'aria-labelledby': 'silence-heading'},
+    el('label', {for: 'silence-matcher'}, 'Match by', matcher),
+    el('label', {for: 'silence-value'}, 'Value', value),
+    el('label', {for: 'silence-duration'}, 'For', length),
+    el('label', {for: 'silence-comment'}, 'Comment', comment),
+    submit);
+  form.addEventListener('submit', async event => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      const body = {matcher: matcher.value, value: value.value.trim(), duration: length.value};
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      const s = await api('/v1/silences', {method: 'POST', body: JSON.stringify(body)});
+      await incidentsPage();
+      document.getElementById('silence-result').replaceChildren(el('p', {id: 'silence-done', role: 'status',
+        text: `Silence ${s.id} set on ${s.matcher} = ${s.value} until ${when(s.until)} by ${s.created_by}.`}));
+    } catch (error) {
+      result.replaceChildren(errorBox(error));
+      submit.disabled = !writer;
+    }
+  });
+  const silenceThis = writer ? x => el('button', {type: 'button', class: 'secondary', text: 'Silence cause',
+    'aria-label': `Silence ${x.cause_key}`,
+    onclick: () => { matcher.value = 'cause'; value.value = x.cause_key; value.focus(); }}) : null;
+  const endThis = writer ? s => el('button', {type: 'button', class: 'secondary', text: 'End now',
+    'aria-label': `End silence ${s.id}`,
+    onclick: async () => {
+      try {
+        await api('/v1/silences/' + encodeURIComponent(s.id), {method: 'DELETE'});
+        await incidentsPage();
+      } catch (error) {
+        result.replaceChildren(errorBox(error));
+      }
+    }}) : null;
+
+  const openList = open.incidents || [], resolvedList = resolved.incidents || [];
+  showPage('Incidents',
+    el('p', {class: 'note', text: `As of ${when(open.at)}: ${openList.length} open, ${resolvedList.length} recently resolved. Alerts that share a cause (a registered domain, a CA, a host, an ACME account) form one incident; severity comes from the certificate's deadline (docs/alerts.md).`}),
+    el('h2', {text: 'Open'}),
+    incidentTable('Open incidents, most recently updated first', openList, 'incidents-open', silenceThis),
+    el('h2', {text: 'Resolved'}),
+    incidentTable('Resolved incidents, most recently updated first (at most 50)', resolvedList, 'incidents-resolved', null),
+    el('section', {'aria-labelledby': 'silence-heading'},
+      el('h2', {id: 'silence-heading', text: 'Silences'}),
+      writer ? null : el('p', {class: 'denied', id: 'silence-read-only',
+        text: `Read-only: your token (${me.scopes.join(', ')}) cannot set or end silences; that needs a token with the admin scope.`}),
+      form, result,
+      silenceTable(silences.silences || [], endThis)));
 }
 
 async function modelPage() {
