@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--events-out", events_out);
   CLI11_PARSE(app, argc, argv);
   if (!setup_db.empty()) {
-    auto store = Store::OpenSqlite(setup_db);
+    auto store = Store::Open(setup_db);
     auto key = api::TokenKey::Load(api::DefaultTokenKeyPath(setup_db), /*create=*/true);
     if (!store.ok() || !key.ok()) {
       std::cerr << "setup: " << (store.ok() ? key.status() : store.status()) << "\n";

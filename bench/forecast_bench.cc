@@ -206,7 +206,7 @@ int Training(const std::string& db, const std::string& until_text, int threads, 
              const std::string& write_model) {
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(db, store_options);
+  auto store = Store::Open(db, store_options);
   if (!store.ok()) { std::fprintf(stderr, "%s\n", store.status().ToString().c_str()); return 1; }
   const absl::Time until = *ParseRfc3339(until_text);
   EventFilter filter;
@@ -299,7 +299,7 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
           const std::string& truth) {
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(db, store_options);
+  auto store = Store::Open(db, store_options);
   if (!store.ok()) { std::fprintf(stderr, "%s\n", store.status().ToString().c_str()); return 1; }
   const absl::Time until = *ParseRfc3339(until_text), to = *ParseRfc3339(to_text);
   EventFilter before;

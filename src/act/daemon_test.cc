@@ -58,7 +58,7 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
   config.alert.command = {page};
   config.collectors = {CollectorSettings{"broken", {"false"}, absl::Hours(1), absl::Seconds(5)},
                        CollectorSettings{"file", {"cat", events}, absl::Hours(1), absl::Seconds(5)}};
-  auto store = Store::OpenSqlite(config.db);
+  auto store = Store::Open(config.db);
   ASSERT_TRUE(store.ok()) << store.status();
   FakeClock clock(*ParseRfc3339("2026-11-28T00:00:00Z"));
   std::ostringstream log;
@@ -116,7 +116,7 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
-  auto reopened = Store::OpenSqlite(config.db);
+  auto reopened = Store::Open(config.db);
   ASSERT_TRUE(reopened.ok());
   auto tampered = policy::VerifyAudit(**reopened);
   ASSERT_TRUE(tampered.ok());
@@ -132,7 +132,7 @@ TEST_F(DaemonTest, AnAlertDecidedButNeverSentIsSentAtTheNextStart) {
   config.db = dir_ + "/fleet.db";
   config.lock_dir = dir_ + "/locks";
   config.alert.command = {page};
-  auto store = Store::OpenSqlite(config.db);
+  auto store = Store::Open(config.db);
   ASSERT_TRUE(store.ok()) << store.status();
   FakeClock clock(*ParseRfc3339("2026-11-28T00:00:00Z"));
   auto decide = [&](const std::string& cert, const std::string& code) {
@@ -207,7 +207,7 @@ class DaemonCases : public DaemonTest {
 // actions were planned: the next cycle proposes them again.
 TEST_F(DaemonCases, AFailedAuditAppendLosesNoAction) {
   DaemonConfig config = Config();
-  auto store = Store::OpenSqlite(config.db);
+  auto store = Store::Open(config.db);
   ASSERT_TRUE(store.ok()) << store.status();
   Sql(config.db, "CREATE TRIGGER audit_full BEFORE INSERT ON audit BEGIN "
                  "SELECT RAISE(ABORT, 'database or disk is full (injected)'); END");
@@ -258,7 +258,7 @@ TEST_F(DaemonCases, DeletingAuditRecordsIsDetectedWhereverTheyWere) {
   for (const Case& c : cases) {
     const std::string db = StrCat(dir_, "/", c.name.size(), c.name.substr(0, 3), ".db");
     {
-      auto store = Store::OpenSqlite(db);
+      auto store = Store::Open(db);
       ASSERT_TRUE(store.ok()) << store.status();
       for (int i = 1; i <= 5; ++i) {
         ASSERT_TRUE((*store)->AppendAudit(absl::FromUnixSeconds(1800000000 + i), "action",
@@ -270,7 +270,7 @@ TEST_F(DaemonCases, DeletingAuditRecordsIsDetectedWhereverTheyWere) {
     EXPECT_EQ(st.st_mode & 07777, 0600u) << c.name;
     if (!c.sql.empty()) Sql(db, c.sql);
     if (c.delete_head) std::filesystem::remove(AuditHeadPath(db));
-    auto store = Store::OpenSqlite(db);
+    auto store = Store::Open(db);
     ASSERT_TRUE(store.ok()) << store.status();
     auto v = policy::VerifyAudit(**store);
     ASSERT_TRUE(v.ok()) << v.status();
@@ -283,7 +283,7 @@ TEST_F(DaemonCases, DeletingAuditRecordsIsDetectedWhereverTheyWere) {
 // A head file that is not one is an error naming it, not "intact".
 TEST_F(DaemonCases, AGarbledChainHeadIsAnError) {
   const std::string db = dir_ + "/fleet.db";
-  auto store = Store::OpenSqlite(db);
+  auto store = Store::Open(db);
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->AppendAudit(absl::FromUnixSeconds(1800000000), "action", "{}").ok());
   for (const std::string& text : std::vector<std::string>{
@@ -302,7 +302,7 @@ TEST_F(DaemonCases, AGarbledChainHeadIsAnError) {
 TEST_F(DaemonCases, AWallClockSteppedBackDuringACycleDoesNotStretchTheWait) {
   DaemonConfig config = Config("exit 0", "exit 1");  // the page fails once: a 10 s retry wait
   config.interval = absl::Hours(1);
-  auto store = Store::OpenSqlite(config.db);
+  auto store = Store::Open(config.db);
   ASSERT_TRUE(store.ok());
   FakeClock clock(*ParseRfc3339("2026-11-28T00:00:00Z"));
   std::ostringstream log;
@@ -337,7 +337,7 @@ TEST_F(DaemonCases, AHungClientNeitherDelaysAlertsNorHoldsTheFleetPastTheBudget)
   DaemonConfig config = Config("sleep 2");  // the CA hangs each renewal for 2 s
   config.collectors = {CollectorSettings{"file", {"cat", Write("fleet.jsonl", events)}, absl::Hours(1), absl::Seconds(5)}};
   config.action_budget = absl::Seconds(1);
-  auto store = Store::OpenSqlite(config.db);
+  auto store = Store::Open(config.db);
   ASSERT_TRUE(store.ok());
   std::ostringstream log;
   Daemon daemon(config, **store, nullptr, SystemClock::Get(), log, [](absl::Duration) {});
@@ -362,7 +362,7 @@ TEST_F(DaemonCases, AHungClientNeitherDelaysAlertsNorHoldsTheFleetPastTheBudget)
 // Issue #12, finding 10: a stop request ends a retry wait at once (it used to sleep it out).
 TEST_F(DaemonCases, StopEndsARetryWaitAtOnce) {
   DaemonConfig config = Config("exit 0", "exit 1");  // the page fails: a 10 s retry wait follows
-  auto store = Store::OpenSqlite(config.db);
+  auto store = Store::Open(config.db);
   ASSERT_TRUE(store.ok());
   std::ostringstream log;
   FakeClock clock(*ParseRfc3339("2026-11-28T00:00:00Z"));

@@ -66,7 +66,7 @@ StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions
   FleetServiceOptions& o = service->options_;
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  ASSIGN_OR_RETURN(service->store_, Store::OpenSqlite(o.db, store_options));
+  ASSIGN_OR_RETURN(service->store_, Store::Open(o.db, store_options));
   service->model_ = std::make_unique<Model>();
   if (!o.model_file.empty()) {
     auto loaded = Forecaster::Load(o.model_file);

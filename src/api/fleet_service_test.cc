@@ -49,7 +49,7 @@ class FleetServiceTest : public ::testing::Test {
            StrCat("fleet_service_test_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     db_ = (dir_ / "fleet.db").string();
-    store_ = *Store::OpenSqlite(db_);
+    store_ = *Store::Open(db_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;

@@ -13,7 +13,7 @@ StatusOr<std::unique_ptr<ProbeService>> ProbeService::Create(
     ProbeServiceOptions options, const Clock& clock, std::function<std::shared_ptr<const FleetSnapshot>()> snapshot,
     std::function<void()> on_stored, std::ostream& log) {
   std::unique_ptr<ProbeService> service(new ProbeService(std::move(options), clock, log));
-  ASSIGN_OR_RETURN(service->store_, Store::OpenSqlite(service->options_.db));
+  ASSIGN_OR_RETURN(service->store_, Store::Open(service->options_.db));
   service->snapshot_ = std::move(snapshot);
   service->on_stored_ = std::move(on_stored);
   return service;

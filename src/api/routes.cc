@@ -20,7 +20,7 @@ void Healthz(const ServerContext& context, Response& response) {
   StoreOptions options;
   options.create_if_missing = false;
   options.cache_bytes = 1 << 20;
-  auto store = Store::OpenSqlite(context.options.db, options);
+  auto store = Store::Open(context.options.db, options);
   if (!store.ok()) {
     response.Error(503, "unavailable", store.status().message());
     return;

@@ -157,7 +157,7 @@ StatusOr<StorePool::Lease> StorePool::Acquire() {
   options.create_if_missing = false;
   // Readers share the OS page cache; a smaller cache per worker keeps 32 workers' memory sane.
   options.cache_bytes = 32ll << 20;
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::OpenSqlite(db_, options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(db_, options));
   return Lease(this, std::move(store));
 }
 
@@ -356,7 +356,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Cl
   // Creating the store here (not only opening it) lets a new deployment start with `serve` and
   // make its tokens afterwards; the key is created with it for the same reason.
   {
-    auto store = Store::OpenSqlite(options.db);
+    auto store = Store::Open(options.db);
     if (!store.ok()) return store.status();
   }
   ASSIGN_OR_RETURN(TokenKey key, TokenKey::Load(options.token_key, /*create=*/true));

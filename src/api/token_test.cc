@@ -21,7 +21,7 @@ class TokenTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    auto store = Store::OpenSqlite((dir_ / "fleet.db").string());
+    auto store = Store::Open((dir_ / "fleet.db").string());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }

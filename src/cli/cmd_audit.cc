@@ -22,7 +22,7 @@ struct AuditFlags {
 int RunAudit(const AuditFlags& flags) {
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, store_options);
+  auto store = Store::Open(flags.db, store_options);
   if (!store.ok()) return Fail(store.status());
   if (flags.verify) {
     auto v = policy::VerifyAudit(**store);

@@ -29,7 +29,7 @@ int RunBacktestCommand(const BacktestFlags& flags) {
   if (!forecaster.ok()) return Fail(forecaster.status());
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, store_options);
+  auto store = Store::Open(flags.db, store_options);
   if (!store.ok()) return Fail(store.status());
   BacktestOptions options;
   options.from = *ParseRfc3339(flags.from);

@@ -246,7 +246,7 @@ int RunDemo(const DemoFlags& flags) {
   config->seed = flags.seed;
   config->start = *ParseRfc3339(flags.start);
   if (Status s = sim::ValidateConfig(*config); !s.ok()) return Fail(s);
-  auto store = Store::OpenSqlite(db);
+  auto store = Store::Open(db);
   if (!store.ok()) return Fail(store.status());
   std::printf("certcast demo: %lld lineages (%s preset, seed %llu), %d days from %s\n",
               static_cast<long long>(flags.lineages), flags.preset.c_str(),

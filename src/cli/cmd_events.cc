@@ -37,7 +37,7 @@ StatusOr<std::vector<std::string>> LineageSubjects(Store& store, const std::stri
 }
 
 int RunEvents(const EventsFlags& flags) {
-  auto store = Store::OpenSqlite(flags.db, {.create_if_missing = false});
+  auto store = Store::Open(flags.db, {.create_if_missing = false});
   if (!store.ok()) return Fail(store.status());
   EventFilter filter;
   if (!flags.cert.empty()) {

@@ -19,7 +19,7 @@ struct IngestFlags {
 };
 
 int RunIngest(const IngestFlags& flags) {
-  auto store = Store::OpenSqlite(flags.db);
+  auto store = Store::Open(flags.db);
   if (!store.ok()) return Fail(store.status());
 
   ProgressLine progress;

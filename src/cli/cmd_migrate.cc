@@ -2,6 +2,7 @@
 // PostgreSQL), then checks the copy by counts and by the audit chain.
 #include <algorithm>
 #include <iostream>
+#include <limits>
 
 #include "cli/command.h"
 #include "core/strings.h"
@@ -21,9 +22,17 @@ constexpr size_t kAuditBatch = 1000;
 
 // What a store holds that the copy must account for.
 struct Contents {
-  int64_t events = 0, audit = 0, tokens = 0, models = 0, state = 0;
-  bool empty() const { return events == 0 && audit == 0 && tokens == 0 && models == 0 && state == 0; }
+  int64_t events = 0, audit = 0, tokens = 0, models = 0, state = 0, incidents = 0, silences = 0;
+  bool empty() const {
+    return events == 0 && audit == 0 && tokens == 0 && models == 0 && state == 0 &&
+           incidents == 0 && silences == 0;
+  }
 };
+
+// Every incident, open or resolved.
+StatusOr<std::vector<IncidentRecord>> AllIncidents(Store& store) {
+  return store.ListIncidents({.open = std::nullopt, .limit = std::numeric_limits<int64_t>::max()});
+}
 
 StatusOr<Contents> Count(Store& store) {
   Contents c;
@@ -38,20 +47,42 @@ StatusOr<Contents> Count(Store& store) {
   c.models = static_cast<int64_t>(models.size());
   ASSIGN_OR_RETURN(auto state, ListState(store));
   c.state = static_cast<int64_t>(state.size());
+  ASSIGN_OR_RETURN(std::vector<IncidentRecord> incidents, AllIncidents(store));
+  c.incidents = static_cast<int64_t>(incidents.size());
+  ASSIGN_OR_RETURN(std::vector<SilenceRecord> silences, store.ListSilences());
+  c.silences = static_cast<int64_t>(silences.size());
   return c;
 }
 
 Status Migrate(const MigrateFlags& flags, std::ostream& out) {
   if (flags.from == flags.to) return InvalidArgumentError("--from and --to name the same store");
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> from, Store::OpenSqlite(flags.from, {.create_if_missing = false}));
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> to, Store::OpenSqlite(flags.to));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> from, Store::Open(flags.from, {.create_if_missing = false}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> to, Store::Open(flags.to));
   const std::string to_name = StoreDisplayName(flags.to);
   ASSIGN_OR_RETURN(Contents before, Count(*to));
   if (!before.empty() && !flags.into_non_empty) {
     return FailedPreconditionError(StrCat(
         to_name, ": the target store is not empty (", before.events, " events, ", before.audit,
         " audit records, ", before.tokens, " tokens, ", before.models, " models, ", before.state,
-        " state keys); nothing was copied. Pass --into-non-empty to add this store to it"));
+        " state keys, ", before.incidents, " incidents, ", before.silences,
+        " silences); nothing was copied. Pass --into-non-empty to add this store to it"));
+  }
+  // Actions queued or leased for agents are not moved: a lease names the store it was taken
+  // from, and an agent reporting to the new store would report an action it does not hold.
+  // Finished ones need not be: their every change is in the audit log, which is copied.
+  int64_t open_actions = 0;
+  for (const ActionState state : {ActionState::kQueued, ActionState::kLeased}) {
+    ASSIGN_OR_RETURN(std::vector<QueuedAction> open,
+                     from->ListActions({.host = std::nullopt, .state = state, .after_id = 0,
+                                        .limit = std::numeric_limits<int64_t>::max()}));
+    open_actions += static_cast<int64_t>(open.size());
+  }
+  if (open_actions > 0) {
+    return FailedPreconditionError(StrCat(
+        StoreDisplayName(flags.from), ": ", open_actions, " actions are queued or leased for "
+        "agents; nothing was copied. Let the agents report them, or cancel them (POST "
+        "/v1/queue/{id}/cancel), with the servers on this store stopped from planning, then "
+        "migrate again"));
   }
   ASSIGN_OR_RETURN(Contents source, Count(*from));
 
@@ -123,9 +154,21 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
   // The planner's memory (what it did, lineage locks); checkpoints are derived from events and
   // rebuilt by the first plan on the target.
   ASSIGN_OR_RETURN(auto state, ListState(*from));
+  // Incidents (open ones go on being updated by the target's planner) and silences, ended or
+  // not: who silenced what stays on record.
+  ASSIGN_OR_RETURN(std::vector<IncidentRecord> incidents, AllIncidents(*from));
   StoreCommit commit;
   commit.state = state;
+  commit.incidents = incidents;
   RETURN_IF_ERROR(to->Commit(commit).status());
+  ASSIGN_OR_RETURN(std::vector<SilenceRecord> silences, from->ListSilences());
+  int64_t silences_copied = 0;
+  for (const SilenceRecord& silence : silences) {
+    Status created = to->CreateSilence(silence);
+    if (created.code() == StatusCode::kAlreadyExists) continue;  // ids are random: the same one
+    RETURN_IF_ERROR(created.WithPrefix(StrCat("silence ", silence.id)));
+    ++silences_copied;
+  }
 
   // Verification.
   ASSIGN_OR_RETURN(Contents after, Count(*to));
@@ -133,6 +176,11 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
   if (after.events < readable || (before.empty() && after.events != readable)) {
     return DataLossError(StrCat(to_name, ": holds ", after.events, " events after the copy, ",
                                 "expected ", readable));
+  }
+  if (after.incidents < source.incidents || after.silences < source.silences) {
+    return DataLossError(StrCat(to_name, ": holds ", after.incidents, " incidents and ",
+                                after.silences, " silences after the copy, expected at least ",
+                                source.incidents, " and ", source.silences));
   }
   if (after.audit != before.audit + source.audit) {
     return DataLossError(StrCat(to_name, ": holds ", after.audit, " audit records after the copy, "
@@ -162,7 +210,10 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
       << "\n"
       << "tokens: " << tokens_copied << " copied; models: " << names.size()
       << " (the newest of each name); state: " << state.size()
-      << " keys; checkpoints: not copied (rebuilt from events by the first plan)\n";
+      << " keys; checkpoints: not copied (rebuilt from events by the first plan)\n"
+      << "incidents: " << incidents.size() << " copied; silences: " << silences_copied
+      << " copied; action queue: no open action, finished ones not copied (their records are in "
+         "the audit log)\n";
   return OkStatus();
 }
 
@@ -181,12 +232,15 @@ const bool registered = RegisterCommand({
           auto flags = std::make_shared<MigrateFlags>();
           sub.description(
               "Copies every event, the audit log, tokens (hashes only, as stored), the newest "
-              "model of each name and the planner's state from --from into --to, then verifies "
+              "model of each name, the planner's state, incidents and silences from --from into "
+              "--to, then verifies "
               "the copy: event and audit counts, and the target's audit chain record by record "
               "(into an empty target every record keeps its seq and hash). Either side may be a "
               "SQLite file or a postgresql:// URI. Refuses a target that already holds anything "
-              "unless --into-non-empty is given. Stop the servers writing to --from first: what "
-              "they write during the copy is not copied.");
+              "unless --into-non-empty is given, and a source with actions still queued or leased "
+              "for agents (finished ones are not copied: their records are in the audit log). "
+              "Stop the servers writing to --from first: what they write during the copy is not "
+              "copied.");
           sub.add_option("--from", flags->from, "Store to copy (SQLite file or postgresql:// URI)")
               ->required();
           sub.add_option("--to", flags->to, "Store to copy into; created when missing")->required();

@@ -70,7 +70,7 @@ int RunPlanCommand(const PlanFlags& flags) {
 
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, store_options);
+  auto store = Store::Open(flags.db, store_options);
   if (!store.ok()) return Fail(store.status());
 
   const Forecaster* forecaster = nullptr;

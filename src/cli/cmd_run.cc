@@ -35,7 +35,7 @@ int RunDaemon(const RunFlags& flags) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto store = Store::OpenSqlite(config->db);
+  auto store = Store::Open(config->db);
   if (!store.ok()) return Fail(store.status());
   const Forecaster* forecaster = nullptr;
   std::optional<Forecaster> loaded;

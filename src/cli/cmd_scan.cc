@@ -34,7 +34,7 @@ int RunScanCommand(const ScanFlags& flags) {
   // Opened before the probes run, so that a bad --db fails fast instead of after a long scan.
   std::unique_ptr<Store> store;
   if (!flags.db.empty()) {
-    auto opened = Store::OpenSqlite(flags.db);
+    auto opened = Store::Open(flags.db);
     if (!opened.ok()) return Fail(opened.status().WithPrefix(StrCat("--db ", flags.db)));
     store = std::move(*opened);
   }

@@ -36,7 +36,7 @@ int UsageError(const Status& s) {
 StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& path) {
   StoreOptions options;
   options.create_if_missing = false;  // a typo in --db is an error, not an empty store
-  return Store::OpenSqlite(path, options);
+  return Store::Open(path, options);
 }
 
 // Tabs and newlines in the operator's free text would break the one-line, tab-separated rows.

@@ -95,7 +95,7 @@ const bool registered = RegisterCommand({
           sub.add_option("--db", *db, "Store file")->required();
           sub.footer("Example:\n  certcast stats --db fleet.db");
           return [db] {
-            auto store = Store::OpenSqlite(*db, {.create_if_missing = false});
+            auto store = Store::Open(*db, {.create_if_missing = false});
             if (!store.ok()) return Fail(store.status());
             auto summary = Summarize(**store);
             WarnUnreadableEvents(**store);

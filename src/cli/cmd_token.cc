@@ -45,7 +45,7 @@ int RunCreate(const TokenFlags& flags) {
   if (!flags.host.empty()) request.host = flags.host;
   auto key_path = KeyPath(flags);
   if (!key_path.ok()) return UsageError(key_path.status());
-  auto store = Store::OpenSqlite(flags.db);
+  auto store = Store::Open(flags.db);
   if (!store.ok()) return Fail(store.status());
   auto key = api::TokenKey::Load(*key_path, /*create=*/true);
   if (!key.ok()) return Fail(key.status());
@@ -64,7 +64,7 @@ int RunCreate(const TokenFlags& flags) {
 int RunList(const TokenFlags& flags) {
   StoreOptions options;
   options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, options);
+  auto store = Store::Open(flags.db, options);
   if (!store.ok()) return Fail(store.status());
   auto tokens = (*store)->ListTokens();
   if (!tokens.ok()) return Fail(tokens.status());
@@ -81,7 +81,7 @@ int RunList(const TokenFlags& flags) {
 int RunRevoke(const TokenFlags& flags) {
   StoreOptions options;
   options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, options);
+  auto store = Store::Open(flags.db, options);
   if (!store.ok()) return Fail(store.status());
   Status s = (*store)->RevokeToken(flags.name, SystemClock::Get().Now());
   if (s.code() == StatusCode::kNotFound) return UsageError(s);

@@ -24,7 +24,7 @@ struct TrainFlags {
 int RunTrain(const TrainFlags& flags) {
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  auto store = Store::OpenSqlite(flags.db, store_options);
+  auto store = Store::Open(flags.db, store_options);
   if (!store.ok()) return Fail(store.status());
   EventFilter filter;
   absl::Time until = absl::InfiniteFuture();

@@ -26,7 +26,7 @@ inline StatusOr<ScoringInputs> LoadScoringInputs(const std::string& db, const st
   ASSIGN_OR_RETURN(Forecaster forecaster, Forecaster::Load(model));
   StoreOptions store_options;
   store_options.create_if_missing = false;
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::OpenSqlite(db, store_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(db, store_options));
   // The flag was validated by RequireTimestamp, so parsing cannot fail here.
   const absl::Time at = at_flag.empty() ? SystemClock::Get().Now() : *ParseRfc3339(at_flag);
   EventFilter filter;

@@ -40,7 +40,7 @@ class PlanStateTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<Store> Open(const std::string& name) {
-    auto store = Store::OpenSqlite((dir_ / name).string());
+    auto store = Store::Open((dir_ / name).string());
     EXPECT_TRUE(store.ok()) << store.status();
     return std::move(*store);
   }

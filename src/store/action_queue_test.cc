@@ -25,7 +25,7 @@ class ActionQueueTest : public store_test::BackendTest {
   void SetUp() override {
     BackendTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    auto store = Store::OpenSqlite(path_);
+    auto store = Store::Open(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
@@ -307,7 +307,7 @@ TEST_P(ActionQueueTest, ListFiltersAndPages) {
 TEST_P(ActionQueueTest, TwoStoresLeasingAtOnceHandOutEachActionOnce) {
   constexpr int kActions = 30;
   for (int i = 0; i < kActions; ++i) Queue("web1", StrCat("cert", i), "renew", kT0);
-  auto other = Store::OpenSqlite(path_);
+  auto other = Store::Open(path_);
   ASSERT_TRUE(other.ok()) << other.status();
   std::vector<int64_t> got[2];
   Status failed[2];

@@ -24,7 +24,7 @@ class IngestTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    store_ = *Store::OpenSqlite((dir_ / "t.db").string());
+    store_ = *Store::Open((dir_ / "t.db").string());
     options_.on_reject = [this](std::string_view s, int64_t line, std::string_view reason) {
       rejections_.push_back({std::string(s), line, std::string(reason)});
     };

@@ -1323,8 +1323,7 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> ListState(Store& stor
 }  // namespace sqlite_backend
 
 // Every --db comes here (store_backends.h): a PostgreSQL URI goes to OpenPostgres.
-StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
-                                                   const StoreOptions& options) {
+StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
   if (IsPostgresUri(path)) return OpenPostgres(path, options);
   if (path.empty()) return InvalidArgumentError("store path is empty");
   std::error_code ec;

@@ -1,5 +1,6 @@
 // The store: events and everything derived from them, behind one interface. SQLite is the
-// embedded default (one file, WAL); PostgreSQL comes later behind the same interface.
+// embedded default (one file, WAL); PostgreSQL (`--db postgresql://...`, store_backends.h) serves
+// several servers sharing one fleet.
 //
 // Thread safety: a Store object is used from one thread at a time (the daemon gives each worker
 // its own). Several processes may open the same SQLite file; SQLite's locking serialises writers.
@@ -261,10 +262,17 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Opens (and migrates) the SQLite store at `path`. Refuses a store whose schema is newer than
-  // this binary with FailedPrecondition naming both versions.
-  static StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
-                                                     const StoreOptions& options = {});
+  // Opens (and migrates) the store `db` names, a --db value: a PostgreSQL database for a
+  // postgresql:// or postgres:// URI (OpenPostgres, store_backends.h), a SQLite file otherwise.
+  // Refuses a store whose schema is newer than this binary with FailedPrecondition naming both
+  // versions.
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& db, const StoreOptions& options = {});
+  // The factory's name before PostgreSQL (2026-12-05): kept for branches written against it;
+  // the same as Open. New code calls Open.
+  static StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& db,
+                                                     const StoreOptions& options = {}) {
+    return Open(db, options);
+  }
 
   // Schema version the store is at.
   virtual int SchemaVersion() const = 0;

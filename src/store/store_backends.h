@@ -2,9 +2,8 @@
 // what only some callers use (leadership among servers, copying a store). store.h is the
 // interface every step uses; this header is for the server and `certcast migrate`.
 //
-// Every --db goes through Store::OpenSqlite (store.h), which opens a PostgreSQL URI
-// (IsPostgresUri) with OpenPostgres and anything else as a SQLite file: the one factory keeps its
-// old name until store.h next changes for another reason (a rename would rebuild every step).
+// Every --db goes through Store::Open (store.h), which opens a PostgreSQL URI (IsPostgresUri)
+// with OpenPostgres and anything else as a SQLite file.
 #pragma once
 
 #include <memory>

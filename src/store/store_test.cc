@@ -39,18 +39,18 @@ const char* kRenewal =
 
 TEST_P(StoreTest, CreatesMigratesAndReopens) {
   {
-    auto store = Store::OpenSqlite(path_);
+    auto store = Store::Open(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     EXPECT_EQ((*store)->SchemaVersion(), 5);
   }
-  auto again = Store::OpenSqlite(path_, {.create_if_missing = false});
+  auto again = Store::Open(path_, {.create_if_missing = false});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->SchemaVersion(), 5);
 }
 
 TEST_P(StoreTest, NewStoreFilesArePrivate) {
   if (Pg()) GTEST_SKIP() << "SQLite's files; the PostgreSQL server owns its own";
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
   for (const std::string& file : {path_, path_ + "-wal"}) {
@@ -65,13 +65,13 @@ TEST_P(StoreTest, NewStoreFilesArePrivate) {
 // silences tables and keeps its events.
 TEST_P(StoreTest, MigratesASchema2StoreToTokens) {
   {
-    auto store = Store::OpenSqlite(path_);
+    auto store = Store::Open(path_);
     ASSERT_TRUE(store.ok());
     ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
   }
   ASSERT_EQ(Raw("DROP TABLE tokens; DROP TABLE action_queue; DROP TABLE incidents; DROP TABLE silences"), "");
   ASSERT_EQ(SetVersion(2), "");
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->SchemaVersion(), 5);
   EXPECT_EQ(*(*store)->CountEvents(), 1);
@@ -97,7 +97,7 @@ TEST_P(StoreTest, ANewStoreIsPrivateAndAWorldReadableOneIsTightened) {
     return st.st_mode & 07777;
   };
   {
-    auto store = Store::OpenSqlite(path_);
+    auto store = Store::Open(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
     EXPECT_EQ(mode(path_), 0600u);
@@ -105,13 +105,13 @@ TEST_P(StoreTest, ANewStoreIsPrivateAndAWorldReadableOneIsTightened) {
     EXPECT_EQ(mode(path_ + "-shm"), 0600u);
   }
   ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
-  auto reopened = Store::OpenSqlite(path_);
+  auto reopened = Store::Open(path_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ(mode(path_), 0640u);  // "other" loses its bits; the group is the operator's choice
 }
 
 TEST_P(StoreTest, MissingStoreIsNotCreatedWhenReading) {
-  auto store = Store::OpenSqlite(path_, {.create_if_missing = false});
+  auto store = Store::Open(path_, {.create_if_missing = false});
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kNotFound);
   if (Pg()) {
@@ -131,12 +131,12 @@ TEST_P(StoreTest, MissingStoreIsNotCreatedWhenReading) {
 TEST_P(StoreTest, RefusesASchemaNewerThanThisBinary) {
   int known = 0;
   {
-    auto fresh = Store::OpenSqlite(path_);
+    auto fresh = Store::Open(path_);
     ASSERT_TRUE(fresh.ok());
     known = (*fresh)->SchemaVersion();
   }
   ASSERT_EQ(SetVersion(99), "");
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(store.status().message(),
@@ -147,7 +147,7 @@ TEST_P(StoreTest, RefusesASchemaNewerThanThisBinary) {
 TEST_P(StoreTest, RefusesAFileThatIsNotADatabase) {
   if (Pg()) GTEST_SKIP() << "a file that is not a database; PostgreSQL has no such file";
   std::ofstream(path_) << "this is a text file, not a store\n";
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(store.status().message(),
@@ -155,7 +155,7 @@ TEST_P(StoreTest, RefusesAFileThatIsNotADatabase) {
 }
 
 TEST_P(StoreTest, StoresExactDuplicatesOnceAndScansInTimeOrder) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   std::vector<Event> batch = {Ev(kConfig), Ev(kDns), Ev(kRenewal), Ev(kConfig)};
   auto r = store->AppendEvents(batch);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -179,7 +179,7 @@ TEST_P(StoreTest, StoresExactDuplicatesOnceAndScansInTimeOrder) {
 // a binary without core/utf8.h; or a row changed in the file) must not stop a scan: it is skipped
 // and counted once, and every other row is read.
 TEST_P(StoreTest, UnreadableRowsAreSkippedCountedOnceAndTheRestRead) {
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig), Ev(kDns), Ev(kRenewal)}).ok());
   // PostgreSQL refuses text that is not UTF-8 in a UTF-8 database, so there the dns row becomes
@@ -224,7 +224,7 @@ TEST_P(StoreTest, UnreadableRowsAreSkippedCountedOnceAndTheRestRead) {
 }
 
 TEST_P(StoreTest, FiltersBySubjectTypeAndTime) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   std::vector<Event> batch = {Ev(kConfig), Ev(kDns), Ev(kRenewal)};
   ASSERT_TRUE(store->AppendEvents(batch).ok());
   struct Case {
@@ -248,7 +248,7 @@ TEST_P(StoreTest, FiltersBySubjectTypeAndTime) {
 }
 
 TEST_P(StoreTest, AuditRecordsAreHashChained) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   const absl::Time t = *ParseRfc3339("2026-11-01T00:00:00Z");
   auto a = store->AppendAudit(t, "decision", R"({"cert":"shop"})");
   auto b = store->AppendAudit(t + absl::Hours(1), "action", R"({"cert":"shop","ok":true})");
@@ -280,7 +280,7 @@ TEST_P(StoreTest, AuditRecordsAreHashChained) {
 }
 
 TEST_P(StoreTest, ModelsAndState) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   EXPECT_FALSE(store->LatestModel("risk")->has_value());
   StoredModel m{.created = absl::FromUnixSeconds(1), .name = "risk", .metadata_json = "{}",
                 .blob = std::string("\0\1\2", 3)};
@@ -309,7 +309,7 @@ TEST_P(StoreTest, ModelsAndState) {
 }
 
 TEST_P(StoreTest, AuditBatchIsChainedAfterSingleRecords) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   const absl::Time t = *ParseRfc3339("2026-11-01T00:00:00Z");
   auto first = store->AppendAudit(t, "decision", R"({"n":0})");
   ASSERT_TRUE(first.ok());
@@ -332,7 +332,7 @@ TEST_P(StoreTest, AuditBatchIsChainedAfterSingleRecords) {
 }
 
 TEST_P(StoreTest, EventAppendsLogTheEarliestNewEventOfEachAppend) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   auto none = store->EventAppendsSince(0);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(none->last_seq, 0);
@@ -359,7 +359,7 @@ TEST_P(StoreTest, EventAppendsLogTheEarliestNewEventOfEachAppend) {
 }
 
 TEST_P(StoreTest, CheckpointsHoldBinaryValues) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   EXPECT_FALSE(store->GetCheckpoint("plan")->has_value());
   const std::string binary("\0\xff\0state", 8);
   ASSERT_TRUE(store->PutCheckpoint("plan", binary).ok());
@@ -387,7 +387,7 @@ std::vector<Event> DnsEvents(int n, absl::Time start) {
 // A batch larger than one scan page (PostgreSQL fetches 10,000 rows per round trip) spanning
 // three months: stored once, read back whole in (ts) order, re-sent as duplicates.
 TEST_P(StoreTest, ALargeBatchAcrossMonthsIsStoredOnceAndScannedInOrder) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   const absl::Time start = *ParseRfc3339("2026-09-25T00:00:00Z");
   std::vector<Event> events = DnsEvents(25000, start);
   std::vector<Event> more = DnsEvents(60000, start);  // the first 25000 again, then new ones
@@ -431,11 +431,11 @@ TEST_P(StoreTest, ALargeBatchAcrossMonthsIsStoredOnceAndScannedInOrder) {
 // Two stores on one database (two servers) append audit records at the same time: one chain,
 // seq 1..N without gaps, each record's prev_hash the hash of the one before.
 TEST_P(StoreTest, TwoStoresAppendingAuditAtOnceKeepOneChain) {
-  { ASSERT_TRUE(Store::OpenSqlite(path_).ok()); }
+  { ASSERT_TRUE(Store::Open(path_).ok()); }
   constexpr int kEach = 40;
   std::atomic<int> failures = 0;
   auto writer = [&](std::string who) {
-    auto store = Store::OpenSqlite(path_);
+    auto store = Store::Open(path_);
     if (!store.ok()) {
       ++failures;
       return;
@@ -450,15 +450,15 @@ TEST_P(StoreTest, TwoStoresAppendingAuditAtOnceKeepOneChain) {
   a.join();
   b.join();
   EXPECT_EQ(failures.load(), 0);
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   EXPECT_EQ(store_test::ExpectOneChain(*store), 4 * kEach);
 }
 
 // Leadership: one holder at a time; it moves when the holder closes (a process that dies closes
 // its connection or file the same way).
 TEST_P(StoreTest, LeadershipIsHeldByOneStoreAndMovesWhenItCloses) {
-  auto first = *Store::OpenSqlite(path_);
-  auto second = *Store::OpenSqlite(path_);
+  auto first = *Store::Open(path_);
+  auto second = *Store::Open(path_);
   auto ask = [](Store& store, std::string_view role) {
     auto answer = HoldLeadership(store, role);
     EXPECT_TRUE(answer.ok()) << answer.status();
@@ -479,7 +479,7 @@ TEST_P(StoreTest, LeadershipIsHeldByOneStoreAndMovesWhenItCloses) {
 }
 
 TEST_P(StoreTest, TokensKeepTheirContractOnBothStores) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   TokenRecord token{.id = "a1", .name = "ci", .scopes = {"read", "ingest"}, .host = "web1",
                     .hash = std::string("\0\xff", 2), .created = absl::FromUnixSeconds(5),
                     .last_used = std::nullopt, .revoked = std::nullopt};
@@ -516,7 +516,7 @@ TEST_P(StoreTest, TokensKeepTheirContractOnBothStores) {
 // the batch is stored, the next call reconnects, and the retried batch is stored exactly once.
 TEST_P(StoreTest, PostgresConnectionDroppedMidBatchLosesNothingAndStoresNothingTwice) {
   if (!Pg()) GTEST_SKIP() << "PostgreSQL's connection";
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   const std::vector<Event> batch = DnsEvents(5000, *ParseRfc3339("2026-11-01T00:00:00Z"));
   ASSERT_TRUE(store->AppendEvents(std::vector<Event>{batch[0]}).ok());  // partitions exist
   // Hold event_appends so the batch stops just before its commit.
@@ -561,7 +561,7 @@ TEST_P(StoreTest, IncidentsUpsertListAndSurviveReopen) {
                    .opened = t0, .updated = t0 + absl::Hours(2),
                    .resolved = t0 + absl::Hours(2), .document_json = "{}"};
   {
-    auto store = Store::OpenSqlite(path_);
+    auto store = Store::Open(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     ASSERT_TRUE((*store)->PutIncidents(std::vector<IncidentRecord>{a, b}).ok());
     // Upsert: the same id replaces the row (a lineage joined, the severity rose).
@@ -572,7 +572,7 @@ TEST_P(StoreTest, IncidentsUpsertListAndSurviveReopen) {
     commit.incidents.push_back(a);
     ASSERT_TRUE((*store)->Commit(commit).ok());
   }
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
   auto got = (*store)->GetIncident("inc-a");
   ASSERT_TRUE(got.ok()) << got.status();
@@ -608,7 +608,7 @@ TEST_P(StoreTest, IncidentsUpsertListAndSurviveReopen) {
 
 // A plan's incidents are stored with its audit records or not at all.
 TEST_P(StoreTest, IncidentsOfAFailedCommitAreNotStored) {
-  auto store = *Store::OpenSqlite(path_);
+  auto store = *Store::Open(path_);
   StoreCommit commit;
   commit.incidents.push_back({.id = "inc-x", .cause_key = "ca:example", .severity = "page",
                               .open = true, .opened = absl::FromUnixSeconds(1),
@@ -629,7 +629,7 @@ TEST_P(StoreTest, IncidentsOfAFailedCommitAreNotStored) {
 
 TEST_P(StoreTest, SilencesAreKeptWithWhoAndUntilAndEndOnlyWhileInForce) {
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
-  auto store = Store::OpenSqlite(path_);
+  auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
   SilenceRecord s{.id = "sil-1", .matcher = "cause", .value = "dns:ns1.example.net",
                   .comment = "provider maintenance", .created_by = "alice", .created = t0,
@@ -687,14 +687,14 @@ TEST(PostgresStoreTest, NamesAStoreWithoutItsPassword) {
 
 TEST(PostgresStoreTest, AServerThatDoesNotAnswerIsUnavailableAndTheMessageHidesThePassword) {
   // Port 1: nothing listens there, so the connection is refused.
-  auto store = Store::OpenSqlite("postgresql://certcast:s3cret@127.0.0.1:1/fleet?connect_timeout=2");
+  auto store = Store::Open("postgresql://certcast:s3cret@127.0.0.1:1/fleet?connect_timeout=2");
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(store.status().message().starts_with(
       "postgresql://certcast@127.0.0.1:1/fleet: cannot connect: "))
       << store.status();
   EXPECT_EQ(store.status().message().find("s3cret"), std::string::npos);
-  auto bad = Store::OpenSqlite("postgresql://host/db?nonsense=1");
+  auto bad = Store::Open("postgresql://host/db?nonsense=1");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(bad.status().message(), "postgresql://(unparsable URI): not a PostgreSQL connection URI: "

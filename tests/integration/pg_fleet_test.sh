@@ -5,10 +5,16 @@
 #    shared store authenticates on every server (same --token-key file);
 #  - both servers take ingest and API traffic; exactly one plans (one logs "planning: this server
 #    leads"), and plan records in the audit log never come closer than the plan interval;
-#  - kill -9 of the planning server: the other leads within two plan intervals and goes on
-#    planning; no plan is recorded twice or half (plan and decision records consistent), and
+#  - kill -9 of the planning server in the middle of a plan that queues actions for agents (its
+#    commit held, by a lock this script takes, after the plan's decisions are written and before
+#    its actions are): nothing of that plan is stored, the other server leads within two plan
+#    intervals and queues every action once; no plan is recorded twice or half (plan and decision
+#    records consistent);
+#  - the killed server restarted, agents of four hosts lease through both servers at once: every
+#    action is leased once and reported once (counted in the queue and in the audit log), and
 #    `certcast audit --verify` finds the chain intact;
-#  - `certcast migrate` copies a SQLite store into a new schema and refuses a non-empty target.
+#  - `certcast migrate` copies a SQLite store (events, audit, tokens, silences) into a new schema,
+#    refuses a non-empty target, and refuses a source with an action still queued for an agent.
 # Usage: pg_fleet_test.sh CERTCAST SOURCE_DIR
 set -euo pipefail
 CERTCAST=$1
@@ -34,7 +40,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 pg_start "$work"
 db="$PG_URI"
 
-"$CERTCAST" simulate --lineages 150 --days 60 --start 2026-09-01T00:00:00Z --seed 7 \
+"$CERTCAST" simulate --lineages 60 --days 45 --start 2026-09-01T00:00:00Z --seed 7 \
   --out "$work/fleet.jsonl" --quiet
 "$CERTCAST" ingest --db "$db" "$work/fleet.jsonl" 2>"$work/ingest.log" || fail "ingest into PostgreSQL"
 lines=$(grep -c . "$work/fleet.jsonl")
@@ -88,7 +94,7 @@ for port in "$port_a" "$port_b"; do
 done
 [[ $(pg_psql -c "SELECT count(*) FROM events") -eq $((lines + 2)) ]] || fail "posted events not stored"
 
-# Let the leader plan a few times, then kill it at an arbitrary point of its cycle.
+# Let the leader plan a few times.
 plans_before_kill=0
 for _ in $(seq 100); do
   plans_before_kill=$(pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'")
@@ -96,8 +102,51 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [[ $plans_before_kill -ge 3 ]] || fail "the leader recorded $plans_before_kill plans"
+
+echo "pg_fleet: setup and first plans done at ${SECONDS} s" >&2
+# Agents on four hosts; 25 lineages on each, three days from expiry, so the next plan queues a
+# renewal for each (docs/api.md "Actions carried out by agents").
+hosts=(h1 h2 h3 h4)
+per_host=25
+actions=$(( ${#hosts[@]} * per_host ))
+declare -A agent
+for h in "${hosts[@]}"; do
+  agent[$h]=$("$CERTCAST" token create --db "$db" --token-key "$key" --name "agent-$h" --scope agent --host "$h")
+done
+now=$(date -u +%s)
+issued=$(date -u -d "@$((now - 86400 * 85))" +%Y-%m-%dT%H:%M:%SZ)
+expires=$(date -u -d "@$((now + 86400 * 3))" +%Y-%m-%dT%H:%M:%SZ)
+for h in "${hosts[@]}"; do
+  for i in $(seq "$per_host"); do
+    printf '{"ts":"%s","type":"config","cert":"q-%s-%s","host":"%s","names":["q%s.%s.example.com"],"client":"certbot","ca":"https://acme-v02.api.letsencrypt.org/directory","challenge":"http-01","ari":false}\n' \
+      "$issued" "$h" "$i" "$h" "$i" "$h"
+    printf '{"ts":"%s","type":"issued","cert":"q-%s-%s","serial":"0b%02x%s","not_before":"%s","not_after":"%s","ca":"https://acme-v02.api.letsencrypt.org/directory"}\n' \
+      "$issued" "$h" "$i" "$i" "${h#h}" "$issued" "$expires"
+  done
+done >"$work/expiring.jsonl"
+
+# Hold the plan mid-commit: a SHARE lock on action_queue lets the plan lock rows and write its
+# decisions (holding the audit chain's lock) but stops it at its first queued action.
+PGAPPNAME=blocker psql -XAtq "$PG_URI" -c "BEGIN" -c "LOCK TABLE action_queue IN SHARE MODE" \
+  -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+blocker_pid=$!
+pids+=("$blocker_pid")
+held() { pg_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s USING (pid) WHERE \
+  s.application_name = 'blocker' AND l.relation = 'action_queue'::regclass AND l.granted"; }
+for _ in $(seq 100); do [[ $(held) == 1 ]] && break; sleep 0.05; done
+[[ $(held) == 1 ]] || fail "the blocker did not lock action_queue"
+"$CERTCAST" ingest --db "$db" "$work/expiring.jsonl" 2>>"$work/ingest.log" || fail "ingest of the expiring lineages"
+# The leader's commit holds the chain's advisory lock (kAuditLock: 0x6363000000000002) and waits
+# for action_queue.
+mid_plan() { pg_psql -c "SELECT count(*) FROM pg_locks a JOIN pg_locks w ON w.pid = a.pid WHERE \
+  a.locktype = 'advisory' AND a.classid = 1667432448 AND a.objid = 2 AND a.granted AND \
+  w.relation = 'action_queue'::regclass AND NOT w.granted"; }
+for _ in $(seq 200); do [[ $(mid_plan) == 1 ]] && break; sleep 0.05; done
+[[ $(mid_plan) == 1 ]] || fail "the leader's plan never reached its queued actions"
 kill -KILL "$leader_pid"
 killed_at=$(date +%s.%N)
+pg_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'blocker'" >/dev/null
+wait "$blocker_pid" 2>/dev/null || true
 took_over=""
 for _ in $(seq 100); do
   if [[ $(leads "$other") == 1 ]]; then
@@ -110,13 +159,76 @@ done
 python3 -c "import sys; d=float(sys.argv[2])-float(sys.argv[1]); sys.exit(0 if d <= 2*$interval + 0.5 else 1)" \
   "$killed_at" "$took_over" || fail "leadership moved after more than two plan intervals"
 plans_at_takeover=$(pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'")
+plans() { pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'"; }
+queued() { pg_psql -c "SELECT count(*) FROM action_queue"; }
 for _ in $(seq 100); do
-  [[ $(pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'") -ge $((plans_at_takeover + 2)) ]] && break
+  [[ $(plans) -ge $((plans_at_takeover + 2)) && $(queued) -ge $actions ]] && break
   sleep 0.1
 done
-[[ $(pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'") -ge $((plans_at_takeover + 2)) ]] \
-  || fail "the new leader does not plan"
+[[ $(plans) -ge $((plans_at_takeover + 2)) ]] || fail "the new leader does not plan"
+# Every expiring lineage queued once: the killed plan left nothing, the new leader missed nothing.
+[[ $(queued) -eq $actions ]] || fail "$(queued) actions queued, want $actions"
+[[ $(pg_psql -c "SELECT count(DISTINCT cert) FROM action_queue WHERE host LIKE 'h_' AND kind = 'renew'") -eq $actions ]] \
+  || fail "queued actions are not one renewal per expiring lineage"
+audited() { pg_psql -c "SELECT count(*) FROM audit WHERE kind = '$1'"; }
+[[ $(audited action_queued) -eq $actions ]] || fail "$(audited action_queued) action_queued records, want $actions"
 
+echo "pg_fleet: kill mid-plan and takeover done at ${SECONDS} s" >&2
+# The killed server back; agents lease through both servers at once, each host's agent asking
+# both (agents behind a load balancer, or one retrying against the other server).
+port_c=$(free_port)
+start_server c "$port_c"
+port_other=$([[ $other == a ]] && echo "$port_a" || echo "$port_b")
+for h in "${hosts[@]}"; do echo "$h ${agent[$h]}"; done >"$work/agents.txt"
+# One python process plays the agents (a process per request is slow on a loaded machine): a
+# thread per host and server leases until two answers in a row are empty, then every lease is
+# reported, alternately through each server.
+python3 - "$work/agents.txt" "$port_c" "$port_other" "$actions" >"$work/agents.out" 2>&1 <<'EOF' \
+  || fail "agents: $(cat "$work/agents.out")"
+import json, sys, threading, urllib.error, urllib.request
+tokens = dict(line.split() for line in open(sys.argv[1]))
+ports, want = sys.argv[2:4], int(sys.argv[4])
+def post(port, path, token, body):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+leases, errors, lock = [], [], threading.Lock()
+def lease_all(host, port):
+    empty = 0
+    while empty < 2:
+        status, answer = post(port, "/v1/agent/actions/lease", tokens[host], {"max": 3})
+        if status != 200:
+            with lock: errors.append(f"lease {host} on :{port}: {status} {answer}")
+            return
+        empty = empty + 1 if not answer["actions"] else 0
+        with lock: leases.extend((a["id"], a["lease"]["id"], host) for a in answer["actions"])
+threads = [threading.Thread(target=lease_all, args=(h, p)) for h in tokens for p in ports]
+for t in threads: t.start()
+for t in threads: t.join()
+if errors: sys.exit("\n".join(errors))
+ids = [l[0] for l in leases]
+twice = sorted({i for i in ids if ids.count(i) > 1})
+if twice: sys.exit(f"actions leased twice: {twice}")
+if len(ids) != want: sys.exit(f"{len(ids)} actions leased, want {want}")
+for n, (id, lease, host) in enumerate(leases):
+    status, answer = post(ports[n % 2], f"/v1/agent/actions/{id}/outcome", tokens[host],
+                          {"lease_id": lease, "result": "success"})
+    if status != 200 or answer["repeated"]:
+        sys.exit(f"outcome of action {id} on :{ports[n % 2]}: {status} {answer}")
+print(f"{len(ids)} actions leased once and reported once")
+EOF
+[[ $(pg_psql -c "SELECT count(*) FROM action_queue WHERE state = 'done' AND attempts = 1") -eq $actions ]] \
+  || fail "actions not each leased once and done: $(pg_psql -c "SELECT state, attempts, count(*) FROM action_queue GROUP BY 1, 2")"
+for kind in action_leased action_outcome; do
+  [[ $(audited $kind) -eq $actions ]] || fail "$(audited $kind) $kind records, want $actions"
+done
+
+echo "pg_fleet: agents done at ${SECONDS} s" >&2
 # One planner at a time: consecutive plan records are at least most of an interval apart, except
 # across the takeover (the new leader plans at its next cycle, whenever that falls).
 close=$(pg_psql -c "SELECT count(*) FROM (SELECT at - lag(at) OVER (ORDER BY seq) AS gap FROM audit \
@@ -140,10 +252,13 @@ sys.exit(1 if pending else 0)
 EOF
 "$CERTCAST" audit --db "$db" --verify >"$work/verify.txt" 2>&1 || fail "audit --verify: $(cat "$work/verify.txt")"
 
+echo "pg_fleet: checks done at ${SECONDS} s" >&2
 # migrate: a SQLite store into a fresh schema, verified; a second run is refused.
 "$CERTCAST" ingest --db "$work/host.db" "$work/fleet.jsonl" 2>/dev/null
 "$CERTCAST" token create --db "$work/host.db" --name local --scope read >/dev/null
 "$CERTCAST" plan --db "$work/host.db" --at 2026-11-01T00:00:00Z >/dev/null 2>"$work/plan.log" || fail "plan on SQLite"
+"$CERTCAST" silence add --db "$work/host.db" --by alice --for 4h --host web1 --comment maintenance \
+  >/dev/null 2>"$work/silence.log" || fail "silence add: $(cat "$work/silence.log")"
 pg_psql -c "CREATE SCHEMA moved"
 target="$db?options=-csearch_path%3Dmoved"
 "$CERTCAST" migrate --from "$work/host.db" --to "$target" >"$work/migrate.txt" 2>"$work/migrate.log" \
@@ -153,9 +268,21 @@ grep -q "every hash equal to the source's" "$work/migrate.txt" || fail "migrate:
 [[ $(pg_psql -c "SELECT count(*) FROM moved.events") -eq $lines ]] || fail "migrate: events"
 [[ $(pg_psql -c "SELECT count(*) FROM moved.tokens") -eq 1 ]] || fail "migrate: tokens"
 [[ $(pg_psql -c "SELECT count(*) FROM moved.audit WHERE kind = 'plan'") -eq 1 ]] || fail "migrate: audit"
+[[ $(pg_psql -c "SELECT created_by || ' ' || matcher || ' ' || value FROM moved.silences") == "alice host web1" ]] \
+  || fail "migrate: silences"
 "$CERTCAST" audit --db "$target" --verify >"$work/verify2.txt" 2>&1 || fail "migrated audit: $(cat "$work/verify2.txt")"
 if "$CERTCAST" migrate --from "$work/host.db" --to "$target" >/dev/null 2>"$work/again.log"; then
   fail "migrate into a non-empty store succeeded"
 fi
 grep -q "the target store is not empty ($lines events" "$work/again.log" || fail "migrate again: $(cat "$work/again.log")"
-echo "pg_fleet: ok (leader $leader killed, takeover in $(python3 -c "print(round($took_over-$killed_at,2))") s)"
+# An action still queued for an agent is not moved, and nothing is copied while one is open.
+sqlite3 "$work/host.db" "INSERT INTO action_queue (host, cert, kind, parameters, decision_seq, \
+  needs_approval, state, created, expires) VALUES ('web1', 'shop', 'renew', '{}', 1, 0, 'queued', 0, 1)"
+pg_psql -c "CREATE SCHEMA refused"
+if "$CERTCAST" migrate --from "$work/host.db" --to "$db?options=-csearch_path%3Drefused" >/dev/null 2>"$work/open.log"; then
+  fail "migrate with an action queued for an agent succeeded"
+fi
+grep -q "host.db: 1 actions are queued or leased for agents; nothing was copied" "$work/open.log" \
+  || fail "migrate with an open action: $(cat "$work/open.log")"
+[[ $(pg_psql -c "SELECT count(*) FROM refused.events") -eq 0 ]] || fail "migrate refused but copied events"
+echo "pg_fleet: ok (leader $leader killed mid-plan, takeover in $(python3 -c "print(round($took_over-$killed_at,2))") s, $actions actions leased and reported once; ${SECONDS} s in all)"
