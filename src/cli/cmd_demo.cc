@@ -167,7 +167,7 @@ int ServeDemo(const DemoFlags& flags, const std::string& db, const std::string& 
   static OffsetClock clock(end - SystemClock::Get().Now());
   std::string secret;
   {
-    auto store = Store::OpenSqlite(db);
+    auto store = Store::Open(db);
     if (!store.ok()) return Fail(store.status());
     auto history = ForecastHistoryFromBacktest(csv_path);
     if (!history.ok()) return Fail(history.status());
