@@ -36,7 +36,8 @@ sanitize_tests=(src/core/core_test src/store/store_test src/model/model_test
                 src/api/api_test src/api/api_fleet_test src/api/api_metrics_test
                 src/collect/probe/probe_test src/collect/probe/ntp_test
                 src/collect/clients/clients_test src/collect/clients/clients_corpus_test
-                src/collect/host/host_test)
+                src/collect/host/host_test src/alert/alert_test src/agent/agent_test
+                src/agent/agent_actions_test)
 if [[ "${CERTCAST_SANITIZE_TESTS:-1}" != 0 ]] && grep -qw unit <<<"${labels//|/ }"; then
   cmake -S . -B build-sanitize -G Ninja -DCERTCAST_TESTS=ON -DCERTCAST_BENCH=OFF \
     -DCERTCAST_SANITIZE=ON >/dev/null
