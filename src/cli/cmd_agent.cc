@@ -37,17 +37,8 @@ struct AgentFlags {
 };
 
 // For tests only: the agent's wall clock moved by CERTCAST_TEST_CLOCK_OFFSET ("10m", "-10m"), to
-// play a host whose clock is off without changing the machine's (docs/cli.md, `agent`).
-class OffsetClock final : public Clock {
- public:
-  explicit OffsetClock(absl::Duration offset) : offset_(offset) {}
-  absl::Time Now() const override { return SystemClock::Get().Now() + offset_; }
-  absl::Duration Monotonic() const override { return SystemClock::Get().Monotonic(); }
-
- private:
-  absl::Duration offset_;
-};
-
+// play a host whose clock is off without changing the machine's (docs/cli.md, `agent`); the
+// agent runs on core's OffsetClock with this offset.
 StatusOr<absl::Duration> TestClockOffset() {
   const char* text = std::getenv("CERTCAST_TEST_CLOCK_OFFSET");
   if (text == nullptr || *text == '\0') return absl::ZeroDuration();
