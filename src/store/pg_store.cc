@@ -7,8 +7,10 @@
 //   transaction-level advisory locks held to the commit, so seq order is commit order.
 // - Events are range-partitioned by ts (one partition per UTC month, created on demand), so old
 //   months can be detached or dropped whole and scans by time touch only their months.
-// - Ingest goes through COPY into a temporary staging table, then one INSERT .. ON CONFLICT DO
-//   NOTHING: a batch is one transaction, all of it or none.
+// - Ingest COPYs a batch straight into events when it expects every key to be new; a batch that
+//   meets a stored key (COPY fails as a whole on the unique key) goes again through COPY into a
+//   temporary staging table and one INSERT .. ON CONFLICT DO NOTHING. Either way a batch is one
+//   transaction, all of it or none.
 // - A dropped connection fails the call in progress with Unavailable (its transaction is rolled
 //   back by the server, or committed without the answer reaching us: dedupe makes a retry safe)
 //   and the next call reconnects.
@@ -343,11 +345,13 @@ class PgStore final : public Store {
     copy.reserve(events.size() * 320);
     std::set<int64_t> months;
     std::string json;
+    int64_t batch_earliest = std::numeric_limits<int64_t>::max();
     for (const Event& e : events) {
       json.clear();
       AppendEventJson(e, json);
       const int64_t ts = absl::ToUnixMicros(e.ts);
       const int64_t hash = static_cast<int64_t>(XXH3_64bits(json.data(), json.size()));
+      batch_earliest = std::min(batch_earliest, ts);
       months.insert(MonthRange(ts).first);
       AppendInt(ts, copy);
       copy += '\t';
@@ -361,6 +365,22 @@ class PgStore final : public Store {
       copy += '\n';
     }
     RETURN_IF_ERROR(EnsurePartitions(months));
+    // Straight into events first, unless the previous batch met stored keys (a file ingested
+    // again, a retried POST): then this one likely does too, and COPY would fail after writing
+    // part of it. A batch all new is written once instead of twice (staging, then events).
+    if (!last_batch_met_stored_) {
+      std::string sqlstate;
+      RETURN_IF_ERROR(Begin());
+      Status s = CopyIn("COPY events (ts, hash, type, subject, json) FROM STDIN", copy, &sqlstate);
+      if (s.ok()) s = RecordAppend(batch_earliest);
+      if (sqlstate != "23505") {
+        RETURN_IF_ERROR(Finish(s));
+        result.inserted = static_cast<int64_t>(events.size());
+        return result;
+      }
+      // A key already stored (or twice in this batch): nothing of the COPY stays; again below.
+      Finish(std::move(s)).IgnoreError();
+    }
     RETURN_IF_ERROR(Begin());
     Status s = [&]() -> Status {
       RETURN_IF_ERROR(EnsureStaging());
@@ -389,19 +409,11 @@ class PgStore final : public Store {
         }
       }
       result.duplicates = static_cast<int64_t>(events.size()) - result.inserted;
-      if (earliest) {
-        // The lock is held to the commit: appends are numbered in commit order, so a reader that
-        // saw seq S has seen every append numbered S or less (EventAppendsSince's contract).
-        RETURN_IF_ERROR(Query(StrCat("SELECT pg_advisory_xact_lock(", kAppendsLock, ")")).status());
-        const std::string min_ts = StrCat(*earliest);
-        RETURN_IF_ERROR(Query("INSERT INTO event_appends (seq, min_ts) SELECT coalesce(max(seq), 0) "
-                              "+ 1, $1 FROM event_appends",
-                              {Param{min_ts}})
-                            .status());
-      }
+      if (earliest) return RecordAppend(*earliest);
       return OkStatus();
     }();
     RETURN_IF_ERROR(Finish(s));
+    last_batch_met_stored_ = result.duplicates > 0;
     return result;
   }
 
@@ -1227,7 +1239,8 @@ class PgStore final : public Store {
     return s;
   }
 
-  Status CopyIn(const std::string& sql, std::string_view data) {
+  // `sqlstate`, when given, receives the SQLSTATE of the COPY's failure (empty on success).
+  Status CopyIn(const std::string& sql, std::string_view data, std::string* sqlstate = nullptr) {
     Result start(PQexec(conn_, sql.c_str()), PQclear);
     if (PQresultStatus(start.get()) != PGRES_COPY_IN) return Failed(start.get());
     // In pieces: libpq buffers what it cannot send yet, and a single huge call would double the
@@ -1245,9 +1258,25 @@ class PgStore final : public Store {
     Status s = OkStatus();
     while (PGresult* raw = PQgetResult(conn_)) {
       Result r(raw, PQclear);
-      if (s.ok() && PQresultStatus(r.get()) != PGRES_COMMAND_OK) s = Failed(r.get());
+      if (s.ok() && PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+        s = Failed(r.get());
+        const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+        if (sqlstate && state) *sqlstate = state;
+      }
     }
     return s;
+  }
+
+  // Numbers the append of events from `earliest` on, in the current transaction. The lock is held
+  // to the commit: appends are numbered in commit order, so a reader that saw seq S has seen every
+  // append numbered S or less (EventAppendsSince's contract).
+  Status RecordAppend(int64_t earliest) {
+    RETURN_IF_ERROR(Query(StrCat("SELECT pg_advisory_xact_lock(", kAppendsLock, ")")).status());
+    const std::string min_ts = StrCat(earliest);
+    return Query("INSERT INTO event_appends (seq, min_ts) SELECT coalesce(max(seq), 0) + 1, $1 "
+                 "FROM event_appends",
+                 {Param{min_ts}})
+        .status();
   }
 
   Status EnsureStaging() {
@@ -1325,6 +1354,8 @@ class PgStore final : public Store {
   int version_ = 0;
   bool in_transaction_ = false;
   bool staging_ready_ = false;
+  // The previous AppendEvents met stored keys: the next goes through the staging table at once.
+  bool last_batch_met_stored_ = false;
   int64_t cursor_serial_ = 0;
   std::set<int64_t> known_partitions_;
   // The chain's end (seq, hash) as this transaction extended it; set once kAuditLock is held.

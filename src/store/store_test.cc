@@ -428,6 +428,40 @@ TEST_P(StoreTest, ALargeBatchAcrossMonthsIsStoredOnceAndScannedInOrder) {
   }
 }
 
+// PostgreSQL COPYs a batch straight into events unless the batch before it met stored keys; a
+// direct COPY that meets one is rolled back whole and staged. Whatever the order of new, stored
+// and mixed batches, each event is stored once and each append that stores something is logged.
+TEST_P(StoreTest, NewStoredAndMixedBatchesInAnyOrderStoreEachEventOnce) {
+  auto store = *Store::Open(path_);
+  const absl::Time start = *ParseRfc3339("2026-11-01T00:00:00Z");
+  const std::vector<Event> all = DnsEvents(300, start);
+  const std::vector<Event> first(all.begin(), all.begin() + 100);
+  const std::vector<Event> second(all.begin() + 100, all.begin() + 200);
+  const std::vector<Event> mixed(all.begin() + 190, all.begin() + 300);  // 10 stored, 100 new
+  struct Step {
+    const std::vector<Event>* batch;
+    int64_t inserted, duplicates, count, appends;
+  };
+  const Step steps[] = {
+      {&first, 100, 0, 100, 1},    // new
+      {&first, 0, 100, 100, 1},    // all stored: nothing logged
+      {&second, 100, 0, 200, 2},   // new, after a batch that met stored keys
+      {&mixed, 100, 10, 300, 3},   // stored and new, after a batch that met none
+      {&mixed, 0, 110, 300, 3},    // all stored again
+  };
+  for (size_t i = 0; i < std::size(steps); ++i) {
+    SCOPED_TRACE(StrCat("step ", i));
+    auto r = store->AppendEvents(*steps[i].batch);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->inserted, steps[i].inserted);
+    EXPECT_EQ(r->duplicates, steps[i].duplicates);
+    EXPECT_EQ(*store->CountEvents(), steps[i].count);
+    EXPECT_EQ(store->EventAppendsSince(0)->last_seq, steps[i].appends);
+  }
+  // The mixed append's earliest new event is the 201st, not its first (stored) one.
+  EXPECT_EQ(store->EventAppendsSince(2)->earliest_ts, start + absl::Minutes(200));
+}
+
 // Two stores on one database (two servers) append audit records at the same time: one chain,
 // seq 1..N without gaps, each record's prev_hash the hash of the one before.
 TEST_P(StoreTest, TwoStoresAppendingAuditAtOnceKeepOneChain) {
