@@ -29,6 +29,7 @@
 #include "absl/time/civil_time.h"
 #include "core/event_json.h"
 #include "core/strings.h"
+#include "store/action_queue_moves.h"
 #include "store/action_queue_rules.h"
 #include "store/store.h"
 #include "store/store_backends.h"
@@ -294,7 +295,7 @@ std::string PartitionName(int64_t month_start) {
   return StrCat(name, m.month());
 }
 
-class PgStore final : public Store {
+class PgStore final : public Store, private action_queue::ActionRows {
  public:
   PgStore(PGconn* conn, std::string name) : conn_(conn), name_(std::move(name)) {}
   ~PgStore() override { PQfinish(conn_); }
@@ -535,7 +536,9 @@ class PgStore final : public Store {
                                              " names no audit record of this commit"));
         }
         const AuditRecord decision = records[a.decision_audit_index];  // records grows below
-        RETURN_IF_ERROR(QueueInTransaction(a, decision, records).WithPrefix("queue action"));
+        StatusOr<std::vector<AuditRecord>> queued = action_queue::Queue(*this, a, decision);
+        if (!queued.ok()) return queued.status().WithPrefix("queue action");
+        for (AuditRecord& r : *queued) records.push_back(std::move(r));
       }
       return OkStatus();
     }();
@@ -673,90 +676,31 @@ class PgStore final : public Store {
     return std::optional<std::string>(std::string(ToText(r.get(), 0, 0)));
   }
 
-  // The action queue. Every transaction here locks the action rows it changes first and the
-  // audit chain's end (kAuditLock, taken by its first audit record) after, as Commit does, so
-  // two servers never wait on each other in a cycle.
+  // The action queue (action_queue_moves.h makes the moves through the ActionRows below). Every
+  // transaction here locks the action rows it changes first and the audit chain's end
+  // (kAuditLock, taken by its first audit record) after, as Commit does, so two servers never
+  // wait on each other in a cycle.
   StatusOr<std::vector<QueuedAction>> LeaseActions(const std::string& host, int max,
                                                    absl::Duration lease,
                                                    const ActionActor& actor) override {
-    return InTransaction<std::vector<QueuedAction>>([&]() -> StatusOr<std::vector<QueuedAction>> {
-      const std::string now = StrCat(absl::ToUnixMicros(actor.at));
-      // SKIP LOCKED: an action another server is leasing, reporting or superseding right now is
-      // not this call's to hand out; it is neither waited for nor handed out twice. Leases still
-      // running are not locked at all (DecideLease would skip them).
-      const std::vector<Param> params = {Param{host}, Param{now}};
-      ASSIGN_OR_RETURN(std::vector<QueuedAction> open,
-                       SelectActions(StrCat(kActionColumns, " WHERE host = $1 AND state IN "
-                                                            "('queued', 'leased') AND (state = "
-                                                            "'queued' OR lease_expires IS NULL OR "
-                                                            "lease_expires <= $2) ORDER BY id "
-                                                            "FOR UPDATE SKIP LOCKED"),
-                                     params));
-      std::vector<QueuedAction> leased;
-      for (QueuedAction& a : open) {
-        const action_queue::LeaseStep step =
-            action_queue::DecideLease(a, actor.at, static_cast<int>(leased.size()) < max);
-        if (step.kind == action_queue::LeaseStep::kSkip) continue;
-        if (step.kind == action_queue::LeaseStep::kEnd) {
-          RETURN_IF_ERROR(EndAction(a, step.end_state, step.reason, "action_expired", actor));
-          continue;
-        }
-        const std::string audit = action_queue::ApplyLease(a, lease, actor);
-        const std::string id = StrCat(a.id), attempts = StrCat(a.attempts),
-                          expires = StrCat(absl::ToUnixMicros(*a.lease_expires));
-        RETURN_IF_ERROR(Query("UPDATE action_queue SET state = 'leased', attempts = $2, lease_id = "
-                              "$3, lease_holder = $4, lease_expires = $5 WHERE id = $1",
-                              {Param{id}, Param{attempts}, Param{a.lease_id}, Param{a.lease_holder},
-                               Param{expires}})
-                            .status());
-        RETURN_IF_ERROR(AppendAuditInTransaction(actor.at, "action_leased", audit).status());
-        leased.push_back(std::move(a));
-      }
-      return leased;
-    });
+    return InTransaction<std::vector<QueuedAction>>(
+        [&] { return action_queue::Lease(*this, host, max, lease, actor); });
   }
 
   StatusOr<ReportedAction> ReportActionOutcome(int64_t id, const std::string& host,
                                                const std::string& lease_id,
                                                const ActionOutcome& outcome,
                                                const ActionActor& actor) override {
-    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
-      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, LockAction(id));
-      ASSIGN_OR_RETURN(action_queue::Verdict verdict,
-                       action_queue::CheckReport(found, id, host, lease_id, outcome));
-      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
-      RETURN_IF_ERROR(EndAction(*found, action_queue::ReportedState(outcome), outcome.outcome_json,
-                                "action_outcome", actor));
-      return ReportedAction{std::move(*found), false};
-    });
+    return InTransaction<ReportedAction>(
+        [&] { return action_queue::Report(*this, id, host, lease_id, outcome, actor); });
   }
 
   StatusOr<ReportedAction> ApproveAction(int64_t id, const ActionActor& actor) override {
-    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
-      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, LockAction(id));
-      ASSIGN_OR_RETURN(action_queue::Verdict verdict, action_queue::CheckApprove(found, id));
-      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
-      const std::string id_text = StrCat(id);
-      RETURN_IF_ERROR(Query("UPDATE action_queue SET approved_by = $2 WHERE id = $1",
-                            {Param{id_text}, Param{actor.name}})
-                          .status());
-      found->approved_by = actor.name;
-      RETURN_IF_ERROR(AppendAuditInTransaction(actor.at, "action_approved",
-                                               action_queue::ApprovedAuditJson(*found, actor))
-                          .status());
-      return ReportedAction{std::move(*found), false};
-    });
+    return InTransaction<ReportedAction>([&] { return action_queue::Approve(*this, id, actor); });
   }
 
   StatusOr<ReportedAction> CancelAction(int64_t id, const ActionActor& actor) override {
-    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
-      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, LockAction(id));
-      ASSIGN_OR_RETURN(action_queue::Verdict verdict, action_queue::CheckCancel(found, id));
-      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
-      RETURN_IF_ERROR(EndAction(*found, ActionState::kCancelled, StrCat("cancelled by ", actor.name),
-                                "action_cancelled", actor));
-      return ReportedAction{std::move(*found), false};
-    });
+    return InTransaction<ReportedAction>([&] { return action_queue::Cancel(*this, id, actor); });
   }
 
   StatusOr<std::vector<QueuedAction>> ListActions(const ActionFilter& filter) override {
@@ -773,12 +717,7 @@ class PgStore final : public Store {
   }
 
   StatusOr<std::optional<QueuedAction>> GetAction(int64_t id) override {
-    const std::string id_text = StrCat(id);
-    const std::vector<Param> params = {Param{id_text}};
-    ASSIGN_OR_RETURN(std::vector<QueuedAction> found,
-                     SelectActions(StrCat(kActionColumns, " WHERE id = $1"), params));
-    if (found.empty()) return std::optional<QueuedAction>();
-    return std::optional<QueuedAction>(std::move(found.front()));
+    return SelectAction(id, "");
   }
 
   Status PutIncidents(std::span<const IncidentRecord> incidents) override {
@@ -942,17 +881,6 @@ class PgStore final : public Store {
     return out;
   }
 
-  // Action `id`, locked to the end of the transaction (a report, approval or cancellation on
-  // another server waits here, then sees this one's result).
-  StatusOr<std::optional<QueuedAction>> LockAction(int64_t id) {
-    const std::string id_text = StrCat(id);
-    const std::vector<Param> params = {Param{id_text}};
-    ASSIGN_OR_RETURN(std::vector<QueuedAction> found,
-                     SelectActions(StrCat(kActionColumns, " WHERE id = $1 FOR UPDATE"), params));
-    if (found.empty()) return std::optional<QueuedAction>();
-    return std::optional<QueuedAction>(std::move(found.front()));
-  }
-
   // Locks, in id order, the queued actions `actions` will supersede (same host, lineage, kind).
   Status LockSuperseded(std::span<const NewQueuedAction> actions) {
     if (actions.empty()) return OkStatus();
@@ -968,35 +896,71 @@ class PgStore final : public Store {
     return Query(sql, params).status();
   }
 
-  // Moves `a` to a final state and audits it as `audit_kind` (its row is locked by the caller).
-  Status EndAction(QueuedAction& a, ActionState state, const std::string& outcome,
-                   const std::string& audit_kind, const ActionActor& actor) {
-    const std::string audit = action_queue::ApplyEnd(a, state, outcome, actor);
-    const std::string id = StrCat(a.id), name(ToString(state)),
-                      finished = StrCat(absl::ToUnixMicros(actor.at));
-    RETURN_IF_ERROR(Query("UPDATE action_queue SET state = $2, outcome = $3, finished = $4 WHERE "
-                          "id = $1",
-                          {Param{id}, Param{name}, Param{outcome}, Param{finished}})
-                        .status());
-    return AppendAuditInTransaction(actor.at, audit_kind, audit).status();
+  // action_queue::ActionRows, inside the transaction InTransaction or Commit opened.
+  StatusOr<std::vector<QueuedAction>> LockLeasable(const std::string& host,
+                                                   absl::Time now) override {
+    // SKIP LOCKED: an action another server is leasing, reporting or superseding right now is
+    // not this call's to hand out; it is neither waited for nor handed out twice. Leases still
+    // running are not locked at all (DecideLease would skip them).
+    const std::string now_text = StrCat(absl::ToUnixMicros(now));
+    const std::vector<Param> params = {Param{host}, Param{now_text}};
+    return SelectActions(StrCat(kActionColumns, " WHERE host = $1 AND state IN ('queued', "
+                                                "'leased') AND (state = 'queued' OR lease_expires "
+                                                "IS NULL OR lease_expires <= $2) ORDER BY id FOR "
+                                                "UPDATE SKIP LOCKED"),
+                         params);
   }
 
-  // Queues `a` (its decision is `decision`) after expiring what it supersedes; appends the audit
-  // records to `records`.
-  Status QueueInTransaction(const NewQueuedAction& a, const AuditRecord& decision,
-                            std::vector<AuditRecord>& records) {
-    const ActionActor planner = action_queue::Planner(decision.at);
+  // A report, approval or cancellation of the same action on another server waits here, then
+  // sees this one's result.
+  StatusOr<std::optional<QueuedAction>> LockAction(int64_t id) override {
+    return SelectAction(id, " FOR UPDATE");
+  }
+
+  // Action `id` (nullopt: none), read with `locking` (" FOR UPDATE", or "").
+  StatusOr<std::optional<QueuedAction>> SelectAction(int64_t id, std::string_view locking) {
+    const std::string id_text = StrCat(id);
+    const std::vector<Param> params = {Param{id_text}};
+    ASSIGN_OR_RETURN(std::vector<QueuedAction> found,
+                     SelectActions(StrCat(kActionColumns, " WHERE id = $1", locking), params));
+    if (found.empty()) return std::optional<QueuedAction>();
+    return std::optional<QueuedAction>(std::move(found.front()));
+  }
+
+  // Locked already by Commit (LockSuperseded), before the audit chain's end.
+  StatusOr<std::vector<QueuedAction>> QueuedLike(const NewQueuedAction& a) override {
     const std::vector<Param> key = {Param{a.host}, Param{a.cert}, Param{a.kind}};
-    ASSIGN_OR_RETURN(std::vector<QueuedAction> superseded,
-                     SelectActions(StrCat(kActionColumns, " WHERE host = $1 AND cert = $2 AND kind "
-                                                          "= $3 AND state = 'queued' ORDER BY id"),
-                                   key));
-    for (QueuedAction& old : superseded) {
-      RETURN_IF_ERROR(EndAction(old, ActionState::kExpired,
-                                action_queue::SupersededReason(decision.seq), "action_expired",
-                                planner));
-      records.push_back(*last_audit_);
-    }
+    return SelectActions(StrCat(kActionColumns, " WHERE host = $1 AND cert = $2 AND kind = $3 "
+                                                "AND state = 'queued' ORDER BY id"),
+                         key);
+  }
+
+  Status WriteLease(const QueuedAction& a) override {
+    const std::string id = StrCat(a.id), attempts = StrCat(a.attempts),
+                      expires = StrCat(absl::ToUnixMicros(*a.lease_expires));
+    return Query("UPDATE action_queue SET state = 'leased', attempts = $2, lease_id = $3, "
+                 "lease_holder = $4, lease_expires = $5 WHERE id = $1",
+                 {Param{id}, Param{attempts}, Param{a.lease_id}, Param{a.lease_holder},
+                  Param{expires}})
+        .status();
+  }
+
+  Status WriteEnd(const QueuedAction& a) override {
+    const std::string id = StrCat(a.id), name(ToString(a.state)),
+                      finished = StrCat(absl::ToUnixMicros(*a.finished));
+    return Query("UPDATE action_queue SET state = $2, outcome = $3, finished = $4 WHERE id = $1",
+                 {Param{id}, Param{name}, Param{a.outcome_json}, Param{finished}})
+        .status();
+  }
+
+  Status WriteApproval(const QueuedAction& a) override {
+    const std::string id = StrCat(a.id);
+    return Query("UPDATE action_queue SET approved_by = $2 WHERE id = $1",
+                 {Param{id}, Param{a.approved_by}})
+        .status();
+  }
+
+  StatusOr<int64_t> InsertQueued(const NewQueuedAction& a, const AuditRecord& decision) override {
     const std::string seq = StrCat(decision.seq), approval = a.needs_approval ? "1" : "0",
                       created = StrCat(absl::ToUnixMicros(decision.at)),
                       expires = StrCat(absl::ToUnixMicros(a.expires));
@@ -1006,18 +970,12 @@ class PgStore final : public Store {
                            "$6, 'queued', $7, $8) RETURNING id",
                            {Param{a.host}, Param{a.cert}, Param{a.kind}, Param{a.parameters_json},
                             Param{seq}, Param{approval}, Param{created}, Param{expires}}));
-    QueuedAction queued;
-    queued.id = ToInt(inserted.get(), 0, 0);
-    queued.host = a.host;
-    queued.cert = a.cert;
-    queued.kind = a.kind;
-    queued.decision_seq = decision.seq;
-    ASSIGN_OR_RETURN(AuditRecord r,
-                     AppendAuditInTransaction(decision.at, "action_queued",
-                                              action_queue::QueuedAuditJson(queued, a.needs_approval,
-                                                                            a.expires, planner)));
-    records.push_back(std::move(r));
-    return OkStatus();
+    return ToInt(inserted.get(), 0, 0);
+  }
+
+  StatusOr<AuditRecord> AuditInTransaction(absl::Time at, const std::string& kind,
+                                           const std::string& record_json) override {
+    return AppendAuditInTransaction(at, kind, record_json);
   }
 
   // Appends one record at the chain's end. The first append of a transaction takes kAuditLock,
@@ -1042,7 +1000,6 @@ class PgStore final : public Store {
                            Param{r.prev_hash}, Param{r.hash}})
                         .status());
     audit_tail_ = std::make_pair(r.seq, r.hash);
-    last_audit_ = r;
     return r;
   }
 
@@ -1360,7 +1317,6 @@ class PgStore final : public Store {
   std::set<int64_t> known_partitions_;
   // The chain's end (seq, hash) as this transaction extended it; set once kAuditLock is held.
   std::optional<std::pair<int64_t, std::string>> audit_tail_;
-  std::optional<AuditRecord> last_audit_;  // the record AppendAuditInTransaction appended last
   std::set<int64_t> leader_roles_;
   bool leadership_lost_ = false;  // leader_roles_ was not empty when the connection was lost
   std::set<int64_t> lost_roles_;  // roles held by the connection last lost

@@ -20,6 +20,7 @@
 #include "core/file_safety.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "store/action_queue_moves.h"
 #include "store/action_queue_rules.h"
 #include "store/store.h"
 #include "store/store_backends.h"
@@ -279,7 +280,7 @@ std::string HexSha256(std::string_view data) {
   return out;
 }
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, private action_queue::ActionRows {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -514,7 +515,7 @@ class SqliteStore final : public Store {
                                         a.decision_audit_index, " names no audit record of this commit"));
         break;
       }
-      auto queued = QueueInTransaction(a, records[a.decision_audit_index]);
+      auto queued = action_queue::Queue(*this, a, records[a.decision_audit_index]);
       if (!queued.ok()) {
         s = queued.status().WithPrefix("queue action");
         break;
@@ -565,81 +566,29 @@ class SqliteStore final : public Store {
     return OkStatus();
   }
 
+  // The action queue: action_queue_moves.h makes the moves through the ActionRows below, in one
+  // BEGIN IMMEDIATE transaction each (SQLite's one writer: the rows read are held already).
   StatusOr<std::vector<QueuedAction>> LeaseActions(const std::string& host, int max,
                                                    absl::Duration lease,
                                                    const ActionActor& actor) override {
-    return InTransaction<std::vector<QueuedAction>>([&]() -> StatusOr<std::vector<QueuedAction>> {
-      std::vector<QueuedAction> open;
-      ASSIGN_OR_RETURN(open, SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND state IN "
-                                                  "('queued', 'leased') ORDER BY id"),
-                                           [&](Stmt& stmt) { stmt.BindText(1, host); }));
-      std::vector<QueuedAction> leased;
-      for (QueuedAction& a : open) {
-        const action_queue::LeaseStep step =
-            action_queue::DecideLease(a, actor.at, static_cast<int>(leased.size()) < max);
-        if (step.kind == action_queue::LeaseStep::kSkip) continue;
-        if (step.kind == action_queue::LeaseStep::kEnd) {
-          RETURN_IF_ERROR(EndAction(a, step.end_state, step.reason, "action_expired", actor));
-          continue;
-        }
-        const std::string audit = action_queue::ApplyLease(a, lease, actor);
-        ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET state = 'leased', "
-                                                       "attempts = ?2, lease_id = ?3, lease_holder = "
-                                                       "?4, lease_expires = ?5 WHERE id = ?1"));
-        stmt.BindInt(1, a.id);
-        stmt.BindInt(2, a.attempts);
-        stmt.BindText(3, a.lease_id);
-        stmt.BindText(4, a.lease_holder);
-        stmt.BindInt(5, absl::ToUnixMicros(*a.lease_expires));
-        RETURN_IF_ERROR(stmt.Run());
-        RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_leased", audit));
-        leased.push_back(std::move(a));
-      }
-      return leased;
-    });
+    return InTransaction<std::vector<QueuedAction>>(
+        [&] { return action_queue::Lease(*this, host, max, lease, actor); });
   }
 
   StatusOr<ReportedAction> ReportActionOutcome(int64_t id, const std::string& host,
                                                const std::string& lease_id,
                                                const ActionOutcome& outcome,
                                                const ActionActor& actor) override {
-    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
-      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
-      ASSIGN_OR_RETURN(action_queue::Verdict verdict,
-                       action_queue::CheckReport(found, id, host, lease_id, outcome));
-      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
-      RETURN_IF_ERROR(EndAction(*found, action_queue::ReportedState(outcome), outcome.outcome_json,
-                                "action_outcome", actor));
-      return ReportedAction{std::move(*found), false};
-    });
+    return InTransaction<ReportedAction>(
+        [&] { return action_queue::Report(*this, id, host, lease_id, outcome, actor); });
   }
 
   StatusOr<ReportedAction> ApproveAction(int64_t id, const ActionActor& actor) override {
-    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
-      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
-      ASSIGN_OR_RETURN(action_queue::Verdict verdict, action_queue::CheckApprove(found, id));
-      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
-      ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET approved_by = ?2 "
-                                                     "WHERE id = ?1"));
-      stmt.BindInt(1, id);
-      stmt.BindText(2, actor.name);
-      RETURN_IF_ERROR(stmt.Run());
-      found->approved_by = actor.name;
-      RETURN_IF_ERROR(AuditInTransaction(actor.at, "action_approved",
-                                         action_queue::ApprovedAuditJson(*found, actor)));
-      return ReportedAction{std::move(*found), false};
-    });
+    return InTransaction<ReportedAction>([&] { return action_queue::Approve(*this, id, actor); });
   }
 
   StatusOr<ReportedAction> CancelAction(int64_t id, const ActionActor& actor) override {
-    return InTransaction<ReportedAction>([&]() -> StatusOr<ReportedAction> {
-      ASSIGN_OR_RETURN(std::optional<QueuedAction> found, GetAction(id));
-      ASSIGN_OR_RETURN(action_queue::Verdict verdict, action_queue::CheckCancel(found, id));
-      if (verdict == action_queue::Verdict::kRepeated) return ReportedAction{std::move(*found), true};
-      RETURN_IF_ERROR(EndAction(*found, ActionState::kCancelled, StrCat("cancelled by ", actor.name),
-                                "action_cancelled", actor));
-      return ReportedAction{std::move(*found), false};
-    });
+    return InTransaction<ReportedAction>([&] { return action_queue::Cancel(*this, id, actor); });
   }
 
   StatusOr<std::vector<QueuedAction>> ListActions(const ActionFilter& filter) override {
@@ -951,47 +900,57 @@ class SqliteStore final : public Store {
     return result;
   }
 
-  Status AuditInTransaction(absl::Time at, const std::string& kind, const std::string& record_json) {
-    ASSIGN_OR_RETURN(AuditRecord r, AppendAuditInTransaction(at, kind, record_json));
-    last_audit_in_transaction_ = std::move(r);
-    return OkStatus();
+  // action_queue::ActionRows, inside the transaction InTransaction or Commit opened.
+  StatusOr<std::vector<QueuedAction>> LockLeasable(const std::string& host, absl::Time) override {
+    return SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND state IN ('queued', "
+                                                "'leased') ORDER BY id"),
+                         [&](Stmt& stmt) { stmt.BindText(1, host); });
   }
 
-  // Moves `a` to a final state with `outcome` and audits it as `audit_kind`.
-  Status EndAction(QueuedAction& a, ActionState state, const std::string& outcome,
-                   const std::string& audit_kind, const ActionActor& actor) {
+  StatusOr<std::optional<QueuedAction>> LockAction(int64_t id) override { return GetAction(id); }
+
+  StatusOr<std::vector<QueuedAction>> QueuedLike(const NewQueuedAction& a) override {
+    return SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND cert = ?2 AND kind = ?3 AND "
+                                                "state = 'queued' ORDER BY id"),
+                         [&](Stmt& stmt) {
+                           stmt.BindText(1, a.host);
+                           stmt.BindText(2, a.cert);
+                           stmt.BindText(3, a.kind);
+                         });
+  }
+
+  Status WriteLease(const QueuedAction& a) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET state = 'leased', "
+                                                   "attempts = ?2, lease_id = ?3, lease_holder = "
+                                                   "?4, lease_expires = ?5 WHERE id = ?1"));
+    stmt.BindInt(1, a.id);
+    stmt.BindInt(2, a.attempts);
+    stmt.BindText(3, a.lease_id);
+    stmt.BindText(4, a.lease_holder);
+    stmt.BindInt(5, absl::ToUnixMicros(*a.lease_expires));
+    return stmt.Run();
+  }
+
+  Status WriteEnd(const QueuedAction& a) override {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET state = ?2, outcome = "
                                                    "?3, finished = ?4 WHERE id = ?1"));
-    const std::string name(ToString(state));
+    const std::string name(ToString(a.state));
     stmt.BindInt(1, a.id);
     stmt.BindText(2, name);
-    stmt.BindText(3, outcome);
-    stmt.BindInt(4, absl::ToUnixMicros(actor.at));
-    RETURN_IF_ERROR(stmt.Run());
-    const std::string audit = action_queue::ApplyEnd(a, state, outcome, actor);
-    return AuditInTransaction(actor.at, audit_kind, audit);
+    stmt.BindText(3, a.outcome_json);
+    stmt.BindInt(4, absl::ToUnixMicros(*a.finished));
+    return stmt.Run();
   }
 
-  // Inserts `a` (its decision is `decision`) and expires what it supersedes; returns the audit
-  // records appended.
-  StatusOr<std::vector<AuditRecord>> QueueInTransaction(const NewQueuedAction& a,
-                                                        const AuditRecord& decision) {
-    std::vector<AuditRecord> records;
-    const ActionActor planner = action_queue::Planner(decision.at);
-    ASSIGN_OR_RETURN(std::vector<QueuedAction> superseded,
-                     SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND cert = ?2 AND kind = "
-                                                          "?3 AND state = 'queued' ORDER BY id"),
-                                   [&](Stmt& stmt) {
-                                     stmt.BindText(1, a.host);
-                                     stmt.BindText(2, a.cert);
-                                     stmt.BindText(3, a.kind);
-                                   }));
-    for (QueuedAction& old : superseded) {
-      RETURN_IF_ERROR(EndAction(old, ActionState::kExpired,
-                                action_queue::SupersededReason(decision.seq),
-                                "action_expired", planner));
-      records.push_back(*last_audit_in_transaction_);
-    }
+  Status WriteApproval(const QueuedAction& a) override {
+    ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "UPDATE action_queue SET approved_by = ?2 "
+                                                   "WHERE id = ?1"));
+    stmt.BindInt(1, a.id);
+    stmt.BindText(2, a.approved_by);
+    return stmt.Run();
+  }
+
+  StatusOr<int64_t> InsertQueued(const NewQueuedAction& a, const AuditRecord& decision) override {
     ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO action_queue (host, cert, kind, "
                                                    "parameters, decision_seq, needs_approval, state, "
                                                    "created, expires) VALUES (?1,?2,?3,?4,?5,?6,"
@@ -1005,18 +964,17 @@ class SqliteStore final : public Store {
     stmt.BindInt(7, absl::ToUnixMicros(decision.at));
     stmt.BindInt(8, absl::ToUnixMicros(a.expires));
     RETURN_IF_ERROR(stmt.Run());
-    QueuedAction queued;
-    queued.id = sqlite3_last_insert_rowid(db_);
-    queued.host = a.host;
-    queued.cert = a.cert;
-    queued.kind = a.kind;
-    queued.decision_seq = decision.seq;
-    RETURN_IF_ERROR(AuditInTransaction(
-        decision.at, "action_queued",
-        action_queue::QueuedAuditJson(queued, a.needs_approval, a.expires, planner)));
-    records.push_back(*last_audit_in_transaction_);
-    return records;
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
   }
+
+  // Remembers the record: InTransaction writes the head file after the commit.
+  StatusOr<AuditRecord> AuditInTransaction(absl::Time at, const std::string& kind,
+                                           const std::string& record_json) override {
+    ASSIGN_OR_RETURN(AuditRecord r, AppendAuditInTransaction(at, kind, record_json));
+    last_audit_in_transaction_ = r;
+    return r;
+  }
+
 
   // Best effort after the commit (see Store::ReadAuditHead): the records are stored whatever
   // happens here, and a head left behind is reported by verification, not as tampering.

@@ -1,0 +1,62 @@
+// The action queue's moves (lease, report, approve, cancel, queue), made once for both backends.
+// A backend provides the rows (ActionRows: read and lock, write, audit, each inside the
+// transaction it opened for the whole move); these functions read through it, decide with the
+// rules of action_queue_rules.h and write back, so SQLite and PostgreSQL make the same moves in
+// the same order. Locking differs by backend and is the ActionRows' business: PostgreSQL locks
+// the rows it reads (and skips rows another server holds while leasing), SQLite's single writer
+// holds everything already.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace certcast::action_queue {
+
+class ActionRows {
+ public:
+  virtual ~ActionRows() = default;
+  // The host's actions a lease at `now` may start or end (queued, and leased with the lease
+  // expired or without an expiry), in id order; locked to the end of the transaction.
+  virtual StatusOr<std::vector<QueuedAction>> LockLeasable(const std::string& host,
+                                                           absl::Time now) = 0;
+  // Action `id` (nullopt: none), locked to the end of the transaction.
+  virtual StatusOr<std::optional<QueuedAction>> LockAction(int64_t id) = 0;
+  // The queued actions of (host, cert, kind), in id order: what a new one supersedes.
+  virtual StatusOr<std::vector<QueuedAction>> QueuedLike(const NewQueuedAction& action) = 0;
+  // Stores `action`'s lease (state leased, attempts, lease id, holder, expiry).
+  virtual Status WriteLease(const QueuedAction& action) = 0;
+  // Stores `action`'s end (state, outcome, finished).
+  virtual Status WriteEnd(const QueuedAction& action) = 0;
+  // Stores `action`'s approved_by.
+  virtual Status WriteApproval(const QueuedAction& action) = 0;
+  // Inserts `action` as queued, decided by `decision`; returns its id.
+  virtual StatusOr<int64_t> InsertQueued(const NewQueuedAction& action,
+                                         const AuditRecord& decision) = 0;
+  // Appends one audit record at the chain's end.
+  virtual StatusOr<AuditRecord> AuditInTransaction(absl::Time at, const std::string& kind,
+                                            const std::string& record_json) = 0;
+};
+
+// Store::LeaseActions, Store::ReportActionOutcome, Store::ApproveAction and Store::CancelAction
+// (their contracts are store.h's), inside the caller's transaction.
+StatusOr<std::vector<QueuedAction>> Lease(ActionRows& rows, const std::string& host, int max,
+                                          absl::Duration lease, const ActionActor& actor);
+StatusOr<ReportedAction> Report(ActionRows& rows, int64_t id, const std::string& host,
+                                const std::string& lease_id, const ActionOutcome& outcome,
+                                const ActionActor& actor);
+StatusOr<ReportedAction> Approve(ActionRows& rows, int64_t id, const ActionActor& actor);
+StatusOr<ReportedAction> Cancel(ActionRows& rows, int64_t id, const ActionActor& actor);
+
+// Queues `action` for a plan whose decision is `decision`, after expiring the queued actions it
+// supersedes (their rows locked by the caller first, see Store::Commit); returns the audit
+// records appended, in order.
+StatusOr<std::vector<AuditRecord>> Queue(ActionRows& rows, const NewQueuedAction& action,
+                                         const AuditRecord& decision);
+
+}  // namespace certcast::action_queue
