@@ -47,7 +47,11 @@ class RecordingPolicy : public sim::Policy {
   std::string name() const override { return inner_.name(); }
   std::vector<PlannedAction> Decide(absl::Time day_end, std::span<const Event> events) override {
     for (const Event& e : events) {
-      if (const auto* c = e.As<ConfigEvent>()) host_of_[c->cert] = c->host;
+      if (const auto* c = e.As<ConfigEvent>()) {
+        host_of_[c->cert] = c->host;
+        setup_of_[c->cert] = StrCat(ToString(c->client), " ", c->renew_rule.value_or("default"),
+                                    c->ari ? " ari" : "");
+      }
     }
     std::vector<PlannedAction> actions = inner_.Decide(day_end, events);
     for (const PlannedAction& a : actions) log_.push_back({day_end, a});
@@ -59,6 +63,7 @@ class RecordingPolicy : public sim::Policy {
   };
   std::vector<Entry> log_;
   std::map<std::string, std::string> host_of_;
+  std::map<std::string, std::string> setup_of_;  // client and renew rule, for CERTCAST_DEBUG_PAGES
 
  private:
   sim::Policy& inner_;
@@ -89,8 +94,10 @@ struct Paging {
     tickets_real += o.tickets_real; incidents += o.incidents; watched += o.watched; info += o.info;
   }
 };
+// `incidents` null: every alert the policy sent is a page (certcast before the alert core, and the
+// monitoring baselines).
 Paging CountPaging(const RecordingPolicy& r, const sim::GroundTruth& truth,
-                   const policy::SimPolicy& p, bool incidents) {
+                   const policy::SimPolicy* incidents) {
   Paging out;
   if (!incidents) {
     for (const auto& entry : r.log_) {
@@ -101,7 +108,7 @@ Paging CountPaging(const RecordingPolicy& r, const sim::GroundTruth& truth,
     out.incidents = out.pages;
     return out;
   }
-  const auto& stats = p.alert_stats();
+  const auto& stats = incidents->alert_stats();
   for (const auto& n : stats.firing) {
     bool real = false;
     for (const std::string& cert : n.certs) real = real || RealCause(r, truth, cert, n.at);
@@ -112,7 +119,8 @@ Paging CountPaging(const RecordingPolicy& r, const sim::GroundTruth& truth,
                 << (real ? "REAL" : "false") << " " << n.cause_key << " " << n.certs.size();
       for (size_t i = 0; i < n.certs.size(); ++i) {
         std::cerr << " | " << n.certs[i] << " "
-                  << (RealCause(r, truth, n.certs[i], n.at) ? "real" : "false") << " "
+                  << (RealCause(r, truth, n.certs[i], n.at) ? "real" : "false") << " ["
+                << (r.setup_of_.count(n.certs[i]) ? r.setup_of_.at(n.certs[i]) : "?") << "] "
                   << (i < n.messages.size() ? n.messages[i] : "");
       }
       std::cerr << "\n";
@@ -176,6 +184,88 @@ struct Totals {
   }
 };
 
+struct FleetResult {
+  double outage_hours = 0;
+  int64_t issuances = 0;
+  Paging paging;
+};
+
+// A fleet's share of pages at a real cause, as the issue's target counts it per fleet: a fleet
+// with no page counts as 100 % only when it also had no expired-certificate hours (silence is
+// right only when nothing went wrong), else as 0 % (every expiry went unpaged).
+double PageShare(const FleetResult& f) {
+  if (f.paging.pages > 0) return 100.0 * f.paging.pages_real / f.paging.pages;
+  return f.outage_hours > 0 ? 0.0 : 100.0;
+}
+
+// Per fleet: each policy's pages, their share at a real cause, pages per 1,000 lineage-weeks,
+// expired hours and issuances against the clients alone of the same world; then the mean and the
+// worst fleet per policy.
+void ReportPerFleet(
+    const std::map<std::pair<std::string, std::string>, std::map<std::string, FleetResult>>& fleets,
+    const std::vector<std::string>& policies, int64_t lineages, int days) {
+  const double kilo_lineage_weeks = double(lineages) * days / 7 / 1000;
+  std::cout << "\n## Per fleet (pages at a real cause: a fleet with no page counts 100 % only with "
+               "no expired hours, else 0 %)\n\n"
+               "| preset | seed | policy | expired h | issuances vs clients alone | pages | "
+               "at a real cause | pages per 1,000 lineage-weeks | tickets |\n"
+               "|---|---|---|---|---|---|---|---|---|\n";
+  struct Summary {
+    double share_sum = 0, share_worst = 101, rate_sum = 0, rate_worst = 0;
+    double outage_sum = 0, issuance_increase_worst = -100;
+    int fleets = 0, fleets_more_outage = 0;
+    std::string worst_fleet;
+  };
+  std::map<std::string, Summary> summary;
+  for (const auto& [fleet, results] : fleets) {
+    auto none = results.find("none");
+    for (const std::string& name : policies) {
+      auto it = results.find(name);
+      if (it == results.end() || name == "none") continue;
+      const FleetResult& f = it->second;
+      const double share = PageShare(f);
+      const double rate = f.paging.pages / kilo_lineage_weeks;
+      std::string vs_none = "-";
+      Summary& s = summary[name];
+      if (none != results.end() && none->second.issuances > 0) {
+        const double increase = 100.0 * f.issuances / none->second.issuances - 100;
+        vs_none = Fixed(increase) + "%";
+        s.issuance_increase_worst = std::max(s.issuance_increase_worst, increase);
+        if (f.outage_hours > none->second.outage_hours) ++s.fleets_more_outage;
+      }
+      std::cout << "| " << fleet.first << " | " << fleet.second << " | " << name << " | "
+                << Fixed(f.outage_hours) << " | " << f.issuances << " (" << vs_none << ") | "
+                << f.paging.pages << " | " << f.paging.pages_real << " (" << Fixed(share) << "%) | "
+                << Fixed(rate, 2) << " | " << f.paging.tickets << " |\n";
+      ++s.fleets;
+      s.share_sum += share;
+      s.rate_sum += rate;
+      s.rate_worst = std::max(s.rate_worst, rate);
+      s.outage_sum += f.outage_hours;
+      if (share < s.share_worst) {
+        s.share_worst = share;
+        s.worst_fleet = StrCat(fleet.first, "-", fleet.second);
+      }
+    }
+  }
+  std::cout << "\n## Per-fleet summary\n\n"
+               "| policy | fleets | pages at a real cause, mean | worst (fleet) | pages per 1,000 "
+               "lineage-weeks, mean | worst | expired h, mean per fleet | fleets with more expired h "
+               "than the clients alone | issuances vs clients alone, worst fleet |\n"
+               "|---|---|---|---|---|---|---|---|---|\n";
+  for (const std::string& name : policies) {
+    auto it = summary.find(name);
+    if (it == summary.end() || it->second.fleets == 0) continue;
+    const Summary& s = it->second;
+    std::cout << "| " << name << " | " << s.fleets << " | " << Fixed(s.share_sum / s.fleets) << "% | "
+              << Fixed(s.share_worst) << "% (" << s.worst_fleet << ") | "
+              << Fixed(s.rate_sum / s.fleets, 2) << " | " << Fixed(s.rate_worst, 2) << " | "
+              << Fixed(s.outage_sum / s.fleets) << " | " << s.fleets_more_outage << " | "
+              << (s.issuance_increase_worst > -100 ? Fixed(s.issuance_increase_worst) + "%" : "-")
+              << " |\n";
+  }
+}
+
 int Main(int argc, char** argv) {
   CLI::App app("Closed-loop evaluation of certcast plan against baselines on the simulator");
   std::string presets = "small,hosting", seeds = "1,2,3", model_path;
@@ -192,6 +282,10 @@ int Main(int argc, char** argv) {
   app.add_option("--sim-toml", sim_toml,
                  "Simulator settings applied to every preset, e.g. '[lookalikes]\\n"
                  "dns_provider_outage = 4' (a DNS provider outage shape, issue #15)");
+  std::string policy_list;
+  app.add_option("--policies", policy_list,
+                 "Comma-separated subset of none, alert-on-failure, expiry-alert, certcast, "
+                 "certcast+incidents (default: all; the totals need none and alert-on-failure)");
   CLI11_PARSE(app, argc, argv);
 
   const Forecaster* forecaster = nullptr;
@@ -207,12 +301,14 @@ int Main(int argc, char** argv) {
   }
   // "certcast" is the planner's alerts as written (one per lineage); "certcast+incidents" routes
   // them through the alert core (issue #15), the only difference between the two.
-  const std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast",
-                                             "certcast+incidents"};
+  std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast",
+                                       "certcast+incidents"};
+  if (!policy_list.empty()) policies = Split(policy_list);
   std::map<std::string, Paging> paging;
   std::map<std::string, Totals> totals;
   std::map<std::string, std::pair<int64_t, int64_t>> by_reason;
   std::map<std::string, std::map<std::string, Totals>> per_preset;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, FleetResult>> fleets;
   std::cout << "## Runs\n\n";
   std::cout << "| preset | seed | policy | outage h | issuances | rate-limited | alerts | "
                "alert precision | dry runs | reloads | switches | forced renewals | decide s |\n"
@@ -236,6 +332,7 @@ int Main(int argc, char** argv) {
       config->seed = std::stoull(seed_text);
       for (const std::string& name : policies) {
         StatusOr<sim::RunResult> result = InternalError("unset");
+        Paging fleet_paging;
         double decide_seconds = 0;
         if (name.starts_with("certcast")) {
           policy::SimPolicy p(policy::PolicyConfig{}, forecaster);
@@ -245,7 +342,7 @@ int Main(int argc, char** argv) {
           result = sim::RunClosedLoop(*config, recorder, nullptr);
           if (result.ok()) {
             ReportByReason(recorder, result->truth, by_reason);
-            paging[name].Add(CountPaging(recorder, result->truth, p, incidents));
+            fleet_paging = CountPaging(recorder, result->truth, incidents ? &p : nullptr);
           }
           decide_seconds = p.decide_seconds();
           if (p.forecast_failures() > 0) {
@@ -257,8 +354,10 @@ int Main(int argc, char** argv) {
             std::cerr << baseline.status() << "\n";
             return 2;
           }
+          RecordingPolicy recorder(**baseline);
           result = name == "none" ? sim::RunOpenLoop(*config, nullptr)
-                                  : sim::RunClosedLoop(*config, **baseline, nullptr);
+                                  : sim::RunClosedLoop(*config, recorder, nullptr);
+          if (result.ok()) fleet_paging = CountPaging(recorder, result->truth, nullptr);
         }
         if (!result.ok()) {
           std::cerr << preset << " seed " << seed_text << " " << name << ": " << result.status() << "\n";
@@ -267,6 +366,8 @@ int Main(int argc, char** argv) {
         const sim::Metrics& m = result->metrics;
         totals[name].Add(m);
         per_preset[preset][name].Add(m);
+        paging[name].Add(fleet_paging);
+        fleets[{preset, seed_text}][name] = FleetResult{m.outage_hours, m.issuances, fleet_paging};
         std::cout << "| " << preset << " | " << seed_text << " | " << name << " | "
                   << Fixed(m.outage_hours) << " | " << m.issuances << " | "
                   << m.rate_limited_attempts << " | " << m.alerts << " | "
@@ -283,10 +384,15 @@ int Main(int argc, char** argv) {
               << "| policy | outage h | vs clients alone | vs alert-on-failure | issuances | vs "
                  "clients alone | rate-limited | alerts | alert precision |\n"
                  "|---|---|---|---|---|---|---|---|---|\n";
-    const Totals& none = t.at("none");
-    const Totals& aof = t.at("alert-on-failure");
+    static const Totals kNotRun;
+    auto get = [&](const std::string& name) -> const Totals& {
+      auto it = t.find(name);
+      return it == t.end() ? kNotRun : it->second;
+    };
+    const Totals& none = get("none");
+    const Totals& aof = get("alert-on-failure");
     for (const std::string& name : policies) {
-      const Totals& x = t.at(name);
+      const Totals& x = get(name);
       std::cout << "| " << name << " | " << Fixed(x.outage_hours) << " | "
                 << (none.outage_hours > 0 ? Fixed(100 * x.outage_hours / none.outage_hours) + "%" : "-")
                 << " | "
@@ -323,7 +429,8 @@ int Main(int argc, char** argv) {
                "pages | pages at a real cause | tickets | tickets at a real cause | incidents | "
                "pages per incident | lineage-plans watched | lineage-plans info |\n"
                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const std::string& name : {std::string("certcast"), std::string("certcast+incidents")}) {
+  for (const std::string& name : policies) {
+    if (name == "none") continue;
     const Totals& x = totals[name];
     const Paging& g = paging[name];
     auto share = [](int64_t part, int64_t all) {
@@ -336,6 +443,7 @@ int Main(int argc, char** argv) {
               << (g.incidents ? Fixed(double(g.pages) / g.incidents, 2) : "-") << " | "
               << g.watched << " | " << g.info << " |\n";
   }
+  ReportPerFleet(fleets, policies, lineages, days);
   std::cout << "\n## certcast actions by reason (all runs)\n\n"
             << "| action and reason | count | with an open episode or active fault on the lineage or "
                "its host |\n|---|---|---|\n";

@@ -674,6 +674,40 @@ std::optional<Proposal> CheckClientNotRenewing(const Context& x) {
   return p;
 }
 
+// A client whose own rule renews inside the safety window (acme.sh's after_issue_days:59 on a
+// 45-day certificate, days_left:3 on a 90-day one) leaves every renewal to the last days of the
+// certificate's life, where one failed attempt is already a page and where certcast's safety net
+// would renew it anyway, paging as it does (issue #15: the last false pages). certcast renews such
+// a lineage at the normal point of its lifetime instead, the CA's ARI window start when one is
+// current, else 2/3 of the lifetime (the CAs' and most clients' default): weeks before any page
+// is due. It replaces the client's renewal (the client's rule restarts from the new certificate),
+// so it adds no issuance per lifetime beyond the shorter one; if it fails, the episode alerts as
+// any failure does (RenewalFailing), and the safety net still fires at its usual point.
+absl::Time NormalRenewalPoint(const Context& x) {
+  const IssuedEvent& c = *x.v.current;
+  if (AriWindowIsCurrent(x.v)) return x.v.ari->window_start;
+  return c.not_before + Lifetime(c) * (2.0 / 3.0);
+}
+
+std::optional<Proposal> CheckClientRenewsTooLate(const Context& x) {
+  if (!x.v.current || !x.due) return std::nullopt;
+  const IssuedEvent& c = *x.v.current;
+  // x.due is capped at expiry: a rule renewing after it reads as renewing at expiry.
+  if (*x.due <= c.not_after - SafetyWindow(x)) return std::nullopt;
+  const absl::Time normal = NormalRenewalPoint(x);
+  if (x.now < normal || normal >= *x.due) return std::nullopt;
+  Proposal p = Renew(x, kReasonClientRenewsTooLate,
+                     StrCat(ToString(x.v.config.client), "'s rule (",
+                            x.v.config.renew_rule.value_or("client default"), ") renews ", c.serial,
+                            " at ", Ts(*x.due), ", within ", Span(c.not_after - *x.due),
+                            " of its expiry at ", Ts(c.not_after),
+                            "; renewing at the normal point (",
+                            AriWindowIsCurrent(x.v) ? "the CA's ARI window" : "2/3 of the lifetime",
+                            ", ", Ts(normal), ") so that no page is needed unless it fails"));
+  if (SwitchWorthy(x)) ApplySwitch(x, p);
+  return p;
+}
+
 std::optional<Proposal> CheckSwitch(const Context& x) {
   if (!SwitchWorthy(x)) return std::nullopt;
   // Switch when a renewal is happening anyway (an episode, or the client's due time is near), so
@@ -1082,7 +1116,7 @@ Decision Decide(const PolicyInput& in) {
   using RenewalCheck = std::optional<Proposal> (*)(const Context&);
   static constexpr RenewalCheck kRenewalChain[] = {
       CheckExpiryImminent,   CheckAriWindowPassed,      CheckClientNotRenewing,
-      CheckSwitch,           CheckHazardEarlyRenewal,   CheckForecastEarlyRenewal,
+      CheckClientRenewsTooLate, CheckSwitch,           CheckHazardEarlyRenewal,   CheckForecastEarlyRenewal,
       CheckSuspectedCauseDryRun,
   };
   std::optional<Proposal> renewal;

@@ -33,6 +33,7 @@ inline constexpr std::string_view kReasonExpiryImminent = "ExpiryImminent";
 inline constexpr std::string_view kReasonServedStale = "ServedStale";
 inline constexpr std::string_view kReasonAriWindowPassed = "AriWindowPassed";
 inline constexpr std::string_view kReasonClientNotRenewing = "ClientNotRenewing";
+inline constexpr std::string_view kReasonClientRenewsTooLate = "ClientRenewsTooLate";
 inline constexpr std::string_view kReasonSwitchChallenge = "SwitchChallenge";
 inline constexpr std::string_view kReasonSwitchCa = "SwitchCa";
 inline constexpr std::string_view kReasonHazardEarlyRenewal = "HazardEarlyRenewal";

@@ -131,6 +131,17 @@ void SwitchedToDns01(LineageMemory& m) {
   m.last_renew_serial = "0a";
 }
 
+// acme.sh <= 3.1.3's after_issue_days:59 on a 45-day certificate (2026-09-01 to 2026-10-16): the
+// client would renew 2026-10-30, after expiry; 2/3 of the lifetime is 2026-10-01.
+const char* kConfigAcmeShLate =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"acme.sh","ca":"https://acme.example/dir","challenge":"http-01","ari":false,"renew_rule":"after_issue_days:59"})";
+const char* kIssued45 =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"shop","serial":"0a","not_before":"2026-09-01T00:00:00Z","not_after":"2026-10-16T00:00:00Z","ca":"https://acme.example/dir"})";
+std::string CertbotWithRule(const char* rule) {
+  return StrCat(R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","client_version":"4.1.0","ca":"https://acme.example/dir","challenge":"http-01","ari":false,"renew_rule":")",
+                rule, R"("})");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Chain, DecideTest,
     ::testing::Values(
@@ -327,6 +338,44 @@ INSTANTIATE_TEST_SUITE_P(
               R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"shop","serial":"0a","not_before":"2026-09-01T00:00:00Z","not_after":"2026-10-16T00:00:00Z","ca":"https://acme.example/dir"})"},
              "2026-09-02T00:00:00Z",
              {{ActionKind::kAlert, kReasonRenewRuleTooLate}}},
+        // Issue #15: a client rule that renews inside the safety window leaves the renewal to the
+        // certificate's last days, where the safety net pages; certcast renews at the normal
+        // point instead (2/3 of the lifetime, or the ARI window's start) and pages only if it fails.
+        Case{"AClientRuleRenewingAfterExpiryIsRenewedAtTwoThirdsOfTheLifetime",
+             {kConfigAcmeShLate, kIssued45},
+             "2026-10-01T06:00:00Z",
+             {{ActionKind::kRenew, kReasonClientRenewsTooLate},
+              {ActionKind::kAlert, kReasonRenewRuleTooLate}}},
+        Case{"AClientRuleRenewingTooLateWaitsForTwoThirdsOfTheLifetime",
+             {kConfigAcmeShLate, kIssued45},
+             "2026-09-30T23:00:00Z",
+             {{ActionKind::kAlert, kReasonRenewRuleTooLate}}},
+        Case{"ARenewalAtTheNormalPointThatFailedIsNotRepeatedAtOnceAndPagesNobodyYet",
+             {kConfigAcmeShLate, kIssued45, Renewal("2026-10-01T00:10:00Z", "failure", "connection")},
+             "2026-10-01T12:00:00Z",
+             {},
+             0.0,
+             [](LineageMemory& m) {
+               m.last_renew_at = T("2026-10-01T00:00:00Z");
+               m.last_renew_serial = "0a";
+               m.renewals_for_serial = 1;
+               m.alerted.push_back({"rule:after_issue_days:59:45d", T("2026-09-02T00:00:00Z")});
+             },
+             nullptr,
+             {kHeldAlreadyDone}},
+        Case{"ACurrentAriWindowIsTheNormalPointForAClientRuleThatRenewsTooLate",
+             {kConfigAcmeShLate, kIssued45,
+              R"({"ts":"2026-09-28T00:00:00Z","type":"ari","cert":"shop","ca":"https://acme.example/dir","window_start":"2026-09-28T00:00:00Z","window_end":"2026-09-29T00:00:00Z"})"},
+             "2026-09-28T12:00:00Z",
+             {{ActionKind::kRenew, kReasonClientRenewsTooLate},
+              {ActionKind::kAlert, kReasonRenewRuleTooLate}}},
+        Case{"DaysLeftThreeOnANinetyDayCertificateIsRenewedAtTwoThirds",
+             {CertbotWithRule("days_left:3"), kIssued},
+             "2026-10-31T06:00:00Z",
+             {{ActionKind::kRenew, kReasonClientRenewsTooLate}}},
+        Case{"DaysLeftSevenOnANinetyDayCertificateIsTheClientsOwnBusiness",
+             {CertbotWithRule("days_left:7"), kIssued},
+             "2026-10-31T06:00:00Z", {}},
         Case{"NearExpiryTheSafetyNetFiresEvenForATransientError",
              {kConfigHttp, kIssued, Renewal("2026-11-27T12:00:00Z", "failure", "serverInternal")},
              "2026-11-27T13:00:00Z",
