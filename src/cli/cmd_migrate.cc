@@ -1,11 +1,13 @@
 // certcast migrate: copies a store (a single host's SQLite file) into another (the fleet's shared
 // PostgreSQL), then checks the copy by counts and by the audit chain.
 #include <algorithm>
+#include <array>
 #include <iostream>
 #include <limits>
 
 #include "cli/command.h"
 #include "core/strings.h"
+#include "store/action_queue_moves.h"
 #include "store/store_backends.h"
 
 namespace certcast::cli {
@@ -23,10 +25,21 @@ constexpr size_t kAuditBatch = 1000;
 // What a store holds that the copy must account for.
 struct Contents {
   int64_t events = 0, audit = 0, tokens = 0, models = 0, state = 0, incidents = 0, silences = 0;
+  std::vector<QueuedAction> actions;  // every action, by id
   bool empty() const {
     return events == 0 && audit == 0 && tokens == 0 && models == 0 && state == 0 &&
-           incidents == 0 && silences == 0;
+           incidents == 0 && silences == 0 && actions.empty();
   }
+  // Actions finished, per state: done, failed, cancelled, expired.
+  std::array<int64_t, 4> Finished() const {
+    std::array<int64_t, 4> n{};
+    for (const QueuedAction& a : actions) {
+      for (size_t i = 0; i < kFinishedStates.size(); ++i) n[i] += a.state == kFinishedStates[i];
+    }
+    return n;
+  }
+  static constexpr std::array<ActionState, 4> kFinishedStates = {
+      ActionState::kDone, ActionState::kFailed, ActionState::kCancelled, ActionState::kExpired};
 };
 
 // Every incident, open or resolved.
@@ -51,6 +64,9 @@ StatusOr<Contents> Count(Store& store) {
   c.incidents = static_cast<int64_t>(incidents.size());
   ASSIGN_OR_RETURN(std::vector<SilenceRecord> silences, store.ListSilences());
   c.silences = static_cast<int64_t>(silences.size());
+  ASSIGN_OR_RETURN(c.actions, store.ListActions({.host = std::nullopt, .state = std::nullopt,
+                                                 .after_id = 0,
+                                                 .limit = std::numeric_limits<int64_t>::max()}));
   return c;
 }
 
@@ -64,12 +80,12 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
     return FailedPreconditionError(StrCat(
         to_name, ": the target store is not empty (", before.events, " events, ", before.audit,
         " audit records, ", before.tokens, " tokens, ", before.models, " models, ", before.state,
-        " state keys, ", before.incidents, " incidents, ", before.silences,
-        " silences); nothing was copied. Pass --into-non-empty to add this store to it"));
+        " state keys, ", before.incidents, " incidents, ", before.silences, " silences, ",
+        before.actions.size(), " actions); nothing was copied. Pass --into-non-empty to add this store to it"));
   }
   // Actions queued or leased for agents are not moved: a lease names the store it was taken
   // from, and an agent reporting to the new store would report an action it does not hold.
-  // Finished ones need not be: their every change is in the audit log, which is copied.
+  // Finished ones are copied below, beside the audit log that names them.
   int64_t open_actions = 0;
   for (const ActionState state : {ActionState::kQueued, ActionState::kLeased}) {
     ASSIGN_OR_RETURN(std::vector<QueuedAction> open,
@@ -170,6 +186,18 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
     ++silences_copied;
   }
 
+  // Finished actions (done, failed, cancelled, expired): the queue's record of who was handed
+  // what and how it ended, beside the audit records that name them. Into an empty target each
+  // keeps its id and its decision's seq, as the audit records keep theirs; into a non-empty one
+  // they get new ids, and decision seqs moved past the target's own records, as the copied audit
+  // records were.
+  std::vector<QueuedAction> finished = source.actions;
+  for (QueuedAction& a : finished) {
+    if (!before.empty()) a.decision_seq += before.audit;
+  }
+  RETURN_IF_ERROR(action_queue::ImportFinishedActions(*to, finished, before.empty())
+                      .WithPrefix("finished actions"));
+
   // Verification.
   ASSIGN_OR_RETURN(Contents after, Count(*to));
   const int64_t readable = source.events - unreadable.count;
@@ -181,6 +209,15 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
     return DataLossError(StrCat(to_name, ": holds ", after.incidents, " incidents and ",
                                 after.silences, " silences after the copy, expected at least ",
                                 source.incidents, " and ", source.silences));
+  }
+  const std::array<int64_t, 4> finished_before = before.Finished(),
+                               finished_source = source.Finished(), finished_after = after.Finished();
+  for (size_t i = 0; i < finished_after.size(); ++i) {
+    if (finished_after[i] != finished_before[i] + finished_source[i]) {
+      return DataLossError(StrCat(to_name, ": holds ", finished_after[i], " ",
+                                  ToString(Contents::kFinishedStates[i]), " actions after the copy, "
+                                  "expected ", finished_before[i] + finished_source[i]));
+    }
   }
   if (after.audit != before.audit + source.audit) {
     return DataLossError(StrCat(to_name, ": holds ", after.audit, " audit records after the copy, "
@@ -212,8 +249,10 @@ Status Migrate(const MigrateFlags& flags, std::ostream& out) {
       << " (the newest of each name); state: " << state.size()
       << " keys; checkpoints: not copied (rebuilt from events by the first plan)\n"
       << "incidents: " << incidents.size() << " copied; silences: " << silences_copied
-      << " copied; action queue: no open action, finished ones not copied (their records are in "
-         "the audit log)\n";
+      << " copied; action queue: " << finished.size() << " finished actions copied ("
+      << finished_source[0] << " done, " << finished_source[1] << " failed, " << finished_source[2]
+      << " cancelled, " << finished_source[3] << " expired"
+      << (before.empty() ? ", ids kept" : ", new ids") << "), none open\n";
   return OkStatus();
 }
 
@@ -232,13 +271,13 @@ const bool registered = RegisterCommand({
           auto flags = std::make_shared<MigrateFlags>();
           sub.description(
               "Copies every event, the audit log, tokens (hashes only, as stored), the newest "
-              "model of each name, the planner's state, incidents and silences from --from into "
-              "--to, then verifies "
-              "the copy: event and audit counts, and the target's audit chain record by record "
+              "model of each name, the planner's state, incidents, silences and finished actions "
+              "from --from into --to, then verifies the copy: event, audit and action counts, and "
+              "the target's audit chain record by record "
               "(into an empty target every record keeps its seq and hash). Either side may be a "
               "SQLite file or a postgresql:// URI. Refuses a target that already holds anything "
               "unless --into-non-empty is given, and a source with actions still queued or leased "
-              "for agents (finished ones are not copied: their records are in the audit log). "
+              "for agents (finished ones are copied, with their ids into an empty target). "
               "Stop the servers writing to --from first: what they write during the copy is not "
               "copied.");
           sub.add_option("--from", flags->from, "Store to copy (SQLite file or postgresql:// URI)")

@@ -69,6 +69,12 @@ StatusOr<ReportedAction> Cancel(ActionRows& rows, int64_t id, const ActionActor&
   return ReportedAction{std::move(*found), false};
 }
 
+Status ImportFinishedActions(Store& store, std::span<const QueuedAction> actions, bool keep_ids) {
+  auto* importer = dynamic_cast<FinishedActionImporter*>(&store);
+  if (!importer) return InternalError("this store cannot import actions");
+  return importer->ImportFinishedActions(actions, keep_ids);
+}
+
 StatusOr<std::vector<AuditRecord>> Queue(ActionRows& rows, const NewQueuedAction& action,
                                          const AuditRecord& decision) {
   std::vector<AuditRecord> records;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,22 @@ StatusOr<ReportedAction> Report(ActionRows& rows, int64_t id, const std::string&
                                 const ActionActor& actor);
 StatusOr<ReportedAction> Approve(ActionRows& rows, int64_t id, const ActionActor& actor);
 StatusOr<ReportedAction> Cancel(ActionRows& rows, int64_t id, const ActionActor& actor);
+
+// Copying finished actions into a store, for `certcast migrate` only: not on Store, whose
+// interface is what the running system (plan, serve, agents) uses. Both backends implement it.
+class FinishedActionImporter {
+ public:
+  virtual ~FinishedActionImporter() = default;
+  // Stores finished actions (done, failed, cancelled, expired) with every field as given, all in
+  // one transaction or none, and appends no audit record (migrate copies their history, the
+  // audit log, apart). keep_ids: each keeps its id (AlreadyExists naming it when the store has
+  // that id already; later actions take ids past it); otherwise each gets a new one.
+  // InvalidArgument, naming the action and its state, for one not finished.
+  virtual Status ImportFinishedActions(std::span<const QueuedAction> actions, bool keep_ids) = 0;
+};
+
+// `store`'s ImportFinishedActions (Unimplemented for a store that has none).
+Status ImportFinishedActions(Store& store, std::span<const QueuedAction> actions, bool keep_ids);
 
 // Queues `action` for a plan whose decision is `decision`, after expiring the queued actions it
 // supersedes (their rows locked by the caller first, see Store::Commit); returns the audit

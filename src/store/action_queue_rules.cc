@@ -137,4 +137,14 @@ StatusOr<Verdict> CheckCancel(const std::optional<QueuedAction>& found, int64_t 
   return Verdict::kChange;
 }
 
+Status CheckFinished(std::span<const QueuedAction> actions) {
+  for (const QueuedAction& a : actions) {
+    if (a.state == ActionState::kQueued || a.state == ActionState::kLeased) {
+      return InvalidArgumentError(StrCat("action ", a.id, " is ", ToString(a.state),
+                                         ", not finished: only finished actions are imported"));
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace certcast::action_queue

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "absl/time/time.h"
@@ -54,6 +55,10 @@ StatusOr<Verdict> CheckReport(const std::optional<QueuedAction>& action, int64_t
                               const ActionOutcome& outcome);
 StatusOr<Verdict> CheckApprove(const std::optional<QueuedAction>& action, int64_t id);
 StatusOr<Verdict> CheckCancel(const std::optional<QueuedAction>& action, int64_t id);
+
+// OK when every action is finished (done, failed, cancelled, expired); otherwise InvalidArgument
+// naming the first that is not (FinishedActionImporter, action_queue_moves.h).
+Status CheckFinished(std::span<const QueuedAction> actions);
 
 // The final state a report moves a leased action to.
 inline ActionState ReportedState(const ActionOutcome& outcome) {

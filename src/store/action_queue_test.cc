@@ -5,10 +5,12 @@
 #include <atomic>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "core/strings.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "store/action_queue_moves.h"
 #include "store/store.h"
 #include "store/store_test_backends.h"
 
@@ -385,4 +387,84 @@ TEST(ActionStateTest, NamesRoundTrip) {
 }
 
 }  // namespace
+// `certcast migrate` copies finished actions with every field: ImportFinishedActions keeps ids
+// when asked (and a later queued action takes a new id past them), refuses an action not
+// finished and an id already stored, storing nothing of the batch either way.
+TEST_P(ActionQueueTest, FinishedActionsAreImportedAsTheyAreAndNothingElse) {
+  const auto finished = [](int64_t id, ActionState state) {
+    QueuedAction a;
+    a.id = id;
+    a.host = StrCat("web", id);
+    a.cert = "shop";
+    a.kind = "renew";
+    a.parameters_json = R"({"action":{}})";
+    a.decision_seq = 40 + id;
+    a.needs_approval = id % 2 == 0;
+    a.approved_by = a.needs_approval ? "alice" : "";
+    a.state = state;
+    a.created = kT0;
+    a.expires = kT0 + absl::Hours(6);
+    if (state != ActionState::kCancelled) {
+      a.lease_holder = StrCat("agent-web", id);
+      a.lease_id = StrCat(id, ".2");
+      a.lease_expires = kT0 + absl::Minutes(20);
+      a.attempts = 2;
+    }
+    a.outcome_json = state == ActionState::kDone ? R"({"ok":true})" : "why it ended";
+    a.finished = kT0 + absl::Minutes(10);
+    return a;
+  };
+  const std::vector<QueuedAction> history = {
+      finished(7, ActionState::kDone), finished(8, ActionState::kFailed),
+      finished(9, ActionState::kCancelled), finished(12, ActionState::kExpired)};
+  ASSERT_TRUE(action_queue::ImportFinishedActions(*store_, history, /*keep_ids=*/true).ok());
+  for (const QueuedAction& want : history) {
+    auto got = store_->GetAction(want.id);
+    ASSERT_TRUE(got.ok() && got->has_value()) << want.id;
+    const QueuedAction& a = **got;
+    EXPECT_EQ(std::tie(a.host, a.cert, a.kind, a.parameters_json, a.decision_seq, a.needs_approval,
+                       a.approved_by, a.state, a.created, a.expires, a.lease_holder, a.lease_id,
+                       a.lease_expires, a.attempts, a.outcome_json, a.finished),
+              std::tie(want.host, want.cert, want.kind, want.parameters_json, want.decision_seq,
+                       want.needs_approval, want.approved_by, want.state, want.created,
+                       want.expires, want.lease_holder, want.lease_id, want.lease_expires,
+                       want.attempts, want.outcome_json, want.finished))
+        << want.id;
+  }
+  EXPECT_TRUE(AuditKinds().empty());  // their history is the audit log's, copied apart
+  EXPECT_GT(Queue("web1", "shop", "renew", kT0), 12);
+
+  struct Refused {
+    std::string name;
+    std::vector<QueuedAction> batch;
+    bool keep_ids;
+    StatusCode code;
+    std::string message;
+  };
+  const std::vector<Refused> refused = {
+      {"queued", {finished(20, ActionState::kDone), finished(21, ActionState::kQueued)}, false,
+       StatusCode::kInvalidArgument, "action 21 is queued, not finished"},
+      {"leased", {finished(22, ActionState::kLeased)}, true, StatusCode::kInvalidArgument,
+       "action 22 is leased, not finished"},
+      {"id taken", {finished(30, ActionState::kDone), finished(8, ActionState::kDone)}, true,
+       StatusCode::kAlreadyExists, "action 8 exists already"},
+  };
+  for (const Refused& r : refused) {
+    SCOPED_TRACE(r.name);
+    const int64_t before = store_->ListActions({.limit = 1000})->size();
+    Status s = action_queue::ImportFinishedActions(*store_, r.batch, r.keep_ids);
+    EXPECT_EQ(s.code(), r.code) << s;
+    EXPECT_NE(s.message().find(r.message), std::string::npos) << s;
+    EXPECT_EQ(static_cast<int64_t>(store_->ListActions({.limit = 1000})->size()), before);
+  }
+  // Without keep_ids the same history is stored again under new ids.
+  ASSERT_TRUE(action_queue::ImportFinishedActions(*store_, history, /*keep_ids=*/false).ok());
+  auto all = store_->ListActions({.limit = 1000});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 9u);
+  EXPECT_EQ(std::count_if(all->begin(), all->end(),
+                          [](const QueuedAction& a) { return a.state == ActionState::kDone; }),
+            2);
+}
+
 }  // namespace certcast

@@ -295,7 +295,9 @@ std::string PartitionName(int64_t month_start) {
   return StrCat(name, m.month());
 }
 
-class PgStore final : public Store, private action_queue::ActionRows {
+class PgStore final : public Store,
+                      public action_queue::FinishedActionImporter,
+                      private action_queue::ActionRows {
  public:
   PgStore(PGconn* conn, std::string name) : conn_(conn), name_(std::move(name)) {}
   ~PgStore() override { PQfinish(conn_); }
@@ -714,6 +716,53 @@ class PgStore final : public Store, private action_queue::ActionRows {
                                                 "AND ($3::text IS NULL OR state = $3) ORDER BY id "
                                                 "LIMIT $4"),
                          params);
+  }
+
+  Status ImportFinishedActions(std::span<const QueuedAction> actions, bool keep_ids) override {
+    RETURN_IF_ERROR(action_queue::CheckFinished(actions));
+    if (actions.empty()) return OkStatus();
+    RETURN_IF_ERROR(Begin());
+    Status s = [&]() -> Status {
+      for (const QueuedAction& a : actions) {
+        const std::string id = StrCat(a.id), decision = StrCat(a.decision_seq),
+                          approval = a.needs_approval ? "1" : "0", state(ToString(a.state)),
+                          created = StrCat(absl::ToUnixMicros(a.created)),
+                          expires = StrCat(absl::ToUnixMicros(a.expires)),
+                          lease_expires = a.lease_expires ? StrCat(absl::ToUnixMicros(*a.lease_expires)) : "",
+                          attempts = StrCat(a.attempts),
+                          finished = a.finished ? StrCat(absl::ToUnixMicros(*a.finished)) : "";
+        std::optional<std::string_view> id_param, lease_param, finished_param;
+        if (keep_ids) id_param = id;
+        if (a.lease_expires) lease_param = lease_expires;
+        if (a.finished) finished_param = finished;
+        if (keep_ids) {
+          ASSIGN_OR_RETURN(std::optional<QueuedAction> existing, SelectAction(a.id, ""));
+          if (existing) return AlreadyExistsError(StrCat("action ", a.id, " exists already"));
+        }
+        const std::vector<Param> params = {
+            Param{id_param},       Param{a.host},         Param{a.cert},
+            Param{a.kind},         Param{a.parameters_json}, Param{decision},
+            Param{approval},       Param{a.approved_by},  Param{state},
+            Param{created},        Param{expires},        Param{a.lease_holder},
+            Param{a.lease_id},     Param{lease_param},    Param{attempts},
+            Param{a.outcome_json}, Param{finished_param}};
+        // A NULL id takes the next of the sequence.
+        RETURN_IF_ERROR(Query("INSERT INTO action_queue (id, host, cert, kind, parameters, "
+                              "decision_seq, needs_approval, approved_by, state, created, expires, "
+                              "lease_holder, lease_id, lease_expires, attempts, outcome, finished) "
+                              "VALUES (coalesce($1::bigint, nextval(pg_get_serial_sequence("
+                              "'action_queue', 'id'))), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                              "$12, $13, $14, $15, $16, $17)",
+                              params)
+                            .status()
+                            .WithPrefix(StrCat("action ", a.id)));
+      }
+      // Ids given explicitly do not move the sequence: the next queued action must not take one.
+      return Query("SELECT setval(pg_get_serial_sequence('action_queue', 'id'), max(id)) FROM "
+                   "action_queue HAVING max(id) IS NOT NULL")
+          .status();
+    }();
+    return Finish(s);
   }
 
   StatusOr<std::optional<QueuedAction>> GetAction(int64_t id) override {

@@ -280,7 +280,9 @@ std::string HexSha256(std::string_view data) {
   return out;
 }
 
-class SqliteStore final : public Store, private action_queue::ActionRows {
+class SqliteStore final : public Store,
+                          public action_queue::FinishedActionImporter,
+                          private action_queue::ActionRows {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -603,6 +605,52 @@ class SqliteStore final : public Store, private action_queue::ActionRows {
       if (filter.state) stmt.BindText(3, state);
       stmt.BindInt(4, filter.limit);
     });
+  }
+
+  Status ImportFinishedActions(std::span<const QueuedAction> actions, bool keep_ids) override {
+    RETURN_IF_ERROR(action_queue::CheckFinished(actions));
+    if (actions.empty()) return OkStatus();
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status s = [&]() -> Status {
+      // ?1 unbound (NULL) gives a new id; unbound ?14 and ?17 store no lease expiry, no finish.
+      ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, "INSERT INTO action_queue (id, host, cert, "
+                                                     "kind, parameters, decision_seq, "
+                                                     "needs_approval, approved_by, state, created, "
+                                                     "expires, lease_holder, lease_id, "
+                                                     "lease_expires, attempts, outcome, finished) "
+                                                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+                                                     "?12,?13,?14,?15,?16,?17)"));
+      for (const QueuedAction& a : actions) {
+        if (keep_ids) {
+          ASSIGN_OR_RETURN(std::optional<QueuedAction> existing, GetAction(a.id));
+          if (existing) return AlreadyExistsError(StrCat("action ", a.id, " exists already"));
+          stmt.BindInt(1, a.id);
+        }
+        const std::string state(ToString(a.state));
+        stmt.BindText(2, a.host);
+        stmt.BindText(3, a.cert);
+        stmt.BindText(4, a.kind);
+        stmt.BindText(5, a.parameters_json);
+        stmt.BindInt(6, a.decision_seq);
+        stmt.BindInt(7, a.needs_approval ? 1 : 0);
+        stmt.BindText(8, a.approved_by);
+        stmt.BindText(9, state);
+        stmt.BindInt(10, absl::ToUnixMicros(a.created));
+        stmt.BindInt(11, absl::ToUnixMicros(a.expires));
+        stmt.BindText(12, a.lease_holder);
+        stmt.BindText(13, a.lease_id);
+        if (a.lease_expires) stmt.BindInt(14, absl::ToUnixMicros(*a.lease_expires));
+        stmt.BindInt(15, a.attempts);
+        stmt.BindText(16, a.outcome_json);
+        if (a.finished) stmt.BindInt(17, absl::ToUnixMicros(*a.finished));
+        RETURN_IF_ERROR(stmt.Run().WithPrefix(StrCat("action ", a.id)));
+        stmt.Reset();
+      }
+      return OkStatus();
+    }();
+    if (s.ok()) s = Exec("COMMIT");
+    if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+    return s;
   }
 
   StatusOr<std::optional<QueuedAction>> GetAction(int64_t id) override {

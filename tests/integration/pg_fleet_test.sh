@@ -13,8 +13,9 @@
 #  - the killed server restarted, agents of four hosts lease through both servers at once: every
 #    action is leased once and reported once (counted in the queue and in the audit log), and
 #    `certcast audit --verify` finds the chain intact;
-#  - `certcast migrate` copies a SQLite store (events, audit, tokens, silences) into a new schema,
-#    refuses a non-empty target, and refuses a source with an action still queued for an agent.
+#  - `certcast migrate` copies a SQLite store (events, audit, tokens, silences, finished actions
+#    with their ids and fields) into a new schema, refuses a non-empty target, and refuses a
+#    source with an action still queued for an agent.
 # Usage: pg_fleet_test.sh CERTCAST SOURCE_DIR
 set -euo pipefail
 CERTCAST=$1
@@ -259,6 +260,13 @@ echo "pg_fleet: checks done at ${SECONDS} s" >&2
 "$CERTCAST" plan --db "$work/host.db" --at 2026-11-01T00:00:00Z >/dev/null 2>"$work/plan.log" || fail "plan on SQLite"
 "$CERTCAST" silence add --db "$work/host.db" --by alice --for 4h --host web1 --comment maintenance \
   >/dev/null 2>"$work/silence.log" || fail "silence add: $(cat "$work/silence.log")"
+# Finished actions (one of each final state, leased or not, ids with a gap) are copied as they are.
+for row in "7,'web1','done',2,'{\"ok\":true}'" "8,'web2','failed',3,'{\"ok\":false}'" \
+           "9,'web1','cancelled',0,'cancelled by alice'" "12,'web3','expired',1,'superseded'"; do
+  sqlite3 "$work/host.db" "INSERT INTO action_queue (id, host, state, attempts, outcome, cert, kind, \
+    parameters, decision_seq, needs_approval, created, expires, finished) VALUES ($row, 'shop', \
+    'renew', '{}', 1, 0, 0, 1, 2)"
+done
 pg_psql -c "CREATE SCHEMA moved"
 target="$db?options=-csearch_path%3Dmoved"
 "$CERTCAST" migrate --from "$work/host.db" --to "$target" >"$work/migrate.txt" 2>"$work/migrate.log" \
@@ -270,6 +278,11 @@ grep -q "every hash equal to the source's" "$work/migrate.txt" || fail "migrate:
 [[ $(pg_psql -c "SELECT count(*) FROM moved.audit WHERE kind = 'plan'") -eq 1 ]] || fail "migrate: audit"
 [[ $(pg_psql -c "SELECT created_by || ' ' || matcher || ' ' || value FROM moved.silences") == "alice host web1" ]] \
   || fail "migrate: silences"
+grep -q "action queue: 4 finished actions copied (1 done, 1 failed, 1 cancelled, 1 expired, ids kept)" \
+  "$work/migrate.txt" || fail "migrate: actions: $(cat "$work/migrate.txt")"
+want=$(sqlite3 -separator ' ' "$work/host.db" "SELECT id, host, state, attempts, outcome, finished FROM action_queue ORDER BY id")
+got=$(pg_psql -F ' ' -c "SELECT id, host, state, attempts, outcome, finished FROM moved.action_queue ORDER BY id")
+[[ "$got" == "$want" ]] || fail "migrate: finished actions differ: source '$want', target '$got'"
 "$CERTCAST" audit --db "$target" --verify >"$work/verify2.txt" 2>&1 || fail "migrated audit: $(cat "$work/verify2.txt")"
 if "$CERTCAST" migrate --from "$work/host.db" --to "$target" >/dev/null 2>"$work/again.log"; then
   fail "migrate into a non-empty store succeeded"
