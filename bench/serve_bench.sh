@@ -74,20 +74,7 @@ fi
 [[ ${SKIP_READS:-0} == 1 ]] && exit 0
 
 # ---- 2. reads on a LINEAGES-lineage store
-python3 - "$LINEAGES" "$work/lineages.jsonl" <<'EOF'
-import sys
-n, out = int(sys.argv[1]), open(sys.argv[2], "w")
-ca = "https://acme-v02.api.letsencrypt.org/directory"
-for i in range(n):
-    cert, host, name = f"site{i}", f"web{i % 3000}", f"www.site{i}.example.com"
-    day = 1 + i % 28
-    out.write('{"ts":"2026-09-01T00:00:00Z","type":"config","cert":"%s","host":"%s","names":["%s"],'
-              '"client":"certbot","client_version":"4.1.0","ca":"%s","challenge":"http-01","ari":false}\n' % (cert, host, name, ca))
-    out.write('{"ts":"2026-10-%02dT00:00:00Z","type":"issued","cert":"%s","serial":"%x","not_before":"2026-10-%02dT00:00:00Z",'
-              '"not_after":"2027-01-%02dT00:00:00Z","ca":"%s"}\n' % (day, cert, i, day, day, ca))
-    out.write('{"ts":"2026-11-%02dT00:00:00Z","type":"tls_probe","endpoint":"%s:443","sni":"%s","cert":"%s",'
-              '"outcome":"ok","serial":"%x","not_after":"2027-01-%02dT00:00:00Z"}\n' % (day, host, name, cert, i, day))
-EOF
+python3 "$ROOT/bench/gen_lineages.py" "$LINEAGES" "$work/lineages.jsonl"
 "$CERTCAST" ingest --db "$work/fleet.db" "$work/lineages.jsonl" 2>/dev/null
 "$CERTCAST" token create --db "$work/fleet.db" --name bench --scope read >"$work/read.token"
 port=$(free_port)
@@ -96,30 +83,15 @@ serve "$work/fleet.db" "$port" "$work/serve-read.log"
 t1=$(now)
 printf 'read store: %d lineages; server up with its first plan in %.1f s\n' "$LINEAGES" "$(echo "$t1 - $t0" | bc -l)"
 
-cat >"$work/wrk.lua" <<EOF
-local token = "$(cat "$work/read.token")"
-local lineages = $LINEAGES
-local mode = os.getenv("WRK_MODE")
-local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
-math.randomseed(1)
-request = function()
-  local path = "/v1/lineages"
-  if mode == "detail" then path = "/v1/lineages/site" .. math.random(0, lineages - 1) end
-  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
-end
-if delay_ms > 0 then delay = function() return delay_ms end end
-response = function(status, headers, body)
-  if status ~= 200 then error("status " .. status) end
-end
-EOF
+export TOKEN=$(cat "$work/read.token") LINEAGES
 connections=10
 for mode in list detail; do
   # Fixed rate: each of the connections waits connections/RATE s before each request, so the
   # offered load is at most RATE req/s (less by the service time).
   delay=$(echo "1000 * $connections / $RATE" | bc)
-  WRK_MODE=$mode WRK_DELAY_MS=$delay wrk -t2 -c$connections -d"$DURATION" --latency -s "$work/wrk.lua" \
+  WRK_MODE=$mode WRK_DELAY_MS=$delay wrk -t2 -c$connections -d"$DURATION" --latency -s "$ROOT/bench/lineages_wrk.lua" \
     "http://127.0.0.1:$port" >"$work/wrk-$mode-rate.txt" 2>&1
-  WRK_MODE=$mode wrk -t2 -c$connections -d"$DURATION" --latency -s "$work/wrk.lua" \
+  WRK_MODE=$mode wrk -t2 -c$connections -d"$DURATION" --latency -s "$ROOT/bench/lineages_wrk.lua" \
     "http://127.0.0.1:$port" >"$work/wrk-$mode-max.txt" 2>&1
   for kind in rate max; do
     f="$work/wrk-$mode-$kind.txt"
