@@ -6,11 +6,13 @@
 # Usage: bench/forecast_eval.sh SET TAG [BIN] [WORK]
 #   SET   dev      the development fleets (modelling choices may be tuned on these)
 #         heldout  the held-out fleets: look at them only for final figures
+#         study    the perturbed-fleet study (STUDY_SEEDS, default 201-210); LINEAGES (default
+#                  1000) makes smaller fleets, named NAME-lN
 #   TAG   names this run's models and results (e.g. before, after), so two binaries compare on
 #         the same stores
 #   MODEL_TAG (environment) reuses another tag's models instead of training; BACKTEST_FLAGS
 #   (environment) adds flags to backtest, e.g. --recalibrate; TRAIN_FLAGS to train, e.g.
-#   --attempt-model
+#   --attempt-model; ONLY (a regular expression) runs only the fleets whose names match it
 #   BIN   the certcast binary (default build/certcast); WORK the cache directory
 #         (default /tmp/certcast-forecast-eval); fleets and stores are made once per WORK.
 # Prints one line per fleet: PR-AUC, Brier, base-rate Brier, episode recall (caught/episodes),
@@ -49,11 +51,26 @@ heldout_fleets=(
   "ho-small-85 small 85 85 2027-03-01 2027-11-01 2028-02-29"
   "ho-hosting-96 hosting 96 96 2026-07-01 2027-03-01 2027-06-30"
 )
+# The perturbed-fleet study (issue #14): one fleet per seed of STUDY_SEEDS (default 201-210, seeds
+# no other set uses), every rate and share drawn by bench/perturb_fleet.py SEED, the preset by
+# seed (small, hosting, k8s in turn) and the start date spread over 2026-2027 so that the
+# lifetime changes fall in some training and some test periods. No modelling choice is tuned on
+# them; bench/forecast_summary.py prints their mean and worst fleet.
+study_fleets() {
+  local presets=(small hosting k8s) seed start
+  for seed in ${STUDY_SEEDS:-201 202 203 204 205 206 207 208 209 210}; do
+    start=$(date -u -d "2026-01-01 + $(( (seed * 37) % 540 )) days" +%F)
+    echo "study-${presets[seed % 3]}-$seed ${presets[seed % 3]} $seed $seed $start" \
+      "$(date -u -d "$start + 243 days" +%F) $(date -u -d "$start + 364 days" +%F)"
+  done
+}
 case "$set_name" in
   dev) fleets=("${dev_fleets[@]}") ;;
   heldout) fleets=("${heldout_fleets[@]}") ;;
-  *) echo "unknown set $set_name (dev, heldout)" >&2; exit 2 ;;
+  study) mapfile -t fleets < <(study_fleets) ;;
+  *) echo "unknown set $set_name (dev, heldout, study)" >&2; exit 2 ;;
 esac
+lineages=${LINEAGES:-1000}
 
 # Ceiling and per-cause counts from the hidden truth: labelled episodes with an onset in
 # [from, to); catchable = a precursor visible at least a day before the onset.
@@ -86,6 +103,8 @@ EOF
 
 for spec in "${fleets[@]}"; do
   read -r name preset seed perturb start split end <<<"$spec"
+  [[ "$name" =~ ${ONLY:-.} ]] || continue
+  [ "$lineages" = 1000 ] || name="$name-l$lineages"
   events="$work/$name.jsonl" db="$work/$name.db"
   if [ ! -s "$db.done" ]; then
     config=()
@@ -94,7 +113,7 @@ for spec in "${fleets[@]}"; do
       config=(--config "$work/$name.toml")
     fi
     rm -f "$db" "$db-wal" "$db-shm"
-    nice "$bin" simulate --preset "$preset" "${config[@]}" --lineages 1000 --days 365 \
+    nice "$bin" simulate --preset "$preset" "${config[@]}" --lineages "$lineages" --days 365 \
       --start "${start}T00:00:00Z" --seed "$seed" --out "$events" --quiet
     nice "$bin" ingest --db "$db" "$events" >/dev/null 2>&1
     rm -f "$events"  # the store holds them; the truth file stays

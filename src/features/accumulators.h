@@ -76,6 +76,14 @@ struct DayBitmap {
   // Failure days among the `n` days ending with `last_day` (inclusive).
   int FailedDays(int64_t last_day, int n) const { return Count(failed, last_day, n); }
   int SeenDays(int64_t last_day, int n) const { return Count(seen, last_day, n); }
+  // Consecutive failed days ending with `last_day` (the age of a condition that still holds); a
+  // newest recorded day before `last_day - 1` means no recent sample, so no run.
+  int FailedRun(int64_t last_day) const {
+    if (day == std::numeric_limits<int64_t>::min() || last_day - day > 1) return 0;
+    const int64_t lo = std::max<int64_t>(0, day - last_day);
+    if (lo > 31) return 0;
+    return std::countr_one(failed >> lo);
+  }
 
  private:
   // Bit i is day (day - i); the window is [last_day - n + 1, last_day].

@@ -36,6 +36,22 @@ std::string RegisteredDomain(std::string_view name) {
   return text;
 }
 
+std::string OrganisationOfHost(std::string_view host) {
+  if (host.find('.') == std::string_view::npos) return std::string(host);
+  const std::string registered = RegisteredDomain(host);
+  const std::string_view parent = host.substr(host.find('.') + 1);
+  return parent.size() > registered.size() ? std::string(parent) : registered;
+}
+
+bool CaRequiresEab(std::string_view ca_url) {
+  const std::string registered = RegisteredDomain(UrlHost(ca_url));
+  for (std::string_view eab : {"zerossl.com", "pki.goog", "ssl.com", "sectigo.com", "digicert.com",
+                               "entrust.net", "globalsign.com"}) {
+    if (registered == eab) return true;
+  }
+  return false;
+}
+
 std::string UrlHost(std::string_view url) {
   if (size_t p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
   url = url.substr(0, url.find_first_of("/?#"));

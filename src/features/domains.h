@@ -17,6 +17,19 @@ namespace certcast {
 // bare public suffix, an IP address, a private test TLD).
 std::string RegisteredDomain(std::string_view name);
 
+// The organisation a host belongs to, for credentials one host reports on behalf of its siblings
+// (an ACME account, an EAB key, a DNS API token): the host's parent domain, never shorter than its
+// registered domain ("web3.shop.example.com" -> "shop.example.com", "web3.example.com" ->
+// "example.com", "example.com" -> "example.com"); a bare name ("web1") is its own organisation.
+// The parent, not the registered domain: two customers' hosts under one provider's domain
+// (web1.alpha.example.net, web2.beta.example.net) hold different accounts.
+std::string OrganisationOfHost(std::string_view host);
+
+// Whether the ACME CA of `ca_url` requires External Account Binding, so that an expired EAB
+// credential fails the lineage's orders (each CA's ACME documentation: ZeroSSL, Google Trust
+// Services, SSL.com, Sectigo, DigiCert, Entrust, GlobalSign do; Let's Encrypt and Buypass do not).
+bool CaRequiresEab(std::string_view ca_url);
+
 // Lower-cased host of a URL, without user info, port, brackets or a trailing dot:
 // "https://user@Acme.Example:14000/dir" -> "acme.example", "https://[::1]:443/" -> "::1".
 std::string UrlHost(std::string_view url);

@@ -71,8 +71,8 @@ constexpr FeatureSpec kCatalogue[] = {
     {"scheduler_stale_days", "days since the host's renewal scheduler last ran", 1},
     {"host_events_recent", "host upgrades/restarts/redeploys, 3-day decay", 1},
     {"client_change_days", "days since the ACME client or its version changed", 1},
-    {"credential_margin_days", "days from the next attempt to the earliest expiry of a credential the lineage needs (EAB, account key; DNS API token for DNS-01), own host or sibling hosts", 4},
-    {"credential_missing", "1 when a credential renewal needs is reported missing", 1},
+    {"credential_margin_days", "days from the next attempt to the earliest expiry of a credential the lineage needs (account key; DNS API token for DNS-01; EAB at a CA that requires it), own host or sibling hosts of the same parent domain", 5},
+    {"credential_missing", "1 when a credential renewal needs is reported missing", 2},
     {"domain_margin_days", "days from the next attempt to the registered domain's expiry", 3},
     {"domain_status_bad", "1 when the registered domain's status is hold/expired/redemption/pending", 1},
     {"issued_7d_registered_domain", "certificates issued in the fleet for the registered domain in 7 days (limit 50)", 1},
@@ -80,13 +80,26 @@ constexpr FeatureSpec kCatalogue[] = {
     {"host_lineages", "lineages on the same host", 1},
     {"host_episode_fraction", "share of the host's other lineages inside an episode", 1},
     {"ns_group_episode_fraction", "share of lineages with the same DNS provider (NS set) inside an episode", 1},
-    {"warning_signals", "number of distinct precursor signals active (probe, DNS, CAA, DNSSEC, clock, disk, ...)", 2},
-    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped)", 4},
+    {"warning_signals", "number of distinct precursor signals active (probe, DNS, CAA, DNSSEC, clock, disk, rate-limit budget, ...)", 3},
+    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped)", 5},
     {"blocked_attempt_days", "days from T to the next renewal attempt when a hard blocker will be present at it (365: none)", 4},
+    {"issued_24h_name_set", "certificates issued for this exact name set in the 24 hours before T", 1},
+    {"rate_limit_budget_days", "days until this name set's 5-per-week limit is spent at the last 2 days' issuance rate beyond one renewal (0: spent; 365: not being spent)", 1},
+    {"premature_issuances", "issuances made before a quarter of the replaced certificate's lifetime had passed (restart/redeploy loops), 3-day decay", 1},
+    {"failed_validations_1h", "failed validations of this lineage in the hour before T (the CA allows 5 per hour)", 1},
+    {"days_since_rate_limited", "days since the CA last answered rateLimited to this lineage", 1},
+    {"challenge_probe_fail_days_30", "days of the last 30 on which the configured challenge's probe failed (recurrence)", 1},
+    {"challenge_probe_fail_run_days", "consecutive days up to T on which the configured challenge's probe failed (the condition's age)", 1},
+    {"challenge_probe_trend", "failed probe days of the last 4 minus those of the 4 before (positive: getting worse)", 1},
+    {"ns_group_probe_fail_fraction", "share of the other lineages on the same DNS provider whose challenge probe failed on the last day (fleet-wide: a provider or vantage-point incident)", 1},
+    {"ca_probe_fail_days_4", "days of the last 4 with a failed probe of the lineage's CA", 1},
+    {"ca_degraded_attempt_days", "days from T to the next renewal attempt when the CA is degraded now (probe failures or latency 2x usual; 365: not degraded)", 1},
 };
 static_assert(std::size(kCatalogue) == kFeatureCount, "catalogue and enum Feature must match");
 
 constexpr double kCapDays = 365;
+// Let's Encrypt's certificates per exact set of identifiers per 7 days.
+constexpr int kExactSetLimit = 5;
 float Cap(double days) { return static_cast<float>(std::clamp(days, -kCapDays, kCapDays)); }
 float DaysSince(double at_days, double t_days) {
   return t_days < -1e299 ? kMissing : Cap(at_days - t_days);
@@ -125,10 +138,18 @@ FeatureExtractor::FeatureExtractor(const FleetState& state, absl::Time at)
   ca_in_episode_.assign(f.cas.size(), 0);
   ca_lineages_.assign(f.cas.size(), 0);
   lineage_ns_group_.assign(f.lineages.size(), UINT32_MAX);
+  lineage_probe_failed_.assign(f.lineages.size(), 0);
   absl::flat_hash_map<std::string_view, uint32_t> groups;
   for (size_t i = 0; i < f.lineages.size(); ++i) {
     const LineageExtra& x = f.extras[i];
     const bool in = InEpisode(f.lineages[i]);
+    if (const auto& config = f.lineages[i].config; config.has_value()) {
+      for (size_t ni : x.names) {
+        const NameTelemetry& n = f.names[ni];
+        const DayBitmap& probe = config->challenge == Challenge::kDns01 ? n.dns01_days : n.http01_days;
+        if (probe.FailedDays(last_day_, 1) > 0) lineage_probe_failed_[i] = 1;
+      }
+    }
     if (x.host != SIZE_MAX && in) ++host_in_episode_[x.host];
     if (x.ca != SIZE_MAX) {
       ++ca_lineages_[x.ca];
@@ -138,10 +159,11 @@ FeatureExtractor::FeatureExtractor(const FleetState& state, absl::Time at)
       const std::string& key = f.names[ni].ns_key;
       if (key.empty()) continue;
       auto [it, inserted] = groups.try_emplace(key, static_cast<uint32_t>(groups.size()));
-      if (inserted) { ns_in_episode_.push_back(0); ns_lineages_.push_back(0); }
+      if (inserted) { ns_in_episode_.push_back(0); ns_lineages_.push_back(0); ns_probe_failed_.push_back(0); }
       lineage_ns_group_[i] = it->second;
       ++ns_lineages_[it->second];
       if (in) ++ns_in_episode_[it->second];
+      ns_probe_failed_[it->second] += lineage_probe_failed_[i];
       break;
     }
   }
@@ -298,8 +320,9 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
 
   // Host.
   const bool needs_dns_api = has_config && s.config->challenge == Challenge::kDns01;
-  double credential_expiry = x.credentials.Earliest(needs_dns_api);
-  bool credential_missing = x.credentials.AnyMissing(needs_dns_api);
+  const bool needs_eab = has_config && CaRequiresEab(s.config->ca);
+  double credential_expiry = x.credentials.Earliest(needs_dns_api, needs_eab);
+  bool credential_missing = x.credentials.AnyMissing(needs_dns_api, needs_eab);
   if (host != nullptr) {
     if (host->has_clock) {
       out[kClockOffsetAbsSeconds] = static_cast<float>(std::abs(host->clock_offset_ms) / 1000.0);
@@ -320,8 +343,10 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
     out[kHostEventsRecent] = static_cast<float>(host->host_events.At(a, 3.0));
     out[kClientChangeDays] = DaysSince(a, std::max(host->client_version_change_days, x.config_client_change_days));
     const CredentialSet& org = f.organisations[host->organisation];
-    credential_expiry = std::min({credential_expiry, host->credentials.Earliest(needs_dns_api), org.Earliest(needs_dns_api)});
-    credential_missing = credential_missing || host->credentials.AnyMissing(needs_dns_api) || org.AnyMissing(needs_dns_api);
+    credential_expiry = std::min({credential_expiry, host->credentials.Earliest(needs_dns_api, needs_eab),
+                                  org.Earliest(needs_dns_api, needs_eab)});
+    credential_missing = credential_missing || host->credentials.AnyMissing(needs_dns_api, needs_eab) ||
+                         org.AnyMissing(needs_dns_api, needs_eab);
     out[kHostLineages] = static_cast<float>(host->lineages.size());
     if (host->lineages.size() > 1) {
       const uint32_t others = host_in_episode_[x.host] - (InEpisode(s) ? 1 : 0);
@@ -357,6 +382,8 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
         static_cast<float>(ns_in_episode_[g] - (InEpisode(s) ? 1 : 0)) / (ns_lineages_[g] - 1);
   }
 
+  ExtractDiagnosisAndPersistence(li, next_days, out);
+
   // Distinct warnings, each a plain-language precursor from docs/background.md section 7. Thresholds are
   // deliberately loose ("something is off"), the model weighs them; the count transfers across
   // fleets whose causes differ.
@@ -375,7 +402,7 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   warnings += on(kSchedulerStaleDays, 3);
   warnings += below(kCredentialMarginDays, 1) || on(kCredentialMissing, 1);
   warnings += below(kDomainMarginDays, 1) || on(kDomainStatusBad, 1);
-  warnings += on(kIssued7dNameSet, 4) || on(kIssued7dRegisteredDomain, 40);
+  warnings += on(kIssued7dNameSet, 4) || on(kIssued7dRegisteredDomain, 40) || below(kRateLimitBudgetDays, 7);
   warnings += on(kDryRunFailedSinceSuccess, 1);
   out[kWarningSignals] = static_cast<float>(warnings);
 
@@ -399,6 +426,72 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   out[kBlockedAttemptDays] = blockers > 0 && std::isfinite(out[kDaysToNextAttempt])
                                  ? Cap(std::max(0.0f, out[kDaysToNextAttempt]))
                                  : static_cast<float>(kCapDays);
+}
+
+// Issue #14's diagnosed facts (rate-limit budget) and the persistence of conditions (age,
+// recurrence, trend, fleet-wide-ness). Reads what Extract wrote for the timing columns.
+void FeatureExtractor::ExtractDiagnosisAndPersistence(size_t li, double next_days, float* out) const {
+  const FleetStateImpl& f = state_->impl();
+  const LineageState& s = f.lineages[li];
+  const LineageExtra& x = f.extras[li];
+  const double a = at_days_;
+
+  // Rate limits. The exact-set limit (5 certificates per 7 days) is the one a lineage spends on
+  // its own; one issuance in two days is an ordinary renewal, more is a loop.
+  if (x.name_set != SIZE_MAX) {
+    const auto& q = f.name_sets[x.name_set].issued_days;
+    auto since = [&](double days) {
+      return static_cast<int>(q.end() - std::lower_bound(q.begin(), q.end(), a - days));
+    };
+    const int week = since(7), two_days = since(2);
+    out[kIssued24hNameSet] = static_cast<float>(since(1));
+    const double rate = std::max(0, two_days - 1) / 2.0;
+    out[kRateLimitBudgetDays] = week >= kExactSetLimit ? 0.0f
+                                : rate > 0            ? Cap((kExactSetLimit - week) / rate)
+                                                      : static_cast<float>(kCapDays);
+  }
+  const DiagnosisFacts& d = x.diagnosis;
+  out[kPrematureIssuances] = static_cast<float>(d.premature_issuances.At(a, 3.0));
+  out[kFailedValidations1h] = static_cast<float>(
+      d.failed_validations.end() -
+      std::lower_bound(d.failed_validations.begin(), d.failed_validations.end(), a - 1.0 / 24));
+  out[kDaysSinceRateLimited] = DaysSince(a, d.rate_limited_days);
+
+  // Persistence of the configured challenge's probe failures (worst name).
+  if (s.config) {
+    int days30 = -1, run = 0, trend = -4;  // -4: the least a 4-day difference can be
+    for (size_t ni : x.names) {
+      const NameTelemetry& n = f.names[ni];
+      const bool dns = s.config->challenge == Challenge::kDns01;
+      if ((dns ? n.dns01_rate : n.http01_rate).empty()) continue;
+      const DayBitmap& probe = dns ? n.dns01_days : n.http01_days;
+      days30 = std::max(days30, probe.FailedDays(last_day_, 30));
+      run = std::max(run, probe.FailedRun(last_day_));
+      trend = std::max(trend, probe.FailedDays(last_day_, 4) - probe.FailedDays(last_day_ - 4, 4));
+    }
+    if (days30 >= 0) {
+      out[kChallengeProbeFailDays30] = static_cast<float>(days30);
+      out[kChallengeProbeFailRunDays] = static_cast<float>(run);
+      out[kChallengeProbeTrend] = static_cast<float>(trend);
+    }
+  }
+  if (lineage_ns_group_[li] != UINT32_MAX && ns_lineages_[lineage_ns_group_[li]] > 1) {
+    const uint32_t g = lineage_ns_group_[li];
+    out[kNsGroupProbeFailFraction] =
+        static_cast<float>(ns_probe_failed_[g] - lineage_probe_failed_[li]) / (ns_lineages_[g] - 1);
+  }
+
+  // The CA: how long it has been degraded, and whether the next attempt meets it degraded.
+  if (x.ca != SIZE_MAX) {
+    const CaTelemetry& ca = f.cas[x.ca];
+    if (!ca.probe_rate.empty()) {
+      out[kCaProbeFailDays4] = static_cast<float>(ca.probe_days.FailedDays(last_day_, 4));
+      const bool degraded = ca.probe_rate.At(a, 2.0) >= 0.1 || ca.probe_days.FailedDays(last_day_, 1) > 0 ||
+                            (std::isfinite(out[kCaLatencyRatio]) && out[kCaLatencyRatio] >= 2);
+      out[kCaDegradedAttemptDays] = degraded && next_days < 1e299 ? Cap(std::max(0.0, next_days - a))
+                                                                  : static_cast<float>(kCapDays);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,7 +521,10 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
     case kHttp01ConsecutiveFailures: case kDns01FailDays4: case kDns01FailRate: case kDnsErrorDays4:
     case kDnssecBogusDays4: case kTlsErrorDays4: case kCaProbeErrorRate: case kCaFleetFailureRate:
     case kCaEpisodeFraction: case kIssued7dRegisteredDomain: case kIssued7dNameSet: case kAttemptsPerDay:
-    case kClockOffsetAbsSeconds: case kClockSlopeAbsSecondsPerDay:
+    case kClockOffsetAbsSeconds: case kClockSlopeAbsSecondsPerDay: case kIssued24hNameSet:
+    case kPrematureIssuances: case kFailedValidations1h: case kChallengeProbeFailDays30:
+    case kChallengeProbeFailRunDays: case kChallengeProbeTrend: case kNsGroupProbeFailFraction:
+    case kCaProbeFailDays4:
       if (value <= 0.005f) return "";
       // ACME tolerates seconds of clock error: "off by 0 s" was printed as a reason.
       if (feature == kClockOffsetAbsSeconds && value < 1) return "";
@@ -532,6 +628,23 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
     case kBlockedAttemptDays:
       return value < kCapDays ? StrCat("the next renewal attempt, ", value < 1 ? std::string("due now") : StrCat("in ", Days(value)),
                                        ", meets a condition that fails it")
+                              : "";
+    case kIssued24hNameSet: return StrCat(iv, " certificate", iv == 1 ? "" : "s", " issued for this name set in the last 24 hours");
+    case kRateLimitBudgetDays:
+      return value <= 0 ? "the CA's limit of 5 certificates per week for this name set is spent"
+             : value < 14 ? StrCat("at its current pace the lineage spends the CA's 5-per-week limit in ", Days(value))
+                          : "";
+    case kPrematureIssuances: return value > 0.1 ? "certificates are being re-issued long before renewal is due (a restart or redeploy loop?)" : "";
+    case kFailedValidations1h: return StrCat(iv, " failed validation", iv == 1 ? "" : "s", " in the last hour (the CA allows 5)");
+    case kDaysSinceRateLimited: return value < 30 ? StrCat("the CA refused this lineage for a rate limit ", Days(value), " ago") : "";
+    case kChallengeProbeFailDays30: return StrCat("the challenge probe of ", name, " failed on ", iv, " of the last 30 days");
+    case kChallengeProbeFailRunDays: return StrCat("the challenge probe of ", name, " has failed ", iv, " day", iv == 1 ? "" : "s", " in a row");
+    case kChallengeProbeTrend: return value > 0 ? StrCat("challenge probe failures of ", name, " are increasing") : "";
+    case kNsGroupProbeFailFraction: return StrCat(pct, " of other certificates on the same DNS provider fail their challenge probe too (a provider-wide incident?)");
+    case kCaProbeFailDays4: return StrCat(ca, " failed health probes on ", iv, " of the last 4 days");
+    case kCaDegradedAttemptDays:
+      return value < kCapDays ? StrCat(ca, " is degraded and the next renewal attempt is ",
+                                       value < 1 ? std::string("due now") : StrCat("in ", Days(value)))
                               : "";
     case kHardBlockers:
       return value > 0 ? StrCat(iv, " condition", iv == 1 ? "" : "s", " that fail", iv == 1 ? "s" : "",

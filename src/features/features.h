@@ -97,6 +97,19 @@ enum Feature : int {
   kWarningSignals,
   kHardBlockers,
   kBlockedAttemptDays,
+  // Diagnosis as evidence (issue #14): the rate-limit budget the lineage is spending.
+  kIssued24hNameSet,
+  kRateLimitBudgetDays,
+  kPrematureIssuances,
+  kFailedValidations1h,
+  kDaysSinceRateLimited,
+  // Persistence: how long a condition has held, how often it recurs, its trend, how fleet-wide.
+  kChallengeProbeFailDays30,
+  kChallengeProbeFailRunDays,
+  kChallengeProbeTrend,
+  kNsGroupProbeFailFraction,
+  kCaProbeFailDays4,
+  kCaDegradedAttemptDays,
   kFeatureCount
 };
 
@@ -121,12 +134,14 @@ class FeatureExtractor {
 
  private:
   FeatureExtractor(const FleetState& state, absl::Time at);
+  void ExtractDiagnosisAndPersistence(size_t lineage, double next_days, float* out) const;
   const FleetState* state_;
   absl::Time at_;
   double at_days_;
   int64_t last_day_;  // the last whole or partial day before `at` (for "k of the last n days")
   std::vector<uint32_t> host_in_episode_, ca_in_episode_, ca_lineages_;
-  std::vector<uint32_t> ns_in_episode_, ns_lineages_;
+  std::vector<uint32_t> ns_in_episode_, ns_lineages_, ns_probe_failed_;
+  std::vector<uint8_t> lineage_probe_failed_;  // the configured challenge's probe failed on last_day_
   std::vector<uint32_t> lineage_ns_group_;
 };
 

@@ -51,7 +51,7 @@ TEST(FeatureCatalogue, NamesAreUniqueAndSchemaIdIsStable) {
   std::set<std::string_view> names;
   for (const FeatureSpec& f : FeatureCatalogue()) EXPECT_TRUE(names.insert(f.name).second) << f.name;
   EXPECT_EQ(FeatureSchemaId(), FeatureSchemaId());
-  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/67/"));
+  EXPECT_THAT(FeatureSchemaId(), testing::StartsWith("features-v1/78/"));
 }
 
 struct ProbeCase {
@@ -80,6 +80,22 @@ const std::string kProbeFail1 = R"({"ts":"2026-11-20T06:05:00Z","type":"http01_p
 const std::string kProbeFail2 = R"({"ts":"2026-11-21T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})";
 const std::string kProbeOk3 = R"({"ts":"2026-11-22T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"ok"})";
 const std::string kProbeFail4 = R"({"ts":"2026-11-23T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})";
+
+std::string IssuedAt(const char* ts, const char* serial) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"issued","cert":"shop","serial":")", serial, R"(","not_before":")", ts,
+                R"(","not_after":"2027-02-20T00:00:00Z","ca":"https://acme-v02.api.letsencrypt.org/directory"})");
+}
+const std::string kIssue1119 = IssuedAt("2026-11-19T08:00:00Z", "b0");
+const std::string kIssue1120 = IssuedAt("2026-11-20T08:00:00Z", "b1");
+const std::string kIssue1122 = IssuedAt("2026-11-22T12:00:00Z", "b2");
+const std::string kIssue1123a = IssuedAt("2026-11-23T06:00:00Z", "b3");
+const std::string kIssue1123b = IssuedAt("2026-11-23T20:00:00Z", "b4");
+std::string FailedWith(const char* ts, const char* error) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:)",
+                error, R"("})");
+}
+const std::string kCaDown1123 = R"({"ts":"2026-11-23T10:00:00Z","type":"ca_probe","ca":"https://acme-v02.api.letsencrypt.org/directory","outcome":"error","latency_ms":900})";
+const std::string kCaOk1123 = R"({"ts":"2026-11-23T10:00:00Z","type":"ca_probe","ca":"https://acme-v02.api.letsencrypt.org/directory","outcome":"ok","latency_ms":90})";
 
 INSTANTIATE_TEST_SUITE_P(
     Table, FeatureValues,
@@ -115,8 +131,12 @@ INSTANTIATE_TEST_SUITE_P(
                    R"({"ts":"2026-11-05T00:00:00Z","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"04ab"})"},
                   "2026-11-06T00:00:00Z", kServedStaleDays, 4},
         ProbeCase{"credential_expiring_before_next_attempt",
-                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"eab","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"account_key","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
                   "2026-11-24T00:00:00Z", kCredentialMarginDays, -10},
+        // Let's Encrypt does not use External Account Binding: an expiring EAB key is not its problem.
+        ProbeCase{"eab_does_not_matter_at_a_ca_without_eab",
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"eab","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
+                  "2026-11-24T00:00:00Z", kCredentialMarginDays, NAN},
         ProbeCase{"dns_api_token_does_not_matter_to_http01",
                   {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"dns_api_token","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
                   "2026-11-24T00:00:00Z", kCredentialMarginDays, NAN},
@@ -141,8 +161,48 @@ INSTANTIATE_TEST_SUITE_P(
                   {R"({"ts":"2026-11-20T00:00:00Z","type":"host","host":"web1","disk_free_bytes":50,"disk_total_bytes":100})"},
                   "2026-11-24T00:00:00Z", kBlockedAttemptDays, 365},
         ProbeCase{"credential_expiring_before_next_attempt_blocks_it",
-                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"eab","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
-                  "2026-11-24T00:00:00Z", kHardBlockers, 1}),
+                  {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"account_key","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
+                  "2026-11-24T00:00:00Z", kHardBlockers, 1},
+        // Rate limits: issuances of the exact name set (the base certificate was issued 2026-11-01).
+        ProbeCase{"issued_24h_counts_only_the_last_day", {kIssue1122, kIssue1123a, kIssue1123b},
+                  "2026-11-24T00:00:00Z", kIssued24hNameSet, 2},
+        // 3 in the week, 3 in 2 days: (3 - 1) / 2 = 1 a day beyond a renewal, 2 certificates left.
+        ProbeCase{"budget_days_at_the_loop_pace", {kIssue1122, kIssue1123a, kIssue1123b},
+                  "2026-11-24T00:00:00Z", kRateLimitBudgetDays, 2},
+        ProbeCase{"budget_spent_at_5_a_week", {kIssue1119, kIssue1120, kIssue1122, kIssue1123a, kIssue1123b},
+                  "2026-11-24T00:00:00Z", kRateLimitBudgetDays, 0},
+        ProbeCase{"one_renewal_spends_no_budget", {kIssue1123a}, "2026-11-24T00:00:00Z", kRateLimitBudgetDays, 365},
+        ProbeCase{"budget_of_a_lineage_that_never_issued_again", {}, "2026-11-24T00:00:00Z", kRateLimitBudgetDays, 365},
+        // 2026-11-02 replaces a certificate 1 of 90 days old: premature; 3 days later exp(-1).
+        ProbeCase{"premature_issuance_decays",
+                  {R"({"ts":"2026-11-02T00:00:00Z","type":"issued","cert":"shop","serial":"p1","not_before":"2026-11-02T00:00:00Z","not_after":"2027-01-31T00:00:00Z","ca":"x"})"},
+                  "2026-11-05T00:00:00Z", kPrematureIssuances, 0.3679f},
+        ProbeCase{"renewal_at_two_thirds_is_not_premature",
+                  {R"({"ts":"2026-12-30T00:00:00Z","type":"issued","cert":"shop","serial":"r1","not_before":"2026-12-30T00:00:00Z","not_after":"2027-03-30T00:00:00Z","ca":"x"})"},
+                  "2026-12-31T00:00:00Z", kPrematureIssuances, 0},
+        ProbeCase{"failed_validations_in_the_last_hour",
+                  {FailedWith("2026-11-23T22:30:00Z", "connection"), FailedWith("2026-11-23T23:10:00Z", "connection"),
+                   FailedWith("2026-11-23T23:30:00Z", "unauthorized"), FailedWith("2026-11-23T23:50:00Z", "dns")},
+                  "2026-11-24T00:00:00Z", kFailedValidations1h, 3},
+        ProbeCase{"a_rate_limit_is_not_a_failed_validation",
+                  {FailedWith("2026-11-23T23:50:00Z", "rateLimited")}, "2026-11-24T00:00:00Z", kFailedValidations1h, 0},
+        ProbeCase{"days_since_rate_limited",
+                  {FailedWith("2026-11-20T00:00:00Z", "rateLimited")}, "2026-11-24T00:00:00Z", kDaysSinceRateLimited, 4},
+        ProbeCase{"never_rate_limited_is_missing", {}, "2026-11-24T00:00:00Z", kDaysSinceRateLimited, NAN},
+        // Persistence: fail 11-20, 11-21, ok 11-22, fail 11-23.
+        ProbeCase{"probe_failure_run_ends_at_the_last_ok", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-24T00:00:00Z", kChallengeProbeFailRunDays, 1},
+        ProbeCase{"probe_failure_run_of_two_days", {kProbeFail1, kProbeFail2},
+                  "2026-11-22T00:00:00Z", kChallengeProbeFailRunDays, 2},
+        ProbeCase{"probe_failures_in_30_days", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-24T00:00:00Z", kChallengeProbeFailDays30, 3},
+        ProbeCase{"probe_trend_last_4_minus_previous_4", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
+                  "2026-11-28T00:00:00Z", kChallengeProbeTrend, -3},
+        ProbeCase{"no_challenge_probe_no_persistence", {}, "2026-11-24T00:00:00Z", kChallengeProbeFailRunDays, NAN},
+        ProbeCase{"ca_probe_failures_in_4_days", {kCaDown1123}, "2026-11-24T00:00:00Z", kCaProbeFailDays4, 1},
+        // Due at notAfter - 30 d = 2026-12-30T23:00Z, 36.958 days after T.
+        ProbeCase{"degraded_ca_meets_the_next_attempt", {kCaDown1123}, "2026-11-24T00:00:00Z", kCaDegradedAttemptDays, 36.958f},
+        ProbeCase{"healthy_ca_is_not_degraded", {kCaOk1123}, "2026-11-24T00:00:00Z", kCaDegradedAttemptDays, 365}),
     [](const testing::TestParamInfo<ProbeCase>& info) { return std::string(info.param.name); });
 
 // Features at T must not change when events at or after T exist: build a rich history, then
@@ -154,6 +214,9 @@ TEST(NoFutureLeak, FeaturesAtTIgnoreEventsAtOrAfterT) {
       R"({"ts":"2026-11-23T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:connection"})",
       R"({"ts":"2026-11-23T00:00:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})",
       R"({"ts":"2026-11-23T00:00:01Z","type":"dns","name":"shop.example.com","rtype":"A","rcode":"SERVFAIL","values":[]})",
+      // Issue #14's diagnosed facts: a rate-limit refusal and a burst of issuances.
+      R"({"ts":"2026-11-23T00:00:02Z","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:rateLimited"})",
+      R"({"ts":"2026-11-23T00:00:03Z","type":"issued","cert":"shop","serial":"98","not_before":"2026-11-23T00:00:03Z","not_after":"2027-02-21T00:00:00Z","ca":"x"})",
       R"({"ts":"2026-11-24T00:00:00Z","type":"issued","cert":"shop","serial":"99","not_before":"2026-11-24T00:00:00Z","not_after":"2027-02-22T00:00:00Z","ca":"x"})",
       R"({"ts":"2026-11-25T00:00:00Z","type":"config","cert":"shop","host":"web2","names":["shop.example.com"],"client":"lego","ca":"x","challenge":"dns-01","ari":true})",
       R"({"ts":"2026-11-25T00:00:00Z","type":"clock","host":"web1","offset_ms":90000,"synced":false})",
@@ -381,6 +444,31 @@ TEST(CaaIdentities, HostRegisteredDomainAndAlias) {
   EXPECT_EQ(CaaIdentities("https://acme.zerossl.com/v2/DV90"),
             (std::vector<std::string>{"acme.zerossl.com", "zerossl.com", "sectigo.com"}));
   EXPECT_EQ(CaaIdentities(""), std::vector<std::string>{});
+}
+
+// Credentials one host reports apply to its siblings under the same parent domain, never to
+// every host under a shared registered domain (two customers of one provider).
+TEST(OrganisationOfHost, ParentDomainNeverShorterThanTheRegisteredDomain) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"web3.shop.example.com", "shop.example.com"},
+      {"web3.example.com", "example.com"},
+      {"example.com", "example.com"},
+      {"web1", "web1"},
+      {"web1.alpha.example.net", "alpha.example.net"},
+      {"node.shop.example.co.uk", "shop.example.co.uk"},
+      {"shop.example.co.uk", "example.co.uk"},
+  };
+  for (const auto& [host, organisation] : cases) EXPECT_EQ(OrganisationOfHost(host), organisation) << host;
+  EXPECT_NE(OrganisationOfHost("web1.alpha.example.net"), OrganisationOfHost("web2.beta.example.net"));
+}
+
+TEST(CaRequiresEab, ByTheCasDocumentation) {
+  EXPECT_TRUE(CaRequiresEab("https://acme.zerossl.com/v2/DV90"));
+  EXPECT_TRUE(CaRequiresEab("https://dv.acme-v02.api.pki.goog/directory"));
+  EXPECT_FALSE(CaRequiresEab("https://acme-v02.api.letsencrypt.org/directory"));
+  EXPECT_FALSE(CaRequiresEab("https://api.buypass.com/acme/directory"));
+  EXPECT_FALSE(CaRequiresEab(""));
+  EXPECT_FALSE(CaRequiresEab("not a url"));
 }
 
 }  // namespace

@@ -27,6 +27,26 @@ std::string_view ProbeName(std::string_view name) {
 
 bool BadRcode(Rcode r) { return r != Rcode::kNoError; }
 
+// --- DiagnosisFacts: the fold of the facts the policy diagnoses (fleet_state.h) ---
+constexpr double kPrematureTau = 3.0;
+constexpr double kPrematureElapsed = 0.25;  // of the replaced certificate's lifetime
+
+void NotePrematureIssuance(DiagnosisFacts& d, const IssuedEvent& replaced, double t) {
+  const double nb = ToDays(replaced.not_before), na = ToDays(replaced.not_after);
+  if (na <= nb) return;
+  if ((t - nb) / (na - nb) < kPrematureElapsed) d.premature_issuances.Add(t, 1, kPrematureTau);
+}
+
+void NoteFailedAttempt(DiagnosisFacts& d, std::string_view error, double t) {
+  if (ClassifyAcmeError(error) == AcmeErrorClass::kRateLimited) d.rate_limited_days = t;
+  if (IsValidationFailure(error)) {
+    d.failed_validations.push_back(t);
+    while (!d.failed_validations.empty() && d.failed_validations.front() < t - 1.0 / 24) {
+      d.failed_validations.pop_front();
+    }
+  }
+}
+
 }  // namespace
 
 bool InEpisode(const LineageState& state) { return state.episode_onset.has_value(); }
@@ -80,8 +100,7 @@ size_t FleetStateImpl::HostFor(const std::string& host) {
   if (inserted) {
     HostTelemetry& h = hosts.emplace_back();
     h.name = host;
-    // A bare host name ("web1") is its own organisation.
-    const std::string org = host.find('.') == std::string::npos ? host : RegisteredDomain(host);
+    const std::string org = OrganisationOfHost(host);
     auto [oit, new_org] = organisation_index.try_emplace(org, organisations.size());
     if (new_org) organisations.emplace_back();
     h.organisation = oit->second;
@@ -168,12 +187,13 @@ void FleetStateImpl::ApplyIssued(absl::Time ts, const IssuedEvent& e) {
                                    {s.issued->not_before, s.issued->not_after});
     if (s.previous_certificates.size() > kRenewalHistoryKept) s.previous_certificates.pop_back();
   }
+  const double t = ToDays(ts);
+  if (s.issued && s.issued->serial != e.serial) NotePrematureIssuance(x.diagnosis, *s.issued, t);
   s.issued = e;
   s.issued_ts = ts;
   ++s.issued_count;
   s.episode_onset.reset();
   s.consecutive_failures = 0;
-  const double t = ToDays(ts);
   for (size_t rd : x.registered_domains) {
     auto& q = registered_domains[rd].issued_days;
     q.push_back(t);
@@ -208,6 +228,7 @@ void FleetStateImpl::ApplyRenewal(absl::Time ts, const RenewalEvent& e) {
   }
   const std::string& ca_url = rec.ca;
   if (!ca_url.empty()) cas[CaFor(ca_url)].fleet_renewals.Add(t, failed, kFleetTau);
+  if (failed) NoteFailedAttempt(x.diagnosis, rec.error, t);
   if (failed) {
     s.last_failure = rec;
     ++s.consecutive_failures;
@@ -330,6 +351,7 @@ Status FleetStateImpl::Apply(const Event& event) {
         } else if constexpr (std::is_same_v<T, CaProbeEvent>) {
           CaTelemetry& ca = cas[CaFor(e.ca)];
           ca.probe_rate.Add(t, e.outcome == ProbeOutcome::kError, kCaTau);
+          ca.probe_days.Add(day, e.outcome == ProbeOutcome::kError);
           if (e.latency_ms) ca.latency.Add(t, *e.latency_ms);
         } else if constexpr (std::is_same_v<T, AriEvent>) {
           const size_t li = LineageFor(e.cert);

@@ -23,13 +23,17 @@ struct CredentialSet {
     expires_days[static_cast<int>(kind)] = expires;
     missing[static_cast<int>(kind)] = is_missing;
   }
-  // Earliest expiry / any missing among the kinds a lineage needs: the DNS API token only matters
-  // to DNS-01 lineages.
-  double Earliest(bool needs_dns_api) const {
-    double e = std::min(expires_days[1], expires_days[2]);
-    return needs_dns_api ? std::min(e, expires_days[0]) : e;
+  // Earliest expiry / any missing among the kinds a lineage needs: the account key always, the DNS
+  // API token only for DNS-01, the EAB credential only at a CA that requires EAB (CaRequiresEab).
+  double Earliest(bool needs_dns_api, bool needs_eab) const {
+    double e = expires_days[2];
+    if (needs_dns_api) e = std::min(e, expires_days[0]);
+    if (needs_eab) e = std::min(e, expires_days[1]);
+    return e;
   }
-  bool AnyMissing(bool needs_dns_api) const { return missing[1] || missing[2] || (needs_dns_api && missing[0]); }
+  bool AnyMissing(bool needs_dns_api, bool needs_eab) const {
+    return missing[2] || (needs_dns_api && missing[0]) || (needs_eab && missing[1]);
+  }
 };
 
 // Telemetry about one DNS name (wildcards stored without "*.", as probes use the base name).
@@ -91,6 +95,7 @@ struct HostTelemetry {
 struct CaTelemetry {
   std::string url;
   DecayedRate probe_rate;   // ca_probe errors, tau 2 days
+  DayBitmap probe_days;     // days with a ca_probe error (how long the CA has been degraded)
   LevelRatio latency;       // ca_probe latency
   DecayedRate fleet_renewals;  // non-dry-run renewal outcomes of all lineages on this CA, tau 3 days
   std::string caa_identity;    // registrable domain of the directory host (for CAA)
@@ -106,6 +111,19 @@ struct RegisteredDomainTelemetry {
 
 struct NameSetTelemetry {
   std::deque<double> issued_days;
+};
+
+// Facts the policy diagnoses, folded per lineage for the model (issue #14, "diagnosis as
+// evidence"): how fast the lineage spends the CA's rate limits and when it last met one. Kept
+// apart from the telemetry above so that the policy's fold can take them over as one piece.
+struct DiagnosisFacts {
+  // Issuances made when less than a quarter of the previous certificate's lifetime had passed: no
+  // renewal rule renews that early, a restart or redeploy loop ordering anew does. Tau 3 days.
+  DecayedSum premature_issuances;
+  // Failed validations (non-dry-run), times in days, pruned to the last hour: the CA allows 5
+  // per account and hostname per hour.
+  std::deque<double> failed_validations;
+  double rate_limited_days = -1e300;  // the newest rateLimited answer to a non-dry-run attempt
 };
 
 // Per-lineage indices and accumulators that are not part of the public LineageState.
@@ -124,6 +142,7 @@ struct LineageExtra {
   bool client_version_changed = false;
   double config_client_change_days = -1e300;
   double deploy_failed_days = -1e300;
+  DiagnosisFacts diagnosis;
 };
 
 class FleetStateImpl {

@@ -10,10 +10,10 @@ namespace certcast::policy {
 // A field added to any of these structs must be added to its codec below (and kPlanStateFormat in
 // plan_state.cc bumped, so checkpoints written without it are rebuilt); then update the size here.
 // (Sizes on x86-64 with libstdc++, the platform certcast builds on.)
-static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 200 &&
+static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 304 &&
                   sizeof(NameTelemetry) == 448 && sizeof(HostTelemetry) == 344 &&
-                  sizeof(CaTelemetry) == 224 && sizeof(RegisteredDomainTelemetry) == 128 &&
-                  sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 &&
+                  sizeof(CaTelemetry) == 240 && sizeof(RegisteredDomainTelemetry) == 128 &&
+                  sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 && sizeof(DiagnosisFacts) == 104 &&
                   sizeof(AttemptRecord) == 96 && sizeof(FleetStateImpl) == 528,
               "features/fleet_state.h or lineage_state.h changed: update the plan checkpoint codec "
               "in src/policy/fleet_state_codec.cc");
@@ -78,11 +78,18 @@ static Status Get(BinaryReader& r, LineageState& s) {
   RETURN_IF_ERROR(Get(r, s.episodes)); RETURN_IF_ERROR(Get(r, s.ari)); RETURN_IF_ERROR(Get(r, s.ari_ts));
   RETURN_IF_ERROR(Get(r, s.last_deploy)); return Get(r, s.last_deploy_ts);
 }
+static void Put(BinaryWriter& w, const DiagnosisFacts& d) {
+  Put(w, d.premature_issuances); Put(w, d.failed_validations); Put(w, d.rate_limited_days);
+}
+static Status Get(BinaryReader& r, DiagnosisFacts& d) {
+  RETURN_IF_ERROR(Get(r, d.premature_issuances)); RETURN_IF_ERROR(Get(r, d.failed_validations));
+  return Get(r, d.rate_limited_days);
+}
 static void Put(BinaryWriter& w, const LineageExtra& x) {
   Put(w, x.names); Put(w, x.registered_domains); Put(w, x.name_set); Put(w, x.host); Put(w, x.ca);
   Put(w, x.validation_failures); Put(w, x.other_failures); Put(w, x.dry_run_failures); Put(w, x.attempts);
   Put(w, x.last_episode_onset_days); Put(w, x.credentials); Put(w, x.client_version_changed);
-  Put(w, x.config_client_change_days); Put(w, x.deploy_failed_days);
+  Put(w, x.config_client_change_days); Put(w, x.deploy_failed_days); Put(w, x.diagnosis);
 }
 static Status Get(BinaryReader& r, LineageExtra& x) {
   RETURN_IF_ERROR(Get(r, x.names)); RETURN_IF_ERROR(Get(r, x.registered_domains));
@@ -91,7 +98,7 @@ static Status Get(BinaryReader& r, LineageExtra& x) {
   RETURN_IF_ERROR(Get(r, x.dry_run_failures)); RETURN_IF_ERROR(Get(r, x.attempts));
   RETURN_IF_ERROR(Get(r, x.last_episode_onset_days)); RETURN_IF_ERROR(Get(r, x.credentials));
   RETURN_IF_ERROR(Get(r, x.client_version_changed)); RETURN_IF_ERROR(Get(r, x.config_client_change_days));
-  return Get(r, x.deploy_failed_days);
+  RETURN_IF_ERROR(Get(r, x.deploy_failed_days)); return Get(r, x.diagnosis);
 }
 static void Put(BinaryWriter& w, const NameTelemetry& n) {
   Put(w, n.name); Put(w, n.http01_days); Put(w, n.http01_rate); Put(w, n.http01_consecutive_failures);
@@ -134,10 +141,11 @@ static Status Get(BinaryReader& r, HostTelemetry& h) {
   RETURN_IF_ERROR(Get(r, h.credentials)); return Get(r, h.organisation);
 }
 static void Put(BinaryWriter& w, const CaTelemetry& c) {
-  Put(w, c.url); Put(w, c.probe_rate); Put(w, c.latency); Put(w, c.fleet_renewals); Put(w, c.caa_identity); Put(w, c.host);
+  Put(w, c.url); Put(w, c.probe_rate); Put(w, c.probe_days); Put(w, c.latency); Put(w, c.fleet_renewals); Put(w, c.caa_identity); Put(w, c.host);
 }
 static Status Get(BinaryReader& r, CaTelemetry& c) {
-  RETURN_IF_ERROR(Get(r, c.url)); RETURN_IF_ERROR(Get(r, c.probe_rate)); RETURN_IF_ERROR(Get(r, c.latency));
+  RETURN_IF_ERROR(Get(r, c.url)); RETURN_IF_ERROR(Get(r, c.probe_rate)); RETURN_IF_ERROR(Get(r, c.probe_days));
+  RETURN_IF_ERROR(Get(r, c.latency));
   RETURN_IF_ERROR(Get(r, c.fleet_renewals)); RETURN_IF_ERROR(Get(r, c.caa_identity)); return Get(r, c.host);
 }
 static void Put(BinaryWriter& w, const RegisteredDomainTelemetry& d) {

@@ -18,8 +18,9 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // or Add/Apply folding an event differently): older checkpoints are then rebuilt, not misread.
 // 2: views keep the client's own last attempt. 3: strings written once, event bodies field by
 // field instead of their JSON line, enums in one byte, counts as varints. 4: the forecaster's
-// lineage states keep their earlier certificates (the client rule's history).
-constexpr int64_t kPlanStateFormat = 4;
+// lineage states keep their earlier certificates (the client rule's history). 5: the fleet state's
+// diagnosed facts (rate-limit spending), CA probe days, organisations by parent domain (issue #14).
+constexpr int64_t kPlanStateFormat = 5;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
