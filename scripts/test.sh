@@ -70,6 +70,12 @@ if [[ "${CERTCAST_SANITIZE_TESTS:-1}" != 0 ]] && grep -qw unit <<<"${labels//|/ 
       ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         bash "tests/integration/${t}_test.sh" "$PWD/build-sanitize/certcast" "$PWD"
     done
+    # The store's contract suite again on a real PostgreSQL (store_test above ran its SQLite cases
+    # only): the same sanitized binary, against a server pg_store_test.sh starts and stops.
+    echo "test: src/store/store_test on PostgreSQL under ASan + UBSan" >&2
+    ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      bash tests/integration/pg_store_test.sh build-sanitize/src/store/store_test "$PWD"
   fi
 fi
 
