@@ -21,12 +21,10 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr int64_t kRecentEvents = 50;
-// The events table has no subject index (its primary key is (ts, hash)), so a lineage's events
-// are read from a ts range that the key bounds: the last 3 days before the plan, not all history.
-constexpr absl::Duration kRecentWindow = absl::Hours(72);
 constexpr int64_t kDefaultPage = 100;
-// GET /v1/lineages/{cert}?days=&events=: the widest window and most events one request reads.
-constexpr int64_t kMaxEventDays = 30;
+// GET /v1/lineages/{cert}?days=&events=&cursor=: the widest window (optional: without it, the
+// lineage's whole history, a page at a time) and the largest page of events one request reads.
+constexpr int64_t kMaxEventDays = 3650;
 constexpr int64_t kMaxEvents = 500;
 constexpr int kDefaultTimelineDays = 30;
 constexpr int kMaxTimelineDays = 90;
@@ -84,9 +82,33 @@ void ListLineages(const ServerContext& context, Request& request, Response& resp
   response.Json(200, LineagePageJson(*snapshot, QueryLineages(*snapshot, *query), *query));
 }
 
+// The events cursor of GET /v1/lineages/{cert} ("TS.HASH", the key of the last row a page read,
+// as events_next gives it) and back.
+std::string FormatEventCursor(const EventCursor& cursor) {
+  return StrCat(cursor.ts_micros, ".", cursor.hash);
+}
+StatusOr<EventCursor> ParseEventCursor(std::string_view text) {
+  const auto bad = [&] {
+    return InvalidArgumentError(StrCat("cursor: \"", text, "\" is not an events cursor (give "
+                                       "events_next of the previous page as it is)"));
+  };
+  const size_t dot = text.find('.');
+  if (dot == std::string_view::npos) return bad();
+  EventCursor cursor;
+  const auto whole = [](std::string_view part, int64_t& out) {
+    auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return error == std::errc() && end == part.data() + part.size() && !part.empty();
+  };
+  if (!whole(text.substr(0, dot), cursor.ts_micros) || !whole(text.substr(dot + 1), cursor.hash)) {
+    return bad();
+  }
+  return cursor;
+}
+
 void GetLineage(const ServerContext& context, Request& request, Response& response) {
-  absl::Duration window = kRecentWindow;
+  std::optional<absl::Duration> window;
   int64_t event_limit = kRecentEvents;
+  std::optional<EventCursor> cursor;
   for (const auto& [key, value] : request.query) {
     if (request.query.count(key) > 1) {
       return response.Error(InvalidArgumentError(StrCat(key, ": given more than once")));
@@ -99,9 +121,13 @@ void GetLineage(const ServerContext& context, Request& request, Response& respon
       auto limit = ParseQueryInteger(key, value, 1, kMaxEvents);
       if (!limit.ok()) return response.Error(limit.status());
       event_limit = *limit;
+    } else if (key == "cursor") {
+      auto parsed = ParseEventCursor(value);
+      if (!parsed.ok()) return response.Error(parsed.status());
+      cursor = *parsed;
     } else {
-      return response.Error(400, "invalid_argument",
-                            StrCat("unknown query parameter \"", key, "\" (expected days, events)"));
+      return response.Error(400, "invalid_argument", StrCat("unknown query parameter \"", key,
+                                                            "\" (expected days, events, cursor)"));
     }
   }
   auto snapshot = Snapshot(context, response);
@@ -113,25 +139,22 @@ void GetLineage(const ServerContext& context, Request& request, Response& respon
   }
   Json j = Json::parse(LineageJson(*entry, /*detail=*/true));
   j["at"] = FormatRfc3339(snapshot->at);
-  // The latest events stored about the lineage (its subject) in the recent window, newest first.
-  EventFilter filter;
-  filter.subjects = {cert};
-  filter.since = snapshot->at - window;
-  std::vector<Event> recent;
-  const Status scanned = request.store->ScanEvents(filter, [&](const Event& e) {
-    recent.push_back(e);
-    if (recent.size() > static_cast<size_t>(event_limit) * 2) {
-      recent.erase(recent.begin(), recent.end() - event_limit);
-    }
-    return OkStatus();
-  });
-  if (!scanned.ok()) return response.Error(scanned);
+  // The lineage's own events (its subject), newest first, a page at a time from the subject
+  // index (schema 6); with `days`, only those since that many days before the view's instant.
+  auto page = request.store->SubjectEvents(cert, event_limit, cursor);
+  if (!page.ok()) return response.Error(page.status());
   Json events = Json::array();
-  for (size_t i = recent.size(); i-- > 0 && events.size() < static_cast<size_t>(event_limit);) {
-    events.push_back(Json::parse(EventToJson(recent[i])));
+  std::optional<EventCursor> next = page->next;
+  for (const Event& e : page->events) {
+    if (window && e.ts < snapshot->at - *window) {
+      next.reset();  // newest first: the rest are older still
+      break;
+    }
+    events.push_back(Json::parse(EventToJson(e)));
   }
   j["recent_events"] = std::move(events);
-  j["events_since"] = FormatRfc3339(snapshot->at - window);
+  j["events_next"] = next ? Json(FormatEventCursor(*next)) : Json(nullptr);
+  j["events_since"] = window ? Json(FormatRfc3339(snapshot->at - *window)) : Json(nullptr);
   // Risk over time: the server's daily forecast record (fleet_snapshot.h, ForecastDay).
   j["alert_threshold"] =
       snapshot->has_model ? Json(context.fleet->alert_threshold()) : Json(nullptr);

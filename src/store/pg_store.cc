@@ -42,7 +42,7 @@ namespace {
 
 // Numbered schema migrations, one for one with SQLite's (the same version number means the same
 // tables and columns). Append only.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: events and the derived records.
     R"sql(
     -- Keyed by (ts, hash of the canonical JSON) as on SQLite: the key is the duplicate check.
@@ -187,6 +187,11 @@ constexpr std::array<const char*, 5> kMigrations = {
       ended      bigint,
       ended_by   text    NOT NULL DEFAULT ''
     );
+    )sql",
+    // 6: SQLite's subject index. Here events_by_subject exists since schema 1; the number keeps
+    // both backends' versions one for one.
+    R"sql(
+    CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, ts);
     )sql",
 };
 
@@ -456,6 +461,36 @@ class PgStore final : public Store,
       }
       return fn(*event);
     });
+  }
+
+  StatusOr<SubjectEventsPage> SubjectEvents(const std::string& subject, int64_t limit,
+                                            std::optional<EventCursor> before) override {
+    if (limit < 1) return InvalidArgumentError(StrCat("subject events: limit ", limit, " < 1"));
+    const std::string fetch = StrCat(limit + 1), ts = before ? StrCat(before->ts_micros) : "",
+                      hash = before ? StrCat(before->hash) : "";
+    std::vector<Param> params = {Param{subject}, Param{fetch}};
+    if (before) params.insert(params.end(), {Param{ts}, Param{hash}});
+    // One row more than the page tells whether another page follows.
+    ASSIGN_OR_RETURN(Result r,
+                     Query(StrCat("SELECT json, ts, hash FROM events WHERE subject = $1",
+                                  before ? " AND (ts, hash) < ($3, $4)" : "",
+                                  " ORDER BY ts DESC, hash DESC LIMIT $2"),
+                           params));
+    SubjectEventsPage page;
+    EventParser parser;
+    const int rows = PQntuples(r.get());
+    for (int row = 0; row < rows && row < limit; ++row) {
+      const EventCursor key{ToInt(r.get(), row, 1), ToInt(r.get(), row, 2)};
+      page.next = key;
+      auto event = parser.Parse(ToText(r.get(), row, 0));
+      if (!event.ok()) {
+        NoteUnreadable(key.ts_micros, key.hash, event.status().message());
+        continue;
+      }
+      page.events.push_back(std::move(*event));
+    }
+    if (rows <= limit) page.next.reset();
+    return page;
   }
 
   UnreadableEvents unreadable_events() const override { return unreadable_; }

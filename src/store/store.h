@@ -235,6 +235,21 @@ struct EventAppends {
   std::optional<absl::Time> earliest_ts;   // earliest ts stored by appends after the given seq
 };
 
+// Where a page of one subject's events ended (SubjectEvents): the key of the last row read, in
+// the events table's own key (ts, hash). The next page holds the rows strictly older.
+struct EventCursor {
+  int64_t ts_micros = 0;
+  int64_t hash = 0;
+  bool operator==(const EventCursor&) const = default;
+};
+
+// One page of a subject's events, newest first (SubjectEvents).
+struct SubjectEventsPage {
+  std::vector<Event> events;
+  // Set when older rows remain: pass it as `before` for the next page. Absent on the last page.
+  std::optional<EventCursor> next;
+};
+
 // A stored event row that does not parse (written by a binary that let an invalid byte through,
 // or changed in the file). Identified by its key in the events table, (ts, hash).
 struct UnreadableEvent {
@@ -287,6 +302,14 @@ class Store {
   // the store is still true. Callers that read events say so (DescribeUnreadable) and carry on.
   virtual Status ScanEvents(const EventFilter& filter,
                             const std::function<Status(const Event&)>& fn) = 0;
+
+  // The events whose subject (EventSubject) is `subject`, newest first ((ts, hash) descending),
+  // at most `limit` (>= 1) of them, older than `before` when given. Reads the subject index
+  // (schema 6), so the cost follows the page, not the table. Rows that do not parse are skipped
+  // and recorded as ScanEvents does; they still count towards the page and move the cursor, so a
+  // page may hold fewer than `limit` events while `next` is set.
+  virtual StatusOr<SubjectEventsPage> SubjectEvents(const std::string& subject, int64_t limit,
+                                                    std::optional<EventCursor> before) = 0;
 
   // The rows ScanEvents skipped since this store was opened.
   virtual UnreadableEvents unreadable_events() const = 0;

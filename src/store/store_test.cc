@@ -41,11 +41,11 @@ TEST_P(StoreTest, CreatesMigratesAndReopens) {
   {
     auto store = Store::Open(path_);
     ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ((*store)->SchemaVersion(), 5);
+    EXPECT_EQ((*store)->SchemaVersion(), 6);
   }
   auto again = Store::Open(path_, {.create_if_missing = false});
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ((*again)->SchemaVersion(), 5);
+  EXPECT_EQ((*again)->SchemaVersion(), 6);
 }
 
 TEST_P(StoreTest, NewStoreFilesArePrivate) {
@@ -70,10 +70,11 @@ TEST_P(StoreTest, MigratesASchema2StoreToTokens) {
     ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig)}).ok());
   }
   ASSERT_EQ(Raw("DROP TABLE tokens; DROP TABLE action_queue; DROP TABLE incidents; DROP TABLE silences"), "");
+  if (!Pg()) ASSERT_EQ(Raw("DROP INDEX events_by_subject"), "");  // schema 6's
   ASSERT_EQ(SetVersion(2), "");
   auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->SchemaVersion(), 5);
+  EXPECT_EQ((*store)->SchemaVersion(), 6);
   EXPECT_EQ(*(*store)->CountEvents(), 1);
   TokenRecord token{.id = "00ff", .name = "ci", .scopes = {"read"}, .host = std::nullopt,
                     .hash = std::string("\0\1", 2), .created = absl::FromUnixSeconds(5),
@@ -245,6 +246,139 @@ TEST_P(StoreTest, FiltersBySubjectTypeAndTime) {
     ASSERT_TRUE(events.ok()) << c.name;
     EXPECT_EQ(events->size(), c.want) << c.name;
   }
+}
+
+// A lineage's own events, newest first, a page at a time (GET /v1/lineages/{cert}): rows of other
+// subjects interleaved in time are not read, two events at the same instant are ordered by hash
+// and split across pages without loss or repetition, and the last page says so.
+TEST_P(StoreTest, SubjectEventsPagesOneSubjectNewestFirst) {
+  auto store = *Store::Open(path_);
+  std::vector<Event> batch;
+  for (int day = 1; day <= 5; ++day) {
+    batch.push_back(Ev(StrCat(R"({"ts":"2026-11-0)", day,
+                              R"(T00:00:00Z","type":"renewal","cert":"shop","outcome":"success"})")
+                           .c_str()));
+    batch.push_back(Ev(StrCat(R"({"ts":"2026-11-0)", day,
+                              R"(T00:00:00Z","type":"renewal","cert":"blog","outcome":"success"})")
+                           .c_str()));
+  }
+  // Same instant as the day-3 renewal: the page boundary may fall between the two.
+  batch.push_back(Ev(R"({"ts":"2026-11-03T00:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"timeout"})"));
+  ASSERT_TRUE(store->AppendEvents(batch).ok());
+  // The oracle: the subject's events in (ts, hash) order from the scan, reversed.
+  auto all = store->LoadEvents({.subjects = {"shop"}});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 6u);
+  std::vector<std::string> want;
+  for (auto it = all->rbegin(); it != all->rend(); ++it) want.push_back(EventToJson(*it));
+  ASSERT_EQ(want.front(), R"({"ts":"2026-11-05T00:00:00Z","type":"renewal","cert":"shop","outcome":"success"})");
+
+  struct Case {
+    const char* name;
+    int64_t limit;
+    std::vector<size_t> page_sizes;  // what each page holds, the last one without `next`
+  } cases[] = {
+      {"one page larger than the subject", 50, {6}},
+      {"exactly the subject: no empty page after", 6, {6}},
+      {"pages of 2 split the same-instant pair", 2, {2, 2, 2}},
+      {"pages of 4", 4, {4, 2}},
+      {"one at a time", 1, {1, 1, 1, 1, 1, 1}},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> got;
+    std::optional<EventCursor> cursor;
+    for (size_t page = 0; page < c.page_sizes.size(); ++page) {
+      auto result = store->SubjectEvents("shop", c.limit, cursor);
+      ASSERT_TRUE(result.ok()) << c.name << ": " << result.status();
+      EXPECT_EQ(result->events.size(), c.page_sizes[page]) << c.name << " page " << page;
+      for (const Event& e : result->events) got.push_back(EventToJson(e));
+      const bool last = page + 1 == c.page_sizes.size();
+      ASSERT_EQ(result->next.has_value(), !last) << c.name << " page " << page;
+      cursor = result->next;
+    }
+    EXPECT_EQ(got, want) << c.name;
+  }
+  auto none = store->SubjectEvents("nosuch", 10, std::nullopt);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->events.empty());
+  EXPECT_FALSE(none->next.has_value());
+  // A cursor older than everything: an empty last page, not an error.
+  auto past = store->SubjectEvents("shop", 10, EventCursor{.ts_micros = 0, .hash = 0});
+  ASSERT_TRUE(past.ok());
+  EXPECT_TRUE(past->events.empty());
+  EXPECT_FALSE(past->next.has_value());
+  for (int64_t bad : {0, -1}) {
+    auto refused = store->SubjectEvents("shop", bad, std::nullopt);
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(refused.status().message(), StrCat("subject events: limit ", bad, " < 1"));
+  }
+}
+
+// A row of the subject that does not parse is skipped and recorded as by ScanEvents, and the
+// cursor still moves past it: paging never stalls on it.
+TEST_P(StoreTest, SubjectEventsSkipAnUnreadableRowAndPageOnPastIt) {
+  auto store = *Store::Open(path_);
+  ASSERT_TRUE(store->AppendEvents(std::vector<Event>{Ev(kConfig), Ev(kRenewal)}).ok());
+  ASSERT_EQ(Raw("UPDATE events SET json = 'not json' WHERE json LIKE '%\"config\"%'"), "");
+  auto first = store->SubjectEvents("shop", 1, std::nullopt);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->events.size(), 0u);  // the newest (the config, 11-01) is the unreadable one
+  ASSERT_TRUE(first->next.has_value());
+  EXPECT_EQ(first->next->ts_micros, absl::ToUnixMicros(*ParseRfc3339("2026-11-01T00:00:00Z")));
+  EXPECT_EQ(store->unreadable_events().count, 1);
+  auto second = store->SubjectEvents("shop", 1, first->next);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->events.size(), 1u);
+  EXPECT_EQ(EventToJson(second->events[0]), kRenewal);
+  EXPECT_FALSE(second->next.has_value());
+}
+
+// Schema 6 adds the subject index to a schema-5 store and keeps its events (on PostgreSQL the
+// index is there since schema 1 and the migration leaves it).
+TEST_P(StoreTest, MigratesASchema5StoreToTheSubjectIndex) {
+  {
+    auto store = Store::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AppendEvents(std::vector<Event>{Ev(kConfig), Ev(kDns), Ev(kRenewal)}).ok());
+  }
+  if (!Pg()) ASSERT_EQ(Raw("DROP INDEX events_by_subject"), "");
+  ASSERT_EQ(SetVersion(5), "");
+  auto store = Store::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->SchemaVersion(), 6);
+  EXPECT_EQ(*(*store)->CountEvents(), 3);
+  EXPECT_EQ(Raw("CREATE INDEX events_by_subject ON events (subject, ts)"),
+            Pg() ? "ERROR:  relation \"events_by_subject\" already exists\n"
+                 : "index events_by_subject already exists");
+  auto page = (*store)->SubjectEvents("shop", 10, std::nullopt);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(EventToJson(page->events[0]), kConfig);
+  EXPECT_EQ(EventToJson(page->events[1]), kRenewal);
+}
+
+// SQLite's plan for a page: a range of the subject index, in its order (no sort of the
+// subject's rows), whichever the cursor. The statement is SqliteStore::SubjectEvents's.
+TEST_P(StoreTest, SqliteSubjectEventsReadTheIndexInOrder) {
+  if (Pg()) GTEST_SKIP() << "SQLite's query plan";
+  { ASSERT_TRUE(Store::Open(path_).ok()); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  for (const char* where : {"", " AND ts <= ?2 AND (ts < ?2 OR hash < ?3)"}) {
+    const std::string sql = StrCat("EXPLAIN QUERY PLAN SELECT json, ts, hash FROM events WHERE subject = ?1",
+                                   where, " ORDER BY ts DESC, hash DESC LIMIT ?4");
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    std::string plan;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "; ";
+    }
+    sqlite3_finalize(stmt);
+    EXPECT_NE(plan.find("USING INDEX events_by_subject (subject=?"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  }
+  sqlite3_close(db);
 }
 
 TEST_P(StoreTest, AuditRecordsAreHashChained) {

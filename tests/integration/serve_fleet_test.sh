@@ -2,7 +2,8 @@
 # The fleet routes and /metrics of `certcast serve` on a simulated fleet with a trained model,
 # scraped by a real Prometheus (Debian's) and queried through its HTTP API:
 #  - GET /v1/lineages: risks from the model, highest first, filters, paging, bad parameters 400;
-#  - GET /v1/lineages/{cert}: state, endpoints, recent events, decisions; 404 for an unknown cert;
+#  - GET /v1/lineages/{cert}: state, endpoints, decisions; 404 for an unknown cert; its events
+#    (whole history from the subject index) newest first, paged by cursor, bounded by days=;
 #  - GET /v1/forecasts, POST /v1/plan (dry: the audit log does not grow), GET /v1/decisions,
 #    /v1/actions, /v1/audit (paged by cursor), /v1/audit/verify, /v1/models;
 #  - every one of those routes: 401 without a token, with an unknown and with a revoked one; 403
@@ -99,6 +100,51 @@ grep -q 'limit: expected an integer in \[1, 1000\]' "$work/bad.json" || fail "li
 json "$work/one.json" "j['cert'] == '$top' and j['risk'] == $top_risk and 'recent_events' in j and len(j['endpoints']) > 0 and 'decisions' in j" \
   | grep -qx True || fail "lineage detail: $(head -c 600 "$work/one.json")"
 [[ $(get "$read_token" "/v1/lineages/no-such-cert" "$work/none.json") == 404 ]] || fail "unknown cert not 404"
+# Its events from the subject index (schema 6): the whole history, not a window before the view
+# (this fleet's history ends weeks before today), newest first, a page at a time: pages of 97
+# joined are the pages of 500 joined; with days=, only events of those days before the view's instant.
+python3 - "$base" "$read_token" "$top" <<'EOF' || fail "lineage events paging"
+import datetime, json, sys, urllib.error, urllib.request
+base, token, cert = sys.argv[1:]
+def get(query):
+    request = urllib.request.Request(f"{base}/v1/lineages/{cert}?{query}", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+parse = lambda text: datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+ts = lambda e: parse(e["ts"])
+def pages(size):
+    events, cursor, count = [], None, 0
+    while True:
+        status, page = get(f"events={size}" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200 and len(page["recent_events"]) <= size and page["events_since"] is None, status
+        events += page["recent_events"]
+        count += 1
+        cursor = page["events_next"]
+        if cursor is None:
+            return events, count, page["at"]
+events, _, at = pages(500)
+at = parse(at)
+# Every event is the lineage's: those that name a cert name this one (probes of its endpoint may not).
+assert len(events) > 97 and all(e.get("cert", cert) == cert for e in events), [e.get("cert") for e in events][:5]
+assert all(ts(a) >= ts(b) for a, b in zip(events, events[1:])), "not newest first"
+assert ts(events[0]) < at - datetime.timedelta(days=3), (events[0]["ts"], at)
+paged, count, _ = pages(97)
+assert paged == events and count == (len(events) + 96) // 97, (len(paged), len(events), count)
+days = (at - ts(events[0])).days + 2  # the newest events fall inside, not all of them
+status, recent = get(f"days={days}&events=500")
+assert status == 200 and len(recent["recent_events"]) < 500, len(recent["recent_events"])
+since = at - datetime.timedelta(days=days)
+assert status == 200 and parse(recent["events_since"]) == since, (recent["events_since"], since)
+assert recent["recent_events"] == [e for e in events if ts(e) >= since] and recent["events_next"] is None
+assert 0 < len(recent["recent_events"]) < len(events), (len(recent["recent_events"]), len(events))
+status, bad = get("cursor=12.x")
+assert status == 400 and bad["error"]["message"] == 'cursor: "12.x" is not an events cursor (give events_next of the previous page as it is)', bad
+status, bad = get("events=501")
+assert status == 400 and bad["error"]["message"].startswith("events: expected an integer in [1, 500]"), bad
+EOF
 
 # --- forecasts, decisions, actions, audit, models
 [[ $(get "$read_token" "/v1/forecasts?limit=5" "$work/fc.json") == 200 ]] || fail "forecasts: $(cat "$work/fc.json")"
