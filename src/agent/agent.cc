@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,8 @@ namespace certcast::agent {
 namespace {
 
 constexpr size_t kMaxSeenBytes = 64u << 20;
+// The last probe list: the server's answer as received; 100,000 targets of ~150 bytes at most.
+constexpr size_t kMaxProbeListBytes = 16u << 20;
 
 std::optional<Client> ClientOfKind(std::string_view kind) {
   if (kind == "certbot") return Client::kCertbot;
@@ -342,31 +345,67 @@ Status Agent::Deliver(AgentCycleReport& report, bool even_if_empty) {
   return OkStatus();
 }
 
-Status Agent::Probe(AgentCycleReport& report) {
-  struct CloseAfter {
-    ServerClient& server;
-    ~CloseAfter() { server.Close(); }
-  } close_after{*server_};
-  auto answer = server_->Get("/v1/agent/probes");
-  if (!answer.ok()) {
-    Log("warn", "probe targets not fetched", {{"error", answer.status().message()}});
-    return OkStatus();
+StatusOr<std::string> ReadProbeList(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return NotFoundError(StrCat(path, ": no probe list kept yet"));
+    return FailedPreconditionError(StrCat(path, ": lstat: ", std::strerror(errno)));
   }
-  if (answer->status != 200) {
-    Log("warn", "probe targets not fetched", {{"status", std::to_string(answer->status)}});
-    return OkStatus();
+  if (!S_ISREG(st.st_mode)) return FailedPreconditionError(StrCat("probe list ", path, ": not a regular file"));
+  RETURN_IF_ERROR(CheckTrusted(st, "probe list", path, Owner::kSelf));
+  return ReadFileNoFollow(path, kMaxProbeListBytes);
+}
+
+StatusOr<std::string> Agent::FetchProbeList(bool server_there) {
+  const std::string kept = options_.state_dir + "/probes.json";
+  if (server_there) {
+    struct CloseAfter {
+      ServerClient& server;
+      ~CloseAfter() { server.Close(); }
+    } close_after{*server_};
+    auto answer = server_->Get("/v1/agent/probes");
+    if (answer.ok() && answer->status == 200) {
+      // Kept only when it parses: a bad answer must not replace a good list.
+      if (auto valid = api::ParseProbeTargetsJson(answer->body, 0); valid.ok()) {
+        if (Status saved = WriteFileAtomically(kept, answer->body); !saved.ok()) {
+          Log("warn", "probe list not kept", {{"error", saved.message()}});
+        }
+        return std::move(answer->body);
+      } else {
+        Log("warn", "probe targets unusable", {{"error", valid.status().message()}});
+      }
+    } else {
+      Log("warn", "probe targets not fetched",
+          {answer.ok() ? std::pair<std::string, std::string>{"status", std::to_string(answer->status)}
+                       : std::pair<std::string, std::string>{"error", std::string(answer.status().message())}});
+    }
   }
+  // The server is away (or its answer unusable): the last list it gave, so probing goes on.
+  auto text = ReadProbeList(kept);
+  if (!text.ok()) {
+    if (text.status().code() != StatusCode::kNotFound) Log("warn", "kept probe list unusable", {{"error", text.status().message()}});
+    return text.status();
+  }
+  Log("info", "probing with the kept probe list", {{"file", kept}});
+  return text;
+}
+
+Status Agent::Probe(AgentCycleReport& report, bool server_there) {
+  auto body = FetchProbeList(server_there);
+  if (!body.ok()) return OkStatus();
   // Parsing keeps at most a few more than probe_max so that refusals below can be counted, while
   // a huge list costs no more than that.
-  auto list = api::ParseProbeTargetsJson(answer->body, 4 * static_cast<size_t>(options_.probe_max) + 16);
+  auto list = api::ParseProbeTargetsJson(*body, 4 * static_cast<size_t>(options_.probe_max) + 16);
   if (!list.ok()) {
     Log("warn", "probe targets unusable", {{"error", list.status().message()}});
     return OkStatus();
   }
   std::vector<api::ProbeTarget> admitted;
   for (api::ProbeTarget& target : list->targets) {
-    const bool internal = target.kind != api::ProbeTarget::Kind::kTls ||
-                          api::IsInternalAddress(api::EndpointHost(target.endpoint));
+    // TLS and http01 targets connect to an endpoint: only to one inside (an http01 target names
+    // this host's web server by address; a name would be resolved and could lead anywhere).
+    const bool connects = target.kind == api::ProbeTarget::Kind::kTls || target.kind == api::ProbeTarget::Kind::kHttp01;
+    const bool internal = !connects || api::IsInternalAddress(api::EndpointHost(target.endpoint));
     if (internal && static_cast<int>(admitted.size()) < options_.probe_max) {
       admitted.push_back(std::move(target));
     } else {
@@ -379,8 +418,11 @@ Status Agent::Probe(AgentCycleReport& report) {
         {{"left_out", std::to_string(report.probes_refused)}, {"probe_max", std::to_string(options_.probe_max)}});
   }
   if (admitted.empty()) return OkStatus();
+  // vantage: the host's own name in its http01_probe events (the server's say "server"); a new
+  // challenge token each cycle.
   api::ProbeRunOptions run{.timeout = options_.probe_timeout, .ca_file = options_.probe_ca_file,
-                           .host = options_.host, .concurrency = 4};
+                           .host = options_.host, .concurrency = 4, .vantage = options_.host,
+                           .resolver = options_.probe_resolver, .seed = options_.seed + probe_rounds_++};
   const probe::ScanResult result = probe::RunScan(api::PlanProbes(admitted, run, clock_));
   report.probes = static_cast<int>(admitted.size());
   for (const std::string& error : result.errors) Log("warn", "probe failed", {{"error", error}});
@@ -400,7 +442,8 @@ StatusOr<AgentCycleReport> Agent::RunCycle() {
     Log("warn", "server unavailable; events wait in the outbox", {{"error", delivered.message()}});
   }
   const int64_t before = outbox_->bytes();
-  if (options_.probes && delivered.ok() && !stop_.stopped()) RETURN_IF_ERROR(Probe(report));
+  // Probes run while the server is away too (the kept list): their events wait in the outbox.
+  if (options_.probes && !stop_.stopped()) RETURN_IF_ERROR(Probe(report, delivered.ok()));
   // Act (actions.h, set by cmd_agent.cc): lease this host's actions, carry them out with the
   // local executors, append their events to the outbox, report the outcomes.
   if (act_step_ && delivered.ok() && !stop_.stopped()) {

@@ -26,7 +26,8 @@
 //
 // State in DIR (--state-dir, 0700, owned by this uid): outbox/, dead-letter.jsonl (bounded:
 // dead_letter.h), seen (hashes
-// of the last cycle's lines), lock (one agent per directory). Files 0600.
+// of the last cycle's lines), probes.json (the last probe list the server gave: a restarted agent
+// keeps probing while the server is away), lock (one agent per directory). Files 0600.
 // Thread safety: Stop() from any thread; the rest from one thread.
 #pragma once
 
@@ -78,6 +79,7 @@ struct AgentOptions {
   int probe_max = 64;
   absl::Duration probe_timeout = absl::Seconds(5);
   std::string probe_ca_file;  // trust of the probed endpoints and CAs; "" = the system store
+  std::string probe_resolver;  // dns targets and http01 names ("ADDR:PORT"); "" = the system's
 };
 
 struct AgentCycleReport {
@@ -135,10 +137,13 @@ class Agent {
   // `even_if_empty`, an empty outbox is posted as an empty body (is the server there, does it
   // still take the token?).
   Status Deliver(AgentCycleReport& report, bool even_if_empty = false);
-  // Fetches this host's probe targets, runs those the agent's limits admit and appends their
-  // events to the outbox. An error only when the outbox fails; a server without the route or a
-  // bad list is a warning.
-  Status Probe(AgentCycleReport& report);
+  // Fetches this host's probe targets (when `server_there`), runs those the agent's limits admit
+  // and appends their events to the outbox. An error only when the outbox fails; a server without
+  // the route or a bad list is a warning. Each list the server gives that parses is kept in
+  // DIR/probes.json (0600, atomically replaced); without the server's answer the kept one is used.
+  Status Probe(AgentCycleReport& report, bool server_there);
+  // The list's JSON: the server's when it answers, else the kept one (NotFound when none).
+  StatusOr<std::string> FetchProbeList(bool server_there);
   Status DeadLetter(uint64_t batch, int64_t line, std::string_view error, std::string_view event);
   // After the server answered: a drop by the outbox's or the dead-letter file's bound, not yet
   // reported, becomes a `host` event (`event_name`) in the outbox; then the count is cleared.
@@ -159,8 +164,14 @@ class Agent {
   std::vector<uint64_t> seen_;  // sorted hashes of the previous cycle's lines
   ActStep act_step_;
   int lock_fd_ = -1;
+  uint64_t probe_rounds_ = 0;  // advances the challenge tokens' seed
   bool refused_ = false;
 };
+
+// Reads DIR/probes.json as the agent keeps it: a regular file (not a symlink, O_NOFOLLOW) owned
+// by this uid with no group or other write bit, at most 16 MiB. NotFound when missing; the
+// content is parsed by api::ParseProbeTargetsJson (fuzz/fuzz_probe_targets.cc).
+StatusOr<std::string> ReadProbeList(const std::string& path);
 
 // FNV-1a 64 of a line: the key of the seen set (stable across builds and runs).
 uint64_t LineHash(std::string_view line);

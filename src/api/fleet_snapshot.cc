@@ -81,6 +81,7 @@ FleetSnapshot BuildFleetSnapshot(const std::vector<policy::LineageView>& views,
     for (const policy::Served& s : v.served) {
       ServedEndpoint out;
       out.endpoint = s.endpoint;
+      out.sni = s.sni;
       out.host = s.host;
       out.probed_at = s.probed_at;
       out.ok = s.ok;
@@ -453,6 +454,7 @@ Json LineageObject(const LineageEntry& e, bool detail) {
   for (const ServedEndpoint& s : e.served) {
     Json x;
     x["endpoint"] = s.endpoint;
+    x["sni"] = s.sni;
     x["host"] = s.host;
     x["probed_at"] = FormatRfc3339(s.probed_at);
     x["ok"] = s.ok;

@@ -31,6 +31,7 @@ namespace certcast::api {
 // What one endpoint serves compared with the lineage's newest issued certificate.
 struct ServedEndpoint {
   std::string endpoint;  // "host:port"
+  std::string sni;       // the name asked for: one result per (endpoint, name)
   std::string host;
   absl::Time probed_at;
   bool ok = true;         // the TLS probe succeeded

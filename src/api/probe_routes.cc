@@ -25,6 +25,7 @@ Status RegisterProbeRoutes(Router& router, ServerContext& context) {
                        const ServerOptions& o = context.options;
                        ProbeTargetOptions options{.local_ports = o.probe_local_ports,
                                                   .public_ports = o.probe_public_ports,
+                                                  .http01_port = o.probe_http01_port,
                                                   .max_targets = static_cast<size_t>(o.probe_max_targets)};
                        const std::string& host = *request.principal->host;
                        response.Json(200, ProbeTargetsJson(host, snapshot->at,

@@ -68,7 +68,10 @@ StatusOr<ProbeRound> ProbeService::RunRound() {
   round.targets = list.targets.size();
   round.truncated = list.truncated;
   if (list.targets.empty()) return round;
-  const probe::ScanResult result = probe::RunScan(PlanProbes(list.targets, options_.run, clock_));
+  // A new challenge token each round (the seed advances), as a CA's validation would use.
+  ProbeRunOptions run = options_.run;
+  run.seed = options_.run.seed + rounds_++;
+  const probe::ScanResult result = probe::RunScan(PlanProbes(list.targets, run, clock_));
   round.errors = result.errors.size();
   std::string text;
   for (const Event& e : result.events) {

@@ -57,6 +57,7 @@ class ProbeService {
   ProbeService(ProbeServiceOptions options, const Clock& clock, std::ostream& log)
       : options_(std::move(options)), clock_(clock), log_(log) {}
   void Loop();
+  uint64_t rounds_ = 0;
 
   ProbeServiceOptions options_;
   const Clock& clock_;

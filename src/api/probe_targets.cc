@@ -7,10 +7,14 @@
 #include <cstring>
 #include <memory>
 #include <map>
+#include <random>
 
 #include "collect/probe/acme_probe.h"
+#include "collect/probe/dns_probe.h"
 #include "collect/probe/http.h"
+#include "collect/probe/http01_probe.h"
 #include "collect/probe/tls_probe.h"
+#include "core/event_json.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
@@ -47,6 +51,22 @@ ProbeTarget Ca(std::string directory) {
   return t;
 }
 
+ProbeTarget Http01(std::string endpoint, std::string name) {
+  ProbeTarget t;
+  t.kind = ProbeTarget::Kind::kHttp01;
+  t.endpoint = std::move(endpoint);
+  t.name = std::move(name);
+  return t;
+}
+
+ProbeTarget Dns(std::string name, std::string rtype) {
+  ProbeTarget t;
+  t.kind = ProbeTarget::Kind::kDns;
+  t.name = std::move(name);
+  t.rtype = std::move(rtype);
+  return t;
+}
+
 // The targets being collected: one per (kind, endpoint, sni, cert, directory); a target both
 // guessed and seen serving is not guessed.
 class TargetSet {
@@ -80,6 +100,28 @@ std::string JoinHostPort(std::string_view host, int port) {
 }
 
 bool IsHttpUrl(std::string_view url) { return url.starts_with("https://") || url.starts_with("http://"); }
+
+// The challenge path of one lineage's names (probe_targets.h): http-01 at `address` ("" = each
+// name itself, resolved), dns-01 the _acme-challenge delegation. Wildcards are dns-01 only.
+template <typename Add>
+void AddChallengeTargets(const LineageEntry& lineage, std::string_view address, int http01_port, Add add) {
+  for (const std::string& raw : lineage.names) {
+    const std::string name = ProbeName(raw);
+    if (lineage.challenge == "http-01" && !raw.starts_with("*.")) {
+      add(Http01(JoinHostPort(address.empty() ? std::string_view(name) : address, http01_port), name));
+    } else if (lineage.challenge == "dns-01") {
+      for (const char* rtype : {"CNAME", "NS"}) add(Dns(StrCat("_acme-challenge.", name), rtype));
+    }
+  }
+}
+
+// A challenge token as an ACME CA makes one: 43 base64url characters (256 bits).
+std::string ChallengeToken(std::mt19937_64& random) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string token(43, 'A');
+  for (char& c : token) c = kAlphabet[random() % 64];
+  return token;
+}
 
 }  // namespace
 
@@ -136,6 +178,8 @@ ProbeTargetList AgentProbeTargets(const FleetSnapshot& snapshot, std::string_vie
       for (const std::string& name : lineage.names) set.Add(Tls(served.endpoint, ProbeName(name), lineage.cert, false));
     }
     if (IsHttpUrl(lineage.ca)) set.Add(Ca(lineage.ca));
+    // This host's own web server, asked for each name (Host header), not wherever NAME resolves.
+    AddChallengeTargets(lineage, "127.0.0.1", options.http01_port, [&](ProbeTarget t) { set.Add(std::move(t)); });
   }
   return std::move(set).Finish(options.max_targets);
 }
@@ -151,6 +195,7 @@ ProbeTargetList ServerProbeTargets(const FleetSnapshot& snapshot, const ProbeTar
       for (const std::string& name : lineage.names) set.Add(Tls(served.endpoint, ProbeName(name), lineage.cert, false));
     }
     if (IsHttpUrl(lineage.ca)) set.Add(Ca(lineage.ca));
+    AddChallengeTargets(lineage, "", options.http01_port, [&](ProbeTarget t) { set.Add(std::move(t)); });
   }
   return std::move(set).Finish(options.max_targets);
 }
@@ -164,8 +209,12 @@ std::string ProbeTargetsJson(std::string_view host, absl::Time at, const ProbeTa
     if (t.kind == ProbeTarget::Kind::kTls) {
       targets.push_back({{"type", "tls"}, {"endpoint", t.endpoint}, {"sni", t.sni}, {"cert", t.cert},
                          {"guessed", t.guessed}});
-    } else {
+    } else if (t.kind == ProbeTarget::Kind::kCa) {
       targets.push_back({{"type", "ca"}, {"directory", t.directory}});
+    } else if (t.kind == ProbeTarget::Kind::kHttp01) {
+      targets.push_back({{"type", "http01"}, {"endpoint", t.endpoint}, {"name", t.name}});
+    } else {
+      targets.push_back({{"type", "dns"}, {"name", t.name}, {"rtype", t.rtype}});
     }
   }
   j["targets"] = std::move(targets);
@@ -219,8 +268,22 @@ StatusOr<ProbeTargetList> ParseProbeTargetsJson(std::string_view json, size_t ma
       if (!IsHttpUrl(target.directory)) {
         return InvalidArgumentError(StrCat(where, ": directory: not an http(s) URL: \"", target.directory, "\""));
       }
+    } else if (type == "http01" || type == "dns") {
+      target.kind = type == "http01" ? ProbeTarget::Kind::kHttp01 : ProbeTarget::Kind::kDns;
+      RETURN_IF_ERROR(text("name", target.name));
+      RETURN_IF_ERROR(ValidateDnsName(target.name).WithPrefix(StrCat(where, ": name")));
+      if (target.name.starts_with("*.")) return InvalidArgumentError(StrCat(where, ": name: a wildcard is not probed"));
+      if (type == "http01") {
+        RETURN_IF_ERROR(text("endpoint", target.endpoint));
+        RETURN_IF_ERROR(probe::ParseEndpoint(target.endpoint).status().WithPrefix(StrCat(where, ": endpoint")));
+      } else {
+        RETURN_IF_ERROR(text("rtype", target.rtype));
+        if (target.rtype != "CNAME" && target.rtype != "NS") {
+          return InvalidArgumentError(StrCat(where, ": rtype \"", target.rtype, "\" is not CNAME or NS"));
+        }
+      }
     } else {
-      return InvalidArgumentError(StrCat(where, ": type \"", type, "\" is not tls or ca"));
+      return InvalidArgumentError(StrCat(where, ": type \"", type, "\" is not tls, ca, http01 or dns"));
     }
     if (list.targets.size() < max_targets) {
       list.targets.push_back(std::move(target));
@@ -235,6 +298,7 @@ probe::ScanPlan PlanProbes(const std::vector<ProbeTarget>& targets, const ProbeR
                            const Clock& clock) {
   probe::ScanPlan plan;
   plan.concurrency = std::max(1, options.concurrency);
+  std::mt19937_64 random(options.seed);
   // One trust store for every TLS target: loading it costs more than a handshake (tls_probe.h).
   auto trust = std::make_shared<StatusOr<std::shared_ptr<const probe::TlsTrust>>>(
       probe::TlsTrust::Load(options.ca_file));
@@ -258,6 +322,36 @@ probe::ScanPlan PlanProbes(const std::vector<ProbeTarget>& targets, const ProbeR
                                   return out;  // nothing serves there (ProbeTarget::guessed)
                                 }
                                 out.events.push_back(std::move(*event));
+                                return out;
+                              }});
+    } else if (t.kind == ProbeTarget::Kind::kHttp01) {
+      auto endpoint = probe::ParseEndpoint(t.endpoint);
+      probe::Http01ProbeOptions http01{.port = endpoint.ok() ? endpoint->port : 80,
+                                       .token = ChallengeToken(random),
+                                       .resolver = options.resolver,
+                                       .vantage = options.vantage,
+                                       .timeout = options.timeout};
+      // An address literal is where to connect (NAME only as Host); a name is resolved.
+      if (endpoint.ok() && endpoint->host != t.name) http01.address = endpoint->host;
+      plan.targets.push_back({StrCat("http01 ", t.endpoint, " ", t.name), [name = t.name, http01, endpoint_status = endpoint.status(), &clock] {
+                                probe::TargetOutput out;
+                                if (!endpoint_status.ok()) {
+                                  out.status = endpoint_status;
+                                  return out;
+                                }
+                                auto event = probe::ProbeHttp01(name, http01, clock);
+                                if (!event.ok()) out.status = event.status();
+                                else out.events.push_back(std::move(*event));
+                                return out;
+                              }});
+    } else if (t.kind == ProbeTarget::Kind::kDns) {
+      probe::DnsProbeOptions dns{.resolver = options.resolver, .timeout = options.timeout};
+      const RecordType rtype = t.rtype == "NS" ? RecordType::kNS : RecordType::kCNAME;
+      plan.targets.push_back({StrCat("dns ", t.name, " ", t.rtype), [name = t.name, rtype, dns, &clock] {
+                                probe::TargetOutput out;
+                                auto event = probe::ProbeDns(name, rtype, dns, clock);
+                                if (!event.ok()) out.status = event.status();
+                                else out.events.push_back(std::move(*event));
                                 return out;
                               }});
     } else {

@@ -11,7 +11,14 @@
 //  - the server probes from outside (`[serve] probe = true`, ProbeService): each name at each of
 //    `public_ports`, the endpoints seen serving at a non-loopback address (a loopback endpoint
 //    is some agent's own machine, not the server's), and each CA directory.
-// Name-at-port targets are `guessed` unless the same endpoint was also seen serving. Lists are
+// The challenge path, for lineages whose challenge is HTTP-01 or DNS-01 (docs/api.md):
+//  - http-01: GET http://NAME/.well-known/acme-challenge/<random token> at `http01_port` (80) the
+//    way the CA's validator asks (probe::ProbeHttp01), an `http01_probe` event. The server asks
+//    NAME wherever it resolves (what the CA sees, vantage "server"); the agent asks its own web
+//    server (127.0.0.1, Host NAME; vantage: the agent's host): does this host answer for NAME;
+//  - dns-01: the `_acme-challenge.NAME` delegation, CNAME and NS questions (probe::ProbeDns), `dns`
+//    events; from the server and from the agent (the host's resolver is the DNS-01 hook's view).
+// Name-at-port TLS targets are `guessed` unless the same endpoint was also seen serving. Lists are
 // sorted and deduplicated, so the same fleet gives the same list, and cut at
 // `max_targets` (the cut is reported in `truncated`).
 //
@@ -33,12 +40,16 @@
 namespace certcast::api {
 
 struct ProbeTarget {
-  enum class Kind { kTls, kCa };
+  enum class Kind { kTls, kCa, kHttp01, kDns };
   Kind kind = Kind::kTls;
-  std::string endpoint;   // tls: "host:port" / "[v6]:port"
+  // tls: "host:port" / "[v6]:port". http01: where to connect, "ADDRESS:PORT" (an address literal:
+  // NAME is sent as Host but not resolved) or "NAME:PORT" (NAME resolved as the CA would).
+  std::string endpoint;
   std::string sni;        // tls: the name asked for
   std::string cert;       // tls: the lineage, copied into the tls_probe event
   std::string directory;  // ca: the ACME directory URL
+  std::string name;       // http01: the name probed; dns: the name asked ("_acme-challenge.NAME")
+  std::string rtype;      // dns: "CNAME" or "NS"
   // tls: derived from a default port, not seen serving. Nothing listening there (a `connect` or
   // `timeout` error) says nothing about the certificate, so such a result is dropped instead of
   // stored as an endpoint in error (it would read as an outage).
@@ -49,6 +60,7 @@ struct ProbeTarget {
 struct ProbeTargetOptions {
   std::vector<int> local_ports = {443};   // agents: 127.0.0.1:PORT with each name as SNI
   std::vector<int> public_ports = {443};  // the server: NAME:PORT
+  int http01_port = 80;                   // http-01 lineages' challenge path (tests use another)
   size_t max_targets = 500;               // per list (per host for agents)
 };
 
@@ -74,23 +86,29 @@ ProbeTargetList AgentProbeTargets(const FleetSnapshot& snapshot, std::string_vie
 ProbeTargetList ServerProbeTargets(const FleetSnapshot& snapshot, const ProbeTargetOptions& options);
 
 // The GET /v1/agent/probes answer: {"host", "at", "targets": [{"type": "tls", "endpoint", "sni",
-// "cert", "guessed"} | {"type": "ca", "directory"}], "truncated"}.
+// "cert", "guessed"} | {"type": "ca", "directory"} | {"type": "http01", "endpoint", "name"} |
+// {"type": "dns", "name", "rtype"}], "truncated"}.
 std::string ProbeTargetsJson(std::string_view host, absl::Time at, const ProbeTargetList& list);
 // The agent's reader of that answer (outside data: fuzz/fuzz_probe_targets.cc). At most
 // `max_targets` are returned (the rest counted in `truncated`, with the server's own count); an element that is not a valid
 // target (unknown type, missing or wrong-typed field, endpoint without a port, directory not an
-// http(s) URL) is an InvalidArgument naming its index ("targets[3]: endpoint: ..."), as is a body
+// http(s) URL, a name that is not a DNS name, an rtype other than CNAME or NS) is an InvalidArgument naming its index ("targets[3]: endpoint: ..."), as is a body
 // that is not the object above.
 StatusOr<ProbeTargetList> ParseProbeTargetsJson(std::string_view json, size_t max_targets);
 
 // How targets are probed: one timeout per probe, `ca_file` as the trust of TLS endpoints and CA
 // directories ("" = the system store), `host` for the `clock` events of CA probes ("" = none:
-// the server's own clock is not a fleet host's).
+// the server's own clock is not a fleet host's). `vantage` goes into http01_probe events;
+// `resolver` ("ADDR:PORT", "" = the system's) answers dns targets and resolves http01 names;
+// `seed` draws the random challenge tokens (one per http01 target and plan).
 struct ProbeRunOptions {
   absl::Duration timeout = absl::Seconds(10);
   std::string ca_file;
   std::string host;
   int concurrency = 8;
+  std::string vantage;
+  std::string resolver;
+  uint64_t seed = 0;
 };
 probe::ScanPlan PlanProbes(const std::vector<ProbeTarget>& targets, const ProbeRunOptions& options,
                            const Clock& clock);

@@ -145,6 +145,56 @@ TEST(ProbeTargetsTest, JsonRoundTrip) {
   EXPECT_EQ(cut->truncated, 4u);
 }
 
+// "http01/ENDPOINT/NAME", "dns/NAME/RTYPE" and the TLS/CA forms of Show.
+std::vector<std::string> ShowAll(const ProbeTargetList& list) {
+  std::vector<std::string> out;
+  for (const ProbeTarget& t : list.targets) {
+    if (t.kind == ProbeTarget::Kind::kHttp01) out.push_back("http01/" + t.endpoint + "/" + t.name);
+    else if (t.kind == ProbeTarget::Kind::kDns) out.push_back("dns/" + t.name + "/" + t.rtype);
+    else out.push_back(Show({.targets = {t}}).front());
+  }
+  return out;
+}
+
+FleetSnapshot ChallengeFleet() {
+  FleetSnapshot s;
+  LineageEntry shop = Lineage("shop", {"web1"}, {"shop.test", "www.shop.test"});
+  shop.challenge = "http-01";
+  s.lineages.push_back(shop);
+  LineageEntry wild = Lineage("wild", {"web1"}, {"*.wild.test", "wild.test"});
+  wild.challenge = "dns-01";
+  s.lineages.push_back(wild);
+  LineageEntry alpn = Lineage("alpn", {"web2"}, {"alpn.test"});
+  alpn.challenge = "tls-alpn-01";
+  s.lineages.push_back(alpn);
+  return s;
+}
+
+TEST(ProbeTargetsTest, ChallengePathTargets) {
+  const FleetSnapshot fleet = ChallengeFleet();
+  ProbeTargetOptions options;
+  options.http01_port = 8080;
+  options.local_ports = {};
+  options.public_ports = {};
+  // The agent: each http-01 name on its own web server (127.0.0.1), the dns-01 delegation of each
+  // name (the wildcard as its base name: one name); tls-alpn-01 has no challenge-path target.
+  EXPECT_THAT(ShowAll(AgentProbeTargets(fleet, "web1", options)),
+              ElementsAre("ca/https://acme.example/dir", "http01/127.0.0.1:8080/shop.test",
+                          "http01/127.0.0.1:8080/www.shop.test", "dns/_acme-challenge.wild.test/CNAME",
+                          "dns/_acme-challenge.wild.test/NS"));
+  EXPECT_THAT(ShowAll(AgentProbeTargets(fleet, "web2", options)), ElementsAre("ca/https://acme.example/dir"));
+  // The server: each name where it resolves, as the CA would ask.
+  EXPECT_THAT(ShowAll(ServerProbeTargets(fleet, options)),
+              ElementsAre("ca/https://acme.example/dir", "http01/shop.test:8080/shop.test",
+                          "http01/www.shop.test:8080/www.shop.test", "dns/_acme-challenge.wild.test/CNAME",
+                          "dns/_acme-challenge.wild.test/NS"));
+  // The wire form keeps them.
+  const ProbeTargetList list = AgentProbeTargets(fleet, "web1", options);
+  auto parsed = ParseProbeTargetsJson(ProbeTargetsJson("web1", absl::FromUnixSeconds(1796000000), list), 100);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->targets, list.targets);
+}
+
 TEST(ProbeTargetsTest, BadAnswersNameWhatIsWrong) {
   struct Row {
     const char* json;
@@ -157,7 +207,15 @@ TEST(ProbeTargetsTest, BadAnswersNameWhatIsWrong) {
            {R"({"targets":{}})", "probe targets: \"targets\" is missing or not a list"},
            {R"({"targets":[],"truncated":-1})", "probe targets: \"truncated\" is not a count"},
            {R"({"targets":[1]})", "targets[0]: not an object"},
-           {R"({"targets":[{"type":"udp"}]})", "targets[0]: type \"udp\" is not tls or ca"},
+           {R"({"targets":[{"type":"udp"}]})", "targets[0]: type \"udp\" is not tls, ca, http01 or dns"},
+           {R"({"targets":[{"type":"http01","name":"a.test"}]})", "targets[0]: endpoint is missing or not a string"},
+           {R"({"targets":[{"type":"http01","endpoint":"127.0.0.1:80"}]})", "targets[0]: name is missing or not a string"},
+           {R"({"targets":[{"type":"http01","endpoint":"127.0.0.1:80","name":"*.a.test"}]})",
+            "targets[0]: name: a wildcard is not probed"},
+           {R"({"targets":[{"type":"dns","name":"_acme-challenge.a.test","rtype":"TXT"}]})",
+            "targets[0]: rtype \"TXT\" is not CNAME or NS"},
+           {R"({"targets":[{"type":"dns","name":"_acme-challenge.a.test"}]})",
+            "targets[0]: rtype is missing or not a string"},
            {R"({"targets":[{"endpoint":"a:1"}]})", "targets[0]: type is missing or not a string"},
            {R"({"targets":[{"type":"ca","directory":"https://x/d"},{"type":"tls","sni":"a"}]})",
             "targets[1]: endpoint is missing or not a string"},
@@ -173,8 +231,15 @@ TEST(ProbeTargetsTest, BadAnswersNameWhatIsWrong) {
     ASSERT_FALSE(parsed.ok()) << row.json;
     EXPECT_EQ(parsed.status().message(), row.error) << row.json;
   }
+  // A name that is no DNS name (ValidateDnsName's reason), an http01 endpoint without a port.
+  auto parsed = ParseProbeTargetsJson(R"({"targets":[{"type":"dns","name":"-x.test","rtype":"NS"}]})", 10);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(std::string(parsed.status().message()), ::testing::StartsWith("targets[0]: name: "));
+  parsed = ParseProbeTargetsJson(R"({"targets":[{"type":"http01","endpoint":"127.0.0.1","name":"a.test"}]})", 10);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(std::string(parsed.status().message()), ::testing::StartsWith("targets[0]: endpoint: "));
   // An endpoint without a port: the probe's own endpoint error, prefixed with where.
-  auto parsed = ParseProbeTargetsJson(R"({"targets":[{"type":"tls","endpoint":"noport","sni":"a"}]})", 10);
+  parsed = ParseProbeTargetsJson(R"({"targets":[{"type":"tls","endpoint":"noport","sni":"a"}]})", 10);
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(std::string(parsed.status().message()), ::testing::StartsWith("targets[0]: endpoint: "));
 }

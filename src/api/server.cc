@@ -387,6 +387,10 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Cl
     probes.targets.max_targets = static_cast<size_t>(options.probe_max_targets);
     probes.run.timeout = options.probe_timeout;
     probes.run.ca_file = options.probe_ca_file;
+    probes.targets.http01_port = options.probe_http01_port;
+    probes.run.resolver = options.probe_resolver;
+    probes.run.vantage = "server";
+    probes.run.seed = options.probe_seed;
     FleetService* fleet_service = server->fleet_.get();
     ASSIGN_OR_RETURN(server->probes_,
                      ProbeService::Create(std::move(probes), clock, [fleet_service] { return fleet_service->snapshot(); },

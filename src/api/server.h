@@ -77,6 +77,12 @@ struct ServerOptions {
   std::vector<int> probe_public_ports = {443};
   std::vector<int> probe_local_ports = {443};
   int64_t probe_max_targets = 500;                   // per list (per host for agents)
+  // The challenge path of http-01 lineages is probed at this port (the CA's is 80; tests use
+  // another), by the server and in the agents' lists; dns targets and http01 names are resolved
+  // by probe_resolver ("ADDR:PORT"; "" = the system's) in the server's own probes.
+  int probe_http01_port = 80;
+  std::string probe_resolver;
+  uint64_t probe_seed = 0;  // the server's challenge tokens (cmd_serve seeds it from the time)
 };
 
 // Reads a `certcast serve` config file (TOML, table [serve]) into `options`; keys absent keep

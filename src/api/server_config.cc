@@ -3,6 +3,7 @@
 
 #include "act/toml_table.h"
 #include "api/server.h"
+#include "collect/probe/dns_probe.h"
 #include "core/file_safety.h"
 #include "core/strings.h"
 
@@ -40,6 +41,8 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
   RETURN_IF_ERROR(t.Get("probe_public_ports", o.probe_public_ports));
   RETURN_IF_ERROR(t.Get("probe_local_ports", o.probe_local_ports));
   RETURN_IF_ERROR(t.Get("probe_max_targets", o.probe_max_targets));
+  RETURN_IF_ERROR(t.Get("probe_http01_port", o.probe_http01_port));
+  RETURN_IF_ERROR(t.Get("probe_resolver", o.probe_resolver));
   RETURN_IF_ERROR(t.CheckUnknown());
   for (auto [name, ports] : {std::pair{"probe_public_ports", &o.probe_public_ports},
                              {"probe_local_ports", &o.probe_local_ports}}) {
@@ -47,6 +50,12 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
     for (int port : *ports) {
       if (port < 1 || port > 65535) return InvalidArgumentError(StrCat(name, ": ", port, " is not a port (1 to 65535)"));
     }
+  }
+  if (o.probe_http01_port < 1 || o.probe_http01_port > 65535) {
+    return InvalidArgumentError(StrCat("probe_http01_port: ", o.probe_http01_port, " is not a port (1 to 65535)"));
+  }
+  if (!o.probe_resolver.empty()) {
+    RETURN_IF_ERROR(probe::ParseResolverAddress(o.probe_resolver).status().WithPrefix("probe_resolver"));
   }
   if (o.probe_max_targets < 1 || o.probe_max_targets > 100000) {
     return InvalidArgumentError("probe_max_targets: 1 to 100000");

@@ -162,8 +162,10 @@ const bool registered = RegisterCommand({
               "`host` event with event \"telemetry_dropped\" once the server answers). After a delivery the "
               "server answered, the agent fetches the probes the server derived for this host from the "
               "lineages it knows (GET /v1/agent/probes: each name as SNI on 127.0.0.1 at the server's "
-              "probe_local_ports, internal endpoints seen serving them, the CA directory) and runs "
-              "those its own limits admit (TLS endpoints at internal addresses only, --probe-max, "
+              "probe_local_ports, internal endpoints seen serving them, the CA directory; for http-01 "
+              "lineages each name's challenge path on this host's web server, 127.0.0.1 port 80; for "
+              "dns-01 lineages the _acme-challenge CNAME and NS) and runs "
+              "those its own limits admit (TLS and http01 endpoints at internal addresses only, --probe-max, "
               "--probe-timeout); their events are delivered in the same cycle. A token "
               "the server refuses (401 revoked or unknown, 403) stops the agent. SIGTERM or "
               "SIGINT lets the batch in flight finish.\n\nFor tests only: the environment "
@@ -202,6 +204,8 @@ const bool registered = RegisterCommand({
               ->capture_default_str();
           sub.add_option("--probe-timeout", flags->probe_timeout, "One probe (connect and handshake, or one CA request)")
               ->capture_default_str();
+          sub.add_option("--probe-resolver", flags->options.probe_resolver,
+                         "DNS resolver (ADDR:PORT) for the challenge-path probes (default: the system's)");
           sub.add_option("--probe-ca-file", flags->options.probe_ca_file,
                          "CA bundle (PEM) the probed endpoints and CAs are verified against (default: the system's)");
           sub.footer(

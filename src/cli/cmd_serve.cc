@@ -107,6 +107,8 @@ int RunServe(const ServeFlags& flags) {
     return kExitUsage;
   }
 
+  // The server's challenge tokens must not be guessable in advance: seeded here, at the edge.
+  options.probe_seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   const std::string scheme = options.tls_cert.empty() ? "http" : "https";
   return ServeUntilSignal(options, SystemClock::Get(), [&](int port) {
     const std::string host = options.listen.substr(0, options.listen.rfind(':'));

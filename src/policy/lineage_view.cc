@@ -30,6 +30,9 @@ std::string_view ProbeName(std::string_view name) {
   return name;
 }
 
+// The key of a served result: one per (endpoint, SNI). Neither contains a space.
+std::string ServedKey(std::string_view endpoint, std::string_view sni) { return StrCat(endpoint, " ", sni); }
+
 void Observe(FailureStreak& s, absl::Time ts, bool ok, std::string error, std::string_view subject) {
   s.last = ts;
   if (ok) {
@@ -105,7 +108,7 @@ struct NameState {
   std::optional<absl::Time> rrsig_expires;
   std::vector<std::string> ns_values;
   std::optional<absl::Time> ns_changed_at;
-  // tls probes that named no cert: endpoint -> latest
+  // tls probes that named no cert: ServedKey -> latest
   std::map<std::string, Served> served;
 };
 
@@ -163,11 +166,11 @@ static Status Get(BinaryReader& r, FailureStreak& s) {
   RETURN_IF_ERROR(Get(r, s.error)); return Get(r, s.subject);
 }
 static void Put(BinaryWriter& w, const Served& s) {
-  Put(w, s.endpoint); Put(w, s.host); Put(w, s.probed_at); Put(w, s.ok); Put(w, s.error);
+  Put(w, s.endpoint); Put(w, s.sni); Put(w, s.host); Put(w, s.probed_at); Put(w, s.ok); Put(w, s.error);
   Put(w, s.serial); Put(w, s.not_after);
 }
 static Status Get(BinaryReader& r, Served& s) {
-  RETURN_IF_ERROR(Get(r, s.endpoint)); RETURN_IF_ERROR(Get(r, s.host)); RETURN_IF_ERROR(Get(r, s.probed_at));
+  RETURN_IF_ERROR(Get(r, s.endpoint)); RETURN_IF_ERROR(Get(r, s.sni)); RETURN_IF_ERROR(Get(r, s.host)); RETURN_IF_ERROR(Get(r, s.probed_at));
   RETURN_IF_ERROR(Get(r, s.ok)); RETURN_IF_ERROR(Get(r, s.error)); RETURN_IF_ERROR(Get(r, s.serial));
   return Get(r, s.not_after);
 }
@@ -348,15 +351,17 @@ struct FleetViewBuilder::State {
         const auto& e = *ev.As<TlsProbeEvent>();
         Served s;
         s.endpoint = e.endpoint;
+        s.sni = e.sni;
         s.probed_at = ts;
         s.ok = e.outcome == ProbeOutcome::kOk;
         s.error = e.error;
         s.serial = e.serial.value_or("");
         s.not_after = e.not_after;
+        const std::string key = ServedKey(e.endpoint, e.sni);
         if (e.cert) {
-          certs[*e.cert].served[e.endpoint] = std::move(s);
+          certs[*e.cert].served[key] = std::move(s);
         } else {
-          names[e.sni].served[e.endpoint] = std::move(s);
+          names[e.sni].served[key] = std::move(s);
         }
         break;
       }
@@ -503,8 +508,8 @@ struct FleetViewBuilder::State {
 
     // Only the current config's host is named in a reload: a host the lineage used to live on may
     // no longer run it, and "every host" reaches the right one anyway.
-    auto host_of = [&](const std::string& endpoint) {
-      const std::string host = endpoint.substr(0, endpoint.rfind(':'));
+    auto host_of = [&](std::string_view endpoint) {
+      const std::string host(endpoint.substr(0, endpoint.rfind(':')));
       return host == c.config.host ? host : std::string();
     };
     std::map<std::string, Served> served = c.served;
@@ -513,13 +518,13 @@ struct FleetViewBuilder::State {
     const absl::Time issued_at = c.current ? c.current_recorded_at : absl::InfinitePast();
     for (const std::string& raw : c.config.names) {
       if (auto it = names.find(raw); it != names.end()) {
-        for (const auto& [endpoint, s] : it->second.served) served.emplace(endpoint, s);
+        for (const auto& [key, s] : it->second.served) served.emplace(key, s);
       }
       const std::string name(ProbeName(raw));
       if (auto it = names.find(name); it != names.end()) {
         const NameState& n = it->second;
         if (name != raw) {
-          for (const auto& [endpoint, s] : n.served) served.emplace(endpoint, s);
+          for (const auto& [key, s] : n.served) served.emplace(key, s);
         }
         KeepWorst(ev.http01, n.http01);
         KeepWorst(ev.dns01, n.dns01);
@@ -556,9 +561,9 @@ struct FleetViewBuilder::State {
         }
       }
     }
-    for (auto& [endpoint, s] : served) {
+    for (auto& [key, s] : served) {
       if (!s.serial.empty() && !c.serials.contains(s.serial)) continue;
-      s.host = host_of(endpoint);
+      s.host = host_of(s.endpoint);
       v.served.push_back(s);
     }
     if (auto it = cas.find(c.config.ca); it != cas.end()) ev.ca = it->second;

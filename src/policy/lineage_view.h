@@ -34,9 +34,11 @@ struct Attempt {
   std::string trigger;
 };
 
-// What one endpoint served at its latest probe.
+// What one endpoint served for one name (SNI) at its latest probe: one address:port serving
+// several names may serve a different certificate for each (one per server block).
 struct Served {
   std::string endpoint;  // "host:port"
+  std::string sni;       // the name asked for
   std::string host;      // the lineage host the endpoint belongs to; "" when unknown
   absl::Time probed_at;
   bool ok = true;

@@ -19,8 +19,9 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // 2: views keep the client's own last attempt. 3: strings written once, event bodies field by
 // field instead of their JSON line, enums in one byte, counts as varints. 4: the forecaster's
 // lineage states keep their earlier certificates (the client rule's history). 5: the fleet state's
-// diagnosed facts (rate-limit spending), CA probe days, organisations by parent domain (issue #14).
-constexpr int64_t kPlanStateFormat = 5;
+// diagnosed facts (rate-limit spending), CA probe days, organisations by parent domain (issue #14). 6: served
+// results keyed by (endpoint, SNI) (issue #17).
+constexpr int64_t kPlanStateFormat = 6;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
