@@ -10,8 +10,12 @@
 #     action_outcome, server clock), renewal event stored (first seen by polling the store every
 #     0.1 s, this machine's clock, so up to 0.1 s late). Prints min / median / p95 / max of
 #     queued -> reported and queued -> event stored, over all actions.
+#  5. the server's CPU (utime + stime from /proc/PID/stat) from the lineages posted to the last
+#     outcome, the agents' total resident memory, and `uptime` before and after (the machine's load
+#     is part of the figure).
 # The agents poll: the expected figure is about INTERVAL/2 plus the client's run and one delivery.
 # Usage: bench/agent_action_latency.sh [AGENTS] [INTERVAL]   (run it with `nice`)
+# 1,000 agents need about 1,000 processes and file descriptors for this user (ulimit -u, -n).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CERTCAST=${CERTCAST:-$ROOT/${BUILD:-build}/certcast}
@@ -49,7 +53,23 @@ for i in $(seq "$AGENTS"); do
     --config agent.toml --spool-dir "" --discover-root "" --no-probes --interval "$INTERVAL" >"agent-$i.log" 2>&1 &
   pids+=($!)
 done
-sleep 2  # every agent has run its first cycle (an empty delivery)
+# Every agent has run its first cycle (an empty delivery) before the lineages arrive; polled.
+t0=$(date +%s)
+for i in $(seq "$AGENTS"); do
+  until grep -q '"msg":"cycle"' "agent-$i.log" 2>/dev/null; do
+    kill -0 "${pids[$i]}" 2>/dev/null || { echo "agent $i exited:" >&2; cat "agent-$i.log" >&2; exit 1; }
+    (( $(date +%s) - t0 < 600 )) || { echo "agent $i: no cycle within 600 s" >&2; exit 1; }
+    sleep 0.2
+  done
+done
+echo "agents: $AGENTS cycling after $(( $(date +%s) - t0 )) s; $(uptime)"
+# One awk over every agent's status file (a process per agent took minutes at 1,000 under load).
+rss_kb=$(for pid in "${pids[@]:1}"; do echo "/proc/$pid/status"; done | xargs awk '/^VmRSS/ {s += $2} END {print s}')
+echo "agents' resident memory: $(( rss_kb / 1024 )) MiB in total, $(( rss_kb / AGENTS )) KiB each"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of PID, in clock ticks
+hz=$(getconf CLK_TCK)
+cpu_before=$(cpu_ticks "${pids[0]}")
+t_before=$(date +%s.%N)
 
 now=$(date -u +%s)
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
@@ -77,6 +97,10 @@ while len(seen) < n and time.time() < deadline:
 for cert, t in seen.items():
     print(cert, t)
 PY
+cpu_after=$(cpu_ticks "${pids[0]}")
+t_after=$(date +%s.%N)
+echo "server CPU: $(echo "scale=2; ($cpu_after - $cpu_before) / $hz" | bc) s over $(echo "scale=1; ($t_after - $t_before) / 1" | bc) s wall" \
+  "(lineages posted to the last renewal event seen; the agents' idle cycles included); $(uptime)"
 "$CERTCAST" audit --db "$db" --json >audit.jsonl
 python3 - "$AGENTS" "$INTERVAL" <<'PY'
 import datetime, json, sys
