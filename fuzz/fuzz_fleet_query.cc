@@ -1,6 +1,8 @@
 // Fuzzes what the fleet routes read from outside and from the store (src/api/fleet_snapshot.h):
 // the stored forecast history (its round trip must be exact) and GET /v1/lineages query strings
-// (split on '&' and '='; an accepted query must page within the page-size limit).
+// (split on '&' and '='; an accepted query must page within the page-size limit), and the events
+// cursor of GET /v1/lineages/{cert} (an accepted cursor formats to a text that parses back to the
+// same key).
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -16,6 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string json = certcast::api::ForecastHistoryToJson(*history);
     auto again = certcast::api::ForecastHistoryFromJson(json);
     if (!again.ok() || certcast::api::ForecastHistoryToJson(*again) != json) std::abort();
+  }
+  auto cursor = certcast::api::ParseEventCursor(input);
+  if (cursor.ok()) {
+    const std::string text = certcast::api::FormatEventCursor(*cursor);
+    auto again = certcast::api::ParseEventCursor(text);
+    if (!again.ok() || again->ts_micros != cursor->ts_micros || again->hash != cursor->hash) std::abort();
   }
   std::multimap<std::string, std::string> params;
   size_t start = 0;

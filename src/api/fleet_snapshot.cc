@@ -580,4 +580,27 @@ std::string LineagePageJson(const FleetSnapshot& snapshot, const LineagePage& pa
   return Dump(j);
 }
 
+// The events cursor of GET /v1/lineages/{cert} ("TS.HASH", the key of the last row a page read,
+// as events_next gives it) and back.
+std::string FormatEventCursor(const EventCursor& cursor) {
+  return StrCat(cursor.ts_micros, ".", cursor.hash);
+}
+StatusOr<EventCursor> ParseEventCursor(std::string_view text) {
+  const auto bad = [&] {
+    return InvalidArgumentError(StrCat("cursor: \"", text, "\" is not an events cursor (give "
+                                       "events_next of the previous page as it is)"));
+  };
+  const size_t dot = text.find('.');
+  if (dot == std::string_view::npos) return bad();
+  EventCursor cursor;
+  const auto whole = [](std::string_view part, int64_t& out) {
+    auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return error == std::errc() && end == part.data() + part.size() && !part.empty();
+  };
+  if (!whole(text.substr(0, dot), cursor.ts_micros) || !whole(text.substr(dot + 1), cursor.hash)) {
+    return bad();
+  }
+  return cursor;
+}
+
 }  // namespace certcast::api

@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "policy/lineage_view.h"
 #include "policy/planner.h"
+#include "store/store.h"
 
 namespace certcast::api {
 
@@ -186,6 +187,12 @@ StatusOr<int64_t> ParseQueryInteger(std::string_view key, std::string_view value
 // Parses the query string parameters; an unknown parameter or a bad value is InvalidArgument
 // naming it ("limit: expected an integer in [1, 1000], got \"0\"").
 StatusOr<LineageQuery> ParseLineageQuery(const std::multimap<std::string, std::string>& params);
+
+// The events cursor of GET /v1/lineages/{cert}: "TS.HASH", the store key of the last event a page
+// read, as the answer's events_next gives it. Parse refuses anything Format could not have written
+// (both parts whole decimal numbers, nothing around them), naming the value and what to give.
+std::string FormatEventCursor(const EventCursor& cursor);
+StatusOr<EventCursor> ParseEventCursor(std::string_view text);
 
 struct LineagePage {
   std::vector<const LineageEntry*> items;
