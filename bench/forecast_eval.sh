@@ -17,7 +17,8 @@
 #         (default /tmp/certcast-forecast-eval); fleets and stores are made once per WORK.
 # Prints one line per fleet: PR-AUC, Brier, base-rate Brier, episode recall (caught/episodes),
 # alert precision, median lead, the oracle's ceiling (episodes whose cause showed a precursor at
-# least a day before the onset) and recall per cause as caught/catchable/all. Not run in CI: one
+# least a day before the onset), recall per cause as caught/catchable/all, and the simple rules'
+# figures on the same cert-days. Not run in CI: one
 # fleet costs 3-5 minutes on two cores.
 set -euo pipefail
 set_name=${1:?usage: forecast_eval.sh dev|heldout TAG [BIN] [WORK]}
@@ -135,6 +136,7 @@ for spec in "${fleets[@]}"; do
   echo "$name [$tag] $model_line | base-rate Brier $base | ceiling $catchable/$episodes"
   echo "  truth catchable/all: $causes"
   echo "  $(grep '^recall per cause' "$log")"
+  grep '^rule: ' "$log" | sed 's/^/  /'  # the baselines, on the same cert-days
   grep '^onset time' "$log" | sed 's/^/  /' || true
   grep -E '^(validation|alert threshold)' "$work/$name.$model_tag.log.train" | sed 's/^/  train: /'
 done
