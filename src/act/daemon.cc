@@ -51,7 +51,15 @@ Daemon::Daemon(DaemonConfig config, Store& store, const Forecaster* forecaster, 
 
 void Daemon::RecordAction(const std::string& cert, const std::string& record_json) {
   // The executor redacts what it reports; this is the last look before the record is permanent.
-  auto appended = store_.AppendAudit(clock_.Now(), "action", RedactSecrets(record_json));
+  std::string record = record_json;
+  if (!actor_.empty()) {
+    auto j = nlohmann::ordered_json::parse(record_json, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) {
+      j["by"] = actor_;
+      record = Dump(j);
+    }
+  }
+  auto appended = store_.AppendAudit(clock_.Now(), "action", RedactSecrets(record));
   if (!appended.ok()) {
     Log("error", "audit append failed", {{"cert", cert}, {"error", appended.status().message()}});
   }

@@ -87,6 +87,10 @@ class Daemon {
   void SetAgentQueue(policy::RunPlanOptions::QueueForAgent queue) { agent_queue_ = std::move(queue); }
   // false: cycles plan and record their decisions (memory, audit) but carry nothing out.
   void SetActing(bool acting) { acting_ = acting; }
+  // Who carries this daemon's actions out, named as "by" in each action audit record (the
+  // server: "certcast serve on HOST", beside an agent's token name in its action_outcome
+  // records). Empty (`certcast run`): no "by" field, the records as before.
+  void SetActor(std::string actor) { actor_ = std::move(actor); }
   // A plan at `at` over the daemon's folded state that stores nothing (no memory, audit records
   // or checkpoint) and carries nothing out: what the next cycle would decide.
   StatusOr<policy::RunPlanOutput> Preview(absl::Time at);
@@ -134,6 +138,7 @@ class Daemon {
   PlanObserver observer_;
   policy::RunPlanOptions::QueueForAgent agent_queue_;
   bool acting_ = true;
+  std::string actor_;
 };
 
 }  // namespace certcast::act

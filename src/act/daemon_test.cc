@@ -203,6 +203,41 @@ class DaemonCases : public DaemonTest {
   }
 };
 
+// The server's own actions name it (SetActor): every action record has "by", decisions and
+// plan summaries do not; `certcast run` (no actor) writes no "by" at all.
+TEST_F(DaemonCases, ActionRecordsNameTheActorOnlyWhenOneIsSet) {
+  for (const std::string actor : {"certcast serve on web9", ""}) {
+    SCOPED_TRACE(actor.empty() ? "no actor" : actor);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    DaemonConfig config = Config();
+    auto store = Store::Open(config.db);
+    ASSERT_TRUE(store.ok()) << store.status();
+    FakeClock clock(*ParseRfc3339("2026-11-28T00:00:00Z"));
+    std::ostringstream log;
+    Daemon daemon(config, **store, nullptr, clock, log, [](absl::Duration) {});
+    if (!actor.empty()) daemon.SetActor(actor);
+    auto cycle = daemon.RunCycle();
+    ASSERT_TRUE(cycle.ok()) << cycle.status();
+    ASSERT_EQ(cycle->actions_succeeded, 2);  // the safety net's renewal and its alert
+    int actions = 0;
+    ASSERT_TRUE((*store)->ScanAudit([&](const AuditRecord& r) {
+      const auto j = nlohmann::json::parse(r.record_json);
+      if (r.kind == "action") {
+        ++actions;
+        EXPECT_EQ(j.value("by", "<none>"), actor.empty() ? "<none>" : actor) << r.record_json;
+      } else {
+        EXPECT_FALSE(j.contains("by")) << r.kind << ": " << r.record_json;
+      }
+      return OkStatus();
+    }).ok());
+    EXPECT_EQ(actions, 2);
+    auto verified = policy::VerifyAudit(**store);
+    ASSERT_TRUE(verified.ok());
+    EXPECT_TRUE(verified->ok) << verified->problem;
+  }
+}
+
 // Issue #12, finding 5: the audit append failing (disk full) must not leave memory saying the
 // actions were planned: the next cycle proposes them again.
 TEST_F(DaemonCases, AFailedAuditAppendLosesNoAction) {

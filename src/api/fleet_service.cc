@@ -94,6 +94,10 @@ StatusOr<std::unique_ptr<FleetService>> FleetService::Create(FleetServiceOptions
   service->daemon_ = std::make_unique<act::Daemon>(o.daemon, *service->store_,
                                                    service->model_->get(), clock, log);
   service->daemon_->SetActing(o.act);
+  // The server's own actions name it in the audit, as an agent's name its token.
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  service->daemon_->SetActor(StrCat("certcast serve on ", host[0] ? host : "unknown host"));
   return service;
 }
 
