@@ -9,7 +9,9 @@
 #  3. `certcast serve` on each in turn (up once its first plan is done), then wrk 4.1 (2 threads,
 #     10 connections, DURATION each, at maximum throughput) against GET /v1/lineages (first page)
 #     and GET /v1/lineages/{cert} (a random lineage per request, wrk Lua script as in
-#     bench/serve_bench.sh): requests/s, p50 and p99.
+#     bench/serve_bench.sh): requests/s, p50 and p99; on PostgreSQL also what each request cost
+#     the database, from pg_stat_statements (loaded by this script): statements run (each one
+#     round trip), and server time executing and planning them.
 # No model: risk is null, as in serve_bench.sh. Not run in CI. Prints a report; run it with `nice`.
 # Usage: BUILD=build bench/pg_scale.sh [LINEAGES]
 set -euo pipefail
@@ -35,8 +37,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start; $(git -C "$ROOT" rev-parse --short HEAD)"
 python3 "$ROOT/bench/gen_lineages.py" "$LINEAGES" "$work/fleet.jsonl" --probes "$PROBES"
 lines=$(wc -l <"$work/fleet.jsonl")
-PG_SETTINGS="" pg_start "$work"
-pg_psql -c "CREATE SCHEMA certcast"
+PG_SETTINGS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" \
+  pg_start "$work"
+pg_psql -c "CREATE SCHEMA certcast" -c "CREATE EXTENSION pg_stat_statements"
 pg="$PG_URI?options=-csearch_path%3Dcertcast"
 sqlite=$work/fleet.db
 
@@ -84,12 +87,20 @@ for store in sqlite postgresql; do
   t1=$(now)
   echo "$store: certcast serve up with its first plan in $(secs "$t0" "$t1") s"
   for mode in list detail; do
+    [[ $store == postgresql ]] && pg_psql -c "SELECT pg_stat_statements_reset()" >/dev/null
     WRK_MODE=$mode wrk -t2 -c10 -d"$DURATION" --latency -s "$ROOT/bench/lineages_wrk.lua" "http://127.0.0.1:$port" \
       >"$work/wrk-$store-$mode.txt" 2>&1
     f="$work/wrk-$store-$mode.txt"
     errors=$(grep -E 'Non-2xx|Socket errors' "$f" | tr '\n' ' ' || true)
     echo "$store: GET /v1/lineages$([[ $mode == detail ]] && echo '/{cert}') (max throughput, 10 connections, $DURATION):" \
       "$(awk '/Requests\/sec/ {print $2}' "$f") req/s, p50 $(awk '$1 == "50%" {print $2}' "$f"), p99 $(awk '$1 == "99%" {print $2}' "$f") $errors"
+    if [[ $store == postgresql ]]; then
+      requests=$(awk '/requests in/ {print $1}' "$f")
+      pg_psql -c "SELECT format('postgresql: per request: %s statements (round trips), server time %s ms executing, %s ms planning',
+                                round(sum(calls) / $requests, 2), round((sum(total_exec_time) / $requests)::numeric, 3),
+                                round((sum(total_plan_time) / $requests)::numeric, 3))
+                  FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'"
+    fi
   done
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 done

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -472,10 +473,10 @@ class PgStore final : public Store,
     if (before) params.insert(params.end(), {Param{ts}, Param{hash}});
     // One row more than the page tells whether another page follows.
     ASSIGN_OR_RETURN(Result r,
-                     Query(StrCat("SELECT json, ts, hash FROM events WHERE subject = $1",
-                                  before ? " AND (ts, hash) < ($3, $4)" : "",
-                                  " ORDER BY ts DESC, hash DESC LIMIT $2"),
-                           params));
+                     QueryPrepared(StrCat("SELECT json, ts, hash FROM events WHERE subject = $1",
+                                          before ? " AND (ts, hash) < ($3, $4)" : "",
+                                          " ORDER BY ts DESC, hash DESC LIMIT $2"),
+                                   params));
     SubjectEventsPage page;
     EventParser parser;
     const int rows = PQntuples(r.get());
@@ -660,7 +661,7 @@ class PgStore final : public Store,
   }
 
   StatusOr<std::optional<TokenRecord>> FindToken(const std::string& id) override {
-    ASSIGN_OR_RETURN(Result r, Query(StrCat(kTokenColumns, " WHERE id = $1"), {Param{id}}));
+    ASSIGN_OR_RETURN(Result r, QueryPrepared(StrCat(kTokenColumns, " WHERE id = $1"), {Param{id}}));
     if (PQntuples(r.get()) == 0) return std::optional<TokenRecord>();
     return std::optional<TokenRecord>(ReadToken(r.get(), 0));
   }
@@ -1168,6 +1169,7 @@ class PgStore final : public Store,
   Status SessionSetup() {
     PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
     staging_ready_ = false;
+    prepared_.clear();  // a new session has none of the old one's prepared statements
     leader_roles_.clear();
     // Durability as on SQLite (synchronous=FULL): a batch reported committed is on disk, whatever
     // the database's default for synchronous_commit.
@@ -1193,8 +1195,10 @@ class PgStore final : public Store,
   Result Run(std::string_view sql, std::initializer_list<Param> params = {}) {
     return Run(sql, std::span<const Param>(params.begin(), params.size()));
   }
-  Result Run(std::string_view sql, std::span<const Param> params) {
-    const std::string owned(sql);
+  // With `prepared_name`, executes that statement (prepared from `sql`) instead of parsing `sql`.
+  Result Run(std::string_view sql, std::span<const Param> params,
+             const std::string& prepared_name = "") {
+    const std::string owned(prepared_name.empty() ? sql : std::string_view());
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
     for (const Param& p : params) {
@@ -1211,6 +1215,11 @@ class PgStore final : public Store,
         copies.emplace_back(*params[i].value);
         values[i] = copies.back().c_str();
       }
+    }
+    if (!prepared_name.empty()) {
+      return Result(PQexecPrepared(conn_, prepared_name.c_str(), static_cast<int>(params.size()),
+                                   values.data(), lengths.data(), formats.data(), 0),
+                    PQclear);
     }
     if (params.empty()) return Result(PQexec(conn_, owned.c_str()), PQclear);
     return Result(PQexecParams(conn_, owned.c_str(), static_cast<int>(params.size()), nullptr,
@@ -1232,6 +1241,36 @@ class PgStore final : public Store,
     const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Failed(r.get());
     return r;
+  }
+
+  // As Query, for a statement the API runs on every request (a token check, a lineage's events):
+  // prepared on this connection at its first use, then only bound and executed, so the server
+  // parses and plans it once per connection instead of once per call (on the 100,000-lineage
+  // fleet its planning took as long as its execution; docs/scale.md). `sql` is the key: only
+  // fixed texts belong here, never one that embeds a value.
+  StatusOr<Result> QueryPrepared(const std::string& sql, std::span<const Param> params) {
+    RETURN_IF_ERROR(Ready());
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      // A fresh name each time: a statement whose execution failed is prepared again under a new
+      // one (the old stays until the session ends), so no name is ever reused with another text.
+      const std::string name = StrCat("certcast_stmt_", ++prepared_serial_);
+      Result r(PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr),
+               PQclear);
+      if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Failed(r.get());
+      it = prepared_.emplace(sql, name).first;
+    }
+    Result r = Run(sql, params, it->second);
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      // E.g. "cached plan must not change result type" after another server migrated the schema.
+      prepared_.erase(it);
+      return Failed(r.get());
+    }
+    return r;
+  }
+  StatusOr<Result> QueryPrepared(const std::string& sql, std::initializer_list<Param> params) {
+    return QueryPrepared(sql, std::span<const Param>(params.begin(), params.size()));
   }
 
   Status Begin() {
@@ -1398,6 +1437,8 @@ class PgStore final : public Store,
   // The previous AppendEvents met stored keys: the next goes through the staging table at once.
   bool last_batch_met_stored_ = false;
   int64_t cursor_serial_ = 0;
+  std::map<std::string, std::string> prepared_;  // QueryPrepared's statements: text -> name
+  int64_t prepared_serial_ = 0;
   std::set<int64_t> known_partitions_;
   // The chain's end (seq, hash) as this transaction extended it; set once kAuditLock is held.
   std::optional<std::pair<int64_t, std::string>> audit_tail_;

@@ -720,6 +720,64 @@ TEST_P(StoreTest, PostgresConnectionDroppedMidBatchLosesNothingAndStoresNothingT
   EXPECT_EQ(store->EventAppendsSince(0)->last_seq, 2);  // the lost batch logged no append
 }
 
+// The API's per-request reads (a token, a lineage's events) run as statements prepared once per
+// connection on PostgreSQL: they must see a partition created after they were prepared (past the
+// five runs after which PostgreSQL may keep a generic plan), and after the connection is lost
+// and reopened they are prepared again on the new session (which has none of the old ones).
+TEST_P(StoreTest, PostgresPreparedReadsFollowNewPartitionsAndAReconnect) {
+  if (!Pg()) GTEST_SKIP() << "PostgreSQL's prepared statements";
+  auto store = *Store::Open(path_);
+  TokenRecord token{.id = "p1", .name = "reader", .scopes = {"read"}, .host = std::nullopt,
+                    .hash = "h", .created = absl::FromUnixSeconds(5), .last_used = std::nullopt,
+                    .revoked = std::nullopt};
+  ASSERT_TRUE(store->CreateToken(token).ok());
+  ASSERT_TRUE(store->AppendEvents(std::vector<Event>{Ev(kRenewal)}).ok());  // October's partition
+  for (int i = 0; i < 8; ++i) {
+    auto found = store->FindToken("p1");
+    ASSERT_TRUE(found.ok()) << found.status();
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ((*found)->name, "reader");
+    EXPECT_FALSE(store->FindToken("nosuch")->has_value());
+    auto page = store->SubjectEvents("shop", 10, std::nullopt);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->events.size(), 1u);
+  }
+  // December's partition is created now, after the statement was prepared and run 8 times.
+  ASSERT_TRUE(store->AppendEvents(std::vector<Event>{Ev(
+      R"({"ts":"2026-12-01T00:00:00Z","type":"renewal","cert":"shop","outcome":"success"})")}).ok());
+  auto page = store->SubjectEvents("shop", 10, std::nullopt);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(EventToJson(page->events[0]),
+            R"({"ts":"2026-12-01T00:00:00Z","type":"renewal","cert":"shop","outcome":"success"})");
+  auto older = store->SubjectEvents("shop", 1, EventCursor{.ts_micros = absl::ToUnixMicros(
+                                                               *ParseRfc3339("2026-11-15T00:00:00Z")),
+                                                           .hash = 0});
+  ASSERT_TRUE(older.ok()) << older.status();
+  ASSERT_EQ(older->events.size(), 1u);
+  EXPECT_EQ(EventToJson(older->events[0]), kRenewal);
+
+  // The store's backend terminated: the first call may fail (Unavailable), the next reconnects.
+  PGconn* admin = PQconnectdb(path_.c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
+  PGresult* r = PQexec(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE application_name = 'certcast' AND datname = current_database() "
+                              "AND pid <> pg_backend_pid()");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+  EXPECT_EQ(std::string(PQgetvalue(r, 0, 0)), "1");
+  PQclear(r);
+  PQfinish(admin);
+  auto lost = store->FindToken("p1");
+  if (!lost.ok()) EXPECT_EQ(lost.status().code(), StatusCode::kUnavailable) << lost.status();
+  auto found = store->FindToken("p1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->has_value());
+  // Prepared before the connection was lost and not run since: prepared again, not "does not exist".
+  auto after = store->SubjectEvents("shop", 10, std::nullopt);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->events.size(), 2u);
+}
+
 TEST_P(StoreTest, IncidentsUpsertListAndSurviveReopen) {
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
   IncidentRecord a{.id = "inc-a", .cause_key = "dns:ns1.example.net", .severity = "watch",
