@@ -42,7 +42,7 @@ constexpr FeatureSpec kCatalogue[] = {
     {"challenge_probe_fail_rate", "failure share of the configured challenge's probes, 3-day decay", 1},
     {"http01_fail_days_4", "days of the last 4 with a failed HTTP-01 reachability probe (worst name)", 1},
     {"http01_fail_rate", "failure share of HTTP-01 probes, 3-day decay (worst name)", 1},
-    {"http01_consecutive_failures", "HTTP-01 probe failures in a row (worst name)", 1},
+    {"http01_consecutive_failures", "HTTP-01 probe failures in a row (worst name and vantage)", 1},
     {"dns01_fail_days_4", "days of the last 4 with a failed DNS-01 publish check (worst name)", 1},
     {"dns01_fail_rate", "failure share of DNS-01 checks, 3-day decay (worst name)", 1},
     {"dns01_propagation_ratio", "DNS-01 propagation time, last day vs 14-day average", 1},
@@ -235,7 +235,7 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
     if (!n.http01_rate.empty()) {
       http_days = std::max(http_days, n.http01_days.FailedDays(last_day_, 4));
       http_rate = std::max(http_rate, n.http01_rate.At(a, 3.0));
-      http_consec = std::max(http_consec, n.http01_consecutive_failures);
+      for (const auto& [vantage, run] : n.http01_consecutive_failures) http_consec = std::max(http_consec, run);
     }
     if (!n.dns01_rate.empty()) {
       dns01_days = std::max(dns01_days, n.dns01_days.FailedDays(last_day_, 4));

@@ -81,6 +81,11 @@ const std::string kProbeFail2 = R"({"ts":"2026-11-21T06:05:00Z","type":"http01_p
 const std::string kProbeOk3 = R"({"ts":"2026-11-22T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"ok"})";
 const std::string kProbeFail4 = R"({"ts":"2026-11-23T06:05:00Z","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"timeout"})";
 
+// The same probes, each from a vantage ("server": outside, "web1": the host's agent, inside).
+std::string From(const std::string& probe, const char* vantage) {
+  return StrCat(probe.substr(0, probe.size() - 1), R"(,"vantage":")", vantage, "\"}");
+}
+
 std::string IssuedAt(const char* ts, const char* serial) {
   return StrCat(R"({"ts":")", ts, R"(","type":"issued","cert":"shop","serial":")", serial, R"(","not_before":")", ts,
                 R"(","not_after":"2027-02-20T00:00:00Z","ca":"https://acme-v02.api.letsencrypt.org/directory"})");
@@ -108,6 +113,19 @@ INSTANTIATE_TEST_SUITE_P(
                   "2026-11-25T00:00:00Z", kHttp01FailDays4, 2},
         ProbeCase{"consecutive_failures_reset_by_ok", {kProbeFail1, kProbeFail2, kProbeOk3, kProbeFail4},
                   "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 1},
+        // Per vantage (issue #17): a success seen from one place ends only that place's run.
+        ProbeCase{"inside_ok_does_not_end_the_outside_run",
+                  {From(kProbeFail1, "server"), From(kProbeFail2, "server"), From(kProbeOk3, "web1")},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 2},
+        ProbeCase{"outside_ok_does_not_end_the_inside_run",
+                  {From(kProbeFail1, "web1"), From(kProbeOk3, "server"), From(kProbeFail4, "web1")},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 2},
+        ProbeCase{"same_vantage_ok_ends_its_run",
+                  {From(kProbeFail1, "server"), From(kProbeFail2, "server"), From(kProbeOk3, "server")},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 0},
+        ProbeCase{"longest_run_of_the_vantages",
+                  {From(kProbeFail1, "server"), From(kProbeFail2, "web1"), From(kProbeOk3, "server"), From(kProbeFail4, "web1")},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 2},
         ProbeCase{"no_probe_is_missing_not_zero", {}, "2026-11-24T00:00:00Z", kHttp01FailDays4, NAN},
         ProbeCase{"days_to_expiry", {}, "2026-11-29T23:00:00Z", kDaysToExpiry, 61},
         ProbeCase{"days_to_due_under_days_left_30", {}, "2026-11-29T23:00:00Z", kDaysToDue, 31},

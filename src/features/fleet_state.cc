@@ -339,7 +339,8 @@ Status FleetStateImpl::Apply(const Event& event) {
           const bool failed = e.outcome == ProbeOutcome::kError;
           n.http01_days.Add(day, failed);
           n.http01_rate.Add(t, failed, kHttp01Tau);
-          n.http01_consecutive_failures = failed ? n.http01_consecutive_failures + 1 : 0;
+          int& run = n.http01_consecutive_failures[e.vantage.value_or("")];
+          run = failed ? run + 1 : 0;
           if (failed) n.http01_last_error = e.error ? std::string(ToString(*e.error)) : "error";
         } else if constexpr (std::is_same_v<T, Dns01CheckEvent>) {
           NameTelemetry& n = names[NameFor(e.name)];

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,10 @@ struct NameTelemetry {
   // HTTP-01 reachability.
   DayBitmap http01_days;
   DecayedRate http01_rate;
-  int http01_consecutive_failures = 0;
+  // Failures in a row per vantage (the event's `vantage`: "server" outside, an agent's host name
+  // inside, "" when not said): a success seen from one place does not end the run seen from
+  // another (issue #17). The feature takes the longest.
+  std::map<std::string, int> http01_consecutive_failures;
   std::string http01_last_error;
   // DNS-01 automation.
   DayBitmap dns01_days;

@@ -11,7 +11,7 @@ namespace certcast::policy {
 // plan_state.cc bumped, so checkpoints written without it are rebuilt); then update the size here.
 // (Sizes on x86-64 with libstdc++, the platform certcast builds on.)
 static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 304 &&
-                  sizeof(NameTelemetry) == 448 && sizeof(HostTelemetry) == 344 &&
+                  sizeof(NameTelemetry) == 488 && sizeof(HostTelemetry) == 344 &&
                   sizeof(CaTelemetry) == 240 && sizeof(RegisteredDomainTelemetry) == 128 &&
                   sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 && sizeof(DiagnosisFacts) == 104 &&
                   sizeof(AttemptRecord) == 96 && sizeof(FleetStateImpl) == 528,
@@ -110,7 +110,7 @@ static void Put(BinaryWriter& w, const NameTelemetry& n) {
 }
 static Status Get(BinaryReader& r, NameTelemetry& n) {
   RETURN_IF_ERROR(Get(r, n.name)); RETURN_IF_ERROR(Get(r, n.http01_days)); RETURN_IF_ERROR(Get(r, n.http01_rate));
-  RETURN_IF_ERROR(Get(r, n.http01_consecutive_failures)); RETURN_IF_ERROR(Get(r, n.http01_last_error));
+  RETURN_IF_ERROR(GetMap(r, n.http01_consecutive_failures)); RETURN_IF_ERROR(Get(r, n.http01_last_error));
   RETURN_IF_ERROR(Get(r, n.dns01_days)); RETURN_IF_ERROR(Get(r, n.dns01_rate));
   RETURN_IF_ERROR(Get(r, n.dns01_consecutive_failures)); RETURN_IF_ERROR(Get(r, n.dns01_propagation));
   RETURN_IF_ERROR(Get(r, n.a_values)); RETURN_IF_ERROR(Get(r, n.aaaa_values)); RETURN_IF_ERROR(Get(r, n.a_seen));

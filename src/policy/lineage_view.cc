@@ -98,7 +98,11 @@ struct AddressState {
 };
 
 struct NameState {
-  FailureStreak http01;
+  // One HTTP-01 streak per vantage (the event's `vantage`: "server" for the server's outside
+  // probe, the agent's host name for its inside one, "" when not said). A success from one place
+  // says nothing about another: the host's own web server answering from inside does not mean the
+  // CA reaches it from outside, so it must not end the outside streak (issue #17), nor the reverse.
+  std::map<std::string, FailureStreak> http01;
   FailureStreak dns01;
   AddressState a, aaaa;
   std::optional<Rcode> a_rcode;
@@ -208,7 +212,7 @@ static void Put(BinaryWriter& w, const NameState& n) {
   Put(w, n.ns_changed_at); Put(w, n.served);
 }
 static Status Get(BinaryReader& r, NameState& n) {
-  RETURN_IF_ERROR(Get(r, n.http01)); RETURN_IF_ERROR(Get(r, n.dns01)); RETURN_IF_ERROR(Get(r, n.a));
+  RETURN_IF_ERROR(GetMap(r, n.http01)); RETURN_IF_ERROR(Get(r, n.dns01)); RETURN_IF_ERROR(Get(r, n.a));
   RETURN_IF_ERROR(Get(r, n.aaaa)); RETURN_IF_ERROR(Get(r, n.a_rcode)); RETURN_IF_ERROR(Get(r, n.caa_rcode));
   RETURN_IF_ERROR(Get(r, n.caa_values)); RETURN_IF_ERROR(Get(r, n.dnssec)); RETURN_IF_ERROR(Get(r, n.rrsig_expires));
   RETURN_IF_ERROR(Get(r, n.ns_values)); RETURN_IF_ERROR(Get(r, n.ns_changed_at)); return GetMap(r, n.served);
@@ -412,7 +416,7 @@ struct FleetViewBuilder::State {
         const auto& e = *ev.As<Http01ProbeEvent>();
         std::string error = e.error ? std::string(ToString(*e.error)) : "";
         if (e.status) error = StrCatStatus(error, *e.status);
-        Observe(names[e.name].http01, ts, e.outcome == ProbeOutcome::kOk, error, e.name);
+        Observe(names[e.name].http01[e.vantage.value_or("")], ts, e.outcome == ProbeOutcome::kOk, error, e.name);
         break;
       }
       case EventType::kDns01Check: {
@@ -526,7 +530,7 @@ struct FleetViewBuilder::State {
         if (name != raw) {
           for (const auto& [key, s] : n.served) served.emplace(key, s);
         }
-        KeepWorst(ev.http01, n.http01);
+        for (const auto& [vantage, streak] : n.http01) KeepWorst(ev.http01, streak);
         KeepWorst(ev.dns01, n.dns01);
         if (n.a_rcode == Rcode::kNxDomain && ev.nxdomain_name.empty()) ev.nxdomain_name = name;
         for (const AddressState* s : {&n.a, &n.aaaa}) {

@@ -21,7 +21,7 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // lineage states keep their earlier certificates (the client rule's history). 5: the fleet state's
 // diagnosed facts (rate-limit spending), CA probe days, organisations by parent domain (issue #14). 6: served
 // results keyed by (endpoint, SNI) (issue #17).
-constexpr int64_t kPlanStateFormat = 6;
+constexpr int64_t kPlanStateFormat = 7;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

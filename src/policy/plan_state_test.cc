@@ -275,7 +275,7 @@ TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
   const std::vector<Case> cases = {
       {"", "not a plan state checkpoint"},
       {"certcast-plan-state", "not a plan state checkpoint"},
-      {other_format, "checkpoint format 9, this certcast writes 6"},
+      {other_format, "checkpoint format 9, this certcast writes 7"},
       {good.substr(0, good.size() - 3), "lineage views: checkpoint: truncated or corrupt i64 at byte "},
       {good + "x", "checkpoint: 1 trailing bytes"},
       {dangling_reference, "checkpoint: truncated or corrupt string reference at byte 36"},

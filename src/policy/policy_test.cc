@@ -104,9 +104,11 @@ std::string Renewal(const char* ts, const char* outcome, const char* error = nul
                 R"(,"challenge":")", challenge, "\"", dry_run ? R"(,"dry_run":true)" : "", "}");
 }
 
-std::string Http01(const char* ts, bool ok) {
+// `vantage`: where the probe ran ("server" outside, an agent's host name inside; "" = not said).
+std::string Http01(const char* ts, bool ok, const char* vantage = "") {
   return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":")",
-                ok ? "ok\"" : R"(error","error":"timeout")", "}");
+                ok ? "ok\"" : R"(error","error":"timeout")",
+                *vantage ? StrCat(R"(,"vantage":")", vantage, "\"") : "", "}");
 }
 
 // lego keeps no challenge in its state: every config event reports what its cron's flags say.
@@ -294,6 +296,31 @@ INSTANTIATE_TEST_SUITE_P(
               Http01("2026-10-20T12:00:00Z", false)},
              "2026-10-20T18:00:00Z",
              {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
+        // Per vantage (issue #17): the agent's own web server answering from inside does not end
+        // the streak the server sees from outside, where the CA validates.
+        Case{"AnInsideSuccessDoesNotHideARepeatedOutsideFailure",
+             {kConfigHttp, kIssued, Http01("2026-10-20T00:00:00Z", false, "server"),
+              Http01("2026-10-20T06:00:00Z", true, "web1"),
+              Http01("2026-10-20T12:00:00Z", false, "server"),
+              Http01("2026-10-20T13:00:00Z", true, "web1")},
+             "2026-10-20T18:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
+        Case{"AnOutsideSuccessDoesNotHideARepeatedInsideFailure",
+             {kConfigHttp, kIssued, Http01("2026-10-20T00:00:00Z", false, "web1"),
+              Http01("2026-10-20T06:00:00Z", true, "server"),
+              Http01("2026-10-20T12:00:00Z", false, "web1"),
+              Http01("2026-10-20T13:00:00Z", true, "server")},
+             "2026-10-20T18:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
+        Case{"ASuccessFromTheSameVantageEndsItsStreak",
+             {kConfigHttp, kIssued, Http01("2026-10-20T00:00:00Z", false, "server"),
+              Http01("2026-10-20T12:00:00Z", false, "server"),
+              Http01("2026-10-20T13:00:00Z", true, "server")},
+             "2026-10-20T18:00:00Z", {}},
+        Case{"OneFailureFromEachVantageIsNoStreak",
+             {kConfigHttp, kIssued, Http01("2026-10-20T00:00:00Z", false, "server"),
+              Http01("2026-10-20T12:00:00Z", false, "web1")},
+             "2026-10-20T18:00:00Z", {}},
         Case{"ASingleProbeFailureIsTreatedAsAFlake",
              {kConfigHttp, kIssued, Http01("2026-10-20T00:00:00Z", false)},
              "2026-10-20T12:00:00Z", {}},
@@ -382,6 +409,69 @@ INSTANTIATE_TEST_SUITE_P(
              {{ActionKind::kRenew, kReasonExpiryImminent},
               {ActionKind::kAlert, kReasonExpiryImminent}}}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+// The fold's HTTP-01 streak (Evidence::http01): counted per vantage, the worst (longest running)
+// one shown. A success ends only the streak of the place it was seen from.
+struct StreakCase {
+  std::string name;
+  std::vector<std::string> probes;
+  int count;
+  const char* since;  // nullptr = no streak
+};
+class Http01StreakTest : public ::testing::TestWithParam<StreakCase> {};
+TEST_P(Http01StreakTest, CountsEachVantageOnItsOwn) {
+  const StreakCase& c = GetParam();
+  FleetViewBuilder builder;
+  std::vector<std::string> lines = {kConfigHttp, kIssued};
+  lines.insert(lines.end(), c.probes.begin(), c.probes.end());
+  for (const std::string& line : lines) {
+    auto e = ParseEventLine(line);
+    ASSERT_TRUE(e.ok()) << e.status() << " in " << line;
+    builder.Add(*e);
+  }
+  std::vector<LineageView> views = builder.Build(T("2026-10-21T00:00:00Z"));
+  ASSERT_EQ(views.size(), 1u);
+  const FailureStreak& s = views[0].evidence.http01;
+  EXPECT_EQ(s.count, c.count);
+  if (c.since == nullptr) {
+    EXPECT_FALSE(s.since.has_value());
+  } else {
+    ASSERT_TRUE(s.since.has_value());
+    EXPECT_EQ(*s.since, T(c.since));
+    EXPECT_EQ(s.subject, "shop.example.com");
+  }
+}
+INSTANTIATE_TEST_SUITE_P(
+    Vantages, Http01StreakTest,
+    ::testing::Values(
+        StreakCase{"InsideSuccessKeepsOutsideStreak",
+                   {Http01("2026-10-20T00:00:00Z", false, "server"), Http01("2026-10-20T01:00:00Z", false, "server"),
+                    Http01("2026-10-20T02:00:00Z", true, "web1")},
+                   2, "2026-10-20T00:00:00Z"},
+        StreakCase{"OutsideSuccessKeepsInsideStreak",
+                   {Http01("2026-10-20T00:00:00Z", false, "web1"), Http01("2026-10-20T01:00:00Z", true, "server"),
+                    Http01("2026-10-20T02:00:00Z", false, "web1")},
+                   2, "2026-10-20T00:00:00Z"},
+        StreakCase{"SameVantageSuccessEndsIt",
+                   {Http01("2026-10-20T00:00:00Z", false, "server"), Http01("2026-10-20T01:00:00Z", true, "server")},
+                   0, nullptr},
+        StreakCase{"UnsaidVantageIsAPlaceOfItsOwn",
+                   {Http01("2026-10-20T00:00:00Z", false), Http01("2026-10-20T01:00:00Z", true, "web1"),
+                    Http01("2026-10-20T02:00:00Z", false)},
+                   2, "2026-10-20T00:00:00Z"},
+        StreakCase{"TheLongestRunningStreakIsShown",
+                   {Http01("2026-10-20T00:00:00Z", false, "server"), Http01("2026-10-20T01:00:00Z", false, "web1"),
+                    Http01("2026-10-20T02:00:00Z", false, "web1"), Http01("2026-10-20T03:00:00Z", false, "web1")},
+                   1, "2026-10-20T00:00:00Z"},
+        StreakCase{"TwoAgentsAreTwoVantages",
+                   {Http01("2026-10-20T00:00:00Z", false, "web1"), Http01("2026-10-20T01:00:00Z", true, "web2"),
+                    Http01("2026-10-20T02:00:00Z", false, "web1")},
+                   2, "2026-10-20T00:00:00Z"},
+        StreakCase{"EverySuccessfulVantageIsNoStreak",
+                   {Http01("2026-10-20T00:00:00Z", false, "server"), Http01("2026-10-20T01:00:00Z", false, "web1"),
+                    Http01("2026-10-20T02:00:00Z", true, "web1"), Http01("2026-10-20T03:00:00Z", true, "server")},
+                   0, nullptr}),
+    [](const ::testing::TestParamInfo<StreakCase>& info) { return info.param.name; });
 
 TEST(PlanFleetTest, ASecondPlanAtTheSameInstantRepeatsNothing) {
   FleetViewBuilder builder;
