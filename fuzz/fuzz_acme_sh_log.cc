@@ -16,6 +16,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0 && data[0] % 2 == 1) options.utc_offset = absl::Hours(-3);
   const auto out = certcast::clients::ParseAcmeShLog(text, options);
   CheckLogParseOutput(text, out);
+  // Read as a live log (input_may_grow): it only holds back.
+  CheckLiveRead(text, [&](std::string_view t, bool may_grow) {
+    certcast::clients::AcmeShLogOptions live = options;
+    live.input_may_grow = may_grow;
+    return certcast::clients::ParseAcmeShLog(t, live);
+  });
   // The same input inside a wrapper (journald, docker, NPM, dokku ...): same invariants.
   CheckUnwrap(text);
   if (size > 1) {

@@ -20,6 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const auto out = certcast::clients::ParseCertbotLog(text, options);
   CheckLogParseOutput(text, out);
+  // Read as a live log (input_may_grow): it only holds back.
+  CheckLiveRead(text, [&](std::string_view t, bool may_grow) {
+    certcast::clients::CertbotLogOptions live = options;
+    live.input_may_grow = may_grow;
+    return certcast::clients::ParseCertbotLog(t, live);
+  });
   // The same input inside a wrapper (journald, docker, NPM, dokku ...): same invariants.
   CheckUnwrap(text);
   if (size > 1) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "collect/clients/common.h"
 #include "core/event_json.h"
@@ -19,6 +20,29 @@ inline void CheckLogParseOutput(std::string_view text, const certcast::clients::
   for (const auto& event : out.events) {
     auto again = certcast::ParseEventLine(certcast::EventToJson(event));
     if (!again.ok() || !(*again == event)) std::abort();
+  }
+}
+
+// A read of a log the client may still be writing (`input_may_grow`) only holds back: every event
+// it gives, a read of the same whole lines as a finished log gives too (the same canonical line,
+// so the store keeps one), and each held-back attempt names a line of the input. `parse(text,
+// may_grow)` runs the target's parser with its options and input_may_grow set as given.
+template <typename Parse>
+inline void CheckLiveRead(std::string_view text, Parse parse) {
+  const std::string_view whole = certcast::clients::WholeLines(text, true);
+  const certcast::clients::ParseOutput live = parse(text, true);
+  CheckLogParseOutput(text, live);
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  for (size_t line : live.held_back) {
+    if (line == 0 || line > lines) std::abort();
+  }
+  if (live.events.empty()) return;
+  const certcast::clients::ParseOutput settled = parse(whole, false);
+  std::vector<std::string> settled_lines;
+  for (const auto& e : settled.events) settled_lines.push_back(certcast::EventToJson(e));
+  for (const auto& e : live.events) {
+    const std::string line = certcast::EventToJson(e);
+    if (std::find(settled_lines.begin(), settled_lines.end(), line) == settled_lines.end()) std::abort();
   }
 }
 

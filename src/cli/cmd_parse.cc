@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/event_json.h"
 #include "core/strings.h"
+#include "core/time.h"
 
 namespace certcast::cli {
 namespace {
@@ -34,6 +35,8 @@ struct ParseFlags {
   std::optional<std::string> challenge;
   std::string tz_offset = "+00:00";
   std::string host;
+  std::string may_grow = "auto";  // auto, yes, no
+  std::string settle_time = "5m";
 };
 
 // Reads FILE or stdin ("-"), bounded like the parsers.
@@ -60,12 +63,16 @@ bool HasExtension(const std::string& file, std::initializer_list<std::string_vie
 
 class ParseRun {
  public:
-  explicit ParseRun(const ParseFlags& flags) : flags_(flags) {}
+  // `clock`: what "now" is when deciding whether a log has settled (SystemClock in production).
+  ParseRun(const ParseFlags& flags, const Clock& clock) : flags_(flags), clock_(clock) {}
 
   int Run() {
     auto offset = clients::ParseUtcOffset(flags_.tz_offset);
     if (!offset.ok()) return Fail(offset.status());
     offset_ = *offset;
+    auto settle = ParseDurationFlag(flags_.settle_time);
+    if (!settle.ok()) return Fail(settle.status().WithPrefix("--settle-time"));
+    settle_time_ = *settle;
     if (flags_.challenge) {
       challenge_ = ChallengeFromString(*flags_.challenge);
       if (!challenge_) {
@@ -89,13 +96,21 @@ class ParseRun {
     if (!text) return;
     // Lines that carry no time (terminal output, a copy without stamps) are stamped with the
     // file's modification time, stdin's with now; syslog stamps without a year take its year.
-    const absl::Time fallback_time = file == "-" ? SystemClock::Get().Now() : Mtime(file);
+    const absl::Time now = clock_.Now();
+    const absl::Time fallback_time = file == "-" ? now : Mtime(file);
+    // A log changed within the settle time may be one the client is still writing: its attempt
+    // under way is held back, not recorded as a failure (docs/collectors.md). stdin is a stream
+    // that has ended (journalctl, docker logs): complete unless --may-grow yes.
+    const bool may_grow = flags_.may_grow == "yes" ||
+                          (flags_.may_grow == "auto" && file != "-" &&
+                           clients::MayStillGrow(fallback_time, now, settle_time_));
     ParseOutput out;
     if (c == "certbot") {
       clients::CertbotLogOptions options;
       options.utc_offset = offset_;
       options.fallback_cert = flags_.cert;
       options.fallback_time = fallback_time;
+      options.input_may_grow = may_grow;
       out = clients::ParseCertbotLog(*text, options);
     } else if (c == "lego") {
       clients::LegoOutputOptions options;
@@ -103,15 +118,23 @@ class ParseRun {
       options.fallback_cert = flags_.cert;
       options.fallback_time = fallback_time;
       options.ca = flags_.ca;
+      options.input_may_grow = may_grow;
       out = clients::ParseLegoOutput(*text, options);
     } else {
       clients::AcmeShLogOptions options;
       options.utc_offset = offset_;
       options.fallback_cert = flags_.cert;
       options.fallback_time = fallback_time;
+      options.input_may_grow = may_grow;
       out = clients::ParseAcmeShLog(*text, options);
     }
     Print(file, out);
+    // Said, not counted as a problem: a collector runs this every second while the client writes.
+    for (size_t line : out.held_back) {
+      std::cerr << file << ":" << line
+                << ": attempt under way, held back until its outcome is logged or the file has "
+                   "not changed for --settle-time\n";
+    }
   }
 
   // A client's state file: read with the layout knowledge discovery uses (collect/clients).
@@ -196,7 +219,9 @@ class ParseRun {
   }
 
   const ParseFlags& flags_;
+  const Clock& clock_;
   absl::Duration offset_;
+  absl::Duration settle_time_;
   std::optional<Challenge> challenge_;
   bool rejected_ = false;
   bool unreadable_ = false;
@@ -224,7 +249,12 @@ const bool kRegistered = RegisterCommand(Command{
           "letsencrypt.log or its terminal output (cron mail, `certbot renew` in a container), "
           "inside journald/syslog lines, `docker logs -t` stamps, docker compose prefixes, "
           "Nginx Proxy Manager's log, dokku's indentation. An attempt whose outcome the log does "
-          "not give is printed as a failure with error \"unknown\" and reported (exit 1).\n\n"
+          "not give is printed as a failure with error \"unknown\" and reported (exit 1): the "
+          "client died mid-attempt. Unless the file may still grow: a log modified less than "
+          "--settle-time ago may be one the client is writing now, so its attempt under way is "
+          "held back (said on stderr, exit 0) and printed by a later run, once its outcome is "
+          "logged or the file has settled; the event is then the same one, so a collector that "
+          "runs this every second stores it once.\n\n"
           "Log timestamps are the host's local time and carry no zone: they are read as UTC "
           "unless --tz-offset gives the host's offset.");
       sub.add_option("client", flags->client, "certbot, lego or acme.sh")
@@ -246,14 +276,24 @@ const bool kRegistered = RegisterCommand(Command{
           ->capture_default_str();
       sub.add_option("--host", flags->host,
                      "Host of config events (default: this machine's name, from gethostname)");
+      sub.add_option("--may-grow", flags->may_grow,
+                     "Whether a log may still be written to: auto (a file modified less than "
+                     "--settle-time ago; stdin never), yes (hold back the attempt under way at "
+                     "its end), no (record it as a failure, error unknown)")
+          ->check(CLI::IsMember({"auto", "yes", "no"}))
+          ->capture_default_str();
+      sub.add_option("--settle-time", flags->settle_time,
+                     "How long after its last change a log counts as finished (--may-grow auto)")
+          ->capture_default_str();
       sub.footer(
           "Examples:\n"
           "  certcast parse certbot /var/log/letsencrypt/letsencrypt.log --tz-offset +01:00\n"
           "  certcast parse certbot /etc/letsencrypt/renewal/shop.conf\n"
           "  journalctl -u lego-renew | certcast parse lego - --cert shop.example.com\n"
           "  docker logs -t nginx-proxy-manager 2>&1 | certcast parse certbot -\n"
-          "  certcast parse lego ~/.lego/certificates/shop.example.com.json --challenge http-01");
-      return [flags] { return ParseRun(*flags).Run(); };
+          "  certcast parse lego ~/.lego/certificates/shop.example.com.json --challenge http-01\n"
+          "  certcast parse lego /var/log/lego.log --settle-time 10m   # a daemon's collector");
+      return [flags] { return ParseRun(*flags, SystemClock::Get()).Run(); };
     }});
 
 }  // namespace

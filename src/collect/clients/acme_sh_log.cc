@@ -217,8 +217,15 @@ class AcmeShParser {
   // End of the log, the end of a cron run, or a new attempt: an open attempt that logged an
   // error failed; one that logged none has no outcome in the log and is recorded as an
   // unexplained failure (and reported), so that it is not read as "nothing happened".
-  void End(bool end_of_log) {
+  // `may_grow` (AcmeShLogOptions::input_may_grow, at the end of the log only): acme.sh may still
+  // be writing the attempt under way, its outcome or its summary line, so it is held back.
+  void End(bool end_of_log, bool may_grow = false) {
     if (!a_.open) return;
+    if (end_of_log && may_grow) {
+      out_.held_back.push_back(a_.line);
+      a_.open = false;
+      return;
+    }
     if (!a_.error_message.empty()) {
       Emit(a_.failed_at, Outcome::kFailure);
       return;
@@ -385,6 +392,7 @@ ParseOutput ParseAcmeShLog(std::string_view text, const AcmeShLogOptions& option
     out.issues.push_back({0, StrCat("log larger than ", kMaxLogBytes, " bytes")});
     return out;
   }
+  text = WholeLines(text, options.input_may_grow);
   // "[date] message"; lines without a date are a multi-line value (a CA response), a wrapper
   // script's output, or acme.sh's terminal echo of an error: those take the time of the nearest
   // dated line.
@@ -427,7 +435,7 @@ ParseOutput ParseAcmeShLog(std::string_view text, const AcmeShLogOptions& option
     if (d.ts) last = d.ts;
     parser.Feed(d.line, ts.value_or(options.fallback_time), d.message, d.ts.has_value());
   }
-  parser.End(true);
+  parser.End(true, options.input_may_grow);
   return out;
 }
 

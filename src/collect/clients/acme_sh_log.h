@@ -46,6 +46,10 @@ struct AcmeShLogOptions {
   std::optional<std::string> fallback_cert;
   // Time of lines without "[date]" (terminal echoes), when no dated line is near.
   absl::Time fallback_time = absl::UnixEpoch();
+  // The input may still grow (a live log: MayStillGrow in common.h): the attempt open at its end
+  // (no "Cert success." or "Error renewing" yet) is held back (ParseOutput::held_back) instead of
+  // recorded as a failure.
+  bool input_may_grow = false;
 };
 
 ParseOutput ParseAcmeShLog(std::string_view text, const AcmeShLogOptions& options);

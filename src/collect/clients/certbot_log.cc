@@ -189,9 +189,28 @@ class CertbotParser {
     Handle(it, t, ts);
   }
 
-  void EndRun() {
+  // Ends the run under way. `may_grow`: the run is the last of an input the client may still be
+  // writing (CertbotLogOptions::input_may_grow), so an attempt whose outcome is not final yet (none,
+  // or a challenge report the final message may still follow) is held back, not recorded: certbot
+  // may be about to write it. Attempts already settled are emitted as usual.
+  void EndRun(bool may_grow = false) {
     if (!run_) return;
     Run& run = *run_;
+    if (may_grow) {
+      // A run that has failed before any attempt showed is still writing its error (or about to).
+      if (run.attempts.empty() && run.abnormal_exit) out_.held_back.push_back(run.line);
+      for (Attempt& a : run.attempts) {
+        if (a.not_due && !a.outcome) continue;
+        if (!a.outcome && !a.requested) continue;  // never got as far as trying
+        if (!a.outcome || a.provisional) {
+          out_.held_back.push_back(a.line);
+          continue;
+        }
+        Emit(run, a);
+      }
+      run_.reset();
+      return;
+    }
     // A run that failed before any attempt showed (account, directory): still a failure.
     if (run.attempts.empty() && run.abnormal_exit) {
       Attempt& a = NewAttempt(run.line, run.start, "");
@@ -863,6 +882,7 @@ ParseOutput ParseCertbotLog(std::string_view text, const CertbotLogOptions& opti
     out.issues.push_back({0, StrCat("log larger than ", kMaxLogBytes, " bytes")});
     return out;
   }
+  text = WholeLines(text, options.input_may_grow);
   CertbotParser parser(options, out);
   bool in_record = false;
   Record record;
@@ -902,7 +922,7 @@ ParseOutput ParseCertbotLog(std::string_view text, const CertbotLogOptions& opti
     it.raw = it.text;
     parser.Feed(it);
   }
-  parser.EndRun();
+  parser.EndRun(options.input_may_grow);
   return out;
 }
 

@@ -38,7 +38,9 @@
 //    carries no ACME problem is the plugin's: dns_api.
 //  * an attempt that was under way (certbot said it was renewing or requesting) and whose
 //    outcome the log does not give is still an event: `failure`, error `unknown`, detail "no
-//    outcome in the log", and an Issue, so the forecaster sees an unexplained failure.
+//    outcome in the log", and an Issue, so the forecaster sees an unexplained failure; unless
+//    the input may still grow (`input_may_grow`): then the last run's attempts without a final
+//    outcome are held back (certbot may be writing it now).
 //  * the lineage is the name the log gives; `fallback_cert` (--cert) only where it gives none.
 //  * lines that look like an error or an attempt but match nothing above are Issues.
 #pragma once
@@ -59,6 +61,10 @@ struct CertbotLogOptions {
   std::optional<std::string> fallback_cert;
   // Time of lines that carry none (terminal output): the file's modification time.
   absl::Time fallback_time = absl::UnixEpoch();
+  // The input may still grow (a live log, modified within the settle time: MayStillGrow in
+  // common.h): the attempts of its last run that have no final outcome yet are held back
+  // (ParseOutput::held_back) instead of recorded as failures with error unknown.
+  bool input_may_grow = false;
 };
 
 // Parses a whole letsencrypt.log or captured terminal output (possibly several runs appended). Input larger than

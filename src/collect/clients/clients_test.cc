@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "collect/clients/acme_sh.h"
@@ -803,6 +804,172 @@ TEST(AcmeShLog, BadInputs) {
   }
   EXPECT_EQ(*ParseAcmeShDate("Sunday, May 03, 2026 AM11:13:11 HKT", absl::Hours(8)),
             T("2026-05-03T03:13:11Z"));
+}
+
+// ---- logs still being written (input_may_grow) ----
+
+// One parse of `text` by `client` ("certbot", "lego", "acme.sh") with input_may_grow as given.
+ParseOutput ParseLive(std::string_view client, std::string_view text, bool may_grow,
+                      const char* fallback_cert = nullptr, const char* ca = nullptr) {
+  if (client == "certbot") {
+    CertbotLogOptions options;
+    options.input_may_grow = may_grow;
+    if (fallback_cert) options.fallback_cert = fallback_cert;
+    return ParseCertbotLog(text, options);
+  }
+  if (client == "lego") {
+    LegoOutputOptions options;
+    options.input_may_grow = may_grow;
+    if (fallback_cert) options.fallback_cert = fallback_cert;
+    if (ca) options.ca = ca;
+    return ParseLegoOutput(text, options);
+  }
+  AcmeShLogOptions options;
+  options.input_may_grow = may_grow;
+  if (fallback_cert) options.fallback_cert = fallback_cert;
+  return ParseAcmeShLog(text, options);
+}
+
+TEST(LiveLogs, AnAttemptUnderWayIsHeldBackOnlyWhileTheLogMayGrow) {
+  const std::string certbot_start =
+      "2026-11-28 10:00:00,000:DEBUG:certbot._internal.main:certbot version: 2.1.0\n"
+      "2026-11-28 10:00:00,001:DEBUG:certbot._internal.main:Arguments: ['--cert-name', 'a.example']\n"
+      "2026-11-28 10:00:01,000:DEBUG:certbot._internal.display.obj:Notifying user: "
+      "Renewing an existing certificate for a.example\n";
+  const std::string lego_start =
+      "2026/11/28 02:51:34 [INFO] [a.example] acme: Obtaining bundled SAN certificate\n"
+      "2026/11/28 02:51:35 [INFO] [a.example] acme: use dns-01 solver\n";
+  const std::string acme_sh_start = "[Sat Nov 28 00:00:01 UTC 2026] Renewing: 'a.example'\n";
+  const std::string unknown = R"("outcome":"failure","error":"unknown","detail":"no outcome in the log")";
+  struct Case {
+    const char* name;
+    const char* client;
+    std::string text;
+    bool may_grow;
+    std::string event;          // the one event expected (a fragment of its line), "" for none
+    std::vector<size_t> held;   // ParseOutput::held_back
+    size_t issues;
+  };
+  const Case cases[] = {
+      // certbot
+      {"certbot truncated, may grow", "certbot", certbot_start, true, "", {1}, 0},
+      {"certbot truncated, settled", "certbot", certbot_start, false, unknown, {}, 1},
+      {"certbot challenge report only, may grow (the final message may follow)", "certbot",
+       certbot_start + "Challenge failed for domain a.example\n", true, "", {1}, 0},
+      {"certbot complete failure, may grow", "certbot",
+       certbot_start + "2026-11-28 10:00:02,000:ERROR:certbot._internal.renewal:Failed to renew "
+                       "certificate a.example with error: Read timed out\n",
+       true, R"("outcome":"failure","error":"timeout","detail":"Read timed out")", {}, 0},
+      {"certbot complete success, may grow", "certbot",
+       certbot_start + "2026-11-28 10:00:05,000:DEBUG:certbot._internal.display.obj:Notifying "
+                       "user: Congratulations, all renewals succeeded: \n",
+       true, R"("outcome":"success")", {}, 0},
+      {"certbot run failed before any attempt, may grow", "certbot",
+       "2026-11-28 10:00:00,000:DEBUG:certbot._internal.main:certbot version: 2.1.0\n"
+       "2026-11-28 10:00:01,000:DEBUG:certbot._internal.log:Exiting abnormally:\n",
+       true, "", {1}, 0},
+      // lego
+      {"lego truncated, may grow", "lego", lego_start, true, "", {1}, 0},
+      {"lego truncated, settled", "lego", lego_start, false, unknown, {}, 1},
+      {"lego plain last line, may grow (a DNS provider's output or the fatal error)", "lego",
+       lego_start + "2026/11/28 02:51:36 exec: hook says hello\n", true, "", {1}, 0},
+      {"lego complete failure, may grow", "lego",
+       lego_start + "2026/11/28 02:51:40 Could not obtain certificates:\n"
+                    "\tacme: error: 403 :: POST :: https://ca/x :: "
+                    "urn:ietf:params:acme:error:unauthorized :: no TXT record\n",
+       true, R"("outcome":"failure","error":"urn:ietf:params:acme:error:unauthorized")", {}, 0},
+      {"lego failure whose last line is still being written, may grow", "lego",
+       lego_start + "2026/11/28 02:51:40 Could not obt", true, "", {1}, 0},
+      {"lego complete success, may grow", "lego",
+       lego_start + "2026/11/28 02:51:40 [INFO] [a.example] Server responded with a certificate.\n",
+       true, R"("outcome":"success")", {}, 0},
+      {"lego not due, may grow", "lego",
+       "2026/11/28 02:51:34 [a.example] The certificate expires in 80 days, the number of days "
+       "defined to perform the renewal is 30: no renewal.\n",
+       true, "", {}, 0},
+      // acme.sh
+      {"acme.sh truncated, may grow", "acme.sh", acme_sh_start, true, "", {1}, 0},
+      {"acme.sh truncated, settled", "acme.sh", acme_sh_start, false, unknown, {}, 1},
+      {"acme.sh error logged, summary not yet, may grow", "acme.sh",
+       acme_sh_start + "[Sat Nov 28 00:00:05 UTC 2026] a.example:Verify error:Invalid response "
+                       "from http://a.example/.well-known/acme-challenge/x\n",
+       true, "", {1}, 0},
+      {"acme.sh complete success, may grow", "acme.sh",
+       acme_sh_start + "[Sat Nov 28 00:00:09 UTC 2026] Cert success.\n", true,
+       R"("outcome":"success")", {}, 0},
+      {"acme.sh complete failure, may grow", "acme.sh",
+       acme_sh_start + "[Sat Nov 28 00:00:09 UTC 2026] Error renewing a.example.\n", true,
+       R"("outcome":"failure")", {}, 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ParseOutput out = ParseLive(c.client, c.text, c.may_grow);
+    EXPECT_EQ(out.held_back, c.held);
+    EXPECT_EQ(out.issues.size(), c.issues);
+    for (const Issue& issue : out.issues) SCOPED_TRACE(issue.reason);
+    if (c.event.empty()) {
+      EXPECT_THAT(out.events, testing::IsEmpty()) << Lines(out.events);
+    } else {
+      ASSERT_EQ(out.events.size(), 1u);
+      EXPECT_THAT(EventToJson(out.events[0]), testing::HasSubstr(c.event));
+      EXPECT_THAT(EventToJson(out.events[0]), testing::HasSubstr(R"("cert":"a.example")"));
+      // Holding back never changes what is emitted: the settled read gives the same line.
+      EXPECT_EQ(Lines(out.events), Lines(ParseLive(c.client, c.text, false).events));
+    }
+  }
+}
+
+TEST(LiveLogs, ReadingARealLogAsItGrowsEmitsExactlyTheEventsOfTheWholeLog) {
+  // A collector reads the log after every write of the client (the worst case), and in the
+  // middle of each line, then once more when the file has settled. Every event any read emits
+  // must be one the whole log gives (same canonical line: the store's dedupe key), and each of
+  // those must have been emitted: no failure that did not happen, no second event for one
+  // attempt. certbot (Python's logging) and lego (Go's log.Logger.Output) write a record with its
+  // continuation lines in one write, so a read sees a whole record (lego's fatal error, "Could
+  // not obtain certificates:" and the problem on the lines under it, is one write): the reads
+  // cut before each record's first line, and in the middle of it.
+  for (const GoldenCase& c : kGoldenCases) {
+    SCOPED_TRACE(c.file);
+    const std::string text = ReadAll(kData / c.file);
+    const ParseOutput whole = ParseLive(c.client, text, false, c.fallback_cert, c.ca);
+    std::set<std::string> expected;
+    for (const Event& e : whole.events) expected.insert(EventToJson(e));
+    std::set<std::string> emitted;
+    size_t reads = 0;
+    for (size_t end = text.find('\n'); end != std::string::npos; end = text.find('\n', end + 1)) {
+      const std::string_view rest = std::string_view(text).substr(end + 1);
+      // Continuation lines (no "YYYY-MM-DD" / "YYYY/MM/DD" head) came in their record's write.
+      if (!rest.empty() && !(rest[0] >= '0' && rest[0] <= '9')) continue;
+      // Cut after the line, and in the middle of the next one (a write under way).
+      const size_t half = std::min(rest.find('\n'), rest.size()) / 2;
+      for (size_t cut : {end + 1, end + 1 + half}) {
+        ++reads;
+        const ParseOutput live =
+            ParseLive(c.client, std::string_view(text).substr(0, cut), true, c.fallback_cert, c.ca);
+        for (const Event& e : live.events) {
+          const std::string line = EventToJson(e);
+          EXPECT_TRUE(expected.contains(line)) << "after byte " << cut << ": " << line;
+          emitted.insert(line);
+        }
+      }
+    }
+    EXPECT_GE(reads, 2u);
+    for (const Event& e : ParseLive(c.client, text, false, c.fallback_cert, c.ca).events) {
+      emitted.insert(EventToJson(e));
+    }
+    EXPECT_EQ(emitted, expected);
+  }
+}
+
+TEST(LiveLogs, MayStillGrowComparesTheLastChangeWithTheSettleTime) {
+  const absl::Time now = T("2026-12-05T08:00:00Z");
+  EXPECT_TRUE(MayStillGrow(now - absl::Seconds(1), now, kDefaultSettleTime));
+  EXPECT_TRUE(MayStillGrow(now - absl::Seconds(299), now, kDefaultSettleTime));
+  EXPECT_FALSE(MayStillGrow(now - absl::Seconds(300), now, kDefaultSettleTime));
+  EXPECT_FALSE(MayStillGrow(now - absl::Hours(24), now, kDefaultSettleTime));
+  // A modification time ahead of the clock (a clock stepped back): still being written.
+  EXPECT_TRUE(MayStillGrow(now + absl::Hours(1), now, kDefaultSettleTime));
+  EXPECT_FALSE(MayStillGrow(now - absl::Seconds(2), now, absl::Seconds(1)));
 }
 
 // ---- wrappers and the clients' older wordings ----

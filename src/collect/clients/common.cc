@@ -548,4 +548,14 @@ bool Finish(Event event, size_t line, ParseOutput& out) {
   return true;
 }
 
+bool MayStillGrow(absl::Time modified, absl::Time now, absl::Duration settle_time) {
+  return modified > now - settle_time;
+}
+
+std::string_view WholeLines(std::string_view text, bool may_grow) {
+  if (!may_grow || text.empty() || text.back() == '\n') return text;
+  const size_t last = text.rfind('\n');
+  return last == std::string_view::npos ? std::string_view() : text.substr(0, last + 1);
+}
+
 }  // namespace certcast::clients

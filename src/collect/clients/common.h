@@ -43,7 +43,40 @@ struct Issue {
 struct ParseOutput {
   std::vector<Event> events;
   std::vector<Issue> issues;
+  // First lines of the attempts held back: under way at the end of an input that may still grow
+  // (`input_may_grow` in the parser's options). Not events, not problems: a later read, once the
+  // attempt has its outcome or the file has settled, emits each exactly as it would have been.
+  std::vector<size_t> held_back;
 };
+
+// ---- logs the client may still be writing ----
+//
+// Every parser records an attempt the input shows under way but whose outcome it does not give as
+// a failure, error `unknown` ("no outcome in the log"): the client died mid-attempt, which is a
+// failure worth recording. A collector reads a live log, though, and a log the client is still
+// writing ends in the middle of the attempt under way: recording that attempt as a failure would
+// send the policy an unexplained failure that did not happen, and the real outcome a moment later
+// as a second event. So each parser's options carry `input_may_grow`: when set, an attempt under
+// way at the end of the input (and, for lego, a plain line not yet known to be its fatal error)
+// is held back (ParseOutput::held_back), not emitted. The parser is pure: the caller decides,
+// from the file's modification time and its clock, with MayStillGrow.
+//
+// How long after its last write a log counts as settled. A client writes to its log at least
+// every few seconds while an attempt runs (ACME requests, challenge polling); waits for DNS
+// propagation are the longest silences, a minute or two with the clients' defaults (an operator
+// who configures longer waits passes a longer settle time). Five minutes is beyond those, and
+// delays the record of a client that died mid-attempt by no more than that.
+inline constexpr absl::Duration kDefaultSettleTime = absl::Minutes(5);
+
+// Whether a log last modified at `modified` may still grow at `now`: it changed less than
+// `settle_time` ago (or its time is in the future: a clock stepped back, a copy with a later
+// mtime), so a client may still be writing to it.
+bool MayStillGrow(absl::Time modified, absl::Time now, absl::Duration settle_time);
+
+// `text` without a last line that has no '\n' yet when the input may still grow: the client is
+// writing that line now, and half a line can read as another message ("Could not" of "Could not
+// obtain certificates"). The parsers read only whole lines of a live log.
+std::string_view WholeLines(std::string_view text, bool may_grow);
 
 // Lines of `text` split on '\n' (a trailing '\r' is removed), numbered from 1.
 struct Line {

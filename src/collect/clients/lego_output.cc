@@ -185,7 +185,16 @@ class LegoParser {
   // the next one.
   void LineageHint(std::string name) { hint_ = std::move(name); }
 
-  void End() {
+  // The end of the input. `may_grow` (LegoOutputOptions::input_may_grow): lego may still be
+  // writing, so a plain last line may yet turn out to be a DNS provider's output rather than the
+  // fatal error, and an attempt under way may yet end: both are held back, not recorded.
+  void End(bool may_grow) {
+    if (may_grow && (pending_ || (a_.open && a_.obtaining))) {
+      out_.held_back.push_back(a_.open ? a_.line : pending_->line);
+      a_.open = false;
+      pending_.reset();
+      return;
+    }
     FlushPending();
     if (a_.open && a_.obtaining) {
       // Under way when the output ends: an unexplained failure, not nothing.
@@ -343,6 +352,7 @@ ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& opti
     out.issues.push_back({0, StrCat("output larger than ", kMaxLogBytes, " bytes")});
     return out;
   }
+  text = WholeLines(text, options.input_may_grow);
   LegoParser parser(options, out);
   std::optional<Record> record;
   for (const WrappedLine& w : Unwrap(text, options.fallback_time, options.utc_offset)) {
@@ -396,7 +406,7 @@ ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& opti
     }
   }
   if (record) parser.Feed(*record);
-  parser.End();
+  parser.End(options.input_may_grow);
   return out;
 }
 

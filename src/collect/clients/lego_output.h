@@ -56,6 +56,10 @@ struct LegoOutputOptions {
   std::optional<std::string> ca;
   // Time of lines that carry none (a copy without lego's stamps): the file's modification time.
   absl::Time fallback_time = absl::UnixEpoch();
+  // The input may still grow (a live log: MayStillGrow in common.h): an attempt under way at its
+  // end, or a plain last line not yet known to be the fatal error, is held back
+  // (ParseOutput::held_back) instead of recorded as a failure.
+  bool input_may_grow = false;
 };
 
 ParseOutput ParseLegoOutput(std::string_view text, const LegoOutputOptions& options);
