@@ -57,6 +57,7 @@ Status ParsePolicy(const toml::table* node, policy::PolicyConfig& p) {
   RETURN_IF_ERROR(t.Get("safety_net_slack", p.safety_net_slack));
   RETURN_IF_ERROR(t.Get("urgent_expiry", p.urgent_expiry));
   RETURN_IF_ERROR(t.Get("reload_settle", p.reload_settle));
+  RETURN_IF_ERROR(t.Get("observation_lapse", p.observation_lapse));
   RETURN_IF_ERROR(t.Get("time_scale", p.time_scale));
   RETURN_IF_ERROR(t.Get("needs_approval", p.needs_approval));
   for (const std::string& kind : p.needs_approval) {

@@ -46,7 +46,9 @@ struct AlertCandidate {
   bool transient = false;  // the error class usually clears by itself
   // A report about configuration, not a renewal about to fail: the client's renew rule renews
   // after expiry (RenewRuleTooLate). The expiry it leads to alerts on its own (ExpiryImminent,
-  // which certcast's own safety-net renewal answers first), so this one is at most a ticket.
+  // which certcast's own safety-net renewal answers first), so this one is at most a ticket. Also
+  // a lineage no longer observed on a host that still reports (LineageNotObserved: removed, most
+  // likely; nothing there renews or serves it any more).
   bool config_report = false;
   std::optional<absl::Time> renewal_due;  // the client's next renewal
   std::optional<absl::Time> expiry;       // the current certificate's notAfter

@@ -86,20 +86,27 @@ TEST(ClassifyTest, PagesOnlyNearTheDeadlineAndWatchesYoungSoftConditions) {
 
 // What the planner's alerts become: the candidates' labels (what a label silence matches), the
 // configuration report flag, the cause key; a held alert (already sent) still counts.
-TEST(CandidatesFromPlanTest, LabelsConfigReportAndHeldAlerts) {
+// A lineage's view with a 45-day certificate that expires `left` from kNow.
+policy::LineageView ViewOf(const std::string& cert, const std::string& host,
+                           const std::string& name, absl::Duration left) {
   policy::LineageView view;
-  view.cert = "shop";
-  view.config.cert = "shop";
-  view.config.host = "web1";
-  view.config.names = {"shop.example.com"};
+  view.cert = cert;
+  view.config.cert = cert;
+  view.config.host = host;
+  view.config.names = {name};
+  IssuedEvent current;
+  current.cert = cert;
+  current.not_before = kNow + left - 45 * kDay;
+  current.not_after = kNow + left;
+  view.current = current;
+  return view;
+}
+
+TEST(CandidatesFromPlanTest, LabelsConfigReportAndHeldAlerts) {
+  policy::LineageView view = ViewOf("shop", "web1", "shop.example.com", 5 * kDay);
   view.config.client = Client::kAcmeSh;
   view.config.ca = "https://acme.example/dir";
   view.config.challenge = Challenge::kDns01;
-  IssuedEvent current;
-  current.cert = "shop";
-  current.not_before = kNow - 40 * kDay;
-  current.not_after = kNow + 5 * kDay;
-  view.current = current;
   policy::PlanResult plan;
   policy::PlannedItem rule;
   rule.action.cert = "shop";
@@ -145,6 +152,34 @@ TEST(CandidatesFromPlanTest, LabelsConfigReportAndHeldAlerts) {
   EXPECT_TRUE(Matches(by_client, got[1]));
   by_client.value = "client=lego";
   EXPECT_FALSE(Matches(by_client, got[1]));
+}
+
+// A lineage no longer observed on a host that still reports (removed, most likely: hosting-62's
+// 67 daily pages, issue #15) is a ticket even days from expiry, about itself alone: its domain's
+// earlier DNS trouble does not put it into (and page it with) that domain's incident.
+TEST(CandidatesFromPlanTest, ALineageNotObservedIsATicketOfItsOwn) {
+  const policy::LineageView view = ViewOf("blog", "web4", "blog.example.org", 2 * kDay);
+  policy::PlanResult plan;
+  policy::PlannedItem item;
+  item.action.cert = "blog";
+  item.action.kind = ActionKind::kAlert;
+  item.action.reason = "LineageNotObserved: blog has not been observed since ...";
+  item.reason = policy::kReasonLineageNotObserved;
+  item.diagnosis.cause = Cause::kDnsPointing;  // its name had moved away before it went quiet
+  plan.items.push_back(item);
+  policy::PlannedItem expiring = item;  // the same facts through the safety net: a page
+  expiring.reason = policy::kReasonExpiryImminent;
+  plan.items.push_back(expiring);
+
+  const std::vector<AlertCandidate> got = CandidatesFromPlan(plan, {view});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0].config_report);
+  EXPECT_EQ(got[0].cause, "LineageNotObserved");
+  EXPECT_EQ(got[0].cause_key, "lineage:blog");
+  EXPECT_EQ(Classify(got[0], kNow, AlertPolicy{}, kNow), Severity::kTicket);
+  EXPECT_FALSE(got[1].config_report);
+  EXPECT_EQ(got[1].cause_key, "domain:example.org");
+  EXPECT_EQ(Classify(got[1], kNow, AlertPolicy{}, kNow), Severity::kPage);
 }
 
 TEST(CauseKeyTest, SharedCausesShareAKey) {

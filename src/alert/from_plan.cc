@@ -22,7 +22,10 @@ AlertCandidate Make(const std::string& cert, std::string_view reason, const std:
       reason == policy::kReasonPredictedFailure || reason == policy::kReasonHazardAhead;
   c.confirmed = d.confidence == policy::Confidence::kConfirmed || !predicted;
   c.hard_fact = d.hard_fact;
-  c.config_report = reason == policy::kReasonRenewRuleTooLate;
+  // Reports a person settles in working hours, capped at ticket: the client's renew rule, and a
+  // lineage no longer observed on its host (removed, most likely).
+  c.config_report = reason == policy::kReasonRenewRuleTooLate ||
+                    reason == policy::kReasonLineageNotObserved;
   c.transient = d.transient;
   std::string host, ca, domain;
   if (view) {
@@ -35,6 +38,12 @@ AlertCandidate Make(const std::string& cert, std::string_view reason, const std:
   c.host = host;
   c.cause_key = CauseKey(::certcast::ToString(d.cause), d.scope, cert, host, ca, domain);
   if (d.cause == policy::Cause::kNone) c.cause_key = StrCat("lineage:", cert);
+  // A lineage no longer observed is about itself, whatever trouble its domain had before it went
+  // quiet: it must not join (and be paged with) an incident of lineages still there.
+  if (reason == policy::kReasonLineageNotObserved) {
+    c.cause = c.reason;
+    c.cause_key = StrCat("lineage:", cert);
+  }
   // What a label silence can match (`--label client=lego`): the lineage's own facts.
   c.labels = {{"cert", c.cert}, {"host", c.host}, {"cause", c.cause},
               {"cause_key", c.cause_key}, {"reason", c.reason}};

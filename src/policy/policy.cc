@@ -212,7 +212,7 @@ Status ApplyTimeScale(PolicyConfig& c) {
         &c.hazard_alert_horizon, &c.hazard_renew_horizon, &c.hazard_human_time,
         &c.failing_alert_after, &c.renew_retry_interval, &c.dry_run_interval,
         &c.reload_retry_interval, &c.probe_persistence, &c.ca_outage_persistence,
-        &c.safety_net_slack, &c.urgent_expiry, &c.reload_settle}) {
+        &c.safety_net_slack, &c.urgent_expiry, &c.reload_settle, &c.observation_lapse}) {
     *d = *d / c.time_scale;
   }
   return OkStatus();
@@ -798,6 +798,46 @@ Proposal Alert(const Context& x, std::string_view reason, std::string message, s
   return p;
 }
 
+// The lineage's own latest observation: what its agent probed, its client attempted or reported,
+// and what was issued or deployed for it. Host, domain and CA evidence shared with other
+// lineages does not count.
+absl::Time LastObserved(const LineageView& v) {
+  absl::Time t = std::max(v.config_at, v.current_recorded_at);
+  for (const Served& s : v.served) t = std::max(t, s.probed_at);
+  for (const LineageView::Deploy& d : v.deploys) t = std::max(t, d.at);
+  for (const std::optional<Attempt>* a : {&v.last_attempt, &v.last_dry_run}) {
+    if (*a) t = std::max(t, (*a)->at);
+  }
+  if (v.evidence.http01.count > 0 || v.evidence.http01.since) t = std::max(t, v.evidence.http01.last);
+  if (v.evidence.dns01.count > 0 || v.evidence.dns01.since) t = std::max(t, v.evidence.dns01.last);
+  return t;
+}
+
+// A lineage that was probed and then went silent while its host's client scheduler kept running
+// has most likely been removed from the host (the site moved away and its owner deleted the
+// client's configuration): nothing there renews or serves its certificate any more, so that
+// certificate's expiry is not a failure anyone must be woken for (issue #15: 67 daily pages about
+// one such lineage on hosting-62, weeks past its expiry). Certcast cannot tell removal from lost
+// collection, so this replaces the lineage's other alerts with one report a person settles in
+// working hours (the alert core caps it at ticket). Never fires for a lineage never probed (no
+// served result: a deployment without probes) or when the host itself went quiet (its scheduler
+// report stops too): then the safety net pages as before.
+std::optional<Proposal> AlertLineageNotObserved(const Context& x) {
+  const LineageView& v = x.v;
+  if (!v.current || v.served.empty() || !v.evidence.scheduler_last_run) return std::nullopt;
+  const absl::Time last = LastObserved(v);
+  if (*v.evidence.scheduler_last_run - last < x.cfg.observation_lapse) return std::nullopt;
+  return Alert(x, kReasonLineageNotObserved,
+               StrCat(v.cert, " has not been observed since ", Ts(last),
+                      " (no probe, attempt or configuration report) while ",
+                      ToString(v.config.client), "'s scheduler on ", v.config.host, " ran at ",
+                      Ts(*v.evidence.scheduler_last_run), "; its certificate ", v.current->serial,
+                      " expires at ", Ts(v.current->not_after),
+                      "; fix: if the lineage was removed from the host, retire it in certcast; "
+                      "else restore the agent's access to it"),
+               StrCat("unobserved:", v.current->serial));
+}
+
 std::optional<Proposal> AlertExpiryImminent(const Context& x) {
   if (!SafetyNetFires(x)) return std::nullopt;
   return Alert(x, kReasonExpiryImminent,
@@ -1150,8 +1190,8 @@ Decision Decide(const PolicyInput& in) {
   // Alert track: the first check that fires.
   std::optional<Proposal> alert;
   using AlertCheck = std::optional<Proposal> (*)(const Context&);
-  static constexpr AlertCheck kAlertChainHead[] = {AlertExpiryImminent, AlertFewAttemptsLeft,
-                                                   AlertRenewalFailing};
+  static constexpr AlertCheck kAlertChainHead[] = {AlertLineageNotObserved, AlertExpiryImminent,
+                                                   AlertFewAttemptsLeft, AlertRenewalFailing};
   for (AlertCheck check : kAlertChainHead) {
     if ((alert = check(x))) break;
   }

@@ -48,6 +48,7 @@ inline constexpr std::string_view kReasonPredictedFailure = "PredictedFailure";
 inline constexpr std::string_view kReasonRenewRuleTooLate = "RenewRuleTooLate";
 inline constexpr std::string_view kReasonRateLimitBudget = "RateLimitBudget";
 inline constexpr std::string_view kReasonSwitchNotKept = "SwitchNotKept";
+inline constexpr std::string_view kReasonLineageNotObserved = "LineageNotObserved";
 // ---- Reasons a proposal was held back (audit only; nothing is printed) ----
 inline constexpr std::string_view kHeldAlreadyDone = "HeldAlreadyDone";
 inline constexpr std::string_view kHeldRateLimit = "HeldRateLimit";
@@ -161,6 +162,11 @@ struct PolicyConfig {
   absl::Duration urgent_expiry = absl::Hours(48);
   // A reload shows in probes made this long after it; later stale probes mean it did not work.
   absl::Duration reload_settle = absl::Hours(1);
+  // A lineage whose own observations (served probes, challenge probes, attempts, configuration,
+  // issuance, deploys) stopped this long before its host's client scheduler last ran is no longer
+  // observed: removed from the host, most likely (issue #15). Several agent cycles and a daily
+  // probe fit well inside it.
+  absl::Duration observation_lapse = absl::Hours(72);
   // Policy time runs this many times faster than the clock. 1 in production. A lab whose
   // certificates live minutes instead of 90 days (tests/e2e) sets it so that the chain's days
   // become seconds: ApplyTimeScale divides every duration above and the clients' retry cadence.

@@ -144,12 +144,55 @@ std::string CertbotWithRule(const char* rule) {
                 rule, R"("})");
 }
 
+// The host's agent probing what web1:443 serves for the lineage's name (serial 0a).
+std::string ServedProbe(const char* ts) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"0a","not_after":"2026-11-30T00:00:00Z"})");
+}
+// web1's daily host report: its client's scheduler last ran at `ran`.
+std::string HostScheduler(const char* ts, const char* ran) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"host","host":"web1","disk_free_bytes":1000000000,"disk_total_bytes":2000000000,"scheduler_last_run":")",
+                ran, R"("})");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Chain, DecideTest,
     ::testing::Values(
         Case{"AHealthyLineageMidLifeGetsNoAction", {kConfigHttp, kIssued}, "2026-10-01T00:00:00Z", {}},
         Case{"ACertificateTwoDaysFromExpiryThatWasNeverRenewedGetsARenewalAndAnAlert",
              {kConfigHttp, kIssued, Renewal("2026-11-01T00:00:00Z", "success")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // hosting-62 (issue #15): a lineage probed daily, then removed from its host (the site
+        // moved away): no probe, attempt or report since 2026-11-02 while the host's scheduler
+        // still runs. Its expiry is not a failure to wake anyone for: one report (a ticket in the
+        // alert core), not a daily ExpiryImminent page; certcast's renewal is still proposed.
+        Case{"ALineageSilentForDaysWhileItsHostReportsIsReportedAsNotObservedNotPaged",
+             {kConfigHttp, kIssued, ServedProbe("2026-11-01T00:00:00Z"),
+              ServedProbe("2026-11-02T00:00:00Z"), HostScheduler("2026-11-27T12:00:00Z", "2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonLineageNotObserved}},
+             0.0, nullptr, nullptr, {},
+             "has not been observed since 2026-11-02T00:00:00Z"},
+        // The same silence, but the host's reports stopped with it (the agent or the machine is
+        // down): the certificate may still be served and expire: the safety net pages.
+        Case{"ALineageSilentWithItsWholeHostStillPagesAtExpiry",
+             {kConfigHttp, kIssued, ServedProbe("2026-11-02T00:00:00Z"),
+              HostScheduler("2026-11-02T06:00:00Z", "2026-11-02T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // Probed until 40 h ago, inside observation_lapse (72 h): still observed.
+        Case{"ALineageProbedRecentlyStillPagesAtExpiry",
+             {kConfigHttp, kIssued, ServedProbe("2026-11-26T08:00:00Z"),
+              HostScheduler("2026-11-27T12:00:00Z", "2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // Never probed (a deployment without probes): silence means nothing; the safety net pages.
+        Case{"ALineageNeverProbedStillPagesAtExpiry",
+             {kConfigHttp, kIssued, HostScheduler("2026-11-27T12:00:00Z", "2026-11-27T00:00:00Z")},
              "2026-11-28T00:00:00Z",
              {{ActionKind::kRenew, kReasonExpiryImminent},
               {ActionKind::kAlert, kReasonExpiryImminent}}},
