@@ -9,7 +9,9 @@
 #     page, 100 items) and GET /v1/lineages/{cert} (a random lineage per request): once at a fixed
 #     rate (RATE req/s in total, default 500, through a per-request delay in a wrk Lua script:
 #     wrk has no rate option and wrk2 is not in Debian) and once at maximum throughput; requests/s
-#     and the p50/p99 latency wrk reports.
+#     and the p50/p99 latency wrk reports. RECENT=R adds R TLS probes per lineage in the 72 h
+#     before the run (events for the detail route to read; default 0); MODES picks the routes
+#     (default "list detail").
 # Usage: BUILD=build [EVENTS=FILE] bench/serve_bench.sh [N] [LINEAGES]   (prints a report; run it with `nice`)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,13 +50,17 @@ if [[ -n ${EVENTS:-} ]]; then ln -s "$EVENTS" "$work/events.jsonl"
 else python3 "$ROOT/bench/gen_events.py" "$N" "$work/events.jsonl" --seed 1; fi
 split -l "$CHUNK" -d -a 5 "$work/events.jsonl" "$work/chunk."
 t0=$(now)
-"$CERTCAST" ingest --db "$work/local.db" "$work/events.jsonl" 2>"$work/local.log"
+# CPU seconds beside the wall: on a shared machine the wall measures the scheduler's share as much
+# as the work; user + system time of the process that does it is the work.
+TIMEFORMAT='%U %S'
+local_cpu=$( { time "$CERTCAST" ingest --db "$work/local.db" "$work/events.jsonl" 2>"$work/local.log"; } 2>&1 |
+  awk '{printf "%.1f", $1 + $2}')
 t1=$(now)
 local_s=$(echo "$t1 - $t0" | bc -l)
 
 stored_local="$("$CERTCAST" stats --db "$work/local.db" 2>/dev/null | awk '/^events:/ {print $2; exit}') stored"
-printf 'ingest of %d events: local %.1f s (%.0f events/s, %s); uptime: %s\n' \
-  "$N" "$local_s" "$(echo "$N / $local_s" | bc -l)" "$stored_local" "$(uptime)"
+printf 'ingest of %d events: local %.1f s (%.0f events/s, %s; %s CPU s); uptime: %s\n' \
+  "$N" "$local_s" "$(echo "$N / $local_s" | bc -l)" "$stored_local" "$local_cpu" "$(uptime)"
 # INGEST_DEBOUNCES: how soon the server re-plans after posted events, one HTTP run each (the
 # server's default 5s; 1h measures the HTTP path without the fleet view's refreshes competing
 # for the CPU, so the two runs split the refreshes' share from the HTTP path's).
@@ -70,10 +76,12 @@ for debounce in ${INGEST_DEBOUNCES:-5s 1h}; do
        -H "Content-Type: application/x-ndjson" --data-binary @{} "$URL"); [ "$code" = 200 ] || { echo "{}: $code" >&2; exit 255; }'
   t1=$(now)
   http_s=$(echo "$t1 - $t0" | bc -l)
+  # The server's user + system CPU seconds (its preview plans included), from /proc.
+  server_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/${pids[-1]}/stat")
   stop_last
   stored_http="$("$CERTCAST" stats --db "$work/http.db" 2>/dev/null | awk '/^events:/ {print $2; exit}') stored"
-  printf '  HTTP, --ingest-debounce %s: %.1f s (%.0f events/s, %s; %d lines per request, %d at a time): HTTP/local = %.0f %%; uptime: %s\n' \
-    "$debounce" "$http_s" "$(echo "$N / $http_s" | bc -l)" "$stored_http" "$CHUNK" "$PARALLEL" \
+  printf '  HTTP, --ingest-debounce %s: %.1f s (%.0f events/s, %s; %d lines per request, %d at a time; server %s CPU s): HTTP/local = %.0f %%; uptime: %s\n' \
+    "$debounce" "$http_s" "$(echo "$N / $http_s" | bc -l)" "$stored_http" "$CHUNK" "$PARALLEL" "$server_cpu" \
     "$(echo "100 * $local_s / $http_s" | bc -l)" "$(uptime)"
 done
 rm -f "$work"/chunk.* "$work/local.db"* "$work/http.db"*
@@ -82,8 +90,11 @@ fi
 [[ ${SKIP_READS:-0} == 1 ]] && exit 0
 
 # ---- 2. reads on a LINEAGES-lineage store
-python3 "$ROOT/bench/gen_lineages.py" "$LINEAGES" "$work/lineages.jsonl"
+recent=()
+((${RECENT:-0} == 0)) || recent=(--recent "$RECENT" --now "$(date -u +%FT%TZ)")
+python3 "$ROOT/bench/gen_lineages.py" "$LINEAGES" "$work/lineages.jsonl" "${recent[@]}"
 "$CERTCAST" ingest --db "$work/fleet.db" "$work/lineages.jsonl" 2>/dev/null
+echo "read store: $(wc -l <"$work/lineages.jsonl") events ($LINEAGES lineages, ${RECENT:-0} recent TLS probes each)"
 "$CERTCAST" token create --db "$work/fleet.db" --name bench --scope read >"$work/read.token"
 port=$(free_port)
 t0=$(now)
@@ -93,7 +104,7 @@ printf 'read store: %d lineages; server up with its first plan in %.1f s\n' "$LI
 
 export TOKEN=$(cat "$work/read.token") LINEAGES
 connections=10
-for mode in list detail; do
+for mode in ${MODES:-list detail}; do
   # Fixed rate: each of the connections waits connections/RATE s before each request, so the
   # offered load is at most RATE req/s (less by the service time).
   delay=$(echo "1000 * $connections / $RATE" | bc)
