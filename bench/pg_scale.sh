@@ -3,7 +3,7 @@
 #  1. LINEAGES lineages (default 1,000,000; bench/gen_lineages.py), each a config, an issued
 #     certificate and PROBES TLS probes a day apart (default 3), stored by `certcast ingest` into a fresh SQLite file and into
 #     a fresh PostgreSQL 15 this script starts (initdb + pg_ctl, PostgreSQL's default settings:
-#     fsync on); events stored and size on disk of each;
+#     fsync on; pg_stat_statements loaded); events stored and size on disk of each;
 #  2. `certcast plan` on each (the first plan: no checkpoint, every event folded; then the next
 #     one, from the checkpoint), wall time and peak RSS from /usr/bin/time -v;
 #  3. `certcast serve` on each in turn (up once its first plan is done), then wrk 4.1 (2 threads,
@@ -21,26 +21,15 @@ LINEAGES=${1:-1000000}
 PROBES=${PROBES:-3}
 DURATION=${DURATION:-15s}
 AT=2026-11-20T00:00:00Z
-source "$ROOT/tests/integration/pg_lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/pg-scale.XXXXXX")
-server=
-cleanup() {
-  [[ -n $server ]] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
-  pg_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$ROOT/bench/pg_bench_lib.sh"
+pg_bench_begin pg-scale
 now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f}')" "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start; $(git -C "$ROOT" rev-parse --short HEAD)"
 python3 "$ROOT/bench/gen_lineages.py" "$LINEAGES" "$work/fleet.jsonl" --probes "$PROBES"
 lines=$(wc -l <"$work/fleet.jsonl")
-PG_SETTINGS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" \
-  pg_start "$work"
-pg_psql -c "CREATE SCHEMA certcast" -c "CREATE EXTENSION pg_stat_statements"
-pg="$PG_URI?options=-csearch_path%3Dcertcast"
+pg_bench_start_pg
 sqlite=$work/fleet.db
 
 declare -A ingest_s stored size
@@ -75,15 +64,8 @@ done
 export LINEAGES
 for store in sqlite postgresql; do
   export TOKEN=$("$CERTCAST" token create --db "${db[$store]}" --token-key "$work/token.key" --name "bench-$store" --scope read)
-  port=$(free_port)
   t0=$(now)
-  "$CERTCAST" serve --db "${db[$store]}" --token-key "$work/token.key" --listen "127.0.0.1:$port" \
-    --plan-interval 24h >"$work/serve-$store.log" 2>&1 &
-  server=$!
-  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
-    kill -0 "$server" 2>/dev/null || { tail -5 "$work/serve-$store.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  pg_bench_serve "$CERTCAST" "${db[$store]}" "$work/serve-$store.log"
   t1=$(now)
   echo "$store: certcast serve up with its first plan in $(secs "$t0" "$t1") s"
   for mode in list detail; do
