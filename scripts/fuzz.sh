@@ -10,16 +10,25 @@
 #                                                and ft from libFuzzer's final status line), CPU
 #                                                seconds and crashes per target, written to
 #                                                build-fuzz/campaign.md and printed
+#   scripts/fuzz.sh --long --cpu [SECONDS] [TARGET...]
+#                                                the same, SECONDS of CPU time per target (user +
+#                                                sys of the fuzzer, polled every 5 s, then SIGINT):
+#                                                on a shared machine at nice 19 wall time says
+#                                                little about how much fuzzing a target got
 # Example: scripts/fuzz.sh --long 600 fuzz_model_file fuzz_plan_checkpoint
 # CERTCAST_FUZZ_NO_BUILD=1 runs the targets already in build-fuzz/ without rebuilding them (a
 # campaign resumed on the same binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-long=0
+long=0 cpu_budget=0
 if [[ "${1:-}" == "--long" ]]; then
   long=1
   shift
+  if [[ "${1:-}" == "--cpu" ]]; then
+    cpu_budget=1
+    shift
+  fi
 fi
 seconds="${1:-$((long ? 1800 : 60))}"
 [[ $# -gt 0 ]] && shift
@@ -63,10 +72,31 @@ for t in $targets; do
   touch "build-fuzz/$t.start"
   # -timeout: an input that takes over 10 s is a hang, reported like a crash. -max_len: configs,
   # model files and logs beyond 64 KiB add time per run, not paths.
+  # --cpu: no wall limit; the loop below interrupts the fuzzer once it has used SECONDS of CPU
+  # (SIGINT: libFuzzer prints its final stats and exits 72, "run interrupted").
+  wall_limit=$seconds
+  ((cpu_budget)) && wall_limit=0
   /usr/bin/time -f "cpu %U %S" -o "build-fuzz/$t.time" "${nice_prefix[@]}" \
-    "build-fuzz/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="build-fuzz/crashes/$t-" "$corpus" "${seeds[@]}" \
-    >"$log" 2>&1 || status=$?
+    "build-fuzz/fuzz/$t" -max_total_time="$wall_limit" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="build-fuzz/crashes/$t-" \
+    "$corpus" "${seeds[@]}" >"$log" 2>&1 &
+  timer=$!
+  interrupted=0
+  if ((cpu_budget)); then
+    ticks=$(getconf CLK_TCK)
+    while kill -0 "$timer" 2>/dev/null; do
+      sleep 5
+      fuzzer=$(pgrep -P "$timer" | head -1 || true)
+      [[ -n $fuzzer && -r /proc/$fuzzer/stat ]] || continue
+      # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): utime, stime in ticks.
+      used=$(sed 's/.*) //' "/proc/$fuzzer/stat" | awk -v t="$ticks" '{printf "%d", ($12 + $13) / t}')
+      if ((used >= seconds)); then kill -INT "$fuzzer" 2>/dev/null && interrupted=1; break; fi
+    done
+  fi
+  wait "$timer" || status=$?
+  if ((interrupted)) && [[ $status == 72 ]] && grep -q 'libFuzzer: run interrupted' "$log"; then
+    status=0  # the budget's own SIGINT, not a finding
+  fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
@@ -76,10 +106,11 @@ for t in $targets; do
   crashes=$(find build-fuzz/crashes -name "$t-*" -newer "build-fuzz/$t.start" 2>/dev/null | wc -l)
   [[ $status -ne 0 && $crashes -eq 0 ]] && crashes=1  # an abort without an artifact still counts
   if ((long)); then
-    echo "| $t | $seconds | ${cpu:-?} | ${runs:-?} | ${cov:-?} | ${ft:-?} | ${corp:-?} | $crashes |" >>"$table"
+    wall=$(($(date +%s) - $(stat -c %Y "build-fuzz/$t.start")))
+    echo "| $t | $wall | ${cpu:-?} | ${runs:-?} | ${cov:-?} | ${ft:-?} | ${corp:-?} | $crashes |" >>"$table"
   fi
   if [[ $status -eq 0 ]]; then
-    echo "fuzz: $t: ${runs:-?} runs in ${seconds}s (${cpu:-?} CPU s), cov ${cov:-?} ft ${ft:-?}, no crash" >&2
+    echo "fuzz: $t: ${runs:-?} runs, ${cpu:-?} CPU s, cov ${cov:-?} ft ${ft:-?}, no crash" >&2
     passed=$((passed + 1))
   else
     echo "fuzz: $t FAILED; see $log" >&2
