@@ -79,8 +79,16 @@ StatusOr<std::vector<AuditRecord>> Queue(ActionRows& rows, const NewQueuedAction
                                          const AuditRecord& decision) {
   std::vector<AuditRecord> records;
   const ActionActor planner = Planner(decision.at);
-  ASSIGN_OR_RETURN(std::vector<QueuedAction> superseded, rows.QueuedLike(action));
-  for (QueuedAction& old : superseded) {
+  ASSIGN_OR_RETURN(std::vector<QueuedAction> open, rows.OpenLike(action));
+  // The same work leased to an agent and not reported may have been done: its outcome is what the
+  // next plan should learn from. A second action would run the client again: a server back from
+  // an outage longer than the retry interval plans before the agent has reported, and the lease
+  // (30 min) ran out long before. It holds until it ends (reported, or given up by the lease rules).
+  for (const QueuedAction& old : open) {
+    if (old.state == ActionState::kLeased) return records;
+  }
+  for (QueuedAction& old : open) {
+    if (old.state != ActionState::kQueued) continue;
     ASSIGN_OR_RETURN(AuditRecord r, End(rows, old, ActionState::kExpired,
                                         SupersededReason(decision.seq), "action_expired", planner));
     records.push_back(std::move(r));

@@ -28,8 +28,9 @@ class ActionRows {
                                                            absl::Time now) = 0;
   // Action `id` (nullopt: none), locked to the end of the transaction.
   virtual StatusOr<std::optional<QueuedAction>> LockAction(int64_t id) = 0;
-  // The queued actions of (host, cert, kind), in id order: what a new one supersedes.
-  virtual StatusOr<std::vector<QueuedAction>> QueuedLike(const NewQueuedAction& action) = 0;
+  // The queued and leased actions of (host, cert, kind), in id order: a queued one is what a new
+  // one supersedes (locked), a leased one may hold the new one back (not locked).
+  virtual StatusOr<std::vector<QueuedAction>> OpenLike(const NewQueuedAction& action) = 0;
   // Stores `action`'s lease (state leased, attempts, lease id, holder, expiry).
   virtual Status WriteLease(const QueuedAction& action) = 0;
   // Stores `action`'s end (state, outcome, finished).

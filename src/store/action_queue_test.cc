@@ -247,6 +247,28 @@ TEST_P(ActionQueueTest, ANewerDecisionSupersedesTheQueuedOne) {
             StrCat("superseded by the decision of audit record ", (*store_->GetAction(second))->decision_seq));
 }
 
+// A server back from an outage plans before the agent has reported: while the same work is
+// leased (its lease long run out), a newer decision queues nothing (the client would run twice);
+// another kind queues as usual, and once the leased one is reported the next decision queues.
+TEST_P(ActionQueueTest, ANewerDecisionWaitsForTheLeasedOne) {
+  const int64_t first = Queue("web1", "shop", "renew", kT0);
+  ASSERT_EQ(store_->LeaseActions("web1", 10, absl::Minutes(30), {"web1-agent", kT0})->size(), 1u);
+  EXPECT_EQ(Queue("web1", "shop", "renew", kT0 + absl::Hours(21)), 0);  // nothing queued
+  auto all = store_->ListActions(ActionFilter{});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*store_->GetAction(first))->state, ActionState::kLeased);
+  EXPECT_NE(Queue("web1", "shop", "reload", kT0 + absl::Hours(21)), 0);  // another kind
+  EXPECT_NE(Queue("web2", "shop", "renew", kT0 + absl::Hours(21)), 0);   // another host
+  auto r = store_->ReportActionOutcome(first, "web1", StrCat(first, ".1"), {.success = true, .outcome_json = "{}"},
+                                       {"web1-agent", kT0 + absl::Hours(22)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const int64_t again = Queue("web1", "shop", "renew", kT0 + absl::Hours(43));  // reported: queued
+  ASSERT_GT(again, first);
+  EXPECT_EQ((*store_->GetAction(again))->kind, "renew");
+  EXPECT_EQ((*store_->GetAction(again))->state, ActionState::kQueued);
+}
+
 TEST_P(ActionQueueTest, ApprovalGatesTheLease) {
   const int64_t id = Queue("web1", "shop", "renew", kT0, absl::Hours(6), /*needs_approval=*/true);
   EXPECT_TRUE(store_->LeaseActions("web1", 10, absl::Minutes(5), {"agent", kT0})->empty());

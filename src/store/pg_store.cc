@@ -1012,11 +1012,13 @@ class PgStore final : public Store,
     return std::optional<QueuedAction>(std::move(found.front()));
   }
 
-  // Locked already by Commit (LockSuperseded), before the audit chain's end.
-  StatusOr<std::vector<QueuedAction>> QueuedLike(const NewQueuedAction& a) override {
+  // The queued ones locked already by Commit (LockSuperseded), before the audit chain's end; the
+  // leased ones are read as they stand (a report ending one meanwhile holds back one decision,
+  // which the planner makes again after its retry interval).
+  StatusOr<std::vector<QueuedAction>> OpenLike(const NewQueuedAction& a) override {
     const std::vector<Param> key = {Param{a.host}, Param{a.cert}, Param{a.kind}};
     return SelectActions(StrCat(kActionColumns, " WHERE host = $1 AND cert = $2 AND kind = $3 "
-                                                "AND state = 'queued' ORDER BY id"),
+                                                "AND state IN ('queued', 'leased') ORDER BY id"),
                          key);
   }
 

@@ -1000,9 +1000,9 @@ class SqliteStore final : public Store,
 
   StatusOr<std::optional<QueuedAction>> LockAction(int64_t id) override { return GetAction(id); }
 
-  StatusOr<std::vector<QueuedAction>> QueuedLike(const NewQueuedAction& a) override {
+  StatusOr<std::vector<QueuedAction>> OpenLike(const NewQueuedAction& a) override {
     return SelectActions(StrCat(kActionColumns, " WHERE host = ?1 AND cert = ?2 AND kind = ?3 AND "
-                                                "state = 'queued' ORDER BY id"),
+                                                "state IN ('queued', 'leased') ORDER BY id"),
                          [&](Stmt& stmt) {
                            stmt.BindText(1, a.host);
                            stmt.BindText(2, a.cert);

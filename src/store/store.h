@@ -211,7 +211,8 @@ struct StoreCommit {
   std::vector<AuditEntry> audit;                                 // AppendAudits, in order
   // Queued after the audit records (each names its decision's record); each also appends an
   // "action_queued" audit record and supersedes (expires) the queued, not yet leased actions of
-  // the same host, lineage and kind.
+  // the same host, lineage and kind -- unless one of those is leased and not ended: then the new
+  // action is not queued (the leased one may have been carried out; its outcome decides).
   std::vector<NewQueuedAction> actions;
   std::vector<IncidentRecord> incidents;                         // PutIncidents
 };

@@ -6,7 +6,7 @@
 # client's directory, its own spool, its own probes) and runs its own executors.
 #  1. Port 80 closes: web1's next HTTP-01 renewal would fail; web2's DNS-01 lineage is untouched.
 #     The server's plan turns it into a DNS-01 renewal queued for web1's agent only; web2's agent
-#     leases nothing.
+#     never touches it (every action goes to its lineage's host).
 #  2. The server is killed (SIGKILL) while web1's agent runs that renewal (the client waits at a
 #     gate until the server is gone, so the kill falls inside the run every time), stays down for
 #     AGENT_SERVER_DOWN_SECONDS (the issue's "about a minute"; 10 s by default so CI stays inside
@@ -14,11 +14,15 @@
 #     --retry-max 1s here) and starts again on the same store and port.
 #  3. Afterwards: the client ran once and the CA issued web once more (certbot's archive holds two
 #     certificates), the outcome reached the server after the restart, the audit names web1's
-#     agent for the lease and the outcome, each once, nothing about shop was queued, the events
-#     the agents sent are each stored once, nginx serves the renewed certificate, the chain verifies.
+#     agent for the lease and the outcome, each once, no action went to another host, the
+#     action's renewal event (sent from web1's outbox after the restart) is stored once, nginx
+#     serves the renewed certificate, the chain verifies.
 CERTCAST=$1 ROOT=$2
 DOWN=${AGENT_SERVER_DOWN_SECONDS:-10}
 export CERTCAST
+# web's scheduled renewal 4 minutes after issuance (e2e_lib's default: 2): a loaded machine may
+# take 2 minutes to start the lab, the server and the agents, and the switch must come first.
+E2E_RENEW_BEFORE="60 seconds"
 source "$ROOT/tests/e2e/e2e_lib.sh"
 
 e2e_start
@@ -33,8 +37,11 @@ e2e_configure  # the server's run config (policy, executors); the hosts' configs
 # The plan switches as soon as its diagnosis persists, not only within 5 d (21.6 s here) of the
 # client's due time: the scenario does not wait for the scheduled renewal to come near, and a slow
 # machine cannot make it miss that window.
+# (Its retry interval, 20 h, is 3.6 s here: the restarted server decides web's renewal again
+# before the agent has reported, and the queue must hold that decision back while the first
+# action is leased, or certbot would run twice.)
 sed -i 's/^time_scale = .*/&\nforecast_renew_lead = "1440h"/' "$E2E_CONF"
-first_web=$(e2e_issued web) first_shop=$(e2e_issued shop.lab.test)
+first_web=$(e2e_issued web)
 due=$(e2e_due web)
 
 # web1's certbot, as its agent runs it: counts its runs and, on the first, waits at a gate that the
@@ -138,34 +145,39 @@ certs=$(find "$LAB/certbot/config/archive/web" -name 'cert*.pem' | wc -l)
 grep -q 'authenticator = manual' "$LAB/certbot/config/renewal/web.conf" || fail "certbot did not renew web over dns-01"
 e2e_audit --kind decision --cert web | grep -q '"challenge":"dns-01"' || fail "the decision did not name dns-01"
 python3 - "$E2E_DB" <<'PY' || fail "audit of the actions: $(e2e_audit | grep '"action_' | tail -8)"
-import json, sqlite3, subprocess, sys, collections, os
+import json, subprocess, sys, collections, os
 out = subprocess.run([os.environ["CERTCAST"], "audit", "--db", sys.argv[1], "--json"], capture_output=True, text=True, check=True).stdout
 records = [json.loads(l) for l in out.splitlines() if l.strip()]
-actions = [r for r in records if r["kind"].startswith("action_")]
+home = {"web": "web1", "shop.lab.test": "web2"}
 by_cert = collections.defaultdict(list)
-for r in actions:
-    by_cert[r["record"]["cert"]].append((r["kind"], r["record"]["by"]))
-assert set(by_cert) == {"web"}, f"actions for {sorted(by_cert)}, want web only"
-kinds = by_cert["web"]
-assert kinds.count(("action_outcome", "web1-agent")) == 1, kinds
-assert [k for k in kinds if k[0] == "action_outcome"] == [("action_outcome", "web1-agent")], kinds
-leases = [k for k in kinds if k[0] == "action_leased"]
-assert leases and all(by == "web1-agent" for _, by in leases), kinds
+for r in records:
+    if not r["kind"].startswith("action_"):
+        continue
+    x = r["record"]
+    # Every action goes to its lineage's host and only that host's agent touches it. (shop, lego
+    # on web2, may get its own renewal when the outage is long: the lab runs no lego cron.)
+    assert x["host"] == home[x["cert"]], x
+    assert x["by"] in ("planner", x["host"] + "-agent"), x
+    by_cert[x["cert"]].append((r["kind"], x["id"], x.get("outcome")))
+web = by_cert["web"]
+leases = [a for a in web if a[0] == "action_leased"]
+outcomes = [a for a in web if a[0] == "action_outcome"]
+assert len(leases) == 1 and len(outcomes) == 1 and leases[0][1] == outcomes[0][1], web
+assert outcomes[0][2]["result"] == "success", web
 assert not [r for r in records if r["kind"] == "action"], "the server carried an action out itself"
 PY
 # Events: the action's forced renewal (queued in web1's outbox while the server was down) is
-# stored once, over dns-01; none for shop; each lineage's config events name its own host.
+# stored once, over dns-01; each lineage's config events name its own host.
 python3 - "$E2E_DB" <<'PY' || fail "events in the store"
 import json, sqlite3, sys
 rows = [json.loads(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("select json from events")]
-forced = [r for r in rows if r.get("type") == "renewal" and r.get("trigger") == "forced"]
+forced = [r for r in rows if r.get("type") == "renewal" and r.get("trigger") == "forced" and r.get("cert") == "web"]
 assert len(forced) == 1, forced
-assert forced[0]["cert"] == "web" and forced[0]["outcome"] == "success" and forced[0]["challenge"] == "dns-01", forced
+assert forced[0]["outcome"] == "success" and forced[0]["challenge"] == "dns-01", forced
 hosts = {(r["cert"], r["host"]) for r in rows if r.get("type") == "config"}
 assert hosts == {("web", "web1"), ("shop.lab.test", "web2")}, hosts
 PY
-grep -q '"msg":"action' "$LAB/logs/agent-web2.log" && fail "web2's agent handled an action: $(grep '"msg":"action' "$LAB/logs/agent-web2.log")"
-[[ $(e2e_issued shop.lab.test) == "$first_shop" ]] || fail "shop was renewed although nothing was wrong with it"
+grep '"msg":"action' "$LAB/logs/agent-web2.log" | grep -q '"cert":"web"' && fail "web2's agent handled web's action"
 lab_wait_until 20 e2e_expect_valid_served web || fail "web: nginx does not serve the renewed certificate"
 [[ $(e2e_served web) != "$first_web" ]] || fail "web still serves its first certificate"
 e2e_check_audit_chain
