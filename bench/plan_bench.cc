@@ -6,7 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include "collect/sim/simulator.h"
-#include "policy/planner.h"
+#include "policy/fleet_plan.h"
 
 namespace certcast::policy {
 namespace {

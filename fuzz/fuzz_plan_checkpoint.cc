@@ -7,10 +7,10 @@
 #include <string>
 #include <string_view>
 
-#include "policy/plan_state.h"
+#include "plan/plan_state.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using certcast::policy::PlanState;
+  using certcast::plan::PlanState;
   PlanState state(/*with_fleet=*/false);
   if (!state.Deserialize(std::string_view(reinterpret_cast<const char*>(data), size)).ok()) return 0;
   const std::string bytes = state.Serialize();

@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
-#include "policy/planner.h"
+#include "plan/planner.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace certcast::policy;
+  using namespace certcast::plan;
   auto memory = MemoryFromJson(std::string_view(reinterpret_cast<const char*>(data), size));
   if (!memory.ok()) return 0;
   const std::string json = MemoryToJson(*memory);

@@ -15,7 +15,7 @@
 #include "core/utf8.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
-#include "policy/planner.h"
+#include "plan/planner.h"
 #include "store/store.h"
 
 namespace certcast::act {
@@ -105,7 +105,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   if (stopping()) return report;
 
   // 2. Plan.
-  policy::RunPlanOptions plan_options;
+  plan::RunPlanOptions plan_options;
   plan_options.config = config_.policy;
   // In dry-run mode nothing is carried out, so nothing may be remembered as done.
   plan_options.remember = !config_.dry_run;
@@ -113,7 +113,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   plan_options.keep_views = observer_ != nullptr || config_.alert.incidents;
   // Queued only when the decisions are recorded: dry-run mode remembers nothing.
   if (!config_.dry_run) plan_options.queue_for_agent = agent_queue_;
-  auto plan = policy::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
+  auto plan = plan::RunPlan(store_, forecaster_, now, plan_options, plan_state_);
   if (const UnreadableEvents unreadable = store_.unreadable_events();
       unreadable.count > unreadable_reported_) {
     // Planned without them (a row that does not parse never stops a cycle); said once per row.
@@ -207,15 +207,15 @@ StatusOr<CycleReport> Daemon::RunCycle() {
   return report;
 }
 
-StatusOr<policy::RunPlanOutput> Daemon::Preview(absl::Time at) {
-  policy::RunPlanOptions options;
+StatusOr<plan::RunPlanOutput> Daemon::Preview(absl::Time at) {
+  plan::RunPlanOptions options;
   options.config = config_.policy;
   options.remember = options.audit = options.checkpoint = false;
   options.keep_views = true;
-  return policy::RunPlan(store_, forecaster_, at, options, plan_state_);
+  return plan::RunPlan(store_, forecaster_, at, options, plan_state_);
 }
 
-ConfigEvent Daemon::LineageOf(const policy::RunPlanOutput& plan, const std::string& cert) {
+ConfigEvent Daemon::LineageOf(const plan::RunPlanOutput& plan, const std::string& cert) {
   auto config = plan.configs.find(cert);
   if (config != plan.configs.end()) return config->second;
   ConfigEvent lineage;
@@ -331,7 +331,7 @@ constexpr char kOutboxKey[] = "alert.alertmanager.outbox.v1";
 constexpr size_t kOutboxMax = 1000;
 }  // namespace
 
-void Daemon::RunIncidents(const policy::RunPlanOutput& plan, absl::Time now, CycleReport& report) {
+void Daemon::RunIncidents(const plan::RunPlanOutput& plan, absl::Time now, CycleReport& report) {
   const std::vector<alert::AlertCandidate> candidates =
       alert::CandidatesFromPlan(plan.result, plan.views);
   std::vector<alert::Incident> incidents;

@@ -3,7 +3,7 @@
 // One cycle (RunCycle) at the clock's now:
 //   1. every collector whose `every` has elapsed runs (argv, timeout); its stdout lines are
 //      events-v1 and are stored; a failing or hanging collector is logged and skipped;
-//   2. plan (policy::RunPlan: memory and decision audit records in the store);
+//   2. plan (plan::RunPlan: memory and decision audit records in the store);
 //   3. each planned action is executed (Executor); its result events are stored and an "action"
 //      audit record names the argv, attempts, outcome and reason; a failing executor is logged
 //      and the cycle goes on. Alerts go first, so a hung CA never holds a page back; the other
@@ -36,8 +36,8 @@
 #include "act/stop_signal.h"
 #include "core/clock.h"
 #include "core/status.h"
-#include "policy/plan_state.h"
-#include "policy/planner.h"
+#include "plan/plan_state.h"
+#include "plan/planner.h"
 
 namespace certcast {
 class Store;
@@ -78,13 +78,13 @@ class Daemon {
   // For `certcast serve` (src/api), which runs this daemon without collectors:
   // Called in every cycle after the plan is stored and before any action runs, with the plan
   // (its views and memory kept, RunPlanOptions::keep_views) and the folded state it came from.
-  using PlanObserver = std::function<void(const policy::RunPlanOutput& plan, absl::Time at,
-                                          const policy::PlanState& state)>;
+  using PlanObserver = std::function<void(const plan::RunPlanOutput& plan, absl::Time at,
+                                          const plan::PlanState& state)>;
   void SetPlanObserver(PlanObserver observer) { observer_ = std::move(observer); }
   // Which planned actions an agent carries out instead of this daemon (the server's rule,
   // src/api/agent_queue.h): they are queued in the store with the plan and never run here,
   // whether acting is on or off. Null: every action stays here.
-  void SetAgentQueue(policy::RunPlanOptions::QueueForAgent queue) { agent_queue_ = std::move(queue); }
+  void SetAgentQueue(plan::RunPlanOptions::QueueForAgent queue) { agent_queue_ = std::move(queue); }
   // false: cycles plan and record their decisions (memory, audit) but carry nothing out.
   void SetActing(bool acting) { acting_ = acting; }
   // Who carries this daemon's actions out, named as "by" in each action audit record (the
@@ -93,8 +93,8 @@ class Daemon {
   void SetActor(std::string actor) { actor_ = std::move(actor); }
   // A plan at `at` over the daemon's folded state that stores nothing (no memory, audit records
   // or checkpoint) and carries nothing out: what the next cycle would decide.
-  StatusOr<policy::RunPlanOutput> Preview(absl::Time at);
-  const policy::PlanState& plan_state() const { return plan_state_; }
+  StatusOr<plan::RunPlanOutput> Preview(absl::Time at);
+  const plan::PlanState& plan_state() const { return plan_state_; }
 
  private:
   struct Deferred;
@@ -103,11 +103,11 @@ class Daemon {
            CycleReport& report);
   // Records queue[from...] as deferred (log, audit) and keeps them for the next cycle.
   void Defer(const std::vector<Deferred>& queue, size_t from, CycleReport& report);
-  static ConfigEvent LineageOf(const policy::RunPlanOutput& plan, const std::string& cert);
+  static ConfigEvent LineageOf(const plan::RunPlanOutput& plan, const std::string& cert);
   // The alert step (config alert.incidents): the plan's alerts through the alert core, incidents
   // stored, notifications sent to the webhook, the command and Alertmanager (through the
   // outbox, so nothing is lost while it is down).
-  void RunIncidents(const policy::RunPlanOutput& plan, absl::Time now, CycleReport& report);
+  void RunIncidents(const plan::RunPlanOutput& plan, absl::Time now, CycleReport& report);
   // Posts the Alertmanager bodies waiting in the store's outbox (state key kOutboxKey), oldest
   // first, and `body` after them; what does not go through stays for the next cycle.
   void FlushAlertmanager(const std::string& body);
@@ -134,9 +134,9 @@ class Daemon {
   int64_t unreadable_reported_ = 0;  // unreadable stored events already logged
   // The events folded so far, advanced each cycle by what was stored since (plan_state.h): a
   // cycle reads the new events only, not the history.
-  policy::PlanState plan_state_;
+  plan::PlanState plan_state_;
   PlanObserver observer_;
-  policy::RunPlanOptions::QueueForAgent agent_queue_;
+  plan::RunPlanOptions::QueueForAgent agent_queue_;
   bool acting_ = true;
   std::string actor_;
 };

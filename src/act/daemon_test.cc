@@ -14,7 +14,8 @@
 #include "nlohmann/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policy/planner.h"
+#include "plan/planner.h"
+#include "store/audit_verify.h"
 #include "sqlite3.h"
 #include "store/store.h"
 
@@ -96,7 +97,7 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
     return OkStatus();
   }).ok());
   EXPECT_THAT(kinds, ::testing::ElementsAre("decision", "decision", "plan", "action", "action"));
-  auto verified = policy::VerifyAudit(**store);
+  auto verified = VerifyAudit(**store);
   ASSERT_TRUE(verified.ok());
   EXPECT_TRUE(verified->ok) << verified->problem;
   EXPECT_EQ(verified->records, 5);
@@ -118,7 +119,7 @@ TEST_F(DaemonTest, ACycleSurvivesAFailingCollectorRenewsAndAuditsWhatItDid) {
   sqlite3_close(db);
   auto reopened = Store::Open(config.db);
   ASSERT_TRUE(reopened.ok());
-  auto tampered = policy::VerifyAudit(**reopened);
+  auto tampered = VerifyAudit(**reopened);
   ASSERT_TRUE(tampered.ok());
   EXPECT_FALSE(tampered->ok);
   EXPECT_THAT(tampered->problem, HasSubstr("was modified"));
@@ -254,7 +255,7 @@ TEST_F(DaemonCases, AFailedAuditAppendLosesNoAction) {
   EXPECT_THAT(failed.status().message(), HasSubstr("audit append"));
   EXPECT_THAT(failed.status().message(), HasSubstr("database or disk is full (injected)"));
   EXPECT_EQ(Read("order"), "");  // nothing ran on a plan that was not recorded
-  auto memory = (*store)->GetState(policy::kMemoryStateKey);
+  auto memory = (*store)->GetState(plan::kMemoryStateKey);
   ASSERT_TRUE(memory.ok());
   EXPECT_FALSE(memory->has_value());  // rolled back with the audit records
 
@@ -307,7 +308,7 @@ TEST_F(DaemonCases, DeletingAuditRecordsIsDetectedWhereverTheyWere) {
     if (c.delete_head) std::filesystem::remove(AuditHeadPath(db));
     auto store = Store::Open(db);
     ASSERT_TRUE(store.ok()) << store.status();
-    auto v = policy::VerifyAudit(**store);
+    auto v = VerifyAudit(**store);
     ASSERT_TRUE(v.ok()) << v.status();
     EXPECT_EQ(v->ok, c.problem.empty()) << c.name;
     EXPECT_EQ(v->problem, c.problem) << c.name;
@@ -325,7 +326,7 @@ TEST_F(DaemonCases, AGarbledChainHeadIsAnError) {
            "", "certcast-audit-head 1 x y\n", "certcast-audit-head 1 5 abc\n",
            "certcast-audit-head 1 0 " + std::string(64, 'a') + "\n"}) {
     std::ofstream(AuditHeadPath(db), std::ios::trunc) << text;
-    auto v = policy::VerifyAudit(**store);
+    auto v = VerifyAudit(**store);
     ASSERT_FALSE(v.ok()) << text;
     EXPECT_EQ(v.status().code(), StatusCode::kDataLoss) << text;
     EXPECT_THAT(v.status().message(), HasSubstr(AuditHeadPath(db) + ": not an audit chain head")) << text;

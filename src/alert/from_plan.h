@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "alert/alert.h"
 #include "policy/lineage_view.h"
-#include "policy/planner.h"
+#include "policy/fleet_plan.h"
 
 namespace certcast::alert {
 

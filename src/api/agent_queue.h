@@ -17,7 +17,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "core/event.h"
-#include "policy/planner.h"
+#include "plan/planner.h"
 #include "policy/policy.h"
 #include "store/store.h"
 

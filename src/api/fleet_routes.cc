@@ -13,7 +13,8 @@
 #include "core/strings.h"
 #include "core/time.h"
 #include "nlohmann/json.hpp"
-#include "policy/planner.h"
+#include "plan/planner.h"
+#include "store/audit_verify.h"
 
 namespace certcast::api {
 namespace {
@@ -310,7 +311,7 @@ void ListAudit(Request& request, Response& response, const std::vector<std::stri
 }
 
 void VerifyAuditRoute(Request& request, Response& response) {
-  auto verification = policy::VerifyAudit(*request.store);
+  auto verification = VerifyAudit(*request.store);
   if (!verification.ok()) return response.Error(verification.status());
   Json j;
   j["records"] = verification->records;

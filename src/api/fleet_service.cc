@@ -201,8 +201,8 @@ Status FleetService::Refresh(bool record) {
       return QueueForAgent(item, lineage, at, hosts, policy);
     });
     bool published = false;
-    daemon_->SetPlanObserver([&](const policy::RunPlanOutput& plan, absl::Time at,
-                                 const policy::PlanState& state) {
+    daemon_->SetPlanObserver([&](const plan::RunPlanOutput& plan, absl::Time at,
+                                 const plan::PlanState& state) {
       Publish(plan, at, state, /*record=*/true, elapsed());
       published = true;
     });
@@ -228,8 +228,8 @@ Status FleetService::Refresh(bool record) {
   return OkStatus();
 }
 
-void FleetService::Publish(const policy::RunPlanOutput& plan, absl::Time at,
-                           const policy::PlanState& state, bool record, double seconds) {
+void FleetService::Publish(const plan::RunPlanOutput& plan, absl::Time at,
+                           const plan::PlanState& state, bool record, double seconds) {
   const bool scored = has_model() && plan.forecast_error.empty();
   policy::ForecastMap forecasts = plan.forecasts;
   // The planner explained only the lineages it proposes something for; a person reading the
@@ -347,7 +347,7 @@ std::vector<AuditBrief> FleetService::RecentAudit(const std::string& cert) const
   return {it->second.begin(), it->second.end()};
 }
 
-StatusOr<policy::RunPlanOutput> FleetService::DryPlan(absl::Time at) {
+StatusOr<plan::RunPlanOutput> FleetService::DryPlan(absl::Time at) {
   std::lock_guard<std::mutex> lock(plan_mu_);
   const auto start = std::chrono::steady_clock::now();
   auto plan = daemon_->Preview(at);

@@ -31,7 +31,7 @@
 #include "api/metrics.h"
 #include "core/clock.h"
 #include "core/status.h"
-#include "policy/planner.h"
+#include "plan/planner.h"
 
 namespace certcast {
 class Store;
@@ -94,7 +94,7 @@ class FleetService {
   void NotifyIngest();
 
   // POST /v1/plan: a plan at `at` that stores and carries out nothing; also refreshes the view.
-  StatusOr<policy::RunPlanOutput> DryPlan(absl::Time at);
+  StatusOr<plan::RunPlanOutput> DryPlan(absl::Time at);
 
   // The lineage's latest decisions and actions (oldest first), as of the latest refresh.
   std::vector<AuditBrief> RecentAudit(const std::string& cert) const;
@@ -110,7 +110,7 @@ class FleetService {
   Status Refresh(bool record);
   // Indexes the audit records appended since the last call. Caller holds plan_mu_.
   void IndexAudit();
-  void Publish(const policy::RunPlanOutput& plan, absl::Time at, const policy::PlanState& state,
+  void Publish(const plan::RunPlanOutput& plan, absl::Time at, const plan::PlanState& state,
                bool record, double seconds);
 
   FleetServiceOptions options_;

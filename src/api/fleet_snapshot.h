@@ -3,7 +3,7 @@
 // words, and the action the planner proposes with its reason; plus the fleet's KPIs.
 //
 // A FleetSnapshot is built once per plan (BuildFleetSnapshot, pure: it takes what
-// policy::RunPlan computed and the plan instant) and is immutable afterwards; the server holds it
+// plan::RunPlan computed and the plan instant) and is immutable afterwards; the server holds it
 // in a std::shared_ptr<const FleetSnapshot> that a refresh swaps atomically, so readers never wait
 // for a plan. Queries over a snapshot (QueryLineages) are pure too.
 //
@@ -24,7 +24,7 @@
 #include "core/event.h"
 #include "core/status.h"
 #include "policy/lineage_view.h"
-#include "policy/planner.h"
+#include "plan/planner.h"
 #include "store/store.h"
 
 namespace certcast::api {

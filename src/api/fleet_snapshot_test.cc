@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "policy/planner.h"
+#include "plan/planner.h"
 
 namespace certcast::api {
 namespace {

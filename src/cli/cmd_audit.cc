@@ -4,7 +4,8 @@
 #include "cli/command.h"
 #include "core/strings.h"
 #include "core/time.h"
-#include "policy/planner.h"
+#include "plan/planner.h"
+#include "store/audit_verify.h"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -25,7 +26,7 @@ int RunAudit(const AuditFlags& flags) {
   auto store = Store::Open(flags.db, store_options);
   if (!store.ok()) return Fail(store.status());
   if (flags.verify) {
-    auto v = policy::VerifyAudit(**store);
+    auto v = VerifyAudit(**store);
     if (!v.ok()) return Fail(v.status());
     if (v->ok) {
       std::cout << "audit log intact: " << v->records << " record(s), hash chain verified";

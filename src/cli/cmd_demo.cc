@@ -29,8 +29,8 @@
 #include "core/time.h"
 #include "model/backtest.h"
 #include "model/model.h"
-#include "policy/plan_state.h"
-#include "policy/planner.h"
+#include "plan/plan_state.h"
+#include "plan/planner.h"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -135,8 +135,8 @@ constexpr int kIncidentReplayDays = 14;
 
 StatusOr<std::pair<int, int>> ReplayIncidents(Store& store, const Forecaster& forecaster,
                                               absl::Time end) {
-  policy::PlanState state(/*with_fleet=*/true);
-  policy::RunPlanOptions options;
+  plan::PlanState state(/*with_fleet=*/true);
+  plan::RunPlanOptions options;
   options.audit = false;
   options.remember = false;
   options.checkpoint = false;
@@ -145,7 +145,7 @@ StatusOr<std::pair<int, int>> ReplayIncidents(Store& store, const Forecaster& fo
   std::vector<alert::Incident> incidents;
   for (int day = kIncidentReplayDays; day >= 0; --day) {
     const absl::Time at = end - absl::Hours(24) * day;
-    ASSIGN_OR_RETURN(policy::RunPlanOutput plan, policy::RunPlan(store, &forecaster, at, options, state));
+    ASSIGN_OR_RETURN(plan::RunPlanOutput plan, plan::RunPlan(store, &forecaster, at, options, state));
     const std::vector<alert::AlertCandidate> candidates =
         alert::CandidatesFromPlan(plan.result, plan.views);
     alert::Step(incidents, candidates, {}, alerting, at);

@@ -9,7 +9,7 @@
 #include "core/time.h"
 #include "core/utf8.h"
 #include "model/forecaster.h"
-#include "policy/planner.h"
+#include "plan/planner.h"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -32,7 +32,7 @@ std::string Pad(std::string s, size_t width) {
   return s;
 }
 
-void PrintTable(const policy::RunPlanOutput& out) {
+void PrintTable(const plan::RunPlanOutput& out) {
   std::cout << Pad("CERT", 28) << Pad("ACTION", 9) << Pad("TARGET", 28) << Pad("RISK", 7)
             << "REASON\n";
   for (const policy::PlannedItem& item : out.result.items) {
@@ -57,7 +57,7 @@ int RunPlanCommand(const PlanFlags& flags) {
     if (!parsed.ok()) return Fail(parsed.status());
     at = *parsed;
   }
-  policy::RunPlanOptions options;
+  plan::RunPlanOptions options;
   if (!flags.config.empty()) {
     auto config = act::LoadDaemonConfig(flags.config);
     if (!config.ok()) return Fail(config.status());
@@ -91,9 +91,9 @@ int RunPlanCommand(const PlanFlags& flags) {
   // fleet (millions of small allocations) costs as much as a plan step (docs/benchmarks.md). Held
   // by a static so that it stays reachable: LeakSanitizer reports an unreachable block as a leak,
   // and the integration tests run this binary under it.
-  static policy::PlanState* state = nullptr;
-  state = new policy::PlanState(/*with_fleet=*/forecaster != nullptr);
-  auto out = policy::RunPlan(**store, forecaster, at, options, *state);
+  static plan::PlanState* state = nullptr;
+  state = new plan::PlanState(/*with_fleet=*/forecaster != nullptr);
+  auto out = plan::RunPlan(**store, forecaster, at, options, *state);
   WarnUnreadableEvents(**store);
   if (!out.ok()) return Fail(out.status());
   if (!out->forecast_error.empty()) {
@@ -119,7 +119,7 @@ int RunPlanCommand(const PlanFlags& flags) {
       std::cerr << "held " << h.cert << " " << ToString(h.held.proposal.kind) << " "
                 << h.held.proposal.reason << ": " << h.held.why << " (" << h.held.detail << ")\n";
     }
-    const policy::AdvanceStats& a = out->advance;
+    const plan::AdvanceStats& a = out->advance;
     std::cerr << StrCat("plan: ", out->result.lineages, " lineages; load ", out->load_seconds,
                         " s (", a.restored ? "checkpoint restored" : StrCat("rebuilt: ", a.rebuilt_because),
                         " in ", a.restore_seconds, " s of which decode ", a.decode_seconds, " s; ", a.events_folded, " events read and folded in ",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/fields.h"
 
 namespace certcast {
 
@@ -77,6 +78,12 @@ struct ConfigEvent {
   std::optional<std::string> profile;
   bool operator==(const ConfigEvent&) const = default;
 };
+// Persisted fields (core/fields.h), e.g. in the planner's checkpoint.
+template <FieldsOf<ConfigEvent> E>
+auto Fields(E& e) {
+  return std::tie(e.cert, e.host, e.names, e.client, e.client_version, e.ca, e.challenge, e.alt_challenges,
+                  e.alt_cas, e.ari, e.renew_rule, e.profile);
+}
 
 struct IssuedEvent {
   std::string cert;
@@ -87,6 +94,8 @@ struct IssuedEvent {
   std::vector<std::string> names;  // optional in the spec; empty when absent
   bool operator==(const IssuedEvent&) const = default;
 };
+template <FieldsOf<IssuedEvent> E>
+auto Fields(E& e) { return std::tie(e.cert, e.serial, e.not_before, e.not_after, e.ca, e.names); }
 
 struct RenewalEvent {
   std::string cert;
@@ -108,6 +117,8 @@ struct DeployEvent {
   std::optional<std::string> detail;
   bool operator==(const DeployEvent&) const = default;
 };
+template <FieldsOf<DeployEvent> E>
+auto Fields(E& e) { return std::tie(e.cert, e.host, e.outcome, e.detail); }
 
 struct TlsProbeEvent {
   std::string endpoint;  // "host:port"
@@ -172,6 +183,8 @@ struct AriEvent {
   std::optional<std::string> explanation_url;
   bool operator==(const AriEvent&) const = default;
 };
+template <FieldsOf<AriEvent> E>
+auto Fields(E& e) { return std::tie(e.cert, e.ca, e.window_start, e.window_end, e.retry_after_s, e.explanation_url); }
 
 struct ClockEvent {
   std::string host;

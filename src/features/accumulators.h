@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "absl/time/time.h"
+#include "core/fields.h"
 
 namespace certcast {
 
@@ -37,6 +38,9 @@ struct DecayedSum {
     return value * std::exp(-(at_days - t) / tau_days);
   }
 };
+// Persisted fields (core/fields.h): the planner's checkpoint (src/plan) writes and reads these.
+template <FieldsOf<DecayedSum> S>
+auto Fields(S& s) { return std::tie(s.value, s.t); }
 
 // Decayed success/failure rate with a prior, so that one failed probe out of one is not "100%".
 struct DecayedRate {
@@ -52,6 +56,8 @@ struct DecayedRate {
     return failures.At(at_days, tau_days) / (total.At(at_days, tau_days) + 1.0);
   }
 };
+template <FieldsOf<DecayedRate> S>
+auto Fields(S& s) { return std::tie(s.failures, s.total); }
 
 // Which of the last 32 days saw a failure (bit 0 = the newest day recorded). Answers "failed on k
 // of the last n days" exactly, the form a person reads in a reason.
@@ -97,6 +103,8 @@ struct DayBitmap {
   }
   static uint32_t Mask(int n) { return n >= 32 ? 0xffffffffu : ((1u << n) - 1u); }
 };
+template <FieldsOf<DayBitmap> S>
+auto Fields(S& s) { return std::tie(s.failed, s.seen, s.day); }
 
 // Exponentially weighted least squares of y over time: a trend (slope per day) that forgets old
 // points, in constant space. Sums are kept relative to the newest sample for numeric stability.
@@ -127,6 +135,8 @@ struct DecayedTrend {
     return (sty / w - (st / w) * (sy / w)) / var;
   }
 };
+template <FieldsOf<DecayedTrend> S>
+auto Fields(S& s) { return std::tie(s.w, s.st, s.sy, s.stt, s.sty, s.origin, s.last_y); }
 
 // Two EWMAs of a level (latency, propagation time) with different memories; their ratio says
 // "slower than usual" whatever the usual is, which transfers across fleets better than absolutes.
@@ -144,5 +154,7 @@ struct LevelRatio {
     return l > 0 ? s / l : std::numeric_limits<double>::quiet_NaN();
   }
 };
+template <FieldsOf<LevelRatio> S>
+auto Fields(S& s) { return std::tie(s.short_sum, s.short_w, s.long_sum, s.long_w); }
 
 }  // namespace certcast

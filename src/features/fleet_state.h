@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "features/accumulators.h"
 #include "features/lineage_state.h"
+#include "core/fields.h"
 
 namespace certcast {
 
@@ -36,6 +37,9 @@ struct CredentialSet {
     return missing[2] || (needs_dns_api && missing[0]) || (needs_eab && missing[1]);
   }
 };
+// Persisted fields (core/fields.h): the planner's checkpoint (src/plan) writes and reads these.
+template <FieldsOf<CredentialSet> S>
+auto Fields(S& s) { return std::tie(s.expires_days, s.missing); }
 
 // Telemetry about one DNS name (wildcards stored without "*.", as probes use the base name).
 struct NameTelemetry {
@@ -72,6 +76,8 @@ struct NameTelemetry {
   // TLS probes for this SNI.
   DayBitmap tls_error_days;
 };
+template <FieldsOf<NameTelemetry> S>
+auto Fields(S& s) { return std::tie(s.name, s.http01_days, s.http01_rate, s.http01_consecutive_failures, s.http01_last_error, s.dns01_days, s.dns01_rate, s.dns01_consecutive_failures, s.dns01_propagation, s.a_values, s.aaaa_values, s.a_seen, s.aaaa_seen, s.address_change_days, s.address_error_days, s.last_address_rcode_bad, s.ns_key, s.ns_change_days, s.caa_seen, s.caa_values, s.caa_change_days, s.dnssec_bogus_days, s.rrsig_expires_days, s.tls_error_days); }
 
 struct HostTelemetry {
   std::string name;
@@ -95,6 +101,8 @@ struct HostTelemetry {
   // so that an account-wide credential reported by one host applies to its sibling hosts.
   size_t organisation = SIZE_MAX;
 };
+template <FieldsOf<HostTelemetry> S>
+auto Fields(S& s) { return std::tie(s.name, s.lineages, s.known_addresses, s.has_clock, s.clock_offset_ms, s.clock_trend, s.clock_synced, s.has_disk, s.disk_free_fraction, s.disk_trend, s.scheduler_last_run_days, s.host_events, s.client_version, s.client_version_change_days, s.credentials, s.organisation); }
 
 struct CaTelemetry {
   std::string url;
@@ -105,6 +113,8 @@ struct CaTelemetry {
   std::string caa_identity;    // registrable domain of the directory host (for CAA)
   std::string host;            // directory URL host
 };
+template <FieldsOf<CaTelemetry> S>
+auto Fields(S& s) { return std::tie(s.url, s.probe_rate, s.probe_days, s.latency, s.fleet_renewals, s.caa_identity, s.host); }
 
 struct RegisteredDomainTelemetry {
   std::string name;
@@ -112,10 +122,14 @@ struct RegisteredDomainTelemetry {
   bool status_bad = false;
   std::deque<double> issued_days;  // issuance times (days), pruned to 7 days on add
 };
+template <FieldsOf<RegisteredDomainTelemetry> S>
+auto Fields(S& s) { return std::tie(s.name, s.expires_days, s.status_bad, s.issued_days); }
 
 struct NameSetTelemetry {
   std::deque<double> issued_days;
 };
+template <FieldsOf<NameSetTelemetry> S>
+auto Fields(S& s) { return std::tie(s.issued_days); }
 
 // Facts the policy diagnoses, folded per lineage for the model (issue #14, "diagnosis as
 // evidence"): how fast the lineage spends the CA's rate limits and when it last met one. Kept
@@ -129,6 +143,8 @@ struct DiagnosisFacts {
   std::deque<double> failed_validations;
   double rate_limited_days = -1e300;  // the newest rateLimited answer to a non-dry-run attempt
 };
+template <FieldsOf<DiagnosisFacts> S>
+auto Fields(S& s) { return std::tie(s.premature_issuances, s.failed_validations, s.rate_limited_days); }
 
 // Per-lineage indices and accumulators that are not part of the public LineageState.
 struct LineageExtra {
@@ -148,6 +164,8 @@ struct LineageExtra {
   double deploy_failed_days = -1e300;
   DiagnosisFacts diagnosis;
 };
+template <FieldsOf<LineageExtra> S>
+auto Fields(S& s) { return std::tie(s.names, s.registered_domains, s.name_set, s.host, s.ca, s.validation_failures, s.other_failures, s.dry_run_failures, s.attempts, s.last_episode_onset_days, s.credentials, s.client_version_changed, s.config_client_change_days, s.deploy_failed_days, s.diagnosis); }
 
 class FleetStateImpl {
  public:
@@ -186,5 +204,8 @@ class FleetStateImpl {
   void ApplyDns(absl::Time ts, const DnsEvent& e);
   void RememberHostAddresses(size_t lineage);
 };
+// The whole fold, in checkpoint order (hash maps are written sorted by key).
+template <FieldsOf<FleetStateImpl> S>
+auto Fields(S& s) { return std::tie(s.watermark, s.lineages, s.extras, s.lineage_index, s.names, s.name_index, s.lineages_by_name, s.hosts, s.host_index, s.cas, s.ca_index, s.registered_domains, s.registered_domain_index, s.name_sets, s.organisations, s.organisation_index, s.name_set_index); }
 
 }  // namespace certcast

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "core/event.h"
 #include "core/status.h"
+#include "core/fields.h"
 
 namespace certcast {
 
@@ -33,6 +34,9 @@ struct AttemptRecord {
   std::optional<Challenge> challenge;
   std::string ca;
 };
+// Persisted fields (core/fields.h): the planner's checkpoint (src/plan) writes and reads these.
+template <FieldsOf<AttemptRecord> S>
+auto Fields(S& s) { return std::tie(s.ts, s.outcome, s.error, s.dry_run, s.challenge, s.ca); }
 
 struct LineageState {
   std::string cert;
@@ -76,6 +80,9 @@ struct LineageState {
   std::optional<DeployEvent> last_deploy;
   absl::Time last_deploy_ts = absl::InfinitePast();
 };
+// Persisted fields (core/fields.h): the planner's checkpoint (src/plan) writes and reads these.
+template <FieldsOf<LineageState> S>
+auto Fields(S& s) { return std::tie(s.cert, s.config, s.config_ts, s.first_config_ts, s.issued, s.issued_ts, s.issued_count, s.previous_certificates, s.served_serial, s.served_not_after, s.served_ts, s.recent_attempts, s.last_success, s.last_failure, s.last_dry_run, s.consecutive_failures, s.episode_onset, s.episodes, s.ari, s.ari_ts, s.last_deploy, s.last_deploy_ts); }
 
 // True when the lineage is inside an ongoing episode as of `at` (an attempt failure before `at`
 // and no success or issuance since). Such cert-days are not forecasts (docs/evaluation.md section 1).

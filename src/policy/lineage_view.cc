@@ -8,7 +8,7 @@
 #include "core/acme_error.h"
 #include "features/client_rule.h"
 #include "features/domains.h"
-#include "policy/binary_codec.h"
+#include "policy/lineage_view_state.h"
 
 namespace certcast::policy {
 namespace {
@@ -56,11 +56,6 @@ void KeepWorst(FailureStreak& into, const FailureStreak& candidate) {
   }
 }
 
-struct Sample {
-  absl::Time ts;
-  double value;
-};
-
 void AddSample(std::deque<Sample>& samples, absl::Time ts, double value) {
   samples.push_back({ts, value});
   while (!samples.empty() && samples.front().ts < ts - kTrendWindow) samples.pop_front();
@@ -85,192 +80,13 @@ std::optional<double> SlopePerDay(const std::deque<Sample>& samples) {
   return (n * sxy - sx * sy) / denominator;
 }
 
-// Every field of the state structs below is saved by the codecs after them (checkpoint): a new
-// field must be added there too, or restored state silently differs (plan_state_test compares).
-struct AddressState {
-  std::vector<std::string> values;
-  // Every address this name ever answered with: a CDN pool rotates among known addresses, a real
-  // move goes to one never seen before.
-  std::set<std::string> known;
-  std::vector<std::string> previous;
-  std::optional<absl::Time> changed_at;
-  bool seen = false;
-};
-
-struct NameState {
-  // One HTTP-01 streak per vantage (the event's `vantage`: "server" for the server's outside
-  // probe, the agent's host name for its inside one, "" when not said). A success from one place
-  // says nothing about another: the host's own web server answering from inside does not mean the
-  // CA reaches it from outside, so it must not end the outside streak (issue #17), nor the reverse.
-  std::map<std::string, FailureStreak> http01;
-  FailureStreak dns01;
-  AddressState a, aaaa;
-  std::optional<Rcode> a_rcode;
-  std::optional<Rcode> caa_rcode;
-  std::vector<std::string> caa_values;
-  std::optional<Dnssec> dnssec;
-  std::optional<absl::Time> rrsig_expires;
-  std::vector<std::string> ns_values;
-  std::optional<absl::Time> ns_changed_at;
-  // tls probes that named no cert: ServedKey -> latest
-  std::map<std::string, Served> served;
-};
-
-struct HostState {
-  std::deque<Sample> clock;
-  std::optional<bool> synced;
-  std::deque<Sample> disk;
-  std::optional<int64_t> disk_free, disk_total;
-  std::optional<absl::Time> scheduler_last_run;
-  std::optional<absl::Time> changed_at;
-  std::string change;
-  std::map<CredentialKind, Credential> credentials;
-};
-
-struct CertState {
-  bool has_config = false;
-  ConfigEvent config;
-  absl::Time config_at;
-  std::set<std::string> hosts;
-  std::optional<IssuedEvent> current;
-  absl::Time current_recorded_at;
-  std::vector<std::pair<absl::Time, absl::Time>> previous;
-  // Every serial issued to this lineage: a probe of a shared name that answers with a serial
-  // outside this set is another lineage's certificate, not a stale one of ours.
-  absl::flat_hash_set<std::string> serials;
-  std::deque<absl::Time> issue_times;  // for the 7-day count
-  std::optional<Attempt> last_attempt, last_success, last_failure, last_dry_run;
-  std::optional<Attempt> last_client_attempt;  // not started by certcast (trigger != forced)
-  std::optional<absl::Time> episode_onset;
-  int episode_failures = 0;
-  std::map<std::string, int> episode_errors;
-  std::deque<absl::Time> recent_failures;
-  std::map<std::string, Served> served;
-  std::map<std::string, LineageView::Deploy> deploys;
-  std::optional<AriEvent> ari;
-  absl::Time ari_at;
-  std::map<CredentialKind, Credential> credentials;
-};
-
-struct DomainState {
-  std::optional<absl::Time> expires;
-  std::string status;
-};
 
 }  // namespace
 
-// Checkpoint codecs, one line per field (see the note above AddressState). Outside the anonymous
-// namespace so that the container templates of binary_codec.h find them by argument-dependent
-// lookup through BinaryWriter / BinaryReader.
-static void Put(BinaryWriter& w, const FailureStreak& s) {
-  Put(w, s.count); Put(w, s.since); Put(w, s.last); Put(w, s.error); Put(w, s.subject);
-}
-static Status Get(BinaryReader& r, FailureStreak& s) {
-  RETURN_IF_ERROR(Get(r, s.count)); RETURN_IF_ERROR(Get(r, s.since)); RETURN_IF_ERROR(Get(r, s.last));
-  RETURN_IF_ERROR(Get(r, s.error)); return Get(r, s.subject);
-}
-static void Put(BinaryWriter& w, const Served& s) {
-  Put(w, s.endpoint); Put(w, s.sni); Put(w, s.host); Put(w, s.probed_at); Put(w, s.ok); Put(w, s.error);
-  Put(w, s.serial); Put(w, s.not_after);
-}
-static Status Get(BinaryReader& r, Served& s) {
-  RETURN_IF_ERROR(Get(r, s.endpoint)); RETURN_IF_ERROR(Get(r, s.sni)); RETURN_IF_ERROR(Get(r, s.host)); RETURN_IF_ERROR(Get(r, s.probed_at));
-  RETURN_IF_ERROR(Get(r, s.ok)); RETURN_IF_ERROR(Get(r, s.error)); RETURN_IF_ERROR(Get(r, s.serial));
-  return Get(r, s.not_after);
-}
-static void Put(BinaryWriter& w, const Credential& c) { Put(w, c.kind); Put(w, c.expires); Put(w, c.present); Put(w, c.seen); }
-static Status Get(BinaryReader& r, Credential& c) {
-  RETURN_IF_ERROR(Get(r, c.kind)); RETURN_IF_ERROR(Get(r, c.expires)); RETURN_IF_ERROR(Get(r, c.present));
-  return Get(r, c.seen);
-}
-static void Put(BinaryWriter& w, const Attempt& a) {
-  Put(w, a.at); Put(w, a.outcome); Put(w, a.error); Put(w, a.detail); Put(w, a.challenge); Put(w, a.ca);
-  Put(w, a.dry_run); Put(w, a.trigger);
-}
-static Status Get(BinaryReader& r, Attempt& a) {
-  RETURN_IF_ERROR(Get(r, a.at)); RETURN_IF_ERROR(Get(r, a.outcome)); RETURN_IF_ERROR(Get(r, a.error));
-  RETURN_IF_ERROR(Get(r, a.detail)); RETURN_IF_ERROR(Get(r, a.challenge)); RETURN_IF_ERROR(Get(r, a.ca));
-  RETURN_IF_ERROR(Get(r, a.dry_run)); return Get(r, a.trigger);
-}
-static void Put(BinaryWriter& w, const LineageView::Deploy& d) { Put(w, d.host); Put(w, d.at); Put(w, d.outcome); Put(w, d.detail); }
-static Status Get(BinaryReader& r, LineageView::Deploy& d) {
-  RETURN_IF_ERROR(Get(r, d.host)); RETURN_IF_ERROR(Get(r, d.at)); RETURN_IF_ERROR(Get(r, d.outcome));
-  return Get(r, d.detail);
-}
-static void Put(BinaryWriter& w, const Sample& s) { Put(w, s.ts); Put(w, s.value); }
-static Status Get(BinaryReader& r, Sample& s) { RETURN_IF_ERROR(Get(r, s.ts)); return Get(r, s.value); }
-static void Put(BinaryWriter& w, const AddressState& s) {
-  Put(w, s.values); Put(w, s.known); Put(w, s.previous); Put(w, s.changed_at); Put(w, s.seen);
-}
-static Status Get(BinaryReader& r, AddressState& s) {
-  RETURN_IF_ERROR(Get(r, s.values)); RETURN_IF_ERROR(GetSet(r, s.known)); RETURN_IF_ERROR(Get(r, s.previous));
-  RETURN_IF_ERROR(Get(r, s.changed_at)); return Get(r, s.seen);
-}
-static void Put(BinaryWriter& w, const NameState& n) {
-  Put(w, n.http01); Put(w, n.dns01); Put(w, n.a); Put(w, n.aaaa); Put(w, n.a_rcode); Put(w, n.caa_rcode);
-  Put(w, n.caa_values); Put(w, n.dnssec); Put(w, n.rrsig_expires); Put(w, n.ns_values);
-  Put(w, n.ns_changed_at); Put(w, n.served);
-}
-static Status Get(BinaryReader& r, NameState& n) {
-  RETURN_IF_ERROR(GetMap(r, n.http01)); RETURN_IF_ERROR(Get(r, n.dns01)); RETURN_IF_ERROR(Get(r, n.a));
-  RETURN_IF_ERROR(Get(r, n.aaaa)); RETURN_IF_ERROR(Get(r, n.a_rcode)); RETURN_IF_ERROR(Get(r, n.caa_rcode));
-  RETURN_IF_ERROR(Get(r, n.caa_values)); RETURN_IF_ERROR(Get(r, n.dnssec)); RETURN_IF_ERROR(Get(r, n.rrsig_expires));
-  RETURN_IF_ERROR(Get(r, n.ns_values)); RETURN_IF_ERROR(Get(r, n.ns_changed_at)); return GetMap(r, n.served);
-}
-static void Put(BinaryWriter& w, const HostState& h) {
-  Put(w, h.clock); Put(w, h.synced); Put(w, h.disk); Put(w, h.disk_free); Put(w, h.disk_total);
-  Put(w, h.scheduler_last_run); Put(w, h.changed_at); Put(w, h.change); Put(w, h.credentials);
-}
-static Status Get(BinaryReader& r, HostState& h) {
-  RETURN_IF_ERROR(Get(r, h.clock)); RETURN_IF_ERROR(Get(r, h.synced)); RETURN_IF_ERROR(Get(r, h.disk));
-  RETURN_IF_ERROR(Get(r, h.disk_free)); RETURN_IF_ERROR(Get(r, h.disk_total));
-  RETURN_IF_ERROR(Get(r, h.scheduler_last_run)); RETURN_IF_ERROR(Get(r, h.changed_at));
-  RETURN_IF_ERROR(Get(r, h.change)); return GetMap(r, h.credentials);
-}
-static void Put(BinaryWriter& w, const CertState& c) {
-  Put(w, c.has_config);
-  if (c.has_config) Put(w, c.config);
-  Put(w, c.config_at); Put(w, c.hosts);
-  Put(w, c.current);
-  Put(w, c.current_recorded_at); Put(w, c.previous);
-  // Sorted: a hash set's order is not part of the state.
-  std::vector<std::string> serials(c.serials.begin(), c.serials.end());
-  std::sort(serials.begin(), serials.end());
-  Put(w, serials);
-  Put(w, c.issue_times); Put(w, c.last_attempt); Put(w, c.last_success); Put(w, c.last_failure);
-  Put(w, c.last_dry_run); Put(w, c.episode_onset); Put(w, c.episode_failures); Put(w, c.episode_errors);
-  Put(w, c.recent_failures); Put(w, c.served); Put(w, c.deploys); Put(w, c.last_client_attempt);
-  Put(w, c.ari);
-  Put(w, c.ari_at); Put(w, c.credentials);
-}
-static Status Get(BinaryReader& r, CertState& c) {
-  RETURN_IF_ERROR(Get(r, c.has_config));
-  if (c.has_config) RETURN_IF_ERROR(Get(r, c.config));
-  RETURN_IF_ERROR(Get(r, c.config_at)); RETURN_IF_ERROR(GetSet(r, c.hosts));
-  RETURN_IF_ERROR(Get(r, c.current));
-  RETURN_IF_ERROR(Get(r, c.current_recorded_at)); RETURN_IF_ERROR(Get(r, c.previous));
-  RETURN_IF_ERROR(GetSet(r, c.serials)); RETURN_IF_ERROR(Get(r, c.issue_times));
-  RETURN_IF_ERROR(Get(r, c.last_attempt)); RETURN_IF_ERROR(Get(r, c.last_success));
-  RETURN_IF_ERROR(Get(r, c.last_failure)); RETURN_IF_ERROR(Get(r, c.last_dry_run));
-  RETURN_IF_ERROR(Get(r, c.episode_onset)); RETURN_IF_ERROR(Get(r, c.episode_failures));
-  RETURN_IF_ERROR(GetMap(r, c.episode_errors)); RETURN_IF_ERROR(Get(r, c.recent_failures));
-  RETURN_IF_ERROR(GetMap(r, c.served)); RETURN_IF_ERROR(GetMap(r, c.deploys));
-  RETURN_IF_ERROR(Get(r, c.last_client_attempt));
-  RETURN_IF_ERROR(Get(r, c.ari));
-  RETURN_IF_ERROR(Get(r, c.ari_at)); return GetMap(r, c.credentials);
-}
-static void Put(BinaryWriter& w, const DomainState& d) { Put(w, d.expires); Put(w, d.status); }
-static Status Get(BinaryReader& r, DomainState& d) { RETURN_IF_ERROR(Get(r, d.expires)); return Get(r, d.status); }
 
 
 
-struct FleetViewBuilder::State {
-  absl::flat_hash_map<std::string, CertState> certs;
-  absl::flat_hash_map<std::string, NameState> names;
-  absl::flat_hash_map<std::string, HostState> hosts;
-  absl::flat_hash_map<std::string, FailureStreak> cas;
-  absl::flat_hash_map<std::string, DomainState> domains;
-  int64_t added = 0;
+struct FleetViewBuilder::State : FleetViewFacts {
 
   void AddIssued(CertState& c, absl::Time ts, const IssuedEvent& e) {
     if (c.current && c.current->serial == e.serial) return;
@@ -614,29 +430,11 @@ void FleetViewBuilder::Add(const Event& event) { state_->Add(event); }
 
 int64_t FleetViewBuilder::events_added() const { return state_->added; }
 
-void FleetViewBuilder::Save(BinaryWriter& out) const {
-  PutSorted(out, state_->certs);
-  PutSorted(out, state_->names);
-  PutSorted(out, state_->hosts);
-  PutSorted(out, state_->cas);
-  PutSorted(out, state_->domains);
-  Put(out, state_->added);
-}
+const FleetViewFacts& FleetViewBuilder::facts() const { return *state_; }
 
-Status FleetViewBuilder::Load(BinaryReader& in) {
-  auto loaded = std::make_unique<State>();
-  Status s = GetMap(in, loaded->certs);
-  if (s.ok()) s = GetMap(in, loaded->names);
-  if (s.ok()) s = GetMap(in, loaded->hosts);
-  if (s.ok()) s = GetMap(in, loaded->cas);
-  if (s.ok()) s = GetMap(in, loaded->domains);
-  if (s.ok()) s = Get(in, loaded->added);
-  if (!s.ok()) {
-    state_ = std::make_unique<State>();
-    return s.WithPrefix("lineage views");
-  }
-  state_ = std::move(loaded);
-  return OkStatus();
+void FleetViewBuilder::Replace(FleetViewFacts facts) {
+  state_ = std::make_unique<State>();
+  static_cast<FleetViewFacts&>(*state_) = std::move(facts);
 }
 
 std::vector<LineageView> FleetViewBuilder::Build(absl::Time as_of) const {

@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "core/event.h"
+#include "core/fields.h"
 #include "core/status.h"
 
 namespace certcast::policy {
@@ -33,6 +34,9 @@ struct Attempt {
   bool dry_run = false;
   std::string trigger;
 };
+// Persisted fields (core/fields.h): the planner's checkpoint (src/plan).
+template <FieldsOf<Attempt> S>
+auto Fields(S& s) { return std::tie(s.at, s.outcome, s.error, s.detail, s.challenge, s.ca, s.dry_run, s.trigger); }
 
 // What one endpoint served for one name (SNI) at its latest probe: one address:port serving
 // several names may serve a different certificate for each (one per server block).
@@ -46,6 +50,8 @@ struct Served {
   std::string serial;
   std::optional<absl::Time> not_after;
 };
+template <FieldsOf<Served> S>
+auto Fields(S& s) { return std::tie(s.endpoint, s.sni, s.host, s.probed_at, s.ok, s.error, s.serial, s.not_after); }
 
 struct Credential {
   CredentialKind kind = CredentialKind::kAccountKey;
@@ -53,6 +59,8 @@ struct Credential {
   std::optional<bool> present;
   absl::Time seen;
 };
+template <FieldsOf<Credential> S>
+auto Fields(S& s) { return std::tie(s.kind, s.expires, s.present, s.seen); }
 
 // A run of probe failures: consecutive error results of the latest probes of a kind.
 struct FailureStreak {
@@ -62,6 +70,8 @@ struct FailureStreak {
   std::string error;                 // latest error text
   std::string subject;               // the name / CA probed
 };
+template <FieldsOf<FailureStreak> S>
+auto Fields(S& s) { return std::tie(s.count, s.since, s.last, s.error, s.subject); }
 
 // Environmental evidence joined from name, host, CA and domain events.
 struct Evidence {
@@ -136,10 +146,11 @@ struct LineageView {
 
   Evidence evidence;
 };
+template <FieldsOf<LineageView::Deploy> S>
+auto Fields(S& s) { return std::tie(s.host, s.at, s.outcome, s.detail); }
 
 // Accumulates events and produces views. Feed events in ts order (the store returns them so).
-class BinaryWriter;
-class BinaryReader;
+struct FleetViewFacts;  // lineage_view_state.h
 
 class FleetViewBuilder {
  public:
@@ -157,11 +168,10 @@ class FleetViewBuilder {
 
   int64_t events_added() const;
 
-  // The folded state, for the planner's checkpoint (plan_state.h): Load(Save()) followed by more
-  // events gives exactly the views of one builder fed every event. Load replaces the state; on a
-  // corrupt input it returns DataLoss and leaves the builder empty.
-  void Save(BinaryWriter& out) const;
-  Status Load(BinaryReader& in);
+  // The folded state, for the planner's checkpoint (src/plan/plan_state.h): a builder given
+  // Replace(facts()) and then more events gives exactly the views of one builder fed every event.
+  const FleetViewFacts& facts() const;
+  void Replace(FleetViewFacts facts);
 
  private:
   struct State;

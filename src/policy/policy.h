@@ -23,6 +23,7 @@
 #include "core/action.h"
 #include "core/cause.h"
 #include "core/event.h"
+#include "core/fields.h"
 #include "core/status.h"
 #include "policy/lineage_view.h"
 
@@ -194,6 +195,17 @@ struct LineageMemory {
   std::vector<std::pair<std::string, absl::Time>> alerted;
   bool operator==(const LineageMemory&) const = default;
 };
+// Persisted as JSON by the planning coordinator (src/plan/planner.h), one list for both directions
+// (core/fields.h); an empty value is left out of the document.
+template <FieldsOf<LineageMemory> M>
+auto NamedFields(M& m) {
+  return std::tuple{Named{"last_renew_at", m.last_renew_at},     Named{"last_renew_serial", m.last_renew_serial},
+                    Named{"renewals_for_serial", m.renewals_for_serial},
+                    Named{"last_dry_run_at", m.last_dry_run_at}, Named{"last_reload_at", m.last_reload_at},
+                    Named{"last_reload_serial", m.last_reload_serial},
+                    Named{"switched_challenge", m.switched_challenge}, Named{"switched_ca", m.switched_ca},
+                    Named{"switched_at", m.switched_at},         Named{"alerted", m.alerted}};
+}
 
 // The rate-limit picture across the fleet at planning time.
 struct FleetBudget {

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/lineage_view.h"
-#include "policy/planner.h"
+#include "policy/fleet_plan.h"
 
 namespace certcast::policy {
 namespace {
@@ -562,50 +562,6 @@ TEST(PlanFleetTest, MaxConcurrentRenewalsKeepsTheMostUrgent) {
   ASSERT_EQ(r.held.size(), 1u);
   EXPECT_EQ(r.held[0].cert, "c2");
   EXPECT_EQ(r.held[0].held.why, kHeldConcurrency);
-}
-
-TEST(MemoryJsonTest, RoundTripsEveryField) {
-  FleetMemory memory;
-  LineageMemory& m = memory["shop"];
-  m.last_renew_at = T("2026-11-01T00:00:00Z");
-  m.last_renew_serial = "0a";
-  m.renewals_for_serial = 2;
-  m.last_dry_run_at = T("2026-11-02T00:00:00Z");
-  m.last_reload_at = T("2026-11-03T00:00:00Z");
-  m.last_reload_serial = "0b";
-  m.switched_challenge = Challenge::kDns01;
-  m.switched_ca = "https://other.example/dir";
-  m.switched_at = T("2026-11-01T00:00:00Z");
-  m.alerted = {{"episode:x", T("2026-11-04T00:00:00Z")}};
-  memory[""];  // an entry with nothing remembered round-trips too
-  auto back = MemoryFromJson(MemoryToJson(memory));
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(back->at("shop"), memory.at("shop"));
-  EXPECT_EQ(back->at(""), LineageMemory{});
-}
-
-TEST(MemoryJsonTest, RefusesMalformedDocuments) {
-  EXPECT_EQ(MemoryFromJson("{").status(), DataLossError("policy memory: invalid JSON"));
-  EXPECT_EQ(MemoryFromJson(R"({"version":7})").status(),
-            DataLossError("policy memory: unknown version"));
-  EXPECT_EQ(MemoryFromJson(R"({"version":1,"lineages":{"a":{"last_renew_at":"x"}}})").status().code(),
-            StatusCode::kDataLoss);
-  // Numbers of the wrong kind or range were converted with static_cast (undefined for 1e300 read
-  // as int64); nesting was unbounded. Each is refused, naming the lineage and field.
-  const std::string deep = std::string(40, '[') + std::string(40, ']');
-  const std::pair<std::string, std::string> cases[] = {
-      {R"({"version":1,"lineages":{"a":{"last_renew_at":1e300}}})",
-       "policy memory: lineage \"a\": last_renew_at is not an integer"},
-      {R"({"version":1,"lineages":{"a":{"renewals_for_serial":-1}}})",
-       "policy memory: lineage \"a\": renewals_for_serial is -1, outside [0, 2147483647]"},
-      {R"({"version":1,"lineages":{"a":{"renewals_for_serial":4294967297}}})",
-       "policy memory: lineage \"a\": renewals_for_serial is 4294967297, outside [0, 2147483647]"},
-      {R"({"version":1,"lineages":{"a":{"alerted":[["k",18446744073709551615]]}}})",
-       "policy memory: lineage \"a\": alerted time is 18446744073709551615, outside [-9223372036854775808, 9223372036854775807]"},
-      {R"({"version":1.0})", "policy memory: unknown version"},
-      {R"({"version":1,"x":)" + deep + "}", "policy memory: invalid JSON"},
-  };
-  for (const auto& [json, error] : cases) EXPECT_EQ(MemoryFromJson(json).status(), DataLossError(error)) << json;
 }
 
 // The attempts the client still makes before expiry follow the retry cadence the features use

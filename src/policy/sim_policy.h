@@ -10,7 +10,7 @@
 #include <string>
 
 #include "alert/alert.h"
-#include "policy/planner.h"
+#include "policy/fleet_plan.h"
 #include "collect/sim/simulator.h"
 
 namespace certcast {

@@ -1,4 +1,4 @@
-#include "policy/plan_state.h"
+#include "plan/plan_state.h"
 
 #include <chrono>
 
@@ -6,11 +6,11 @@
 #include "core/time.h"
 #include "features/features.h"
 #include "features/lineage_state.h"
-#include "policy/binary_codec.h"
-#include "policy/fleet_state_codec.h"
+#include "plan/binary_codec.h"
+#include "plan/checkpoint_codec.h"
 #include "store/store.h"
 
-namespace certcast::policy {
+namespace certcast::plan {
 namespace {
 
 constexpr std::string_view kMagic = "certcast-plan-state";
@@ -20,8 +20,10 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // field instead of their JSON line, enums in one byte, counts as varints. 4: the forecaster's
 // lineage states keep their earlier certificates (the client rule's history). 5: the fleet state's
 // diagnosed facts (rate-limit spending), CA probe days, organisations by parent domain (issue #14). 6: served
-// results keyed by (endpoint, SNI) (issue #17).
-constexpr int64_t kPlanStateFormat = 7;
+// results keyed by (endpoint, SNI) (issue #17). 7: HTTP-01 streaks per vantage (issue #17). 8: every
+// struct through its one Fields list (a lineage view's config is written also before its first
+// config event, as a default ConfigEvent).
+constexpr int64_t kPlanStateFormat = 8;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -43,7 +45,7 @@ void PlanState::Reset() {
   watermark_ = absl::InfinitePast();
   append_seq_ = 0;
   unsaved_ = true;
-  views_ = FleetViewBuilder();
+  views_ = policy::FleetViewBuilder();
   fleet_.reset();
   if (with_fleet_) fleet_ = std::make_unique<FleetState>();
 }
@@ -123,7 +125,7 @@ std::string PlanState::Serialize() const {
   w.Bool(built_);
   w.Time(watermark_);
   w.I64(append_seq_);
-  views_.Save(w);
+  SaveViews(views_, w);
   if (fleet_) SaveFleetState(*fleet_, w);
   return w.Take();
 }
@@ -158,7 +160,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   RETURN_IF_ERROR(r.Bool(built));
   RETURN_IF_ERROR(r.Time(watermark));
   RETURN_IF_ERROR(r.I64(seq));
-  Status s = views_.Load(r);
+  Status s = LoadViews(r, views_);
   if (s.ok() && fleet_) s = LoadFleetState(r, *fleet_);
   if (s.ok() && !r.done()) s = DataLossError(StrCat("checkpoint: ", bytes.size() - r.position(), " trailing bytes"));
   if (!s.ok()) {
@@ -178,4 +180,4 @@ Status PlanState::Save(Store& store) {
   return OkStatus();
 }
 
-}  // namespace certcast::policy
+}  // namespace certcast::plan

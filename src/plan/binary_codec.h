@@ -28,12 +28,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "core/event.h"
+#include "core/fields.h"
 #include "core/status.h"
 #include "core/strings.h"
 
-namespace certcast::policy {
+namespace certcast::plan {
 
 static_assert(std::endian::native == std::endian::little, "checkpoints are written little-endian");
 
@@ -268,6 +270,24 @@ void Put(BinaryWriter& w, const C& c) {
   for (const auto& v : c) Put(w, v);
 }
 
+// Hash containers, sorted so that equal states give equal bytes (hash order is not state).
+template <typename K, typename H, typename E, typename A>
+void Put(BinaryWriter& w, const absl::flat_hash_set<K, H, E, A>& set) {
+  std::vector<const K*> keys;
+  keys.reserve(set.size());
+  for (const K& k : set) keys.push_back(&k);
+  std::sort(keys.begin(), keys.end(), [](const K* a, const K* b) { return *a < *b; });
+  w.Size(keys.size());
+  for (const K* k : keys) Put(w, *k);
+}
+template <typename K, typename V, typename H, typename E, typename A>
+void Put(BinaryWriter& w, const absl::flat_hash_map<K, V, H, E, A>& map);  // PutSorted, below
+// Fixed-size arrays: their elements, no count.
+template <typename T, size_t N>
+void Put(BinaryWriter& w, const T (&array)[N]) {
+  for (const T& v : array) Put(w, v);
+}
+
 template <typename T>
 Status Get(BinaryReader& r, std::optional<T>& v) {
   return r.Optional(v, [&](T& x) { return Get(r, x); });
@@ -338,28 +358,37 @@ Status GetMap(BinaryReader& r, M& m) {
   }
   return OkStatus();
 }
+template <typename K, typename V, typename H, typename E, typename A>
+void Put(BinaryWriter& w, const absl::flat_hash_map<K, V, H, E, A>& map) {
+  PutSorted(w, map);
+}
+// Sets and maps read through Get, so that a Fields list can name them like any other field.
+template <typename S>
+  requires requires(S& s) { typename S::key_type; s.insert(std::declval<typename S::value_type>()); } &&
+           (!requires { typename S::mapped_type; })
+Status Get(BinaryReader& r, S& s) {
+  return GetSet(r, s);
+}
+template <typename M>
+  requires requires { typename M::key_type; typename M::mapped_type; }
+Status Get(BinaryReader& r, M& m) {
+  return GetMap(r, m);
+}
+template <typename T, size_t N>
+Status Get(BinaryReader& r, T (&array)[N]) {
+  for (T& v : array) RETURN_IF_ERROR(Get(r, v));
+  return OkStatus();
+}
 
-// Event bodies the folded state keeps (latest config, certificate, ARI answer, deploy), field by
-// field. A field added to one of these events must be added here (and kPlanStateFormat bumped):
-// the sizes pin them (x86-64, libstdc++).
+// Event bodies the folded state keeps (latest config, certificate, ARI answer, deploy) are written
+// through their Fields lists (core/event.h). The sizes pin them (x86-64, libstdc++): a field added
+// to one of these events must be added to its list (and kPlanStateFormat bumped).
 static_assert(sizeof(ConfigEvent) == 312 && sizeof(IssuedEvent) == 152 && sizeof(AriEvent) == 152 &&
                   sizeof(DeployEvent) == 112,
-              "core/event.h changed: update the checkpoint's event codecs in src/policy/binary_codec.h");
-template <typename T, typename U>
-concept Either = std::is_same_v<std::remove_const_t<T>, U>;
-template <Either<ConfigEvent> E>
-auto Fields(E& e) {
-  return std::tie(e.cert, e.host, e.names, e.client, e.client_version, e.ca, e.challenge, e.alt_challenges,
-                  e.alt_cas, e.ari, e.renew_rule, e.profile);
-}
-template <Either<IssuedEvent> E>
-auto Fields(E& e) { return std::tie(e.cert, e.serial, e.not_before, e.not_after, e.ca, e.names); }
-template <Either<AriEvent> E>
-auto Fields(E& e) { return std::tie(e.cert, e.ca, e.window_start, e.window_end, e.retry_after_s, e.explanation_url); }
-template <Either<DeployEvent> E>
-auto Fields(E& e) { return std::tie(e.cert, e.host, e.outcome, e.detail); }
+              "core/event.h changed: update the event's Fields list there and kPlanStateFormat");
 
-// A struct with a Fields() list is written and read in that order, one codec for both directions.
+// A struct with a Fields list (core/fields.h) is written and read in that order, one codec for
+// both directions.
 template <typename T>
   requires requires(const T& v) { Fields(v); }
 void Put(BinaryWriter& w, const T& v) {
@@ -373,4 +402,4 @@ Status Get(BinaryReader& r, T& v) {
   return s;
 }
 
-}  // namespace certcast::policy
+}  // namespace certcast::plan

@@ -26,7 +26,7 @@ class Store;
 class FleetState;
 }  // namespace certcast
 
-namespace certcast::policy {
+namespace certcast::plan {
 
 inline constexpr char kPlanStateKey[] = "plan.state";
 
@@ -68,7 +68,7 @@ class PlanState {
   std::string Serialize() const;
   Status Deserialize(std::string_view bytes);
 
-  const FleetViewBuilder& views() const { return views_; }
+  const policy::FleetViewBuilder& views() const { return views_; }
   // Null unless constructed with_fleet.
   const FleetState* fleet() const { return fleet_.get(); }
   bool built() const { return built_; }
@@ -83,8 +83,8 @@ class PlanState {
   absl::Time watermark_ = absl::InfinitePast();
   int64_t append_seq_ = 0;          // Store::EventAppendsSince sequence the fold has seen
   bool unsaved_ = true;             // see unsaved()
-  FleetViewBuilder views_;
+  policy::FleetViewBuilder views_;
   std::unique_ptr<FleetState> fleet_;
 };
 
-}  // namespace certcast::policy
+}  // namespace certcast::plan

@@ -2,7 +2,7 @@
 // fleet whose telemetry partly arrives days late (as collectors re-deliver old log lines), the
 // daemon's in-memory state and the one-off command's stored checkpoint print exactly what a plan
 // that folds every stored event prints, day by day, and leave the same memory and audit trail.
-#include "policy/plan_state.h"
+#include "plan/plan_state.h"
 
 #include <filesystem>
 #include <random>
@@ -12,11 +12,11 @@
 #include "features/features.h"
 #include "features/lineage_state.h"
 #include "gtest/gtest.h"
-#include "policy/binary_codec.h"
-#include "policy/planner.h"
+#include "plan/binary_codec.h"
+#include "plan/planner.h"
 #include "store/store.h"
 
-namespace certcast::policy {
+namespace certcast::plan {
 namespace {
 
 class DaySink : public sim::EventSink {
@@ -275,7 +275,7 @@ TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
   const std::vector<Case> cases = {
       {"", "not a plan state checkpoint"},
       {"certcast-plan-state", "not a plan state checkpoint"},
-      {other_format, "checkpoint format 9, this certcast writes 7"},
+      {other_format, "checkpoint format 9, this certcast writes 8"},
       {good.substr(0, good.size() - 3), "lineage views: checkpoint: truncated or corrupt i64 at byte "},
       {good + "x", "checkpoint: 1 trailing bytes"},
       {dangling_reference, "checkpoint: truncated or corrupt string reference at byte 36"},
@@ -301,4 +301,4 @@ TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
 }
 
 }  // namespace
-}  // namespace certcast::policy
+}  // namespace certcast::plan
