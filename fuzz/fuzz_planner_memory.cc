@@ -1,4 +1,4 @@
-// Fuzzes the planner memory reader (policy/planner.h MemoryFromJson): a JSON document in the store
+// Fuzzes the planner memory reader (plan/planner.h MemoryFromJson): a JSON document in the store
 // that decides what certcast already did (alerts sent, renewals planned). Beyond "no crash": an
 // accepted document writes back to JSON that reads back to the same memory.
 #include <cstdint>
