@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "core/acme_error.h"
+#include "core/strings.h"
 #include "features/client_rule.h"
 #include "features/domains.h"
 #include "policy/lineage_view_state.h"
