@@ -233,7 +233,7 @@ TEST_F(DaemonCases, ActionRecordsNameTheActorOnlyWhenOneIsSet) {
       return OkStatus();
     }).ok());
     EXPECT_EQ(actions, 2);
-    auto verified = policy::VerifyAudit(**store);
+    auto verified = VerifyAudit(**store);
     ASSERT_TRUE(verified.ok());
     EXPECT_TRUE(verified->ok) << verified->problem;
   }
