@@ -34,7 +34,7 @@ ctest --test-dir build -L "$labels" --output-on-failure -j"$jobs" --timeout 900
 # unsanitized, too long for CI; its code (the simulator) reads no outside input.
 sanitize_tests=(src/core/core_test src/store/store_test src/model/model_test
                 src/features/features_test src/features/client_rule_test
-                src/policy/policy_test src/policy/planner_test src/act/act_test
+                src/policy/policy_test src/plan/planner_test src/act/act_test
                 src/api/api_test src/api/api_fleet_test src/api/api_metrics_test
                 src/collect/probe/probe_test src/collect/probe/ntp_test
                 src/collect/clients/clients_test src/collect/clients/clients_corpus_test
