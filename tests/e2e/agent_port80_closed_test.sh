@@ -36,8 +36,7 @@ lab_http_off
 e2e_wait_audit 150 '"cert":"web".*"by":"lab-agent".*"outcome":\{"result":"success"' --kind action_outcome ||
   fail "no successful renewal of web reported by the agent (queue: $(e2e_audit --cert web | grep action_ | tail -5))"
 # When the server recorded the agent's report (not when this script looked: the audit is polled).
-reported=$(e2e_audit --kind action_outcome --cert web | grep -m1 '"result":"success"' |
-  python3 -c 'import json,sys,datetime; print(int(datetime.datetime.fromisoformat(json.loads(sys.stdin.readline())["at"].replace("Z","+00:00")).timestamp()))')
+reported=$(e2e_audit --kind action_outcome --cert web | grep -m1 '"result":"success"' | e2e_record_epoch)
 ((reported < due)) || fail "web was renewed at $(date -d @"$reported" +%T), after its scheduled renewal was due"
 say "web renewed over dns-01 by the agent at $(date -d @"$reported" +%T), $((due - reported)) s before its scheduled renewal"
 e2e_audit --kind decision --cert web | grep -q '"reason_code":"SwitchChallenge".*"challenge":"dns-01"\|"challenge":"dns-01".*"reason_code":"SwitchChallenge"' ||

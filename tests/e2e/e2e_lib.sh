@@ -172,6 +172,12 @@ e2e_daemon_stop() { lab_kill certcast; }
 
 # e2e_audit [ARGS...]: the audit trail as JSON lines.
 e2e_audit() { "$CERTCAST" audit --db "$E2E_DB" --json "$@"; }
+# e2e_record_epoch: the "at" of the first audit record on stdin, in seconds since the epoch (when
+# the server recorded it, not when a script polled for it).
+e2e_record_epoch() {
+  python3 -c 'import json,sys,datetime
+print(int(datetime.datetime.fromisoformat(json.loads(sys.stdin.readline())["at"].replace("Z", "+00:00")).timestamp()))'
+}
 # e2e_wait_audit TIMEOUT_S PATTERN [audit args]: until an audit record matches PATTERN (grep -E).
 e2e_wait_audit() {
   local timeout=$1 pattern=$2

@@ -70,8 +70,7 @@ lab_http_off
 # `due`. Waited for until 30 s past `due`, so that a late renewal fails below with its time.
 e2e_wait_audit $((due - $(date +%s) + 30)) '"reason_code":"SwitchChallenge".*"outcome":"success"' --kind action --cert web ||
   fail "no successful SwitchChallenge renewal of web by the server (audit: $(e2e_audit --cert web | tail -5))"
-renewed=$(e2e_audit --kind action --cert web | grep -m1 '"outcome":"success"' |
-  python3 -c 'import json,sys,datetime; print(int(datetime.datetime.fromisoformat(json.loads(sys.stdin.readline())["at"].replace("Z","+00:00")).timestamp()))')
+renewed=$(e2e_audit --kind action --cert web | grep -m1 '"outcome":"success"' | e2e_record_epoch)
 ((renewed < due)) || fail "web was renewed at $(date -d @"$renewed" +%T), after its scheduled renewal was due"
 say "web renewed over dns-01 by the server at $(date -d @"$renewed" +%T), $((due - renewed)) s before its scheduled renewal"
 e2e_audit --kind action --cert web | grep '"outcome":"success"' | grep -q '"by":"certcast serve' ||
