@@ -22,8 +22,8 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // diagnosed facts (rate-limit spending), CA probe days, organisations by parent domain (issue #14). 6: served
 // results keyed by (endpoint, SNI) (issue #17). 7: HTTP-01 streaks per vantage (issue #17). 8: every
 // struct through its one Fields list (a lineage view's config is written also before its first
-// config event, as a default ConfigEvent).
-constexpr int64_t kPlanStateFormat = 8;
+// config event, as a default ConfigEvent). 9: the newest folded event's ts (the lateness mark).
+constexpr int64_t kPlanStateFormat = 9;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -43,6 +43,7 @@ PlanState& PlanState::operator=(PlanState&&) noexcept = default;
 void PlanState::Reset() {
   built_ = false;
   watermark_ = absl::InfinitePast();
+  newest_folded_ = absl::InfinitePast();
   append_seq_ = 0;
   unsaved_ = true;
   views_ = policy::FleetViewBuilder();
@@ -56,7 +57,12 @@ Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time
   EventFilter filter;
   filter.since = since;
   filter.until = until;
+  // Events at the newest folded ts are folded already (AdvanceTo rebuilds when a new one arrives
+  // there), and `since` is inclusive.
+  const absl::Time folded_through = newest_folded_;
   Status s = store.ScanEvents(filter, [&](const Event& e) {
+    if (since && e.ts <= folded_through) return OkStatus();
+    newest_folded_ = e.ts;  // the scan is in (ts, hash) order
     views_.Add(e);
     if (fleet_) RETURN_IF_ERROR(fleet_->Apply(e));
     ++stats.events_folded;
@@ -89,25 +95,29 @@ Status PlanState::AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats_out
   // now and seen as new next time (a needless rebuild) or not folded and seen next time (a
   // needed one); never folded-and-forgotten nor missed.
   ASSIGN_OR_RETURN(EventAppends appends, store.EventAppendsSince(append_seq_));
+  // Lateness is judged against the newest event folded, not the plan time: telemetry timed
+  // before a plan but posted after it (every probe a collector sends to the server, which plans
+  // at its own clock) is newer than everything folded, and folding it after the state gives the
+  // same state as a fold from scratch in (ts, hash) order. Only an event at or before the newest
+  // folded ts would have to go in between folded events.
   if (built_) {
-    if (at < watermark_) {
-      stats.rebuilt_because = StrCat("plan at ", FormatRfc3339(at), " is before the state's ",
-                                     FormatRfc3339(watermark_));
-    } else if (appends.earliest_ts && *appends.earliest_ts < watermark_) {
+    if (at <= newest_folded_) {
+      stats.rebuilt_because = StrCat("plan at ", FormatRfc3339(at), " is not after the state's newest event at ",
+                                     FormatRfc3339(newest_folded_));
+    } else if (appends.earliest_ts && *appends.earliest_ts <= newest_folded_) {
       stats.rebuilt_because = StrCat("an event at ", FormatRfc3339(*appends.earliest_ts),
-                                     " arrived after the state was folded up to ",
-                                     FormatRfc3339(watermark_));
+                                     " arrived after the state had folded events up to ",
+                                     FormatRfc3339(newest_folded_));
     }
     if (!stats.rebuilt_because.empty()) {
       stats.restored = false;
       Reset();
     }
   }
-  if (built_) {
-    RETURN_IF_ERROR(Fold(store, watermark_, at, stats));
-  } else {
-    RETURN_IF_ERROR(Fold(store, std::nullopt, at, stats));
-  }
+  // From the newest folded event on; events in [it, at) that were folded are skipped by Fold.
+  std::optional<absl::Time> since;
+  if (built_ && newest_folded_ != absl::InfinitePast()) since = newest_folded_;
+  RETURN_IF_ERROR(Fold(store, since, at, stats));
   built_ = true;
   watermark_ = at;
   append_seq_ = appends.last_seq;
@@ -124,6 +134,7 @@ std::string PlanState::Serialize() const {
   w.Bool(with_fleet_);
   w.Bool(built_);
   w.Time(watermark_);
+  w.Time(newest_folded_);
   w.I64(append_seq_);
   SaveViews(views_, w);
   if (fleet_) SaveFleetState(*fleet_, w);
@@ -136,7 +147,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   std::string magic, schema;
   int64_t format = 0;
   bool with_fleet = false, built = false;
-  absl::Time watermark;
+  absl::Time watermark, newest_folded;
   int64_t seq = 0;
   if (!r.FixedStr(magic).ok() || magic != kMagic) return DataLossError("not a plan state checkpoint");
   RETURN_IF_ERROR(r.I64(format));
@@ -159,6 +170,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   }
   RETURN_IF_ERROR(r.Bool(built));
   RETURN_IF_ERROR(r.Time(watermark));
+  RETURN_IF_ERROR(r.Time(newest_folded));
   RETURN_IF_ERROR(r.I64(seq));
   Status s = LoadViews(r, views_);
   if (s.ok() && fleet_) s = LoadFleetState(r, *fleet_);
@@ -169,6 +181,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   }
   built_ = built;
   watermark_ = watermark;
+  newest_folded_ = newest_folded;
   append_seq_ = seq;
   unsaved_ = false;
   return OkStatus();

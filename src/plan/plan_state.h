@@ -5,11 +5,14 @@
 // Kept in memory across daemon cycles, and persisted in the store as a checkpoint (key
 // kPlanStateKey) so that a one-off `certcast plan` reads only the events after it. Exactness:
 // the state after AdvanceTo(at) equals the fold of every stored event with ts < at, in store order
-// (ts, hash). Advancing from watermark W to `at` folds the events in [W, at); that is exact only if
-// no event with ts < W was stored after the state was built, which the store's append log
-// (Store::EventAppendsSince) tells. A late event (a collector re-delivering old log lines that are
-// new to the store), an `at` before W, or a checkpoint from another format, feature schema or
-// model/no-model mode makes AdvanceTo rebuild from scratch, and says why.
+// (ts, hash). Advancing to `at` folds the stored events after the newest one already folded (N)
+// and before `at`; that is exact only if no event with ts <= N was stored after the state was
+// built, which the store's append log (Store::EventAppendsSince) tells. Lateness is measured
+// against N, not against the previous plan's time: telemetry timed before a plan and delivered
+// after it (what a server planning on its own clock receives) is not late. A late event (a
+// collector re-delivering old log lines that are new to the store, or one host's events older
+// than another's already folded), an `at` not after N, or a checkpoint from another format,
+// feature schema or model/no-model mode makes AdvanceTo rebuild from scratch, and says why.
 //
 // Thread safety: one thread at a time.
 #pragma once
@@ -72,7 +75,9 @@ class PlanState {
   // Null unless constructed with_fleet.
   const FleetState* fleet() const { return fleet_.get(); }
   bool built() const { return built_; }
+  // The `at` of the last AdvanceTo, and the ts of the newest event folded (the lateness mark).
   absl::Time watermark() const { return watermark_; }
+  absl::Time newest_folded() const { return newest_folded_; }
 
  private:
   void Reset();
@@ -81,6 +86,7 @@ class PlanState {
   bool with_fleet_;
   bool built_ = false;              // false: nothing folded yet (watermark meaningless)
   absl::Time watermark_ = absl::InfinitePast();
+  absl::Time newest_folded_ = absl::InfinitePast();  // ts of the newest event folded
   int64_t append_seq_ = 0;          // Store::EventAppendsSince sequence the fold has seen
   bool unsaved_ = true;             // see unsaved()
   policy::FleetViewBuilder views_;
