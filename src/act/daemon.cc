@@ -126,12 +126,7 @@ StatusOr<CycleReport> Daemon::RunCycle() {
     Log("error", "plan failed", {{"error", plan.status().message()}});
     return plan.status();
   }
-  if (!plan->advance.rebuilt_because.empty()) {
-    Log("info", "plan state rebuilt from every stored event",
-        {{"why", plan->advance.rebuilt_because},
-         {"events", std::to_string(plan->advance.events_folded)},
-         {"seconds", std::to_string(plan->load_seconds)}});
-  }
+  LogRebuild(*plan);
   if (!plan->forecast_error.empty()) {
     Log("warn", "scoring failed; planned on facts alone", {{"error", ToValidUtf8(plan->forecast_error, 300)}});
   }
@@ -212,7 +207,19 @@ StatusOr<plan::RunPlanOutput> Daemon::Preview(absl::Time at) {
   options.config = config_.policy;
   options.remember = options.audit = options.checkpoint = false;
   options.keep_views = true;
-  return plan::RunPlan(store_, forecaster_, at, options, plan_state_);
+  auto plan = plan::RunPlan(store_, forecaster_, at, options, plan_state_);
+  if (plan.ok()) LogRebuild(*plan);
+  return plan;
+}
+
+// A rebuild folds the whole store (minutes on a large fleet); the server's previews share the
+// state with the cycles, so either one's rebuild is said.
+void Daemon::LogRebuild(const plan::RunPlanOutput& plan) {
+  if (plan.advance.rebuilt_because.empty()) return;
+  Log("info", "plan state rebuilt from every stored event",
+      {{"why", plan.advance.rebuilt_because},
+       {"events", std::to_string(plan.advance.events_folded)},
+       {"seconds", std::to_string(plan.load_seconds)}});
 }
 
 ConfigEvent Daemon::LineageOf(const plan::RunPlanOutput& plan, const std::string& cert) {

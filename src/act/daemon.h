@@ -115,6 +115,8 @@ class Daemon {
   void RecordAction(const std::string& cert, const std::string& record_json);
   void Log(std::string_view level, std::string_view msg,
            const std::vector<std::pair<std::string, std::string>>& fields = {});
+  // Logs "plan state rebuilt from every stored event" with the reason, when the plan rebuilt.
+  void LogRebuild(const plan::RunPlanOutput& plan);
   DaemonConfig config_;
   Store& store_;
   const Forecaster* forecaster_;
