@@ -3,11 +3,13 @@
 # LINEAGES lineages (bench/gen_lineages.py, default 100,000: a config, an issued certificate and a
 # November TLS probe each), served with `--ingest-debounce 1h` (no preview plan of its own during
 # the run); after the server's first plan (at start-up, a fold of the whole store), ROUNDS times
-# (default 2): N TLS probes (default 10,000, of random lineages, timed one second before they are
-# posted, as a collector's are) POSTed to /v1/events, then a dry plan on request
+# (default 2): N TLS probes (default 10,000, of random lineages, timed one second before the
+# server's latest plan began, as a collector's probe that is posted late) POSTed to /v1/events,
+# then a dry plan on request
 # (POST /v1/plan), timed by curl. The server's log says whether a plan refolded the whole store
 # ("plan state rebuilt from every stored event") and why; the script prints it beside each time.
-# CERTCAST_BEFORE=BINARY runs the same with that binary too, first, in the same run.
+# CERTCAST_BEFORE=BINARY runs the same with that binary too, first, in the same run (a binary
+# older than this script does not log its dry plans' rebuilds: the times tell).
 # Usage: BUILD=build [CERTCAST_BEFORE=FILE] nice bench/serve_plan_after_ingest.sh [N] [LINEAGES]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,8 +29,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 echo "machine: $(nproc) cores; $(git -C "$ROOT" rev-parse --short HEAD); uptime: $(uptime)"
 python3 "$ROOT/bench/gen_lineages.py" "$LINEAGES" "$work/lineages.jsonl"
 
-run() {  # run LABEL BINARY
-  local label=$1 bin=$2
+run() {  # run LABEL BINARY LOGS_PREVIEW_REBUILDS (0: a binary older than this script, whose dry plans
+  # do not log a rebuild, so its log tells nothing either way)
+  local label=$1 bin=$2 logs_rebuilds=$3
   rm -f "$work/fleet.db"*
   "$bin" ingest --db "$work/fleet.db" "$work/lineages.jsonl" 2>/dev/null
   local ingest_token plan_token port start up
@@ -41,17 +44,16 @@ run() {  # run LABEL BINARY
   # /healthz answers once the first plan is published.
   for _ in $(seq 60000); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
   up=$(echo "$(date +%s.%N) - $start" | bc -l)
-  # A binary older than the one that logs its previews' rebuilds says nothing either way.
-  local logs_rebuilds=1
-  grep -q 'plan state rebuilt' "$work/serve.log" || logs_rebuilds=0
   printf '%s: %d lineages, server up with its first plan in %.1f s; uptime: %s\n' "$label" "$LINEAGES" "$up" "$(uptime)"
+  local last_plan=$start  # when the server's latest plan began (its first: at start-up)
   for round in $(seq "$ROUNDS"); do
-    # N probes timed one second ago: newer than every stored event, older than the next plan.
-    python3 - "$N" "$LINEAGES" "$round" >"$work/posted.jsonl" <<'EOF'
+    # N probes timed one second before the latest plan began, delivered after it (a collector's
+    # probe posted late): newer than every event that plan folded, older than the plan.
+    python3 - "$N" "$LINEAGES" "$round" "$last_plan" >"$work/posted.jsonl" <<'EOF'
 import datetime, random, sys
-n, lineages, round_ = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+n, lineages, round_, last_plan = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 rng = random.Random(round_)
-at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+at = datetime.datetime.fromtimestamp(last_plan - 1, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 for _ in range(n):
     i = rng.randrange(lineages)
     print('{"ts":"%s","type":"tls_probe","endpoint":"web%d:443","sni":"www.site%d.example.com","cert":"site%d",'
@@ -62,6 +64,7 @@ EOF
     [[ $code == 200 ]] || { echo "POST /v1/events: $code $(cat "$work/post.json")" >&2; exit 1; }
     local before seconds rebuilt
     before=$(grep -c 'plan state rebuilt' "$work/serve.log" || true)
+    last_plan=$(date +%s.%N)
     seconds=$(curl -s -o "$work/plan.json" -w '%{time_total}' -X POST --data-binary '' -H "Authorization: Bearer $plan_token" \
       "http://127.0.0.1:$port/v1/plan")
     grep -q '"dry":true' "$work/plan.json" || { echo "POST /v1/plan: $(head -c 300 "$work/plan.json")" >&2; exit 1; }
@@ -73,5 +76,5 @@ EOF
   kill "$server"; wait "$server" 2>/dev/null || true; server=""
 }
 
-[[ -n ${CERTCAST_BEFORE:-} ]] && run before "$CERTCAST_BEFORE"
-run "$(basename "$(dirname "$CERTCAST")")/certcast" "$CERTCAST"
+[[ -n ${CERTCAST_BEFORE:-} ]] && run before "$CERTCAST_BEFORE" 0
+run "$CERTCAST" "$CERTCAST" 1
