@@ -38,13 +38,14 @@ std::string Fixed(double v, int digits = 1) {
   return buf;
 }
 
-// Records what the planner did, to break alerts down by reason against the hidden truth (an
-// approximation of the simulator's own "real cause" test: an open episode or an active fault on
-// the lineage or its host at the time of the alert).
+// Records what the planner did, to break alerts down by reason against the hidden truth
+// (sim::TruthIndex::RealCause, the test the closed loop's paging metrics use).
 class RecordingPolicy : public sim::Policy {
  public:
   explicit RecordingPolicy(sim::Policy& inner) : inner_(inner) {}
   std::string name() const override { return inner_.name(); }
+  const sim::AlertLog* alert_log() const override { return inner_.alert_log(); }
+  void AttachOracle(const sim::Oracle* oracle) override { inner_.AttachOracle(oracle); }
   std::vector<PlannedAction> Decide(absl::Time day_end, std::span<const Event> events) override {
     for (const Event& e : events) {
       if (const auto* c = e.As<ConfigEvent>()) {
@@ -69,82 +70,47 @@ class RecordingPolicy : public sim::Policy {
   sim::Policy& inner_;
 };
 
-// An open episode or an active fault on the lineage or its host at `at`.
-bool RealCause(const RecordingPolicy& r, const sim::GroundTruth& truth, const std::string& cert,
-               absl::Time at) {
-  auto host = r.host_of_.find(cert);
-  for (const sim::Episode& e : truth.episodes) {
-    if (e.cert == cert && e.onset <= at && (!e.end || *e.end > at)) return true;
-  }
-  for (const sim::FaultRecord& f : truth.faults) {
-    if (f.start > at || (f.end && *f.end <= at)) continue;
-    if (f.subject == cert || (host != r.host_of_.end() && f.subject == host->second)) return true;
-  }
-  return false;
-}
-
-// Pages and tickets as a person receives them: with the alert core (SimPolicy::EnableIncidents),
-// one per incident notification; without it, every alert is a page about one lineage. A notice
-// points at a real cause when one of the lineages it names has one.
+// Pages and tickets as a person receives them, scored by the closed loop itself (Metrics::paging,
+// sim/paging.h): with the alert core (SimPolicy::EnableIncidents), one per incident notification;
+// without it, every alert is a page about one lineage.
 struct Paging {
-  int64_t pages = 0, pages_real = 0, tickets = 0, tickets_real = 0, incidents = 0;
+  int64_t pages = 0, pages_real = 0, tickets = 0, tickets_real = 0, incidents = 0, resolved = 0;
   int64_t watched = 0, info = 0;
-  void Add(const Paging& o) {
+  bool grouped = false;
+  void Add(const sim::PagingMetrics& o) {
     pages += o.pages; pages_real += o.pages_real; tickets += o.tickets;
-    tickets_real += o.tickets_real; incidents += o.incidents; watched += o.watched; info += o.info;
+    tickets_real += o.tickets_real; incidents += o.incidents ? o.incidents_opened : o.pages;
+    resolved += o.incidents_resolved; watched += o.lineage_plans_watched;
+    info += o.lineage_plans_info; grouped = grouped || o.incidents;
   }
 };
-// `incidents` null: every alert the policy sent is a page (certcast before the alert core, and the
-// monitoring baselines).
-Paging CountPaging(const RecordingPolicy& r, const sim::GroundTruth& truth,
-                   const policy::SimPolicy* incidents) {
-  Paging out;
-  if (!incidents) {
-    for (const auto& entry : r.log_) {
-      if (entry.action.kind != ActionKind::kAlert) continue;
-      ++out.pages;
-      out.pages_real += RealCause(r, truth, entry.action.cert, entry.at) ? 1 : 0;
-    }
-    out.incidents = out.pages;
-    return out;
-  }
-  const auto& stats = incidents->alert_stats();
-  for (const auto& n : stats.firing) {
+
+// One line per firing notice of the alert core, for studying the false ones (issue #15):
+// severity, real or not, cause key, then each named lineage with its own truth and message.
+void DebugNotices(const RecordingPolicy& r, const sim::GroundTruth& truth,
+                  const policy::SimPolicy& p) {
+  const sim::TruthIndex index(truth);
+  for (const auto& n : p.firing()) {
     bool real = false;
-    for (const std::string& cert : n.certs) real = real || RealCause(r, truth, cert, n.at);
-    // One line per notice for studying the false ones (issue #15): severity, real or not, cause
-    // key, then each named lineage with its own truth and message.
-    if (std::getenv("CERTCAST_DEBUG_PAGES")) {
-      std::cerr << "NOTICE " << FormatRfc3339(n.at) << " " << alert::ToString(n.severity) << " "
-                << (real ? "REAL" : "false") << " " << n.cause_key << " " << n.certs.size();
-      for (size_t i = 0; i < n.certs.size(); ++i) {
-        std::cerr << " | " << n.certs[i] << " "
-                  << (RealCause(r, truth, n.certs[i], n.at) ? "real" : "false") << " ["
-                << (r.setup_of_.count(n.certs[i]) ? r.setup_of_.at(n.certs[i]) : "?") << "] "
-                  << (i < n.messages.size() ? n.messages[i] : "");
-      }
-      std::cerr << "\n";
+    for (const std::string& cert : n.certs) real = real || index.RealCause(cert, n.at);
+    std::cerr << "NOTICE " << FormatRfc3339(n.at) << " " << alert::ToString(n.severity) << " "
+              << (real ? "REAL" : "false") << " " << n.cause_key << " " << n.certs.size();
+    for (size_t i = 0; i < n.certs.size(); ++i) {
+      std::cerr << " | " << n.certs[i] << " " << (index.RealCause(n.certs[i], n.at) ? "real" : "false")
+                << " [" << (r.setup_of_.count(n.certs[i]) ? r.setup_of_.at(n.certs[i]) : "?") << "] "
+                << (i < n.messages.size() ? n.messages[i] : "");
     }
-    if (n.severity == alert::Severity::kPage) {
-      ++out.pages;
-      out.pages_real += real ? 1 : 0;
-    } else {
-      ++out.tickets;
-      out.tickets_real += real ? 1 : 0;
-    }
+    std::cerr << "\n";
   }
-  out.incidents = stats.incidents;
-  out.watched = stats.lineage_plans_watched;
-  out.info = stats.lineage_plans_info;
-  return out;
 }
 
 void ReportByReason(const RecordingPolicy& r, const sim::GroundTruth& truth,
                     std::map<std::string, std::pair<int64_t, int64_t>>& by_reason) {
+  const sim::TruthIndex index(truth);
   for (const auto& entry : r.log_) {
     const PlannedAction& a = entry.action;
     const std::string reason = StrCat(ToString(a.kind), " ", a.reason.substr(0, a.reason.find(':')));
-    const bool real = RealCause(r, truth, a.cert, entry.at);
+    const bool real = index.RealCause(a.cert, entry.at);
     if (std::getenv("CERTCAST_DEBUG_REASON") && reason == std::getenv("CERTCAST_DEBUG_REASON")) {
       std::cerr << FormatRfc3339(entry.at) << " " << (real ? "REAL " : "false ") << a.cert << " "
                 << a.reason << "\n";
@@ -187,7 +153,7 @@ struct Totals {
 struct FleetResult {
   double outage_hours = 0;
   int64_t issuances = 0;
-  Paging paging;
+  sim::PagingMetrics paging;
 };
 
 // A fleet's share of pages at a real cause, as the issue's target counts it per fleet: a fleet
@@ -203,8 +169,7 @@ double PageShare(const FleetResult& f) {
 // worst fleet per policy.
 void ReportPerFleet(
     const std::map<std::pair<std::string, std::string>, std::map<std::string, FleetResult>>& fleets,
-    const std::vector<std::string>& policies, int64_t lineages, int days) {
-  const double kilo_lineage_weeks = double(lineages) * days / 7 / 1000;
+    const std::vector<std::string>& policies) {
   std::cout << "\n## Per fleet (pages at a real cause: a fleet with no page counts 100 % only with "
                "no expired hours, else 0 %)\n\n"
                "| preset | seed | policy | expired h | issuances vs clients alone | pages | "
@@ -224,7 +189,7 @@ void ReportPerFleet(
       if (it == results.end() || name == "none") continue;
       const FleetResult& f = it->second;
       const double share = PageShare(f);
-      const double rate = f.paging.pages / kilo_lineage_weeks;
+      const double rate = f.paging.pages_per_kilo_lineage_weeks();
       std::string vs_none = "-";
       Summary& s = summary[name];
       if (none != results.end() && none->second.issuances > 0) {
@@ -284,8 +249,9 @@ int Main(int argc, char** argv) {
                  "dns_provider_outage = 4' (a DNS provider outage shape, issue #15)");
   std::string policy_list;
   app.add_option("--policies", policy_list,
-                 "Comma-separated subset of none, alert-on-failure, expiry-alert, certcast, "
-                 "certcast+incidents (default: all; the totals need none and alert-on-failure)");
+                 "Comma-separated subset of none, alert-on-failure, expiry-alert, oracle, "
+                 "certcast, certcast+incidents (default: all; the totals need none and "
+                 "alert-on-failure)");
   CLI11_PARSE(app, argc, argv);
 
   const Forecaster* forecaster = nullptr;
@@ -301,8 +267,9 @@ int Main(int argc, char** argv) {
   }
   // "certcast" is the planner's alerts as written (one per lineage); "certcast+incidents" routes
   // them through the alert core (issue #15), the only difference between the two.
-  std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "certcast",
-                                       "certcast+incidents"};
+  // "oracle" knows every fault (sim::Oracle): the ceiling beside the figures.
+  std::vector<std::string> policies = {"none", "alert-on-failure", "expiry-alert", "oracle",
+                                       "certcast", "certcast+incidents"};
   if (!policy_list.empty()) policies = Split(policy_list);
   std::map<std::string, Paging> paging;
   std::map<std::string, Totals> totals;
@@ -332,7 +299,6 @@ int Main(int argc, char** argv) {
       config->seed = std::stoull(seed_text);
       for (const std::string& name : policies) {
         StatusOr<sim::RunResult> result = InternalError("unset");
-        Paging fleet_paging;
         double decide_seconds = 0;
         if (name.starts_with("certcast")) {
           policy::SimPolicy p(policy::PolicyConfig{}, forecaster);
@@ -342,7 +308,7 @@ int Main(int argc, char** argv) {
           result = sim::RunClosedLoop(*config, recorder, nullptr);
           if (result.ok()) {
             ReportByReason(recorder, result->truth, by_reason);
-            fleet_paging = CountPaging(recorder, result->truth, incidents ? &p : nullptr);
+            if (incidents && std::getenv("CERTCAST_DEBUG_PAGES")) DebugNotices(recorder, result->truth, p);
           }
           decide_seconds = p.decide_seconds();
           if (p.forecast_failures() > 0) {
@@ -357,7 +323,6 @@ int Main(int argc, char** argv) {
           RecordingPolicy recorder(**baseline);
           result = name == "none" ? sim::RunOpenLoop(*config, nullptr)
                                   : sim::RunClosedLoop(*config, recorder, nullptr);
-          if (result.ok()) fleet_paging = CountPaging(recorder, result->truth, nullptr);
         }
         if (!result.ok()) {
           std::cerr << preset << " seed " << seed_text << " " << name << ": " << result.status() << "\n";
@@ -366,8 +331,8 @@ int Main(int argc, char** argv) {
         const sim::Metrics& m = result->metrics;
         totals[name].Add(m);
         per_preset[preset][name].Add(m);
-        paging[name].Add(fleet_paging);
-        fleets[{preset, seed_text}][name] = FleetResult{m.outage_hours, m.issuances, fleet_paging};
+        paging[name].Add(m.paging);
+        fleets[{preset, seed_text}][name] = FleetResult{m.outage_hours, m.issuances, m.paging};
         std::cout << "| " << preset << " | " << seed_text << " | " << name << " | "
                   << Fixed(m.outage_hours) << " | " << m.issuances << " | "
                   << m.rate_limited_attempts << " | " << m.alerts << " | "
@@ -439,11 +404,13 @@ int Main(int argc, char** argv) {
     std::cout << "| " << name << " | " << Fixed(x.outage_hours) << " | " << x.issuances << " | "
               << x.alerts << " | " << share(x.alerts_true, x.alerts) << " | " << g.pages << " | "
               << share(g.pages_real, g.pages) << " | " << g.tickets << " | "
-              << share(g.tickets_real, g.tickets) << " | " << g.incidents << " | "
+              << share(g.tickets_real, g.tickets) << " | "
+              << (g.grouped ? StrCat(g.incidents, " (", g.resolved, " resolved)") : "(one per page)")
+              << " | "
               << (g.incidents ? Fixed(double(g.pages) / g.incidents, 2) : "-") << " | "
               << g.watched << " | " << g.info << " |\n";
   }
-  ReportPerFleet(fleets, policies, lineages, days);
+  ReportPerFleet(fleets, policies);
   std::cout << "\n## certcast actions by reason (all runs)\n\n"
             << "| action and reason | count | with an open episode or active fault on the lineage or "
                "its host |\n|---|---|---|\n";

@@ -1,6 +1,7 @@
 // certcast demo: the main job end to end on a simulated fleet, in one command and under two
-// minutes: simulate -> store -> train -> backtest -> summary and HTML report. Uses the same
-// library calls as `simulate`, `ingest`, `train` and `backtest`.
+// minutes: simulate -> store -> train -> backtest -> summary and HTML report, then certcast's
+// plans and alerts in the loop on the same fleet (pages, incidents, expired hours). Uses the same
+// library calls as `simulate`, `ingest`, `train`, `backtest` and bench/plan_closed_loop.
 #include <pthread.h>
 #include <signal.h>
 
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <thread>
 
 #include "alert/alert.h"
 #include "alert/from_plan.h"
@@ -31,6 +33,7 @@
 #include "model/model.h"
 #include "plan/plan_state.h"
 #include "plan/planner.h"
+#include "policy/sim_policy.h"
 #include "store/store.h"
 
 namespace certcast::cli {
@@ -160,6 +163,33 @@ StatusOr<std::pair<int, int>> ReplayIncidents(Store& store, const Forecaster& fo
   return open_resolved;
 }
 
+std::string Fixed1(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+// Step 4's lines: pages and incidents as people received them in the closed loop (scored against
+// the simulator's truth, sim/paging.h), and its outcome beside the clients alone (`none`).
+void PrintLoopSummary(const sim::Metrics& loop, const sim::Metrics& none) {
+  const sim::PagingMetrics& p = loop.paging;
+  const std::string share = p.pages ? StrCat(Fixed1(100 * p.page_share_real()), "%") : "-";
+  std::printf("   pages:     %lld, %lld at a real cause (%s); %.2f per 1,000 lineage-weeks\n",
+              static_cast<long long>(p.pages), static_cast<long long>(p.pages_real), share.c_str(),
+              p.pages_per_kilo_lineage_weeks());
+  std::printf("   tickets:   %lld, %lld at a real cause; info %s and watch %s lineage-plans "
+              "(recorded, not sent)\n",
+              static_cast<long long>(p.tickets), static_cast<long long>(p.tickets_real),
+              Thousands(p.lineage_plans_info).c_str(), Thousands(p.lineage_plans_watched).c_str());
+  std::printf("   incidents (opened, resolved): %lld, %lld\n",
+              static_cast<long long>(p.incidents_opened), static_cast<long long>(p.incidents_resolved));
+  std::printf("   expired-certificate hours %.1f (clients alone %.1f); issuances %s (clients alone "
+              "%s, %+.1f%%)\n",
+              loop.outage_hours, none.outage_hours, Thousands(loop.issuances).c_str(),
+              Thousands(none.issuances).c_str(),
+              none.issuances ? 100.0 * double(loop.issuances) / double(none.issuances) - 100 : 0.0);
+}
+
 // `demo --serve`: the dashboard and the API on the demo's store, on a clock that starts where the
 // simulated history ends, signed in with a read-only token made for this run.
 int ServeDemo(const DemoFlags& flags, const std::string& db, const std::string& model_path,
@@ -206,7 +236,7 @@ int ServeDemo(const DemoFlags& flags, const std::string& db, const std::string& 
   options.threads = 8;
   options.access_log = false;  // the demo's terminal shows the address, not every request
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  std::printf("\n4. serving the dashboard on the demo fleet as of %s (Ctrl-C stops) ...\n",
+  std::printf("\n5. serving the dashboard on the demo fleet as of %s (Ctrl-C stops) ...\n",
               FormatRfc3339(end).c_str());
   std::fflush(stdout);
   return ServeUntilSignal(options, clock, [&](int port) {
@@ -246,6 +276,15 @@ int RunDemo(const DemoFlags& flags) {
   config->seed = flags.seed;
   config->start = *ParseRfc3339(flags.start);
   if (Status s = sim::ValidateConfig(*config); !s.ok()) return Fail(s);
+  // Step 4's closed loop (certcast's plans acting on the same fleet every day, facts alone, the
+  // alert core on) needs nothing from steps 1-3, so it runs beside them: steps 1-3 wait on the
+  // store and training, and the demo takes no longer. Joined before step 4 (or on any return).
+  StatusOr<sim::RunResult> in_loop = InternalError("not run");
+  std::jthread loop_thread([&in_loop, loop_config = *config] {
+    policy::SimPolicy certcast(policy::PolicyConfig{}, nullptr);
+    certcast.EnableIncidents(alert::AlertPolicy{});
+    in_loop = sim::RunClosedLoop(loop_config, certcast, nullptr);
+  });
   auto store = Store::Open(db);
   if (!store.ok()) return Fail(store.status());
   std::printf("certcast demo: %lld lineages (%s preset, seed %llu), %d days from %s\n",
@@ -337,6 +376,14 @@ int RunDemo(const DemoFlags& flags) {
     std::ofstream html(report_path, std::ios::trunc);
     html << RenderBacktestReport(*result, options, forecaster->info());
   }
+
+  // 4. The same fleet with certcast in the loop, against the clients alone (step 1's run).
+  std::printf("\n4. alerting: the same fleet with certcast's plans acting every day (facts alone, "
+              "alert core on) ...\n");
+  std::fflush(stdout);
+  loop_thread.join();
+  if (!in_loop.ok()) return Fail(in_loop.status().WithPrefix("closed loop"));
+  PrintLoopSummary(in_loop->metrics, run->metrics);
   std::printf("\nwrote %s, %s, %s and %s (%.0f s)\n", csv_path.c_str(), report_path.c_str(),
               model_path.c_str(), truth_path.c_str(), seconds());
   if (flags.serve) return ServeDemo(flags, db, model_path, csv_path, end);
@@ -357,8 +404,13 @@ const bool registered = RegisterCommand({
               "Simulates a fleet (docs/simulator.md) into a fresh SQLite store, trains the "
               "forecaster on the first two thirds of its history, backtests the last third day by "
               "day (features from events before each day only) and prints the forecast's quality "
-              "beside simple alerting rules. Writes the store, model, backtest CSV, HTML report and "
-              "the simulator's ground truth under --dir. With --serve it then serves the "
+              "beside simple alerting rules; then runs the same fleet with certcast's plans acting "
+              "every day (the closed loop, facts alone, alert core on) and prints its pages "
+              "(with the share at a real cause by the simulator's truth and pages per 1,000 "
+              "lineage-weeks), tickets, incidents opened and resolved, and expired-certificate "
+              "hours and issuances beside the clients alone. Writes the store, model, backtest "
+              "CSV, HTML report and the simulator's ground truth under --dir. With --serve it "
+              "then serves the "
               "dashboard (docs/dashboard.md) on that store.");
           sub.add_option("--dir", flags->dir, "Output directory")->capture_default_str();
           sub.add_option("--lineages", flags->lineages, "Certificate lineages")

@@ -68,12 +68,14 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
     const std::vector<alert::AlertCandidate> candidates = alert::CandidatesFromPlan(result, views);
     const size_t before = state_->incidents.size();
     alert::StepResult step = alert::Step(state_->incidents, candidates, {}, *alerting_, day_end);
-    alert_stats_.incidents += static_cast<int64_t>(state_->incidents.size() - before);
+    alert_log_.incidents = true;
+    alert_log_.incidents_opened += static_cast<int64_t>(state_->incidents.size() - before);
     for (const alert::Incident& in : state_->incidents) {
+      if (!in.open) ++alert_log_.incidents_resolved;
       for (const alert::IncidentLineage& l : in.lineages) {
         if (l.recovered || l.last_seen != day_end) continue;
-        if (l.severity == alert::Severity::kWatch) ++alert_stats_.lineage_plans_watched;
-        if (l.severity == alert::Severity::kInfo) ++alert_stats_.lineage_plans_info;
+        if (l.severity == alert::Severity::kWatch) ++alert_log_.lineage_plans_watched;
+        if (l.severity == alert::Severity::kInfo) ++alert_log_.lineage_plans_info;
       }
     }
     std::map<std::string, const alert::IncidentLineage*> lineage_of;
@@ -81,16 +83,18 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
       for (const alert::IncidentLineage& l : in.lineages) lineage_of[in.id + "\n" + l.cert] = &l;
     }
     for (const alert::Notification& n : step.notifications) {
-      if (n.kind == alert::Notification::Kind::kResolved) {
-        ++alert_stats_.resolved_notices;
-        continue;
-      }
+      if (n.kind == alert::Notification::Kind::kResolved) continue;
+      // Firing notices are tickets or pages (watch and info are never sent).
+      alert_log_.notices.push_back({day_end,
+                                    n.severity == alert::Severity::kPage ? sim::NoticeSeverity::kPage
+                                                                         : sim::NoticeSeverity::kTicket,
+                                    n.certs});
       NotificationLog logged{day_end, n.severity, n.incident_id, n.certs, n.cause_key, {}};
       for (const std::string& cert : n.certs) {
         auto it = lineage_of.find(n.incident_id + "\n" + cert);
         logged.messages.push_back(it == lineage_of.end() ? "" : it->second->message);
       }
-      alert_stats_.firing.push_back(std::move(logged));
+      firing_.push_back(std::move(logged));
       for (const std::string& cert : n.certs) {
         PlannedAction a;
         a.cert = cert;

@@ -34,7 +34,12 @@ class SimPolicy : public sim::Policy {
   // Without it, every planned alert goes out as the planner wrote it (the "before" of issue #15).
   void EnableIncidents(alert::AlertPolicy policy);
 
-  // What the alert core did over the run (EnableIncidents).
+  // What people received over the run with the alert core on (EnableIncidents): its firing
+  // notices, incidents opened and resolved, and the lineage-plans it kept as watch or info; the
+  // closed loop scores it (sim/paging.h). nullptr without EnableIncidents: every alert pages.
+  const sim::AlertLog* alert_log() const override { return alerting_ ? &alert_log_ : nullptr; }
+
+  // Each firing notice in detail, for studying them (bench/plan_closed_loop CERTCAST_DEBUG_PAGES).
   struct NotificationLog {
     absl::Time at;
     alert::Severity severity;
@@ -43,14 +48,7 @@ class SimPolicy : public sim::Policy {
     std::string cause_key;
     std::vector<std::string> messages;  // each cert's own message (which renewal fails, why)
   };
-  struct AlertStats {
-    int64_t incidents = 0;               // opened
-    int64_t lineage_plans_watched = 0;   // a lineage alerting at a plan, classified watch
-    int64_t lineage_plans_info = 0;
-    int64_t resolved_notices = 0;
-    std::vector<NotificationLog> firing;  // every firing notification
-  };
-  const AlertStats& alert_stats() const { return alert_stats_; }
+  const std::vector<NotificationLog>& firing() const { return firing_; }
 
   // Seconds spent deciding (views + scoring + chain) over the run, for the report.
   double decide_seconds() const { return decide_seconds_; }
@@ -63,7 +61,8 @@ class SimPolicy : public sim::Policy {
   std::string name_;
   std::unique_ptr<State> state_;
   std::optional<alert::AlertPolicy> alerting_;
-  AlertStats alert_stats_;
+  sim::AlertLog alert_log_;
+  std::vector<NotificationLog> firing_;
   double decide_seconds_ = 0;
   int64_t forecast_failures_ = 0;
 };

@@ -7,30 +7,52 @@
 namespace certcast::policy {
 namespace {
 
-sim::Metrics RunFleet(uint64_t seed) {
-  auto config = sim::PresetConfig("small");
+struct FleetRun {
+  sim::Metrics metrics;
+  size_t firing = 0;  // the alert core's firing notices
+};
+
+FleetRun RunFleet(const char* preset, uint64_t seed, bool incidents, int days) {
+  auto config = sim::PresetConfig(preset);
   EXPECT_TRUE(config.ok());
   config->lineages = 150;
-  config->days = 120;
+  config->days = days;
   config->seed = seed;
   SimPolicy policy(PolicyConfig{}, nullptr);
+  if (incidents) policy.EnableIncidents(alert::AlertPolicy{});
   auto result = sim::RunClosedLoop(*config, policy, nullptr);
   EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? result->metrics : sim::Metrics{};
+  return {result.ok() ? result->metrics : sim::Metrics{}, policy.firing().size()};
 }
 
 TEST(SimPolicyTest, EveryActionIsOneTheSimulatorAccepts) {
-  const sim::Metrics m = RunFleet(4);
+  const sim::Metrics m = RunFleet("small", 4, /*incidents=*/false, 120).metrics;
   EXPECT_EQ(m.invalid_actions, 0);
   EXPECT_GT(m.alerts + m.reloads + m.forced_renewals + m.dry_runs, 0);
+  // Without the alert core every planned alert is a page about its lineage.
+  EXPECT_FALSE(m.paging.incidents);
+  EXPECT_EQ(m.paging.pages, m.alerts);
 }
 
-TEST(SimPolicyTest, TheSameSeedGivesTheSameOutcome) {
-  const sim::Metrics a = RunFleet(9), b = RunFleet(9);
-  EXPECT_EQ(a.outage_hours, b.outage_hours);
-  EXPECT_EQ(a.issuances, b.issuances);
-  EXPECT_EQ(a.alerts, b.alerts);
-  EXPECT_EQ(a.alerts_true, b.alerts_true);
+// With the alert core on (a hosting fleet, 96 days: long enough for incidents to open and resolve).
+TEST(SimPolicyTest, TheSameSeedGivesTheSameOutcomeAndTheLoopScoresTheAlertCoresNotices) {
+  const FleetRun a = RunFleet("hosting", 62, /*incidents=*/true, 96),
+                 b = RunFleet("hosting", 62, /*incidents=*/true, 96);
+  EXPECT_EQ(a.metrics.outage_hours, b.metrics.outage_hours);
+  EXPECT_EQ(a.metrics.issuances, b.metrics.issuances);
+  EXPECT_EQ(a.metrics.alerts, b.metrics.alerts);
+  EXPECT_EQ(a.metrics.alerts_true, b.metrics.alerts_true);
+  EXPECT_EQ(a.metrics.paging.pages, b.metrics.paging.pages);
+  EXPECT_EQ(a.metrics.paging.pages_real, b.metrics.paging.pages_real);
+  // The loop scores the alert core's notices (pages and tickets), not the per-lineage alerts.
+  const sim::PagingMetrics& p = a.metrics.paging;
+  EXPECT_TRUE(p.incidents);
+  EXPECT_EQ(p.pages + p.tickets, static_cast<int64_t>(a.firing));
+  EXPECT_GT(p.incidents_opened, 0);
+  EXPECT_GT(p.incidents_resolved, 0);
+  EXPECT_LE(p.incidents_resolved, p.incidents_opened);
+  EXPECT_GT(p.lineage_plans_info + p.lineage_plans_watched, 0);
+  EXPECT_LE(p.pages_real, p.pages);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Baseline policies for the closed loop: what people do today without a forecaster. They see
-// only events, like any Policy.
+// only events, like any Policy, except the oracle (the ceiling), which sees the truth.
 #include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,39 @@ class ExpiryAlertPolicy final : public Policy {
   absl::flat_hash_map<std::string, absl::Time> alerted_;
 };
 
+// The ceiling (issue #15): knows every fault through the world's Oracle and pages exactly when a
+// live fault will make a lineage's next renewal fail, once per lineage and fault. A day's pages
+// for one fault are one notice naming its lineages, as an incident would be.
+class OraclePolicy final : public Policy {
+ public:
+  std::string name() const override { return "oracle"; }
+  void AttachOracle(const Oracle* oracle) override { oracle_ = oracle; }
+  const AlertLog* alert_log() const override { return &log_; }
+  std::vector<PlannedAction> Decide(absl::Time day_end, std::span<const Event>) override {
+    std::vector<PlannedAction> out;
+    if (!oracle_) return out;
+    std::map<int64_t, size_t> notice_of_fault;  // today's notice per fault
+    for (Oracle::Doomed& d : oracle_->DoomedRenewals(day_end)) {
+      if (!paged_.insert({d.cert, d.fault}).second) continue;
+      auto [it, added] = notice_of_fault.emplace(d.fault, log_.notices.size());
+      if (added) log_.notices.push_back({day_end, NoticeSeverity::kPage, {}});
+      log_.notices[it->second].certs.push_back(d.cert);
+      PlannedAction a;
+      a.cert = std::move(d.cert);
+      a.kind = ActionKind::kAlert;
+      a.reason = StrCat("oracle: fault ", d.fault, " will make the next renewal fail");
+      a.risk = 1;
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+ private:
+  const Oracle* oracle_ = nullptr;
+  std::set<std::pair<std::string, int64_t>> paged_;
+  AlertLog log_;
+};
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Policy>> MakeBaselinePolicy(std::string_view name, int expiry_days) {
@@ -89,8 +124,9 @@ StatusOr<std::unique_ptr<Policy>> MakeBaselinePolicy(std::string_view name, int 
     }
     return std::unique_ptr<Policy>(new ExpiryAlertPolicy(expiry_days));
   }
+  if (name == "oracle") return std::unique_ptr<Policy>(new OraclePolicy());
   return InvalidArgumentError(
-      StrCat("unknown policy \"", name, "\" (none, alert-on-failure, expiry-alert)"));
+      StrCat("unknown policy \"", name, "\" (none, alert-on-failure, expiry-alert, oracle)"));
 }
 
 }  // namespace certcast::sim

@@ -175,6 +175,16 @@ void WriteTruthJsonl(const SimConfig& c, const GroundTruth& truth, std::string& 
     JsonString(f.ended_by, out);
     out += StrCat(",\"episodes\":", f.episodes, "}\n");
   }
+  for (const LineageRecord& l : truth.lineages) {
+    if (!l.retired) continue;
+    out += "{\"type\":\"retirement\",\"cert\":";
+    JsonString(l.cert, out);
+    out += ",\"host\":";
+    JsonString(l.host, out);
+    out += ",\"retired\":";
+    JsonTime(l.retired, out);
+    out += "}\n";
+  }
   for (const LookAlikeRecord& l : truth.lookalikes) {
     out += "{\"type\":\"lookalike\",\"kind\":";
     JsonString(l.kind, out);
@@ -186,6 +196,30 @@ void WriteTruthJsonl(const SimConfig& c, const GroundTruth& truth, std::string& 
     JsonTime(l.end, out);
     out += "}\n";
   }
+}
+
+std::string FormatPaging(const PagingMetrics& p, std::string_view policy) {
+  char line[512];
+  std::string out = StrCat("\npages and incidents (", policy, "):\n");
+  char share[32] = "-";
+  if (p.pages) std::snprintf(share, sizeof share, "%.1f%%", 100 * p.page_share_real());
+  std::snprintf(line, sizeof line,
+                "  pages %lld, %lld at a real cause (%s), %.2f per 1,000 lineage-weeks\n",
+                (long long)p.pages, (long long)p.pages_real, share, p.pages_per_kilo_lineage_weeks());
+  out += line;
+  std::snprintf(line, sizeof line,
+                "  tickets %lld, %lld at a real cause; info %lld and watch %lld lineage-plans (not sent)\n",
+                (long long)p.tickets, (long long)p.tickets_real, (long long)p.lineage_plans_info,
+                (long long)p.lineage_plans_watched);
+  out += line;
+  if (p.incidents) {
+    std::snprintf(line, sizeof line, "  incidents %lld opened, %lld resolved\n",
+                  (long long)p.incidents_opened, (long long)p.incidents_resolved);
+  } else {
+    std::snprintf(line, sizeof line, "  incidents - (no grouping: every page stands alone)\n");
+  }
+  out += line;
+  return out;
 }
 
 std::string FormatMetricsTable(std::span<const Metrics> runs) {
@@ -202,6 +236,9 @@ std::string FormatMetricsTable(std::span<const Metrics> runs) {
                   (long long)m.alerts, (long long)m.alerts_true, m.alert_precision(),
                   (long long)m.episodes, (long long)m.episodes_with_outage);
     out += line;
+  }
+  for (const Metrics& m : runs) {
+    if (m.policy != "none") out += FormatPaging(m.paging, m.policy);
   }
   for (const Metrics& m : runs) {
     out += StrCat("\nper cause (", m.policy, "):\n");
@@ -238,6 +275,21 @@ void AppendMetricsJson(const Metrics& m, std::string& out) {
                 ",\"episodes_with_outage\":", m.episodes_with_outage, ",\"events\":", m.events,
                 ",\"final_trust\":");
   JsonNumber(m.final_trust, out);
+  const PagingMetrics& p = m.paging;
+  out += StrCat(",\"paging\":{\"pages\":", p.pages, ",\"pages_real\":", p.pages_real,
+                ",\"tickets\":", p.tickets, ",\"tickets_real\":", p.tickets_real,
+                ",\"lineage_plans_info\":", p.lineage_plans_info,
+                ",\"lineage_plans_watched\":", p.lineage_plans_watched, ",\"incidents_opened\":");
+  if (p.incidents) {
+    out += StrCat(p.incidents_opened, ",\"incidents_resolved\":", p.incidents_resolved);
+  } else {
+    out += "null,\"incidents_resolved\":null";
+  }
+  out += ",\"pages_real_share\":";
+  JsonNumber(p.page_share_real(), out);
+  out += ",\"pages_per_1000_lineage_weeks\":";
+  JsonNumber(p.pages_per_kilo_lineage_weeks(), out);
+  out += "}";
   out += ",\"by_cause\":{";
   bool first = true;
   for (const auto& [cause, cm] : m.by_cause) {

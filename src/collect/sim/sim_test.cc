@@ -492,8 +492,171 @@ TEST(ClosedLoopTest, BaselinesAlertAndTheirPrecisionIsCounted) {
   EXPECT_GT(a.metrics.alerts_true, 0);
   EXPECT_LE(a.metrics.alerts_true, a.metrics.alerts);
   EXPECT_GT(b.metrics.alerts, 0);
+  // Without an alert log of its own, each alert is a page about one lineage.
+  EXPECT_EQ(a.metrics.paging.pages, a.metrics.alerts);
+  EXPECT_FALSE(a.metrics.paging.incidents);
+  EXPECT_GT(a.metrics.paging.pages_real, 0);
+  EXPECT_LE(a.metrics.paging.pages_real, a.metrics.paging.pages);
+  EXPECT_DOUBLE_EQ(a.metrics.paging.lineage_weeks, 400.0 * 180 / 7);
+  EXPECT_EQ(n.metrics.paging.pages, 0);
+  // The oracle knows every fault: it pages only when a live fault will break the next renewal,
+  // so its alerts are true by the world's own test, and it leaves fewer expired hours
+  // than the clients alone.
+  auto oracle = MakeBaselinePolicy("oracle");
+  ASSERT_TRUE(oracle.ok());
+  RunResult o = MustRun(c, nullptr, oracle->get());
+  EXPECT_GT(o.metrics.alerts, 0);
+  // (The world tests an alert a few seconds after the day's end, when a CA's partial outage may
+  // have picked other lineages: allow a few.)
+  EXPECT_GE(o.metrics.alerts_true * 100, o.metrics.alerts * 95);
+  EXPECT_EQ(o.metrics.invalid_actions, 0);
+  EXPECT_LT(o.metrics.outage_hours, n.metrics.outage_hours);
+  EXPECT_GT(o.metrics.paging.pages, 0);
+  EXPECT_LE(o.metrics.paging.pages, o.metrics.alerts);  // one page per fault and day
   EXPECT_EQ((*expiry)->name(), "expiry-alert:7");
   EXPECT_FALSE(MakeBaselinePolicy("sometimes").ok());
+}
+
+// ---- Paging (paging.h): pages and tickets scored against a hand-made truth ----
+
+absl::Time Day(int day) { return absl::FromUnixSeconds(1795824000) + absl::Hours(24) * day; }
+
+GroundTruth PagingTruth() {
+  GroundTruth truth;
+  truth.lineages = {{"a.example", "web1", std::nullopt},
+                    {"b.example", "web1", std::nullopt},
+                    {"c.example", "web2", std::nullopt},
+                    {"d.example", "web3", std::nullopt}};
+  Episode open;  // a.example: failing from day 10 to day 20
+  open.cert = "a.example";
+  open.host = "web1";
+  open.cause = "dns_pointing";
+  open.onset = Day(10);
+  open.end = Day(20);
+  truth.episodes.push_back(open);
+  FaultRecord host_fault;  // web2's port 80 closed from day 30 on, never fixed
+  host_fault.variant = "http01_port_closed";
+  host_fault.scope = "host";
+  host_fault.subject = "web2";
+  host_fault.start = Day(30);
+  truth.faults.push_back(host_fault);
+  FaultRecord domain_fault;  // a registered domain's CAA: counts only through an episode
+  domain_fault.variant = "caa_restrictive";
+  domain_fault.scope = "domain";
+  domain_fault.subject = "example";
+  domain_fault.start = Day(0);
+  truth.faults.push_back(domain_fault);
+  return truth;
+}
+
+TEST(PagingTest, ANoticeIsRealWhenALineageItNamesHasAnEpisodeOrAFaultOnItOrItsHost) {
+  const GroundTruth truth = PagingTruth();
+  const TruthIndex index(truth);
+  struct Case {
+    const char* what;
+    std::string cert;
+    absl::Time at;
+    bool real;
+  };
+  const Case cases[] = {
+      {"page at an open episode", "a.example", Day(15), true},
+      {"the episode's onset itself", "a.example", Day(10), true},
+      {"before the episode", "a.example", Day(9), false},
+      {"at the episode's end (it ended)", "a.example", Day(20), false},
+      {"same host, no fault or episode of its own", "b.example", Day(15), false},
+      {"a fault on its host", "c.example", Day(31), true},
+      {"before the host's fault", "c.example", Day(29), false},
+      {"only a domain fault, no episode", "d.example", Day(5), false},
+      {"a lineage the truth does not know", "zz.example", Day(15), false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(index.RealCause(c.cert, c.at), c.real) << c.what;
+}
+
+TEST(PagingTest, CountsPagesAndTicketsApartAndAnIncidentIsRealWhenOneLineageIs) {
+  const GroundTruth truth = PagingTruth();
+  AlertLog log;
+  log.incidents = true;
+  log.incidents_opened = 3;
+  log.incidents_resolved = 2;
+  log.lineage_plans_info = 40;
+  log.lineage_plans_watched = 5;
+  log.notices = {
+      {Day(15), NoticeSeverity::kPage, {"b.example", "a.example"}},  // one of two real: real
+      {Day(16), NoticeSeverity::kPage, {"b.example"}},               // no fault: false
+      {Day(31), NoticeSeverity::kTicket, {"c.example"}},             // host fault: real
+      {Day(5), NoticeSeverity::kTicket, {"d.example", "b.example"}}, // none real: false
+      {Day(40), NoticeSeverity::kPage, {}},                          // names nobody: false
+  };
+  // 100 lineages over 70 days: 1,000 lineage-weeks.
+  const PagingMetrics p = ScorePaging(log, truth, 100.0 * 70 / 7);
+  EXPECT_EQ(p.pages, 3);
+  EXPECT_EQ(p.pages_real, 1);
+  EXPECT_EQ(p.tickets, 2);
+  EXPECT_EQ(p.tickets_real, 1);
+  EXPECT_TRUE(p.incidents);
+  EXPECT_EQ(p.incidents_opened, 3);
+  EXPECT_EQ(p.incidents_resolved, 2);
+  EXPECT_EQ(p.lineage_plans_info, 40);
+  EXPECT_EQ(p.lineage_plans_watched, 5);
+  EXPECT_DOUBLE_EQ(p.page_share_real(), 1.0 / 3);
+  EXPECT_DOUBLE_EQ(p.pages_per_kilo_lineage_weeks(), 3.0);
+  const PagingMetrics none = ScorePaging(AlertLog{}, truth, 0);
+  EXPECT_EQ(none.pages, 0);
+  EXPECT_EQ(none.page_share_real(), 0);
+  EXPECT_EQ(none.pages_per_kilo_lineage_weeks(), 0);  // no division by zero lineage-weeks
+}
+
+TEST(PagingTest, APageAboutARetiredLineagePointsAtNothing) {
+  GroundTruth truth = PagingTruth();
+  const TruthIndex before(truth);
+  EXPECT_TRUE(before.RealCause("c.example", Day(40)));
+  truth.lineages[2].retired = Day(35);  // c.example, whose host's fault never ends
+  const TruthIndex index(truth);
+  EXPECT_TRUE(index.RealCause("c.example", Day(34)));
+  EXPECT_FALSE(index.RealCause("c.example", Day(35)));
+  EXPECT_FALSE(index.RealCause("c.example", Day(40)));
+}
+
+// The owner retires a lineage whose site moved away for good once a true alert reaches them: from
+// then on it has no expired-certificate hour, the truth records when, and a page about it points
+// at no real cause although its moved-name fault is never fixed.
+TEST(ClosedLoopTest, ARetiredLineageCountsNoExpiredHourAndNoRealCauseAfterItsRetirement) {
+  SimConfig c = QuietConfig(100, 120);
+  c.variants[VariantIndex("dns_a_moved")] = {2.0, 0, 0, 0};
+  c.abandoned_share = 1;  // every moved name moved for good
+  auto on_failure = MakeBaselinePolicy("alert-on-failure");
+  ASSERT_TRUE(on_failure.ok());
+  RunResult r = MustRun(c, nullptr, on_failure->get());
+  const TruthIndex index(r.truth);
+  ASSERT_EQ(r.truth.lineages.size(), 100u);
+  int retired = 0;
+  for (const LineageRecord& l : r.truth.lineages) {
+    if (!l.retired) continue;
+    ++retired;
+    bool fault_still_active = false;
+    for (const FaultRecord& f : r.truth.faults) {
+      if (f.subject == l.cert && f.variant == "dns_a_moved" && f.start <= *l.retired && !f.end) {
+        fault_still_active = true;
+      }
+    }
+    EXPECT_TRUE(fault_still_active) << l.cert;
+    for (const Episode& e : r.truth.episodes) {
+      if (e.cert != l.cert) continue;
+      if (e.outage_end) EXPECT_LE(*e.outage_end, *l.retired) << l.cert;
+      if (e.outage_start) EXPECT_LE(*e.outage_start, *l.retired) << l.cert;
+      if (e.onset < *l.retired) EXPECT_TRUE(e.end.has_value()) << l.cert << ": episode left open";
+    }
+    EXPECT_FALSE(index.RealCause(l.cert, *l.retired + absl::Hours(24))) << l.cert;
+  }
+  EXPECT_GT(retired, 0);
+  std::string text;
+  WriteTruthJsonl(c, r.truth, text);
+  int lines = 0;
+  for (size_t at = text.find("{\"type\":\"retirement\""); at != std::string::npos;
+       at = text.find("{\"type\":\"retirement\"", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, retired);
 }
 
 TEST(ConfigTest, PresetsAndTomlOverrides) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "collect/sim/paging.h"
 #include "core/action.h"
 #include "core/cause.h"
 #include "core/event.h"
@@ -241,15 +242,27 @@ struct LookAlikeRecord {
   absl::Time start, end;
 };
 
+// A lineage as the truth knows it: its host, and when its owner retired it (removed it from the
+// fleet after a true alert that its name had moved away for good). A retired lineage is gone: no
+// probe, attempt or expired-certificate hour counts after `retired`, and a notice about it after
+// then points at no real cause (paging.h).
+struct LineageRecord {
+  std::string cert;
+  std::string host;
+  std::optional<absl::Time> retired;
+};
+
 struct GroundTruth {
   std::vector<Episode> episodes;
   std::vector<FaultRecord> faults;
   std::vector<LookAlikeRecord> lookalikes;
+  std::vector<LineageRecord> lineages;  // every lineage, in fleet order
   int64_t probe_flakes = 0;  // transient probe failures (a look-alike too)
   int64_t cdn_names = 0;     // names whose A answers churn inside a CDN pool
 };
 
-// Writes the truth as JSON Lines: one "fleet" header, then "episode", "fault", "lookalike" lines.
+// Writes the truth as JSON Lines: one "fleet" header, then "episode", "fault", "lookalike" lines,
+// and a "retirement" line (cert, host, retired) per retired lineage.
 void WriteTruthJsonl(const SimConfig& config, const GroundTruth& truth, std::string& out);
 
 struct CauseMetrics {
@@ -269,9 +282,15 @@ struct Metrics {
   int64_t events = 0;
   double final_trust = 1;
   std::map<std::string, CauseMetrics> by_cause;
+  // Closed loop: pages, tickets and incidents as people received them, scored against the truth
+  // (paging.h). A policy without an alert log pages once per alert action.
+  PagingMetrics paging;
   double alert_precision() const { return alerts ? double(alerts_true) / alerts : 0; }
 };
 std::string FormatMetricsTable(std::span<const Metrics> runs);
+// Pages (with their share at a real cause and per 1,000 lineage-weeks), tickets, info and watch
+// lineage-plans, incidents opened and resolved: a few indented lines under a title naming `policy`.
+std::string FormatPaging(const PagingMetrics& paging, std::string_view policy);
 void AppendMetricsJson(const Metrics& m, std::string& out);
 
 // Receives each simulated day's events, in ts order, once the day is complete.
@@ -326,16 +345,40 @@ class JsonLinesSink : public EventSink {
 // lists; the switch stays in force), dry_run (a staging validation reported as a renewal event
 // with dry_run true), alert (a person fixes a real cause after a delay; a false alert costs
 // trust), reload (serve the newest certificate). Their events appear in the next day's batch.
+// The truth, for the oracle baseline only (a policy that knows every fault; no real policy may
+// use it). Valid during Decide.
+class Oracle {
+ public:
+  virtual ~Oracle() = default;
+  struct Doomed {
+    std::string cert;
+    int64_t fault = -1;  // index in GroundTruth::faults
+  };
+  // Lineages (not retired) whose next renewal a live fault will make fail: with the lineage's
+  // current challenge and CA, a fault that breaks its renewal or serving is active at `at` and
+  // still active at the renewal's due time (as the world knows it now; a person's later fix is
+  // not foreseen). In fleet order.
+  virtual std::vector<Doomed> DoomedRenewals(absl::Time at) const = 0;
+};
+
 class Policy {
  public:
   virtual ~Policy() = default;
   virtual std::string name() const = 0;
   virtual std::vector<PlannedAction> Decide(absl::Time day_end,
                                             std::span<const Event> todays_events) = 0;
+  // A policy that groups its alerts (incidents, severities) reports what people received; the
+  // default, nullptr, means every alert action it returns is a page about that lineage.
+  virtual const AlertLog* alert_log() const { return nullptr; }
+  // Called once before the first Decide, by the closed loop; only the oracle baseline keeps it.
+  virtual void AttachOracle(const Oracle* /*oracle*/) {}
 };
 
 // Baselines: "none" (the clients alone), "alert-on-failure" (alert when a renewal failed),
-// "expiry-alert" (alert when a probed certificate has fewer than `expiry_days` days left).
+// "expiry-alert" (alert when a probed certificate has fewer than `expiry_days` days left), and
+// "oracle", the ceiling: it knows every fault (Oracle) and pages exactly when a live fault will
+// make a lineage's next renewal fail, once per lineage and fault, one page per fault and day
+// naming the lineages it newly dooms.
 StatusOr<std::unique_ptr<Policy>> MakeBaselinePolicy(std::string_view name, int expiry_days = 14);
 
 struct RunOptions {

@@ -177,6 +177,7 @@ struct Lineage {
   Sec human_fix_at = kInf;
   int human_tries = 0;
   bool retired = false;
+  Sec retired_at = kInf;
   std::vector<int32_t> faults, looks;
 };
 
@@ -217,13 +218,14 @@ std::string Ipv4(uint32_t ip) {
 
 // ---------------------------------------------------------------------------------------------
 
-class World {
+class World final : public Oracle {
  public:
   World(const SimConfig& config, Policy* policy)
       : c_(config), policy_(policy), start_(absl::ToUnixSeconds(config.start)),
         end_(start_ + Sec(config.days) * kDay) {}
 
   StatusOr<RunResult> Run(EventSink* sink, const RunOptions& options);
+  std::vector<Doomed> DoomedRenewals(absl::Time at) const override;
 
  private:
   // Building.
@@ -271,6 +273,8 @@ class World {
   }
   // The active fault of `scope` that affects an attempt, or -1.
   int32_t ActiveFault(const Lineage& L, Sec t, Challenge ch, int ca, int phase) const;
+  // The active fault that breaks this lineage's renewal or serving with its current set-up, or -1.
+  int32_t LiveFault(const Lineage& L, Sec t) const;
   bool HasRealCause(int32_t l, Sec t, int32_t* fault) const;
 
   // Actions.
@@ -738,7 +742,8 @@ void World::EmitAri(int32_t l, Sec t) {
 
 void World::ServeNewest(int32_t l, Sec t, const char* detail) {
   Lineage& L = lineages_[l];
-  if (L.served_serial == L.serial) return;
+  // A retired lineage is gone: a deploy moment left in the queue must not reopen its books.
+  if (L.served_serial == L.serial || L.retired) return;
   if (L.served_not_after <= t && L.served_not_after != 0) {
     // The expired certificate was served until now.
     const Sec since = std::max({L.served_not_after, start_, L.outage_since == kInf ? 0 : L.outage_since});
@@ -1146,32 +1151,50 @@ void World::NoteOutageStart(int32_t l, Sec t) {
   }
 }
 
-bool World::HasRealCause(int32_t l, Sec t, int32_t* fault) const {
-  // A real cause: something that would break this lineage's renewal or serving with its current
-  // set-up right now. A failure that healed by itself is no longer a cause.
-  const Lineage& L = lineages_[l];
-  *fault = ActiveFault(L, t, L.challenge, L.ca, 0);
-  if (*fault < 0) *fault = ActiveFault(L, t, L.challenge, L.ca, 1);
-  if (*fault < 0) *fault = ActiveFault(L, t, L.challenge, L.ca, 3);
-  if (*fault >= 0) return true;
+int32_t World::LiveFault(const Lineage& L, Sec t) const {
+  int32_t fault = ActiveFault(L, t, L.challenge, L.ca, 0);
+  if (fault < 0) fault = ActiveFault(L, t, L.challenge, L.ca, 1);
+  if (fault < 0) fault = ActiveFault(L, t, L.challenge, L.ca, 3);
+  if (fault >= 0) return fault;
   for (int32_t fi : L.faults) {
     const Fault& f = faults_[fi];
     if (!f.Active(t)) continue;
     if (f.variant == Variant::k_stale_hook_missing || f.variant == Variant::k_stale_hook_failing ||
         f.variant == Variant::k_local_scheduler_lost ||
         f.variant == Variant::k_ratelimit_redeploy_loop) {
-      *fault = fi;
-      return true;
+      return fi;
     }
   }
   if (L.profile == 3) {
     for (int32_t fi : ca_faults_[0])
       if (faults_[fi].variant == Variant::k_ca_profile_removed && faults_[fi].Active(t) && L.ca == 0) {
-        *fault = fi;
-        return true;
+        return fi;
       }
   }
+  return -1;
+}
+
+bool World::HasRealCause(int32_t l, Sec t, int32_t* fault) const {
+  // A real cause: something that would break this lineage's renewal or serving with its current
+  // set-up right now. A failure that healed by itself is no longer a cause.
+  const Lineage& L = lineages_[l];
+  *fault = LiveFault(L, t);
+  if (*fault >= 0) return true;
   return L.served_serial != L.serial || L.outage_since != kInf;
+}
+
+std::vector<Oracle::Doomed> World::DoomedRenewals(absl::Time at) const {
+  const Sec t = absl::ToUnixSeconds(at);
+  std::vector<Doomed> out;
+  for (const Lineage& L : lineages_) {
+    if (L.retired) continue;
+    const int32_t fault = LiveFault(L, t);
+    // The fault must outlast the renewal: one that heals (or is fixed, as scheduled now) before the
+    // client's next attempt breaks nothing. An overdue renewal is due now.
+    if (fault < 0 || faults_[fault].end <= std::max(DueTime(L), t)) continue;
+    out.push_back({L.cert, fault});
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1924,6 +1947,7 @@ void World::Apply(const PlannedAction& a, Sec t) {
         trust_ = std::min(1.0, trust_ + 0.01);
         if (fault >= 0 && faults_[fault].abandoned) {
           L.retired = true;  // the owner confirms the site moved away and removes the lineage
+          L.retired_at = t;
           if (L.outage_since != kInf) {
             m_.outage_hours += double(t - L.outage_since) / 3600.0;
             if (L.episode >= 0) {
@@ -1976,6 +2000,9 @@ StatusOr<RunResult> World::Run(EventSink* sink, const RunOptions& options) {
   BuildFaults(rng);
   m_.policy = policy_ ? policy_->name() : "none";
   out_.reserve(size_t(lineages_.size()) * 8 + 4096);
+  if (policy_) policy_->AttachOracle(this);
+  // Without the policy's own alert log, each alert action it returns is a page about one lineage.
+  AlertLog alert_actions;
   EmitInitial();
   for (int day = 0; day < c_.days; ++day) {
     StepDay(day);
@@ -1984,6 +2011,9 @@ StatusOr<RunResult> World::Run(EventSink* sink, const RunOptions& options) {
     const Sec day_end = start_ + Sec(day + 1) * kDay;
     std::vector<PlannedAction> actions;
     if (policy_) actions = policy_->Decide(T(day_end), out_);
+    for (const PlannedAction& a : actions) {
+      if (a.kind == ActionKind::kAlert) alert_actions.notices.push_back({T(day_end), NoticeSeverity::kPage, {a.cert}});
+    }
     if (sink) RETURN_IF_ERROR(sink->ConsumeDay(out_));
     out_.clear();
     Sec t = day_end;
@@ -2062,7 +2092,16 @@ StatusOr<RunResult> World::Run(EventSink* sink, const RunOptions& options) {
     lr.end = T(std::min(k.end, end_));
     truth_.lookalikes.push_back(std::move(lr));
   }
-  for (const Lineage& L : lineages_) truth_.cdn_names += L.cdn ? 1 : 0;
+  for (const Lineage& L : lineages_) {
+    truth_.cdn_names += L.cdn ? 1 : 0;
+    LineageRecord record{L.cert, hosts_[L.host].name, std::nullopt};
+    if (L.retired) record.retired = T(L.retired_at);
+    truth_.lineages.push_back(std::move(record));
+  }
+  if (policy_) {
+    const AlertLog* log = policy_->alert_log();
+    m_.paging = ScorePaging(log ? *log : alert_actions, truth_, double(c_.lineages) * c_.days / 7);
+  }
   m_.final_trust = trust_;
   r.truth = std::move(truth_);
   r.metrics = std::move(m_);
