@@ -161,7 +161,8 @@ const bool registered = RegisterCommand(Command{
           "failure causes with their precursors, harmless look-alikes, people who fix late. "
           "Writes events-v1 JSON Lines (--out) and the hidden ground truth (--truth). With "
           "--closed-loop a baseline policy acts every day and the outcome is scored (outage "
-          "hours, issuances, rate-limited attempts, alerts and their precision). The model is "
+          "hours, issuances, rate-limited attempts, alerts and their precision, pages with "
+          "their share at a real cause and pages per 1,000 lineage-weeks). The model is "
           "documented in docs/simulator.md.");
       sub.add_option("--lineages", flags->lineages, "Lineages in the fleet (default: 1000)");
       sub.add_option("--days", flags->days, "Simulated days (default: 365)");
@@ -174,7 +175,10 @@ const bool registered = RegisterCommand(Command{
       sub.add_option("--preset", flags->preset, "small, hosting or k8s (default: small)");
       sub.add_option("--config", flags->config, "TOML file overriding any rate (docs/simulator.md)");
       sub.add_flag("--closed-loop", flags->closed_loop, "Run a policy in the loop and print its metrics");
-      sub.add_option("--policy", flags->policy, "none, alert-on-failure or expiry-alert (default: none)");
+      sub.add_option("--policy", flags->policy,
+                     "none, alert-on-failure, expiry-alert, or oracle (knows every fault: pages "
+                     "exactly when a live fault will make a lineage's next renewal fail; the "
+                     "ceiling) (default: none)");
       sub.add_option("--expiry-days", flags->expiry_days, "expiry-alert threshold in days (default: 14)");
       sub.add_option("--metrics-json", flags->metrics_json, "Also write the metrics as JSON to this file");
       sub.add_flag("--no-randomize", flags->no_randomize, "Use the rates exactly, without per-fleet jitter");
