@@ -642,9 +642,15 @@ TEST(ClosedLoopTest, ARetiredLineageCountsNoExpiredHourAndNoRealCauseAfterItsRet
     EXPECT_TRUE(fault_still_active) << l.cert;
     for (const Episode& e : r.truth.episodes) {
       if (e.cert != l.cert) continue;
-      if (e.outage_end) EXPECT_LE(*e.outage_end, *l.retired) << l.cert;
-      if (e.outage_start) EXPECT_LE(*e.outage_start, *l.retired) << l.cert;
-      if (e.onset < *l.retired) EXPECT_TRUE(e.end.has_value()) << l.cert << ": episode left open";
+      if (e.outage_end) {
+        EXPECT_LE(*e.outage_end, *l.retired) << l.cert;
+      }
+      if (e.outage_start) {
+        EXPECT_LE(*e.outage_start, *l.retired) << l.cert;
+      }
+      if (e.onset < *l.retired) {
+        EXPECT_TRUE(e.end.has_value()) << l.cert << ": episode left open";
+      }
     }
     EXPECT_FALSE(index.RealCause(l.cert, *l.retired + absl::Hours(24))) << l.cert;
   }
