@@ -151,7 +151,8 @@ const bool registered = RegisterCommand({
               "at once) does not repeat an alert or renew twice; every planned action is written "
               "to the hash-chained audit log (certcast audit). The events folded so far are kept "
               "in the store as a checkpoint, so the next plan reads only newer events; an event "
-              "that arrives late (older than the last plan) makes plan rebuild from every event.");
+              "that arrives late (older than the newest event already folded) makes plan rebuild "
+              "from every event.");
           sub.add_option("--db", flags->db, "Store file (SQLite)")->required();
           sub.add_option("--model", flags->model,
                          "Model file from `certcast train` (default: none; facts alone, risk 0)");
