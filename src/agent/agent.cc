@@ -8,9 +8,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <random>
 
 #include "act/collector.h"
 #include "act/process.h"
+#include "agent/webroot_token.h"
+#include "api/http01_proof.h"
+#include "collect/clients/certbot_renewal_conf.h"
 #include "api/probe_targets.h"
 #include "api/token.h"
 #include "collect/probe/scan.h"
@@ -53,7 +58,15 @@ uint64_t LineHash(std::string_view line) {
 
 StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options, const Clock& clock,
                                                std::ostream& log) {
-  if (options.host.empty()) options.host = LocalHostName();
+  const bool from_machine = options.host.empty();
+  if (from_machine) options.host = LocalHostName();
+  // A placeholder name would merge every such host into one at the server (issue #17: never a
+  // placeholder): LocalHostName falls back to "localhost", and unconfigured machines say so too.
+  if (options.host == "localhost" || options.host == "localhost.localdomain") {
+    return InvalidArgumentError(StrCat(from_machine ? "the machine's name is \"" : "--host \"", options.host,
+                                       from_machine ? "\"" : "\" is", " a placeholder: every host so named would be one host "
+                                       "to the server; give this host its name with --host NAME"));
+  }
   if (options.state_dir.empty()) return InvalidArgumentError("--state-dir is required");
   ASSIGN_OR_RETURN(std::string token, ReadTokenFile(options.token_file));
   ServerClientOptions client_options{.url = options.server, .token = token, .ca_file = options.ca_file,
@@ -171,6 +184,10 @@ Status Agent::Collect(absl::Time now, AgentCycleReport& report) {
       Log("warn", "discovery problem", {{"file", issue.path}, {"line", std::to_string(issue.line)}, {"error", issue.reason}});
     }
     std::move(found.events.begin(), found.events.end(), std::back_inserter(events));
+    certbot_dirs_.clear();
+    for (const std::string& where : found.found) {
+      if (where.starts_with("certbot ")) certbot_dirs_.push_back(where.substr(8));
+    }
     // Host health for each client found ("certbot /etc/letsencrypt").
     for (const std::string& where : found.found) {
       const size_t space = where.find(' ');
@@ -401,7 +418,9 @@ Status Agent::Probe(AgentCycleReport& report, bool server_there) {
     return OkStatus();
   }
   std::vector<api::ProbeTarget> admitted;
+  std::vector<std::string> http01_names;
   for (api::ProbeTarget& target : list->targets) {
+    if (target.kind == api::ProbeTarget::Kind::kHttp01) http01_names.push_back(target.name);
     // TLS and http01 targets connect to an endpoint: only to one inside (an http01 target names
     // this host's web server by address; a name would be resolved and could lead anywhere).
     const bool connects = target.kind == api::ProbeTarget::Kind::kTls || target.kind == api::ProbeTarget::Kind::kHttp01;
@@ -428,7 +447,75 @@ Status Agent::Probe(AgentCycleReport& report, bool server_there) {
   for (const std::string& error : result.errors) Log("warn", "probe failed", {{"error", error}});
   std::vector<std::string> lines;
   for (const Event& e : result.events) lines.push_back(EventToJson(e));
-  return outbox_->Append(lines, clock_.Now());
+  RETURN_IF_ERROR(outbox_->Append(lines, clock_.Now()));
+  if (options_.http01_proof && server_there && !http01_names.empty() && !stop_.stopped()) {
+    ProveHttp01(http01_names, report);
+  }
+  return OkStatus();
+}
+
+void Agent::ProveHttp01(const std::vector<std::string>& names, AgentCycleReport& report) {
+  // The webroot of each name, from the certbot renewal confs of this host (trusted files: they
+  // decide where this process writes).
+  std::map<std::string, std::string> webroots;
+  for (const std::string& dir : certbot_dirs_) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/renewal", ec)) {
+      if (entry.path().extension() != ".conf") continue;
+      auto text = ReadConfigFile(entry.path().string(), clients::kMaxRenewalConfBytes, "certbot renewal conf");
+      if (!text.ok()) {
+        Log("warn", "renewal conf not used for the http-01 proof", {{"error", text.status().message()}});
+        continue;
+      }
+      auto conf = clients::ParseCertbotRenewalConf(*text);
+      if (!conf.ok()) continue;  // discovery reports it
+      for (const std::string& name : names) {
+        if (std::string webroot = clients::CertbotWebroot(*conf, name); !webroot.empty()) webroots.emplace(name, webroot);
+      }
+    }
+  }
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::mt19937_64 random(options_.seed ^ (0x9e3779b97f4a7c15ull * (probe_rounds_ + 1)));
+  auto draw = [&] {
+    std::string text(43, 'A');
+    for (char& c : text) c = kAlphabet[random() % 64];
+    return text;
+  };
+  struct CloseAfter {
+    ServerClient& server;
+    ~CloseAfter() { server.Close(); }
+  } close_after{*server_};
+  for (const auto& [name, webroot] : webroots) {
+    if (stop_.stopped()) break;
+    api::Http01ProofRequest request{.name = name, .token = draw(), .body = ""};
+    request.body = StrCat(request.token, ".", draw());
+    auto placed = PlaceChallengeToken(webroot, request.token, request.body);
+    if (!placed.ok()) {
+      Log("warn", "http-01 proof: token not placed", {{"name", name}, {"error", placed.status().message()}});
+      continue;
+    }
+    auto answer = server_->Post("/v1/agent/http01-proof", api::Http01ProofRequestJson(request), "application/json",
+                                /*gzip=*/false);
+    // Removed before anything else, whatever the answer.
+    if (Status removed = placed->Remove(); !removed.ok()) {
+      Log("warn", "http-01 proof: token not removed", {{"error", removed.message()}});
+    }
+    ++report.http01_proofs;
+    if (!answer.ok() || answer->status != 200) {
+      Log("warn", "http-01 proof not made", {{"name", name}, answer.ok()
+          ? std::pair<std::string, std::string>{"status", StrCat(answer->status, " ", answer->body.substr(0, 512))}
+          : std::pair<std::string, std::string>{"error", std::string(answer.status().message())}});
+      continue;
+    }
+    nlohmann::json j = nlohmann::json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
+    const bool proven = j.is_object() && j.value("proven", false);
+    std::string error;
+    if (j.is_object() && j.contains("event") && j["event"].is_object()) error = j["event"].value("error", std::string());
+    if (proven) ++report.http01_proven;
+    // wrong_content: NAME leads to a web server that did not serve this webroot (another host).
+    Log(proven ? "info" : "warn", proven ? "http-01 origin proven" : "http-01 origin not proven",
+        {{"name", name}, {"webroot", webroot}, {"error", error}});
+  }
 }
 
 StatusOr<AgentCycleReport> Agent::RunCycle() {
@@ -463,6 +550,7 @@ StatusOr<AgentCycleReport> Agent::RunCycle() {
                         {"duplicates", std::to_string(report.duplicates)},
                         {"rejected", std::to_string(report.rejected)},
                         {"probes", std::to_string(report.probes)},
+                        {"http01_proven", StrCat(report.http01_proven, "/", report.http01_proofs)},
                         {"pending_bytes", std::to_string(report.pending_bytes)}});
   return report;
 }

@@ -24,6 +24,9 @@
 // Run() repeats: a cycle every `interval`, delivery retried with backoff in between, until
 // Stop() (SIGTERM: the batch in flight is finished and acknowledged first).
 //
+// HTTP-01 origin: after the probes, for each http01 name with a webroot in the client's configuration,
+// a token file in that webroot, fetched by the server from outside (POST /v1/agent/http01-proof), then
+// removed (ProveHttp01; the one write outside DIR: webroot_token.h).
 // State in DIR (--state-dir, 0700, owned by this uid): outbox/, dead-letter.jsonl (bounded:
 // dead_letter.h), seen (hashes
 // of the last cycle's lines), probes.json (the last probe list the server gave: a restarted agent
@@ -80,6 +83,10 @@ struct AgentOptions {
   absl::Duration probe_timeout = absl::Seconds(5);
   std::string probe_ca_file;  // trust of the probed endpoints and CAs; "" = the system store
   std::string probe_resolver;  // dns targets and http01 names ("ADDR:PORT"); "" = the system's
+  // Proof of HTTP-01 origin (api/http01_proof.h): for each http01 name in the server's list whose
+  // webroot the client's configuration names (certbot's renewal conf, found by discovery), place
+  // a random token there (webroot_token.h), ask the server to fetch it from outside, remove it.
+  bool http01_proof = true;
 };
 
 struct AgentCycleReport {
@@ -91,6 +98,8 @@ struct AgentCycleReport {
   int64_t stored = 0, duplicates = 0, rejected = 0;  // the server's counts over those batches
   int probes = 0;                // probe targets run this cycle
   int probes_refused = 0;        // targets the server listed that the agent's limits left out
+  int http01_proofs = 0;         // names the server was asked to fetch a placed token for
+  int http01_proven = 0;         // of them, the token's body came back
   bool server_answered = false;  // some request got an HTTP answer this cycle
   int64_t pending_bytes = 0;     // left in the outbox after the cycle
 };
@@ -144,6 +153,10 @@ class Agent {
   Status Probe(AgentCycleReport& report, bool server_there);
   // The list's JSON: the server's when it answers, else the kept one (NotFound when none).
   StatusOr<std::string> FetchProbeList(bool server_there);
+  // The proof of HTTP-01 origin for `names` (the http01 targets of the server's list) that have a
+  // webroot in a certbot renewal conf found this cycle. Never an error: each failure is logged and
+  // the file is removed in every case.
+  void ProveHttp01(const std::vector<std::string>& names, AgentCycleReport& report);
   Status DeadLetter(uint64_t batch, int64_t line, std::string_view error, std::string_view event);
   // After the server answered: a drop by the outbox's or the dead-letter file's bound, not yet
   // reported, becomes a `host` event (`event_name`) in the outbox; then the count is cleared.
@@ -165,6 +178,7 @@ class Agent {
   ActStep act_step_;
   int lock_fd_ = -1;
   uint64_t probe_rounds_ = 0;  // advances the challenge tokens' seed
+  std::vector<std::string> certbot_dirs_;  // certbot state directories found by the last discovery
   bool refused_ = false;
 };
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "agent/agent.h"
 
@@ -54,6 +55,31 @@ TEST_F(ProbeListTest, RefusesWhatItDidNotWrite) {
   // A directory.
   std::filesystem::create_directory(dir_ + "/dir.json");
   EXPECT_EQ(ReadProbeList(dir_ + "/dir.json").status().message(), "probe list " + dir_ + "/dir.json: not a regular file");
+}
+
+}  // namespace
+}  // namespace certcast::agent
+
+namespace certcast::agent {
+namespace {
+
+// The host name is the machine's or --host, never a placeholder that would merge hosts at the
+// server; refused before the token file or the state directory is touched.
+TEST(AgentHostTest, APlaceholderHostNameIsRefused) {
+  for (const char* host : {"localhost", "localhost.localdomain"}) {
+    AgentOptions options;
+    options.host = host;
+    options.state_dir = "/nonexistent/state";
+    options.token_file = "/nonexistent/token";
+    std::ostringstream log;
+    auto agent = Agent::Create(options, SystemClock::Get(), log);
+    ASSERT_FALSE(agent.ok()) << host;
+    EXPECT_EQ(agent.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(agent.status().message(),
+              std::string("--host \"") + host +
+                  "\" is a placeholder: every host so named would be one host to the server; give this host its "
+                  "name with --host NAME");
+  }
 }
 
 }  // namespace

@@ -75,25 +75,10 @@ void PostEvents(const ServerContext& context, Request& request, Response& respon
     response.Error(stats.status());
     return;
   }
-  if (stats->inserted > 0) {
-    // Who wrote what into the store: the token's name, never its secret.
-    nlohmann::json audit;
-    audit["token"] = who.name;
-    audit["route"] = "POST /v1/events";
-    audit["stored"] = stats->inserted;
-    audit["duplicates"] = stats->duplicates;
-    audit["rejected"] = stats->rejected;
-    auto appended = request.store->AppendAudit(request.now, "ingest", audit.dump());
-    if (!appended.ok()) {
-      response.Error(appended.status().WithPrefix("events stored, audit record failed"));
-      return;
-    }
+  if (Status recorded = RecordIngest(context, request, "POST /v1/events", *stats); !recorded.ok()) {
+    response.Error(recorded.WithPrefix("events stored, audit record failed"));
+    return;
   }
-  context.metrics->events_stored.Add(stats->inserted);
-  context.metrics->events_duplicate.Add(stats->duplicates);
-  context.metrics->events_rejected.Add(stats->rejected);
-  // The fleet view shows the new events after the debounce (fleet_service.h).
-  if (stats->inserted > 0) context.fleet->NotifyIngest();
   nlohmann::json j;
   j["accepted"] = stats->accepted;
   j["stored"] = stats->inserted;
@@ -104,6 +89,25 @@ void PostEvents(const ServerContext& context, Request& request, Response& respon
 }
 
 }  // namespace
+
+Status RecordIngest(const ServerContext& context, Request& request, std::string_view route, const IngestStats& stats) {
+  if (stats.inserted > 0) {
+    // Who wrote what into the store: the token's name, never its secret.
+    nlohmann::json audit;
+    audit["token"] = request.principal->name;
+    audit["route"] = std::string(route);
+    audit["stored"] = stats.inserted;
+    audit["duplicates"] = stats.duplicates;
+    audit["rejected"] = stats.rejected;
+    RETURN_IF_ERROR(request.store->AppendAudit(request.now, "ingest", audit.dump()).status());
+  }
+  context.metrics->events_stored.Add(stats.inserted);
+  context.metrics->events_duplicate.Add(stats.duplicates);
+  context.metrics->events_rejected.Add(stats.rejected);
+  // The fleet view shows the new events after the debounce (fleet_service.h).
+  if (stats.inserted > 0) context.fleet->NotifyIngest();
+  return OkStatus();
+}
 
 Status RegisterCoreRoutes(Router& router, ServerContext& context) {
   RETURN_IF_ERROR(router.Add({.method = "GET",

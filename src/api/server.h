@@ -38,6 +38,10 @@
 #include "core/status.h"
 #include "store/store.h"
 
+namespace certcast {
+struct IngestStats;
+}
+
 namespace certcast::api {
 
 // Settings of `certcast serve`; the defaults are the documented ones (docs/api.md).
@@ -181,6 +185,11 @@ struct ServerContext {
   FleetService* fleet = nullptr;     // the fleet view; planned once before the server listens
   ServerMetrics* metrics = nullptr;  // GET /metrics
 };
+
+// After a route stored events: the "ingest" audit record naming the token (never its secret), the
+// route and the counts, then the store metrics and a refresh of the fleet view (after its
+// debounce). Nothing when nothing new was stored. An error only when the audit record failed.
+Status RecordIngest(const ServerContext& context, Request& request, std::string_view route, const IngestStats& stats);
 
 // Registers every route of the API (routes.cc); each part of the API has one Register*Routes.
 Status RegisterRoutes(Router& router, ServerContext& context);

@@ -33,6 +33,7 @@ struct AgentFlags {
   std::string timeout = "60s";
   std::string probe_timeout = "5s";
   bool no_probes = false;
+  bool no_http01_proof = false;
   bool once = false;
 };
 
@@ -71,6 +72,7 @@ int RunAgent(AgentFlags& flags) {
     }
   }
   options.probes = !flags.no_probes;
+  options.http01_proof = !flags.no_http01_proof;
   if (options.probe_max < 0 || options.probe_max > 10000) return Fail(InvalidArgumentError("--probe-max: 0 to 10000"));
   if (options.seed == 0) options.seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
   auto offset = TestClockOffset();
@@ -199,6 +201,10 @@ const bool registered = RegisterCommand({
           sub.add_option("--timeout", flags->timeout, "One read or write on the server connection")->capture_default_str();
           sub.add_option("--seed", flags->options.seed, "Seed of the retry jitter (default: from pid and time)");
           sub.add_flag("--no-probes", flags->no_probes, "Do not run the probes the server derives for this host");
+          sub.add_flag("--no-http01-proof", flags->no_http01_proof,
+                       "Do not place HTTP-01 proof tokens in webroots (by default, for each http-01 name whose "
+                       "webroot certbot's renewal conf names, a random file under WEBROOT/.well-known/acme-challenge/ "
+                       "that the server fetches from outside to prove the answer comes from this host; removed after)");
           sub.add_option("--probe-max", flags->options.probe_max,
                          "Most probe targets run per cycle (the rest of the server's list is left out)")
               ->capture_default_str();

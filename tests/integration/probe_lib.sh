@@ -29,6 +29,14 @@ while True:
 print(p)'
 }
 
+# A TCP port nothing on 127.0.0.1 accepts on now, found by the shell: a python start costs 0.5 CPU s
+# (1-2 s wall on a loaded machine). The same harmless race as free_port's.
+tcp_port() {
+  local port
+  while :; do port=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; done
+  echo "$port"
+}
+
 wait_tcp() {  # port: until something accepts on 127.0.0.1:port (10 s)
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   fail "nothing listens on 127.0.0.1:$1"
@@ -46,6 +54,12 @@ field() {
   python3 -c 'import json,sys
 v=json.loads(sys.argv[1]).get(sys.argv[2])
 print("" if v is None else ("|".join(v) if isinstance(v,list) else (str(v).lower() if isinstance(v,bool) else v)))' "$1" "$2"
+}
+
+# has LINE KEY JSON [what]: the canonical event line (as stored: no spaces) has "KEY":JSON, e.g.
+# has "$line" outcome '"ok"'; has "$line" status 404. Without a python start, unlike expect.
+has() {
+  [[ $1 == *"\"$2\":$3"* ]] || fail "${4:-}: want \"$2\":$3 in: $1"
 }
 
 # expect LINE KEY WANT [what]
@@ -72,4 +86,26 @@ http {
 }
 CONF
   start nginx nginx -p "$work" -c "$work/nginx.conf"
+}
+
+# fleet_server EVENTS_FILE SETTINGS: the server of the agent tests. Stores EVENTS_FILE's events in
+# $work/fleet.db ($db), makes an agent token for web1 and web2 ($work/web1.token, 0600) and a read
+# token ($reader), then starts `certcast serve` on a free port with SETTINGS (TOML lines) beside
+# db and listen; sets $base (http://127.0.0.1:PORT) and $serve_pid. Needs $CERTCAST.
+fleet_server() {
+  db="$work/fleet.db"
+  "$CERTCAST" ingest --db "$db" "$1" >/dev/null || fail "ingest $1"
+  local h
+  for h in web1 web2; do
+    "$CERTCAST" token create --db "$db" --name "$h" --scope agent --host "$h" >"$work/$h.token"
+    chmod 600 "$work/$h.token"
+  done
+  reader=$("$CERTCAST" token create --db "$db" --name reader --scope read)
+  printf 'db = "%s"\nlisten = "127.0.0.1:0"\n%s\n' "$db" "$2" >"$work/serve.toml"
+  chmod 600 "$work/serve.toml"
+  start serve "$CERTCAST" serve --config "$work/serve.toml"
+  serve_pid=${pids[-1]}
+  for _ in $(seq 300); do grep -q 'serving http://' "$work/serve.log" && break; sleep 0.1; done
+  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1)
+  [[ -n "$base" ]] || fail "server did not start: $(cat "$work/serve.log")"
 }

@@ -98,11 +98,20 @@ StatusOr<CertbotRenewalConf> ParseCertbotRenewalConf(std::string_view text) {
       if (key == "authenticator") conf.authenticator = std::string(value);
       if (key == "server") conf.server = std::string(value);
       if (key == "pref_challs") conf.preferred_challenges = SplitList(value);
+      if (key == "webroot_path") conf.webroot_path = SplitList(value);
     } else if (section == "webroot_map") {
       conf.webroot_domains.push_back(LowerAscii(Unquote(key)));
+      conf.webroot_paths.push_back(std::string(value));
     }
   }
   return conf;
+}
+
+std::string CertbotWebroot(const CertbotRenewalConf& conf, std::string_view name) {
+  for (size_t i = 0; i < conf.webroot_domains.size() && i < conf.webroot_paths.size(); ++i) {
+    if (conf.webroot_domains[i] == name) return conf.webroot_paths[i];
+  }
+  return conf.webroot_path.size() == 1 ? conf.webroot_path.front() : "";
 }
 
 StatusOr<Event> CertbotConfigEvent(const CertbotRenewalConf& conf,

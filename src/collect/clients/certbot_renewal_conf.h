@@ -37,7 +37,13 @@ struct CertbotRenewalConf {
   std::optional<std::string> server;               // [renewalparams] server
   std::vector<std::string> preferred_challenges;   // [renewalparams] pref_challs
   std::vector<std::string> webroot_domains;        // keys of [[webroot_map]], lower case
+  std::vector<std::string> webroot_paths;          // values of [[webroot_map]], in the same order
+  std::vector<std::string> webroot_path;           // [renewalparams] webroot_path (a list)
 };
+
+// The webroot certbot's webroot plugin writes NAME's challenge files to: its [[webroot_map]]
+// entry, else the only webroot_path (certbot maps every name to it then); "" when neither says.
+std::string CertbotWebroot(const CertbotRenewalConf& conf, std::string_view name);
 
 // Parses the text; errors name the line: "line 7: expected \"key = value\"".
 StatusOr<CertbotRenewalConf> ParseCertbotRenewalConf(std::string_view text);

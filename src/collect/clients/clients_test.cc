@@ -666,6 +666,27 @@ TEST(CertbotRenewalConf, BadInputs) {
   EXPECT_EQ(bad_name.status().message(), R"(field "names": "Bad_Name." has a trailing dot)");
 }
 
+// The webroot the agent places its HTTP-01 proof token in (agent/webroot_token.h): certbot's
+// [[webroot_map]] entry for the name, else its only webroot_path.
+TEST(CertbotRenewalConf, WebrootOfEachName) {
+  auto mapped = ParseCertbotRenewalConf(
+      "[renewalparams]\nauthenticator = webroot\nwebroot_path = /var/www/shop, /var/www/api,\n"
+      "[[webroot_map]]\nshop.example = /var/www/shop\n\"api.example\" = \"/var/www/api\"\n");
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  auto single = ParseCertbotRenewalConf("[renewalparams]\nauthenticator = webroot\nwebroot_path = /srv/html,\n");
+  ASSERT_TRUE(single.ok());
+  auto none = ParseCertbotRenewalConf("[renewalparams]\nauthenticator = nginx\n");
+  ASSERT_TRUE(none.ok());
+  struct Row {
+    const CertbotRenewalConf* conf;
+    const char* name;
+    const char* webroot;
+  } rows[] = {{&*mapped, "shop.example", "/var/www/shop"}, {&*mapped, "api.example", "/var/www/api"},
+              {&*mapped, "other.example", ""},  // two webroot_paths and no map entry: not guessed
+              {&*single, "any.example", "/srv/html"}, {&*none, "shop.example", ""}};
+  for (const Row& row : rows) EXPECT_EQ(CertbotWebroot(*row.conf, row.name), row.webroot) << row.name;
+}
+
 // ---- lego state ----
 
 TEST(LegoState, IssuedEventFromJsonAndCertificate) {
