@@ -86,6 +86,14 @@ std::string From(const std::string& probe, const char* vantage) {
   return StrCat(probe.substr(0, probe.size() - 1), R"(,"vantage":")", vantage, "\"}");
 }
 
+std::string WrongContentAt(const char* ts) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"wrong_content","status":404,"vantage":"server"})");
+}
+std::string ServerOkAt(const char* ts, int status) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":"ok","status":)", status,
+                R"(,"vantage":"server"})");
+}
+
 std::string IssuedAt(const char* ts, const char* serial) {
   return StrCat(R"({"ts":")", ts, R"(","type":"issued","cert":"shop","serial":")", serial, R"(","not_before":")", ts,
                 R"(","not_after":"2027-02-20T00:00:00Z","ca":"https://acme-v02.api.letsencrypt.org/directory"})");
@@ -126,6 +134,16 @@ INSTANTIATE_TEST_SUITE_P(
         ProbeCase{"longest_run_of_the_vantages",
                   {From(kProbeFail1, "server"), From(kProbeFail2, "web1"), From(kProbeOk3, "server"), From(kProbeFail4, "web1")},
                   "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 2},
+        // A proof of HTTP-01 origin answered by another host (wrong_content) is ended by its body
+        // served back (200), not by the server's plain probe answered 404 by that other host.
+        ProbeCase{"plain_404_does_not_end_a_wrong_content_run",
+                  {WrongContentAt("2026-11-20T06:05:00Z"), ServerOkAt("2026-11-21T06:05:00Z", 404),
+                   WrongContentAt("2026-11-22T06:05:00Z")},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 2},
+        ProbeCase{"the_body_served_back_ends_a_wrong_content_run",
+                  {WrongContentAt("2026-11-20T06:05:00Z"), WrongContentAt("2026-11-21T06:05:00Z"),
+                   ServerOkAt("2026-11-22T06:05:00Z", 200)},
+                  "2026-11-24T00:00:00Z", kHttp01ConsecutiveFailures, 0},
         ProbeCase{"no_probe_is_missing_not_zero", {}, "2026-11-24T00:00:00Z", kHttp01FailDays4, NAN},
         ProbeCase{"days_to_expiry", {}, "2026-11-29T23:00:00Z", kDaysToExpiry, 61},
         ProbeCase{"days_to_due_under_days_left_30", {}, "2026-11-29T23:00:00Z", kDaysToDue, 31},

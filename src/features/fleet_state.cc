@@ -340,7 +340,14 @@ Status FleetStateImpl::Apply(const Event& event) {
           n.http01_days.Add(day, failed);
           n.http01_rate.Add(t, failed, kHttp01Tau);
           int& run = n.http01_consecutive_failures[e.vantage.value_or("")];
-          run = failed ? run + 1 : 0;
+          // As the policy's view (lineage_view.cc): a run of a proof's wrong_content ends only
+          // when a body comes back (200), not at a plain probe's 404.
+          const bool wrong_content_run = run > 0 && n.http01_last_error == "wrong_content";
+          if (failed) {
+            ++run;
+          } else if (!wrong_content_run || e.status == 200) {
+            run = 0;
+          }
           if (failed) n.http01_last_error = e.error ? std::string(ToString(*e.error)) : "error";
         } else if constexpr (std::is_same_v<T, Dns01CheckEvent>) {
           NameTelemetry& n = names[NameFor(e.name)];

@@ -233,7 +233,15 @@ struct FleetViewBuilder::State : FleetViewFacts {
         const auto& e = *ev.As<Http01ProbeEvent>();
         std::string error = e.error ? std::string(ToString(*e.error)) : "";
         if (e.status) error = StrCatStatus(error, *e.status);
-        Observe(names[e.name].http01[e.vantage.value_or("")], ts, e.outcome == ProbeOutcome::kOk, error, e.name);
+        FailureStreak& streak = names[e.name].http01[e.vantage.value_or("")];
+        // A proof's wrong_content (api/http01_proof.h: a web server answers for the name, not with
+        // this host's file) ends only when a body comes back (200): the server's plain probe at
+        // 404 only says that some web server answers, which wrong_content already says.
+        if (e.outcome == ProbeOutcome::kOk && e.status != 200 && streak.error.starts_with("wrong_content")) {
+          streak.last = ts;
+          break;
+        }
+        Observe(streak, ts, e.outcome == ProbeOutcome::kOk, error, e.name);
         break;
       }
       case EventType::kDns01Check: {

@@ -111,6 +111,14 @@ std::string Http01(const char* ts, bool ok, const char* vantage = "") {
                 *vantage ? StrCat(R"(,"vantage":")", vantage, "\"") : "", "}");
 }
 
+// The server's proof answered by another host's web server (404), and its plain probe (404).
+std::string WrongContent(const char* ts) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":"error","error":"wrong_content","status":404,"vantage":"server"})");
+}
+std::string PlainOk(const char* ts) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"http01_probe","name":"shop.example.com","outcome":"ok","status":404,"vantage":"server"})");
+}
+
 // lego keeps no challenge in its state: every config event reports what its cron's flags say.
 std::string LegoConfig(const char* ts, const char* challenge) {
   return StrCat(R"({"ts":")", ts, R"(","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"lego","client_version":"4.9.1","ca":"https://acme.example/dir","challenge":")",
@@ -339,6 +347,13 @@ INSTANTIATE_TEST_SUITE_P(
               Http01("2026-10-20T12:00:00Z", false)},
              "2026-10-20T18:00:00Z",
              {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
+        // The proof of HTTP-01 origin answered by another host, twice, with the server's plain
+        // probe (404 from that host) between: a failing HTTP-01 as the CA would see it.
+        Case{"AWrongContentProofLeadsToAStagingDryRunDespiteAPlainSuccess",
+             {kConfigHttp, kIssued, WrongContent("2026-10-20T00:00:00Z"), PlainOk("2026-10-20T06:00:00Z"),
+              WrongContent("2026-10-20T12:00:00Z")},
+             "2026-10-20T18:00:00Z",
+             {{ActionKind::kDryRun, kReasonSuspectedCauseDryRun}}},
         // Per vantage (issue #17): the agent's own web server answering from inside does not end
         // the streak the server sees from outside, where the CA validates.
         Case{"AnInsideSuccessDoesNotHideARepeatedOutsideFailure",
@@ -495,6 +510,21 @@ INSTANTIATE_TEST_SUITE_P(
                    {Http01("2026-10-20T00:00:00Z", false, "web1"), Http01("2026-10-20T01:00:00Z", true, "server"),
                     Http01("2026-10-20T02:00:00Z", false, "web1")},
                    2, "2026-10-20T00:00:00Z"},
+        // A proof of HTTP-01 origin that another host answers (wrong_content, api/http01_proof.h)
+        // is a failure as the CA sees it; the server's plain probe between, answered 404 by that
+        // other host, does not end the run; the body served back (200) does.
+        StreakCase{"APlainSuccessDoesNotEndAWrongContentRun",
+                   {WrongContent("2026-10-20T00:00:00Z"), PlainOk("2026-10-20T01:00:00Z"),
+                    WrongContent("2026-10-20T02:00:00Z")},
+                   2, "2026-10-20T00:00:00Z"},
+        StreakCase{"TheProofsBodyServedBackEndsAWrongContentRun",
+                   {WrongContent("2026-10-20T00:00:00Z"), WrongContent("2026-10-20T01:00:00Z"),
+                    R"({"ts":"2026-10-20T02:00:00Z","type":"http01_probe","name":"shop.example.com","outcome":"ok","status":200,"vantage":"server"})"},
+                   0, nullptr},
+        StreakCase{"APlainSuccessStillEndsAnUnreachableRun",
+                   {Http01("2026-10-20T00:00:00Z", false, "server"), PlainOk("2026-10-20T01:00:00Z"),
+                    Http01("2026-10-20T02:00:00Z", false, "server")},
+                   1, "2026-10-20T02:00:00Z"},
         StreakCase{"SameVantageSuccessEndsIt",
                    {Http01("2026-10-20T00:00:00Z", false, "server"), Http01("2026-10-20T01:00:00Z", true, "server")},
                    0, nullptr},
