@@ -13,7 +13,7 @@
 #    listens: refused;
 #  - the route: 401 without a token, 403 for a read token, 403 for web2's agent token asking for
 #    web1's name, 400 for a token that is not base64url; none of them stores anything;
-#  - the audit names the agent that asked.
+#  - the audit names the agent that asked; the agent's discovery delivered web1's host health.
 CERTCAST="$1"; ROOT="$2"
 source "$ROOT/tests/integration/probe_lib.sh"
 command -v nginx >/dev/null || fail "nginx not installed (scripts/setup.sh --test installs nginx-light)"
@@ -84,6 +84,11 @@ grep -Eq "^127\.0\.0\.1 /\.well-known/acme-challenge/[A-Za-z0-9_-]{43} 200$" log
 [[ -z $(ls -A www1) ]] || fail "the webroot is not left as it was: $(find www1)"
 [[ $(sqlite3 "$db" "SELECT count(*) FROM audit WHERE record LIKE '%\"route\":\"POST /v1/agent/http01-proof\"%' AND record LIKE '%\"token\":\"web1\"%'") == 1 ]] ||
   fail "the audit does not name the agent that asked for the proof"
+
+# The agent collected on the way: discovery's config event for shop and the host health of the
+# certbot it found (disk space of its state directory, measured, never guessed), about web1.
+[[ -n $(sqlite3 "$db" "SELECT 1 FROM events WHERE json LIKE '%\"type\":\"host\",\"host\":\"web1\"%' AND json LIKE '%\"disk_free_bytes\":%'") ]] ||
+  fail "no host health event of web1 from the agent's discovery: $(sqlite3 "$db" "SELECT json FROM events WHERE json LIKE '%\"type\":\"host\"%'")"
 
 # ---- resolved to the other host's nginx: wrong_content ----------------------------------------------
 resolve_to 127.0.0.2
