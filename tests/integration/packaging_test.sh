@@ -24,6 +24,10 @@ for unit in certcast-server certcast-agent; do
   done
 done
 grep -q '^ProtectSystem=strict' "$ROOT/packaging/certcast-server.service" || fail "server: ProtectSystem is not strict"
+# The agent's act step runs the clients, which write their state under /etc (read-only with
+# ProtectSystem=full) and /root (ProtectHome=read-only): those directories must stay writable.
+grep -q '^ReadWritePaths=.*-/etc/letsencrypt.*-/root/.acme.sh' "$ROOT/packaging/certcast-agent.service" ||
+  fail "agent: the clients' state directories are not in ReadWritePaths (ProtectSystem=full makes /etc read-only)"
 grep -q '^RestartPreventExitStatus=4' "$ROOT/packaging/certcast-agent.service" ||
   fail "agent: a refused token (exit 4) would be restarted in a loop"
 
