@@ -62,6 +62,14 @@ void PostEvents(const ServerContext& context, Request& request, Response& respon
       return OkStatus();
     };
   }
+  // Through the pool's one writer (StorePool::AcquireWriter) until the audit record is stored:
+  // the rest of this request uses it.
+  auto writer = context.stores->AcquireWriter();
+  if (!writer.ok()) {
+    response.Error(503, "unavailable", StrCat("store: ", writer.status().message()));
+    return;
+  }
+  request.store = &**writer;
   auto stats = IngestText(*request.store, request.body, "body", options);
   context.metrics->ingest_requests.Add();
   if (!stats.ok()) {

@@ -161,6 +161,16 @@ StatusOr<StorePool::Lease> StorePool::Acquire() {
   return Lease(this, std::move(store));
 }
 
+StatusOr<StorePool::Writer> StorePool::AcquireWriter() {
+  std::unique_lock<std::mutex> lock(writer_mu_);
+  if (!writer_) {
+    StoreOptions options;
+    options.create_if_missing = false;
+    ASSIGN_OR_RETURN(writer_, Store::Open(db_, options));
+  }
+  return Writer(std::move(lock), writer_.get());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server internals
 

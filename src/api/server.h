@@ -111,11 +111,30 @@ class StorePool {
     std::unique_ptr<Store> store_;
   };
   StatusOr<Lease> Acquire();
+
+  // The one connection that ingest writes through, held by one request at a time. SQLite admits
+  // one writer at a time anyway; through one connection the writers queue on a mutex instead of
+  // SQLite's sleeping busy handler, and the connection keeps its page cache (the events table's
+  // b-tree pages) from one batch to the next: a commit by another connection would empty it.
+  // Opened on first use with the store's default cache, as `certcast ingest` opens it.
+  class Writer {
+   public:
+    Writer(std::unique_lock<std::mutex> lock, Store* store) : lock_(std::move(lock)), store_(store) {}
+    Store& operator*() const { return *store_; }
+    Store* operator->() const { return store_; }
+   private:
+    std::unique_lock<std::mutex> lock_;
+    Store* store_;
+  };
+  StatusOr<Writer> AcquireWriter();
+
   const std::string& db() const { return db_; }
  private:
   std::string db_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Store>> free_;
+  std::mutex writer_mu_;
+  std::unique_ptr<Store> writer_;  // guarded by writer_mu_
 };
 
 struct Request {
