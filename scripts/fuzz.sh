@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each on its seed corpus in
 # fuzz/corpus/<target>. A crash fails the run and leaves the input in build-fuzz/crashes/; turn it
-# into a fix and a regression file under fuzz/corpus/<target>/.
+# into a fix and a regression file under fuzz/corpus/<target>/. (build-fuzz/ here and below is the
+# default build directory; CERTCAST_FUZZ_DIR replaces it.)
 #
 #   scripts/fuzz.sh [SECONDS]                    every target SECONDS (default 60): CI's smoke run
 #   scripts/fuzz.sh --long [SECONDS] [TARGET...] the campaign: each target (default all) SECONDS of
@@ -16,8 +17,11 @@
 #                                                on a shared machine at nice 19 wall time says
 #                                                little about how much fuzzing a target got
 # Example: scripts/fuzz.sh --long 600 fuzz_model_file fuzz_plan_checkpoint
-# CERTCAST_FUZZ_NO_BUILD=1 runs the targets already in build-fuzz/ without rebuilding them (a
-# campaign resumed on the same binaries).
+# CERTCAST_FUZZ_NO_BUILD=1 runs the targets already in the build directory without rebuilding them
+# (a campaign resumed on the same binaries).
+# CERTCAST_FUZZ_DIR=DIR builds and runs in DIR instead of build-fuzz/. A DIR already configured with
+# CERTCAST_FUZZ=ON keeps its configuration: scripts/test.sh points this at its sanitizer build
+# (clang, ASan + UBSan, fuzz targets included), so CI compiles the tree once for both stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,9 +41,12 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" == 0 ]]; then
   exit 2
 fi
 
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCERTCAST_FUZZ=ON \
-  -DCERTCAST_TESTS=OFF -DCERTCAST_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-all=$(ninja -C build-fuzz -t targets all | sed -n 's/^\(fuzz_[a-z0-9_]*\): phony$/\1/p' | sort -u)
+dir="${CERTCAST_FUZZ_DIR:-build-fuzz}"
+if ! grep -qx 'CERTCAST_FUZZ:BOOL=ON' "$dir/CMakeCache.txt" 2>/dev/null; then
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$dir" -G Ninja -DCERTCAST_FUZZ=ON \
+    -DCERTCAST_TESTS=OFF -DCERTCAST_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+all=$(ninja -C "$dir" -t targets all | sed -n 's/^\(fuzz_[a-z0-9_]*\): phony$/\1/p' | sort -u)
 if [[ -z "$all" ]]; then echo "fuzz: no targets" >&2; exit 1; fi
 targets="$all"
 if [[ $# -gt 0 ]]; then
@@ -48,13 +55,13 @@ if [[ $# -gt 0 ]]; then
   done
   targets="$*"
 fi
-if [[ "${CERTCAST_FUZZ_NO_BUILD:-0}" == 0 ]] && ! ninja -C build-fuzz $targets >build-fuzz/build.log 2>&1; then
-  tail -n 60 build-fuzz/build.log >&2; exit 1
+if [[ "${CERTCAST_FUZZ_NO_BUILD:-0}" == 0 ]] && ! ninja -C "$dir" $targets >"$dir/fuzz-build.log" 2>&1; then
+  tail -n 60 "$dir/fuzz-build.log" >&2; exit 1
 fi
-mkdir -p build-fuzz/crashes
+mkdir -p "$dir/crashes"
 nice_prefix=()
 ((long)) && nice_prefix=(nice -n 19)
-table="build-fuzz/campaign.md"
+table="$dir/campaign.md"
 if ((long)); then
   {
     echo "| target | wall s | CPU s | executions | cov | ft | corpus | crashes |"
@@ -63,22 +70,22 @@ if ((long)); then
 fi
 passed=0; failed=0
 for t in $targets; do
-  corpus="build-fuzz/corpus/$t"
+  corpus="$dir/corpus/$t"
   mkdir -p "$corpus"
   seeds=()
   [[ -d "fuzz/corpus/$t" ]] && seeds=("fuzz/corpus/$t")
-  log="build-fuzz/$t.log"
+  log="$dir/$t.log"
   status=0
-  touch "build-fuzz/$t.start"
+  touch "$dir/$t.start"
   # -timeout: an input that takes over 10 s is a hang, reported like a crash. -max_len: configs,
   # model files and logs beyond 64 KiB add time per run, not paths.
   # --cpu: no wall limit; the loop below interrupts the fuzzer once it has used SECONDS of CPU
   # (SIGINT: libFuzzer prints its final stats and exits 72, "run interrupted").
   wall_limit=$seconds
   ((cpu_budget)) && wall_limit=0
-  /usr/bin/time -f "cpu %U %S" -o "build-fuzz/$t.time" "${nice_prefix[@]}" \
-    "build-fuzz/fuzz/$t" -max_total_time="$wall_limit" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="build-fuzz/crashes/$t-" \
+  /usr/bin/time -f "cpu %U %S" -o "$dir/$t.time" "${nice_prefix[@]}" \
+    "$dir/fuzz/$t" -max_total_time="$wall_limit" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$dir/crashes/$t-" \
     "$corpus" "${seeds[@]}" >"$log" 2>&1 &
   timer=$!
   interrupted=0
@@ -102,11 +109,11 @@ for t in $targets; do
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
-  cpu=$(awk '/^cpu/ {printf "%.0f", $2 + $3}' "build-fuzz/$t.time")
-  crashes=$(find build-fuzz/crashes -name "$t-*" -newer "build-fuzz/$t.start" 2>/dev/null | wc -l)
+  cpu=$(awk '/^cpu/ {printf "%.0f", $2 + $3}' "$dir/$t.time")
+  crashes=$(find "$dir/crashes" -name "$t-*" -newer "$dir/$t.start" 2>/dev/null | wc -l)
   [[ $status -ne 0 && $crashes -eq 0 ]] && crashes=1  # an abort without an artifact still counts
   if ((long)); then
-    wall=$(($(date +%s) - $(stat -c %Y "build-fuzz/$t.start")))
+    wall=$(($(date +%s) - $(stat -c %Y "$dir/$t.start")))
     echo "| $t | $wall | ${cpu:-?} | ${runs:-?} | ${cov:-?} | ${ft:-?} | ${corp:-?} | $crashes |" >>"$table"
   fi
   if [[ $status -eq 0 ]]; then
