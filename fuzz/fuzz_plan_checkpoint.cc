@@ -1,5 +1,5 @@
-// Fuzzes the planner's checkpoint reader (plan/plan_state.h Deserialize, which reads the lineage
-// views and the forecaster's FleetState through plan/checkpoint_codec.h): the checkpoint is stored
+// Fuzzes the planner's checkpoint reader (plan/plan_state.h Deserialize, which reads the one
+// FleetState, its facts and accumulators, through plan/checkpoint_codec.h): the checkpoint is stored
 // data, and a corrupt one must be refused, never trusted. Beyond "no crash": an accepted
 // checkpoint serializes to bytes that read back and serialize to the same bytes.
 #include <cstdint>

@@ -57,9 +57,7 @@ struct Built {
 
 Built Plan(const std::vector<std::string>& lines, const policy::ForecastMap& forecasts, absl::Time now) {
   Built b;
-  policy::FleetViewBuilder builder;
-  for (const Event& e : Parse(lines)) builder.Add(e);
-  b.views = builder.Build(now);
+  b.views = policy::ViewsOfEvents(Parse(lines), now);
   b.forecasts = forecasts;
   b.plan = policy::PlanFleet(b.views, b.forecasts, b.memory, policy::PolicyConfig{}, now);
   return b;

@@ -20,11 +20,6 @@ constexpr double kFleetTau = 3.0;
 constexpr double kFailureTau = 14.0;
 constexpr double kDryRunTau = 7.0;
 
-std::string_view ProbeName(std::string_view name) {
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  return name;
-}
-
 bool BadRcode(Rcode r) { return r != Rcode::kNoError; }
 
 // --- DiagnosisFacts: the fold of the facts the policy diagnoses (fleet_state.h) ---
@@ -75,7 +70,7 @@ std::optional<absl::Time> NextScheduledAttempt(const LineageState& state, absl::
 }
 
 // ---------------------------------------------------------------------------------------------
-FleetStateImpl::FleetStateImpl() = default;
+FleetStateImpl::FleetStateImpl(bool features) : with_features(features) {}
 
 size_t FleetStateImpl::LineageFor(const std::string& cert) {
   auto [it, inserted] = lineage_index.try_emplace(cert, lineages.size());
@@ -177,18 +172,19 @@ void FleetStateImpl::RememberHostAddresses(size_t li) {
   }
 }
 
-void FleetStateImpl::ApplyIssued(absl::Time ts, const IssuedEvent& e) {
+void FleetStateImpl::ApplyIssued(absl::Time ts, const IssuedEvent& e, IssuedRole role) {
   const size_t li = LineageFor(e.cert);
+  // The one rule (fleet_facts.h): a repeat or an earlier certificate reported late is not a renewal.
+  if (role != IssuedRole::kNew) return;
   LineageState& s = lineages[li];
   LineageExtra& x = extras[li];
-  // The same certificate reported again (a second collector) is not a renewal.
-  if (s.issued && s.issued->serial != e.serial) {
+  if (s.issued) {
     s.previous_certificates.insert(s.previous_certificates.begin(),
                                    {s.issued->not_before, s.issued->not_after});
     if (s.previous_certificates.size() > kRenewalHistoryKept) s.previous_certificates.pop_back();
   }
   const double t = ToDays(ts);
-  if (s.issued && s.issued->serial != e.serial) NotePrematureIssuance(x.diagnosis, *s.issued, t);
+  if (s.issued) NotePrematureIssuance(x.diagnosis, *s.issued, t);
   s.issued = e;
   s.issued_ts = ts;
   ++s.issued_count;
@@ -265,7 +261,7 @@ void FleetStateImpl::ApplyTlsProbe(absl::Time ts, const TlsProbeEvent& e) {
   }
 }
 
-void FleetStateImpl::ApplyDns(absl::Time ts, const DnsEvent& e) {
+void FleetStateImpl::ApplyDns(absl::Time ts, const DnsEvent& e, const AddressChange& address) {
   NameTelemetry& n = names[NameFor(e.name)];
   const double t = ToDays(ts);
   const int64_t day = DayIndex(ts);
@@ -280,7 +276,7 @@ void FleetStateImpl::ApplyDns(absl::Time ts, const DnsEvent& e) {
       if (bad) break;  // a failed lookup says nothing about where the name points
       auto& values = e.rtype == RecordType::kA ? n.a_values : n.aaaa_values;
       bool& seen = e.rtype == RecordType::kA ? n.a_seen : n.aaaa_seen;
-      if (seen && values != e.values) n.address_change_days = t;
+      if (address.changed) n.address_change_days = t;  // ObserveAddresses: the one rule
       values = e.values;
       seen = true;
       break;
@@ -313,6 +309,15 @@ Status FleetStateImpl::Apply(const Event& event) {
                                        FormatRfc3339(watermark), ": feed events in ts order"));
   }
   watermark = event.ts;
+  // The facts first (the policy's), then the accumulators (the model's), each rule decided once.
+  IssuedRole role = IssuedRole::kNew;
+  if (const auto* issued = event.As<IssuedEvent>()) {
+    auto it = facts.certs.find(issued->cert);
+    role = ClassifyIssued(it == facts.certs.end() ? nullptr : &it->second, *issued);
+  }
+  AddressChange address;
+  FoldFacts(facts, event, role, &address);
+  if (!with_features) return OkStatus();
   const absl::Time ts = event.ts;
   const double t = ToDays(ts);
   const int64_t day = DayIndex(ts);
@@ -322,7 +327,7 @@ Status FleetStateImpl::Apply(const Event& event) {
         if constexpr (std::is_same_v<T, ConfigEvent>) {
           ApplyConfig(ts, e);
         } else if constexpr (std::is_same_v<T, IssuedEvent>) {
-          ApplyIssued(ts, e);
+          ApplyIssued(ts, e, role);
         } else if constexpr (std::is_same_v<T, RenewalEvent>) {
           ApplyRenewal(ts, e);
         } else if constexpr (std::is_same_v<T, DeployEvent>) {
@@ -333,7 +338,7 @@ Status FleetStateImpl::Apply(const Event& event) {
         } else if constexpr (std::is_same_v<T, TlsProbeEvent>) {
           ApplyTlsProbe(ts, e);
         } else if constexpr (std::is_same_v<T, DnsEvent>) {
-          ApplyDns(ts, e);
+          ApplyDns(ts, e, address);
         } else if constexpr (std::is_same_v<T, Http01ProbeEvent>) {
           NameTelemetry& n = names[NameFor(e.name)];
           const bool failed = e.outcome == ProbeOutcome::kError;
@@ -411,7 +416,7 @@ Status FleetStateImpl::Apply(const Event& event) {
 }
 
 // ---------------------------------------------------------------------------------------------
-FleetState::FleetState() : impl_(std::make_unique<FleetStateImpl>()) {}
+FleetState::FleetState(bool with_features) : impl_(std::make_unique<FleetStateImpl>(with_features)) {}
 FleetState::~FleetState() = default;
 FleetState::FleetState(FleetState&&) noexcept = default;
 FleetState& FleetState::operator=(FleetState&&) noexcept = default;
@@ -432,6 +437,8 @@ Status FleetState::AdvanceTo(std::span<const Event> events, absl::Time at, size_
 }
 
 absl::Time FleetState::watermark() const { return impl_->watermark; }
+bool FleetState::with_features() const { return impl_->with_features; }
+const FleetFacts& FleetState::facts() const { return impl_->facts; }
 size_t FleetState::lineage_count() const { return impl_->lineages.size(); }
 const LineageState& FleetState::lineage(size_t index) const { return impl_->lineages[index]; }
 const LineageState* FleetState::Find(std::string_view cert) const {

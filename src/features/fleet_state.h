@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "features/accumulators.h"
+#include "features/fleet_facts.h"
 #include "features/lineage_state.h"
 #include "core/fields.h"
 
@@ -169,10 +170,13 @@ auto Fields(S& s) { return std::tie(s.names, s.registered_domains, s.name_set, s
 
 class FleetStateImpl {
  public:
-  FleetStateImpl();
+  explicit FleetStateImpl(bool with_features = true);
   Status Apply(const Event& event);
 
+  // False: only the facts are folded (a plan without a model needs no accumulators).
+  bool with_features = true;
   absl::Time watermark = absl::InfinitePast();
+  FleetFacts facts;  // what the policy reads (fleet_facts.h)
   std::vector<LineageState> lineages;
   std::vector<LineageExtra> extras;
   absl::flat_hash_map<std::string, size_t> lineage_index;
@@ -198,14 +202,14 @@ class FleetStateImpl {
 
  private:
   void ApplyConfig(absl::Time ts, const ConfigEvent& e);
-  void ApplyIssued(absl::Time ts, const IssuedEvent& e);
+  void ApplyIssued(absl::Time ts, const IssuedEvent& e, IssuedRole role);
   void ApplyRenewal(absl::Time ts, const RenewalEvent& e);
   void ApplyTlsProbe(absl::Time ts, const TlsProbeEvent& e);
-  void ApplyDns(absl::Time ts, const DnsEvent& e);
+  void ApplyDns(absl::Time ts, const DnsEvent& e, const AddressChange& address);
   void RememberHostAddresses(size_t lineage);
 };
 // The whole fold, in checkpoint order (hash maps are written sorted by key).
 template <FieldsOf<FleetStateImpl> S>
-auto Fields(S& s) { return std::tie(s.watermark, s.lineages, s.extras, s.lineage_index, s.names, s.name_index, s.lineages_by_name, s.hosts, s.host_index, s.cas, s.ca_index, s.registered_domains, s.registered_domain_index, s.name_sets, s.organisations, s.organisation_index, s.name_set_index); }
+auto Fields(S& s) { return std::tie(s.with_features, s.watermark, s.facts, s.lineages, s.extras, s.lineage_index, s.names, s.name_index, s.lineages_by_name, s.hosts, s.host_index, s.cas, s.ca_index, s.registered_domains, s.registered_domain_index, s.name_sets, s.organisations, s.organisation_index, s.name_set_index); }
 
 }  // namespace certcast

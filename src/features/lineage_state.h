@@ -3,9 +3,12 @@
 // client will next try). Shared by features (the model's inputs) and policy (decisions), so the
 // client-rule arithmetic exists once.
 //
-// Contract: everything here is a pure function of events with ts < T. FleetState is fed events in
-// ts order through Apply(); it refuses (returns an error) an event older than one already applied,
-// because an out-of-order event would silently change history that features were computed from.
+// Contract: everything here is a pure function of events with ts < T. FleetState is the one fold of
+// the event stream (the policy's facts, fleet_facts.h, and the forecaster's accumulators,
+// fleet_state.h): fed events in ts order through Apply(), it refuses (returns an error, folding
+// nothing) an event older than one already applied, because an out-of-order event would silently
+// change history that features and decisions were computed from. The store returns events in ts
+// order; a late event makes the planner rebuild the fold (plan/plan_state.h).
 // Thread safety: const methods may be called concurrently; Apply needs exclusive access.
 #pragma once
 
@@ -103,9 +106,12 @@ std::optional<absl::Time> NextScheduledAttempt(const LineageState& state, absl::
 // the per-name, per-host and per-CA telemetry that features read. Defined in fleet_state.cc; the
 // internals (telemetry accumulators) are in features/fleet_state.h.
 class FleetStateImpl;
+struct FleetFacts;
 class FleetState {
  public:
-  FleetState();
+  // `with_features`: also fold the forecaster's accumulators (false: only the facts the policy
+  // reads, fleet_facts.h; such a state cannot be scored).
+  explicit FleetState(bool with_features = true);
   ~FleetState();
   FleetState(FleetState&&) noexcept;
   FleetState& operator=(FleetState&&) noexcept;
@@ -124,6 +130,10 @@ class FleetState {
   const LineageState& lineage(size_t index) const;
   const LineageState* Find(std::string_view cert) const;
   std::optional<size_t> IndexOf(std::string_view cert) const;
+
+  bool with_features() const;
+  // The facts the policy's lineage views project (policy/lineage_view.h).
+  const FleetFacts& facts() const;
 
   FleetStateImpl& impl() { return *impl_; }
   const FleetStateImpl& impl() const { return *impl_; }

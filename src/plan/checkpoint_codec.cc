@@ -4,7 +4,6 @@
 
 #include "features/fleet_state.h"
 #include "plan/binary_codec.h"
-#include "policy/lineage_view_state.h"
 
 namespace certcast::plan {
 
@@ -16,19 +15,26 @@ static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 304 &&
                   sizeof(NameTelemetry) == 488 && sizeof(HostTelemetry) == 344 &&
                   sizeof(CaTelemetry) == 240 && sizeof(RegisteredDomainTelemetry) == 128 &&
                   sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 && sizeof(DiagnosisFacts) == 104 &&
-                  sizeof(AttemptRecord) == 96 && sizeof(FleetStateImpl) == 528,
-              "features/fleet_state.h or lineage_state.h changed: update the struct's Fields list "
+                  sizeof(AttemptRecord) == 96 && sizeof(FleetStateImpl) == 736 &&
+                  sizeof(LineageFacts) == 2104 && sizeof(NameFacts) == 576 && sizeof(HostFacts) == 328 &&
+                  sizeof(AddressFacts) == 128 && sizeof(Attempt) == 176 && sizeof(Served) == 176 &&
+                  sizeof(FailureStreak) == 112 && sizeof(Credential) == 56 && sizeof(Deploy) == 88 &&
+                  sizeof(DomainFacts) == 56 && sizeof(FleetFacts) == 200,
+              "features/fleet_state.h, fleet_facts.h or lineage_state.h changed: update the struct's Fields list "
               "beside it (and kPlanStateFormat in src/plan/plan_state.cc)");
 
 void SaveFleetState(const FleetState& state, BinaryWriter& w) { Put(w, state.impl()); }
 
 Status LoadFleetState(BinaryReader& r, FleetState& state) {
-  FleetState loaded;
+  FleetState loaded(state.with_features());
   FleetStateImpl& s = loaded.impl();
   Status st = Get(r, s);
   if (!st.ok()) {
-    state = FleetState();
+    state = FleetState(state.with_features());
     return st.WithPrefix("fleet state");
+  }
+  if (s.with_features != state.with_features()) {
+    return DataLossError("checkpoint: fleet state: its accumulators do not match the header's mode");
   }
   // Indices must point inside their tables: a corrupt index would read out of bounds later.
   if (s.extras.size() != s.lineages.size()) return DataLossError("checkpoint: fleet state: lineage tables differ in size");
@@ -66,18 +72,6 @@ Status LoadFleetState(BinaryReader& r, FleetState& state) {
   }
   if (!inverse) return DataLossError("checkpoint: fleet state: the cert index does not match the lineages");
   state = std::move(loaded);
-  return OkStatus();
-}
-
-void SaveViews(const policy::FleetViewBuilder& views, BinaryWriter& w) { Put(w, views.facts()); }
-
-Status LoadViews(BinaryReader& r, policy::FleetViewBuilder& views) {
-  policy::FleetViewFacts facts;
-  if (Status s = Get(r, facts); !s.ok()) {
-    views = policy::FleetViewBuilder();
-    return s.WithPrefix("lineage views");
-  }
-  views.Replace(std::move(facts));
   return OkStatus();
 }
 

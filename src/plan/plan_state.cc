@@ -23,7 +23,9 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // results keyed by (endpoint, SNI) (issue #17). 7: HTTP-01 streaks per vantage (issue #17). 8: every
 // struct through its one Fields list (a lineage view's config is written also before its first
 // config event, as a default ConfigEvent). 9: the newest folded event's ts (the lateness mark).
-constexpr int64_t kPlanStateFormat = 9;
+// 10: one fold (issue #13 step 4): the facts inside the FleetState, written once; repeats and
+// earlier certificates no longer change the current one.
+constexpr int64_t kPlanStateFormat = 10;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -35,7 +37,7 @@ std::string FeatureSchema() {
 
 }  // namespace
 
-PlanState::PlanState(bool with_fleet) : with_fleet_(with_fleet) { Reset(); }
+PlanState::PlanState(bool with_fleet) : with_fleet_(with_fleet), fold_(with_fleet) { Reset(); }
 PlanState::~PlanState() = default;
 PlanState::PlanState(PlanState&&) noexcept = default;
 PlanState& PlanState::operator=(PlanState&&) noexcept = default;
@@ -46,9 +48,7 @@ void PlanState::Reset() {
   newest_folded_ = absl::InfinitePast();
   append_seq_ = 0;
   unsaved_ = true;
-  views_ = policy::FleetViewBuilder();
-  fleet_.reset();
-  if (with_fleet_) fleet_ = std::make_unique<FleetState>();
+  fold_ = FleetState(with_fleet_);
 }
 
 Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time until,
@@ -63,8 +63,7 @@ Status PlanState::Fold(Store& store, std::optional<absl::Time> since, absl::Time
   Status s = store.ScanEvents(filter, [&](const Event& e) {
     if (since && e.ts <= folded_through) return OkStatus();
     newest_folded_ = e.ts;  // the scan is in (ts, hash) order
-    views_.Add(e);
-    if (fleet_) RETURN_IF_ERROR(fleet_->Apply(e));
+    RETURN_IF_ERROR(fold_.Apply(e));
     ++stats.events_folded;
     unsaved_ = true;
     return OkStatus();
@@ -136,8 +135,7 @@ std::string PlanState::Serialize() const {
   w.Time(watermark_);
   w.Time(newest_folded_);
   w.I64(append_seq_);
-  SaveViews(views_, w);
-  if (fleet_) SaveFleetState(*fleet_, w);
+  SaveFleetState(fold_, w);
   return w.Take();
 }
 
@@ -172,8 +170,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   RETURN_IF_ERROR(r.Time(watermark));
   RETURN_IF_ERROR(r.Time(newest_folded));
   RETURN_IF_ERROR(r.I64(seq));
-  Status s = LoadViews(r, views_);
-  if (s.ok() && fleet_) s = LoadFleetState(r, *fleet_);
+  Status s = LoadFleetState(r, fold_);
   if (s.ok() && !r.done()) s = DataLossError(StrCat("checkpoint: ", bytes.size() - r.position(), " trailing bytes"));
   if (!s.ok()) {
     Reset();

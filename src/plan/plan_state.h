@@ -1,6 +1,7 @@
-// The planner's incremental state: the fold of every stored event before a watermark (the lineage
-// views, and the forecaster's FleetState when a model scores), advanced by the events appended
-// since instead of re-reading history on every plan.
+// The planner's incremental state: the one fold of every stored event before a watermark (a
+// FleetState: the facts the policy's lineage views project, and the forecaster's accumulators when
+// a model scores), advanced by the events appended since instead of re-reading history on every
+// plan. Every event is folded once.
 //
 // Kept in memory across daemon cycles, and persisted in the store as a checkpoint (key
 // kPlanStateKey) so that a one-off `certcast plan` reads only the events after it. Exactness:
@@ -22,11 +23,10 @@
 
 #include "absl/time/time.h"
 #include "core/status.h"
-#include "policy/lineage_view.h"
+#include "features/lineage_state.h"
 
 namespace certcast {
 class Store;
-class FleetState;
 }  // namespace certcast
 
 namespace certcast::plan {
@@ -44,8 +44,8 @@ struct AdvanceStats {
 
 class PlanState {
  public:
-  // `with_fleet`: also keep the forecaster's FleetState (only needed when a model scores). A state
-  // without it that restores a checkpoint with it keeps it.
+  // `with_fleet`: also fold the forecaster's accumulators (only needed when a model scores). A
+  // state without them that restores a checkpoint with them keeps them.
   explicit PlanState(bool with_fleet);
   ~PlanState();
   PlanState(PlanState&&) noexcept;
@@ -71,9 +71,10 @@ class PlanState {
   std::string Serialize() const;
   Status Deserialize(std::string_view bytes);
 
-  const policy::FleetViewBuilder& views() const { return views_; }
-  // Null unless constructed with_fleet.
-  const FleetState* fleet() const { return fleet_.get(); }
+  // The fold (facts always; accumulators when with_fleet): policy::BuildViews projects it.
+  const FleetState& fold() const { return fold_; }
+  // The fold, for scoring: null unless it has the forecaster's accumulators (with_fleet).
+  const FleetState* fleet() const { return with_fleet_ ? &fold_ : nullptr; }
   bool built() const { return built_; }
   // The `at` of the last AdvanceTo, and the ts of the newest event folded (the lateness mark).
   absl::Time watermark() const { return watermark_; }
@@ -89,8 +90,7 @@ class PlanState {
   absl::Time newest_folded_ = absl::InfinitePast();  // ts of the newest event folded
   int64_t append_seq_ = 0;          // Store::EventAppendsSince sequence the fold has seen
   bool unsaved_ = true;             // see unsaved()
-  policy::FleetViewBuilder views_;
-  std::unique_ptr<FleetState> fleet_;
+  FleetState fold_;
 };
 
 }  // namespace certcast::plan

@@ -252,7 +252,7 @@ TEST_F(PlanStateTest, DamagedCheckpointsAreRefusedOrReadSafely) {
     // Use what was read: every lineage through the index, and the views.
     const FleetState& fleet = *state.fleet();
     for (size_t l = 0; l < fleet.lineage_count(); ++l) ASSERT_EQ(fleet.IndexOf(fleet.lineage(l).cert), l);
-    EXPECT_LE(state.views().Build(end).size(), 8u);
+    EXPECT_LE(policy::BuildViews(state.fold(), end).size(), 8u);
   }
   // Both outcomes happen: a changed count or tag is refused, a changed time or number is read.
   EXPECT_GT(refused, 300) << read;
@@ -277,8 +277,8 @@ TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
   const std::vector<Case> cases = {
       {"", "not a plan state checkpoint"},
       {"certcast-plan-state", "not a plan state checkpoint"},
-      {other_format, "checkpoint format 1, this certcast writes 9"},
-      {good.substr(0, good.size() - 3), "lineage views: checkpoint: truncated or corrupt i64 at byte "},
+      {other_format, "checkpoint format 1, this certcast writes 10"},
+      {good.substr(0, good.size() - 3), "fleet state: checkpoint: truncated or corrupt "},
       {good + "x", "checkpoint: 1 trailing bytes"},
       {dangling_reference, "checkpoint: truncated or corrupt string reference at byte 36"},
   };

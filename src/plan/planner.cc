@@ -187,7 +187,7 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   }
   RETURN_IF_ERROR(state.AdvanceTo(store, at, &out.advance));
   const auto t1 = Clock::now();
-  std::vector<LineageView> views = state.views().Build(at);
+  std::vector<LineageView> views = policy::BuildViews(state.fold(), at);
   const auto t2 = Clock::now();
   if (forecaster) {
     // Reasons come after the decision, for the few lineages that use them (PlanFleet).
@@ -246,7 +246,7 @@ StatusOr<RunPlanOutput> RunPlan(Store& store, const Forecaster* forecaster, absl
   // The audit records say so too: their messages and top features lack the reasons.
   if (!out.reasons_error.empty()) out.model_version += " (reasons failed: none given)";
   for (const PlannedItem& item : out.result.items) {
-    // Views are sorted by cert (FleetViewBuilder::Build).
+    // Views are sorted by cert (policy::BuildViews).
     auto it = std::lower_bound(views.begin(), views.end(), item.action.cert,
                                [](const LineageView& v, const std::string& c) { return v.cert < c; });
     if (it != views.end() && it->cert == item.action.cert) out.configs.emplace(it->cert, it->config);

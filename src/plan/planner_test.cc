@@ -34,15 +34,15 @@ std::vector<std::string> Lineage(const std::string& cert, const char* issued, co
 }
 
 std::vector<LineageView> Views(const std::vector<std::vector<std::string>>& lineages, absl::Time now) {
-  FleetViewBuilder builder;
+  std::vector<Event> events;
   for (const auto& lines : lineages) {
     for (const std::string& line : lines) {
       auto e = ParseEventLine(line);
       EXPECT_TRUE(e.ok()) << e.status() << " in " << line;
-      if (e.ok()) builder.Add(*e);
+      if (e.ok()) events.push_back(*e);
     }
   }
-  return builder.Build(now);
+  return policy::ViewsOfEvents(std::move(events), now);
 }
 
 ForecastView Explained(double risk, const std::string& why) {

@@ -3,10 +3,9 @@
 // (DNS, HTTP-01 and DNS-01 probes, CA health, host clock and disk, credentials, domain
 // registration) that bears on whether its next renewal will work.
 //
-// Built by FleetViewBuilder from events in ts order; only events with ts < the `as_of` instant are
-// used, so a view never reads the future. Pure: no clock, no I/O.
-//
-// Thread safety: a builder is used from one thread; the views it returns are plain values.
+// Projected from the fleet's one fold (FleetState: features/lineage_state.h, its facts in
+// features/fleet_facts.h) by BuildViews; the fold holds only events with ts < the `as_of` instant,
+// so a view never reads the future. Pure: no clock, no I/O; the views are plain values.
 #pragma once
 
 #include <cstdint>
@@ -20,58 +19,16 @@
 #include "core/event.h"
 #include "core/fields.h"
 #include "core/status.h"
+#include "features/fleet_facts.h"
+#include "features/lineage_state.h"
 
 namespace certcast::policy {
 
-// One renewal attempt as the policy needs it.
-struct Attempt {
-  absl::Time at;
-  Outcome outcome = Outcome::kSuccess;
-  std::string error;   // ACME problem URN (prefix stripped: "connection") or client code; "" = none
-  std::string detail;
-  std::optional<Challenge> challenge;
-  std::optional<std::string> ca;
-  bool dry_run = false;
-  std::string trigger;
-};
-// Persisted fields (core/fields.h): the planner's checkpoint (src/plan).
-template <FieldsOf<Attempt> S>
-auto Fields(S& s) { return std::tie(s.at, s.outcome, s.error, s.detail, s.challenge, s.ca, s.dry_run, s.trigger); }
-
-// What one endpoint served for one name (SNI) at its latest probe: one address:port serving
-// several names may serve a different certificate for each (one per server block).
-struct Served {
-  std::string endpoint;  // "host:port"
-  std::string sni;       // the name asked for
-  std::string host;      // the lineage host the endpoint belongs to; "" when unknown
-  absl::Time probed_at;
-  bool ok = true;
-  std::optional<TlsError> error;
-  std::string serial;
-  std::optional<absl::Time> not_after;
-};
-template <FieldsOf<Served> S>
-auto Fields(S& s) { return std::tie(s.endpoint, s.sni, s.host, s.probed_at, s.ok, s.error, s.serial, s.not_after); }
-
-struct Credential {
-  CredentialKind kind = CredentialKind::kAccountKey;
-  std::optional<absl::Time> expires;
-  std::optional<bool> present;
-  absl::Time seen;
-};
-template <FieldsOf<Credential> S>
-auto Fields(S& s) { return std::tie(s.kind, s.expires, s.present, s.seen); }
-
-// A run of probe failures: consecutive error results of the latest probes of a kind.
-struct FailureStreak {
-  int count = 0;                     // consecutive failures up to the latest probe (0 = latest ok)
-  std::optional<absl::Time> since;   // first failure of the streak
-  absl::Time last;                   // latest probe
-  std::string error;                 // latest error text
-  std::string subject;               // the name / CA probed
-};
-template <FieldsOf<FailureStreak> S>
-auto Fields(S& s) { return std::tie(s.count, s.since, s.last, s.error, s.subject); }
+// The fold's fact types the views carry (features/fleet_facts.h).
+using certcast::Attempt;
+using certcast::Credential;
+using certcast::FailureStreak;
+using certcast::Served;
 
 // Environmental evidence joined from name, host, CA and domain events.
 struct Evidence {
@@ -133,12 +90,7 @@ struct LineageView {
   std::map<std::string, int> episode_errors;  // error -> count in the episode
 
   std::vector<Served> served;  // latest probe per endpoint
-  struct Deploy {
-    std::string host;
-    absl::Time at;
-    Outcome outcome = Outcome::kSuccess;
-    std::string detail;
-  };
+  using Deploy = certcast::Deploy;
   std::vector<Deploy> deploys;  // latest per host
 
   std::optional<AriEvent> ari;  // latest ARI answer
@@ -146,36 +98,14 @@ struct LineageView {
 
   Evidence evidence;
 };
-template <FieldsOf<LineageView::Deploy> S>
-auto Fields(S& s) { return std::tie(s.host, s.at, s.outcome, s.detail); }
+// The views of every lineage that has a config event, sorted by cert, as of `as_of`: a pure
+// projection of the fleet's one fold (FleetState, features/lineage_state.h), which must hold only
+// events with ts < as_of.
+std::vector<LineageView> BuildViews(const FleetState& fleet, absl::Time as_of);
 
-// Accumulates events and produces views. Feed events in ts order (the store returns them so).
-struct FleetViewFacts;  // lineage_view_state.h
-
-class FleetViewBuilder {
- public:
-  FleetViewBuilder();
-  ~FleetViewBuilder();
-  FleetViewBuilder(FleetViewBuilder&&) noexcept;
-  FleetViewBuilder& operator=(FleetViewBuilder&&) noexcept;
-
-  // Adds one event. Events at or after the `as_of` of a later Build are ignored by that Build only
-  // if they were never added: callers pass events with ts < as_of.
-  void Add(const Event& event);
-
-  // Views of every lineage that has a config event, sorted by cert, as of `as_of`.
-  std::vector<LineageView> Build(absl::Time as_of) const;
-
-  int64_t events_added() const;
-
-  // The folded state, for the planner's checkpoint (src/plan/plan_state.h): a builder given
-  // Replace(facts()) and then more events gives exactly the views of one builder fed every event.
-  const FleetViewFacts& facts() const;
-  void Replace(FleetViewFacts facts);
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
+// The views of events held in memory (tests, benchmarks): the events with ts < as_of, sorted by ts
+// (stably: input order among equal times, as the store's order would differ only there), folded
+// into a facts-only FleetState, then BuildViews.
+std::vector<LineageView> ViewsOfEvents(std::vector<Event> events, absl::Time as_of);
 
 }  // namespace certcast::policy

@@ -59,14 +59,14 @@ class DecideTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DecideTest, ProposesExactlyTheExpectedActions) {
   const Case& c = GetParam();
-  FleetViewBuilder builder;
+  std::vector<Event> events;
   for (const std::string& line : c.events) {
     auto e = ParseEventLine(line);
     ASSERT_TRUE(e.ok()) << e.status() << " in " << line;
-    builder.Add(*e);
+    events.push_back(*e);
   }
   const absl::Time now = T(c.now);
-  std::vector<LineageView> views = builder.Build(now);
+  std::vector<LineageView> views = ViewsOfEvents(std::move(events), now);
   ASSERT_EQ(views.size(), 1u);
   ForecastView forecast;
   forecast.risk = c.risk;
@@ -479,15 +479,15 @@ struct StreakCase {
 class Http01StreakTest : public ::testing::TestWithParam<StreakCase> {};
 TEST_P(Http01StreakTest, CountsEachVantageOnItsOwn) {
   const StreakCase& c = GetParam();
-  FleetViewBuilder builder;
   std::vector<std::string> lines = {kConfigHttp, kIssued};
   lines.insert(lines.end(), c.probes.begin(), c.probes.end());
+  std::vector<Event> events;
   for (const std::string& line : lines) {
     auto e = ParseEventLine(line);
     ASSERT_TRUE(e.ok()) << e.status() << " in " << line;
-    builder.Add(*e);
+    events.push_back(*e);
   }
-  std::vector<LineageView> views = builder.Build(T("2026-10-21T00:00:00Z"));
+  std::vector<LineageView> views = ViewsOfEvents(std::move(events), T("2026-10-21T00:00:00Z"));
   ASSERT_EQ(views.size(), 1u);
   const FailureStreak& s = views[0].evidence.http01;
   EXPECT_EQ(s.count, c.count);
@@ -547,10 +547,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<StreakCase>& info) { return info.param.name; });
 
 TEST(PlanFleetTest, ASecondPlanAtTheSameInstantRepeatsNothing) {
-  FleetViewBuilder builder;
-  for (const char* line : {kConfigHttp, kIssued}) builder.Add(*ParseEventLine(line));
   const absl::Time now = T("2026-11-28T00:00:00Z");
-  std::vector<LineageView> views = builder.Build(now);
+  std::vector<LineageView> views = ViewsOfEvents({*ParseEventLine(kConfigHttp), *ParseEventLine(kIssued)}, now);
   absl::flat_hash_map<std::string, ForecastView> forecasts;
   FleetMemory memory;
   PolicyConfig config;
@@ -567,13 +565,13 @@ TEST(PlanFleetTest, ASecondPlanAtTheSameInstantRepeatsNothing) {
 }
 
 TEST(PlanFleetTest, MaxConcurrentRenewalsKeepsTheMostUrgent) {
-  FleetViewBuilder builder;
+  std::vector<Event> events;
   for (int i = 0; i < 3; ++i) {
-    builder.Add(*ParseEventLine(StrCat(
+    events.push_back(*ParseEventLine(StrCat(
         R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"c)", i,
         R"(","host":"web1","names":["c)", i,
         R"(.example.com"],"client":"certbot","ca":"https://acme.example/dir","challenge":"http-01","ari":false})")));
-    builder.Add(*ParseEventLine(StrCat(
+    events.push_back(*ParseEventLine(StrCat(
         R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"c)", i,
         R"(","serial":"0)", i, R"(","not_before":"2026-09-01T00:00:00Z","not_after":"2026-11-30T0)", i,
         R"(:00:00Z","ca":"https://acme.example/dir"})")));
@@ -583,7 +581,7 @@ TEST(PlanFleetTest, MaxConcurrentRenewalsKeepsTheMostUrgent) {
   FleetMemory memory;
   PolicyConfig config;
   config.max_concurrent_renewals = 2;
-  PlanResult r = PlanFleet(builder.Build(now), forecasts, memory, config, now);
+  PlanResult r = PlanFleet(ViewsOfEvents(events, now), forecasts, memory, config, now);
   std::vector<std::string> renewed;
   for (const auto& item : r.items) {
     if (item.action.kind == ActionKind::kRenew) renewed.push_back(item.action.cert);
@@ -734,9 +732,7 @@ TEST(GatesTest, EachGateAlone) {
        std::nullopt},
   };
   for (const GateCase& c : cases) {
-    FleetViewBuilder builder;
-    for (const char* line : {kConfigHttp, kIssued}) builder.Add(*ParseEventLine(line));
-    std::vector<LineageView> views = builder.Build(now);
+    std::vector<LineageView> views = ViewsOfEvents({*ParseEventLine(kConfigHttp), *ParseEventLine(kIssued)}, now);
     ASSERT_EQ(views.size(), 1u);
     LineageMemory memory;
     PolicyConfig config;
@@ -761,9 +757,7 @@ TEST(GatesTest, EachGateAlone) {
 // A changed name set is a new order: the registered domain's budget counts.
 TEST(GatesTest, RegisteredDomainLimitCountsANewNameSet) {
   const absl::Time now = T("2026-10-29T12:00:00Z");
-  FleetViewBuilder builder;
-  for (const char* line : {kConfigHttp, kIssued}) builder.Add(*ParseEventLine(line));
-  std::vector<LineageView> views = builder.Build(now);
+  std::vector<LineageView> views = ViewsOfEvents({*ParseEventLine(kConfigHttp), *ParseEventLine(kIssued)}, now);
   ASSERT_EQ(views.size(), 1u);
   views[0].current->names = {"old.example.com"};
   LineageMemory memory;

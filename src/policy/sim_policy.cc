@@ -12,19 +12,18 @@
 namespace certcast::policy {
 
 struct SimPolicy::State {
-  FleetViewBuilder builder;
+  explicit State(bool with_features) : fleet(with_features) {}
   FleetMemory memory;
   std::vector<alert::Incident> incidents;  // open ones (resolved ones are dropped)
-  std::vector<Event> events;  // every event so far, ts order (the forecaster's FleetState input)
-  FleetState fleet;
-  size_t cursor = 0;
+  FleetState fleet;             // the one fold of every event before the last day_end
+  std::vector<Event> later;     // events at or after the last day_end, folded the next day
 };
 
 SimPolicy::SimPolicy(PolicyConfig config, const Forecaster* forecaster, std::string name)
     : config_(std::move(config)),
       forecaster_(forecaster),
       name_(std::move(name)),
-      state_(std::make_unique<State>()) {}
+      state_(std::make_unique<State>(forecaster_ != nullptr)) {}
 
 SimPolicy::~SimPolicy() = default;
 
@@ -33,13 +32,24 @@ void SimPolicy::EnableIncidents(alert::AlertPolicy policy) { alerting_ = policy;
 std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
                                              std::span<const Event> todays_events) {
   const auto start = std::chrono::steady_clock::now();
-  for (const Event& e : todays_events) state_->builder.Add(e);
+  // Fold each event once, those before day_end; a refused one (out of order) fails the day's
+  // forecast like a failed scoring did.
+  std::vector<Event> pending = std::move(state_->later);
+  state_->later.clear();
+  pending.insert(pending.end(), todays_events.begin(), todays_events.end());
+  Status advanced = OkStatus();
+  for (Event& e : pending) {
+    if (e.ts >= day_end) {
+      state_->later.push_back(std::move(e));
+    } else if (Status s = state_->fleet.Apply(e); !s.ok() && advanced.ok()) {
+      advanced = s;
+    }
+  }
   absl::flat_hash_map<std::string, ForecastView> forecasts;
+  if (!advanced.ok()) ++forecast_failures_;
   if (forecaster_) {
-    state_->events.insert(state_->events.end(), todays_events.begin(), todays_events.end());
-    Status advanced = state_->fleet.AdvanceTo(state_->events, day_end, &state_->cursor);
     StatusOr<std::vector<LineageForecast>> scored =
-        advanced.ok() ? forecaster_->ScoreState(state_->fleet, day_end) : advanced;
+        advanced.ok() ? forecaster_->ScoreState(state_->fleet, day_end) : StatusOr<std::vector<LineageForecast>>(advanced);
     if (scored.ok()) {
       for (LineageForecast& f : *scored) {
         ForecastView v;
@@ -51,11 +61,11 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
         }
         forecasts.emplace(std::move(f.cert), std::move(v));
       }
-    } else {
+    } else if (advanced.ok()) {
       ++forecast_failures_;
     }
   }
-  const std::vector<LineageView> views = state_->builder.Build(day_end);
+  const std::vector<LineageView> views = BuildViews(state_->fleet, day_end);
   PlanResult result = PlanFleet(views, forecasts, state_->memory, config_, day_end);
   std::vector<PlannedAction> actions;
   actions.reserve(result.items.size());
