@@ -68,9 +68,11 @@ TEST(BuildFleetSnapshot, StateRiskReasonAndActionPerLineage) {
   for (const char* cert : {"alpha", "beta", "gamma"}) {
     for (std::string& l : Lineage(cert, StrCat("web-", cert))) lines.push_back(std::move(l));
   }
-  // alpha's servers still serve the certificate before the newest one.
+  // alpha's servers still serve the certificate before the newest one, which replaced it at 2/3 of
+  // its lifetime (the fold reads events in ts order, so this one is alpha's renewal history: one
+  // replaced at its expiry would move the due time to the new one's expiry).
   lines.push_back(
-      R"({"ts":"2026-07-03T00:00:00Z","type":"issued","cert":"alpha","serial":"old-alpha","not_before":"2026-07-03T00:00:00Z","not_after":"2026-10-01T00:00:00Z","ca":"https://acme.example/dir"})");
+      R"({"ts":"2026-08-02T00:00:00Z","type":"issued","cert":"alpha","serial":"old-alpha","not_before":"2026-08-02T00:00:00Z","not_after":"2026-10-31T00:00:00Z","ca":"https://acme.example/dir"})");
   lines.push_back(Probe("alpha", "old-alpha"));
   lines.push_back(Probe("beta", "new-beta"));
   const absl::Time now = T("2026-11-02T12:00:00Z");
