@@ -70,7 +70,8 @@ struct LineageView {
   absl::Time config_at;
   std::vector<std::string> hosts;  // every host a config event named for this lineage
 
-  // Newest certificate (largest not_after) and when it was recorded.
+  // The current certificate, the most recently issued (latest not_before; ClassifyIssued in
+  // features/fleet_facts.h), and when it was recorded.
   std::optional<IssuedEvent> current;
   absl::Time current_recorded_at;
   // not_before of earlier certificates, newest first (at most 6): how the client renews in practice.
