@@ -102,9 +102,7 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
   if (checked.ok() && !S_ISREG(st.st_mode)) checked = FailedPreconditionError(StrCat(what, ": not a regular file"));
   if (checked.ok()) checked = CheckTrusted(st, "token file", path, Owner::kSelfOrRoot);
   if (checked.ok() && (st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    checked = FailedPreconditionError(StrCat(what, ": mode ", mode,
+    checked = FailedPreconditionError(StrCat(what, ": mode ", OctalMode(st.st_mode),
                                              " lets group or others read the secret; chmod 600 it"));
   }
   std::string secret;

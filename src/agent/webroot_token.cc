@@ -15,12 +15,6 @@ namespace {
 constexpr size_t kMaxBodyBytes = 512;
 constexpr size_t kMaxTokenBytes = 128;
 
-std::string Octal(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
 // A directory on the way to the file: a directory (not a symlink: the caller opened it with
 // O_NOFOLLOW), owned by root or `self`, not writable by group or others.
 Status CheckDirectory(int fd, const std::string& path, uid_t self) {
@@ -32,7 +26,7 @@ Status CheckDirectory(int fd, const std::string& path, uid_t self) {
                                           ", not by root or uid ", self, "; refusing to write a token there"));
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return FailedPreconditionError(StrCat("webroot directory ", path, ": mode ", Octal(st.st_mode),
+    return FailedPreconditionError(StrCat("webroot directory ", path, ": mode ", OctalMode(st.st_mode),
                                           " lets group or others write it; refusing to write a token there (chmod go-w)"));
   }
   return OkStatus();

@@ -12,13 +12,14 @@
 #include "core/strings.h"
 
 namespace certcast {
-namespace {
 
-std::string Octal(mode_t mode) {
+std::string OctalMode(mode_t mode) {
   char text[8];
   std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
   return text;
 }
+
+namespace {
 
 Status Errno(std::string_view call, const std::string& path) {
   const int saved = errno;
@@ -75,7 +76,7 @@ Status CheckTrusted(const struct stat& st, std::string_view what, const std::str
         owner == Owner::kSelfOrRoot ? " or root" : "", "; refusing to use it"));
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return FailedPreconditionError(StrCat(what, " ", path, ": mode ", Octal(st.st_mode),
+    return FailedPreconditionError(StrCat(what, " ", path, ": mode ", OctalMode(st.st_mode),
                                           " lets group or others write it; refusing to use it "
                                           "(chmod go-w)"));
   }

@@ -22,6 +22,9 @@ enum class Owner {
   kSelfOrRoot,  // the effective uid or root (input written by root's ACME client hooks)
 };
 
+// A file's permission bits as chmod writes them: "0644".
+std::string OctalMode(mode_t mode);
+
 // OK when `st` (from lstat or fstat of `path`) is owned as `owner` asks and has no group/other
 // write bit. FailedPrecondition otherwise, naming `what`, the path, the owner uid or the mode:
 // "lock directory /tmp/x: owned by uid 1001, not by uid 0 (this process)".
