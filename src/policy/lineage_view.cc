@@ -160,6 +160,18 @@ LineageView BuildOne(const FleetFacts& facts, const std::string& cert, const Lin
 
 }  // namespace
 
+absl::Time LastObserved(const LineageView& v) {
+  absl::Time t = std::max(v.config_at, v.current_recorded_at);
+  for (const Served& s : v.served) t = std::max(t, s.probed_at);
+  for (const LineageView::Deploy& d : v.deploys) t = std::max(t, d.at);
+  for (const std::optional<Attempt>* a : {&v.last_attempt, &v.last_dry_run}) {
+    if (*a) t = std::max(t, (*a)->at);
+  }
+  if (v.evidence.http01.count > 0 || v.evidence.http01.since) t = std::max(t, v.evidence.http01.last);
+  if (v.evidence.dns01.count > 0 || v.evidence.dns01.since) t = std::max(t, v.evidence.dns01.last);
+  return t;
+}
+
 std::vector<LineageView> BuildViews(const FleetState& fleet, absl::Time as_of) {
   const FleetFacts& facts = fleet.facts();
   std::vector<const std::pair<const std::string, LineageFacts>*> order;
@@ -171,6 +183,37 @@ std::vector<LineageView> BuildViews(const FleetState& fleet, absl::Time as_of) {
   std::vector<LineageView> views;
   views.reserve(order.size());
   for (const auto* entry : order) views.push_back(BuildOne(facts, entry->first, entry->second, as_of));
+  // Per host, the two lineages observed last: each lineage sees the latest of the others (the
+  // host's own sign of life for LineageNotObserved when its client sends no scheduler report).
+  struct Latest {
+    const LineageView* first = nullptr;
+    const LineageView* second = nullptr;
+    absl::Time first_at, second_at;
+  };
+  absl::flat_hash_map<std::string_view, Latest> by_host;
+  for (const LineageView& v : views) {
+    if (v.config.host.empty()) continue;
+    const absl::Time at = LastObserved(v);
+    Latest& l = by_host[v.config.host];
+    if (!l.first || at > l.first_at) {
+      l.second = l.first;
+      l.second_at = l.first_at;
+      l.first = &v;
+      l.first_at = at;
+    } else if (!l.second || at > l.second_at) {
+      l.second = &v;
+      l.second_at = at;
+    }
+  }
+  for (LineageView& v : views) {
+    if (v.config.host.empty()) continue;
+    const Latest& l = by_host.at(v.config.host);
+    const bool first = l.first == &v;
+    const LineageView* other = first ? l.second : l.first;
+    if (!other) continue;
+    v.evidence.host_other_observed = first ? l.second_at : l.first_at;
+    v.evidence.host_other = other->cert;
+  }
   return views;
 }
 

@@ -54,6 +54,12 @@ struct Evidence {
   std::optional<int64_t> disk_free_bytes, disk_total_bytes;
   std::optional<double> disk_free_bytes_per_day;  // slope over the last 14 d (negative = filling)
   std::optional<absl::Time> scheduler_last_run;
+  // The latest own observation (LastObserved) of another lineage whose configuration names the
+  // same host, and that lineage: the host is alive and still reports the lineages it runs, even
+  // when its client sends no scheduler report (Caddy, cert-manager). Unset when the host runs no
+  // other lineage. Filled by BuildViews (the fleet's views together), not BuildOne.
+  std::optional<absl::Time> host_other_observed;
+  std::string host_other;
   std::optional<absl::Time> host_changed_at;      // upgrade, restart, redeploy
   std::string host_change;
   // Credentials (for the lineage or its host), latest per kind.
@@ -99,6 +105,11 @@ struct LineageView {
 
   Evidence evidence;
 };
+// The lineage's own latest observation: what its agent probed, its client attempted or reported,
+// and what was issued or deployed for it. Host, domain and CA evidence shared with other lineages
+// does not count.
+absl::Time LastObserved(const LineageView& v);
+
 // The views of every lineage that has a config event, sorted by cert, as of `as_of`: a pure
 // projection of the fleet's one fold (FleetState, features/lineage_state.h), which must hold only
 // events with ts < as_of.

@@ -798,41 +798,46 @@ Proposal Alert(const Context& x, std::string_view reason, std::string message, s
   return p;
 }
 
-// The lineage's own latest observation: what its agent probed, its client attempted or reported,
-// and what was issued or deployed for it. Host, domain and CA evidence shared with other
-// lineages does not count.
-absl::Time LastObserved(const LineageView& v) {
-  absl::Time t = std::max(v.config_at, v.current_recorded_at);
-  for (const Served& s : v.served) t = std::max(t, s.probed_at);
-  for (const LineageView::Deploy& d : v.deploys) t = std::max(t, d.at);
-  for (const std::optional<Attempt>* a : {&v.last_attempt, &v.last_dry_run}) {
-    if (*a) t = std::max(t, (*a)->at);
-  }
-  if (v.evidence.http01.count > 0 || v.evidence.http01.since) t = std::max(t, v.evidence.http01.last);
-  if (v.evidence.dns01.count > 0 || v.evidence.dns01.since) t = std::max(t, v.evidence.dns01.last);
-  return t;
-}
-
-// A lineage that was probed and then went silent while its host's client scheduler kept running
-// has most likely been removed from the host (the site moved away and its owner deleted the
-// client's configuration): nothing there renews or serves its certificate any more, so that
-// certificate's expiry is not a failure anyone must be woken for (issue #15: 67 daily pages about
-// one such lineage on hosting-62, weeks past its expiry). Certcast cannot tell removal from lost
+// A lineage that was probed and then went silent while its host kept reporting has most likely
+// been removed from the host (the site moved away and its owner deleted the client's
+// configuration): nothing there renews or serves its certificate any more, so that certificate's
+// expiry is not a failure anyone must be woken for (issue #15: 67 daily pages about one such
+// lineage on hosting-62, weeks past its expiry). Certcast cannot tell removal from lost
 // collection, so this replaces the lineage's other alerts with one report a person settles in
-// working hours (the alert core caps it at ticket). Never fires for a lineage never probed (no
-// served result: a deployment without probes) or when the host itself went quiet (its scheduler
-// report stops too): then the safety net pages as before.
+// working hours (the alert core caps it at ticket).
+//
+// "The host kept reporting" is either of two facts, each at least observation_lapse after the
+// lineage's own last observation: the host's client scheduler ran (certbot, lego, acme.sh timers),
+// or another lineage the host runs was observed (its probe, attempt, report or deploy). The second
+// covers clients without a scheduler report (Caddy, cert-manager), where a removed lineage used to
+// page daily through the safety net (held-out hosting-93, -98, k8s-95). A lineage still on the
+// host is probed where it is served whatever its client does, so a failure of this lineage alone
+// (its client stopped renewing it, a hook broke, its certificate expired) leaves its own
+// observations running and the rule silent: only the agent no longer looking at it silences them.
+// Never fires for a lineage never probed (no served result: a deployment without probes), nor
+// when the host itself went quiet (its scheduler report and its other lineages stop too), nor on
+// a host with one lineage and no scheduler report (nothing tells removal from a dead agent): then
+// the safety net pages as before.
 std::optional<Proposal> AlertLineageNotObserved(const Context& x) {
   const LineageView& v = x.v;
-  if (!v.current || v.served.empty() || !v.evidence.scheduler_last_run) return std::nullopt;
+  const Evidence& ev = v.evidence;
+  if (!v.current || v.served.empty()) return std::nullopt;
   const absl::Time last = LastObserved(v);
-  if (*v.evidence.scheduler_last_run - last < x.cfg.observation_lapse) return std::nullopt;
+  std::string host_reports;
+  if (ev.scheduler_last_run && *ev.scheduler_last_run - last >= x.cfg.observation_lapse) {
+    host_reports = StrCat(ToString(v.config.client), "'s scheduler on ", v.config.host, " ran at ",
+                          Ts(*ev.scheduler_last_run));
+  } else if (ev.host_other_observed && *ev.host_other_observed - last >= x.cfg.observation_lapse) {
+    host_reports = StrCat(ev.host_other, " on the same host ", v.config.host, " was observed at ",
+                          Ts(*ev.host_other_observed));
+  } else {
+    return std::nullopt;
+  }
   return Alert(x, kReasonLineageNotObserved,
                StrCat(v.cert, " has not been observed since ", Ts(last),
-                      " (no probe, attempt or configuration report) while ",
-                      ToString(v.config.client), "'s scheduler on ", v.config.host, " ran at ",
-                      Ts(*v.evidence.scheduler_last_run), "; its certificate ", v.current->serial,
-                      " expires at ", Ts(v.current->not_after),
+                      " (no probe, attempt or configuration report) while ", host_reports,
+                      "; its certificate ", v.current->serial, " expires at ",
+                      Ts(v.current->not_after),
                       "; fix: if the lineage was removed from the host, retire it in certcast; "
                       "else restore the agent's access to it"),
                StrCat("unobserved:", v.current->serial));

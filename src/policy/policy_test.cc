@@ -67,6 +67,8 @@ TEST_P(DecideTest, ProposesExactlyTheExpectedActions) {
   }
   const absl::Time now = T(c.now);
   std::vector<LineageView> views = ViewsOfEvents(std::move(events), now);
+  // The lineage decided is "shop"; other lineages (a neighbour on the same host) are context.
+  std::erase_if(views, [](const LineageView& v) { return v.cert != "shop"; });
   ASSERT_EQ(views.size(), 1u);
   ForecastView forecast;
   forecast.risk = c.risk;
@@ -162,6 +164,21 @@ std::string HostScheduler(const char* ts, const char* ran) {
                 ran, R"("})");
 }
 
+// Caddy on web1: no scheduler report (it renews in-process). "shop" and a neighbour, "blog".
+const char* kConfigCaddy =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"caddy","ca":"https://acme.example/dir","challenge":"http-01","ari":false})";
+const char* kConfigCaddyNeighbour =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"blog","host":"web1","names":["blog.example.com"],"client":"caddy","ca":"https://acme.example/dir","challenge":"http-01","ari":false})";
+const char* kIssuedNeighbour =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"issued","cert":"blog","serial":"1a","not_before":"2026-09-01T00:00:00Z","not_after":"2026-11-30T00:00:00Z","ca":"https://acme.example/dir"})";
+// The host's agent probing what web1:443 serves for the neighbour's name.
+std::string NeighbourProbe(const char* ts) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"tls_probe","endpoint":"web1:443","sni":"blog.example.com","outcome":"ok","serial":"1a","not_after":"2026-11-30T00:00:00Z"})");
+}
+// The same lineage on another host (web2) and that host's agent probing it.
+const char* kConfigCaddyElsewhere =
+    R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"blog","host":"web2","names":["blog.example.com"],"client":"caddy","ca":"https://acme.example/dir","challenge":"http-01","ari":false})";
+
 INSTANTIATE_TEST_SUITE_P(
     Chain, DecideTest,
     ::testing::Values(
@@ -195,6 +212,48 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ALineageProbedRecentlyStillPagesAtExpiry",
              {kConfigHttp, kIssued, ServedProbe("2026-11-26T08:00:00Z"),
               HostScheduler("2026-11-27T12:00:00Z", "2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // hosting-93, -98, k8s-95 (issue #15): the same removal on a Caddy host, which sends no
+        // scheduler report; its other lineage is still probed daily, so the host is alive and
+        // reporting: one report (a ticket), not a daily page.
+        Case{"ALineageSilentWhileItsHostsOtherLineageIsProbedIsReportedAsNotObservedNotPaged",
+             {kConfigCaddy, kIssued, ServedProbe("2026-11-01T00:00:00Z"),
+              ServedProbe("2026-11-02T00:00:00Z"), kConfigCaddyNeighbour, kIssuedNeighbour,
+              NeighbourProbe("2026-11-02T00:00:00Z"), NeighbourProbe("2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonLineageNotObserved}},
+             0.0, nullptr, nullptr, {},
+             "while blog on the same host web1 was observed at 2026-11-27T00:00:00Z"},
+        // The neighbour fell silent with it (the agent or the machine is down): the safety net
+        // pages.
+        Case{"ALineageSilentWithItsHostsOtherLineagesStillPagesAtExpiry",
+             {kConfigCaddy, kIssued, ServedProbe("2026-11-02T00:00:00Z"), kConfigCaddyNeighbour,
+              kIssuedNeighbour, NeighbourProbe("2026-11-03T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // The neighbour is still probed but so is this lineage (its certificate simply was not
+        // renewed): a real failure on a live host, paged.
+        Case{"ALineageStillProbedBesideAnObservedNeighbourStillPagesAtExpiry",
+             {kConfigCaddy, kIssued, ServedProbe("2026-11-27T00:00:00Z"), kConfigCaddyNeighbour,
+              kIssuedNeighbour, NeighbourProbe("2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // The only lineage seen lately runs on another host: nothing says web1 is alive.
+        Case{"ALineageSilentWhileOnlyAnotherHostReportsStillPagesAtExpiry",
+             {kConfigCaddy, kIssued, ServedProbe("2026-11-02T00:00:00Z"), kConfigCaddyElsewhere,
+              kIssuedNeighbour, NeighbourProbe("2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonExpiryImminent}}},
+        // One lineage on a host without a scheduler report: a removed lineage and a dead agent
+        // look the same, so the safety net pages.
+        Case{"TheOnlyLineageOfAHostWithoutSchedulerReportStillPagesAtExpiry",
+             {kConfigCaddy, kIssued, ServedProbe("2026-11-02T00:00:00Z")},
              "2026-11-28T00:00:00Z",
              {{ActionKind::kRenew, kReasonExpiryImminent},
               {ActionKind::kAlert, kReasonExpiryImminent}}},

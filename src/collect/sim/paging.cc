@@ -8,6 +8,7 @@ TruthIndex::TruthIndex(const GroundTruth& truth) : truth_(truth) {
   for (size_t i = 0; i < truth.episodes.size(); ++i) episodes_of_[truth.episodes[i].cert].push_back(i);
   for (size_t i = 0; i < truth.faults.size(); ++i) faults_of_[truth.faults[i].subject].push_back(i);
   for (size_t i = 0; i < truth.lineages.size(); ++i) lineage_of_.emplace(truth.lineages[i].cert, i);
+  for (size_t i = 0; i < truth.doomed.size(); ++i) doomed_of_[truth.doomed[i].cert].push_back(i);
 }
 
 bool TruthIndex::RealCause(std::string_view cert_view, absl::Time at) const {
@@ -15,13 +16,21 @@ bool TruthIndex::RealCause(std::string_view cert_view, absl::Time at) const {
   std::string host;
   if (auto it = lineage_of_.find(cert); it != lineage_of_.end()) {
     const LineageRecord& lineage = truth_.lineages[it->second];
-    if (lineage.retired && *lineage.retired <= at) return false;
+    // Retired at the instant the world applied the true alert its owner acted on: a notice at
+    // that instant is that alert; after it, nothing is there.
+    if (lineage.retired && *lineage.retired < at) return false;
     host = lineage.host;
   }
   if (auto it = episodes_of_.find(cert); it != episodes_of_.end()) {
     for (size_t i : it->second) {
       const Episode& e = truth_.episodes[i];
       if (e.onset <= at && (!e.end || *e.end > at)) return true;
+    }
+  }
+  if (auto it = doomed_of_.find(cert); it != doomed_of_.end()) {
+    for (size_t i : it->second) {
+      const DoomRecord& d = truth_.doomed[i];
+      if (d.from <= at && at <= d.to) return true;
     }
   }
   auto active_on = [&](const std::string& subject) {

@@ -9,9 +9,13 @@
 // #15 began, kept so figures stay comparable: at the notice's time an episode of that lineage is
 // open, or a fault whose subject is the lineage itself or its host is active; and the lineage was
 // not yet retired by its owner (a page about a lineage that no longer exists points at nothing).
-// Faults scoped to a registered domain, an organisation or a CA count only through the episode
-// they open, so a page ahead of a renewal that such a fault will break counts as not real until
-// the renewal fails; the oracle baseline (MakeBaselinePolicy "oracle") shows what that costs.
+// Faults scoped to a registered domain, an organisation or a CA count through the episode they
+// open, and before it, while the truth records the lineage as doomed (GroundTruth::doomed: the
+// fault is live, applies to the lineage's set-up and outlasts its next renewal, by the world's
+// state at that instant; decided 2026-12-05, docs/decisions.md): a page then says which renewal
+// will fail, and it will. A page at such a fault that heals before the renewal is due is not at a
+// real cause (issue #15's provider outages). Every test reads the truth only, never the policy's
+// output.
 #pragma once
 
 #include <cstdint>
@@ -72,6 +76,7 @@ class TruthIndex {
   std::unordered_map<std::string, std::vector<size_t>> episodes_of_;  // cert -> episodes
   std::unordered_map<std::string, std::vector<size_t>> faults_of_;    // subject -> faults
   std::unordered_map<std::string, size_t> lineage_of_;                // cert -> lineages
+  std::unordered_map<std::string, std::vector<size_t>> doomed_of_;    // cert -> doom records
 };
 
 // Scores a run's notices: a notice points at a real cause when any lineage it names has one.

@@ -513,6 +513,9 @@ TEST(ClosedLoopTest, BaselinesAlertAndTheirPrecisionIsCounted) {
   EXPECT_LT(o.metrics.outage_hours, n.metrics.outage_hours);
   EXPECT_GT(o.metrics.paging.pages, 0);
   EXPECT_LE(o.metrics.paging.pages, o.metrics.alerts);  // one page per fault and day
+  // Its pages are exactly the truth's doomed renewals, so every one is at a real cause.
+  EXPECT_FALSE(o.truth.doomed.empty());
+  EXPECT_EQ(o.metrics.paging.pages_real, o.metrics.paging.pages);
   EXPECT_EQ((*expiry)->name(), "expiry-alert:7");
   EXPECT_FALSE(MakeBaselinePolicy("sometimes").ok());
 }
@@ -540,12 +543,15 @@ GroundTruth PagingTruth() {
   host_fault.subject = "web2";
   host_fault.start = Day(30);
   truth.faults.push_back(host_fault);
-  FaultRecord domain_fault;  // a registered domain's CAA: counts only through an episode
+  FaultRecord domain_fault;  // a registered domain's CAA: counts through an episode or a doom
   domain_fault.variant = "caa_restrictive";
   domain_fault.scope = "domain";
   domain_fault.subject = "example";
   domain_fault.start = Day(0);
   truth.faults.push_back(domain_fault);
+  // From day 6 to day 8 the world found d.example's next renewal doomed by it (before that the
+  // renewal was not due before the fault's scheduled end).
+  truth.doomed.push_back({"d.example", 1, Day(6), Day(8)});
   return truth;
 }
 
@@ -567,6 +573,10 @@ TEST(PagingTest, ANoticeIsRealWhenALineageItNamesHasAnEpisodeOrAFaultOnItOrItsHo
       {"a fault on its host", "c.example", Day(31), true},
       {"before the host's fault", "c.example", Day(29), false},
       {"only a domain fault, no episode", "d.example", Day(5), false},
+      {"the domain fault dooms its next renewal", "d.example", Day(6), true},
+      {"the last instant it was doomed", "d.example", Day(8), true},
+      {"after the doom (no longer recorded)", "d.example", Day(9), false},
+      {"a lineage the doom does not name", "b.example", Day(7), false},
       {"a lineage the truth does not know", "zz.example", Day(15), false},
   };
   for (const Case& c : cases) EXPECT_EQ(index.RealCause(c.cert, c.at), c.real) << c.what;
@@ -613,7 +623,10 @@ TEST(PagingTest, APageAboutARetiredLineagePointsAtNothing) {
   truth.lineages[2].retired = Day(35);  // c.example, whose host's fault never ends
   const TruthIndex index(truth);
   EXPECT_TRUE(index.RealCause("c.example", Day(34)));
-  EXPECT_FALSE(index.RealCause("c.example", Day(35)));
+  // The world retires a lineage at the instant it applies the true alert its owner acted on: a
+  // notice at that very instant is that alert; any later one points at nothing.
+  EXPECT_TRUE(index.RealCause("c.example", Day(35)));
+  EXPECT_FALSE(index.RealCause("c.example", Day(35) + absl::Seconds(1)));
   EXPECT_FALSE(index.RealCause("c.example", Day(40)));
 }
 

@@ -252,10 +252,24 @@ struct LineageRecord {
   std::optional<absl::Time> retired;
 };
 
+// A lineage whose next renewal a live fault would make fail, from `from` to `to` (the first and
+// the last plan instant, day ends, at which the world found it so): the fault applies to the
+// lineage's set-up at that instant (its challenge, CA, profile) and, as the world has it scheduled
+// then, outlasts the lineage's next renewal (World::DoomedRenewals, the oracle's own test). It is
+// how a fault scoped to a registered domain, an organisation or a CA points at a lineage before
+// it opens an episode there (paging.h). Recorded in closed loops only, for every lineage at every
+// day end, whatever the policy does.
+struct DoomRecord {
+  std::string cert;
+  int64_t fault_id = -1;  // index in GroundTruth::faults
+  absl::Time from, to;
+};
+
 struct GroundTruth {
   std::vector<Episode> episodes;
   std::vector<FaultRecord> faults;
   std::vector<LookAlikeRecord> lookalikes;
+  std::vector<DoomRecord> doomed;       // closed loops only
   std::vector<LineageRecord> lineages;  // every lineage, in fleet order
   int64_t probe_flakes = 0;  // transient probe failures (a look-alike too)
   int64_t cdn_names = 0;     // names whose A answers churn inside a CDN pool

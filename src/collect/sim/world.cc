@@ -321,6 +321,8 @@ class World final : public Oracle {
   uint64_t seq_ = 0;
   std::vector<Event> out_;
   GroundTruth truth_;
+  // (cert, fault) -> its latest record in truth_.doomed, extended while the doom lasts day to day.
+  absl::flat_hash_map<std::pair<std::string, int64_t>, size_t> doomed_open_;
   Metrics m_;
   double trust_ = 1;
   uint64_t serial_counter_ = 0;
@@ -2009,6 +2011,19 @@ StatusOr<RunResult> World::Run(EventSink* sink, const RunOptions& options) {
     SortNearlySorted(out_);
     m_.events += int64_t(out_.size());
     const Sec day_end = start_ + Sec(day + 1) * kDay;
+    // The truth of which renewals a live fault dooms, taken before the policy acts (what the
+    // oracle sees at this instant): paging.h scores pages by it.
+    if (policy_) {
+      for (const Doomed& d : DoomedRenewals(T(day_end))) {
+        auto [it, added] = doomed_open_.try_emplace({d.cert, d.fault}, truth_.doomed.size());
+        if (!added && truth_.doomed[it->second].to == T(day_end - kDay)) {
+          truth_.doomed[it->second].to = T(day_end);
+          continue;
+        }
+        it->second = truth_.doomed.size();
+        truth_.doomed.push_back({d.cert, d.fault, T(day_end), T(day_end)});
+      }
+    }
     std::vector<PlannedAction> actions;
     if (policy_) actions = policy_->Decide(T(day_end), out_);
     for (const PlannedAction& a : actions) {
