@@ -1,9 +1,12 @@
 # Shared by the PostgreSQL read benchmarks (bench/pg_scale.sh, bench/pg_api_ab.sh). Source it with
 # ROOT set and a name for the scratch directory:
 #   pg_bench_begin NAME    makes $work (${TMPDIR:-/tmp}/NAME.XXXXXX), removed on exit together with
-#                          the certcast server whose PID is in $server and the PostgreSQL it starts
+#                          the certcast server whose PID is in $server and the PostgreSQL it starts;
+#                          with WORK set, $work is that directory instead (made if missing) and is
+#                          kept on exit, stores and all, for a later run to reuse
 #   pg_bench_start_pg      starts PostgreSQL 15 in $work with its default settings plus
-#                          pg_stat_statements (planning tracked), makes schema certcast, sets $pg
+#                          pg_stat_statements (planning tracked), makes schema certcast, sets $pg;
+#                          a PostgreSQL kept in $work by an earlier run is started as it is
 #   free_port              prints a free TCP port on 127.0.0.1
 #   pg_bench_serve CERTCAST DB LOG
 #                          starts `CERTCAST serve` on DB (token key $work/token.key, no plan but
@@ -14,11 +17,16 @@ source "$ROOT/tests/integration/pg_lib.sh"
 pg_bench_cleanup() {
   [[ -n ${server:-} ]] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
   pg_stop
-  rm -rf "$work"
+  [[ -n ${WORK:-} ]] || rm -rf "$work"
 }
 
 pg_bench_begin() {
-  work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  if [[ -n ${WORK:-} ]]; then
+    mkdir -p "$WORK"
+    work=$(cd "$WORK" && pwd)
+  else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  fi
   server=
   trap pg_bench_cleanup EXIT
 }
@@ -26,7 +34,7 @@ pg_bench_begin() {
 pg_bench_start_pg() {
   PG_SETTINGS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" \
     pg_start "$work"
-  pg_psql -c "CREATE SCHEMA certcast" -c "CREATE EXTENSION pg_stat_statements"
+  pg_psql -c "CREATE SCHEMA IF NOT EXISTS certcast" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public"
   pg="$PG_URI?options=-csearch_path%3Dcertcast"
 }
 

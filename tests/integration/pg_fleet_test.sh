@@ -146,19 +146,35 @@ for _ in $(seq 200); do [[ $(mid_plan) == 1 ]] && break; sleep 0.05; done
 [[ $(mid_plan) == 1 ]] || fail "the leader's plan never reached its queued actions"
 kill -KILL "$leader_pid"
 killed_at=$(date +%s.%N)
+# The dead leader's backend is waiting for the blocker's lock, and keeps the planner's lock (its
+# session's advisory lock) until it gets it, finds its client gone and ends. So leadership is free
+# from when the blocker is gone, not from the kill: the contract's clock starts there (at the
+# latest moment this script can vouch for, before asking for the blocker's end).
+unblocked_at=$(date +%s.%N)
 pg_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'blocker'" >/dev/null
 wait "$blocker_pid" 2>/dev/null || true
 took_over=""
 for _ in $(seq 100); do
   if [[ $(leads "$other") == 1 ]]; then
-    took_over=$(date +%s.%N)
+    # When the server took the lead, on its own clock (the log line's ts), not when this loop saw
+    # the line: on a loaded machine each turn of this loop (grep, sleep) can take a good part of a
+    # second.
+    took_over=$(grep '"planning: this server leads"' "$work/$other.log" | python3 -c '
+import datetime, json, sys
+print(datetime.datetime.fromisoformat(json.loads(sys.stdin.readline())["ts"].replace("Z", "+00:00")).timestamp())')
     break
   fi
   sleep 0.05
 done
 [[ -n $took_over ]] || fail "no server leads 5 s after the leader was killed"
-python3 -c "import sys; d=float(sys.argv[2])-float(sys.argv[1]); sys.exit(0 if d <= 2*$interval + 0.5 else 1)" \
-  "$killed_at" "$took_over" || fail "leadership moved after more than two plan intervals"
+# Within two plan intervals (issue #18): the other server asks for the lead at the start of each
+# plan cycle, and a cycle starts one interval after the previous one ended; so the lead moves
+# within one interval plus what is left of the other server's cycle under way (here a preview of
+# a small fleet, well under the interval).
+takeover=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$unblocked_at" "$took_over")
+echo "pg_fleet: leader killed at +0, blocker ended from +$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$killed_at" "$unblocked_at") s, the other server led $takeover s after that (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 2 * $interval else 1)" "$takeover" \
+  || fail "leadership moved $takeover s after the leader's lock was free: more than two plan intervals ($interval s each)"
 plans_at_takeover=$(pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'")
 plans() { pg_psql -c "SELECT count(*) FROM audit WHERE kind = 'plan'"; }
 queued() { pg_psql -c "SELECT count(*) FROM action_queue"; }
@@ -298,4 +314,4 @@ fi
 grep -q "host.db: 1 actions are queued or leased for agents; nothing was copied" "$work/open.log" \
   || fail "migrate with an open action: $(cat "$work/open.log")"
 [[ $(pg_psql -c "SELECT count(*) FROM refused.events") -eq 0 ]] || fail "migrate refused but copied events"
-echo "pg_fleet: ok (leader $leader killed mid-plan, takeover in $(python3 -c "print(round($took_over-$killed_at,2))") s, $actions actions leased and reported once; ${SECONDS} s in all)"
+echo "pg_fleet: ok (leader $leader killed mid-plan, takeover in $takeover s, $actions actions leased and reported once; ${SECONDS} s in all)"

@@ -1,6 +1,8 @@
 # A throwaway PostgreSQL for a test: initdb + pg_ctl on a free 127.0.0.1 port, in a private
 # directory, stopped by its postmaster's PID. Source it, then:
-#   pg_start DIR     sets PG_URI (postgresql://certcast@127.0.0.1:PORT/postgres) and PG_PID
+#   pg_start DIR     sets PG_URI (postgresql://certcast@127.0.0.1:PORT/postgres) and PG_PID; a DIR
+#                    whose data directory (DIR/pg/data) exists is started as it is, not made again
+#                    (a benchmark that keeps its stores, bench/pg_scale.sh with WORK)
 #   pg_stop          stops the server started by pg_start (call it from your EXIT trap)
 #   pg_psql SQL...   runs psql -XAtq on PG_URI
 # PG_SETTINGS (optional) replaces the test settings (fsync off) with the caller's, e.g. "" for
@@ -33,8 +35,10 @@ pg_start() {
     chmod o+x "$dir"
     chown nobody "$PG_DIR"
   fi
-  pg_as_owner "$bin/initdb" -D "$PG_DIR/data" -U certcast --auth=trust -E UTF8 --locale=C.UTF-8 \
-    >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+  if [[ ! -f $PG_DIR/data/PG_VERSION ]]; then
+    pg_as_owner "$bin/initdb" -D "$PG_DIR/data" -U certcast --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+  fi
   # fsync off: a test server's durability is not under test (the store's own synchronous_commit
   # setting still makes every commit wait for its WAL write).
   local settings=${PG_SETTINGS--c fsync=off -c full_page_writes=off}
