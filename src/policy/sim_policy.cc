@@ -1,5 +1,6 @@
 #include "policy/sim_policy.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -33,10 +34,14 @@ std::vector<PlannedAction> SimPolicy::Decide(absl::Time day_end,
                                              std::span<const Event> todays_events) {
   const auto start = std::chrono::steady_clock::now();
   // Fold each event once, those before day_end; a refused one (out of order) fails the day's
-  // forecast like a failed scoring did.
+  // forecast like a failed scoring did. Events held over from the day before come first in
+  // `pending`, but a day's event can be older than one of them (its day_end fell between them):
+  // sorted by time, stably so that events of one instant keep the simulator's order, the fold
+  // sees them in order instead of refusing the older one.
   std::vector<Event> pending = std::move(state_->later);
   state_->later.clear();
   pending.insert(pending.end(), todays_events.begin(), todays_events.end());
+  std::stable_sort(pending.begin(), pending.end(), [](const Event& a, const Event& b) { return a.ts < b.ts; });
   Status advanced = OkStatus();
   for (Event& e : pending) {
     if (e.ts >= day_end) {

@@ -2,6 +2,8 @@
 // accepts (no invalid host, challenge or CA), and the same seed gives the same outcome.
 #include "policy/sim_policy.h"
 
+#include "core/event_json.h"
+#include "core/time.h"
 #include "gtest/gtest.h"
 
 namespace certcast::policy {
@@ -53,6 +55,26 @@ TEST(SimPolicyTest, TheSameSeedGivesTheSameOutcomeAndTheLoopScoresTheAlertCoresN
   EXPECT_LE(p.incidents_resolved, p.incidents_opened);
   EXPECT_GT(p.lineage_plans_info + p.lineage_plans_watched, 0);
   EXPECT_LE(p.pages_real, p.pages);
+}
+
+// An event held over from the day before (at or after that day's end) and a later day's event
+// older than it: both are folded, in time order, and the day's forecast does not fail.
+TEST(SimPolicyTest, ADaysEventOlderThanOneHeldOverIsFoldedInOrder) {
+  auto event = [](const char* line) {
+    StatusOr<Event> e = ParseEventLine(line);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return *e;
+  };
+  const std::vector<Event> day1 = {
+      event(R"({"ts":"2026-09-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.example.com"],"client":"certbot","ca":"https://acme.example/dir","challenge":"http-01","ari":false})"),
+      event(R"({"ts":"2026-09-02T06:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:connection"})")};
+  const std::vector<Event> day2 = {
+      event(R"({"ts":"2026-09-02T03:00:00Z","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:dns"})")};
+  SimPolicy policy(PolicyConfig{}, nullptr);
+  policy.Decide(*ParseRfc3339("2026-09-02T00:00:00Z"), day1);  // the 06:00 failure is held over
+  EXPECT_EQ(policy.forecast_failures(), 0);
+  policy.Decide(*ParseRfc3339("2026-09-03T00:00:00Z"), day2);
+  EXPECT_EQ(policy.forecast_failures(), 0);
 }
 
 }  // namespace
