@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include "core/event_names.h"
+
 namespace certcast {
 namespace {
 
@@ -20,52 +22,25 @@ std::optional<E> Find(std::string_view s, const std::array<std::string_view, N>&
   return std::nullopt;
 }
 
-constexpr std::array<std::string_view, kEventTypeCount> kTypeNames = {
-    "config", "issued", "renewal", "deploy", "tls_probe", "dns", "http01_probe",
-    "dns01_check", "ca_probe", "ari", "clock", "host", "credential", "domain"};
-constexpr std::array<std::string_view, 6> kClientNames = {"certbot", "lego", "acme.sh",
-                                                          "cert-manager", "caddy", "other"};
-constexpr std::array<std::string_view, 3> kChallengeNames = {"http-01", "dns-01", "tls-alpn-01"};
-
 }  // namespace
 
-std::string_view ToString(EventType v) { return Name(v, kTypeNames); }
-std::string_view ToString(Client v) { return Name(v, kClientNames); }
-std::string_view ToString(Challenge v) { return Name(v, kChallengeNames); }
-std::string_view ToString(Outcome v) {
-  return Name(v, std::array<std::string_view, 2>{"success", "failure"});
-}
-std::string_view ToString(ProbeOutcome v) {
-  return Name(v, std::array<std::string_view, 2>{"ok", "error"});
-}
-std::string_view ToString(TlsError v) {
-  return Name(v, std::array<std::string_view, 8>{"connect", "timeout", "handshake", "expired",
-                                                 "not_yet_valid", "name_mismatch", "untrusted",
-                                                 "revoked"});
-}
-std::string_view ToString(RecordType v) {
-  return Name(v, std::array<std::string_view, 6>{"A", "AAAA", "CNAME", "CAA", "NS", "TXT"});
-}
-std::string_view ToString(Rcode v) {
-  return Name(v, std::array<std::string_view, 5>{"NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED",
-                                                 "TIMEOUT"});
-}
-std::string_view ToString(Dnssec v) {
-  return Name(v, std::array<std::string_view, 3>{"secure", "insecure", "bogus"});
-}
-std::string_view ToString(Http01Error v) {
-  return Name(v, std::array<std::string_view, 5>{"timeout", "refused", "http_status", "redirect",
-                                                 "wrong_content"});
-}
-std::string_view ToString(CredentialKind v) {
-  return Name(v, std::array<std::string_view, 3>{"dns_api_token", "eab", "account_key"});
-}
+std::string_view ToString(EventType v) { return Name(v, event_names::kTypes); }
+std::string_view ToString(Client v) { return Name(v, event_names::kClients); }
+std::string_view ToString(Challenge v) { return Name(v, event_names::kChallenges); }
+std::string_view ToString(Outcome v) { return Name(v, event_names::kOutcomes); }
+std::string_view ToString(ProbeOutcome v) { return Name(v, event_names::kProbeOutcomes); }
+std::string_view ToString(TlsError v) { return Name(v, event_names::kTlsErrors); }
+std::string_view ToString(RecordType v) { return Name(v, event_names::kRecordTypes); }
+std::string_view ToString(Rcode v) { return Name(v, event_names::kRcodes); }
+std::string_view ToString(Dnssec v) { return Name(v, event_names::kDnssec); }
+std::string_view ToString(Http01Error v) { return Name(v, event_names::kHttp01Errors); }
+std::string_view ToString(CredentialKind v) { return Name(v, event_names::kCredentialKinds); }
 
 std::optional<EventType> EventTypeFromString(std::string_view s) {
-  return Find<EventType>(s, kTypeNames);
+  return Find<EventType>(s, event_names::kTypes);
 }
 std::optional<Challenge> ChallengeFromString(std::string_view s) {
-  return Find<Challenge>(s, kChallengeNames);
+  return Find<Challenge>(s, event_names::kChallenges);
 }
 
 std::string_view EventSubject(const Event& e) {

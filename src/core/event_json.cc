@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/event_names.h"
 #include "core/strings.h"
 #include "core/utf8.h"
 
@@ -282,21 +283,6 @@ class Reader {
   uint32_t present_ = 0;
 };
 
-constexpr std::array<std::string_view, 6> kClients = {"certbot", "lego", "acme.sh",
-                                                      "cert-manager", "caddy", "other"};
-constexpr std::array<std::string_view, 3> kChallenges = {"http-01", "dns-01", "tls-alpn-01"};
-constexpr std::array<std::string_view, 2> kOutcomes = {"success", "failure"};
-constexpr std::array<std::string_view, 2> kProbeOutcomes = {"ok", "error"};
-constexpr std::array<std::string_view, 8> kTlsErrors = {
-    "connect", "timeout", "handshake", "expired", "not_yet_valid", "name_mismatch", "untrusted",
-    "revoked"};
-constexpr std::array<std::string_view, 6> kRtypes = {"A", "AAAA", "CNAME", "CAA", "NS", "TXT"};
-constexpr std::array<std::string_view, 5> kRcodes = {"NOERROR", "NXDOMAIN", "SERVFAIL",
-                                                     "REFUSED", "TIMEOUT"};
-constexpr std::array<std::string_view, 3> kDnssec = {"secure", "insecure", "bogus"};
-constexpr std::array<std::string_view, 5> kHttpErrors = {"timeout", "refused", "http_status",
-                                                         "redirect", "wrong_content"};
-constexpr std::array<std::string_view, 3> kCredKinds = {"dns_api_token", "eab", "account_key"};
 
 Status NoCheck(std::string_view) { return OkStatus(); }
 Status NonEmpty(std::string_view v) {
@@ -337,10 +323,10 @@ Status ParseConfig(const Reader& r, ConfigEvent& e) {
   RETURN_IF_ERROR(r.String(3, e.host));
   RETURN_IF_ERROR(r.StringList(4, e.names, true, ValidateDnsName));
   if (e.names.empty()) return InvalidArgumentError("field \"names\": is empty");
-  RETURN_IF_ERROR(r.Enum(5, e.client, kClients));
+  RETURN_IF_ERROR(r.Enum(5, e.client, event_names::kClients));
   RETURN_IF_ERROR(r.OptString(6, e.client_version));
   RETURN_IF_ERROR(r.String(7, e.ca));
-  RETURN_IF_ERROR(r.Enum(8, e.challenge, kChallenges));
+  RETURN_IF_ERROR(r.Enum(8, e.challenge, event_names::kChallenges));
   std::vector<std::string> alt;
   RETURN_IF_ERROR(r.StringList(9, alt, false, [](std::string_view v) {
     return ChallengeFromString(v) ? OkStatus()
@@ -374,14 +360,14 @@ Status ParseIssued(const Reader& r, IssuedEvent& e) {
 
 Status ParseRenewal(const Reader& r, RenewalEvent& e) {
   RETURN_IF_ERROR(r.String(2, e.cert));
-  RETURN_IF_ERROR(r.Enum(3, e.outcome, kOutcomes));
+  RETURN_IF_ERROR(r.Enum(3, e.outcome, event_names::kOutcomes));
   RETURN_IF_ERROR(r.OptString(4, e.error));
   if (e.error) {
     Status s = ValidateRenewalError(*e.error);
     if (!s.ok()) return r.BadValue(4, *e.error, s.message());
   }
   RETURN_IF_ERROR(r.OptString(5, e.detail, kMaxDetailBytes));
-  RETURN_IF_ERROR(r.OptEnum(6, e.challenge, kChallenges));
+  RETURN_IF_ERROR(r.OptEnum(6, e.challenge, event_names::kChallenges));
   RETURN_IF_ERROR(r.OptString(7, e.ca));
   RETURN_IF_ERROR(r.OptDouble(8, e.duration_ms));
   if (r.Has(9)) RETURN_IF_ERROR(r.Bool(9, e.dry_run));
@@ -392,7 +378,7 @@ Status ParseRenewal(const Reader& r, RenewalEvent& e) {
 Status ParseDeploy(const Reader& r, DeployEvent& e) {
   RETURN_IF_ERROR(r.String(2, e.cert));
   RETURN_IF_ERROR(r.String(3, e.host));
-  RETURN_IF_ERROR(r.Enum(4, e.outcome, kOutcomes));
+  RETURN_IF_ERROR(r.Enum(4, e.outcome, event_names::kOutcomes));
   RETURN_IF_ERROR(r.OptString(5, e.detail, kMaxDetailBytes));
   return OkStatus();
 }
@@ -404,8 +390,8 @@ Status ParseTlsProbe(const Reader& r, TlsProbeEvent& e) {
   }
   RETURN_IF_ERROR(r.Name(3, e.sni));
   RETURN_IF_ERROR(r.OptString(4, e.cert));
-  RETURN_IF_ERROR(r.Enum(5, e.outcome, kProbeOutcomes));
-  RETURN_IF_ERROR(r.OptEnum(6, e.error, kTlsErrors));
+  RETURN_IF_ERROR(r.Enum(5, e.outcome, event_names::kProbeOutcomes));
+  RETURN_IF_ERROR(r.OptEnum(6, e.error, event_names::kTlsErrors));
   RETURN_IF_ERROR(r.OptString(7, e.serial));
   RETURN_IF_ERROR(r.OptTime(8, e.not_after));
   RETURN_IF_ERROR(r.OptDouble(9, e.latency_ms));
@@ -418,13 +404,13 @@ Status ParseTlsProbe(const Reader& r, TlsProbeEvent& e) {
 
 Status ParseDns(const Reader& r, DnsEvent& e) {
   RETURN_IF_ERROR(r.Name(2, e.name));
-  RETURN_IF_ERROR(r.Enum(3, e.rtype, kRtypes));
-  RETURN_IF_ERROR(r.Enum(4, e.rcode, kRcodes));
+  RETURN_IF_ERROR(r.Enum(3, e.rtype, event_names::kRecordTypes));
+  RETURN_IF_ERROR(r.Enum(4, e.rcode, event_names::kRcodes));
   RETURN_IF_ERROR(r.StringList(5, e.values, true, NoCheck));
   // The spec says producers sort; sorting here too makes the canonical form (and so duplicate
   // detection and answer-change features) independent of a producer that forgot.
   std::sort(e.values.begin(), e.values.end());
-  RETURN_IF_ERROR(r.OptEnum(6, e.dnssec, kDnssec));
+  RETURN_IF_ERROR(r.OptEnum(6, e.dnssec, event_names::kDnssec));
   RETURN_IF_ERROR(r.OptTime(7, e.rrsig_expires));
   RETURN_IF_ERROR(r.OptDouble(8, e.latency_ms));
   return OkStatus();
@@ -432,8 +418,8 @@ Status ParseDns(const Reader& r, DnsEvent& e) {
 
 Status ParseHttp01(const Reader& r, Http01ProbeEvent& e) {
   RETURN_IF_ERROR(r.Name(2, e.name));
-  RETURN_IF_ERROR(r.Enum(3, e.outcome, kProbeOutcomes));
-  RETURN_IF_ERROR(r.OptEnum(4, e.error, kHttpErrors));
+  RETURN_IF_ERROR(r.Enum(3, e.outcome, event_names::kProbeOutcomes));
+  RETURN_IF_ERROR(r.OptEnum(4, e.error, event_names::kHttp01Errors));
   RETURN_IF_ERROR(r.OptInt(5, e.status));
   RETURN_IF_ERROR(r.OptString(6, e.vantage));
   RETURN_IF_ERROR(r.OptDouble(7, e.latency_ms));
@@ -442,7 +428,7 @@ Status ParseHttp01(const Reader& r, Http01ProbeEvent& e) {
 
 Status ParseDns01(const Reader& r, Dns01CheckEvent& e) {
   RETURN_IF_ERROR(r.Name(2, e.name));
-  RETURN_IF_ERROR(r.Enum(3, e.outcome, kProbeOutcomes));
+  RETURN_IF_ERROR(r.Enum(3, e.outcome, event_names::kProbeOutcomes));
   RETURN_IF_ERROR(r.OptString(4, e.error));
   RETURN_IF_ERROR(r.OptDouble(5, e.propagation_ms));
   return OkStatus();
@@ -450,7 +436,7 @@ Status ParseDns01(const Reader& r, Dns01CheckEvent& e) {
 
 Status ParseCaProbe(const Reader& r, CaProbeEvent& e) {
   RETURN_IF_ERROR(r.String(2, e.ca));
-  RETURN_IF_ERROR(r.Enum(3, e.outcome, kProbeOutcomes));
+  RETURN_IF_ERROR(r.Enum(3, e.outcome, event_names::kProbeOutcomes));
   RETURN_IF_ERROR(r.OptInt(4, e.status));
   RETURN_IF_ERROR(r.OptDouble(5, e.latency_ms));
   RETURN_IF_ERROR(r.OptString(6, e.error));
@@ -489,7 +475,7 @@ Status ParseHost(const Reader& r, HostEvent& e) {
 }
 
 Status ParseCredential(const Reader& r, CredentialEvent& e) {
-  RETURN_IF_ERROR(r.Enum(2, e.kind, kCredKinds));
+  RETURN_IF_ERROR(r.Enum(2, e.kind, event_names::kCredentialKinds));
   RETURN_IF_ERROR(r.OptString(3, e.host));
   RETURN_IF_ERROR(r.OptString(4, e.cert));
   RETURN_IF_ERROR(r.OptTime(5, e.expires));
