@@ -50,6 +50,15 @@ void Http01Proof(ServerContext& context, Request& request, Response& response) {
   const std::string line = EventToJson(*probed);
   IngestOptions ingest;
   ingest.clock = context.clock;
+  // Stored as POST /v1/events stores: through the pool's one writer (StorePool::AcquireWriter),
+  // so writers queue on its mutex instead of SQLite's busy handler. Taken only now, after the
+  // fetch: a slow webroot must not hold every other ingest behind it.
+  auto writer = context.stores->AcquireWriter();
+  if (!writer.ok()) {
+    response.Error(503, "unavailable", StrCat("store: ", writer.status().message()));
+    return;
+  }
+  request.store = &**writer;
   auto stats = IngestText(*request.store, line + "\n", "http01 proof", ingest);
   if (!stats.ok()) {
     response.Error(stats.status().WithPrefix("http01 proof made, not stored"));

@@ -163,4 +163,25 @@ grep -q 'refused this agent.s token (HTTP 401, unknown or revoked token): token 
   fail "revoked h3: $(outbox_lines h3) lines wait (want 5), $(rows h3) rows (want 50)"
 grep -qF "$(cat h3.token)" h3.log && fail "the token appears in the agent's log"
 [[ $(rows h1) == "$h1_rows" ]] || fail "h1's rows changed"
+# ---- the dead-letter bound: the oldest records dropped, the drop reported as an event -------------
+# 100 lines about another host (h9) in h2's spool, each dead-lettered (about 300 bytes a record),
+# against a bound of 8 KB; one line of h2's own so that the server answers and the drop is reported.
+for k in $(seq 1 100); do
+  printf '{"ts":"2026-12-02T00:%02d:%02dZ","type":"deploy","cert":"site-h9","host":"h9","outcome":"success","detail":"stray %d"}\n' \
+    $((k / 60)) $((k % 60)) "$k"
+done >"spool-h2/20261202T000000.000000Z-1.jsonl"
+spool h2 40051 1
+agent h2 --once --dead-letter-max-bytes 8192 2>h2-dead.log || fail "h2 with the dead-letter bound: $(cat h2-dead.log)"
+dead_bytes=$(cat state-h2/dead-letter.jsonl state-h2/dead-letter.old.jsonl 2>/dev/null | wc -c)
+(( dead_bytes > 0 && dead_bytes <= 8192 )) || fail "dead-letter files hold $dead_bytes bytes, bound 8192"
+grep -qF 'stray 100\"' state-h2/dead-letter.jsonl || fail "the newest dead letter was not kept"
+grep -qF 'stray 1\"' state-h2/dead-letter*.jsonl && fail "the oldest dead letter was not dropped"
+grep -q '"msg":"dead-letter bound dropped its oldest records"' h2-dead.log || fail "dead-letter drop not logged: $(cat h2-dead.log)"
+# The report may leave with this run's last batch or with the next run's first.
+agent h2 --once --dead-letter-max-bytes 8192 2>>h2-dead.log || fail "h2 after the drop: $(cat h2-dead.log)"
+[[ $(sqlite3 "$db" "SELECT count(*) FROM events WHERE json LIKE '%\"type\":\"host\",\"host\":\"h2\",\"event\":\"dead_letter_dropped\"%'") == 1 ]] ||
+  fail "the dead-letter drop was not reported once as a host event: $(cat h2-dead.log)"
+[[ ! -e state-h2/dead-letter.dropped ]] || fail "the reported drop is still pending: $(cat state-h2/dead-letter.dropped)"
+[[ $(rows h9) == 0 ]] || fail "h9's stray lines reached the store"
+
 echo "agent_fleet: ok ($(rows h1) + $(rows h2) + $(rows h3) rows; $kept of 200 kept by the bound; kill -9 after $before_kill rows of h2)"
