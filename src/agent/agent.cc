@@ -15,6 +15,7 @@
 #include "act/process.h"
 #include "agent/webroot_token.h"
 #include "api/http01_proof.h"
+#include "collect/clients/acme_sh.h"
 #include "collect/clients/certbot_renewal_conf.h"
 #include "api/probe_targets.h"
 #include "api/token.h"
@@ -183,10 +184,17 @@ Status Agent::Collect(absl::Time now, AgentCycleReport& report) {
     for (const clients::FileIssue& issue : found.issues) {
       Log("warn", "discovery problem", {{"file", issue.path}, {"line", std::to_string(issue.line)}, {"error", issue.reason}});
     }
+    certbot_names_.clear();
+    for (const Event& e : found.events) {
+      const auto* config = std::get_if<ConfigEvent>(&e.body);
+      if (config && config->client == Client::kCertbot) certbot_names_[config->cert] = config->names;
+    }
     std::move(found.events.begin(), found.events.end(), std::back_inserter(events));
     certbot_dirs_.clear();
+    acme_sh_dirs_.clear();
     for (const std::string& where : found.found) {
       if (where.starts_with("certbot ")) certbot_dirs_.push_back(where.substr(8));
+      if (where.starts_with("acme.sh ")) acme_sh_dirs_.push_back(where.substr(8));
     }
     // Host health for each client found ("certbot /etc/letsencrypt").
     for (const std::string& where : found.found) {
@@ -455,22 +463,48 @@ Status Agent::Probe(AgentCycleReport& report, bool server_there) {
 }
 
 void Agent::ProveHttp01(const std::vector<std::string>& names, AgentCycleReport& report) {
-  // The webroot of each name, from the certbot renewal confs of this host (trusted files: they
-  // decide where this process writes).
+  // The webroot of each name, from the certbot renewal confs and acme.sh domain confs of this
+  // host (trusted files: they decide where this process writes). lego keeps no webroot in its
+  // files (--http.webroot is a command-line flag only), so its names get no proof.
   std::map<std::string, std::string> webroots;
+  const auto read_conf = [&](const std::filesystem::path& path, size_t max_bytes,
+                             std::string_view what) -> std::optional<std::string> {
+    auto text = ReadConfigFile(path.string(), max_bytes, what);
+    if (!text.ok()) {
+      Log("warn", StrCat(what, " not used for the http-01 proof"), {{"error", text.status().message()}});
+      return std::nullopt;
+    }
+    return *std::move(text);
+  };
   for (const std::string& dir : certbot_dirs_) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir + "/renewal", ec)) {
       if (entry.path().extension() != ".conf") continue;
-      auto text = ReadConfigFile(entry.path().string(), clients::kMaxRenewalConfBytes, "certbot renewal conf");
-      if (!text.ok()) {
-        Log("warn", "renewal conf not used for the http-01 proof", {{"error", text.status().message()}});
-        continue;
-      }
+      auto text = read_conf(entry.path(), clients::kMaxRenewalConfBytes, "certbot renewal conf");
+      if (!text) continue;
       auto conf = clients::ParseCertbotRenewalConf(*text);
       if (!conf.ok()) continue;  // discovery reports it
+      // A conf's only webroot_path serves every name of ITS certificate, not every name of the
+      // host: a name counts when the conf maps it or discovery read it from this lineage.
+      const auto lineage = certbot_names_.find(entry.path().stem().string());
+      const auto own = [&](const std::string& name) {
+        return std::ranges::count(conf->webroot_domains, name) > 0 ||
+               (lineage != certbot_names_.end() && std::ranges::count(lineage->second, name) > 0);
+      };
       for (const std::string& name : names) {
+        if (!own(name)) continue;
         if (std::string webroot = clients::CertbotWebroot(*conf, name); !webroot.empty()) webroots.emplace(name, webroot);
+      }
+    }
+  }
+  for (const std::string& dir : acme_sh_dirs_) {
+    for (const std::filesystem::path& conf_path : clients::AcmeShDomainConfs(dir)) {
+      auto text = read_conf(conf_path, clients::kMaxAcmeShConfBytes, "acme.sh domain conf");
+      if (!text) continue;
+      auto conf = clients::ParseAcmeShDomainConf(*text);
+      if (!conf.ok()) continue;  // discovery reports it
+      for (const std::string& name : names) {
+        if (std::string webroot = clients::AcmeShWebroot(*conf, name); !webroot.empty()) webroots.emplace(name, webroot);
       }
     }
   }

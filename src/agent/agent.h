@@ -179,6 +179,8 @@ class Agent {
   int lock_fd_ = -1;
   uint64_t probe_rounds_ = 0;  // advances the challenge tokens' seed
   std::vector<std::string> certbot_dirs_;  // certbot state directories found by the last discovery
+  std::vector<std::string> acme_sh_dirs_;  // acme.sh home directories (.acme.sh) found by it
+  std::map<std::string, std::vector<std::string>> certbot_names_;  // certbot lineage -> its names, by it
   bool refused_ = false;
 };
 

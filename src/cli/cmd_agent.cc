@@ -203,7 +203,7 @@ const bool registered = RegisterCommand({
           sub.add_flag("--no-probes", flags->no_probes, "Do not run the probes the server derives for this host");
           sub.add_flag("--no-http01-proof", flags->no_http01_proof,
                        "Do not place HTTP-01 proof tokens in webroots (by default, for each http-01 name whose "
-                       "webroot certbot's renewal conf names, a random file under WEBROOT/.well-known/acme-challenge/ "
+                       "webroot certbot's renewal conf or acme.sh's domain conf names, a random file under WEBROOT/.well-known/acme-challenge/ "
                        "that the server fetches from outside to prove the answer comes from this host; removed after)");
           sub.add_option("--probe-max", flags->options.probe_max,
                          "Most probe targets run per cycle (the rest of the server's list is left out)")

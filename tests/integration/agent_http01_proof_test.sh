@@ -13,7 +13,8 @@
 #    listens: refused;
 #  - the route: 401 without a token, 403 for a read token, 403 for web2's agent token asking for
 #    web1's name, 400 for a token that is not base64url; none of them stores anything;
-#  - the audit names the agent that asked; the agent's discovery delivered web1's host health.
+#  - the audit names the agent that asked; the agent's discovery delivered web1's host health;
+#  - an acme.sh domain conf (Le_Webroot) names the webroot of a second name, blog.test: both proven.
 CERTCAST="$1"; ROOT="$2"
 source "$ROOT/tests/integration/probe_lib.sh"
 command -v nginx >/dev/null || fail "nginx not installed (scripts/setup.sh --test installs nginx-light)"
@@ -55,6 +56,7 @@ shop.test = $work/www1
 CONF
 cat >config.jsonl <<JSONL
 {"ts":"2026-12-01T00:00:00Z","type":"config","cert":"shop","host":"web1","names":["shop.test"],"client":"certbot","ca":"https://127.0.0.1:1/dir","challenge":"http-01","ari":false}
+{"ts":"2026-12-01T00:00:00Z","type":"config","cert":"blog.test","host":"web1","names":["blog.test"],"client":"acme.sh","ca":"https://127.0.0.1:1/dir","challenge":"http-01","ari":false}
 {"ts":"2026-12-01T00:00:00Z","type":"config","cert":"mail","host":"web2","names":["mail.test"],"client":"certbot","ca":"https://127.0.0.1:1/dir","challenge":"http-01","ari":false}
 JSONL
 fleet_server config.jsonl "threads = 2
@@ -123,4 +125,22 @@ grep -q 'may only ask for the http-01 names of host \\"web2\\".s lineages; \\"sh
   fail "a traversing token: $(cat answer.json)"
 grep -q 'token: 16 to 128 base64url characters' answer.json || fail "400's message: $(cat answer.json)"
 [[ $(proofs | wc -l) == 3 ]] || fail "a refused request stored a probe: $(proofs)"
+# ---- acme.sh's domain conf names a webroot too: blog.test proven beside shop.test -------------------
+# (Until now blog.test had no webroot on web1: no proof was asked for it.)
+mkdir -p root/root/.acme.sh/blog.test
+: >root/root/.acme.sh/account.conf
+cat >root/root/.acme.sh/blog.test/blog.test.conf <<CONF
+Le_Domain='blog.test'
+Le_Alt='no'
+Le_Webroot='$work/www1'
+Le_API='https://127.0.0.1:1/dir'
+CONF
+resolve_to 127.0.0.1
+curl -sSf -o /dev/null --data '{"host":"blog.test.","addresses":["127.0.0.1"]}' "http://127.0.0.1:$mgmt/add-a" ||
+  fail "challtestsrv add-a blog.test"
+agent
+grep -q '"msg":"http-01 origin proven".*"name":"blog.test"' agent.log || fail "blog.test not proven from acme.sh's webroot: $(cat agent.log)"
+grep -q '"msg":"cycle".*"http01_proven":"2/2"' agent.log || fail "cycle does not count both proofs: $(cat agent.log)"
+[[ $(proofs | wc -l) == 5 ]] || fail "want five proofs stored, got: $(proofs)"
+[[ -z $(ls -A www1) ]] || fail "the webroot is not left as it was after acme.sh's name: $(find www1)"
 echo "agent_http01_proof: ok"

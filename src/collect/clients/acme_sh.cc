@@ -116,6 +116,20 @@ std::optional<Challenge> AcmeShChallenge(std::string_view webroot) {
   return std::nullopt;
 }
 
+std::string AcmeShWebroot(const AcmeShDomainConf& conf, std::string_view name) {
+  std::vector<std::string_view> names{conf.domain};
+  for (const std::string& alt : conf.alt_names) names.push_back(alt);
+  std::string_view entries = conf.webroot;
+  std::string_view current;
+  for (std::string_view n : names) {
+    const size_t comma = entries.find(',');
+    if (std::string_view entry = Trim(entries.substr(0, comma)); !entry.empty()) current = entry;
+    entries = comma == std::string_view::npos ? std::string_view() : entries.substr(comma + 1);
+    if (n == name) return !current.empty() && current.front() == '/' ? std::string(current) : "";
+  }
+  return "";
+}
+
 StatusOr<Event> AcmeShConfigEvent(const AcmeShDomainConf& conf, std::string_view host,
                                   absl::Time ts) {
   ConfigEvent e;

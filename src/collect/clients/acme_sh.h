@@ -43,6 +43,14 @@ StatusOr<AcmeShDomainConf> ParseAcmeShDomainConf(std::string_view text);
 // acme.sh joins one entry per domain with ','; the first one decides.
 std::optional<Challenge> AcmeShChallenge(std::string_view webroot);
 
+// The directory acme.sh's --webroot mode writes NAME's http-01 challenge files to, "" when NAME is
+// not one of the conf's names or is answered any other way (dns, standalone, nginx, apache,
+// stateless, alpn). Le_Webroot holds one entry per -w, joined with ','; acme.sh's issue() walks
+// Le_Domain then Le_Alt with an index and keeps the last non-empty entry for names beyond the
+// last one (`_w=$(echo $_web_roots | cut -d , -f $_index); [ "$_w" ] && _currentRoot=$_w`): one
+// -w serves every name. Only an absolute path is a directory.
+std::string AcmeShWebroot(const AcmeShDomainConf& conf, std::string_view name);
+
 // config event: names = Le_Domain + Le_Alt (lower case); ca = Le_API (acme.sh's default CA has
 // been ZeroSSL since 3.0, but the conf always records the one used); renew_rule
 // after_issue_days:N, N the whole days between Le_CertCreateTime and Le_NextRenewTime (what

@@ -43,6 +43,8 @@ struct CertbotRenewalConf {
 
 // The webroot certbot's webroot plugin writes NAME's challenge files to: its [[webroot_map]]
 // entry, else the only webroot_path (certbot maps every name to it then); "" when neither says.
+// The conf does not list its certificate's names outside webroot_map: the caller checks that NAME
+// is one of them before using the fallback.
 std::string CertbotWebroot(const CertbotRenewalConf& conf, std::string_view name);
 
 // Parses the text; errors name the line: "line 7: expected \"key = value\"".

@@ -764,6 +764,37 @@ TEST(AcmeSh, BadInputs) {
   EXPECT_EQ(AcmeShChallenge("dns,dns"), Challenge::kDns01);
 }
 
+// Where acme.sh writes each name's http-01 file: the agent places its proof token there (as root),
+// so a name it cannot place for must get "", never a guess.
+TEST(AcmeShConf, WebrootOfEachName) {
+  const auto conf = [](std::string_view webroot) {
+    auto c = ParseAcmeShDomainConf(StrCat("Le_Domain='Shop.example'\nLe_Alt='www.shop.example,api.shop.example'\n",
+                                          "Le_Webroot='", webroot, "'\n"));
+    EXPECT_TRUE(c.ok()) << webroot;
+    return *c;
+  };
+  struct Row {
+    std::string_view webroot, name, want;
+  } rows[] = {
+      {"/var/www/shop", "shop.example", "/var/www/shop"},
+      {"/var/www/shop", "api.shop.example", "/var/www/shop"},  // one -w serves every name
+      {"/srv/a,/srv/b", "shop.example", "/srv/a"},
+      {"/srv/a,/srv/b", "www.shop.example", "/srv/b"},
+      {"/srv/a,/srv/b", "api.shop.example", "/srv/b"},         // the last entry carries on
+      {"/srv/a,,/srv/c", "www.shop.example", "/srv/a"},        // an empty entry keeps the one before
+      {"/srv/a,,/srv/c", "api.shop.example", "/srv/c"},
+      {"/var/www/shop", "other.example", ""},                  // not one of the conf's names
+      {"no", "shop.example", ""},                              // standalone: no directory
+      {"nginx", "shop.example", ""},
+      {"dns_cf", "shop.example", ""},
+      {"relative/dir", "shop.example", ""},
+      {"", "shop.example", ""},
+  };
+  for (const Row& r : rows) {
+    EXPECT_EQ(AcmeShWebroot(conf(r.webroot), r.name), r.want) << r.webroot << " " << r.name;
+  }
+}
+
 // acme.sh log: no real capture exists in acme-lab; this log is assembled from the messages of
 // acme.sh 3.x's renew(), renewAll() and issue() (see acme_sh_log.h), in two locales' `date`.
 TEST(AcmeShLog, RenewalsFromACronRun) {

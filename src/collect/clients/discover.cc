@@ -110,14 +110,7 @@ class Discoverer {
 
   void AcmeSh(const fs::path& dir) {
     out_.found.push_back(StrCat("acme.sh ", dir.string()));
-    for (const fs::path& domain_dir : SortedEntries(dir, "")) {
-      std::string domain = domain_dir.filename().string();
-      if (domain.size() > 4 && domain.ends_with("_ecc")) domain.resize(domain.size() - 4);
-      const fs::path conf_path = domain_dir / (domain + ".conf");
-      std::error_code ec;
-      if (!fs::is_regular_file(conf_path, ec)) continue;  // ca/, deploy/, dnsapi/, ...
-      ReadAcmeShDomain(conf_path, files_, out_);
-    }
+    for (const fs::path& conf_path : AcmeShDomainConfs(dir)) ReadAcmeShDomain(conf_path, files_, out_);
   }
 
  private:
@@ -126,6 +119,18 @@ class Discoverer {
 };
 
 }  // namespace
+
+std::vector<fs::path> AcmeShDomainConfs(const fs::path& home) {
+  std::vector<fs::path> confs;
+  for (const fs::path& domain_dir : SortedEntries(home, "")) {
+    std::string domain = domain_dir.filename().string();
+    if (domain.size() > 4 && domain.ends_with("_ecc")) domain.resize(domain.size() - 4);
+    fs::path conf_path = domain_dir / (domain + ".conf");
+    std::error_code ec;
+    if (fs::is_regular_file(conf_path, ec)) confs.push_back(std::move(conf_path));
+  }
+  return confs;
+}
 
 StatusOr<std::string> ReadFileBounded(const fs::path& path, size_t max_bytes) {
   std::error_code ec;

@@ -70,6 +70,9 @@ void ReadLegoCertificate(const std::filesystem::path& json_path, const LineageFi
 // the conf names its CA (Le_API).
 void ReadAcmeShDomain(const std::filesystem::path& conf_path, const LineageFileOptions& options,
                       DiscoverOutput& out);
+// The domain confs of an acme.sh home (~/.acme.sh), in name order: DOMAIN/DOMAIN.conf, or
+// DOMAIN_ecc/DOMAIN.conf for an ECDSA key; its other directories (ca/, deploy/, dnsapi/) hold none.
+std::vector<std::filesystem::path> AcmeShDomainConfs(const std::filesystem::path& home);
 
 // A certificate file on its own, placed in the client's layout: the lineage it belongs to
 // (certbot live/NAME/cert.pem; lego certificates/DOMAIN.crt with "_." for "*."; acme.sh
