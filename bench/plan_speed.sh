@@ -57,8 +57,14 @@ run() {  # label, binary, db, at, output; appends "wall cpu in-plan" to $work/ti
   sed 's/^/    /' <<< "$line"
   echo "$e $cpu $inproc" >> "$work/times.$2"
 }
+# Each run plans on a fresh copy of a 2.3 GB store; `sync` writes the copy out first. Without it the
+# copy's 1.4-1.9 GB of dirty page cache is still being written back when plan commits, and plan's
+# own ~40 MB of writes (WAL, then the checkpoint into the database) wait for it: the commit took
+# 2.1 and 3.3 s against 1.2 and 1.3 s after a sync (2026-12-05, docs/benchmarks.md). An
+# evaluator's store is not copied just before each plan.
 for b in "${!builds[@]}"; do
   cp "$work/fleet.db" "$work/run.db"
+  sync
   run "day $((d - 1)), from scratch" "$b" "$work/run.db" "$(day_end $((d - 1)))" "$work/scratch.$b.out"
   mv "$work/run.db" "$work/day.$b.db"
   : > "$work/times.$b"
@@ -66,6 +72,7 @@ done
 for i in $(seq 1 "$runs"); do
   for b in "${!builds[@]}"; do
     cp "$work/day.$b.db" "$work/run.db"
+    sync
     run "day $d, from the checkpoint (run $i)" "$b" "$work/run.db" "$(day_end "$d")" "$work/day.$b.out"
   done
 done
