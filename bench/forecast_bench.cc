@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -332,6 +333,8 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
   std::stringstream csv;
   auto result = RunBacktest(*forecaster, *all_events, backtest, csv);
   if (!result.ok()) { std::fprintf(stderr, "%s\n", result.status().ToString().c_str()); return 1; }
+  // Kept beside the store for per-cause looks at the same risks (day,cert,risk,alert).
+  std::ofstream(StrCat(db, ".study.csv")) << csv.str();
   // The backtest rows back from the CSV; a row inside an ongoing episode never alerts (the
   // forecaster's rule), so it gets no risk here.
   const auto episodes_by_cert = ComputeEpisodes(*all_events);
@@ -388,6 +391,15 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
        {.min_precision = 0.4, .wilson_z = 0, .contiguous = true}},
       {"Wilson (z=1) >= 0.4 at this and every stricter threshold",
        {.min_precision = 0.4, .wilson_z = 1, .contiguous = true}},
+      // Ceilings (issue #14, 2026-12-05): a threshold chosen on a few validation episodes that no
+      // later day reaches leaves a fleet silent.
+      {"Wilson (z=1) >= 0.4 and >= 3 true alerts", {.min_precision = 0.4, .wilson_z = 1, .min_true_alerts = 3}},
+      {"current, at most 0.4 (calibrated ceiling)", {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.4}},
+      {"current, at most 0.3", {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.3}},
+      {"current, validation recall >= 0.25", {.min_precision = 0.4, .wilson_z = 1, .min_recall = 0.25}},
+      {"current, validation recall >= 0.4", {.min_precision = 0.4, .wilson_z = 1, .min_recall = 0.4}},
+      {"current, at most 0.4 and validation recall >= 0.25",
+       {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.4, .min_recall = 0.25}},
   };
   for (const NamedRule& r : rules) {
     const OperatingPoint op = ChooseOperatingPoint(valid, candidates, r.rule);

@@ -21,6 +21,11 @@
 
 namespace certcast {
 
+// A host clock off by more than this fails every attempt the client makes (the CA refuses the
+// request's time, TLS to the CA fails): the policy's default clock_harm_ms and the forecaster's
+// hard blocker read it, so that model and policy call the same clock harmful.
+inline constexpr double kClockHarmSeconds = 5 * 60;
+
 // How many earlier certificates the history rule looks at (newest first). Both lineage views keep
 // this many.
 inline constexpr size_t kRenewalHistoryKept = 6;

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "features/client_rule.h"
 #include "features/domains.h"
 #include "features/fleet_state.h"
 
@@ -81,7 +82,7 @@ constexpr FeatureSpec kCatalogue[] = {
     {"host_episode_fraction", "share of the host's other lineages inside an episode", 1},
     {"ns_group_episode_fraction", "share of lineages with the same DNS provider (NS set) inside an episode", 1},
     {"warning_signals", "number of distinct precursor signals active (probe, DNS, CAA, DNSSEC, clock, disk, rate-limit budget, ...)", 3},
-    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped)", 5},
+    {"hard_blockers", "number of conditions that fail any renewal attempt, present now or before the next attempt (disk full, credential expired or missing, domain lapsed, CAA forbids the CA, DNSSEC bogus, scheduler stopped, host clock off by more than 5 minutes)", 6},
     {"blocked_attempt_days", "days from T to the next renewal attempt when a hard blocker will be present at it (365: none)", 4},
     {"issued_24h_name_set", "certificates issued for this exact name set in the 24 hours before T", 1},
     {"rate_limit_budget_days", "days until this name set's 5-per-week limit is spent at the last 2 days' issuance rate beyond one renewal (0: spent; 365: not being spent)", 1},
@@ -419,6 +420,8 @@ void FeatureExtractor::Extract(size_t li, float* out) const {
   blockers += on(kCaaForbidsCa, 1);
   blockers += on(kDnssecBogusDays4, 2);
   blockers += on(kSchedulerStaleDays, 3);
+  // The policy's hard fact too (ClockHarmful): a clock reset to another year fails every attempt.
+  blockers += on(kClockOffsetAbsSeconds, static_cast<float>(kClockHarmSeconds));
   out[kHardBlockers] = static_cast<float>(blockers);
   // The count alone is 1 on many rows whose next attempt is weeks away (a credential that expires
   // before it), which a 7-day label calls negative; when the blocked attempt comes is what one
@@ -648,7 +651,7 @@ std::string DescribeFeature(int feature, float value, const FleetState& state, s
                               : "";
     case kHardBlockers:
       return value > 0 ? StrCat(iv, " condition", iv == 1 ? "" : "s", " that fail", iv == 1 ? "s" : "",
-                                " any renewal attempt (full disk, expired or missing credential, lapsed domain, CAA, DNSSEC or a stopped scheduler)")
+                                " any renewal attempt (full disk, expired or missing credential, lapsed domain, CAA, DNSSEC, a stopped scheduler or a clock far off)")
                        : "";
     default: return "";
   }

@@ -107,6 +107,8 @@ std::string FailedWith(const char* ts, const char* error) {
   return StrCat(R"({"ts":")", ts, R"(","type":"renewal","cert":"shop","outcome":"failure","error":"urn:ietf:params:acme:error:)",
                 error, R"("})");
 }
+const std::string kClockYearOff = R"({"ts":"2026-11-20T00:00:00Z","type":"clock","host":"web1","offset_ms":-31500000000,"synced":false})";
+const std::string kClockMinuteOff = R"({"ts":"2026-11-20T00:00:00Z","type":"clock","host":"web1","offset_ms":60000,"synced":true})";
 const std::string kCaDown1123 = R"({"ts":"2026-11-23T10:00:00Z","type":"ca_probe","ca":"https://acme-v02.api.letsencrypt.org/directory","outcome":"error","latency_ms":900})";
 const std::string kCaOk1123 = R"({"ts":"2026-11-23T10:00:00Z","type":"ca_probe","ca":"https://acme-v02.api.letsencrypt.org/directory","outcome":"ok","latency_ms":90})";
 
@@ -196,6 +198,11 @@ INSTANTIATE_TEST_SUITE_P(
         ProbeCase{"disk_with_room_blocks_nothing",
                   {R"({"ts":"2026-11-20T00:00:00Z","type":"host","host":"web1","disk_free_bytes":50,"disk_total_bytes":100})"},
                   "2026-11-24T00:00:00Z", kBlockedAttemptDays, 365},
+        // A clock reset to another year (the simulator's rtc reset) fails every attempt: the policy's
+        // hard fact, and now the model's; a clock a minute off does not.
+        ProbeCase{"clock_a_year_off_is_a_hard_blocker", {kClockYearOff}, "2026-11-24T00:00:00Z", kHardBlockers, 1},
+        ProbeCase{"clock_a_year_off_blocks_the_next_attempt", {kClockYearOff}, "2026-11-24T00:00:00Z", kBlockedAttemptDays, 36.958f},
+        ProbeCase{"clock_a_minute_off_blocks_nothing", {kClockMinuteOff}, "2026-11-24T00:00:00Z", kHardBlockers, 0},
         ProbeCase{"credential_expiring_before_next_attempt_blocks_it",
                   {R"({"ts":"2026-11-20T00:00:00Z","type":"credential","kind":"account_key","cert":"shop","expires":"2026-12-20T23:00:00Z"})"},
                   "2026-11-24T00:00:00Z", kHardBlockers, 1},

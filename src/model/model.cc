@@ -562,7 +562,17 @@ OperatingPoint ChooseOperatingPoint(const AlertCurve& curve, const std::vector<f
       best = {candidates[i], m, true};
     }
   }
-  return best.reached_floor ? best : best_f1;
+  OperatingPoint chosen = best.reached_floor ? best : best_f1;
+  double ceiling = rule.max_threshold;
+  if (rule.min_recall > 0) {
+    double highest = -1;  // the highest candidate that still catches min_recall of the episodes
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (metrics[i].episodes > 0 && metrics[i].recall >= rule.min_recall - 1e-9) highest = std::max<double>(highest, candidates[i]);
+    }
+    if (highest >= 0) ceiling = std::min(ceiling, highest);
+  }
+  if (chosen.threshold > ceiling) chosen = {ceiling, curve.At(static_cast<float>(ceiling)), chosen.reached_floor};
+  return chosen;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -98,6 +98,16 @@ struct OperatingPointRule {
   int64_t min_true_alerts = 0;  // and at least this many true validation alerts
   // And every stricter candidate (higher threshold, with alerts) reaches the floor too.
   bool contiguous = false;
+  // Ceilings on the chosen threshold: they only ever lower it, so that a slice of a few episodes
+  // cannot leave a fleet whose model ranks well silent (issue #14: study-k8s-206's 16 validation
+  // episodes chose 0.510 on one true alert, and no test day reached it).
+  // At most this risk. The risk is calibrated: a lineage at risk p has an onset within the horizon
+  // with probability about p, so alerts at risk >= min_precision are expected to be right at least
+  // that often without a higher threshold. 1: none.
+  double max_threshold = 1;
+  // At most the highest candidate that catches at least this share of the validation episodes
+  // (a floor on validation recall). 0: none.
+  double min_recall = 0;
 };
 
 struct OperatingPoint {

@@ -119,6 +119,11 @@ TEST(OperatingPoint, WilsonBoundRefusesAFloorClearedByFewAlerts) {
       {{.min_precision = 0.4, .wilson_z = 1.645}, 0.9, 10, true},  // its lower bound (0.37) does not
       {{.min_precision = 0.4, .wilson_z = 0, .min_true_alerts = 11}, 0.5, 12, true},
       {{.min_precision = 0.4, .wilson_z = 0, .min_true_alerts = 13}, 0.9, 10, false},  // none: best F1
+      // Ceilings only ever lower the chosen threshold.
+      {{.min_precision = 0.4, .wilson_z = 1.645, .max_threshold = 0.5}, 0.5, 12, true},
+      {{.min_precision = 0.4, .wilson_z = 0, .max_threshold = 0.95}, 0.5, 12, true},
+      {{.min_precision = 0.4, .wilson_z = 1.645, .min_recall = 1}, 0.5, 12, true},    // only 0.5 catches all 12
+      {{.min_precision = 0.4, .wilson_z = 1.645, .min_recall = 0.5}, 0.9, 10, true},  // 0.9 catches 10 of 12
   };
   for (const Case& c : cases) {
     const OperatingPoint op = ChooseOperatingPoint(curve, {0.9f, 0.5f}, c.rule);

@@ -25,6 +25,7 @@
 #include "core/event.h"
 #include "core/fields.h"
 #include "core/status.h"
+#include "features/client_rule.h"
 #include "policy/lineage_view.h"
 
 namespace certcast::policy {
@@ -144,7 +145,7 @@ struct PolicyConfig {
   absl::Duration reload_retry_interval = absl::Hours(20);
   int max_renewals_per_certificate = 3;  // certcast-started renewals per current serial
   // Host environment thresholds.
-  double clock_harm_ms = 5 * 60 * 1000;       // beyond this, JWS/TLS to the CA fail
+  double clock_harm_ms = kClockHarmSeconds * 1000;  // beyond this, JWS/TLS to the CA fail
   int64_t disk_min_free_bytes = 64ll << 20;   // below this the client cannot write its state
   // Let's Encrypt rate limits (docs/background.md section 2), with a reserve kept for the client itself.
   int exact_set_limit = 5;          // certificates per exact identifier set per 7 d
