@@ -1175,7 +1175,15 @@ class PgStore final : public Store,
     leader_roles_.clear();
     // Durability as on SQLite (synchronous=FULL): a batch reported committed is on disk, whatever
     // the database's default for synchronous_commit.
-    return Query("SET synchronous_commit = on").status();
+    RETURN_IF_ERROR(Query("SET synchronous_commit = on").status());
+    // A server that loses power or network sends no FIN: PostgreSQL sees its session gone, and
+    // frees the leadership lock it held, only by TCP keepalive, after the system's
+    // tcp_keepalive_time (7,200 s by Linux's default). Probing an idle session after 10 s, every 5 s,
+    // 3 times, frees it within about 25 s, well inside the two plan intervals the lead may take to
+    // move (docs/scale.md). Ignored on a Unix-domain socket, which has no peer to lose.
+    return Query("SELECT set_config('tcp_keepalives_idle', '10', false), "
+                 "set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false)")
+        .status();
   }
 
   // Outside a transaction: reconnects a connection that was lost (the server restarted, or the

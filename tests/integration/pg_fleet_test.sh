@@ -83,6 +83,23 @@ else
   leader=b leader_pid=$pid_b other=a
 fi
 
+# A server that loses power or network sends no FIN: PostgreSQL frees its leadership lock only when
+# TCP keepalive finds the peer gone. certcast asks for probes after 10 s idle on every session
+# (store/pg_store.cc SessionSetup); without it the server side of each connection waits Linux's
+# tcp_keepalive_time (7,200 s) first. The server side of each of the two servers' connections
+# must show a keepalive timer of at most 10 s. (Not shown here: a peer actually gone silent.)
+pg_port=${PG_URI##*:}; pg_port=${pg_port%%/*}
+client_ports=$(ss -tnpH state established "( dport = :$pg_port )" | grep '"certcast"' | awk '{print $3}' | sed 's/.*://')
+[[ -n $client_ports ]] || fail "no certcast connection to PostgreSQL on :$pg_port: $(ss -tnpH state established)"
+for p in $client_ports; do
+  timer=$(ss -tnoH state established "( sport = :$pg_port and dport = :$p )" | grep -o 'timer:(keepalive,[^,]*' || true)
+  # The time left to the next probe, as ss prints it: 9.1sec, 812ms, 119min.
+  [[ $timer =~ ^timer:\(keepalive,([0-9.]+)(ms|sec|min)$ ]] &&
+    python3 -c "import sys; s = float(sys.argv[1]) * {'ms': 0.001, 'sec': 1, 'min': 60}[sys.argv[2]]; sys.exit(0 if s <= 10 else 1)" \
+      "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" ||
+    fail "PostgreSQL's side of certcast connection :$p has keepalive '${timer:-none}', want at most 10 s"
+done
+
 # Either server takes ingest and reads.
 for port in "$port_a" "$port_b"; do
   code=$(printf '%s\n' "{\"ts\":\"2026-11-01T00:00:0${port: -1}Z\",\"type\":\"dns\",\"name\":\"p$port.example.com\",\"rtype\":\"A\",\"rcode\":\"NOERROR\",\"values\":[\"203.0.113.1\"]}" |
