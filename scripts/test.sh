@@ -38,7 +38,8 @@ sanitize_tests=(src/core/core_test src/store/store_test src/model/model_test
                 src/collect/probe/probe_test src/collect/probe/ntp_test
                 src/collect/clients/clients_test src/collect/clients/clients_corpus_test
                 src/collect/host/host_test src/alert/alert_test src/agent/agent_test
-                src/agent/agent_actions_test)
+                src/agent/agent_actions_test src/features/fleet_facts_test src/plan/plan_state_test
+                src/act/daemon_test src/api/api_fleet_service_test)
 # Integration scripts run again with the sanitized `certcast` (each takes the binary as its first
 # argument), chosen for the outside input they feed it: event files and spool lines (ingest_cli),
 # a client's Latin-1 output, a hostile config and a corrupted store row (run_hardening), kill -9
