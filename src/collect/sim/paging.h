@@ -13,7 +13,8 @@
 // open, and before it, while the truth records the lineage as doomed (GroundTruth::doomed: the
 // fault is live, applies to the lineage's set-up and outlasts its next renewal, by the world's
 // state at that instant; decided 2026-12-05, docs/decisions.md): a page then says which renewal
-// will fail, and it will. A page at such a fault that heals before the renewal is due is not at a
+// will fail, and it will. A lineage whose client's rule renews after expiry is doomed too, with no
+// fault (the cold-start `ExpiryImminent` page; decided 2026-12-05). A page at such a fault that heals before the renewal is due is not at a
 // real cause (issue #15's provider outages). Every test reads the truth only, never the policy's
 // output.
 #pragma once

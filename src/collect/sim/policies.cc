@@ -82,7 +82,8 @@ class ExpiryAlertPolicy final : public Policy {
 
 // The ceiling (issue #15): knows every fault through the world's Oracle and pages exactly when a
 // live fault will make a lineage's next renewal fail, once per lineage and fault. A day's pages
-// for one fault are one notice naming its lineages, as an incident would be.
+// for one fault are one notice naming its lineages, as an incident would be. A lineage whose
+// client's rule renews after expiry (no fault) gets a page of its own: its cause is its own set-up.
 class OraclePolicy final : public Policy {
  public:
   std::string name() const override { return "oracle"; }
@@ -94,13 +95,18 @@ class OraclePolicy final : public Policy {
     std::map<int64_t, size_t> notice_of_fault;  // today's notice per fault
     for (Oracle::Doomed& d : oracle_->DoomedRenewals(day_end)) {
       if (!paged_.insert({d.cert, d.fault}).second) continue;
-      auto [it, added] = notice_of_fault.emplace(d.fault, log_.notices.size());
-      if (added) log_.notices.push_back({day_end, NoticeSeverity::kPage, {}});
-      log_.notices[it->second].certs.push_back(d.cert);
+      if (d.fault < 0) {
+        log_.notices.push_back({day_end, NoticeSeverity::kPage, {d.cert}});
+      } else {
+        auto [it, added] = notice_of_fault.emplace(d.fault, log_.notices.size());
+        if (added) log_.notices.push_back({day_end, NoticeSeverity::kPage, {}});
+        log_.notices[it->second].certs.push_back(d.cert);
+      }
       PlannedAction a;
       a.cert = std::move(d.cert);
       a.kind = ActionKind::kAlert;
-      a.reason = StrCat("oracle: fault ", d.fault, " will make the next renewal fail");
+      a.reason = d.fault < 0 ? std::string("oracle: the client's rule renews after expiry")
+                             : StrCat("oracle: fault ", d.fault, " will make the next renewal fail");
       a.risk = 1;
       out.push_back(std::move(a));
     }

@@ -520,6 +520,37 @@ TEST(ClosedLoopTest, BaselinesAlertAndTheirPrecisionIsCounted) {
   EXPECT_FALSE(MakeBaselinePolicy("sometimes").ok());
 }
 
+// acme.sh <= 3.1.3 renews 59 days after issue: on 45-day certificates (the tlsserver profile) its
+// rule lets every certificate expire. The truth records those lineages doomed from the first day
+// end on (no fault: fault_id -1), and an expiry page at one is at a real cause, by the paging
+// score and by the world's own test (the person it reaches fixes the rule); on 90-day certificates
+// the same rule renews in time and nothing is doomed.
+TEST(ClosedLoopTest, ARuleThatRenewsAfterExpiryIsDoomedAndAPageAtItIsReal) {
+  for (const bool short_lived : {true, false}) {
+    SCOPED_TRACE(short_lived ? "45-day certificates" : "90-day certificates");
+    SimConfig c = QuietConfig(40, 60);
+    OnlyClient(c, &SimConfig::w_acmesh_old);
+    c.ca_zerossl_share = c.ca_google_share = 0;
+    c.profile_tlsserver_share = short_lived ? 1 : 0;
+    auto expiry = MakeBaselinePolicy("expiry-alert", 7);
+    ASSERT_TRUE(expiry.ok());
+    RunResult r = MustRun(c, nullptr, expiry->get());
+    std::set<std::string> doomed_from_day_one;
+    for (const DoomRecord& d : r.truth.doomed) {
+      EXPECT_EQ(d.fault_id, -1) << d.cert;  // the quiet fleet has no fault
+      if (d.from == c.start + absl::Hours(24)) doomed_from_day_one.insert(d.cert);
+    }
+    if (!short_lived) {
+      EXPECT_TRUE(r.truth.doomed.empty());
+      continue;
+    }
+    EXPECT_EQ(doomed_from_day_one.size(), 40u);
+    ASSERT_GT(r.metrics.paging.pages, 0);
+    EXPECT_EQ(r.metrics.paging.pages_real, r.metrics.paging.pages);
+    EXPECT_EQ(r.metrics.alerts_true, r.metrics.alerts);
+  }
+}
+
 // ---- Paging (paging.h): pages and tickets scored against a hand-made truth ----
 
 absl::Time Day(int day) { return absl::FromUnixSeconds(1795824000) + absl::Hours(24) * day; }

@@ -257,11 +257,13 @@ struct LineageRecord {
 // lineage's set-up at that instant (its challenge, CA, profile) and, as the world has it scheduled
 // then, outlasts the lineage's next renewal (World::DoomedRenewals, the oracle's own test). It is
 // how a fault scoped to a registered domain, an organisation or a CA points at a lineage before
-// it opens an episode there (paging.h). Recorded in closed loops only, for every lineage at every
-// day end, whatever the policy does.
+// it opens an episode there (paging.h). Also doomed, with no fault: a lineage whose client's own
+// rule renews its current certificate no earlier than its expiry (acme.sh after_issue_days:59 on a
+// 45-day certificate; decided 2026-12-05, docs/decisions.md). Recorded in closed loops only, for
+// every lineage at every day end, whatever the policy does.
 struct DoomRecord {
   std::string cert;
-  int64_t fault_id = -1;  // index in GroundTruth::faults
+  int64_t fault_id = -1;  // index in GroundTruth::faults; -1: the client's rule renews too late
   absl::Time from, to;
 };
 
@@ -366,12 +368,13 @@ class Oracle {
   virtual ~Oracle() = default;
   struct Doomed {
     std::string cert;
-    int64_t fault = -1;  // index in GroundTruth::faults
+    int64_t fault = -1;  // index in GroundTruth::faults; -1: the client's rule renews too late
   };
   // Lineages (not retired) whose next renewal a live fault will make fail: with the lineage's
   // current challenge and CA, a fault that breaks its renewal or serving is active at `at` and
   // still active at the renewal's due time (as the world knows it now; a person's later fix is
-  // not foreseen). In fleet order.
+  // not foreseen); else, whose client's rule renews the current certificate no earlier than its
+  // expiry (fault -1). In fleet order.
   virtual std::vector<Doomed> DoomedRenewals(absl::Time at) const = 0;
 };
 

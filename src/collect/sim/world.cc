@@ -254,6 +254,10 @@ class World final : public Oracle {
 
   // Renewal.
   Sec DueTime(const Lineage& L) const;
+  // The client's own rule renews the current certificate no earlier than its expiry (acme.sh
+  // after_issue_days:59 on a 45-day certificate): without someone renewing outside the rule, it
+  // expires. A cause like a fault, but of the set-up, not of an event (no FaultRecord).
+  bool RenewsAfterExpiry(const Lineage& L) const { return DueTime(L) >= L.not_after; }
   Sec Lifetime(int ca, int profile, Sec t) const;
   // Attempts a renewal; returns the finish time. trigger: schedule, forced, ari, startup.
   Sec Attempt(int32_t l, Sec t, const char* trigger, bool dry_run);
@@ -1137,7 +1141,7 @@ void World::NoteOutageStart(int32_t l, Sec t) {
   L.outage_since = std::max(L.served_not_after, start_);
   if (L.episode < 0) {
     // Expired without a failed attempt: a rule that renews too late, or something unexplained.
-    const bool late_rule = DueTime(L) >= L.not_after && L.served_serial == L.serial;
+    const bool late_rule = RenewsAfterExpiry(L) && L.served_serial == L.serial;
     StartEpisode(l, L.outage_since, late_rule ? "lifetime_config" : "unknown",
                  late_rule ? "lifetime_config" : "unexplained", -1, false);
   }
@@ -1182,7 +1186,7 @@ bool World::HasRealCause(int32_t l, Sec t, int32_t* fault) const {
   const Lineage& L = lineages_[l];
   *fault = LiveFault(L, t);
   if (*fault >= 0) return true;
-  return L.served_serial != L.serial || L.outage_since != kInf;
+  return L.served_serial != L.serial || L.outage_since != kInf || RenewsAfterExpiry(L);
 }
 
 std::vector<Oracle::Doomed> World::DoomedRenewals(absl::Time at) const {
@@ -1193,8 +1197,13 @@ std::vector<Oracle::Doomed> World::DoomedRenewals(absl::Time at) const {
     const int32_t fault = LiveFault(L, t);
     // The fault must outlast the renewal: one that heals (or is fixed, as scheduled now) before the
     // client's next attempt breaks nothing. An overdue renewal is due now.
-    if (fault < 0 || faults_[fault].end <= std::max(DueTime(L), t)) continue;
-    out.push_back({L.cert, fault});
+    if (fault >= 0 && faults_[fault].end > std::max(DueTime(L), t)) {
+      out.push_back({L.cert, fault});
+    } else if (RenewsAfterExpiry(L)) {
+      // No fault, but the client's rule lets the certificate expire before it renews: doomed
+      // all the same (the outage it leads to opens a lifetime_config episode).
+      out.push_back({L.cert, -1});
+    }
   }
   return out;
 }
@@ -1701,8 +1710,9 @@ void World::OnHumanFix(int32_t l, Sec t) {
         EmitConfig(l, t);
       }
   }
-  if (L.rule.kind == RenewRule::Kind::kAfterIssueDays && DueTime(L) >= L.not_after) {
-    // The person who found the expired certificate upgrades the client to the current default.
+  if (L.rule.kind == RenewRule::Kind::kAfterIssueDays && RenewsAfterExpiry(L)) {
+    // The person who found the expired certificate, or was paged about it before, upgrades the
+    // client to the current default.
     L.rule_text = "after_issue_days:29";
     L.rule = *ParseRenewRule(L.rule_text);
     hosts_[L.host].upgraded = true;
@@ -1944,7 +1954,8 @@ void World::Apply(const PlannedAction& a, Sec t) {
       if (HasRealCause(l, t, &fault)) {
         ++m_.alerts_true;
         std::string cause = fault >= 0 ? std::string(VariantCause(faults_[fault].variant))
-                            : L.episode >= 0 ? truth_.episodes[L.episode].cause : "not_served";
+                            : L.episode >= 0 ? truth_.episodes[L.episode].cause
+                            : RenewsAfterExpiry(L) ? "lifetime_config" : "not_served";
         ++m_.by_cause[cause].alerts_true;
         trust_ = std::min(1.0, trust_ + 0.01);
         if (fault >= 0 && faults_[fault].abandoned) {
