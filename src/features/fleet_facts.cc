@@ -185,11 +185,17 @@ void FoldFacts(FleetFacts& facts, const Event& ev, IssuedRole role, AddressChang
       s.serial = e.serial.value_or("");
       s.not_after = e.not_after;
       std::string key = ServedKey(e.endpoint, e.sni);
-      if (e.cert) {
-        facts.certs[*e.cert].served[std::move(key)] = std::move(s);
-      } else {
-        facts.names[e.sni].served[std::move(key)] = std::move(s);
+      auto& served = e.cert ? facts.certs[*e.cert].served : facts.names[e.sni].served;
+      auto [it, added] = served.try_emplace(std::move(key));
+      Served& slot = it->second;
+      if (!added && slot.serial != s.serial) {
+        s.before_serial = std::move(slot.serial);
+        s.before_probed_at = slot.probed_at;
+      } else if (!added) {
+        s.before_serial = std::move(slot.before_serial);
+        s.before_probed_at = slot.before_probed_at;
       }
+      slot = std::move(s);
       break;
     }
     case EventType::kDns:

@@ -57,9 +57,17 @@ struct Served {
   std::optional<TlsError> error;
   std::string serial;
   std::optional<absl::Time> not_after;
+  // The serial served here before `serial` (the latest probe that answered differently) and when
+  // that probe ran: when another lineage's certificate replaces this lineage's on the endpoint,
+  // the last time this lineage's own certificate was seen there (policy::LastObserved).
+  std::string before_serial;
+  std::optional<absl::Time> before_probed_at;
 };
 template <FieldsOf<Served> S>
-auto Fields(S& s) { return std::tie(s.endpoint, s.sni, s.host, s.probed_at, s.ok, s.error, s.serial, s.not_after); }
+auto Fields(S& s) {
+  return std::tie(s.endpoint, s.sni, s.host, s.probed_at, s.ok, s.error, s.serial, s.not_after,
+                  s.before_serial, s.before_probed_at);
+}
 
 struct Credential {
   CredentialKind kind = CredentialKind::kAccountKey;

@@ -175,5 +175,38 @@ TEST(AddressTest, DnsEventsReachBothConsumers) {
   EXPECT_EQ(telemetry.address_change_days, ToDays(T("2026-09-04T00:00:00Z")));
 }
 
+// A served result keeps the serial served before the latest one and when it was last seen, for
+// the policy's LastObserved: when another certificate (ff) replaces the lineage's (0a) on
+// web1:443, the last probe that still found 0a; repeats of the same serial keep it; by name and by
+// lineage alike.
+TEST(ServedTest, KeepsTheSerialServedBeforeAndWhenItWasLastSeen) {
+  for (const bool by_cert : {false, true}) {
+    SCOPED_TRACE(by_cert ? "probes name the lineage" : "probes name only the name");
+    FleetState fleet;
+    auto probe = [&](const char* ts, const char* serial) {
+      return std::string(R"({"ts":")") + ts +
+             R"(","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com",)" +
+             (by_cert ? R"("cert":"shop",)" : "") + R"("outcome":"ok","serial":")" + serial + R"("})";
+    };
+    auto served = [&]() -> const Served& {
+      const auto& m = by_cert ? fleet.facts().certs.at("shop").served
+                              : fleet.facts().names.at("shop.example.com").served;
+      return m.at(ServedKey("web1:443", "shop.example.com"));
+    };
+    ASSERT_TRUE(fleet.Apply(*ParseEventLine(kConfig)).ok());
+    ASSERT_TRUE(fleet.Apply(*ParseEventLine(probe("2026-09-01T00:00:00Z", "0a"))).ok());
+    EXPECT_EQ(served().before_serial, "");
+    EXPECT_FALSE(served().before_probed_at.has_value());
+    ASSERT_TRUE(fleet.Apply(*ParseEventLine(probe("2026-09-02T00:00:00Z", "0a"))).ok());
+    EXPECT_FALSE(served().before_probed_at.has_value());
+    ASSERT_TRUE(fleet.Apply(*ParseEventLine(probe("2026-09-03T00:00:00Z", "ff"))).ok());
+    ASSERT_TRUE(fleet.Apply(*ParseEventLine(probe("2026-09-04T00:00:00Z", "ff"))).ok());
+    EXPECT_EQ(served().serial, "ff");
+    EXPECT_EQ(served().probed_at, T("2026-09-04T00:00:00Z"));
+    EXPECT_EQ(served().before_serial, "0a");
+    EXPECT_EQ(served().before_probed_at, T("2026-09-02T00:00:00Z"));
+  }
+}
+
 }  // namespace
 }  // namespace certcast

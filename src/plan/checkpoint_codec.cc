@@ -17,7 +17,7 @@ static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 304 &&
                   sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 && sizeof(DiagnosisFacts) == 104 &&
                   sizeof(AttemptRecord) == 96 && sizeof(FleetStateImpl) == 736 &&
                   sizeof(LineageFacts) == 2104 && sizeof(NameFacts) == 576 && sizeof(HostFacts) == 328 &&
-                  sizeof(AddressFacts) == 128 && sizeof(Attempt) == 176 && sizeof(Served) == 176 &&
+                  sizeof(AddressFacts) == 128 && sizeof(Attempt) == 176 && sizeof(Served) == 232 &&
                   sizeof(FailureStreak) == 112 && sizeof(Credential) == 56 && sizeof(Deploy) == 88 &&
                   sizeof(DomainFacts) == 56 && sizeof(FleetFacts) == 200,
               "features/fleet_state.h, fleet_facts.h or lineage_state.h changed: update the struct's Fields list "

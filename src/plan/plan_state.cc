@@ -24,8 +24,9 @@ constexpr std::string_view kMagic = "certcast-plan-state";
 // struct through its one Fields list (a lineage view's config is written also before its first
 // config event, as a default ConfigEvent). 9: the newest folded event's ts (the lateness mark).
 // 10: one fold (issue #13 step 4): the facts inside the FleetState, written once; repeats and
-// earlier certificates no longer change the current one.
-constexpr int64_t kPlanStateFormat = 10;
+// earlier certificates no longer change the current one. 11: a served result keeps the serial
+// served before it and when (a foreign certificate is no observation of the lineage, issue #15).
+constexpr int64_t kPlanStateFormat = 11;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -277,7 +277,7 @@ TEST_F(PlanStateTest, RefusesCheckpointsItCannotUse) {
   const std::vector<Case> cases = {
       {"", "not a plan state checkpoint"},
       {"certcast-plan-state", "not a plan state checkpoint"},
-      {other_format, "checkpoint format 1, this certcast writes 10"},
+      {other_format, "checkpoint format 1, this certcast writes 11"},
       {good.substr(0, good.size() - 3), "fleet state: checkpoint: truncated or corrupt "},
       {good + "x", "checkpoint: 1 trailing bytes"},
       {dangling_reference, "checkpoint: truncated or corrupt string reference at byte 36"},

@@ -129,8 +129,19 @@ LineageView BuildOne(const FleetFacts& facts, const std::string& cert, const Lin
     }
   }
   for (auto& [key, s] : served) {
-    if (!s.serial.empty() && !c.serials.contains(s.serial)) continue;
     s.host = host_of(s.endpoint);
+    if (!s.serial.empty() && !c.serials.contains(s.serial)) {
+      // Another lineage's certificate: on another host a shared name's other server, on this
+      // lineage's own host what replaced it.
+      if (s.before_probed_at && (s.before_serial.empty() || c.serials.contains(s.before_serial)) &&
+          (!v.own_served_before_foreign || *s.before_probed_at > *v.own_served_before_foreign)) {
+        v.own_served_before_foreign = s.before_probed_at;
+      }
+      if (!s.host.empty() && (!v.foreign_served || s.probed_at > v.foreign_served->probed_at)) {
+        v.foreign_served = s;
+      }
+      continue;
+    }
     v.served.push_back(s);
   }
   if (auto it = facts.cas.find(c.config.ca); it != facts.cas.end()) ev.ca = it->second;
@@ -163,6 +174,7 @@ LineageView BuildOne(const FleetFacts& facts, const std::string& cert, const Lin
 absl::Time LastObserved(const LineageView& v) {
   absl::Time t = std::max(v.config_at, v.current_recorded_at);
   for (const Served& s : v.served) t = std::max(t, s.probed_at);
+  if (v.own_served_before_foreign) t = std::max(t, *v.own_served_before_foreign);
   for (const LineageView::Deploy& d : v.deploys) t = std::max(t, d.at);
   for (const std::optional<Attempt>* a : {&v.last_attempt, &v.last_dry_run}) {
     if (*a) t = std::max(t, (*a)->at);

@@ -96,7 +96,15 @@ struct LineageView {
   int failures_last_hour = 0;
   std::map<std::string, int> episode_errors;  // error -> count in the episode
 
-  std::vector<Served> served;  // latest probe per endpoint
+  std::vector<Served> served;  // latest probe per endpoint, of this lineage's certificates only
+  // The latest probe at this lineage's own host that found another certificate for one of its
+  // names (a serial never issued to it): the host's agent still looks at the name, and the host
+  // serves something else there, so the lineage was replaced or removed on it. Not an
+  // observation of this lineage (LastObserved); a sign of life of the host (LineageNotObserved).
+  std::optional<Served> foreign_served;
+  // Where another certificate replaced this lineage's on an endpoint, the latest probe that still
+  // found this lineage's (Served::before_probed_at): an observation of it (LastObserved).
+  std::optional<absl::Time> own_served_before_foreign;
   using Deploy = certcast::Deploy;
   std::vector<Deploy> deploys;  // latest per host
 
@@ -107,7 +115,7 @@ struct LineageView {
 };
 // The lineage's own latest observation: what its agent probed, its client attempted or reported,
 // and what was issued or deployed for it. Host, domain and CA evidence shared with other lineages
-// does not count.
+// does not count, nor a probe that found another lineage's certificate.
 absl::Time LastObserved(const LineageView& v);
 
 // The views of every lineage that has a config event, sorted by cert, as of `as_of`: a pure

@@ -806,25 +806,32 @@ Proposal Alert(const Context& x, std::string_view reason, std::string message, s
 // collection, so this replaces the lineage's other alerts with one report a person settles in
 // working hours (the alert core caps it at ticket).
 //
-// "The host kept reporting" is either of two facts, each at least observation_lapse after the
-// lineage's own last observation: the host's client scheduler ran (certbot, lego, acme.sh timers),
-// or another lineage the host runs was observed (its probe, attempt, report or deploy). The second
+// "The host kept reporting" is one of three facts, each at least observation_lapse after the
+// lineage's own last observation: the host's agent probed one of the lineage's names there and
+// found another certificate (LineageView::foreign_served: what replaced it; such a probe is no
+// observation of this lineage), the host's client scheduler ran (certbot, lego, acme.sh timers),
+// or another lineage the host runs was observed (its probe, attempt, report or deploy). The third
 // covers clients without a scheduler report (Caddy, cert-manager), where a removed lineage used to
 // page daily through the safety net (held-out hosting-93, -98, k8s-95). A lineage still on the
 // host is probed where it is served whatever its client does, so a failure of this lineage alone
 // (its client stopped renewing it, a hook broke, its certificate expired) leaves its own
 // observations running and the rule silent: only the agent no longer looking at it silences them.
-// Never fires for a lineage never probed (no served result: a deployment without probes), nor
+// Never fires for a lineage never probed (no served result of its own or another certificate at
+// its host: a deployment without probes), nor
 // when the host itself went quiet (its scheduler report and its other lineages stop too), nor on
 // a host with one lineage and no scheduler report (nothing tells removal from a dead agent): then
 // the safety net pages as before.
 std::optional<Proposal> AlertLineageNotObserved(const Context& x) {
   const LineageView& v = x.v;
   const Evidence& ev = v.evidence;
-  if (!v.current || v.served.empty()) return std::nullopt;
+  if (!v.current || (v.served.empty() && !v.foreign_served)) return std::nullopt;
   const absl::Time last = LastObserved(v);
   std::string host_reports;
-  if (ev.scheduler_last_run && *ev.scheduler_last_run - last >= x.cfg.observation_lapse) {
+  if (v.foreign_served && v.foreign_served->probed_at - last >= x.cfg.observation_lapse) {
+    const Served& f = *v.foreign_served;
+    host_reports = StrCat(f.endpoint, " served another certificate (",
+                          f.serial, ") for ", f.sni, " at ", Ts(f.probed_at));
+  } else if (ev.scheduler_last_run && *ev.scheduler_last_run - last >= x.cfg.observation_lapse) {
     host_reports = StrCat(ToString(v.config.client), "'s scheduler on ", v.config.host, " ran at ",
                           Ts(*ev.scheduler_last_run));
   } else if (ev.host_other_observed && *ev.host_other_observed - last >= x.cfg.observation_lapse) {

@@ -154,14 +154,34 @@ std::string CertbotWithRule(const char* rule) {
                 rule, R"("})");
 }
 
-// The host's agent probing what web1:443 serves for the lineage's name (serial 0a).
-std::string ServedProbe(const char* ts) {
-  return StrCat(R"({"ts":")", ts, R"(","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com","outcome":"ok","serial":"0a","not_after":"2026-11-30T00:00:00Z"})");
+// The host's agent probing what web1:443 serves for the lineage's name (serial 0a); `by_cert`:
+// the probe names the lineage (a target derived from it) rather than only the name.
+std::string ServedProbe(const char* ts, bool by_cert = false) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com",)",
+                by_cert ? R"("cert":"shop",)" : "",
+                R"("outcome":"ok","serial":"0a","not_after":"2026-11-30T00:00:00Z"})");
 }
 // web1's daily host report: its client's scheduler last ran at `ran`.
 std::string HostScheduler(const char* ts, const char* ran) {
   return StrCat(R"({"ts":")", ts, R"(","type":"host","host":"web1","disk_free_bytes":1000000000,"disk_total_bytes":2000000000,"scheduler_last_run":")",
                 ran, R"("})");
+}
+
+// web1 serving another lineage's certificate (serial ff) for the lineage's name.
+std::string ForeignProbe(const char* ts, bool by_cert = false) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"tls_probe","endpoint":"web1:443","sni":"shop.example.com",)",
+                by_cert ? R"("cert":"shop",)" : "",
+                R"("outcome":"ok","serial":"ff","not_after":"2027-02-01T00:00:00Z"})");
+}
+// The same other certificate served for the name by another host (web2).
+std::string ForeignProbeElsewhere(const char* ts) {
+  return StrCat(R"({"ts":")", ts, R"(","type":"tls_probe","endpoint":"web2:443","sni":"shop.example.com","outcome":"ok","serial":"ff","not_after":"2027-02-01T00:00:00Z"})");
+}
+
+// Two days before the 0a certificate's expiry, nothing renewed: the safety net renews and pages.
+Case PagedAtExpiry(std::string name, std::vector<std::string> events) {
+  return Case{std::move(name), std::move(events), "2026-11-28T00:00:00Z",
+              {{ActionKind::kRenew, kReasonExpiryImminent}, {ActionKind::kAlert, kReasonExpiryImminent}}};
 }
 
 // Caddy on web1: no scheduler report (it renews in-process). "shop" and a neighbour, "blog".
@@ -200,6 +220,42 @@ INSTANTIATE_TEST_SUITE_P(
               {ActionKind::kAlert, kReasonLineageNotObserved}},
              0.0, nullptr, nullptr, {},
              "has not been observed since 2026-11-02T00:00:00Z"},
+        // Issue #15: the lineage was replaced on its host (web1 now serves another certificate,
+        // ff, for its name) and its host sends nothing else. The probes that found ff are no
+        // observation of this lineage, and they show the agent still looks at the name: one
+        // report (a ticket), not a daily ExpiryImminent page.
+        Case{"ALineageWhoseHostServesAnotherCertificateForItsNameIsReportedAsNotObserved",
+             {kConfigCaddy, kIssued, ServedProbe("2026-11-01T00:00:00Z"),
+              ServedProbe("2026-11-02T00:00:00Z"), ForeignProbe("2026-11-03T00:00:00Z"),
+              ForeignProbe("2026-11-27T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonLineageNotObserved}},
+             0.0, nullptr, nullptr, {},
+             "since 2026-11-02T00:00:00Z (no probe, attempt or configuration report) while "
+             "web1:443 served another certificate (ff) for shop.example.com at "
+             "2026-11-27T00:00:00Z"},
+        // The same through probes that name the lineage, beside a scheduler report: the foreign
+        // serial is no observation either way.
+        Case{"AProbeNamingTheLineageThatFoundAnotherCertificateIsNoObservationOfIt",
+             {kConfigHttp, kIssued, ServedProbe("2026-11-02T00:00:00Z", true),
+              ForeignProbe("2026-11-26T00:00:00Z", true),
+              HostScheduler("2026-11-26T12:00:00Z", "2026-11-26T00:00:00Z")},
+             "2026-11-28T00:00:00Z",
+             {{ActionKind::kRenew, kReasonExpiryImminent},
+              {ActionKind::kAlert, kReasonLineageNotObserved}},
+             0.0, nullptr, nullptr, {},
+             "has not been observed since 2026-11-02T00:00:00Z"},
+        // Another certificate for the name on another host (web2: a shared name's other server)
+        // says nothing about web1: the lineage is only silent, and the safety net pages.
+        PagedAtExpiry("AnotherCertificateForTheNameOnAnotherHostStillPagesAtExpiry",
+                      {kConfigCaddy, kIssued, ServedProbe("2026-11-02T00:00:00Z"),
+                       ForeignProbeElsewhere("2026-11-27T00:00:00Z")}),
+        // Another certificate on its own host, but its own certificate was probed 40 h ago
+        // (inside observation_lapse): still observed, still paged.
+        PagedAtExpiry("AnotherCertificateSoonAfterItsOwnWasSeenStillPagesAtExpiry",
+                      {kConfigCaddy, kIssued, ServedProbe("2026-11-26T08:00:00Z"),
+                       ForeignProbe("2026-11-27T00:00:00Z")}),
         // The same silence, but the host's reports stopped with it (the agent or the machine is
         // down): the certificate may still be served and expire: the safety net pages.
         Case{"ALineageSilentWithItsWholeHostStillPagesAtExpiry",
