@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <iterator>
+#include <limits>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -42,24 +44,147 @@ absl::Time TwoThirds(absl::Time not_before, absl::Time not_after) {
   return not_before + life * (life < 10 * kDay ? 0.5 : 2.0 / 3.0);
 }
 
-// The median point, as a fraction of the lifetime, at which the lineage's earlier certificates
-// were replaced; nullopt without history. Failures make some renewals late; the median ignores a
-// few of those.
-std::optional<double> LearnedFraction(absl::Time current_not_before,
-                                      std::span<const std::pair<absl::Time, absl::Time>> previous) {
-  std::vector<double> fractions;
-  absl::Time newer_not_before = current_not_before;
-  for (size_t i = 0; i < previous.size() && i < kRenewalHistoryKept; ++i) {
-    const auto& [not_before, not_after] = previous[i];
-    const absl::Duration life = not_after - not_before;
-    if (life > absl::ZeroDuration() && newer_not_before > not_before) {
-      fractions.push_back(std::min(1.0, absl::FDivDuration(newer_not_before - not_before, life)));
+// What the client's rule counts in, and so what its earlier replacements teach about the next one:
+// a fraction of the lifetime (certbot >= 4, lego >= 5, cert-manager, Caddy, fraction:F), days
+// before expiry (certbot < 4's renew_before_expiry, lego < 5's --days, days_left:N) or days after
+// issue (acme.sh's Le_RenewalDays, after_issue_days:N). Read in the wrong unit, a lifetime change
+// moves the learned point: 90-day certificates replaced 30 days before expiry are "2/3 of the
+// lifetime", which on a 45-day certificate is 15 days later than the same client renews it.
+enum class HistoryUnit { kFractionOfLifetime, kDaysBeforeExpiry, kDaysAfterIssue };
+
+// Which earlier certificates are comparable with the current one. A fraction's default switches to
+// 1/2 under 10 days, so a fraction learned on 90-day certificates says nothing about 160-hour ones;
+// a client whose rule is unknown (certbot or lego without a version: the later of 2/3 and 30 days
+// left) renews at a point that depends on the lifetime itself, so only certificates of the same
+// lifetime (within 5 %) count.
+enum class HistoryLifetimes { kAny, kSameSideOfTenDays, kSame };
+
+struct HistoryReading {
+  HistoryUnit unit;
+  HistoryLifetimes lifetimes;
+};
+
+// The client defaults of ClientDefaultDue, named so that the due time and the history reading
+// come from one decision per client and version.
+enum class DefaultRule { kTwoThirds, kThirtyDaysLeft, kLaterOfBoth, kAfterIssue29, kAfterIssue59 };
+
+DefaultRule ClientDefaultRule(Client client, const std::optional<std::string>& client_version) {
+  const std::optional<std::array<int, 3>> version = ParseVersion(client_version);
+  switch (client) {
+    case Client::kCertbot:
+      // certbot 4.0 moved from a hard-coded 30 days before expiry to 2/3 of the lifetime. Without a
+      // version, the later of the two: "the client is late" is then never claimed for a client
+      // that is merely on the other default.
+      if (!version) return DefaultRule::kLaterOfBoth;
+      return (*version)[0] >= 4 ? DefaultRule::kTwoThirds : DefaultRule::kThirtyDaysLeft;
+    case Client::kLego:
+      // lego 4 renews at --days 30; lego 5 is dynamic (2/3) by default. Versions before 4 had the
+      // same --days 30 default.
+      if (!version) return DefaultRule::kLaterOfBoth;
+      return (*version)[0] >= 5 ? DefaultRule::kTwoThirds : DefaultRule::kThirtyDaysLeft;
+    case Client::kAcmeSh: {
+      // Le_RenewalDays default 30 (renew at issuance + 30 d - 1 d) since 3.1.4, 60 before.
+      const bool before_3_1_4 =
+          version && std::make_tuple((*version)[0], (*version)[1], (*version)[2]) <
+                         std::make_tuple(3, 1, 4);
+      return before_3_1_4 ? DefaultRule::kAfterIssue59 : DefaultRule::kAfterIssue29;
     }
-    newer_not_before = not_before;
+    case Client::kCertManager:
+    case Client::kCaddy:
+    case Client::kOther:
+      return DefaultRule::kTwoThirds;
   }
-  if (fractions.empty()) return std::nullopt;
-  std::sort(fractions.begin(), fractions.end());
-  return fractions[fractions.size() / 2];
+  return DefaultRule::kTwoThirds;
+}
+
+HistoryReading ReadingOf(RenewRule::Kind kind) {
+  switch (kind) {
+    case RenewRule::Kind::kFraction:
+      return {HistoryUnit::kFractionOfLifetime, HistoryLifetimes::kSameSideOfTenDays};
+    case RenewRule::Kind::kDaysLeft:
+      return {HistoryUnit::kDaysBeforeExpiry, HistoryLifetimes::kAny};
+    case RenewRule::Kind::kAfterIssueDays:
+      return {HistoryUnit::kDaysAfterIssue, HistoryLifetimes::kAny};
+  }
+  return {HistoryUnit::kFractionOfLifetime, HistoryLifetimes::kSame};
+}
+
+HistoryReading ReadingOf(DefaultRule rule) {
+  switch (rule) {
+    case DefaultRule::kTwoThirds:
+      return ReadingOf(RenewRule::Kind::kFraction);
+    case DefaultRule::kThirtyDaysLeft:
+      return ReadingOf(RenewRule::Kind::kDaysLeft);
+    case DefaultRule::kAfterIssue29:
+    case DefaultRule::kAfterIssue59:
+      return ReadingOf(RenewRule::Kind::kAfterIssueDays);
+    case DefaultRule::kLaterOfBoth:
+      return {HistoryUnit::kFractionOfLifetime, HistoryLifetimes::kSame};
+  }
+  return {HistoryUnit::kFractionOfLifetime, HistoryLifetimes::kSame};
+}
+
+bool Comparable(HistoryLifetimes lifetimes, absl::Duration earlier, absl::Duration current) {
+  switch (lifetimes) {
+    case HistoryLifetimes::kAny:
+      return true;
+    case HistoryLifetimes::kSameSideOfTenDays:
+      return (earlier < 10 * kDay) == (current < 10 * kDay);
+    case HistoryLifetimes::kSame:
+      return absl::AbsDuration(earlier - current) <= current / 20;
+  }
+  return false;
+}
+
+// The median point, in the rule's unit, at which the lineage's comparable earlier certificates
+// were replaced, applied to the current certificate; nullopt without such history. Failures make
+// some renewals late; the median ignores a few of those. A replacement after expiry counts as at
+// expiry (the client's rule was not that late; an outage was).
+std::optional<absl::Time> LearnedDue(const HistoryReading& reading, absl::Time not_before, absl::Time not_after,
+                                     std::span<const std::pair<absl::Time, absl::Time>> previous) {
+  const absl::Duration current_life = not_after - not_before;
+  std::vector<double> points;  // fraction, or seconds before expiry / after issue
+  absl::Time newer_not_before = not_before;
+  for (size_t i = 0; i < previous.size() && i < kRenewalHistoryKept; ++i) {
+    const auto& [earlier_not_before, earlier_not_after] = previous[i];
+    const absl::Duration life = earlier_not_after - earlier_not_before;
+    const absl::Time replaced_at = std::min(newer_not_before, earlier_not_after);
+    newer_not_before = earlier_not_before;
+    if (life <= absl::ZeroDuration() || replaced_at <= earlier_not_before ||
+        !Comparable(reading.lifetimes, life, current_life)) {
+      continue;
+    }
+    switch (reading.unit) {
+      case HistoryUnit::kFractionOfLifetime:
+        points.push_back(absl::FDivDuration(replaced_at - earlier_not_before, life));
+        break;
+      case HistoryUnit::kDaysBeforeExpiry:
+        // Replaced within a day of issue: the rule's days were the whole lifetime or more (lego 4's
+        // --days 30 on 160-hour certificates renews on every run), so all it says is "at least
+        // this many days", which no longer delays anything: counted as renewing at once.
+        points.push_back(replaced_at - earlier_not_before <= kDay
+                             ? std::numeric_limits<double>::infinity()
+                             : absl::ToDoubleSeconds(earlier_not_after - replaced_at));
+        break;
+      case HistoryUnit::kDaysAfterIssue:
+        points.push_back(absl::ToDoubleSeconds(replaced_at - earlier_not_before));
+        break;
+    }
+  }
+  if (points.empty()) return std::nullopt;
+  std::sort(points.begin(), points.end());
+  const double median = points[points.size() / 2];
+  switch (reading.unit) {
+    case HistoryUnit::kFractionOfLifetime:
+      return not_before + current_life * median;
+    case HistoryUnit::kDaysBeforeExpiry:
+      // As RenewRuleDue reads days_left: never before the certificate exists.
+      if (!std::isfinite(median)) return not_before;
+      return std::max(not_before, not_after - absl::Seconds(median));
+    case HistoryUnit::kDaysAfterIssue:
+      return not_before + absl::Seconds(median);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -82,30 +207,17 @@ absl::Time ClientDefaultDue(Client client, const std::optional<std::string>& cli
                             absl::Time not_before, absl::Time not_after) {
   const absl::Time two_thirds = TwoThirds(not_before, not_after);
   const absl::Time thirty_left = std::max(not_before, not_after - 30 * kDay);
-  const std::optional<std::array<int, 3>> version = ParseVersion(client_version);
-  switch (client) {
-    case Client::kCertbot:
-      // certbot 4.0 moved from a hard-coded 30 days before expiry to 2/3 of the lifetime. Without a
-      // version, the later of the two: "the client is late" is then never claimed for a client
-      // that is merely on the other default.
-      if (!version) return std::max(two_thirds, thirty_left);
-      return (*version)[0] >= 4 ? two_thirds : thirty_left;
-    case Client::kLego:
-      // lego 4 renews at --days 30; lego 5 is dynamic (2/3) by default. Versions before 4 had the
-      // same --days 30 default.
-      if (!version) return std::max(two_thirds, thirty_left);
-      return (*version)[0] >= 5 ? two_thirds : thirty_left;
-    case Client::kAcmeSh: {
-      // Le_RenewalDays default 30 (renew at issuance + 30 d - 1 d) since 3.1.4, 60 before.
-      const bool before_3_1_4 =
-          version && std::make_tuple((*version)[0], (*version)[1], (*version)[2]) <
-                         std::make_tuple(3, 1, 4);
-      return not_before + kDay * (before_3_1_4 ? 59 : 29);
-    }
-    case Client::kCertManager:
-    case Client::kCaddy:
-    case Client::kOther:
+  switch (ClientDefaultRule(client, client_version)) {
+    case DefaultRule::kTwoThirds:
       return two_thirds;
+    case DefaultRule::kThirtyDaysLeft:
+      return thirty_left;
+    case DefaultRule::kLaterOfBoth:
+      return std::max(two_thirds, thirty_left);
+    case DefaultRule::kAfterIssue29:
+      return not_before + kDay * 29;
+    case DefaultRule::kAfterIssue59:
+      return not_before + kDay * 59;
   }
   return two_thirds;
 }
@@ -128,8 +240,9 @@ std::optional<absl::Time> ClientRenewalDueTime(const ClientRuleInput& in) {
   absl::Time due = rule ? RenewRuleDue(*rule, not_before, not_after)
                         : ClientDefaultDue(client, version, not_before, not_after);
 
-  if (std::optional<double> learned = LearnedFraction(not_before, in.previous)) {
-    due = std::max(due, not_before + (not_after - not_before) * *learned);
+  const HistoryReading reading = rule ? ReadingOf(rule->kind) : ReadingOf(ClientDefaultRule(client, version));
+  if (std::optional<absl::Time> learned = LearnedDue(reading, not_before, not_after, in.previous)) {
+    due = std::max(due, *learned);
   }
 
   const bool ari_counts = in.config && in.config->ari && in.ari &&

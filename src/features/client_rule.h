@@ -65,8 +65,13 @@ absl::Time ClientDefaultDue(Client client, const std::optional<std::string>& cli
 //  1. the config's renew_rule (RenewRuleDue), else the client default (ClientDefaultDue);
 //     cert-manager ignores a renewBefore (days_left) of the whole lifetime or more and uses its
 //     default;
-//  2. never before the median point (fraction of lifetime) at which this lineage's earlier
-//     certificates were replaced, when it has any: what the client does in practice;
+//  2. never before the median point at which this lineage's earlier certificates were replaced,
+//     when it has any: what the client does in practice. The point is read in the unit the rule
+//     counts in, so that it survives a change of lifetime (90 -> 64 -> 45 days): a fraction of
+//     the lifetime for fraction rules (2/3 defaults, fraction:F; only from certificates on the same
+//     side of 10 days), days before expiry for days_left rules (certbot < 4, lego < 5), days after
+//     issue for after_issue_days rules (acme.sh); a client whose default depends on the version
+//     and has none learns a fraction from certificates of the same lifetime only;
 //  3. ARI, when it counts (see ClientRuleInput::ari): whichever comes first, the window start or
 //     the above (for acme.sh too, whose window may replace a rule that is earlier: see
 //     docs/decisions.md).

@@ -138,6 +138,42 @@ INSTANTIATE_TEST_SUITE_P(
                  .previous = {{-42 * kDay, 40 * kDay}}, .expected = 45 * kDay},
         RuleCase{.name = "HistoryThenAriEarlierWindowWins", .client = Client::kCertbot, .version = "4.1.0", .ari_enabled = true,
                  .ari = Ari{20 * kDay, 21 * kDay}, .previous = {{-30 * kDay, 40 * kDay}}, .expected = 20 * kDay},
+        // A lifetime change (90 -> 64 -> 45 days): history is read in the unit the rule counts in.
+        // certbot 3 renews 30 days before expiry: day 60 of 90 and day 34 of 64 are both 30 days
+        // left, so day 15 of 45 (read as fractions, 0.53 and 0.67: day 30).
+        RuleCase{.name = "HistoryOfDaysLeftRuleSurvivesALifetimeChange", .client = Client::kCertbot, .version = "3.3.0",
+                 .previous = {{-34 * kDay, 64 * kDay}, {-94 * kDay, 90 * kDay}, {-154 * kDay, 90 * kDay}},
+                 .expected = kThirtyLeft45},
+        // A written days_left:30 renewed 2 days late each time (a daily cron that failed once): 28
+        // days left, day 17 of 45 (as fractions: day 31).
+        RuleCase{.name = "HistoryOfWrittenDaysLeftRuleKeepsItsLateness", .client = Client::kLego, .version = "4.25.2", .rule = "days_left:30",
+                 .previous = {{-36 * kDay, 64 * kDay}, {-98 * kDay, 90 * kDay}, {-160 * kDay, 90 * kDay}},
+                 .expected = 17 * kDay},
+        // Replaced within a day of issue (days_left:30 on 160-hour certificates renews on every run):
+        // "at least the whole lifetime", not 148 hours before expiry, which would mean day 38.8.
+        RuleCase{.name = "HistoryOfDaysLeftRenewedAtOnceDoesNotDelay", .client = Client::kLego, .version = "4.25.2",
+                 .previous = {{-absl::Hours(12), absl::Hours(160)}, {-absl::Hours(24), absl::Hours(160)}},
+                 .expected = kThirtyLeft45},
+        // acme.sh counts days after issue: 45-day certificates replaced at day 31 say day 31 of a
+        // 90-day one (as fractions, 0.69: day 62).
+        RuleCase{.name = "HistoryOfAcmeShCountsDaysAfterIssue", .client = Client::kAcmeSh, .version = "3.1.4", .lifetime = 90 * kDay,
+                 .previous = {{-31 * kDay, 45 * kDay}, {-62 * kDay, 45 * kDay}, {-93 * kDay, 45 * kDay}},
+                 .expected = 31 * kDay},
+        // certbot without a version renews at the later of 2/3 and 30 days left, a point that depends
+        // on the lifetime: only certificates of the same lifetime teach it. 90-day ones replaced at
+        // day 70 are ignored on a 45-day one (as fractions: day 35) ...
+        RuleCase{.name = "HistoryOfUnknownVersionIgnoresOtherLifetimes", .client = Client::kCertbot,
+                 .previous = {{-70 * kDay, 90 * kDay}, {-140 * kDay, 90 * kDay}},
+                 .expected = kTwoThirds45},
+        // ... and a 45-day one replaced at day 33 counts.
+        RuleCase{.name = "HistoryOfUnknownVersionLearnsFromTheSameLifetime", .client = Client::kCertbot,
+                 .previous = {{-33 * kDay, 45 * kDay}, {-103 * kDay, 90 * kDay}},
+                 .expected = 33 * kDay},
+        // Fractions do not cross 10 days: 0.8 of 90 days says nothing about a 160-hour certificate,
+        // which certbot 4 renews at half (as a fraction: hour 128).
+        RuleCase{.name = "HistoryOfFractionStaysOnItsSideOfTenDays", .client = Client::kCertbot, .version = "4.1.0",
+                 .lifetime = absl::Hours(160), .previous = {{-72 * kDay, 90 * kDay}},
+                 .expected = absl::Hours(80)},
         // Only the newest kRenewalHistoryKept count.
         // Fractions 0.7 x4, 1.0 x2 read (median 0.7); three more at 1.0 would make it 1.0.
         RuleCase{.name = "HistoryReadsAtMostSixCertificates", .client = Client::kCertbot, .version = "4.1.0",

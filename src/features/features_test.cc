@@ -381,25 +381,46 @@ INSTANTIATE_TEST_SUITE_P(
         DueCase{"explicit_rule_wins", R"({"ts":"2026-11-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"certbot","ca":"x","challenge":"http-01","ari":false,"renew_rule":"after_issue_days:10"})", "2026-11-11T00:00:00Z"}),
     [](const testing::TestParamInfo<DueCase>& info) { return std::string(info.param.name); });
 
+// The fleet state after `lines`, applied in order.
+FleetState StateAfter(const std::vector<std::string>& lines) {
+  FleetState state;
+  for (const Event& e : Parse(lines)) EXPECT_TRUE(state.Apply(e).ok());
+  return state;
+}
+
 // The state keeps the certificates a lineage replaced, so the due time learns from them, and an
 // ARI answer about the replaced certificate stops counting once the new one is issued.
 TEST(RenewalDue, StateKeepsHistoryAndDropsTheReplacedCertificatesAri) {
   const char* config = R"({"ts":"2026-06-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"certbot","client_version":"4.1.0","ca":"x","challenge":"http-01","ari":true})";
   // Replaced at day 75 of 90 (not_before 2026-06-01 -> 2026-08-15): 0.833 of the lifetime.
-  auto events = Parse({config,
+  const FleetState state = StateAfter({config,
       R"({"ts":"2026-06-01T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2026-06-01T00:00:00Z","not_after":"2026-08-30T00:00:00Z","ca":"x"})",
       R"({"ts":"2026-06-01T00:10:00Z","type":"ari","cert":"shop","ca":"x","window_start":"2026-07-20T00:00:00Z","window_end":"2026-07-22T00:00:00Z"})",
       R"({"ts":"2026-08-15T00:00:00Z","type":"issued","cert":"shop","serial":"2","not_before":"2026-08-15T00:00:00Z","not_after":"2026-11-13T00:00:00Z","ca":"x"})",
       // The same certificate reported again by another collector is not a renewal.
       R"({"ts":"2026-08-15T06:00:00Z","type":"issued","cert":"shop","serial":"2","not_before":"2026-08-15T00:00:00Z","not_after":"2026-11-13T00:00:00Z","ca":"x"})"});
-  FleetState state;
-  for (const Event& e : events) ASSERT_TRUE(state.Apply(e).ok());
   const LineageState& s = *state.Find("shop");
   ASSERT_EQ(s.previous_certificates.size(), 1u);
   EXPECT_EQ(s.previous_certificates[0].first, T("2026-06-01T00:00:00Z"));
   // 2/3 would be 2026-10-14; the history says 75 of 90 days: 2026-10-29. The July window was for
   // certificate 1 and no longer counts.
   EXPECT_EQ(*RenewalDueTime(s), T("2026-10-29T00:00:00Z"));
+}
+
+// Let's Encrypt's lifetimes shorten 90 -> 64 -> 45 days; a days_left:30 client renews 30 days
+// before expiry on each. Its history, read as a fraction of the lifetime (2/3 of 90 days), would
+// put the 45-day certificate's renewal at day 30 instead of day 15 (issue #14: an onset on
+// study-hosting-202 predicted 9 days late).
+TEST(RenewalDue, LifetimeChangeKeepsTheDaysBeforeExpiry) {
+  const FleetState state = StateAfter({
+      R"({"ts":"2027-01-01T00:00:00Z","type":"config","cert":"shop","host":"h","names":["a.example.com"],"client":"lego","client_version":"4.20.1","ca":"x","challenge":"http-01","ari":false,"renew_rule":"days_left:30"})",
+      R"({"ts":"2027-01-01T00:00:00Z","type":"issued","cert":"shop","serial":"1","not_before":"2027-01-01T00:00:00Z","not_after":"2027-04-01T00:00:00Z","ca":"x"})",
+      R"({"ts":"2027-03-02T00:00:00Z","type":"issued","cert":"shop","serial":"2","not_before":"2027-03-02T00:00:00Z","not_after":"2027-05-05T00:00:00Z","ca":"x"})",
+      R"({"ts":"2027-04-05T00:00:00Z","type":"issued","cert":"shop","serial":"3","not_before":"2027-04-05T00:00:00Z","not_after":"2027-05-20T00:00:00Z","ca":"x"})"});
+  const LineageState& s = *state.Find("shop");
+  ASSERT_EQ(s.previous_certificates.size(), 2u);
+  EXPECT_EQ(*RenewalDueTime(s), T("2027-04-20T00:00:00Z"));
+  EXPECT_EQ(*NextScheduledAttempt(s, T("2027-04-10T00:00:00Z")), T("2027-04-20T00:00:00Z"));
 }
 
 TEST(NextAttempt, CertManagerBacksOffExponentially) {
