@@ -383,7 +383,7 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
        {.min_precision = 0.4, .wilson_z = 0}},
       {"best validation F1 (before 2026-11-28)", {.min_precision = 2, .wilson_z = 0}},
       {"precision >= 0.5", {.min_precision = 0.5, .wilson_z = 0}},
-      {"Wilson lower bound (z=1) of precision >= 0.4 (current)", {.min_precision = 0.4, .wilson_z = 1}},
+      {"Wilson lower bound (z=1) of precision >= 0.4 (default until 2026-12-05)", {.min_precision = 0.4, .wilson_z = 1}},
       {"Wilson lower bound (z=1.645) of precision >= 0.4", {.min_precision = 0.4, .wilson_z = 1.645}},
       {"Wilson lower bound (z=1) of precision >= 0.3", {.min_precision = 0.3, .wilson_z = 1}},
       {"precision >= 0.4 and >= 10 true alerts", {.min_precision = 0.4, .wilson_z = 0, .min_true_alerts = 10}},
@@ -394,11 +394,11 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
       // Ceilings (issue #14, 2026-12-05): a threshold chosen on a few validation episodes that no
       // later day reaches leaves a fleet silent.
       {"Wilson (z=1) >= 0.4 and >= 3 true alerts", {.min_precision = 0.4, .wilson_z = 1, .min_true_alerts = 3}},
-      {"current, at most 0.4 (calibrated ceiling)", {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.4}},
-      {"current, at most 0.3", {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.3}},
-      {"current, validation recall >= 0.25", {.min_precision = 0.4, .wilson_z = 1, .min_recall = 0.25}},
-      {"current, validation recall >= 0.4", {.min_precision = 0.4, .wilson_z = 1, .min_recall = 0.4}},
-      {"current, at most 0.4 and validation recall >= 0.25",
+      {"Wilson (z=1) >= 0.4, at most 0.4 (calibrated ceiling)", {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.4}},
+      {"Wilson (z=1) >= 0.4, at most 0.3", {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.3}},
+      {"Wilson (z=1) >= 0.4, validation recall >= 0.25", {.min_precision = 0.4, .wilson_z = 1, .min_recall = 0.25}},
+      {"Wilson (z=1) >= 0.4, validation recall >= 0.4", {.min_precision = 0.4, .wilson_z = 1, .min_recall = 0.4}},
+      {"Wilson (z=1) >= 0.4, at most 0.4 and validation recall >= 0.25 (default since 2026-12-05)",
        {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.4, .min_recall = 0.25}},
   };
   for (const NamedRule& r : rules) {
