@@ -6,6 +6,7 @@
 #include "core/acme_error.h"
 #include "core/strings.h"
 #include "features/client_rule.h"
+#include "features/window.h"
 
 namespace certcast {
 namespace {
@@ -32,9 +33,8 @@ void Observe(FailureStreak& s, absl::Time ts, bool ok, std::string error, std::s
   s.subject = std::string(subject);
 }
 
-void AddSample(std::deque<Sample>& samples, absl::Time ts, double value) {
-  samples.push_back({ts, value});
-  while (!samples.empty() && samples.front().ts < ts - kTrendWindow) samples.pop_front();
+void AddSample(std::vector<Sample>& samples, absl::Time ts, double value) {
+  PushWindow(samples, Sample{ts, value}, [&](const Sample& s) { return s.ts < ts - kTrendWindow; });
 }
 
 std::string HttpStatusError(const std::string& error, int64_t status) {
@@ -58,8 +58,7 @@ void FoldIssued(LineageFacts& c, absl::Time ts, const IssuedEvent& e, IssuedRole
   }
   c.current = e;
   c.current_recorded_at = ts;
-  c.issue_times.push_back(ts);
-  while (c.issue_times.size() > 64) c.issue_times.pop_front();
+  PushCapped(c.issue_times, ts, 64);
   EndEpisode(c);  // an issuance ends an episode: the lineage renewed
 }
 
@@ -87,8 +86,7 @@ void FoldRenewal(LineageFacts& c, absl::Time ts, const RenewalEvent& e) {
     if (!c.episode_onset) c.episode_onset = ts;
     ++c.episode_failures;
     ++c.episode_errors[a.error.empty() ? std::string("unknown") : a.error];
-    c.recent_failures.push_back(ts);
-    while (c.recent_failures.size() > 16) c.recent_failures.pop_front();
+    PushCapped(c.recent_failures, ts, 16);
   }
 }
 

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
 #include "core/event.h"
 #include "core/fields.h"
@@ -149,9 +149,9 @@ template <FieldsOf<NameFacts> S>
 auto Fields(S& s) { return std::tie(s.http01, s.dns01, s.a, s.aaaa, s.a_rcode, s.caa_rcode, s.caa_values, s.dnssec, s.rrsig_expires, s.ns_values, s.ns_changed_at, s.served); }
 
 struct HostFacts {
-  std::deque<Sample> clock;
+  std::vector<Sample> clock;  // the last kTrendWindow (window.h)
   std::optional<bool> synced;
-  std::deque<Sample> disk;
+  std::vector<Sample> disk;
   std::optional<int64_t> disk_free, disk_total;
   std::optional<absl::Time> scheduler_last_run;
   std::optional<absl::Time> changed_at;
@@ -172,13 +172,13 @@ struct LineageFacts {
   // Every serial issued to this lineage: a probe of a shared name that answers with a serial
   // outside this set is another lineage's certificate, not a stale one of ours.
   absl::flat_hash_set<std::string> serials;
-  std::deque<absl::Time> issue_times;  // for the 7-day count
+  std::vector<absl::Time> issue_times;  // the newest 64, for the 7-day count
   std::optional<Attempt> last_attempt, last_success, last_failure, last_dry_run;
   std::optional<Attempt> last_client_attempt;  // not started by certcast (trigger != forced)
   std::optional<absl::Time> episode_onset;
   int episode_failures = 0;
   std::map<std::string, int> episode_errors;
-  std::deque<absl::Time> recent_failures;
+  std::vector<absl::Time> recent_failures;  // the newest 16
   std::map<std::string, Served> served;
   std::map<std::string, Deploy> deploys;
   std::optional<AriEvent> ari;
@@ -203,10 +203,13 @@ enum class IssuedRole : uint8_t {
 };
 IssuedRole ClassifyIssued(const LineageFacts* lineage, const IssuedEvent& event);
 
-// Everything the fold keeps for the policy.
+// Everything the fold keeps for the policy. Lineages and names are node maps: their values are
+// large (2.0 KB and 0.6 KB), and a flat map keeps a slot of that size for every free place of its
+// table too (a table is 7/16 to 7/8 full): the two tables took 55.7 MB of the 10,000-lineage
+// plan's heap as flat maps, 34.7 MB as node maps (heaptrack, docs/benchmarks.md).
 struct FleetFacts {
-  absl::flat_hash_map<std::string, LineageFacts> certs;
-  absl::flat_hash_map<std::string, NameFacts> names;
+  absl::node_hash_map<std::string, LineageFacts> certs;
+  absl::node_hash_map<std::string, NameFacts> names;
   absl::flat_hash_map<std::string, HostFacts> hosts;
   absl::flat_hash_map<std::string, FailureStreak> cas;
   absl::flat_hash_map<std::string, DomainFacts> domains;

@@ -2,7 +2,9 @@
 // projects into lineage views and the forecaster's lineage state, which used to disagree.
 #include "features/fleet_facts.h"
 
+#include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/event_json.h"
@@ -10,6 +12,7 @@
 #include "features/accumulators.h"
 #include "features/fleet_state.h"
 #include "features/lineage_state.h"
+#include "features/window.h"
 #include "gtest/gtest.h"
 
 namespace certcast {
@@ -206,6 +209,40 @@ TEST(ServedTest, KeepsTheSerialServedBeforeAndWhenItWasLastSeen) {
     EXPECT_EQ(served().before_serial, "0a");
     EXPECT_EQ(served().before_probed_at, T("2026-09-02T00:00:00Z"));
   }
+}
+
+// The fold's short windows (window.h): the oldest entries go first, by age or by count.
+TEST(WindowTest, DropsTheExpiredPrefixOnly) {
+  std::vector<double> w;
+  for (double t : {1.0, 2.0, 5.0, 9.0}) PushWindow(w, t, [&](double v) { return v < t - 7; });
+  EXPECT_EQ(w, (std::vector<double>{2.0, 5.0, 9.0}));  // 1 is older than 9 - 7
+  PushWindow(w, 20.0, [](double v) { return v < 13.0; });
+  EXPECT_EQ(w, (std::vector<double>{20.0}));
+}
+
+TEST(WindowTest, KeepsTheNewestCapped) {
+  std::vector<int> w;
+  for (int i = 1; i <= 5; ++i) PushCapped(w, i, 3);
+  EXPECT_EQ(w, (std::vector<int>{3, 4, 5}));
+}
+
+TEST(WindowTest, ClockSamplesOlderThanTheTrendWindowLeaveTheFold) {
+  FleetFacts facts;
+  const char* clock = R"({"ts":"%s","type":"clock","host":"web1","offset_ms":%d})";
+  char line[256];
+  const std::pair<const char*, int> samples[] = {
+      {"2026-09-01T00:00:00Z", 10}, {"2026-09-10T00:00:00Z", 20}, {"2026-09-16T00:00:00Z", 30}};
+  for (const auto& [ts, offset] : samples) {
+    std::snprintf(line, sizeof line, clock, ts, offset);
+    auto event = ParseEventLine(line);
+    ASSERT_TRUE(event.ok()) << event.status().message();
+    FoldFacts(facts, *event, IssuedRole::kNew, nullptr);
+  }
+  // 2026-09-01 is more than 14 days before 2026-09-16: dropped; the other two stay, in order.
+  const std::vector<Sample>& kept = facts.hosts["web1"].clock;
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].value, 20);
+  EXPECT_EQ(kept[1].value, 30);
 }
 
 }  // namespace

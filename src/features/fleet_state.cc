@@ -8,6 +8,7 @@
 #include "core/strings.h"
 #include "core/time.h"
 #include "features/client_rule.h"
+#include "features/window.h"
 #include "features/domains.h"
 
 namespace certcast {
@@ -35,10 +36,7 @@ void NotePrematureIssuance(DiagnosisFacts& d, const IssuedEvent& replaced, doubl
 void NoteFailedAttempt(DiagnosisFacts& d, std::string_view error, double t) {
   if (ClassifyAcmeError(error) == AcmeErrorClass::kRateLimited) d.rate_limited_days = t;
   if (IsValidationFailure(error)) {
-    d.failed_validations.push_back(t);
-    while (!d.failed_validations.empty() && d.failed_validations.front() < t - 1.0 / 24) {
-      d.failed_validations.pop_front();
-    }
+    PushWindow(d.failed_validations, t, [&](double v) { return v < t - 1.0 / 24; });
   }
 }
 
@@ -191,14 +189,10 @@ void FleetStateImpl::ApplyIssued(absl::Time ts, const IssuedEvent& e, IssuedRole
   s.episode_onset.reset();
   s.consecutive_failures = 0;
   for (size_t rd : x.registered_domains) {
-    auto& q = registered_domains[rd].issued_days;
-    q.push_back(t);
-    while (!q.empty() && q.front() < t - 7) q.pop_front();
+    PushWindow(registered_domains[rd].issued_days, t, [&](double v) { return v < t - 7; });
   }
   if (x.name_set != SIZE_MAX) {
-    auto& q = name_sets[x.name_set].issued_days;
-    q.push_back(t);
-    while (!q.empty() && q.front() < t - 7) q.pop_front();
+    PushWindow(name_sets[x.name_set].issued_days, t, [&](double v) { return v < t - 7; });
   }
   RememberHostAddresses(li);
 }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -121,13 +120,13 @@ struct RegisteredDomainTelemetry {
   std::string name;
   double expires_days = 1e300;
   bool status_bad = false;
-  std::deque<double> issued_days;  // issuance times (days), pruned to 7 days on add
+  std::vector<double> issued_days;  // issuance times (days), pruned to 7 days on add (window.h)
 };
 template <FieldsOf<RegisteredDomainTelemetry> S>
 auto Fields(S& s) { return std::tie(s.name, s.expires_days, s.status_bad, s.issued_days); }
 
 struct NameSetTelemetry {
-  std::deque<double> issued_days;
+  std::vector<double> issued_days;
 };
 template <FieldsOf<NameSetTelemetry> S>
 auto Fields(S& s) { return std::tie(s.issued_days); }
@@ -141,7 +140,7 @@ struct DiagnosisFacts {
   DecayedSum premature_issuances;
   // Failed validations (non-dry-run), times in days, pruned to the last hour: the CA allows 5
   // per account and hostname per hour.
-  std::deque<double> failed_validations;
+  std::vector<double> failed_validations;
   double rate_limited_days = -1e300;  // the newest rateLimited answer to a non-dry-run attempt
 };
 template <FieldsOf<DiagnosisFacts> S>

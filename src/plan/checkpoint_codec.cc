@@ -11,12 +11,12 @@ namespace certcast::plan {
 // kPlanStateFormat in plan_state.cc bumped, so checkpoints written without it are rebuilt); then
 // update the size here.
 // (Sizes on x86-64 with libstdc++, the platform certcast builds on.)
-static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 304 &&
+static_assert(sizeof(LineageState) == 1360 && sizeof(LineageExtra) == 248 &&
                   sizeof(NameTelemetry) == 488 && sizeof(HostTelemetry) == 344 &&
-                  sizeof(CaTelemetry) == 240 && sizeof(RegisteredDomainTelemetry) == 128 &&
-                  sizeof(NameSetTelemetry) == 80 && sizeof(CredentialSet) == 32 && sizeof(DiagnosisFacts) == 104 &&
+                  sizeof(CaTelemetry) == 240 && sizeof(RegisteredDomainTelemetry) == 72 &&
+                  sizeof(NameSetTelemetry) == 24 && sizeof(CredentialSet) == 32 && sizeof(DiagnosisFacts) == 48 &&
                   sizeof(AttemptRecord) == 96 && sizeof(FleetStateImpl) == 736 &&
-                  sizeof(LineageFacts) == 2104 && sizeof(NameFacts) == 576 && sizeof(HostFacts) == 328 &&
+                  sizeof(LineageFacts) == 1992 && sizeof(NameFacts) == 576 && sizeof(HostFacts) == 216 &&
                   sizeof(AddressFacts) == 128 && sizeof(Attempt) == 176 && sizeof(Served) == 232 &&
                   sizeof(FailureStreak) == 112 && sizeof(Credential) == 56 && sizeof(Deploy) == 88 &&
                   sizeof(DomainFacts) == 56 && sizeof(FleetFacts) == 200,

@@ -126,6 +126,7 @@ Status PlanState::AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats_out
 
 std::string PlanState::Serialize() const {
   BinaryWriter w;
+  w.Reserve(checkpoint_bytes_ + checkpoint_bytes_ / 16);
   // The magic and format are written alike in every format, so that an older checkpoint is
   // recognised and refused by its format number.
   w.FixedStr(kMagic);
@@ -137,6 +138,7 @@ std::string PlanState::Serialize() const {
   w.Time(newest_folded_);
   w.I64(append_seq_);
   SaveFleetState(fold_, w);
+  checkpoint_bytes_ = w.size();
   return w.Take();
 }
 
@@ -182,6 +184,7 @@ Status PlanState::Deserialize(std::string_view bytes) {
   newest_folded_ = newest_folded;
   append_seq_ = seq;
   unsaved_ = false;
+  checkpoint_bytes_ = bytes.size();
   return OkStatus();
 }
 

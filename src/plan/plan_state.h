@@ -90,6 +90,9 @@ class PlanState {
   absl::Time newest_folded_ = absl::InfinitePast();  // ts of the newest event folded
   int64_t append_seq_ = 0;          // Store::EventAppendsSince sequence the fold has seen
   bool unsaved_ = true;             // see unsaved()
+  // The size of the checkpoint last restored or written: Serialize reserves a little more (the
+  // state grows by about a day's worth between plans) instead of doubling its buffer up to it.
+  mutable size_t checkpoint_bytes_ = 0;
   FleetState fold_;
 };
 

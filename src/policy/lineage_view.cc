@@ -19,7 +19,7 @@ void KeepWorst(FailureStreak& into, const FailureStreak& candidate) {
 }
 
 // Least-squares slope per day; nullopt with fewer than two samples or under a day of span.
-std::optional<double> SlopePerDay(const std::deque<Sample>& samples) {
+std::optional<double> SlopePerDay(const std::vector<Sample>& samples) {
   if (samples.size() < 2) return std::nullopt;
   const absl::Time origin = samples.front().ts;
   if (samples.back().ts - origin < absl::Hours(24)) return std::nullopt;
