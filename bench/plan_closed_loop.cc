@@ -5,7 +5,11 @@
 // Output: a Markdown report (per run, totals, and per cause) for docs/policy.md.
 //
 //   bench_plan_closed_loop --presets small,hosting --seeds 1,2,3 --lineages 2000 --days 365
+// Perturbed fleets (every rate and share drawn from wide ranges, docs/evaluation.md):
+//   for s in 301 302; do python3 bench/perturb_fleet.py $s > DIR/$s.toml; done
+//   bench_plan_closed_loop --presets small,hosting,k8s --seeds 301,302 --perturb-dir DIR ...
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -247,6 +251,11 @@ int Main(int argc, char** argv) {
   app.add_option("--sim-toml", sim_toml,
                  "Simulator settings applied to every preset, e.g. '[lookalikes]\\n"
                  "dns_provider_outage = 4' (a DNS provider outage shape, issue #15)");
+  std::string perturb_dir;
+  app.add_option("--perturb-dir", perturb_dir,
+                 "Directory of per-seed simulator settings, DIR/SEED.toml (bench/perturb_fleet.py "
+                 "SEED > DIR/SEED.toml), applied after --sim-toml to that seed's fleet of every "
+                 "preset: perturbed fleets");
   std::string policy_list;
   app.add_option("--policies", policy_list,
                  "Comma-separated subset of none, alert-on-failure, expiry-alert, oracle, "
@@ -291,6 +300,22 @@ int Main(int argc, char** argv) {
         Status applied = sim::ApplyToml(sim_toml, *config);
         if (!applied.ok()) {
           std::cerr << "--sim-toml: " << applied << "\n";
+          return 2;
+        }
+      }
+      if (!perturb_dir.empty()) {
+        const std::string path = perturb_dir + "/" + seed_text + ".toml";
+        std::ifstream in(path);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) {
+          std::cerr << "--perturb-dir: cannot read " << path << " (write it with "
+                    << "bench/perturb_fleet.py " << seed_text << ")\n";
+          return 2;
+        }
+        Status applied = sim::ApplyToml(text.str(), *config);
+        if (!applied.ok()) {
+          std::cerr << path << ": " << applied << "\n";
           return 2;
         }
       }
