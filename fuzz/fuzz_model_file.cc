@@ -3,18 +3,61 @@
 // scores a row with finite anomaly and tail scores (the forest's walk stays inside its trees),
 // and the detectors serialize and re-read to the same scores. The XGBoost blobs are not loaded
 // here (XGBoost's own loader; see docs/security.md).
+//
+// A model file names the feature schema and the feature names it was trained with, and the reader
+// refuses any other before it reads the detectors. Every feature change moves the schema, so seed
+// files go stale and the fuzzer stopped at that check: the 2026-12-05 seeds were of schema
+// features-v1/67 while certcast computed features-v1/78, and every run since the bump had fuzzed the
+// header and nothing behind it. So each input is read twice: as it is (the header, the metadata and
+// the schema check), and, when its metadata is a JSON object, with the metadata's `schema_id` and
+// `feature_names` set to this build's and the header's length recomputed (everything behind them).
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/json_checked.h"
 #include "model/model.h"
+#include "nlohmann/json.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace {
+
+constexpr std::string_view kMagic = "certcast-model 1\n";
+
+// The input with this build's schema id and feature names in its metadata, or "" when the input
+// has no header, no length or metadata that is not a JSON object (the first read covers those).
+std::string WithCurrentSchema(std::string_view in) {
+  if (!in.starts_with(kMagic)) return "";
+  std::string_view rest = in.substr(kMagic.size());
+  const size_t eol = rest.find('\n');
+  if (eol == std::string_view::npos || eol == 0 || eol > 9) return "";
+  size_t length = 0;
+  for (char c : rest.substr(0, eol)) {
+    if (c < '0' || c > '9') return "";
+    length = length * 10 + static_cast<size_t>(c - '0');
+  }
+  rest.remove_prefix(eol + 1);
+  if (length > rest.size()) return "";
+  nlohmann::json meta;
+  try {
+    meta = certcast::json_checked::Parse(rest.substr(0, length));  // the reader's own depth limit
+  } catch (const std::exception&) {
+    return "";
+  }
+  if (!meta.is_object()) return "";
+  meta["schema_id"] = certcast::ModelSchemaId();
+  meta["feature_names"] = certcast::ModelFeatureNames();
+  const std::string text = meta.dump();
+  return std::string(kMagic) + std::to_string(text.size()) + "\n" + text + std::string(rest.substr(length));
+}
+
+void Check(std::string_view bytes) {
   using namespace certcast;
-  auto bundle = ParseModelFile(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz");
-  if (!bundle.ok()) return 0;
+  auto bundle = ParseModelFile(bytes, "fuzz");
+  if (!bundle.ok()) return;
   // A row mixing ordinary values, extremes and missing values.
   std::vector<float> row(kModelWidth);
   for (int c = 0; c < kModelWidth; ++c) row[c] = c % 3 == 0 ? NAN : c % 3 == 1 ? 1e30f : 0.5f;
@@ -25,5 +68,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto tails = TailSurprise::FromJson(bundle->tail.ToJson(), kModelWidth);
   if (!forest.ok() || !tails.ok()) std::abort();
   if (forest->Score(row.data()) != anomaly || tails->Score(row.data()) != tail) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
+  Check(in);
+  if (const std::string current = WithCurrentSchema(in); !current.empty()) Check(current);
   return 0;
 }
