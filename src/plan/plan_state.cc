@@ -36,7 +36,47 @@ std::string FeatureSchema() {
   return FeatureSchemaId();
 }
 
+// The header through `r`, the reader the state is then read with: the schema is the first string of
+// the checkpoint's string table, which the state's strings refer back to by position.
+Status ReadHeader(BinaryReader& r, CheckpointHeader& header) {
+  std::string magic;
+  if (!r.FixedStr(magic).ok() || magic != kMagic) return DataLossError("not a plan state checkpoint");
+  RETURN_IF_ERROR(r.I64(header.format));
+  if (Status s = r.Str(header.schema); !s.ok()) {
+    if (header.format != kPlanStateFormat) {
+      return FailedPreconditionError(StrCat("checkpoint format ", header.format, ", this certcast writes ", kPlanStateFormat));
+    }
+    return s;
+  }
+  header.size = r.position();
+  return OkStatus();
+}
+
+void WriteHeader(BinaryWriter& w) {
+  // The magic and format are written alike in every format, so that an older checkpoint is
+  // recognised and refused by its format number.
+  w.FixedStr(kMagic);
+  w.I64(kPlanStateFormat);
+  w.Str(FeatureSchema());
+}
+
 }  // namespace
+
+StatusOr<CheckpointHeader> ReadCheckpointHeader(std::string_view bytes) {
+  BinaryReader r(bytes);
+  CheckpointHeader header;
+  RETURN_IF_ERROR(ReadHeader(r, header));
+  return header;
+}
+
+StatusOr<std::string> WithThisBuildsCheckpointHeader(std::string_view bytes) {
+  ASSIGN_OR_RETURN(CheckpointHeader header, ReadCheckpointHeader(bytes));
+  BinaryWriter w;
+  WriteHeader(w);
+  std::string out = w.Take();
+  out.append(bytes.substr(header.size));
+  return out;
+}
 
 PlanState::PlanState(bool with_fleet) : with_fleet_(with_fleet), fold_(with_fleet) { Reset(); }
 PlanState::~PlanState() = default;
@@ -127,11 +167,7 @@ Status PlanState::AdvanceTo(Store& store, absl::Time at, AdvanceStats* stats_out
 std::string PlanState::Serialize() const {
   BinaryWriter w;
   w.Reserve(checkpoint_bytes_ + checkpoint_bytes_ / 16);
-  // The magic and format are written alike in every format, so that an older checkpoint is
-  // recognised and refused by its format number.
-  w.FixedStr(kMagic);
-  w.I64(kPlanStateFormat);
-  w.Str(FeatureSchema());
+  WriteHeader(w);
   w.Bool(with_fleet_);
   w.Bool(built_);
   w.Time(watermark_);
@@ -145,19 +181,16 @@ std::string PlanState::Serialize() const {
 Status PlanState::Deserialize(std::string_view bytes) {
   Reset();
   BinaryReader r(bytes);
-  std::string magic, schema;
-  int64_t format = 0;
+  CheckpointHeader header;
   bool with_fleet = false, built = false;
   absl::Time watermark, newest_folded;
   int64_t seq = 0;
-  if (!r.FixedStr(magic).ok() || magic != kMagic) return DataLossError("not a plan state checkpoint");
-  RETURN_IF_ERROR(r.I64(format));
-  if (format != kPlanStateFormat) {
-    return FailedPreconditionError(StrCat("checkpoint format ", format, ", this certcast writes ", kPlanStateFormat));
+  RETURN_IF_ERROR(ReadHeader(r, header));
+  if (header.format != kPlanStateFormat) {
+    return FailedPreconditionError(StrCat("checkpoint format ", header.format, ", this certcast writes ", kPlanStateFormat));
   }
-  RETURN_IF_ERROR(r.Str(schema));
-  if (schema != FeatureSchema()) {
-    return FailedPreconditionError(StrCat("checkpoint of feature schema ", schema, ", this certcast has ", FeatureSchema()));
+  if (header.schema != FeatureSchema()) {
+    return FailedPreconditionError(StrCat("checkpoint of feature schema ", header.schema, ", this certcast has ", FeatureSchema()));
   }
   RETURN_IF_ERROR(r.Bool(with_fleet));
   if (!with_fleet && with_fleet_) {

@@ -18,8 +18,10 @@
 // Thread safety: one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/time/time.h"
 #include "core/status.h"
@@ -32,6 +34,23 @@ class Store;
 namespace certcast::plan {
 
 inline constexpr char kPlanStateKey[] = "plan.state";
+
+// What every checkpoint starts with (in each format since 3): the magic, the format number and the
+// feature schema it was folded with. Deserialize reads it before the state and refuses another
+// format or schema there.
+struct CheckpointHeader {
+  int64_t format = 0;
+  std::string schema;
+  size_t size = 0;  // bytes of the header: the state starts here
+};
+// DataLoss when `bytes` do not start with a checkpoint header; FailedPrecondition when the format
+// is not this build's and its schema cannot be read (formats before 3 wrote strings otherwise).
+StatusOr<CheckpointHeader> ReadCheckpointHeader(std::string_view bytes);
+// `bytes` with this build's format and feature schema in the header and the state behind it as it
+// is. For fuzz/fuzz_plan_checkpoint and its seeds' check: after a feature-schema bump the state
+// behind an older header is mostly still readable, but the header check would refuse it before any
+// of it was read.
+StatusOr<std::string> WithThisBuildsCheckpointHeader(std::string_view bytes);
 
 struct AdvanceStats {
   bool restored = false;        // started from the checkpoint stored in the store
