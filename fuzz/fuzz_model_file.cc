@@ -25,33 +25,22 @@
 
 namespace {
 
-constexpr std::string_view kMagic = "certcast-model 1\n";
-
 // The input with this build's schema id and feature names in its metadata, or "" when the input
-// has no header, no length or metadata that is not a JSON object (the first read covers those).
+// has no header (SplitModelFile, the reader's own) or metadata that is not a JSON object (the first
+// read covers those).
 std::string WithCurrentSchema(std::string_view in) {
-  if (!in.starts_with(kMagic)) return "";
-  std::string_view rest = in.substr(kMagic.size());
-  const size_t eol = rest.find('\n');
-  if (eol == std::string_view::npos || eol == 0 || eol > 9) return "";
-  size_t length = 0;
-  for (char c : rest.substr(0, eol)) {
-    if (c < '0' || c > '9') return "";
-    length = length * 10 + static_cast<size_t>(c - '0');
-  }
-  rest.remove_prefix(eol + 1);
-  if (length > rest.size()) return "";
+  auto parts = certcast::SplitModelFile(in, "fuzz");
+  if (!parts.ok()) return "";
   nlohmann::json meta;
   try {
-    meta = certcast::json_checked::Parse(rest.substr(0, length));  // the reader's own depth limit
+    meta = certcast::json_checked::Parse(parts->metadata);  // the reader's own depth limit
   } catch (const std::exception&) {
     return "";
   }
   if (!meta.is_object()) return "";
   meta["schema_id"] = certcast::ModelSchemaId();
   meta["feature_names"] = certcast::ModelFeatureNames();
-  const std::string text = meta.dump();
-  return std::string(kMagic) + std::to_string(text.size()) + "\n" + text + std::string(rest.substr(length));
+  return certcast::JoinModelFile(meta.dump(), parts->blobs);
 }
 
 void Check(std::string_view bytes) {

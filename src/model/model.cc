@@ -285,8 +285,7 @@ Status WriteModelFile(const std::string& path, const ModelBundle& bundle) {
   // never sees half a model, and a symlink planted at "PATH.tmp" in a shared directory is not
   // written through.
   RETURN_IF_ERROR(WriteFileAtomically(
-      path, StrCat(kMagic, text.size(), "\n", text, bundle.classifier_ubj, bundle.survival_ubj, bundle.attempt_ubj),
-      0644));
+      path, JoinModelFile(text, StrCat(bundle.classifier_ubj, bundle.survival_ubj, bundle.attempt_ubj)), 0644));
   return OkStatus();
 }
 
@@ -308,8 +307,7 @@ StatusOr<ModelBundle> ReadModelFile(const std::string& path) {
   return ParseModelFile(bytes, path);
 }
 
-StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view path) {
-  using json_checked::Integer;
+StatusOr<ModelFileParts> SplitModelFile(std::string_view bytes, std::string_view path) {
   if (!bytes.starts_with(kMagic)) return FailedPreconditionError(StrCat(path, " is not a certcast model file"));
   std::string_view rest = bytes.substr(kMagic.size());
   const size_t end_of_line = rest.find('\n');
@@ -327,8 +325,18 @@ StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view pa
   if (length > rest.size()) {
     return DataLossError(StrCat(path, ": truncated model file: metadata of ", length, " bytes, ", rest.size(), " left"));
   }
-  const std::string_view text = rest.substr(0, length);
-  rest.remove_prefix(length);
+  return ModelFileParts{.metadata = rest.substr(0, length), .blobs = rest.substr(length)};
+}
+
+std::string JoinModelFile(std::string_view metadata, std::string_view blobs) {
+  return StrCat(kMagic, metadata.size(), "\n", metadata, blobs);
+}
+
+StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view path) {
+  using json_checked::Integer;
+  ASSIGN_OR_RETURN(const ModelFileParts parts, SplitModelFile(bytes, path));
+  const std::string_view text = parts.metadata;
+  std::string_view rest = parts.blobs;
   ModelBundle b;
   try {
     const nlohmann::json meta = json_checked::Parse(text);

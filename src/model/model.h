@@ -154,6 +154,17 @@ std::string ModelInfoJson(const ModelInfo& info);
 StatusOr<ModelBundle> ReadModelFile(const std::string& path);
 // The same on the file's bytes; `name` stands for the path in messages.
 StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view name);
+// A model file is "certcast-model 1\n", the metadata's length in decimal digits and "\n", then
+// the metadata (JSON) and the blobs it lists, back to back. SplitModelFile reads that header, for
+// ParseModelFile and for fuzz/fuzz_model_file (which puts this build's schema in the metadata):
+// FailedPrecondition when `bytes` are not a model file, DataLoss when the length is missing, over
+// kMaxModelMetadataBytes or past the end; messages start with `name`. JoinModelFile writes it.
+struct ModelFileParts {
+  std::string_view metadata;
+  std::string_view blobs;
+};
+StatusOr<ModelFileParts> SplitModelFile(std::string_view bytes, std::string_view name);
+std::string JoinModelFile(std::string_view metadata, std::string_view blobs);
 
 struct TrainOptions {
   absl::Duration horizon = absl::Hours(24 * 7);

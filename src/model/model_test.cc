@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -855,8 +856,7 @@ nlohmann::json SmallMetadata() {
 }
 
 std::string ModelFile(const nlohmann::json& meta, std::string_view blobs = "") {
-  const std::string text = meta.dump();
-  return StrCat("certcast-model 1\n", text.size(), "\n", text, blobs);
+  return JoinModelFile(meta.dump(), blobs);
 }
 
 // Node i splits into (i + 1, i + 2): every node from 2 on has two parents, and the walk from the
@@ -1011,9 +1011,30 @@ TEST(ModelFile, RefusesHostileHeaders) {
   };
   for (const auto& [bytes, error] : cases) {
     EXPECT_EQ(ParseModelFile(bytes, "m").status().message(), error) << bytes;
+    // The header is read by SplitModelFile alone (ParseModelFile and the fuzz target call it).
+    EXPECT_EQ(SplitModelFile(bytes, "m").status().message(), error) << bytes;
   }
   // An endless file is refused at its first bytes, not read until memory runs out.
   EXPECT_EQ(ReadModelFile("/dev/zero").status().message(), "/dev/zero is not a certcast model file");
+}
+
+TEST(ModelFile, SplitsAtTheHeaderWhatJoinWrote) {
+  const std::string file = JoinModelFile("{\"a\":1}", "blob\nbytes");
+  EXPECT_EQ(file, "certcast-model 1\n7\n{\"a\":1}blob\nbytes");
+  auto parts = SplitModelFile(file, "m");
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->metadata, "{\"a\":1}");
+  EXPECT_EQ(parts->blobs, "blob\nbytes");
+  // A file written by WriteModelFile splits into its metadata and the three blobs' bytes.
+  ModelBundle b = SmallBundle();
+  const std::string path = testing::TempDir() + "/split.model";
+  ASSERT_TRUE(WriteModelFile(path, b).ok());
+  std::ifstream in(path, std::ios::binary);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto split = SplitModelFile(written, path);
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->blobs, StrCat(b.classifier_ubj, b.survival_ubj, b.attempt_ubj));
+  EXPECT_EQ(nlohmann::json::parse(split->metadata).at("schema_id"), ModelSchemaId());
 }
 
 TEST(ModelFile, WriteRefusesAHorizonTheReaderWouldRefuse) {
