@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "act/config.h"
+#include "api/connection_guard.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "httplib.h"
@@ -323,6 +324,7 @@ struct Server::Impl {
   std::mutex flush_mu;
   std::condition_variable flush_cv;
   bool stopping = false;
+  std::unique_ptr<ConnectionGuard> guard;  // set before listening, read by the hooks
 
   std::shared_ptr<TlsPair> CurrentTls() {
     std::lock_guard lock(tls_mu);
@@ -469,7 +471,8 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
   // limit stops a declared Content-Length beyond it before a byte is read.
   http.set_payload_max_length(static_cast<size_t>(o.max_body_bytes));
 
-  http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  http.set_pre_routing_handler([&impl](const httplib::Request& req, httplib::Response&) {
+    if (impl.guard) impl.guard->RequestStarted(req.remote_addr, req.remote_port);
     tls_request_log.start = absl::Now();
     tls_request_log.token.clear();
     tls_request_log.started = true;
@@ -636,8 +639,11 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
     res.status = 500;
     res.set_content(out.body, out.content_type);
   });
-  if (o.access_log) {
-    http.set_logger([&impl](const httplib::Request& req, const httplib::Response& res) {
+  // Always set: the connection guard learns from it that a connection's answer is written.
+  const bool access_log = o.access_log;
+  http.set_logger([&impl, access_log](const httplib::Request& req, const httplib::Response& res) {
+    if (impl.guard) impl.guard->RequestDone(req.remote_addr, req.remote_port);
+    if (access_log) {
       nlohmann::json line;
       line["ts"] = FormatRfc3339(absl::Now());
       line["remote"] = req.remote_addr;
@@ -650,12 +656,12 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
             absl::ToDoubleMilliseconds(absl::Now() - tls_request_log.start);
         if (!tls_request_log.token.empty()) line["token"] = tls_request_log.token;
       }
-      tls_request_log.started = false;
       std::string text = line.dump() + "\n";
       std::lock_guard lock(impl.log_mu);
       std::fwrite(text.data(), 1, text.size(), stderr);
-    });
-  }
+    }
+    tls_request_log.started = false;
+  });
 
   Status error;
   auto [host, port] = SplitListen(o.listen, &error);
@@ -678,10 +684,26 @@ Status Server::Run(const std::function<void(int)>& on_listening) {
       if (lease.ok()) context_.authenticator->FlushLastUsed(**lease).IgnoreError();
     }
   });
+  impl.guard = std::make_unique<ConnectionGuard>(
+      ConnectionGuardOptions{.header_timeout = o.header_timeout,
+                             .max_connections_per_client = o.max_connections_per_client},
+      *context_.clock, [&impl](const GuardedConnection& c, CutReason reason) {
+        nlohmann::json line;
+        line["ts"] = FormatRfc3339(absl::Now());
+        line["level"] = "warning";
+        line["msg"] = "connection shut down";
+        line["remote"] = c.client;
+        line["reason"] = ToString(reason);
+        std::string text = line.dump() + "\n";
+        std::lock_guard lock(impl.log_mu);
+        std::fwrite(text.data(), 1, text.size(), stderr);
+      });
+  impl.guard->Start(bound);
   if (probes_) probes_->Start();
   if (on_listening) on_listening(bound);
   const bool listened = http.listen_after_bind();
   Stop();
+  impl.guard->Stop();
   if (probes_) probes_->Stop();
   flusher.join();
   // Requests answered during the last flush's wait are written now.

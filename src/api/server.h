@@ -58,6 +58,12 @@ struct ServerOptions {
   absl::Duration write_timeout = absl::Seconds(10);   // one write to a client
   absl::Duration request_timeout = absl::Seconds(60); // receiving one request body (408)
   absl::Duration keep_alive_timeout = absl::Seconds(5);
+  // A client's request line and headers, from its connection's accept (or its last answer) to the
+  // end of the headers; past it the connection is shut down (connection_guard.h: slow clients).
+  absl::Duration header_timeout = absl::Seconds(20);
+  // Open connections from one address (the newest idle ones beyond it are shut down): below
+  // `threads`, so that one address cannot hold every worker.
+  int max_connections_per_client = 16;
   int keep_alive_max = 1000;                // requests per connection
   absl::Duration last_used_flush = absl::Seconds(30);  // coalesced token last-use writes
   bool access_log = true;                   // JSON lines on stderr

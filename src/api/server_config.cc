@@ -25,6 +25,8 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
   RETURN_IF_ERROR(t.Get("request_timeout", o.request_timeout));
   RETURN_IF_ERROR(t.Get("keep_alive_timeout", o.keep_alive_timeout));
   RETURN_IF_ERROR(t.Get("keep_alive_max", o.keep_alive_max));
+  RETURN_IF_ERROR(t.Get("header_timeout", o.header_timeout));
+  RETURN_IF_ERROR(t.Get("max_connections_per_client", o.max_connections_per_client));
   RETURN_IF_ERROR(t.Get("last_used_flush", o.last_used_flush));
   RETURN_IF_ERROR(t.Get("access_log", o.access_log));
   RETURN_IF_ERROR(t.Get("model", o.model));
@@ -67,15 +69,25 @@ Status ParseServerConfig(std::string_view toml_text, ServerOptions& o) {
   if (o.queue < 1) return InvalidArgumentError("queue: at least 1");
   if (o.max_body_bytes < 1024) return InvalidArgumentError("max_body_bytes: at least 1024");
   if (o.keep_alive_max < 1) return InvalidArgumentError("keep_alive_max: at least 1");
+  if (o.max_connections_per_client < 1) {
+    return InvalidArgumentError("max_connections_per_client: at least 1");
+  }
   for (auto [name, d] : {std::pair{"read_timeout", o.read_timeout},
                          {"write_timeout", o.write_timeout},
                          {"request_timeout", o.request_timeout},
                          {"keep_alive_timeout", o.keep_alive_timeout},
+                         {"header_timeout", o.header_timeout},
                          {"last_used_flush", o.last_used_flush},
                          {"plan_interval", o.plan_interval},
                          {"action_lease", o.action_lease},
                          {"probe_interval", o.probe_interval}}) {
     if (d < absl::Seconds(1)) return InvalidArgumentError(StrCat(name, ": at least 1s"));
+  }
+  // An idle kept-alive connection waits for its next request line under the same clock: a bound
+  // below keep_alive_timeout would cut idle connections the library keeps on purpose.
+  if (o.header_timeout <= o.keep_alive_timeout) {
+    return InvalidArgumentError(StrCat("header_timeout: must be longer than keep_alive_timeout (",
+                                       absl::FormatDuration(o.keep_alive_timeout), ")"));
   }
   if (o.ingest_debounce < absl::Milliseconds(10)) {
     return InvalidArgumentError("ingest_debounce: at least 10ms");

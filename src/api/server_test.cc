@@ -74,6 +74,8 @@ threads = 8
 max_body_bytes = 1048576
 read_timeout = "3s"
 access_log = false
+header_timeout = "30s"
+max_connections_per_client = 8
 )",
                                 o)
                   .ok());
@@ -83,6 +85,8 @@ access_log = false
   EXPECT_EQ(o.max_body_bytes, 1048576);
   EXPECT_EQ(o.read_timeout, absl::Seconds(3));
   EXPECT_FALSE(o.access_log);
+  EXPECT_EQ(o.header_timeout, absl::Seconds(30));
+  EXPECT_EQ(o.max_connections_per_client, 8);
   EXPECT_EQ(o.write_timeout, ServerOptions().write_timeout);  // absent keeps the default
 
   ServerOptions probes;
@@ -116,6 +120,8 @@ access_log = false
       {"probe_max_targets = 0", "probe_max_targets: 1 to 100000"},
       {"probe_timeout = \"20m\"", "probe_timeout: 1s to 10m"},
       {"probe_interval = \"0s\"", "probe_interval: at least 1s"},
+      {"header_timeout = \"5s\"", "header_timeout: must be longer than keep_alive_timeout (5s)"},
+      {"max_connections_per_client = 0", "max_connections_per_client: at least 1"},
   };
   for (const Case& c : cases) {
     ServerOptions options;
