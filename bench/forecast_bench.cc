@@ -10,7 +10,8 @@
 //    median and range, and whether every run gave the same model. Target: <= 10 %.
 //
 // Usage: bench_forecast --model FILE [--lineages N] [--threads T]
-//                       [--db DB --until TS [--pairs 5] [--write-model FILE] [--study-to TS [--truth FILE]]]
+//                       [--db DB --until TS [--pairs 5] [--write-model FILE] [--study-to TS [--truth FILE]
+//                        [--oof-folds N [--oof-rounds R[,R...]]]]]
 // 3. Operating-point study (with --db and --study-to): see Study below.
 #include <algorithm>
 #include <chrono>
@@ -297,7 +298,7 @@ struct NamedRule {
 };
 
 int Study(const std::string& db, const std::string& until_text, const std::string& to_text, int threads,
-          const std::string& truth) {
+          const std::string& truth, int oof_folds, const std::vector<int>& oof_rounds) {
   StoreOptions store_options;
   store_options.create_if_missing = false;
   auto store = Store::Open(db, store_options);
@@ -310,10 +311,40 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
   if (!train_events.ok() || !all_events.ok()) { std::fprintf(stderr, "cannot load events\n"); return 1; }
   TrainOptions options;
   options.threads = threads;
+  options.oof_folds = oof_folds;
+  options.oof_rounds = oof_rounds.empty() ? 50 : oof_rounds.front();
   auto set = BuildTrainingSet(*train_events, until, options);
   if (!set.ok()) { std::fprintf(stderr, "%s\n", set.status().ToString().c_str()); return 1; }
   auto report = TrainModel(*set, options);
   if (!report.ok()) { std::fprintf(stderr, "%s\n", report.status().ToString().c_str()); return 1; }
+  // Where training time went, the out-of-fold models apart (the issue: training no slower).
+  for (const TrainPhase& p : report->phases) {
+    std::printf("  train phase %-55s %8.2f s wall %8.2f s CPU\n", p.name.c_str(), p.seconds, p.cpu_seconds);
+  }
+  std::printf("  train total %.2f s wall, %.2f s CPU (out-of-fold folds %d, %d rounds)\n", report->total_seconds,
+              report->total_cpu_seconds, oof_folds, options.oof_rounds);
+  // The pool of every --oof-rounds value: the first is TrainModel's, the others are made again
+  // from the same set (the fold models only; the final model does not depend on them).
+  struct Pool {
+    int rounds;
+    std::vector<ScoredDay> rows;
+    absl::Time from;
+  };
+  std::vector<Pool> pools;
+  if (!report->pooled_rows.empty()) pools.push_back({options.oof_rounds, report->pooled_rows, report->pooled_from});
+  for (size_t k = 1; k < oof_rounds.size() && !pools.empty(); ++k) {
+    TrainOptions other = options;
+    other.oof_rounds = oof_rounds[k];
+    const auto wall = std::chrono::steady_clock::now();
+    const double cpu = ProcessCpuSeconds();
+    auto oof = OutOfFoldRows(*set, other, report->classifier_params, report->validation_from,
+                             (report->validation_to - report->validation_from) / absl::Hours(24));
+    if (!oof.ok()) { std::fprintf(stderr, "%s\n", oof.status().ToString().c_str()); return 1; }
+    std::printf("  out-of-fold folds %d, %d rounds: %.2f s wall, %.2f s CPU\n", oof_folds, other.oof_rounds,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count(), ProcessCpuSeconds() - cpu);
+    oof->rows.insert(oof->rows.end(), report->validation_rows.begin(), report->validation_rows.end());
+    pools.push_back({other.oof_rounds, std::move(oof->rows), oof->from});
+  }
   train_events->clear();
   const std::string model_path = StrCat(db, ".study.model");
   Status written = WriteModelFile(model_path, report->bundle);
@@ -401,7 +432,26 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
       {"Wilson (z=1) >= 0.4, at most 0.4 and validation recall >= 0.25 (default since 2026-12-05)",
        {.min_precision = 0.4, .wilson_z = 1, .max_threshold = 0.4, .min_recall = 0.25}},
   };
+  // The same rules on each out-of-fold pool (fold blocks + validation slice).
+  std::vector<AlertCurve> pooled;
+  std::vector<std::vector<float>> pooled_candidates;
+  for (const Pool& p : pools) {
+    pooled.emplace_back(p.rows, valid_eps, p.from, report->validation_to, options.horizon);
+    std::vector<float> risks;
+    for (const ScoredDay& r : p.rows) risks.push_back(r.risk);
+    pooled_candidates.push_back(ThresholdCandidates(risks));
+  }
   for (const NamedRule& r : rules) {
+    for (size_t k = 0; k < pools.size(); ++k) {
+      const OperatingPoint op = ChooseOperatingPoint(pooled[k], pooled_candidates[k], r.rule);
+      const ForecastMetrics t = test.At(static_cast<float>(op.threshold));
+      std::printf("  pooled r%d: %-52s threshold %.3f%s | pooled recall %.3f (%d/%d) precision %.3f (%lld/%lld) | test recall "
+                  "%.3f (%d/%d) precision %.3f (%lld/%lld) lead %.1f d\n",
+                  pools[k].rounds, r.name, op.threshold, op.reached_floor ? "" : " (best F1)", op.metrics.recall, op.metrics.caught,
+                  op.metrics.episodes, op.metrics.precision, static_cast<long long>(op.metrics.true_alerts),
+                  static_cast<long long>(op.metrics.alerts), t.recall, t.caught, t.episodes, t.precision,
+                  static_cast<long long>(t.true_alerts), static_cast<long long>(t.alerts), t.median_lead_days);
+    }
     const OperatingPoint op = ChooseOperatingPoint(valid, candidates, r.rule);
     const ForecastMetrics t = test.At(static_cast<float>(op.threshold));
     std::printf("  %-60s threshold %.3f%s | validation recall %.3f (%d/%d) precision %.3f (%lld/%lld) | test recall "
@@ -429,7 +479,8 @@ int Study(const std::string& db, const std::string& until_text, const std::strin
 int main(int argc, char** argv) {
   std::string model, db, until, write_model, study_to, truth;
   int64_t lineages = 1'000'000;
-  int threads = 2, pairs = 5;
+  int threads = 2, pairs = 5, oof_folds = 0;
+  std::vector<int> oof_rounds;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
     else if (!std::strcmp(argv[i], "--lineages")) lineages = std::atoll(argv[i + 1]);
@@ -440,14 +491,24 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--write-model")) write_model = argv[i + 1];
     else if (!std::strcmp(argv[i], "--study-to")) study_to = argv[i + 1];
     else if (!std::strcmp(argv[i], "--truth")) truth = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--oof-folds")) oof_folds = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--oof-rounds")) {
+      // A comma-separated list; parsing stops at the first thing that is not a number.
+      char* end = argv[i + 1];
+      for (const char* r = argv[i + 1]; *r != '\0'; r = end + (*end == ',')) {
+        const long n = std::strtol(r, &end, 10);
+        if (end == r || n <= 0) break;
+        oof_rounds.push_back(static_cast<int>(n));
+      }
+    }
   }
   if (model.empty() && db.empty()) {
-    std::fprintf(stderr, "usage: bench_forecast --model FILE [--lineages N] [--threads T] [--db DB --until TS [--pairs 5] [--write-model FILE] [--study-to TS [--truth FILE]]]\n");
+    std::fprintf(stderr, "usage: bench_forecast --model FILE [--lineages N] [--threads T] [--db DB --until TS [--pairs 5] [--write-model FILE] [--study-to TS [--truth FILE] [--oof-folds N [--oof-rounds R[,R...]]]]]\n");
     return 2;
   }
   int rc = 0;
   if (!model.empty()) rc |= Scoring(model, lineages, threads);
-  if (!db.empty() && !study_to.empty()) return Study(db, until, study_to, threads, truth);
+  if (!db.empty() && !study_to.empty()) return Study(db, until, study_to, threads, truth, oof_folds, oof_rounds);
   if (!db.empty()) rc |= Training(db, until, threads, pairs, write_model);
   return rc;
 }

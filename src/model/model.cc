@@ -593,6 +593,16 @@ std::vector<float> Gather(const std::vector<float>& v, const std::vector<size_t>
   return out;
 }
 
+// The model-matrix rows `idx` of `x`. Rows are in day order, so a time slice is usually one
+// contiguous run of the matrix: that run is handed over instead of a copy (tens of MB per
+// fleet-year); otherwise they are gathered into `copy`.
+std::span<const float> RowsOf(const std::vector<float>& x, const std::vector<size_t>& idx, std::vector<float>& copy) {
+  if (!idx.empty() && idx.back() - idx.front() + 1 == idx.size()) {
+    return std::span<const float>(x).subspan(idx.front() * kModelWidth, idx.size() * kModelWidth);
+  }
+  copy = Gather(x, idx, kModelWidth);
+  return copy;
+}
 
 // A healthy (or tiny) fleet has no onset to learn from. Rather than no model, which would leave
 // backtest, forecast and plan with nothing to run, the model is the base rate: the Jeffreys
@@ -639,6 +649,83 @@ StatusOr<TrainReport> TrainPriorOnly(const TrainingSet& set, const TrainOptions&
 
 }  // namespace
 
+StatusOr<OutOfFold> OutOfFoldRows(const TrainingSet& set, const TrainOptions& options,
+                                  const std::vector<std::pair<std::string, std::string>>& classifier_params,
+                                  absl::Time validation_from, int64_t validation_days, double* xgboost_seconds,
+                                  double* xgboost_cpu_seconds) {
+  // Each block of days just before the validation slice is scored by a model that saw only days
+  // whose label window ends before the block, and calibrated on the block, as the final model is
+  // on the validation slice. Oldest block first.
+  XgbTime xgb_time;
+  OutOfFold out;
+  const bool rf = options.algorithm == "rf";
+  const int64_t block_days = std::max<int64_t>(1, std::llround(validation_days * options.oof_block_fraction));
+  for (int k = options.oof_folds; k >= 1; --k) {
+    const absl::Time block_from = validation_from - absl::Hours(24) * (block_days * k);
+    const absl::Time block_to = block_from + absl::Hours(24) * block_days;
+    std::vector<size_t> fold_train, block;
+    double fold_pos = 0, fold_weight = 0, block_pos = 0;
+    for (size_t i = 0; i < set.size(); ++i) {
+      const absl::Time day = set.rows[i].day;
+      if (day >= block_from && day < block_to) {
+        block.push_back(i);
+        block_pos += set.y[i];
+      } else if (day + options.horizon <= block_from) {
+        fold_train.push_back(i);
+        fold_pos += set.y[i];
+        fold_weight += set.w[i];
+      }
+    }
+    // A block with no onset says nothing about precision, and a fold without onsets trains nothing.
+    if (fold_pos < 1 || block_pos < 1) continue;
+    std::vector<float> fold_copy, block_copy;
+    const std::span<const float> fold_x = RowsOf(set.x, fold_train, fold_copy);
+    const std::span<const float> block_x = RowsOf(set.x, block, block_copy);
+    std::vector<float> fold_y, fold_w;
+    for (size_t i : fold_train) { fold_y.push_back(set.y[i]); fold_w.push_back(set.w[i]); }
+    ASSIGN_OR_RETURN(xgb::DMatrix d_fold, xgb_time([&] {
+                       return xgb::DMatrix::Dense(fold_x, fold_train.size(), kModelWidth, options.threads);
+                     }));
+    RETURN_IF_ERROR(xgb_time([&] { return d_fold.SetFloat("label", fold_y); }));
+    RETURN_IF_ERROR(xgb_time([&] { return d_fold.SetFloat("weight", fold_w); }));
+    // The class weighting of TrainModel, from the fold's own rows.
+    const double fold_neg = fold_weight - fold_pos;
+    const double pos_weight = std::clamp(std::sqrt(fold_neg / std::max(1.0, fold_pos)), 1.0, 30.0);
+    const double base_score = std::clamp(fold_pos * pos_weight / (fold_pos * pos_weight + fold_neg), 1e-4, 0.5);
+    const xgb::DMatrix* cache[] = {&d_fold};
+    ASSIGN_OR_RETURN(xgb::Booster booster, xgb_time([&] { return xgb::Booster::Create(cache); }));
+    for (const auto& [key, value] : classifier_params) {
+      const std::string v = key == "base_score"         ? std::to_string(base_score)
+                            : key == "scale_pos_weight" ? std::to_string(pos_weight)
+                                                        : value;
+      RETURN_IF_ERROR(booster.SetParam(key, v));
+    }
+    const int rounds = rf ? 1 : options.oof_rounds;
+    for (int round = 0; round < rounds; ++round) {
+      RETURN_IF_ERROR(xgb_time([&] { return booster.UpdateOneIter(round, d_fold); }));
+    }
+    ASSIGN_OR_RETURN(std::vector<float> margins, xgb_time([&] {
+                       return booster.PredictDense(block_x, block.size(), kModelWidth, true);
+                     }));
+    std::vector<float> anomalies;
+    std::vector<uint8_t> labels;
+    for (size_t j = 0; j < block.size(); ++j) {
+      anomalies.push_back(block_x[j * kModelWidth + kAnomalyColumn]);
+      labels.push_back(set.y[block[j]] > 0.5f);
+    }
+    const Calibration calibration = Calibration::Fit(margins, anomalies, labels);
+    if (out.rows.empty()) out.from = block_from;
+    for (size_t j = 0; j < block.size(); ++j) {
+      ScoredDay r = set.rows[block[j]];
+      r.risk = static_cast<float>(calibration.Apply(margins[j], anomalies[j]));
+      out.rows.push_back(r);
+    }
+  }
+  if (xgboost_seconds != nullptr) *xgboost_seconds += xgb_time.seconds;
+  if (xgboost_cpu_seconds != nullptr) *xgboost_cpu_seconds += xgb_time.cpu_seconds;
+  return out;
+}
+
 StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const double start_cpu = ProcessCpuSeconds();
@@ -671,9 +758,11 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   double train_pos = 0, valid_pos = 0, train_weight = 0;
   for (size_t i : train_idx) { train_pos += set.y[i]; train_weight += set.w[i]; }
   for (size_t i : valid_idx) valid_pos += set.y[i];
+  bool in_sample = false;
   if (train_pos < 1 || valid_pos < 1) {
     // Too few onsets to hold some out: fit and calibrate on everything, and say so in the metrics.
     if (options.progress) options.progress("too few onsets for a time-ordered hold-out: validating in-sample");
+    in_sample = true;
     train_idx.clear();
     valid_idx.clear();
     for (size_t i = 0; i < set.size(); ++i) { train_idx.push_back(i); valid_idx.push_back(i); }
@@ -701,18 +790,9 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   FillDetectorColumns(report.bundle.anomaly, report.bundle.tail, set.x.data(), set.size(), options.threads);
   phase("anomaly detectors scored on every row");
 
-  // Rows are in day order, so the training and validation rows are usually each one contiguous
-  // run of the matrix: hand XGBoost that run instead of copying it (tens of MB per fleet-year).
   std::vector<float> x_train_copy, x_valid_copy;
-  auto rows_of = [&](const std::vector<size_t>& idx, std::vector<float>& copy) -> std::span<const float> {
-    if (!idx.empty() && idx.back() - idx.front() + 1 == idx.size()) {
-      return std::span<const float>(set.x).subspan(idx.front() * kModelWidth, idx.size() * kModelWidth);
-    }
-    copy = Gather(set.x, idx, kModelWidth);
-    return copy;
-  };
-  const std::span<const float> x_train = rows_of(train_idx, x_train_copy);
-  const std::span<const float> x_valid = rows_of(valid_idx, x_valid_copy);
+  const std::span<const float> x_train = RowsOf(set.x, train_idx, x_train_copy);
+  const std::span<const float> x_valid = RowsOf(set.x, valid_idx, x_valid_copy);
   std::vector<float> y_train, y_valid, w_train;
   for (size_t i : train_idx) { y_train.push_back(set.y[i]); w_train.push_back(set.w[i]); }
   for (size_t i : valid_idx) y_valid.push_back(set.y[i]);
@@ -849,8 +929,33 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   for (const auto& e : set.episodes) eps.push_back(&e);
   const absl::Time valid_from = valid_rows.empty() ? split : std::min_element(valid_rows.begin(), valid_rows.end(), [](auto& a, auto& b) { return a.day < b.day; })->day;
   const absl::Time valid_to = set.last_day + absl::Hours(24);
-  const AlertCurve curve(valid_rows, eps, valid_from, valid_to, options.horizon);
-  const double threshold = ChooseOperatingPoint(curve, ThresholdCandidates(risks), options.operating_point).threshold;
+  // Out-of-fold blocks (TrainOptions::oof_folds) before the validation slice.
+  std::vector<ScoredDay> pooled_rows;
+  absl::Time pooled_from = valid_from;
+  if (options.oof_folds > 0 && !in_sample) {
+    ASSIGN_OR_RETURN(OutOfFold oof, OutOfFoldRows(set, options, params, split, valid_days, &xgb_time.seconds,
+                                                  &xgb_time.cpu_seconds));
+    pooled_rows = std::move(oof.rows);
+    if (!pooled_rows.empty()) pooled_from = oof.from;
+    if (options.progress) {
+      options.progress(StrCat("out-of-fold operating point: ", pooled_rows.size(), " block cert-days from ",
+                              FormatRfc3339(pooled_from), " pooled with the validation slice"));
+    }
+    phase("out-of-fold models for the operating point");
+  }
+  double threshold;
+  if (!pooled_rows.empty()) {
+    pooled_rows.insert(pooled_rows.end(), valid_rows.begin(), valid_rows.end());
+    std::vector<float> pooled_risks;
+    for (const ScoredDay& r : pooled_rows) pooled_risks.push_back(r.risk);
+    const AlertCurve pooled(pooled_rows, eps, pooled_from, valid_to, options.horizon);
+    threshold = ChooseOperatingPoint(pooled, ThresholdCandidates(pooled_risks), options.operating_point).threshold;
+  } else {
+    const AlertCurve curve(valid_rows, eps, valid_from, valid_to, options.horizon);
+    threshold = ChooseOperatingPoint(curve, ThresholdCandidates(risks), options.operating_point).threshold;
+  }
+  report.pooled_rows = std::move(pooled_rows);
+  report.pooled_from = pooled_from;
   // The ranking metrics (PR-AUC, Brier) do not depend on the threshold: computed once.
   for (auto& r : valid_rows) r.alert = r.risk >= threshold;
   report.validation = Evaluate(valid_rows, eps, valid_from, valid_to, options.horizon);
@@ -897,7 +1002,7 @@ StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options) 
   info.alert_threshold = threshold;
   info.metrics_json = StrCat("{\"validation\":", MetricsToJson(report.validation), ",\"validation_from\":\"",
                              FormatRfc3339(valid_from), "\",\"min_alert_precision\":", options.operating_point.min_precision,
-                             ",\"precision_wilson_z\":", options.operating_point.wilson_z, ",\"rounds\":", report.rounds, ",\"train_rows\":",
+                             ",\"precision_wilson_z\":", options.operating_point.wilson_z, ",\"oof_folds\":", report.pooled_rows.empty() ? 0 : options.oof_folds, ",\"rounds\":", report.rounds, ",\"train_rows\":",
                              train_idx.size(), ",\"valid_rows\":", valid_idx.size(), ",\"scale_pos_weight\":",
                              pos_weight, ",\"base_score\":", base_score, ",\"calibration\":[",
                              report.bundle.calibration.a, ",", report.bundle.calibration.b, ",",

@@ -179,6 +179,17 @@ struct TrainOptions {
   // whose 16 validation episodes held one to five true alerts, and left them silent or nearly.
   OperatingPointRule operating_point{.max_threshold = 0.4, .min_recall = 0.25};
   bool survival = true;
+  // Out-of-fold operating point (issue #14, 2026-12-05): 0 = the threshold is chosen on the
+  // validation slice alone (7-16 episodes on a 300-lineage fleet). N > 0: N blocks of
+  // `oof_block_fraction` x the validation slice's days just before it are each scored by a model
+  // trained (with `oof_rounds` rounds) only on days before the block, calibrated on its block,
+  // and the threshold is chosen on those blocks and the validation slice pooled: time-ordered,
+  // every classifier scoring days it did not train on (each calibration is fitted on its own
+  // block, as the final model's is on the validation slice), 2-3 times the episodes. The final
+  // model is trained as without folds; only its threshold differs.
+  int oof_folds = 0;
+  double oof_block_fraction = 0.5;
+  int oof_rounds = 50;
   // The attempt model (kAttemptWidth rows, blended in by the calibration). Off by default: on the
   // development fleets it did not raise PR-AUC or episode recall (docs/forecast.md, "attempt
   // model"); `train --attempt-model` turns it on.
@@ -243,8 +254,29 @@ struct TrainReport {
   // the days it covers, [from, to).
   std::vector<ScoredDay> validation_rows;
   absl::Time validation_from, validation_to;
+  // With oof_folds: the fold blocks' rows (each scored by its fold model) followed by the
+  // validation rows, covering [pooled_from, validation_to); the threshold is chosen on them.
+  std::vector<ScoredDay> pooled_rows;
+  absl::Time pooled_from;
 };
 
 StatusOr<TrainReport> TrainModel(TrainingSet& set, const TrainOptions& options);
+
+// The out-of-fold rows of TrainOptions::oof_folds (with its oof_block_fraction and oof_rounds):
+// the blocks just before `validation_from`, oldest first, each scored by a classifier with
+// `classifier_params` (TrainReport::classifier_params; the class weighting is recomputed from the
+// fold's rows) trained on the days whose label window ends before the block, and calibrated on the
+// block (margin and anomaly score; no attempt model). `set`'s detector columns must be filled
+// (TrainModel fills them, with detectors fitted on the final model's training rows, which include
+// the blocks: the one input of a block row not fitted on its past). Blocks without an onset, or
+// whose fold has none, are left out. Time inside XGBoost is added to the two counters.
+struct OutOfFold {
+  std::vector<ScoredDay> rows;
+  absl::Time from;  // the first block's first day (rows empty: unset)
+};
+StatusOr<OutOfFold> OutOfFoldRows(const TrainingSet& set, const TrainOptions& options,
+                                  const std::vector<std::pair<std::string, std::string>>& classifier_params,
+                                  absl::Time validation_from, int64_t validation_days,
+                                  double* xgboost_seconds = nullptr, double* xgboost_cpu_seconds = nullptr);
 
 }  // namespace certcast

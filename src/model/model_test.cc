@@ -505,6 +505,70 @@ TEST_F(TrainedModel, CarriesAnAttemptModelThatTheCalibrationWeighs) {
   std::remove(path.c_str());
 }
 
+// The out-of-fold operating point (issue #14): blocks before the validation slice, each scored by
+// a model that saw only earlier days, pooled with the validation slice for the threshold; the
+// final model is the one trained without folds.
+TEST_F(TrainedModel, OutOfFoldBlocksAreScoredWithoutTheirFuture) {
+  TrainOptions plain;
+  plain.threads = 1;
+  plain.max_rounds = 20;
+  TrainOptions folds = plain;
+  folds.oof_folds = 2;
+  folds.oof_rounds = 10;
+  auto set = BuildTrainingSet(*events_, Day(120), plain);
+  ASSERT_TRUE(set.ok());
+  TrainingSet copy = *set;
+  auto without = TrainModel(*set, plain);
+  auto with = TrainModel(copy, folds);
+  ASSERT_TRUE(without.ok() && with.ok());
+  EXPECT_TRUE(without->pooled_rows.empty());
+  EXPECT_EQ(with->bundle.classifier_ubj, without->bundle.classifier_ubj);
+  EXPECT_EQ(with->validation_rows.size(), without->validation_rows.size());
+  // Two blocks of half the validation slice's days each come just before it.
+  const absl::Time valid_from = with->validation_from;
+  const int64_t block_days = std::llround((with->validation_to - valid_from) / absl::Hours(24) * 0.5);
+  ASSERT_GT(block_days, 0);
+  ASSERT_EQ(with->pooled_from, valid_from - absl::Hours(24) * (2 * block_days));
+  size_t before = 0;
+  for (const ScoredDay& r : with->pooled_rows) {
+    EXPECT_GE(r.day, with->pooled_from);
+    EXPECT_LT(r.day, with->validation_to);
+    before += r.day < valid_from;
+  }
+  EXPECT_EQ(with->pooled_rows.size(), before + with->validation_rows.size());
+  EXPECT_GT(before, 0u);
+  // The threshold is the default rule's on the pool.
+  std::vector<const std::vector<Episode>*> eps;
+  for (const auto& e : copy.episodes) eps.push_back(&e);
+  const AlertCurve pooled(with->pooled_rows, eps, with->pooled_from, with->validation_to, folds.horizon);
+  std::vector<float> risks;
+  for (const ScoredDay& r : with->pooled_rows) risks.push_back(r.risk);
+  EXPECT_FLOAT_EQ(with->bundle.info.alert_threshold,
+                  ChooseOperatingPoint(pooled, ThresholdCandidates(risks), folds.operating_point).threshold);
+  // No block sees its future: labels from the second block on, rewritten, leave the first
+  // block's risks as they were (its fold trained on earlier days, its calibration on itself).
+  const absl::Time second = with->pooled_from + absl::Hours(24) * block_days;
+  TrainingSet changed = *set;
+  for (size_t i = 0; i < changed.size(); ++i) {
+    if (changed.rows[i].day >= second && i % 3 == 0) changed.y[i] = 1 - changed.y[i];
+  }
+  auto again = TrainModel(changed, folds);
+  ASSERT_TRUE(again.ok());
+  size_t compared = 0, moved = 0;
+  for (size_t k = 0; k < with->pooled_rows.size() && k < again->pooled_rows.size(); ++k) {
+    const ScoredDay &a = with->pooled_rows[k], &b = again->pooled_rows[k];
+    ASSERT_EQ(a.day, b.day);
+    if (a.day < second) {
+      ++compared;
+      EXPECT_FLOAT_EQ(a.risk, b.risk);
+    } else {
+      moved += a.risk != b.risk;
+    }
+  }
+  EXPECT_GT(compared, 0u);
+  EXPECT_GT(moved, 0u);  // and the test could fail: later blocks do see the rewritten labels
+}
+
 TEST_F(TrainedModel, BacktestTimesTheOnsetsOfCaughtEpisodes) {
   auto forecaster = Forecaster::Load(*path_);
   ASSERT_TRUE(forecaster.ok()) << forecaster.status();
