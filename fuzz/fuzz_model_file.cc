@@ -9,39 +9,19 @@
 // files go stale and the fuzzer stopped at that check: the 2026-12-05 seeds were of schema
 // features-v1/67 while certcast computed features-v1/78, and every run since the bump had fuzzed the
 // header and nothing behind it. So each input is read twice: as it is (the header, the metadata and
-// the schema check), and, when its metadata is a JSON object, with the metadata's `schema_id` and
-// `feature_names` set to this build's and the header's length recomputed (everything behind them).
+// the schema check), and, when its metadata is a JSON object, with this build's schema id and
+// feature names put in (WithThisBuildsModelSchema; everything behind them). model_test's
+// ModelFile.FuzzSeedsAreModelFilesThisBuildReads checks that the seeds then read.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/json_checked.h"
 #include "model/model.h"
-#include "nlohmann/json.hpp"
 
 namespace {
-
-// The input with this build's schema id and feature names in its metadata, or "" when the input
-// has no header (SplitModelFile, the reader's own) or metadata that is not a JSON object (the first
-// read covers those).
-std::string WithCurrentSchema(std::string_view in) {
-  auto parts = certcast::SplitModelFile(in, "fuzz");
-  if (!parts.ok()) return "";
-  nlohmann::json meta;
-  try {
-    meta = certcast::json_checked::Parse(parts->metadata);  // the reader's own depth limit
-  } catch (const std::exception&) {
-    return "";
-  }
-  if (!meta.is_object()) return "";
-  meta["schema_id"] = certcast::ModelSchemaId();
-  meta["feature_names"] = certcast::ModelFeatureNames();
-  return certcast::JoinModelFile(meta.dump(), parts->blobs);
-}
 
 void Check(std::string_view bytes) {
   using namespace certcast;
@@ -64,6 +44,6 @@ void Check(std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   Check(in);
-  if (const std::string current = WithCurrentSchema(in); !current.empty()) Check(current);
+  if (auto current = certcast::WithThisBuildsModelSchema(in, "fuzz"); current.ok()) Check(*current);
   return 0;
 }

@@ -332,6 +332,20 @@ std::string JoinModelFile(std::string_view metadata, std::string_view blobs) {
   return StrCat(kMagic, metadata.size(), "\n", metadata, blobs);
 }
 
+StatusOr<std::string> WithThisBuildsModelSchema(std::string_view bytes, std::string_view name) {
+  ASSIGN_OR_RETURN(const ModelFileParts parts, SplitModelFile(bytes, name));
+  nlohmann::json meta;
+  try {
+    meta = json_checked::Parse(parts.metadata);
+  } catch (const std::exception& e) {
+    return DataLossError(StrCat(name, ": corrupt model metadata: ", e.what()));
+  }
+  if (!meta.is_object()) return DataLossError(StrCat(name, ": corrupt model metadata: not an object"));
+  meta["schema_id"] = ModelSchemaId();
+  meta["feature_names"] = ModelFeatureNames();
+  return JoinModelFile(meta.dump(), parts.blobs);
+}
+
 StatusOr<ModelBundle> ParseModelFile(std::string_view bytes, std::string_view path) {
   using json_checked::Integer;
   ASSIGN_OR_RETURN(const ModelFileParts parts, SplitModelFile(bytes, path));

@@ -165,6 +165,11 @@ struct ModelFileParts {
 };
 StatusOr<ModelFileParts> SplitModelFile(std::string_view bytes, std::string_view name);
 std::string JoinModelFile(std::string_view metadata, std::string_view blobs);
+// `bytes` with this build's schema id and feature names in the metadata, the rest as it is
+// (DataLoss when the metadata is not a JSON object). For fuzz/fuzz_model_file and its seeds' check
+// in model_test: every feature change moves the schema, and ParseModelFile refuses a file of
+// another schema before it reads the detectors.
+StatusOr<std::string> WithThisBuildsModelSchema(std::string_view bytes, std::string_view name);
 
 struct TrainOptions {
   absl::Duration horizon = absl::Hours(24 * 7);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -1099,6 +1100,31 @@ TEST(ModelFile, SplitsAtTheHeaderWhatJoinWrote) {
   ASSERT_TRUE(split.ok()) << split.status();
   EXPECT_EQ(split->blobs, StrCat(b.classifier_ubj, b.survival_ubj, b.attempt_ubj));
   EXPECT_EQ(nlohmann::json::parse(split->metadata).at("schema_id"), ModelSchemaId());
+}
+
+// The seeds of fuzz/fuzz_model_file, with this build's schema put in as the target does, must be
+// model files this build reads, but for the hostile-file regressions (regression_*), which must be
+// refused: seeds that fail further on (a new required key, a changed detector) would leave the
+// target fuzzing the metadata's checks and nothing behind them, as an old schema did until
+// 5acbc40. Run from the repository's root (ctest does).
+TEST(ModelFile, FuzzSeedsAreModelFilesThisBuildReads) {
+  const std::filesystem::path dir = "fuzz/corpus/fuzz_model_file";
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir << " not found: run from the repository's root";
+  int read = 0, refused = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto current = WithThisBuildsModelSchema(bytes, entry.path().string());
+    ASSERT_TRUE(current.ok()) << current.status();
+    const bool hostile = entry.path().filename().string().starts_with("regression_");
+    auto bundle = ParseModelFile(*current, entry.path().string());
+    EXPECT_EQ(bundle.ok(), !hostile) << entry.path() << ": " << bundle.status();
+    ++(bundle.ok() ? read : refused);
+  }
+  EXPECT_EQ(read, 3);
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(WithThisBuildsModelSchema(JoinModelFile("[1]", ""), "m").status().message(),
+            "m: corrupt model metadata: not an object");
 }
 
 TEST(ModelFile, WriteRefusesAHorizonTheReaderWouldRefuse) {
