@@ -1,11 +1,18 @@
 #include "agent/outbox.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <thread>
 #include <fstream>
 
 #include "agent/backoff.h"
@@ -261,6 +268,92 @@ TEST(ServerClientTest, RefusesUrlsThatAreNotAServer) {
                 .status()
                 .message(),
             "--ca-file /nonexistent/ca.pem: No such file or directory");
+}
+
+// A server on 127.0.0.1 that reads one request's headers and then answers with `answer`, run on
+// its own thread; the answer writes to the connection until it returns or a write fails.
+class HostileServer {
+ public:
+  explicit HostileServer(std::function<void(int fd)> answer) : answer_(std::move(answer)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(listener_, 4), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      const int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        request.append(buffer, static_cast<size_t>(n));
+      }
+      answer_(fd);
+      ::close(fd);
+    });
+  }
+  ~HostileServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::function<void(int)> answer_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+bool SendAll(int fd, std::string_view data) {
+  return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+}
+
+TEST(ServerClientTest, AnAnswerLargerThanTheBoundIsAnErrorNotAnAllocation) {
+  HostileServer server([](int fd) {
+    if (!SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n")) return;
+    const std::string chunk(1 << 16, 'x');
+    while (SendAll(fd, chunk)) {
+    }
+  });
+  auto client = ServerClient::Create({.url = server.url(), .token = "t",
+                                      .request_timeout = absl::Seconds(30),
+                                      .max_answer_bytes = 1 << 20});
+  ASSERT_TRUE(client.ok());
+  auto answer = (*client)->Get("/v1/agent/probes");
+  EXPECT_EQ(answer.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(answer.status().message(),
+            "GET " + server.url() + "/v1/agent/probes: answer larger than 1048576 bytes");
+}
+
+TEST(ServerClientTest, AServerThatTricklesItsAnswerIsCutAtTheRequestTimeout) {
+  std::atomic<bool> stop = false;
+  HostileServer server([&](int fd) {
+    // One byte of the status line every 100 ms: every read succeeds within io_timeout.
+    for (char c : std::string("HTTP/1.1 200 OK\r\nX-Slow: ") + std::string(1000, 'x')) {
+      if (stop || !SendAll(fd, std::string_view(&c, 1))) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto client = ServerClient::Create({.url = server.url(), .token = "t",
+                                      .io_timeout = absl::Seconds(10),
+                                      .request_timeout = absl::Seconds(1)});
+  ASSERT_TRUE(client.ok());
+  const auto started = std::chrono::steady_clock::now();
+  auto answer = (*client)->Post("/v1/events", "{}\n", "application/x-ndjson");
+  const auto took = std::chrono::steady_clock::now() - started;
+  stop = true;
+  EXPECT_EQ(answer.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(answer.status().message(),
+            "POST " + server.url() + "/v1/events: no complete answer within 1s");
+  EXPECT_LT(took, std::chrono::seconds(5));  // not the 100 s the trickle would take
 }
 
 TEST(GzipTest, RoundTripsThroughZlib) {

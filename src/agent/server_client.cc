@@ -6,7 +6,10 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "core/file_safety.h"
 #include "core/strings.h"
@@ -20,14 +23,6 @@ constexpr size_t kMaxTokenBytes = 4096;
 void SetTimeout(absl::Duration d, const std::function<void(time_t, time_t)>& set) {
   const int64_t micros = absl::ToInt64Microseconds(d);
   set(static_cast<time_t>(micros / 1000000), static_cast<time_t>(micros % 1000000));
-}
-
-StatusOr<ServerAnswer> Answer(const httplib::Result& result, const std::string& url,
-                              const std::string& what) {
-  if (!result) {
-    return UnavailableError(StrCat(what, " ", url, ": no answer (", httplib::to_string(result.error()), ")"));
-  }
-  return ServerAnswer{result->status, result->body};
 }
 
 }  // namespace
@@ -50,6 +45,8 @@ StatusOr<std::unique_ptr<ServerClient>> ServerClient::Create(const ServerClientO
   }
   std::unique_ptr<ServerClient> client(new ServerClient());
   client->url_ = url;
+  client->request_timeout_ = options.request_timeout;
+  client->max_answer_bytes_ = options.max_answer_bytes;
   client->client_ = std::make_unique<httplib::Client>(url);
   httplib::Client& c = *client->client_;
   if (!client->client_->is_valid()) {
@@ -78,13 +75,65 @@ StatusOr<ServerAnswer> ServerClient::Post(const std::string& path, std::string_v
     headers.emplace("Content-Encoding", "gzip");
     body = compressed;
   }
-  auto result = client_->Post(path.c_str(), headers, body.data(), body.size(), std::string(content_type));
-  return Answer(result, url_ + path, "POST");
+  httplib::Request request;
+  request.method = "POST";
+  request.path = path;
+  request.headers = std::move(headers);
+  request.headers.emplace("Content-Type", std::string(content_type));
+  request.body.assign(body.data(), body.size());
+  return Send(std::move(request));
 }
 
 StatusOr<ServerAnswer> ServerClient::Get(const std::string& path) {
-  auto result = client_->Get(path.c_str());
-  return Answer(result, url_ + path, "GET");
+  httplib::Request request;
+  request.method = "GET";
+  request.path = path;
+  return Send(std::move(request));
+}
+
+StatusOr<ServerAnswer> ServerClient::Send(httplib::Request request) {
+  const std::string what = StrCat(request.method, " ", url_, request.path);
+  std::string body;
+  bool too_large = false;
+  request.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (body.size() + n > max_answer_bytes_) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  };
+  // The deadline of the whole exchange: Client::stop() shuts the socket down, which is the one
+  // thing httplib lets another thread do to a request in flight; the read then fails at once.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false, timed_out = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, absl::ToChronoNanoseconds(request_timeout_), [&] { return done; })) {
+      timed_out = true;
+      client_->stop();
+    }
+  });
+  const httplib::Result result = client_->send(request);
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  if (too_large) {
+    client_->stop();  // the rest of that answer is not read: the connection cannot be reused
+    return UnavailableError(StrCat(what, ": answer larger than ", max_answer_bytes_, " bytes"));
+  }
+  if (timed_out) {
+    return UnavailableError(StrCat(what, ": no complete answer within ",
+                                        absl::FormatDuration(request_timeout_)));
+  }
+  if (!result) {
+    return UnavailableError(StrCat(what, ": no answer (", httplib::to_string(result.error()), ")"));
+  }
+  return ServerAnswer{result->status, std::move(body)};
 }
 
 void ServerClient::Close() { client_->stop(); }

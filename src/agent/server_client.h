@@ -3,8 +3,9 @@
 // the agent that talks to the server (delivery here, the act step's pull/lease/report).
 //
 // Contract: an answer of any HTTP status is returned as ServerAnswer (the caller decides what a
-// status means); only a failure to get an answer at all (connect, TLS, timeout, reset) is an
-// error, UnavailableError naming the URL and the cause. Never logs; the token is never part of
+// status means); only a failure to get a whole answer (connect, TLS, timeout, reset, an exchange
+// past request_timeout, an answer over max_answer_bytes) is an error, UnavailableError naming the
+// URL and the cause: the agent keeps its outbox and tries again later. Never logs; the token is never part of
 // an error message.
 // Thread safety: one ServerClient per thread.
 #pragma once
@@ -18,6 +19,7 @@
 
 namespace httplib {
 class Client;
+struct Request;
 }  // namespace httplib
 
 namespace certcast::agent {
@@ -28,6 +30,12 @@ struct ServerClientOptions {
   std::string ca_file;  // PEM bundle the server's certificate must chain to; "" = system store
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration io_timeout = absl::Seconds(60);  // one read or write on the connection
+  // One whole exchange, from connecting to the answer's last byte, and the answer's size after
+  // decompression: httplib bounds each read, not the answer, and a server (or whatever answers
+  // at its address) that trickles or streams without end would hold the agent, root on every
+  // host, or exhaust its memory.
+  absl::Duration request_timeout = absl::Minutes(5);
+  size_t max_answer_bytes = 64 << 20;
 };
 
 struct ServerAnswer {
@@ -53,7 +61,10 @@ class ServerClient {
 
  private:
   ServerClient() = default;
+  StatusOr<ServerAnswer> Send(httplib::Request request);
   std::string url_;
+  absl::Duration request_timeout_;
+  size_t max_answer_bytes_ = 0;
   std::unique_ptr<httplib::Client> client_;
 };
 

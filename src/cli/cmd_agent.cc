@@ -198,7 +198,7 @@ const bool registered = RegisterCommand({
           sub.add_option("--batch-bytes", flags->options.segment_bytes, "Bytes per batch (one POST)")->capture_default_str();
           sub.add_option("--retry-min", flags->retry_min, "First wait after a failed delivery")->capture_default_str();
           sub.add_option("--retry-max", flags->retry_max, "Longest wait between delivery attempts")->capture_default_str();
-          sub.add_option("--timeout", flags->timeout, "One read or write on the server connection")->capture_default_str();
+          sub.add_option("--timeout", flags->timeout, "One read or write on the server connection (a whole exchange is cut at 5 min, an answer at 64 MiB: the server is unavailable, try again later)")->capture_default_str();
           sub.add_option("--seed", flags->options.seed, "Seed of the retry jitter (default: from pid and time)");
           sub.add_flag("--no-probes", flags->no_probes, "Do not run the probes the server derives for this host");
           sub.add_flag("--no-http01-proof", flags->no_http01_proof,
