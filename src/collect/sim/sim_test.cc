@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_join.h"
 #include "collect/sim/simulator.h"
 #include "core/event_json.h"
 #include "core/time.h"
@@ -309,6 +310,35 @@ TEST(SimulatorTest, CaaCauseYieldsCaaErrorsAndACaaAnswerThatExcludesTheCa) {
   }
   EXPECT_GT(checked, 5);
   EXPECT_GT(r.metrics.by_cause["caa_dnssec"].episodes, 3);
+}
+
+// The look-alike is a CAA change that does no harm: whatever CA a lineage uses, the domain's CAA
+// keeps permitting it. It used to add Let's Encrypt's line alone to a domain without CAA, which
+// forbade pki.goog and ZeroSSL while their renewals went on succeeding.
+TEST(SimulatorTest, CaaStillPermitsKeepsPermittingTheDomainsOwnCa) {
+  SimConfig c = QuietConfig(200, 90);
+  c.ca_zerossl_share = 0;
+  c.ca_google_share = 1;  // every lineage uses Google Trust Services
+  c.alt_ca_share = 0;
+  c.lookalike_rates[static_cast<int>(LookAlike::k_caa_still_permits)] = 1.0;
+  MemorySink sink;
+  RunResult r = MustRun(c, &sink);
+  int changed = 0;
+  for (const Event& e : sink.events_) {
+    auto* d = e.As<DnsEvent>();
+    if (!d || d->rtype != RecordType::kCAA) continue;
+    bool restricts = false, permits = false, digicert = false;
+    for (const std::string& v : d->values) {
+      if (v.find(" issue ") == std::string::npos) continue;
+      restricts = true;
+      permits = permits || v.find("\"pki.goog\"") != std::string::npos;
+      digicert = digicert || v.find("digicert.com") != std::string::npos;
+    }
+    if (digicert) ++changed;
+    EXPECT_TRUE(!restricts || permits) << d->name << ": " << absl::StrJoin(d->values, " | ");
+  }
+  EXPECT_GT(changed, 10);
+  EXPECT_EQ(r.metrics.by_cause["caa_dnssec"].episodes, 0);
 }
 
 TEST(SimulatorTest, StaleDeployServesASerialThatDiffersFromTheIssuedOne) {

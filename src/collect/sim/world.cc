@@ -1417,7 +1417,13 @@ void World::OnDomainDaily(int32_t d, Sec t) {
   for (int32_t k : D.looks) {
     const Look& lk = looks_[k];
     if (lk.kind == LookAlike::k_caa_still_permits && lk.start <= t) {
-      if (caa.empty()) caa.push_back(StrCat("0 issue \"", kCas[0].caa_issuer, "\""));
+      // A CAA change that still permits every CA the domain's lineages use (or may switch to):
+      // a domain without CAA gets the full set a CAA domain publishes, not one CA's line, which
+      // forbade pki.goog and ZeroSSL while their renewals went on succeeding (issue #14: 91 such
+      // contradictions in the ten study fleets, each a "hard blocker" that did no harm).
+      if (caa.empty()) {
+        for (int ca = 0; ca < kCaCount; ++ca) caa.push_back(StrCat("0 issue \"", kCas[ca].caa_issuer, "\""));
+      }
       caa.push_back("0 issue \"digicert.com\"");
     }
   }
