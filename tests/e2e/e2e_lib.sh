@@ -109,6 +109,7 @@ lock_dir = "$E2E/locks"
 
 [policy]
 time_scale = $E2E_SCALE
+${E2E_POLICY_EXTRA:-}
 # pebble has no rate limits; certcast's own budget per exact name set stays on (5 per 7 d).
 [client]
 kind = "certbot"
