@@ -60,10 +60,7 @@ db = "$db"
 listen = "127.0.0.1:0"
 threads = 4
 TOML
-start serve "$CERTCAST" serve --config serve.toml
-for _ in $(seq 300); do grep -q 'serving http://' serve.log && break; sleep 0.1; done
-base=$(grep -o 'http://127.0.0.1:[0-9]*' serve.log | head -1)
-[[ -n "$base" ]] || fail "server did not start: $(cat serve.log)"
+serve_start serve.toml
 get() { curl -sS -o body.json -w '%{http_code}' -H "Authorization: Bearer $reader" "$base$1"; }
 json() { python3 -c 'import json,sys; j=json.load(open("body.json")); print(eval(sys.argv[1]))' "$1"; }
 [[ $(get '/v1/queue?state=queued') == 200 ]] || fail "queue: $(cat body.json)"

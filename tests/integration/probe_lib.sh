@@ -103,7 +103,13 @@ fleet_server() {
   reader=$("$CERTCAST" token create --db "$db" --name reader --scope read)
   printf 'db = "%s"\nlisten = "127.0.0.1:0"\n%s\n' "$db" "$2" >"$work/serve.toml"
   chmod 600 "$work/serve.toml"
-  start serve "$CERTCAST" serve --config "$work/serve.toml"
+  serve_start "$work/serve.toml"
+}
+
+# serve_start CONFIG: `certcast serve --config CONFIG` (listening on 127.0.0.1:0), its log in
+# $work/serve.log; sets serve_pid and base (http://127.0.0.1:PORT) once it serves (30 s).
+serve_start() {
+  start serve "$CERTCAST" serve --config "$1"
   serve_pid=${pids[-1]}
   for _ in $(seq 300); do grep -q 'serving http://' "$work/serve.log" && break; sleep 0.1; done
   base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1)

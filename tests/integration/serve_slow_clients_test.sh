@@ -22,10 +22,7 @@ queue = 4
 header_timeout = "6s"
 max_connections_per_client = 2
 TOML
-start serve "$CERTCAST" serve --config serve.toml
-for _ in $(seq 100); do grep -q 'serving http://' serve.log && break; sleep 0.1; done
-base=$(grep -o 'http://127.0.0.1:[0-9]*' serve.log | head -1)
-[[ -n "$base" ]] || fail "server did not start: $(cat serve.log)"
+serve_start serve.toml
 port=${base##*:}
 healthz() { curl -s -o /dev/null -m "$1" -w '%{http_code}' "$base/healthz" || true; }
 [[ $(healthz 5) == 200 ]] || fail "healthz before the slow clients"
